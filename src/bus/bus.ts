@@ -1,0 +1,57 @@
+// The boundary between the engine and the feed. Two implementations:
+// nats_bus (a real nats-server) and memory_bus (in-process, the embedded
+// default). Only src/bus/ may import NATS; everything else sees this interface.
+
+export type BusHandler = (data: Uint8Array, subject: string) => void;
+export type BusResponder = (data: Uint8Array, subject: string) => Uint8Array | Promise<Uint8Array>;
+
+export interface BusSubscription {
+  unsubscribe(): void;
+}
+
+export type BusStatus = 'connected' | 'disconnected' | 'reconnected' | 'closed';
+
+export interface Bus {
+  readonly kind: 'memory' | 'nats' | 'fault';
+  /** Fire-and-forget. The bus copies or sends `data` before returning, so callers may reuse it. */
+  publish(subject: string, data: Uint8Array): void;
+  /** Subjects use NATS syntax: tokens split by '.', '*' one token, '>' the rest. */
+  subscribe(subject: string, handler: BusHandler): BusSubscription;
+  /** Request/reply; rejects with BusTimeoutError after timeout_ms or BusNoResponderError. */
+  request(subject: string, data: Uint8Array, timeout_ms: number): Promise<Uint8Array>;
+  /** Answer requests on `subject` (wildcards allowed). */
+  serve(subject: string, responder: BusResponder): BusSubscription;
+  /** Resolves once everything published so far has reached the server. */
+  flush(): Promise<void>;
+  isConnected(): boolean;
+  onStatus(listener: (status: BusStatus) => void): () => void;
+  close(): Promise<void>;
+}
+
+export class BusTimeoutError extends Error {
+  readonly code = 'BUS_TIMEOUT';
+  constructor(subject: string, timeout_ms: number) {
+    super(`bus request on '${subject}' timed out after ${timeout_ms} ms`);
+  }
+}
+
+export class BusNoResponderError extends Error {
+  readonly code = 'BUS_NO_RESPONDER';
+  constructor(subject: string) {
+    super(`no responder for bus request on '${subject}'`);
+  }
+}
+
+/** NATS subject matching ('*' one token, '>' one or more trailing tokens). */
+export function subject_matches(pattern: string, subject: string): boolean {
+  if (pattern === subject) return true;
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    const token = p[i];
+    if (token === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (token !== '*' && token !== s[i]) return false;
+  }
+  return p.length === s.length;
+}

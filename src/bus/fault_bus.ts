@@ -1,0 +1,37 @@
+import type { Bus, BusHandler, BusResponder, BusStatus, BusSubscription } from './bus.js';
+
+export type FaultDecision = 'deliver' | 'drop' | 'duplicate';
+
+/**
+ * Wraps a real bus and injects faults deterministically on the receiving side:
+ * a test decides per (subject, message index) whether a message is delivered,
+ * dropped or duplicated. Used beside the real bus, never instead of it.
+ */
+export class FaultBus implements Bus {
+  readonly kind = 'fault' as const;
+  private received = 0;
+  decide: (subject: string, index: number, data: Uint8Array) => FaultDecision = () => 'deliver';
+
+  constructor(readonly inner: Bus) {}
+
+  publish(subject: string, data: Uint8Array): void { this.inner.publish(subject, data); }
+
+  subscribe(subject: string, handler: BusHandler): BusSubscription {
+    return this.inner.subscribe(subject, (data, s) => {
+      const decision = this.decide(s, this.received++, data);
+      if (decision === 'drop') return;
+      handler(data, s);
+      if (decision === 'duplicate') handler(data, s);
+    });
+  }
+
+  request(subject: string, data: Uint8Array, timeout_ms: number): Promise<Uint8Array> {
+    return this.inner.request(subject, data, timeout_ms);
+  }
+
+  serve(subject: string, responder: BusResponder): BusSubscription { return this.inner.serve(subject, responder); }
+  flush(): Promise<void> { return this.inner.flush(); }
+  isConnected(): boolean { return this.inner.isConnected(); }
+  onStatus(listener: (s: BusStatus) => void): () => void { return this.inner.onStatus(listener); }
+  close(): Promise<void> { return this.inner.close(); }
+}

@@ -1,0 +1,51 @@
+// Subject names, built once per prefix (never per message).
+//   <prefix>.events.<SYMBOL>     EventBatch, engine → feeds
+//   <prefix>.snapshot.<SYMBOL>   request: empty or anything; reply: EngineReply(BookSnapshot | EngineError)
+//   <prefix>.instruments         request: empty; reply: EngineReply(InstrumentList)
+export const subject_prefix_default = 'depthcast';
+
+const symbol_pattern = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
+
+export function is_valid_symbol(symbol: string): boolean {
+  return symbol_pattern.test(symbol);
+}
+
+export class Subjects {
+  readonly events_all: string;
+  readonly snapshot_all: string;
+  readonly instruments: string;
+  private readonly events_by_symbol = new Map<string, string>();
+  private readonly snapshot_by_symbol = new Map<string, string>();
+
+  constructor(readonly prefix: string = subject_prefix_default) {
+    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) {
+      throw new Error(`invalid subject prefix '${prefix}': use letters, digits, '_', '-' and '.' between tokens`);
+    }
+    this.events_all = `${prefix}.events.*`;
+    this.snapshot_all = `${prefix}.snapshot.*`;
+    this.instruments = `${prefix}.instruments`;
+  }
+
+  events(symbol: string): string {
+    let s = this.events_by_symbol.get(symbol);
+    if (s === undefined) {
+      s = `${this.prefix}.events.${symbol}`;
+      this.events_by_symbol.set(symbol, s);
+    }
+    return s;
+  }
+
+  snapshot(symbol: string): string {
+    let s = this.snapshot_by_symbol.get(symbol);
+    if (s === undefined) {
+      s = `${this.prefix}.snapshot.${symbol}`;
+      this.snapshot_by_symbol.set(symbol, s);
+    }
+    return s;
+  }
+
+  /** The last token of an events/snapshot subject. */
+  symbol_of(subject: string): string {
+    return subject.slice(subject.lastIndexOf('.') + 1);
+  }
+}

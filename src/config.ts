@@ -1,0 +1,237 @@
+// Every tunable of depthcast in one table: name, CLI flag, environment
+// variable, type, bounds, default and help. The CLI, --help and validation all
+// come from this table; values are validated once at start-up and frozen.
+// Limits are named *_max with their unit last.
+
+export type Command = 'all' | 'engine' | 'feed';
+
+type OptionType = 'int' | 'number' | 'string' | 'list' | 'bool';
+
+export interface OptionSpec {
+  key: keyof Config;
+  flag: string;
+  env: string;
+  type: OptionType;
+  default: unknown;
+  min?: number;
+  max?: number;
+  commands: readonly Command[];
+  help: string;
+  validate?: (value: unknown) => string | undefined;
+}
+
+export interface Config {
+  nats_url: string;              // '' = embedded in-process bus (only for `all`)
+  subject_prefix: string;
+  symbols: string[];
+  seed: number;
+  rate_orders_per_s: number;     // total incoming orders per second over all symbols
+  burst_factor: number;          // rate multiplier inside a burst
+  batch_events_max: number;
+  batch_bytes_max: number;
+  batch_interval_ms_max: number;
+  host: string;
+  port: number;
+  ui: boolean;
+  subscriptions_per_connection_max: number;
+  inbound_frame_bytes_max: number;
+  inbound_messages_per_s_max: number;
+  send_buffer_bytes_max: number;
+  slow_enter_bytes: number;
+  slow_exit_bytes: number;
+  conflation_levels_max: number;
+  slow_policy: 'conflate' | 'close';
+  heartbeat_interval_ms: number;
+  idle_timeout_s: number;
+  snapshot_timeout_ms: number;
+  log_level: string;
+}
+
+const both: readonly Command[] = ['all', 'engine', 'feed'];
+const engine_cmds: readonly Command[] = ['all', 'engine'];
+const feed_cmds: readonly Command[] = ['all', 'feed'];
+
+const symbol_re = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
+
+export const option_specs: readonly OptionSpec[] = [
+  { key: 'nats_url', flag: '--nats-url', env: 'DEPTHCAST_NATS_URL', type: 'string', default: '', commands: both,
+    help: "NATS server URL(s), comma-separated. Empty with 'all' = embedded in-process bus; 'engine' and 'feed' need one (default nats://127.0.0.1:4222)",
+    validate: (v) => (v as string).split(',').filter(Boolean).every((u) => /^(nats|tls):\/\/[^\s/]+$/.test(u.trim()))
+      ? undefined : `expected nats://host:port[,nats://host:port…], got '${String(v)}'` },
+  { key: 'subject_prefix', flag: '--subject-prefix', env: 'DEPTHCAST_SUBJECT_PREFIX', type: 'string', default: 'depthcast', commands: both,
+    help: 'First token(s) of every NATS subject',
+    validate: (v) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v as string) ? undefined : `expected dot-separated tokens of [A-Za-z0-9_-], got '${String(v)}'` },
+  { key: 'symbols', flag: '--symbols', env: 'DEPTHCAST_SYMBOLS', type: 'list', default: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'], commands: both,
+    help: 'Symbols, comma-separated (engine: the books it runs; feed: the books it serves)',
+    validate: (v) => {
+      const list = v as string[];
+      if (list.length === 0) return 'at least one symbol is required';
+      if (list.length > 256) return 'at most 256 symbols';
+      const bad = list.find((s) => !symbol_re.test(s));
+      if (bad !== undefined) return `invalid symbol '${bad}': use A-Z, 0-9, '-', '_' (up to 32)`;
+      if (new Set(list).size !== list.length) return 'symbols must be unique';
+      return undefined;
+    } },
+  { key: 'seed', flag: '--seed', env: 'DEPTHCAST_SEED', type: 'int', default: 1, min: 0, max: 2 ** 32 - 1, commands: engine_cmds,
+    help: 'Seed of the order-flow generator: same seed and config give the same event stream' },
+  { key: 'rate_orders_per_s', flag: '--rate', env: 'DEPTHCAST_RATE', type: 'number', default: 2000, min: 1, max: 2_000_000, commands: engine_cmds,
+    help: 'Incoming orders per second, total over all symbols (each order makes about 1-2 book events)' },
+  { key: 'burst_factor', flag: '--burst-factor', env: 'DEPTHCAST_BURST_FACTOR', type: 'number', default: 5, min: 1, max: 100, commands: engine_cmds,
+    help: 'Rate multiplier inside a burst (bursts are random, a few per minute)' },
+  { key: 'batch_events_max', flag: '--batch-events-max', env: 'DEPTHCAST_BATCH_EVENTS_MAX', type: 'int', default: 512, min: 1, max: 65536, commands: engine_cmds,
+    help: 'Most book events in one bus message' },
+  { key: 'batch_bytes_max', flag: '--batch-bytes-max', env: 'DEPTHCAST_BATCH_BYTES_MAX', type: 'int', default: 64 * 1024, min: 1024, max: 1024 * 1024, commands: engine_cmds,
+    help: 'Most bytes in one bus message' },
+  { key: 'batch_interval_ms_max', flag: '--batch-interval-ms-max', env: 'DEPTHCAST_BATCH_INTERVAL_MS_MAX', type: 'int', default: 2, min: 0, max: 1000, commands: engine_cmds,
+    help: 'Longest an event waits in the publisher before its batch is sent' },
+  { key: 'host', flag: '--host', env: 'DEPTHCAST_HOST', type: 'string', default: '127.0.0.1', commands: feed_cmds,
+    help: 'Address the feed listens on' },
+  { key: 'port', flag: '--port', env: 'DEPTHCAST_PORT', type: 'int', default: 8080, min: 0, max: 65535, commands: feed_cmds,
+    help: 'Port of the WebSocket endpoint (/ws), the page (/), /health, /metrics and /stats; 0 = any free port' },
+  { key: 'ui', flag: '--ui', env: 'DEPTHCAST_UI', type: 'bool', default: true, commands: feed_cmds,
+    help: 'Serve the trading page at /' },
+  { key: 'subscriptions_per_connection_max', flag: '--subscriptions-per-connection-max', env: 'DEPTHCAST_SUBSCRIPTIONS_PER_CONNECTION_MAX', type: 'int', default: 64, min: 1, max: 4096, commands: feed_cmds,
+    help: 'Most (symbol, depth) views one connection may subscribe to' },
+  { key: 'inbound_frame_bytes_max', flag: '--inbound-frame-bytes-max', env: 'DEPTHCAST_INBOUND_FRAME_BYTES_MAX', type: 'int', default: 4096, min: 256, max: 1024 * 1024, commands: feed_cmds,
+    help: 'Largest client frame accepted; larger ones get an Error frame' },
+  { key: 'inbound_messages_per_s_max', flag: '--inbound-messages-per-s-max', env: 'DEPTHCAST_INBOUND_MESSAGES_PER_S_MAX', type: 'int', default: 50, min: 1, max: 100000, commands: feed_cmds,
+    help: 'Client frames per second per connection before frames are refused (Error), and at 4x, closed' },
+  { key: 'send_buffer_bytes_max', flag: '--send-buffer-bytes-max', env: 'DEPTHCAST_SEND_BUFFER_BYTES_MAX', type: 'int', default: 4 * 1024 * 1024, min: 64 * 1024, max: 256 * 1024 * 1024, commands: feed_cmds,
+    help: 'Hard cap on bytes buffered for one connection, whatever the slow policy' },
+  { key: 'slow_enter_bytes', flag: '--slow-enter-bytes', env: 'DEPTHCAST_SLOW_ENTER_BYTES', type: 'int', default: 256 * 1024, min: 1024, max: 64 * 1024 * 1024, commands: feed_cmds,
+    help: 'Buffered bytes at which a connection counts as slow (starts conflating)' },
+  { key: 'slow_exit_bytes', flag: '--slow-exit-bytes', env: 'DEPTHCAST_SLOW_EXIT_BYTES', type: 'int', default: 16 * 1024, min: 0, max: 64 * 1024 * 1024, commands: feed_cmds,
+    help: 'Buffered bytes below which a slow connection counts as drained (hysteresis)' },
+  { key: 'conflation_levels_max', flag: '--conflation-levels-max', env: 'DEPTHCAST_CONFLATION_LEVELS_MAX', type: 'int', default: 2000, min: 10, max: 1_000_000, commands: feed_cmds,
+    help: 'Changed levels remembered per view for a conflating client; past it, it gets a fresh snapshot' },
+  { key: 'slow_policy', flag: '--slow-policy', env: 'DEPTHCAST_SLOW_POLICY', type: 'string', default: 'conflate', commands: feed_cmds,
+    help: "What happens to a slow client: 'conflate' (coalesced diffs) or 'close' (close code 4008)",
+    validate: (v) => (v === 'conflate' || v === 'close') ? undefined : `expected 'conflate' or 'close', got '${String(v)}'` },
+  { key: 'heartbeat_interval_ms', flag: '--heartbeat-interval-ms', env: 'DEPTHCAST_HEARTBEAT_INTERVAL_MS', type: 'int', default: 1000, min: 50, max: 60000, commands: feed_cmds,
+    help: 'A Heartbeat goes to every connection idle this long' },
+  { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', type: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,
+    help: 'A connection that sends nothing (not even a WebSocket pong) for this long is closed (half-open sockets)' },
+  { key: 'snapshot_timeout_ms', flag: '--snapshot-timeout-ms', env: 'DEPTHCAST_SNAPSHOT_TIMEOUT_MS', type: 'int', default: 2000, min: 10, max: 60000, commands: feed_cmds,
+    help: "How long the feed waits for the engine's snapshot before asking again" },
+  { key: 'log_level', flag: '--log-level', env: 'LOG_LEVEL', type: 'string', default: 'info', commands: both,
+    help: 'pino level: fatal, error, warn, info, debug, trace, silent',
+    validate: (v) => ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v as string) ? undefined : `expected a pino level, got '${String(v)}'` },
+];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function default_config(): Config {
+  const out: Record<string, unknown> = {};
+  for (const spec of option_specs) out[spec.key] = Array.isArray(spec.default) ? [...spec.default] : spec.default;
+  return out as unknown as Config;
+}
+
+function parse_value(spec: OptionSpec, raw: string, origin: string): unknown {
+  switch (spec.type) {
+    case 'int':
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n) || (spec.type === 'int' && !Number.isInteger(n))) {
+        throw new ConfigError(`${origin}: expected ${spec.type === 'int' ? 'an integer' : 'a number'}, got '${raw}'`);
+      }
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${origin}: must be at least ${spec.min}, got ${raw}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${origin}: must be at most ${spec.max}, got ${raw}`);
+      return n;
+    }
+    case 'bool':
+      if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+      if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+      throw new ConfigError(`${origin}: expected true or false, got '${raw}'`);
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'string':
+      return raw;
+  }
+}
+
+export interface ParsedArgs {
+  config: Readonly<Config>;
+  help: boolean;
+}
+
+/**
+ * Flags win over environment variables, which win over defaults. Unknown
+ * flags, flags of another command, missing values and out-of-range values are
+ * refused with a ConfigError that names the flag (or variable).
+ */
+export function parse_config(command: Command, argv: readonly string[], env: Record<string, string | undefined>): ParsedArgs {
+  const config = default_config() as unknown as Record<string, unknown>;
+  const specs = option_specs.filter((s) => s.commands.includes(command));
+  for (const spec of specs) {
+    const raw = env[spec.env];
+    if (raw !== undefined && raw !== '') config[spec.key] = parse_value(spec, raw, `environment variable ${spec.env}`);
+  }
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') { help = true; continue; }
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const spec = option_specs.find((s) => s.flag === flag || (s.type === 'bool' && flag === `--no-${s.flag.slice(2)}`));
+    if (!spec) throw new ConfigError(`unknown option '${flag}' for 'depthcast ${command}' (see depthcast ${command} --help)`);
+    if (!spec.commands.includes(command)) throw new ConfigError(`option ${flag} does not apply to 'depthcast ${command}'`);
+    let raw: string;
+    if (spec.type === 'bool' && eq < 0) {
+      raw = flag.startsWith('--no-') ? 'false' : 'true';
+    } else if (eq >= 0) {
+      raw = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`option ${flag} needs a value`);
+      raw = next;
+      i++;
+    }
+    config[spec.key] = parse_value(spec, raw, `option ${flag}`);
+  }
+  for (const spec of specs) {
+    const msg = spec.validate?.(config[spec.key]);
+    if (msg !== undefined) throw new ConfigError(`option ${spec.flag} (${spec.env}): ${msg}`);
+  }
+  const c = config as unknown as Config;
+  if ((command === 'engine' || command === 'feed') && c.nats_url === '') c.nats_url = 'nats://127.0.0.1:4222';
+  if (c.slow_exit_bytes >= c.slow_enter_bytes) {
+    throw new ConfigError(`option --slow-exit-bytes (${c.slow_exit_bytes}) must be below --slow-enter-bytes (${c.slow_enter_bytes})`);
+  }
+  if (c.slow_enter_bytes >= c.send_buffer_bytes_max) {
+    throw new ConfigError(`option --slow-enter-bytes (${c.slow_enter_bytes}) must be below --send-buffer-bytes-max (${c.send_buffer_bytes_max})`);
+  }
+  return { config: Object.freeze(c), help };
+}
+
+export function help_text(command: Command | undefined): string {
+  const lines: string[] = [];
+  if (command === undefined) {
+    lines.push(
+      'depthcast — live order-book feed: engine simulator → NATS → feed → WebSocket clients',
+      '',
+      'Usage: depthcast <command> [options]',
+      '',
+      'Commands:',
+      '  all      engine + feed + trading page in one process (embedded bus unless --nats-url)',
+      '  engine   matching-engine simulator publishing sequenced book events onto NATS',
+      '  feed     books from the NATS stream, served over WebSockets at /ws',
+      '',
+      "Run 'depthcast <command> --help' for its options. Every option also reads an environment variable.",
+    );
+    return lines.join('\n');
+  }
+  lines.push(`Usage: depthcast ${command} [options]`, '', 'Options (flag, environment variable, default):');
+  for (const spec of option_specs.filter((s) => s.commands.includes(command))) {
+    const def = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
+    const range = spec.min !== undefined ? ` [${spec.min}..${spec.max}]` : '';
+    lines.push(`  ${spec.flag.padEnd(38)} ${spec.env}`);
+    lines.push(`      ${spec.help}. Default: ${def === '' ? '(empty)' : def}${range}`);
+  }
+  lines.push('  --help, -h                             this text');
+  return lines.join('\n');
+}

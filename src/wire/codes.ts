@@ -1,0 +1,32 @@
+// Numeric codes of the client protocol (docs/PROTOCOL.md lists them with what
+// a client should do). No flatbuffers here: the SDK and server both import it.
+
+/** Error frame codes (Error.code). The connection stays open after these. */
+export const error_code = {
+  bad_frame: 1,              // not a decodable Frame
+  frame_too_large: 2,        // larger than the server's inbound frame limit
+  not_a_client_message: 3,   // a valid Frame whose body a client may not send
+  unknown_symbol: 4,
+  bad_depth: 5,              // depth other than 10, 50 or 0
+  too_many_subscriptions: 6,
+  rate_limited: 7,           // frame refused: inbound messages/s over the limit
+  not_subscribed: 8,         // Resync/Unsubscribe for a view not subscribed
+  bad_interval: 9,           // interval_ms out of range
+  text_frame: 10,            // text frames are not part of the protocol
+  not_entitled: 11,          // auth: symbol not in the token's entitlements
+  bad_request: 12,           // well-formed but absurd (empty symbol list, …)
+} as const;
+export type ErrorCode = (typeof error_code)[keyof typeof error_code];
+
+/** WebSocket close codes used by the server. */
+export const close_code = {
+  going_away: 1001,          // server shutting down: reconnect elsewhere or later
+  policy_rate: 4001,         // inbound message rate far over the limit
+  unauthorized: 4003,        // missing, bad or expired token; origin not allowed
+  slow_consumer: 4008,       // slow policy 'close': the client fell behind
+  send_buffer_overflow: 4009,// hard cap on buffered bytes reached
+  too_many_connections: 4029,// new connections per IP per second over the limit
+} as const;
+
+export const depths_allowed: readonly number[] = [10, 50, 0];
+export const interval_ms_max = 60_000;
