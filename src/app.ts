@@ -1,0 +1,73 @@
+// Wires the parts together; used by the CLI and by tests that want a whole
+// service in-process. Engine and feed meet only through the Bus.
+import type { Config } from './config.js';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory_bus.js';
+import { NatsBus } from './bus/nats_bus.js';
+import { start_engine, type EngineHandle } from './engine/engine.js';
+import { Feed } from './feed/feed.js';
+import { create_registry, register_feed_metrics, register_hop_histograms } from './metrics/registry.js';
+import { start_server, type ServerHandle } from './server/server.js';
+import { logger_for } from './util/log.js';
+
+const log = logger_for('app');
+
+export async function open_bus(config: Readonly<Config>, name: string): Promise<Bus> {
+  if (config.nats_url === '') return new MemoryBus();
+  return NatsBus.connect({ url: config.nats_url, name, reconnect_wait_ms: 500, payload_bytes_max: config.batch_bytes_max });
+}
+
+export interface FeedService {
+  feed: Feed;
+  server: ServerHandle;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function start_feed_service(config: Readonly<Config>, bus: Bus): Promise<FeedService> {
+  const feed = new Feed(config, bus);
+  const registry = create_registry();
+  register_hop_histograms(registry, feed.latency);
+  register_feed_metrics(registry, feed.counters, {
+    symbol_live: () => [...feed.symbols].map(([s, f]) => [s, f.state === 'live'] as [string, boolean]),
+  });
+  feed.start();
+  const server = await start_server({ feed, registry, config });
+  let stopped = false;
+  return {
+    feed,
+    server,
+    url: `ws://${server.host}:${server.port}/ws`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await feed.stop();
+      // Let the going-away closes reach the sockets before the listener goes.
+      await new Promise((r) => setTimeout(r, 50));
+      server.close();
+    },
+  };
+}
+
+export interface AllInOne {
+  bus: Bus;
+  engine: EngineHandle;
+  feed_service: FeedService;
+  stop(): Promise<void>;
+}
+
+/** `depthcast all`: engine + feed + page in one process. */
+export async function start_all(config: Readonly<Config>): Promise<AllInOne> {
+  const bus = await open_bus(config, 'depthcast-all');
+  const engine = await start_engine(config, bus);
+  const feed_service = await start_feed_service(config, bus);
+  log.info({ url: `http://${feed_service.server.host}:${feed_service.server.port}/`, bus: bus.kind }, 'depthcast is up');
+  return {
+    bus, engine, feed_service,
+    async stop() {
+      await feed_service.stop();
+      await engine.stop();
+      await bus.close();
+    },
+  };
+}

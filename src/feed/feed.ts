@@ -1,0 +1,486 @@
+// The feed: one SymbolFeed (ingest + book) per symbol, one ViewChannel per
+// (symbol, depth) with subscribers, and the client sessions. Transport-free:
+// src/server hands it ClientTransports and bytes.
+//
+// Per event-loop turn: bus messages update books (commit points mark symbols
+// dirty) → one flush (setImmediate) moves each dirty symbol's views forward,
+// encoding one Delta per view and queueing the same bytes to every streaming
+// subscriber → each session with queued frames sends them corked.
+
+import type { Config } from '../config.js';
+import type { Bus, BusSubscription } from '../bus/bus.js';
+import { Subjects } from '../bus/subjects.js';
+import { HopHistograms, server_hops } from '../metrics/hop_histograms.js';
+import { count_by, new_feed_counters, type FeedCounters } from '../metrics/registry.js';
+import { now_ns } from '../util/clock.js';
+import { logger_for } from '../util/log.js';
+import { close_code, depths_allowed, error_code, interval_ms_max } from '../wire/codes.js';
+import { decode_client_frame, FrameEncoder } from '../wire/feed_codec.js';
+import type { ClientMsg, SymbolStatusRec } from '../wire/feed_types.js';
+import { WireError } from '../wire/wire_error.js';
+import { Session } from './session.js';
+import { Subscription } from './subscription.js';
+import { SymbolFeed, type ResetReason } from './symbol_feed.js';
+import type { ClientTransport } from './transport.js';
+import { ViewChannel } from './view_channel.js';
+
+const log = logger_for('feed');
+
+/** How often slow sessions are re-checked for drain and interval subscriptions served. */
+export const accumulate_tick_ms = 10;
+/** Inbound frames/s at this multiple of the limit close the connection (abuse). */
+export const inbound_abuse_factor = 4;
+
+export class Feed {
+  readonly counters: FeedCounters = new_feed_counters();
+  readonly latency = new HopHistograms(server_hops);
+  readonly symbols = new Map<string, SymbolFeed>();
+  readonly sessions = new Set<Session>();
+  private readonly channels = new Map<SymbolFeed, ViewChannel[]>();
+  private readonly encoder = new FrameEncoder();
+  private readonly subjects: Subjects;
+  private readonly dirty_symbols = new Set<SymbolFeed>();
+  private readonly dirty_sessions = new Set<Session>();
+  private readonly interval_subs = new Set<Subscription>();
+  private readonly slow_sessions = new Set<Session>();
+  private flush_scheduled = false;
+  private bus_subs: BusSubscription[] = [];
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private stopping = false;
+  conflation_episodes = 0;
+  slow_closes = 0;
+
+  constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
+    this.subjects = new Subjects(config.subject_prefix);
+    const hooks = {
+      on_commit: (f: SymbolFeed) => this.mark_dirty(f),
+      on_reset: (f: SymbolFeed, reason: ResetReason) => this.on_reset(f, reason),
+      on_state: (f: SymbolFeed) => this.on_state(f),
+      on_engine_to_ingest: (ns: number) => this.latency.record('engine_to_ingest', ns),
+    };
+    for (const symbol of config.symbols) {
+      this.symbols.set(symbol, new SymbolFeed(symbol, bus, this.subjects, hooks, config.snapshot_timeout_ms));
+    }
+  }
+
+  start(): void {
+    for (const [symbol, f] of this.symbols) {
+      this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), (data) => f.on_message(data, now_ns())));
+      f.start();
+    }
+    this.timers.push(setInterval(() => this.heartbeat_tick(), Math.max(10, Math.floor(this.config.heartbeat_interval_ms / 4))));
+    this.timers.push(setInterval(() => this.accumulate_tick(), accumulate_tick_ms));
+    log.info({ symbols: this.config.symbols, bus: this.bus.kind }, 'feed started');
+  }
+
+  /** Ready when the bus is connected and every book is live. */
+  health(): { ready: boolean; bus_connected: boolean; symbols: Record<string, string> } {
+    const symbols: Record<string, string> = {};
+    let all_live = true;
+    for (const [s, f] of this.symbols) {
+      symbols[s] = f.state;
+      if (f.state !== 'live') all_live = false;
+    }
+    const bus_connected = this.bus.isConnected();
+    return { ready: bus_connected && all_live && !this.stopping, bus_connected, symbols };
+  }
+
+  // ---- sessions ----
+
+  open_session(transport: ClientTransport): Session {
+    const session = new Session(transport, this.config, {
+      on_frame_sent: (bytes) => { this.counters.bytes_out_total += bytes; },
+      on_slow_change: (s, slow) => {
+        if (slow) {
+          this.conflation_episodes++;
+          this.slow_sessions.add(s);
+        } else {
+          this.slow_sessions.delete(s);
+        }
+        this.counters.conflating_connections = this.slow_sessions.size;
+      },
+      on_close_decision: (s, code) => {
+        if (code === close_code.slow_consumer) this.slow_closes++;
+        this.drop_subscriptions(s);
+      },
+    }, (s) => this.schedule_session(s), Date.now());
+    this.sessions.add(session);
+    this.counters.connections = this.sessions.size;
+    this.counters.connections_opened_total++;
+    return session;
+  }
+
+  /** The connection is gone (closed by either side). */
+  close_session(session: Session, code: number): void {
+    if (!this.sessions.delete(session)) return;
+    count_by(this.counters.closes_total, code);
+    session.closing = true;
+    this.drop_subscriptions(session);
+    this.slow_sessions.delete(session);
+    this.dirty_sessions.delete(session);
+    this.counters.connections = this.sessions.size;
+    this.counters.conflating_connections = this.slow_sessions.size;
+  }
+
+  on_drain(session: Session): void {
+    session.check_backpressure();
+  }
+
+  /** A binary frame from a client. `bytes` is only valid during the call. */
+  on_client_frame(session: Session, bytes: Uint8Array): void {
+    if (session.closing) return;
+    this.counters.frames_in_total++;
+    this.counters.bytes_in_total += bytes.byteLength;
+    const now_ms = Date.now();
+    if (!session.inbound.take(now_ms)) {
+      session.inbound_refused++;
+      if (session.inbound_refused > this.config.inbound_messages_per_s_max * inbound_abuse_factor) {
+        session.close(close_code.policy_rate, 'inbound message rate far over the limit');
+        return;
+      }
+      this.send_error(session, error_code.rate_limited, `more than ${this.config.inbound_messages_per_s_max} messages/s; frame ignored`, '');
+      return;
+    }
+    session.inbound_refused = 0;
+    if (bytes.byteLength > this.config.inbound_frame_bytes_max) {
+      this.send_error(session, error_code.frame_too_large, `frame of ${bytes.byteLength} bytes exceeds ${this.config.inbound_frame_bytes_max}`, '');
+      return;
+    }
+    let msg: ClientMsg;
+    try {
+      msg = decode_client_frame(bytes);
+    } catch (err) {
+      const code = err instanceof WireError ? err.code : error_code.bad_frame;
+      this.send_error(session, code, `bad frame: ${(err as Error).message}`, '');
+      return;
+    }
+    switch (msg.type) {
+      case 'subscribe': this.subscribe(session, msg.symbols, msg.depth, msg.interval_ms); break;
+      case 'unsubscribe': this.unsubscribe(session, msg.symbols, msg.depth); break;
+      case 'resync': this.resync(session, msg.symbol, msg.depth); break;
+      case 'ping':
+        this.queue_other(session, this.encoder.pong({ nonce: msg.nonce, client_time_ns: msg.client_time_ns, server_time_ns: now_ns() }));
+        break;
+    }
+  }
+
+  /** Text frames are not part of the protocol. */
+  on_text_frame(session: Session): void {
+    this.send_error(session, error_code.text_frame, 'text frames are not supported; send binary FlatBuffers frames (docs/PROTOCOL.md)', '');
+  }
+
+  send_error(session: Session, code: number, message: string, symbol: string): void {
+    count_by(this.counters.errors_total, code);
+    this.queue_other(session, this.encoder.error({ code, message, symbol }));
+  }
+
+  private queue_other(session: Session, frame: Uint8Array): void {
+    this.counters.other_frames_out_total++;
+    session.queue(frame);
+  }
+
+  private subscribe(session: Session, symbols: string[], depth: number, interval_ms: number): void {
+    if (!depths_allowed.includes(depth)) {
+      this.send_error(session, error_code.bad_depth, `depth must be one of ${depths_allowed.join(', ')} (0 = full book), got ${depth}`, '');
+      return;
+    }
+    if (!Number.isInteger(interval_ms) || interval_ms < 0 || interval_ms > interval_ms_max) {
+      this.send_error(session, error_code.bad_interval, `interval_ms must be 0..${interval_ms_max}, got ${interval_ms}`, '');
+      return;
+    }
+    if (symbols.length === 0) {
+      this.send_error(session, error_code.bad_request, 'subscribe needs at least one symbol', '');
+      return;
+    }
+    const statuses: SymbolStatusRec[] = [];
+    for (const symbol of symbols) {
+      const f = this.symbols.get(symbol);
+      if (f === undefined) {
+        this.send_error(session, error_code.unknown_symbol, `unknown symbol '${symbol}'`, symbol);
+        continue;
+      }
+      const key = symbol + '|' + depth;
+      const existing = session.subs.get(key);
+      if (existing !== undefined) {
+        this.set_interval(existing, interval_ms);
+        continue;
+      }
+      if (session.subs.size >= this.config.subscriptions_per_connection_max) {
+        this.send_error(session, error_code.too_many_subscriptions, `at most ${this.config.subscriptions_per_connection_max} subscriptions per connection`, symbol);
+        continue;
+      }
+      const channel = this.channel_for(f, depth);
+      const sub = new Subscription(session, channel, interval_ms, this.config.conflation_levels_max);
+      session.subs.set(key, sub);
+      this.counters.subscriptions++;
+      if (interval_ms > 0) {
+        this.interval_subs.add(sub);
+        sub.next_due_ms = Date.now() + interval_ms;
+      }
+      statuses.push(status_of(f));
+      if (f.state === 'live') this.start_sub(session, sub);
+    }
+    if (statuses.length > 0) this.queue_other(session, this.encoder.status({ symbols: statuses }));
+  }
+
+  /** Snapshot now, then the view's Deltas: no window in which a Delta is lost or applied twice. */
+  private start_sub(session: Session, sub: Subscription): void {
+    const ch = sub.channel;
+    this.flush_symbol(ch.symbol_feed); // the view reaches the current commit point first
+    this.counters.snapshots_out_total++;
+    session.queue(ch.snapshot());
+    sub.seq_sent = ch.seq;
+    sub.epoch_sent = ch.epoch;
+    sub.clear();
+    if (sub.interval_ms > 0 || session.slow) {
+      sub.mode = 'streaming'; // start_accumulating takes seq_sent from the view
+      ch.start_accumulating(sub);
+    } else {
+      ch.start_streaming(sub);
+    }
+  }
+
+  private set_interval(sub: Subscription, interval_ms: number): void {
+    if (sub.interval_ms === interval_ms) return;
+    sub.interval_ms = interval_ms;
+    if (interval_ms > 0) {
+      this.interval_subs.add(sub);
+      sub.next_due_ms = Date.now() + interval_ms;
+      if (sub.mode === 'streaming') sub.channel.start_accumulating(sub);
+    } else {
+      this.interval_subs.delete(sub);
+      const session = sub.owner as Session;
+      if (sub.mode === 'accumulating' && !session.slow) {
+        const frame = sub.catch_up();
+        if (frame !== null) this.queue_delta(session, frame, true);
+        sub.channel.start_streaming(sub);
+      }
+    }
+  }
+
+  private unsubscribe(session: Session, symbols: string[], depth: number): void {
+    for (const symbol of symbols) {
+      const sub = session.subs.get(symbol + '|' + depth);
+      if (sub === undefined) {
+        this.send_error(session, error_code.not_subscribed, `not subscribed to ${symbol} at depth ${depth}`, symbol);
+        continue;
+      }
+      this.remove_sub(session, sub);
+    }
+  }
+
+  private resync(session: Session, symbol: string, depth: number): void {
+    const sub = session.subs.get(symbol + '|' + depth);
+    if (sub === undefined) {
+      this.send_error(session, error_code.not_subscribed, `resync: not subscribed to ${symbol} at depth ${depth}`, symbol);
+      return;
+    }
+    this.counters.client_resyncs_total++;
+    if (sub.channel.symbol_feed.state !== 'live') return; // it gets a snapshot when the symbol is live again
+    sub.channel.remove(sub);
+    this.start_sub(session, sub);
+  }
+
+  private remove_sub(session: Session, sub: Subscription): void {
+    sub.channel.remove(sub);
+    this.interval_subs.delete(sub);
+    session.subs.delete(sub.key);
+    this.counters.subscriptions--;
+  }
+
+  private drop_subscriptions(session: Session): void {
+    for (const sub of [...session.subs.values()]) this.remove_sub(session, sub);
+  }
+
+  private channel_for(f: SymbolFeed, depth: number): ViewChannel {
+    let list = this.channels.get(f);
+    if (list === undefined) this.channels.set(f, (list = []));
+    let ch = list.find((c) => c.depth === depth);
+    if (ch === undefined) {
+      ch = new ViewChannel(f, depth, this.encoder);
+      if (f.state === 'live') {
+        this.flush_symbol(f); // other views of the symbol must not lose the changes we are about to skip
+        ch.reset();
+      }
+      list.push(ch);
+    }
+    return ch;
+  }
+
+  // ---- ingest side ----
+
+  private mark_dirty(f: SymbolFeed): void {
+    this.dirty_symbols.add(f);
+    this.schedule_flush();
+  }
+
+  private schedule_session(s: Session): void {
+    this.dirty_sessions.add(s);
+    this.schedule_flush();
+  }
+
+  private schedule_flush(): void {
+    if (this.flush_scheduled) return;
+    this.flush_scheduled = true;
+    setImmediate(() => this.flush_all());
+  }
+
+  private flush_all(): void {
+    this.flush_scheduled = false;
+    for (const f of this.dirty_symbols) this.flush_symbol(f);
+    for (const s of this.dirty_sessions) s.flush();
+    this.dirty_sessions.clear();
+  }
+
+  /** Moves every view of the symbol to the book's current commit point. */
+  private flush_symbol(f: SymbolFeed): void {
+    if (!this.dirty_symbols.has(f)) return;
+    if (f.state !== 'live' || !f.is_committed) return; // half an engine event is never shown
+    this.dirty_symbols.delete(f);
+    const changes = f.book.take_changes();
+    const trades = f.pending_trades;
+    const channels = this.channels.get(f);
+    if (channels !== undefined) {
+      for (const ch of channels) {
+        const frame = ch.update(changes.bids, changes.asks, trades);
+        if (frame === null) continue;
+        const sent_ns = now_ns();
+        this.latency.record('ingest_to_send', sent_ns - f.ts_ingest_ns);
+        this.latency.record('engine_to_send', sent_ns - f.ts_engine_ns);
+        for (const sub of ch.streaming) {
+          (sub.owner as Session).queue(frame);
+        }
+        this.counters.deltas_out_total += ch.streaming.size;
+      }
+    }
+    this.counters.ingest_events_total = this.total_events();
+    trades.length = 0;
+  }
+
+  private total_events(): number {
+    let n = 0;
+    for (const f of this.symbols.values()) n += f.stats.events;
+    return n;
+  }
+
+  private queue_delta(session: Session, frame: Uint8Array, conflated: boolean): void {
+    this.counters.deltas_out_total++;
+    if (conflated) this.counters.conflated_frames_total++;
+    session.queue(frame);
+  }
+
+  private on_state(f: SymbolFeed): void {
+    if (f.state === 'recovering') {
+      count_by(this.counters.recoveries_total, f.symbol);
+      this.counters.ingest_gaps_total++;
+    }
+    const channels = this.channels.get(f);
+    if (channels === undefined) return;
+    const frame = this.encoder.status({ symbols: [status_of(f)] });
+    const told = new Set<Session>();
+    for (const ch of channels) {
+      for (const set of [ch.streaming, ch.accumulating]) {
+        for (const sub of set) told.add(sub.owner as Session);
+      }
+    }
+    for (const session of this.sessions) {
+      for (const sub of session.subs.values()) if (sub.channel.symbol_feed === f) told.add(session);
+    }
+    for (const session of told) this.queue_other(session, frame);
+  }
+
+  /** The book was replaced from a snapshot: every subscriber of the symbol starts over from a fresh Snapshot. */
+  private on_reset(f: SymbolFeed, reason: ResetReason): void {
+    this.dirty_symbols.delete(f);
+    f.pending_trades.length = 0;
+    const channels = this.channels.get(f) ?? [];
+    for (const ch of channels) ch.reset();
+    for (const session of this.sessions) {
+      for (const sub of session.subs.values()) {
+        if (sub.channel.symbol_feed !== f) continue;
+        if (session.slow) {
+          sub.channel.start_accumulating(sub);
+          sub.force_snapshot();
+          continue;
+        }
+        sub.channel.remove(sub);
+        this.start_sub(session, sub);
+      }
+    }
+    if (reason !== 'start') log.info({ symbol: f.symbol, reason, epoch: f.epoch, seq: f.committed_seq }, 'views restarted from snapshot');
+  }
+
+  // ---- timers ----
+
+  private heartbeat_tick(): void {
+    const now_ms = Date.now();
+    const idle_ms = this.config.heartbeat_interval_ms;
+    let frame: Uint8Array | null = null;
+    for (const s of this.sessions) {
+      if (s.slow || s.closing || now_ms - s.last_send_ms < idle_ms) continue;
+      frame ??= this.encoder.heartbeat({ server_time_ns: now_ns() });
+      this.counters.heartbeats_out_total++;
+      s.queue(frame);
+    }
+  }
+
+  private accumulate_tick(): void {
+    for (const s of this.slow_sessions) s.check_backpressure();
+    if (this.interval_subs.size === 0) return;
+    const now_ms = Date.now();
+    for (const sub of this.interval_subs) {
+      if (now_ms < sub.next_due_ms) continue;
+      const session = sub.owner as Session;
+      sub.next_due_ms = now_ms + sub.interval_ms;
+      if (session.slow || session.closing || sub.mode !== 'accumulating') continue;
+      this.flush_symbol(sub.channel.symbol_feed);
+      const frame = sub.catch_up();
+      if (frame !== null) this.queue_delta(session, frame, false);
+    }
+  }
+
+  stats(): Record<string, unknown> {
+    const symbols: Record<string, unknown> = {};
+    for (const [s, f] of this.symbols) {
+      symbols[s] = {
+        state: f.state, epoch: f.epoch, seq: f.committed_seq,
+        bid_levels: f.book.level_count(0), ask_levels: f.book.level_count(1),
+        best_bid: f.book.best(0) ?? null, best_ask: f.book.best(1) ?? null,
+        views: (this.channels.get(f) ?? []).map((ch) => ({ depth: ch.depth, seq: ch.seq, subscribers: ch.subscriber_count })),
+        ...f.stats,
+      };
+    }
+    let buffered_max = 0;
+    for (const s of this.sessions) buffered_max = Math.max(buffered_max, s.transport.buffered_bytes());
+    const latency: Record<string, unknown> = {};
+    for (const hop of server_hops) latency[hop] = this.latency.percentiles(hop);
+    return {
+      bus: { kind: this.bus.kind, connected: this.bus.isConnected() },
+      connections: this.sessions.size,
+      conflating_connections: this.slow_sessions.size,
+      conflation_episodes: this.conflation_episodes,
+      slow_closes: this.slow_closes,
+      buffered_bytes_max_now: buffered_max,
+      counters: { ...this.counters, closes_total: Object.fromEntries(this.counters.closes_total), errors_total: Object.fromEntries(this.counters.errors_total), recoveries_total: Object.fromEntries(this.counters.recoveries_total) },
+      latency_us: latency,
+      symbols,
+    };
+  }
+
+  /** Graceful shutdown: stop ingest, close every client with 1001 going-away after what is queued. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const s of this.bus_subs) s.unsubscribe();
+    this.bus_subs = [];
+    for (const f of this.symbols.values()) f.stop();
+    for (const s of this.dirty_sessions) s.flush();
+    this.dirty_sessions.clear();
+    for (const s of [...this.sessions]) s.close(close_code.going_away, 'server shutting down');
+  }
+}
+
+function status_of(f: SymbolFeed): SymbolStatusRec {
+  return { symbol: f.symbol, state: f.state, epoch: f.epoch, seq: f.committed_seq };
+}

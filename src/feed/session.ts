@@ -1,0 +1,139 @@
+// One client connection: its subscriptions, its outgoing frames for this
+// event-loop turn (sent corked, in one syscall), its inbound rate limit, and
+// its slow-consumer state with hysteresis (nats.js SlowNotifier): it switches
+// streaming → conflating once when its buffered bytes cross slow_enter_bytes,
+// and back once when they fall below slow_exit_bytes.
+
+import { close_code } from '../wire/codes.js';
+import { TokenBucket } from './rate_limiter.js';
+import type { Subscription, SubscriptionOwner } from './subscription.js';
+import { send_dropped, type ClientTransport } from './transport.js';
+
+/** Frames queued for one connection within one event-loop turn; past it we flush early. */
+export const session_pending_frames_max = 1024;
+
+export interface SessionLimits {
+  slow_enter_bytes: number;
+  slow_exit_bytes: number;
+  send_buffer_bytes_max: number;
+  slow_policy: 'conflate' | 'close';
+  inbound_messages_per_s_max: number;
+}
+
+export interface SessionEvents {
+  on_frame_sent(bytes: number): void;
+  on_slow_change(session: Session, slow: boolean): void;
+  on_close_decision(session: Session, code: number): void;
+}
+
+export class Session implements SubscriptionOwner {
+  private static next_id = 1;
+  readonly id = Session.next_id++;
+  readonly subs = new Map<string, Subscription>();
+  slow = false;
+  /** Set when we decided to close: nothing is queued or sent after it. */
+  closing = false;
+  last_send_ms: number;
+  readonly inbound: TokenBucket;
+  inbound_refused = 0;
+  slow_episodes = 0;
+  buffered_bytes_max = 0;
+  private pending: Uint8Array[] = [];
+  private pending_queued = false;
+
+  constructor(
+    readonly transport: ClientTransport,
+    private readonly limits: SessionLimits,
+    private readonly events: SessionEvents,
+    private readonly schedule_flush: (s: Session) => void,
+    now_ms: number,
+  ) {
+    this.last_send_ms = now_ms;
+    // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
+    this.inbound = new TokenBucket(limits.inbound_messages_per_s_max, limits.inbound_messages_per_s_max, now_ms);
+  }
+
+  /** Queues a frame for this turn's corked flush. */
+  queue(frame: Uint8Array): void {
+    if (this.closing) return;
+    this.pending.push(frame);
+    if (this.pending.length >= session_pending_frames_max) {
+      this.flush();
+      return;
+    }
+    if (!this.pending_queued) {
+      this.pending_queued = true;
+      this.schedule_flush(this);
+    }
+  }
+
+  /** Sends every queued frame corked, then re-evaluates slowness. */
+  flush(): void {
+    this.pending_queued = false;
+    if (this.closing) {
+      this.pending.length = 0;
+      return;
+    }
+    const frames = this.pending;
+    if (frames.length > 0) {
+      let dropped = false;
+      this.transport.cork(() => {
+        for (let i = 0; i < frames.length; i++) {
+          const status = this.transport.send(frames[i]);
+          if (status === send_dropped) {
+            dropped = true;
+            break;
+          }
+          this.events.on_frame_sent(frames[i].byteLength);
+        }
+      });
+      frames.length = 0;
+      this.last_send_ms = Date.now();
+      if (dropped) {
+        // A frame the socket refused would break the client's book: close rather than skip.
+        this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+        return;
+      }
+    }
+    this.check_backpressure();
+  }
+
+  /** Called after sends and on drain: applies the hysteresis and the hard cap. */
+  check_backpressure(): void {
+    if (this.closing) return;
+    const buffered = this.transport.buffered_bytes();
+    if (buffered > this.buffered_bytes_max) this.buffered_bytes_max = buffered;
+    if (buffered > this.limits.send_buffer_bytes_max) {
+      this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+      return;
+    }
+    if (!this.slow && buffered > this.limits.slow_enter_bytes) {
+      if (this.limits.slow_policy === 'close') {
+        this.close(close_code.slow_consumer, 'slow consumer');
+        return;
+      }
+      this.slow = true;
+      this.slow_episodes++;
+      for (const sub of this.subs.values()) sub.channel.start_accumulating(sub);
+      this.events.on_slow_change(this, true);
+    } else if (this.slow && buffered <= this.limits.slow_exit_bytes) {
+      this.slow = false;
+      this.events.on_slow_change(this, false);
+      // Catch up every view at once: one conflated frame each, then stream again.
+      for (const sub of this.subs.values()) {
+        if (sub.mode !== 'accumulating' || sub.interval_ms > 0) continue;
+        const frame = sub.catch_up();
+        if (frame !== null) this.queue(frame);
+        sub.channel.start_streaming(sub);
+      }
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.pending.length = 0;
+    this.events.on_close_decision(this, code);
+    this.transport.end(code, reason);
+  }
+}

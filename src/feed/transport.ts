@@ -1,0 +1,18 @@
+// What the feed needs from a client connection. src/server implements it over
+// uWebSockets.js; tests may implement it in memory. Keeps uWS out of src/feed.
+
+export const send_ok = 1;          // written or buffered below the limit
+export const send_backpressure = 0;// buffered: backpressure built up, drains over time
+export const send_dropped = 2;     // NOT sent: over the socket's backpressure limit
+
+export interface ClientTransport {
+  /** Sends one binary frame; returns send_ok, send_backpressure or send_dropped. */
+  send(frame: Uint8Array): number;
+  /** Bytes queued in user space for this socket. */
+  buffered_bytes(): number;
+  /** Runs fn with the socket corked: every send inside goes out in one syscall. */
+  cork(fn: () => void): void;
+  /** Closes with a WebSocket close code after flushing what is already queued. */
+  end(code: number, reason: string): void;
+  readonly remote_address: string;
+}

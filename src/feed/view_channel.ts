@@ -1,0 +1,162 @@
+// One view (symbol, depth): the BookView a client of it sees, the frames that
+// move it forward, and its subscribers. A Delta is encoded ONCE here per
+// update and the same bytes go to every streaming subscriber; a Snapshot is
+// encoded once per (epoch, seq) and cached, so a reconnect storm of N clients
+// costs one encode, not N.
+
+import { BookView, ViewLevels } from '../book/view.js';
+import type { LevelUpdate, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_codec.js';
+import { now_ns } from '../util/clock.js';
+import type { SymbolFeed } from './symbol_feed.js';
+import type { Subscription } from './subscription.js';
+
+export class ViewChannel {
+  readonly view: BookView;
+  /** Last seq this view's frames cover; the next Delta starts at seq + 1. */
+  seq = 0;
+  epoch = 0;
+  /** SymbolFeed.versions at `seq` (for updates_merged). */
+  versions = 0;
+  readonly streaming = new Set<Subscription>();
+  /** Conflating or interval subscribers: they accumulate instead of receiving each Delta. */
+  readonly accumulating = new Set<Subscription>();
+  /** The latest changes (valid during fan-out of one update). */
+  readonly changes = new ViewLevels();
+  private snapshot_bytes: Uint8Array | null = null;
+  private snapshot_key_seq = -1;
+  private snapshot_key_epoch = -1;
+  private readonly snapshot_levels = new ViewLevels();
+  private readonly delta_msg: DeltaFields;
+
+  constructor(readonly symbol_feed: SymbolFeed, readonly depth: number, private readonly encoder: FrameEncoder) {
+    this.view = new BookView(depth);
+    this.delta_msg = {
+      symbol: symbol_feed.symbol, depth, epoch: 0, seq_first: 0, seq: 0, digest: 0,
+      bids: [], asks: [], trades: [], trade_aggregate: null, updates_merged: 0, conflated: false,
+      ts_engine_ns: 0, ts_ingest_ns: 0, ts_send_ns: 0,
+    };
+  }
+
+  get subscriber_count(): number {
+    return this.streaming.size + this.accumulating.size;
+  }
+
+  /** Restart from the symbol's book (new channel, new epoch, recovery). */
+  reset(): void {
+    const f = this.symbol_feed;
+    this.view.reset_from(f.book);
+    this.seq = f.committed_seq;
+    this.epoch = f.epoch;
+    this.versions = f.versions;
+    this.snapshot_bytes = null;
+  }
+
+  /**
+   * Moves the view to the symbol's current commit point. Returns the encoded
+   * Delta (shared by all streaming subscribers) or null when nothing in the
+   * view changed and no trade happened (the next Delta's range covers it).
+   */
+  update(changed_bids: Parameters<BookView['update']>[1], changed_asks: Parameters<BookView['update']>[2], trades: TradeRec[]): Uint8Array | null {
+    const f = this.symbol_feed;
+    const n = this.view.update(f.book, changed_bids, changed_asks, this.changes);
+    if (n === 0 && trades.length === 0) return null;
+    const seq_first = this.seq + 1;
+    const merged = f.versions - this.versions;
+    this.seq = f.committed_seq;
+    this.versions = f.versions;
+    for (const sub of this.accumulating) sub.accumulate(this.changes, trades, merged);
+    if (this.streaming.size === 0) return null;
+    const m = this.delta_msg;
+    m.epoch = this.epoch;
+    m.seq_first = seq_first;
+    m.seq = this.seq;
+    m.digest = this.view.digest;
+    m.bids = this.changes.bids;
+    m.bid_count = this.changes.bid_count;
+    m.asks = this.changes.asks;
+    m.ask_count = this.changes.ask_count;
+    m.trades = trades;
+    m.trade_aggregate = null;
+    m.updates_merged = merged;
+    m.conflated = false;
+    m.ts_engine_ns = f.ts_engine_ns;
+    m.ts_ingest_ns = f.ts_ingest_ns;
+    m.ts_send_ns = now_ns();
+    return this.encoder.delta(m);
+  }
+
+  /** The view's current state as a Snapshot frame, encoded once per (epoch, seq). */
+  snapshot(): Uint8Array {
+    if (this.snapshot_bytes !== null && this.snapshot_key_seq === this.seq && this.snapshot_key_epoch === this.epoch) {
+      return this.snapshot_bytes;
+    }
+    this.snapshot_bytes = this.encoder.snapshot(this.snapshot_fields());
+    this.snapshot_key_seq = this.seq;
+    this.snapshot_key_epoch = this.epoch;
+    return this.snapshot_bytes;
+  }
+
+  /**
+   * A Snapshot for one subscriber that also reports the trades it missed
+   * since its previous frame (a conflating client whose catch-up had to be a
+   * snapshot): per-client encode, slow clients only.
+   */
+  snapshot_with_trades(trades: TradeRec[], aggregate: TradeAggregateRec | null): Uint8Array {
+    if (trades.length === 0 && aggregate === null) return this.snapshot();
+    const fields = this.snapshot_fields();
+    fields.trades = trades;
+    fields.trade_aggregate = aggregate;
+    return this.encoder.snapshot(fields);
+  }
+
+  private snapshot_fields(): SnapshotFields {
+    const f = this.symbol_feed;
+    const levels = this.snapshot_levels;
+    this.view.snapshot(levels);
+    return {
+      symbol: f.symbol, depth: this.depth, epoch: this.epoch, seq: this.seq, digest: levels.digest,
+      tick_size: f.instrument.tick_size, lot_size: f.instrument.lot_size,
+      price_decimals: f.instrument.price_decimals, size_decimals: f.instrument.size_decimals,
+      bids: levels.bids, bid_count: levels.bid_count, asks: levels.asks, ask_count: levels.ask_count,
+      ts_engine_ns: f.ts_engine_ns, ts_ingest_ns: f.ts_ingest_ns, ts_send_ns: now_ns(),
+    };
+  }
+
+  /** Moves a subscriber to accumulating from the view's current position (its connection got slow, or it wants an interval). */
+  start_accumulating(sub: Subscription): void {
+    if (sub.mode === 'accumulating') return;
+    this.streaming.delete(sub);
+    if (sub.mode === 'streaming') {
+      // A streaming subscriber was queued every Delta up to this.seq.
+      sub.seq_sent = this.seq;
+      sub.epoch_sent = this.epoch;
+    }
+    sub.clear();
+    sub.mode = 'accumulating';
+    this.accumulating.add(sub);
+  }
+
+  /** Moves a caught-up subscriber (seq_sent == seq) back to sharing the view's Deltas. */
+  start_streaming(sub: Subscription): void {
+    this.accumulating.delete(sub);
+    sub.mode = 'streaming';
+    this.streaming.add(sub);
+  }
+
+  remove(sub: Subscription): void {
+    this.streaming.delete(sub);
+    this.accumulating.delete(sub);
+    sub.mode = 'waiting';
+  }
+
+  /** What the view shows at `price` now (size 0 when not shown). */
+  shown_level(side: 0 | 1, price: number, out: LevelUpdate): LevelUpdate {
+    return this.view.shown_level(side, price, out);
+  }
+
+  /** Encodes a Delta for one subscriber (conflated catch-up): per-client work, slow clients only. */
+  encode_catch_up(msg: DeltaFields): Uint8Array {
+    return this.encoder.delta(msg);
+  }
+}

@@ -1,0 +1,184 @@
+// The only importer of uWebSockets.js. Routes:
+//   /ws        WebSocket endpoint (binary FlatBuffers frames, docs/PROTOCOL.md)
+//   /health    200 when the bus is connected and every book is live, else 503 (JSON body says why)
+//   /metrics   Prometheus text (prom-client registry)
+//   /stats     JSON: symbols, views, connections, counters, latency percentiles
+//   /          the trading page (src/ui), when enabled
+//   anything else: 404
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, normalize } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import type { Feed } from '../feed/feed.js';
+import type { Session } from '../feed/session.js';
+import type { ClientTransport } from '../feed/transport.js';
+import { logger_for } from '../util/log.js';
+import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
+
+const log = logger_for('server');
+
+/** uWS closes a connection whose single message exceeds this (code 1009); below it we answer with an Error frame. */
+export const ws_payload_bytes_hard_max_factor = 16;
+
+interface SocketData {
+  session: Session | null;
+  closed: boolean;
+  remote_address: string;
+}
+
+class UwsTransport implements ClientTransport {
+  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string) {}
+
+  send(frame: Uint8Array): number {
+    if (this.ws.getUserData().closed) return 2;
+    return this.ws.send(frame, true, false);
+  }
+
+  buffered_bytes(): number {
+    if (this.ws.getUserData().closed) return 0;
+    return this.ws.getBufferedAmount();
+  }
+
+  cork(fn: () => void): void {
+    if (this.ws.getUserData().closed) return;
+    this.ws.cork(fn);
+  }
+
+  end(code: number, reason: string): void {
+    if (this.ws.getUserData().closed) return;
+    this.ws.end(code, reason);
+  }
+}
+
+export interface ServerHandle {
+  port: number;
+  host: string;
+  close(): void;
+}
+
+export interface ServerDeps {
+  feed: Feed;
+  registry: Registry;
+  config: Readonly<Config>;
+}
+
+const ui_dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
+const content_types: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png', '.svg': 'image/svg+xml', '.map': 'application/json',
+};
+
+function send_json(res: HttpResponse, status: string, body: unknown): void {
+  res.cork(() => {
+    res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(JSON.stringify(body));
+  });
+}
+
+export function start_server(deps: ServerDeps): Promise<ServerHandle> {
+  const { feed, registry, config } = deps;
+  const app = uWS.App();
+
+  app.ws<SocketData>('/ws', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: config.inbound_frame_bytes_max * ws_payload_bytes_hard_max_factor,
+    idleTimeout: config.idle_timeout_s,
+    sendPingsAutomatically: true,
+    // Our own hard cap closes first (Session.check_backpressure); this is a backstop so
+    // uWS never silently drops: a send refused with 2 closes the connection too.
+    maxBackpressure: config.send_buffer_bytes_max + 1024 * 1024,
+    upgrade: (res, req, context) => {
+      const remote_address = Buffer.from(res.getRemoteAddressAsText()).toString();
+      res.upgrade<SocketData>(
+        { session: null, closed: false, remote_address },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
+    },
+    open: (ws) => {
+      const data = ws.getUserData();
+      data.session = feed.open_session(new UwsTransport(ws, data.remote_address));
+    },
+    message: (ws, message, is_binary) => {
+      const session = ws.getUserData().session;
+      if (session === null) return;
+      try {
+        if (!is_binary) feed.on_text_frame(session);
+        else feed.on_client_frame(session, new Uint8Array(message)); // decoded within the call; never kept
+      } catch (err) {
+        // A bug of ours must not take the server down with it; the client learns nothing went through.
+        log.error({ err: (err as Error).stack }, 'unexpected error handling a client frame');
+        feed.send_error(session, 12, 'internal error handling the frame', '');
+      }
+    },
+    drain: (ws) => {
+      const session = ws.getUserData().session;
+      if (session !== null) feed.on_drain(session);
+    },
+    close: (ws, code) => {
+      const data = ws.getUserData();
+      data.closed = true;
+      if (data.session !== null) feed.close_session(data.session, code);
+    },
+  });
+
+  app.get('/health', (res) => {
+    const h = feed.health();
+    send_json(res, h.ready ? '200 OK' : '503 Service Unavailable', h);
+  });
+
+  app.get('/stats', (res) => {
+    send_json(res, '200 OK', feed.stats());
+  });
+
+  app.get('/metrics', (res) => {
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    registry.metrics().then((text) => {
+      if (aborted) return;
+      res.cork(() => { res.writeStatus('200 OK').writeHeader('content-type', registry.contentType).end(text); });
+    }, (err: unknown) => {
+      if (aborted) return;
+      res.cork(() => { res.writeStatus('500 Internal Server Error').end(String(err)); });
+    });
+  });
+
+  if (config.ui) {
+    app.get('/*', (res, req) => {
+      const url = req.getUrl();
+      const rel = url === '/' ? 'index.html' : normalize(url.slice(1));
+      const file = join(ui_dir, rel);
+      if (!file.startsWith(ui_dir) || rel.includes('..') || !existsSync(file) || !/\.[a-z]+$/.test(file)) {
+        res.cork(() => { res.writeStatus('404 Not Found').end('not found'); });
+        return;
+      }
+      const ext = file.slice(file.lastIndexOf('.'));
+      const body = readFileSync(file);
+      res.cork(() => {
+        res.writeStatus('200 OK').writeHeader('content-type', content_types[ext] ?? 'application/octet-stream').writeHeader('cache-control', 'no-cache').end(body);
+      });
+    });
+  }
+
+  app.any('/*', (res) => {
+    res.cork(() => { res.writeStatus('404 Not Found').end('not found'); });
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(config.host, config.port, (listen_socket: us_listen_socket | false) => {
+      if (!listen_socket) {
+        reject(new Error(`cannot listen on ${config.host}:${config.port} (in use or not permitted)`));
+        return;
+      }
+      const port = uWS.us_socket_local_port(listen_socket);
+      log.info({ host: config.host, port }, 'listening');
+      resolve({
+        port,
+        host: config.host,
+        close: () => uWS.us_listen_socket_close(listen_socket),
+      });
+    });
+  });
+}
