@@ -1,0 +1,761 @@
+// Codec of the client protocol (schemas/feed.fbs): one binary Frame per
+// WebSocket message, its body a union.
+//
+// API:
+//   const enc = new FrameEncoder()      one reusable flatbuffers Builder; every method
+//                                       returns a fresh COPY of the frame's bytes
+//   server → client: enc.snapshot(m), enc.delta(m), enc.heartbeat(m), enc.status(m),
+//                    enc.error(m), enc.pong(m)
+//   client → server: enc.subscribe(m), enc.unsubscribe(m), enc.resync(m), enc.ping(m)
+//   enc.server(msg: ServerMsg), enc.client(msg: ClientMsg)   dispatch on msg.type
+//   decode_server_frame(bytes): ServerMsg    what a client receives
+//   decode_client_frame(bytes): ClientMsg    what the server receives: attacker input
+//
+// Encoding: `m` is the message of src/wire/feed_types.ts, `type` optional; the
+// level and trade arrays may be longer than what is sent, with `bid_count`,
+// `ask_count`, `trade_count` saying how many (reusable arrays from BookView).
+// Server messages are trusted: no per-level checks on the hot path. Client
+// messages are checked against the limits the decoder enforces (WireError).
+// int64 fields are written from numbers as two 32-bit halves: no BigInt.
+//
+// Decoding: flatbuffers' JS runtime has no verifier and reads whatever offsets
+// it finds, so the decoders do not use it. They read the bytes themselves and
+// check every offset before following it: root and table in bounds and
+// aligned, vtable in bounds, every field inside its table, every vector and
+// string inside the buffer (lengths checked before anything is allocated, so
+// allocation is bounded by the frame's size), strings NUL-terminated, valid
+// UTF-8 and under their limits, enums and union types known, required fields
+// present, exact integers below 2^53. Any failure is a WireError with a code
+// from codes.ts: bad_frame (malformed), not_a_client_message (a server body
+// sent by a client), bad_request (over a limit named in feed_types.ts).
+// Unknown trailing fields (a newer schema) are skipped, as flatbuffers intends.
+
+import * as flatbuffers from 'flatbuffers';
+import { error_code } from './codes.js';
+import {
+  decimal_string_bytes_max, error_message_bytes_max, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
+  type ClientMsg, type DeltaMsg, type ErrorMsg, type HeartbeatMsg, type LevelUpdate, type PingMsg, type PongMsg,
+  type ResyncMsg, type ServerMsg, type SnapshotMsg, type StatusMsg, type SubscribeMsg, type SymbolStatusRec,
+  type TradeAggregateRec, type TradeRec, type UnsubscribeMsg,
+} from './feed_types.js';
+import { Body } from './generated/depthcast/feed/body.js';
+import { WireError } from './wire_error.js';
+
+type Fields<T> = Omit<T, 'type'>;
+export type SnapshotFields = Fields<SnapshotMsg> & { bid_count?: number; ask_count?: number };
+export type DeltaFields = Fields<DeltaMsg> & { bid_count?: number; ask_count?: number; trade_count?: number };
+
+// Field slots (declaration order in feed.fbs). The tests cross-check them with
+// the flatc-generated readers and builders.
+const frame_slot = { body_type: 0, body: 1 } as const;
+const snapshot_slot = {
+  symbol: 0, depth: 1, epoch: 2, seq: 3, digest: 4, tick_size: 5, lot_size: 6, price_decimals: 7, size_decimals: 8,
+  bids: 9, asks: 10, ts_engine_ns: 11, ts_ingest_ns: 12, ts_send_ns: 13,
+} as const;
+const delta_slot = {
+  symbol: 0, depth: 1, epoch: 2, seq_first: 3, seq: 4, digest: 5, bids: 6, asks: 7, trades: 8, trade_aggregate: 9,
+  updates_merged: 10, conflated: 11, ts_engine_ns: 12, ts_ingest_ns: 13, ts_send_ns: 14,
+} as const;
+const aggregate_slot = { count: 0, first_trade_id: 1, last_trade_id: 2, volume: 3, vwap: 4, high: 5, low: 6, last: 7, buy_volume: 8 } as const;
+const subscribe_slot = { symbols: 0, depth: 1, interval_ms: 2 } as const;
+const unsubscribe_slot = { symbols: 0, depth: 1 } as const;
+const resync_slot = { symbol: 0, depth: 1 } as const;
+const ping_slot = { nonce: 0, client_time_ns: 1 } as const;
+const heartbeat_slot = { server_time_ns: 0 } as const;
+const symbol_status_slot = { symbol: 0, state: 1, epoch: 2, seq: 3 } as const;
+const status_slot = { symbols: 0 } as const;
+const error_slot = { code: 0, message: 1, symbol: 2 } as const;
+const pong_slot = { nonce: 0, client_time_ns: 1, server_time_ns: 2 } as const;
+
+const level_bytes = 24; // struct Level { price: long; size: long; orders: uint; pad 4 }
+const trade_bytes = 40; // struct Trade { trade_id, price, size, ts_engine_ns: 8 each; aggressor: ubyte; pad 7 }
+const two_32 = 4294967296;
+const u64_ceiling = two_32 * two_32;
+const u16_max = 0xffff;
+const u32_max = 0xffffffff;
+const symbol_cache_entries_max = 4096;
+
+const utf8_encoder = new TextEncoder();
+
+// ───────────────────────────── encoding ─────────────────────────────
+
+export class FrameEncoder {
+  private readonly b = new flatbuffers.Builder(4096);
+  // Symbols recur in every frame: encode each to UTF-8 once.
+  private readonly symbol_bytes = new Map<string, Uint8Array>();
+
+  snapshot(m: SnapshotFields): Uint8Array {
+    const b = this.begin();
+    const symbol = this.symbol(m.symbol);
+    const tick_size = b.createString(m.tick_size);
+    const lot_size = b.createString(m.lot_size);
+    const bids = levels_vector(b, m.bids, m.bid_count ?? m.bids.length);
+    const asks = levels_vector(b, m.asks, m.ask_count ?? m.asks.length);
+    b.startObject(14);
+    add_i64(b, snapshot_slot.ts_send_ns, m.ts_send_ns);
+    add_i64(b, snapshot_slot.ts_ingest_ns, m.ts_ingest_ns);
+    add_i64(b, snapshot_slot.ts_engine_ns, m.ts_engine_ns);
+    add_i64(b, snapshot_slot.seq, m.seq);
+    add_i64(b, snapshot_slot.epoch, m.epoch);
+    b.addFieldOffset(snapshot_slot.symbol, symbol, 0);
+    b.addFieldOffset(snapshot_slot.tick_size, tick_size, 0);
+    b.addFieldOffset(snapshot_slot.lot_size, lot_size, 0);
+    b.addFieldOffset(snapshot_slot.bids, bids, 0);
+    b.addFieldOffset(snapshot_slot.asks, asks, 0);
+    b.addFieldInt32(snapshot_slot.digest, m.digest, 0);
+    b.addFieldInt16(snapshot_slot.depth, m.depth, 0);
+    b.addFieldInt8(snapshot_slot.price_decimals, m.price_decimals, 0);
+    b.addFieldInt8(snapshot_slot.size_decimals, m.size_decimals, 0);
+    return this.finish(Body.Snapshot, b.endObject());
+  }
+
+  delta(m: DeltaFields): Uint8Array {
+    const b = this.begin();
+    const symbol = this.symbol(m.symbol);
+    const bid_count = m.bid_count ?? m.bids.length;
+    const ask_count = m.ask_count ?? m.asks.length;
+    const trade_count = m.trade_count ?? m.trades.length;
+    const bids = bid_count > 0 ? levels_vector(b, m.bids, bid_count) : 0;
+    const asks = ask_count > 0 ? levels_vector(b, m.asks, ask_count) : 0;
+    const trades = trade_count > 0 ? trades_vector(b, m.trades, trade_count) : 0;
+    const aggregate = m.trade_aggregate ? aggregate_table(b, m.trade_aggregate) : 0;
+    b.startObject(15);
+    add_i64(b, delta_slot.ts_send_ns, m.ts_send_ns);
+    add_i64(b, delta_slot.ts_ingest_ns, m.ts_ingest_ns);
+    add_i64(b, delta_slot.ts_engine_ns, m.ts_engine_ns);
+    add_i64(b, delta_slot.seq, m.seq);
+    add_i64(b, delta_slot.seq_first, m.seq_first);
+    add_i64(b, delta_slot.epoch, m.epoch);
+    b.addFieldOffset(delta_slot.symbol, symbol, 0);
+    if (bids) b.addFieldOffset(delta_slot.bids, bids, 0);
+    if (asks) b.addFieldOffset(delta_slot.asks, asks, 0);
+    if (trades) b.addFieldOffset(delta_slot.trades, trades, 0);
+    if (aggregate) b.addFieldOffset(delta_slot.trade_aggregate, aggregate, 0);
+    b.addFieldInt32(delta_slot.digest, m.digest, 0);
+    b.addFieldInt32(delta_slot.updates_merged, m.updates_merged, 0);
+    b.addFieldInt16(delta_slot.depth, m.depth, 0);
+    b.addFieldInt8(delta_slot.conflated, m.conflated ? 1 : 0, 0);
+    return this.finish(Body.Delta, b.endObject());
+  }
+
+  heartbeat(m: Fields<HeartbeatMsg>): Uint8Array {
+    const b = this.begin();
+    b.startObject(1);
+    add_i64(b, heartbeat_slot.server_time_ns, m.server_time_ns);
+    return this.finish(Body.Heartbeat, b.endObject());
+  }
+
+  status(m: Fields<StatusMsg>): Uint8Array {
+    const b = this.begin();
+    const entries: number[] = [];
+    for (const s of m.symbols) {
+      const symbol = this.symbol(s.symbol);
+      b.startObject(4);
+      add_i64(b, symbol_status_slot.seq, s.seq);
+      add_i64(b, symbol_status_slot.epoch, s.epoch);
+      b.addFieldOffset(symbol_status_slot.symbol, symbol, 0);
+      b.addFieldInt8(symbol_status_slot.state, symbol_state_names.indexOf(s.state), 0);
+      entries.push(b.endObject());
+    }
+    const symbols = offsets_vector(b, entries);
+    b.startObject(1);
+    b.addFieldOffset(status_slot.symbols, symbols, 0);
+    return this.finish(Body.Status, b.endObject());
+  }
+
+  error(m: Fields<ErrorMsg>): Uint8Array {
+    const b = this.begin();
+    const message = b.createString(truncate_utf8(m.message, error_message_bytes_max));
+    const symbol = m.symbol ? b.createString(truncate_utf8(m.symbol, symbol_bytes_max)) : 0;
+    b.startObject(3);
+    b.addFieldOffset(error_slot.message, message, 0);
+    if (symbol) b.addFieldOffset(error_slot.symbol, symbol, 0);
+    b.addFieldInt16(error_slot.code, m.code, 0);
+    return this.finish(Body.Error, b.endObject());
+  }
+
+  pong(m: Fields<PongMsg>): Uint8Array {
+    const b = this.begin();
+    b.startObject(3);
+    add_i64(b, pong_slot.server_time_ns, m.server_time_ns);
+    add_i64(b, pong_slot.client_time_ns, m.client_time_ns);
+    add_i64(b, pong_slot.nonce, m.nonce);
+    return this.finish(Body.Pong, b.endObject());
+  }
+
+  subscribe(m: Fields<SubscribeMsg>): Uint8Array {
+    check_symbols(m.symbols);
+    check_uint('depth', m.depth, u16_max);
+    check_uint('interval_ms', m.interval_ms, u32_max);
+    const b = this.begin();
+    const symbols = this.symbols_vector(m.symbols);
+    b.startObject(3);
+    b.addFieldOffset(subscribe_slot.symbols, symbols, 0);
+    b.addFieldInt32(subscribe_slot.interval_ms, m.interval_ms, 0);
+    b.addFieldInt16(subscribe_slot.depth, m.depth, 0);
+    return this.finish(Body.Subscribe, b.endObject());
+  }
+
+  unsubscribe(m: Fields<UnsubscribeMsg>): Uint8Array {
+    check_symbols(m.symbols);
+    check_uint('depth', m.depth, u16_max);
+    const b = this.begin();
+    const symbols = this.symbols_vector(m.symbols);
+    b.startObject(2);
+    b.addFieldOffset(unsubscribe_slot.symbols, symbols, 0);
+    b.addFieldInt16(unsubscribe_slot.depth, m.depth, 0);
+    return this.finish(Body.Unsubscribe, b.endObject());
+  }
+
+  resync(m: Fields<ResyncMsg>): Uint8Array {
+    check_symbols([m.symbol]);
+    check_uint('depth', m.depth, u16_max);
+    const b = this.begin();
+    const symbol = this.symbol(m.symbol);
+    b.startObject(2);
+    b.addFieldOffset(resync_slot.symbol, symbol, 0);
+    b.addFieldInt16(resync_slot.depth, m.depth, 0);
+    return this.finish(Body.Resync, b.endObject());
+  }
+
+  ping(m: Fields<PingMsg>): Uint8Array {
+    check_uint('nonce', m.nonce, Number.MAX_SAFE_INTEGER);
+    const b = this.begin();
+    b.startObject(2);
+    add_i64(b, ping_slot.client_time_ns, m.client_time_ns);
+    add_i64(b, ping_slot.nonce, m.nonce);
+    return this.finish(Body.Ping, b.endObject());
+  }
+
+  server(m: ServerMsg): Uint8Array {
+    switch (m.type) {
+      case 'snapshot': return this.snapshot(m);
+      case 'delta': return this.delta(m);
+      case 'heartbeat': return this.heartbeat(m);
+      case 'status': return this.status(m);
+      case 'error': return this.error(m);
+      case 'pong': return this.pong(m);
+    }
+  }
+
+  client(m: ClientMsg): Uint8Array {
+    switch (m.type) {
+      case 'subscribe': return this.subscribe(m);
+      case 'unsubscribe': return this.unsubscribe(m);
+      case 'resync': return this.resync(m);
+      case 'ping': return this.ping(m);
+    }
+  }
+
+  private begin(): flatbuffers.Builder {
+    this.b.clear();
+    return this.b;
+  }
+
+  private finish(type: Body, body: number): Uint8Array {
+    const b = this.b;
+    b.startObject(2);
+    b.addFieldOffset(frame_slot.body, body, 0);
+    b.addFieldInt8(frame_slot.body_type, type, 0);
+    b.finish(b.endObject());
+    // asUint8Array() is a view into the builder's buffer, reused by the next frame.
+    return b.asUint8Array().slice();
+  }
+
+  private symbol(s: string): number {
+    let bytes = this.symbol_bytes.get(s);
+    if (bytes === undefined) {
+      if (this.symbol_bytes.size >= symbol_cache_entries_max) this.symbol_bytes.clear();
+      bytes = utf8_encoder.encode(s);
+      this.symbol_bytes.set(s, bytes);
+    }
+    return this.b.createString(bytes);
+  }
+
+  private symbols_vector(symbols: readonly string[]): number {
+    const offsets = symbols.map((s) => this.symbol(s));
+    return offsets_vector(this.b, offsets);
+  }
+}
+
+/** Adds an int64/uint64 field from a number (integers below 2^53 exactly; larger ones as their double's value). */
+function add_i64(b: flatbuffers.Builder, slot: number, x: number): void {
+  if (x === 0) return;
+  b.prep(8, 0);
+  write_i64(b, x);
+  b.slot(slot);
+}
+
+function write_i64(b: flatbuffers.Builder, x: number): void {
+  // The builder writes downwards: the high half first lands above the low half (little endian).
+  if (x >= u64_ceiling) {
+    // 2^64 - 1 read back as a double rounds up to 2^64: write it back as 2^64 - 1.
+    b.writeInt32(-1);
+    b.writeInt32(-1);
+    return;
+  }
+  b.writeInt32(Math.floor(x / two_32) | 0);
+  b.writeInt32(x | 0);
+}
+
+function levels_vector(b: flatbuffers.Builder, levels: readonly LevelUpdate[], count: number): number {
+  b.startVector(level_bytes, count, 8);
+  for (let i = count - 1; i >= 0; i--) {
+    const l = levels[i];
+    b.prep(8, level_bytes);
+    b.pad(4);
+    b.writeInt32(l.orders | 0);
+    write_i64(b, l.size);
+    write_i64(b, l.price);
+  }
+  return b.endVector();
+}
+
+function trades_vector(b: flatbuffers.Builder, trades: readonly TradeRec[], count: number): number {
+  b.startVector(trade_bytes, count, 8);
+  for (let i = count - 1; i >= 0; i--) {
+    const t = trades[i];
+    b.prep(8, trade_bytes);
+    b.pad(7);
+    b.writeInt8(t.aggressor);
+    write_i64(b, t.ts_engine_ns);
+    write_i64(b, t.size);
+    write_i64(b, t.price);
+    write_i64(b, t.trade_id);
+  }
+  return b.endVector();
+}
+
+function aggregate_table(b: flatbuffers.Builder, a: TradeAggregateRec): number {
+  b.startObject(9);
+  add_i64(b, aggregate_slot.buy_volume, a.buy_volume);
+  add_i64(b, aggregate_slot.last, a.last);
+  add_i64(b, aggregate_slot.low, a.low);
+  add_i64(b, aggregate_slot.high, a.high);
+  b.addFieldFloat64(aggregate_slot.vwap, a.vwap, 0);
+  add_i64(b, aggregate_slot.volume, a.volume);
+  add_i64(b, aggregate_slot.last_trade_id, a.last_trade_id);
+  add_i64(b, aggregate_slot.first_trade_id, a.first_trade_id);
+  b.addFieldInt32(aggregate_slot.count, a.count, 0);
+  return b.endObject();
+}
+
+function offsets_vector(b: flatbuffers.Builder, offsets: readonly number[]): number {
+  b.startVector(4, offsets.length, 4);
+  for (let i = offsets.length - 1; i >= 0; i--) b.addOffset(offsets[i]);
+  return b.endVector();
+}
+
+function check_uint(name: string, x: number, max: number): void {
+  if (!Number.isSafeInteger(x) || x < 0 || x > max) throw new WireError(`${name} must be an integer in [0, ${max}], got ${x}`, error_code.bad_request);
+}
+
+function check_symbols(symbols: readonly string[]): void {
+  if (symbols.length > symbols_per_message_max) {
+    throw new WireError(`at most ${symbols_per_message_max} symbols per message, got ${symbols.length}`, error_code.bad_request);
+  }
+  for (const s of symbols) {
+    if (typeof s !== 'string' || utf8_encoder.encode(s).length > symbol_bytes_max) {
+      throw new WireError(`symbol must be a string of at most ${symbol_bytes_max} UTF-8 bytes`, error_code.bad_request);
+    }
+  }
+}
+
+function truncate_utf8(s: string, bytes_max: number): string {
+  if (s.length * 3 <= bytes_max) return s;
+  const bytes = utf8_encoder.encode(s);
+  if (bytes.length <= bytes_max) return s;
+  let end = bytes_max;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // do not cut a character in two
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}
+
+// ───────────────────────────── decoding ─────────────────────────────
+
+const utf8_decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** A verified table: position, its vtable and sizes. */
+class TableRef {
+  pos = 0;
+  vt = 0;
+  vt_size = 0;
+  size = 0;
+}
+
+/** Reads one frame, checking every position before use. One per decode call chain; not reentrant. */
+class Reader {
+  private bytes: Uint8Array = new Uint8Array(0);
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private len = 0;
+  readonly frame = new TableRef();
+  readonly body = new TableRef();
+  readonly inner = new TableRef();
+
+  reset(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.len = bytes.byteLength;
+  }
+
+  fail(message: string, code: number = error_code.bad_frame): never {
+    throw new WireError(message, code);
+  }
+
+  private in_bounds(pos: number, width: number): boolean {
+    return pos >= 0 && pos + width <= this.len;
+  }
+
+  u32_at(pos: number, what: string): number {
+    if (!this.in_bounds(pos, 4)) this.fail(`${what}: out of bounds`);
+    return this.view.getUint32(pos, true);
+  }
+
+  root(): number {
+    if (this.len < 8) this.fail(`frame of ${this.len} bytes is too short`);
+    return this.u32_at(0, 'root offset');
+  }
+
+  table(ref: TableRef, pos: number, what: string): TableRef {
+    if (pos % 4 !== 0 || !this.in_bounds(pos, 4)) this.fail(`${what}: table out of bounds or misaligned`);
+    const vt = pos - this.view.getInt32(pos, true);
+    if (vt % 2 !== 0 || !this.in_bounds(vt, 4)) this.fail(`${what}: vtable out of bounds`);
+    const vt_size = this.view.getUint16(vt, true);
+    const size = this.view.getUint16(vt + 2, true);
+    if (vt_size < 4 || vt_size % 2 !== 0 || !this.in_bounds(vt, vt_size)) this.fail(`${what}: bad vtable size ${vt_size}`);
+    if (size < 4 || !this.in_bounds(pos, size)) this.fail(`${what}: bad table size ${size}`);
+    ref.pos = pos;
+    ref.vt = vt;
+    ref.vt_size = vt_size;
+    ref.size = size;
+    return ref;
+  }
+
+  /** Absolute position of a field of `width` bytes, or 0 when absent. */
+  field(t: TableRef, slot: number, width: number): number {
+    const entry = 4 + 2 * slot;
+    if (entry + 2 > t.vt_size) return 0;
+    const o = this.view.getUint16(t.vt + entry, true);
+    if (o === 0) return 0;
+    if (o < 4 || o + width > t.size) this.fail(`field ${slot} lies outside its table`);
+    return t.pos + o;
+  }
+
+  u8(t: TableRef, slot: number): number {
+    const p = this.field(t, slot, 1);
+    return p === 0 ? 0 : this.bytes[p];
+  }
+
+  u16(t: TableRef, slot: number): number {
+    const p = this.field(t, slot, 2);
+    return p === 0 ? 0 : this.view.getUint16(p, true);
+  }
+
+  u32(t: TableRef, slot: number): number {
+    const p = this.field(t, slot, 4);
+    return p === 0 ? 0 : this.view.getUint32(p, true);
+  }
+
+  f64(t: TableRef, slot: number): number {
+    const p = this.field(t, slot, 8);
+    return p === 0 ? 0 : this.view.getFloat64(p, true);
+  }
+
+  /** uint64 that must be exact (ids, seqs, epochs, nonces). */
+  u64_exact(t: TableRef, slot: number, what: string): number {
+    const p = this.field(t, slot, 8);
+    return p === 0 ? 0 : this.u64_exact_at(p, what);
+  }
+
+  u64_exact_at(p: number, what: string): number {
+    const hi = this.view.getUint32(p + 4, true);
+    if (hi > 0x1fffff) this.fail(`${what} is 2^53 or more`);
+    return hi * two_32 + this.view.getUint32(p, true);
+  }
+
+  /** int64 that must be exact (prices, sizes, volumes). */
+  i64_exact(t: TableRef, slot: number, what: string): number {
+    const p = this.field(t, slot, 8);
+    return p === 0 ? 0 : this.i64_exact_at(p, what);
+  }
+
+  i64_exact_at(p: number, what: string): number {
+    const x = this.view.getInt32(p + 4, true) * two_32 + this.view.getUint32(p, true);
+    if (!Number.isSafeInteger(x)) this.fail(`${what} is outside ±2^53`);
+    return x;
+  }
+
+  /** uint64 nanosecond timestamp as a double (rounded above 2^53). */
+  u64_time(t: TableRef, slot: number): number {
+    const p = this.field(t, slot, 8);
+    return p === 0 ? 0 : this.u64_time_at(p);
+  }
+
+  u64_time_at(p: number): number {
+    return this.view.getUint32(p + 4, true) * two_32 + this.view.getUint32(p, true);
+  }
+
+  /** Target of an offset field, or 0 when absent. */
+  target(t: TableRef, slot: number, what: string): number {
+    const p = this.field(t, slot, 4);
+    return p === 0 ? 0 : this.follow(p, what);
+  }
+
+  follow(p: number, what: string): number {
+    const off = this.view.getUint32(p, true);
+    if (off === 0 || p + off >= this.len) this.fail(`${what}: offset out of bounds`);
+    return p + off;
+  }
+
+  /** Element count of the vector at `pos`, checked against `count_max` and the buffer. */
+  vector(pos: number, elem_bytes: number, count_max: number, what: string, code: number = error_code.bad_frame): number {
+    if (pos % 4 !== 0 || !this.in_bounds(pos, 4)) this.fail(`${what}: vector out of bounds or misaligned`);
+    const n = this.view.getUint32(pos, true);
+    if (n > count_max) this.fail(`${what}: ${n} elements, at most ${count_max} allowed`, code);
+    if (!this.in_bounds(pos + 4, n * elem_bytes)) this.fail(`${what}: ${n} elements run past the end of the frame`);
+    return n;
+  }
+
+  string(pos: number, bytes_max: number, what: string, code: number = error_code.bad_frame): string {
+    if (pos % 4 !== 0 || !this.in_bounds(pos, 4)) this.fail(`${what}: string out of bounds or misaligned`);
+    const n = this.view.getUint32(pos, true);
+    if (n > bytes_max) this.fail(`${what}: ${n} bytes, at most ${bytes_max} allowed`, code);
+    const start = pos + 4;
+    if (!this.in_bounds(start, n + 1)) this.fail(`${what}: string runs past the end of the frame`);
+    if (this.bytes[start + n] !== 0) this.fail(`${what}: string not NUL-terminated`);
+    let ascii = '';
+    for (let i = start; i < start + n; i++) {
+      const c = this.bytes[i];
+      if (c >= 0x80) return this.utf8(start, n, what);
+      ascii += String.fromCharCode(c);
+    }
+    return ascii;
+  }
+
+  private utf8(start: number, n: number, what: string): string {
+    try {
+      return utf8_decoder.decode(this.bytes.subarray(start, start + n));
+    } catch {
+      return this.fail(`${what}: invalid UTF-8`);
+    }
+  }
+
+  required_string(t: TableRef, slot: number, bytes_max: number, what: string, code?: number): string {
+    const pos = this.target(t, slot, what);
+    if (pos === 0) this.fail(`${what} is required`);
+    return this.string(pos, bytes_max, what, code);
+  }
+
+  optional_string(t: TableRef, slot: number, bytes_max: number, what: string): string {
+    const pos = this.target(t, slot, what);
+    return pos === 0 ? '' : this.string(pos, bytes_max, what);
+  }
+
+  levels(t: TableRef, slot: number, required: boolean, what: string): LevelUpdate[] {
+    const pos = this.target(t, slot, what);
+    if (pos === 0) {
+      if (required) this.fail(`${what} is required`);
+      return [];
+    }
+    const n = this.vector(pos, level_bytes, this.len, what);
+    const out = new Array<LevelUpdate>(n);
+    let p = pos + 4;
+    for (let i = 0; i < n; i++, p += level_bytes) {
+      out[i] = { price: this.i64_exact_at(p, `${what} price`), size: this.i64_exact_at(p + 8, `${what} size`), orders: this.view.getUint32(p + 16, true) };
+    }
+    return out;
+  }
+
+  trades(t: TableRef, slot: number): TradeRec[] {
+    const pos = this.target(t, slot, 'trades');
+    if (pos === 0) return [];
+    const n = this.vector(pos, trade_bytes, this.len, 'trades');
+    const out = new Array<TradeRec>(n);
+    let p = pos + 4;
+    for (let i = 0; i < n; i++, p += trade_bytes) {
+      const aggressor = this.bytes[p + 32];
+      if (aggressor > 1) this.fail(`trade aggressor ${aggressor} is not a side`);
+      out[i] = {
+        trade_id: this.u64_exact_at(p, 'trade_id'),
+        price: this.i64_exact_at(p + 8, 'trade price'),
+        size: this.i64_exact_at(p + 16, 'trade size'),
+        ts_engine_ns: this.u64_time_at(p + 24),
+        aggressor: aggressor as 0 | 1,
+      };
+    }
+    return out;
+  }
+}
+
+const reader = new Reader();
+
+function as_bytes(input: Uint8Array | ArrayBuffer): Uint8Array {
+  return input instanceof Uint8Array ? input : new Uint8Array(input);
+}
+
+/** Reads the Frame and its union type; positions reader.body on the body table. */
+function open_frame(input: Uint8Array | ArrayBuffer): number {
+  const r = reader;
+  r.reset(as_bytes(input));
+  const frame = r.table(r.frame, r.root(), 'Frame');
+  const type = r.u8(frame, frame_slot.body_type);
+  if (type === Body.NONE) r.fail('Frame has no body');
+  if (type > Body.Pong) r.fail(`unknown body type ${type}`);
+  const body = r.target(frame, frame_slot.body, 'body');
+  if (body === 0) r.fail(`${Body[type]} body is missing`);
+  r.table(r.body, body, Body[type]);
+  return type;
+}
+
+/** Runs a decode; turns any non-WireError into one, labelled so tests can tell a decoder bug. */
+function guarded<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof WireError) throw e;
+    throw new WireError(`internal decoder error: ${(e as Error)?.message ?? String(e)}`, error_code.bad_frame);
+  }
+}
+
+/** Decodes a frame a client sent. Throws WireError (bad_frame, not_a_client_message, bad_request). */
+export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg {
+  return guarded(() => {
+    const type = open_frame(input);
+    const r = reader;
+    const t = r.body;
+    switch (type) {
+      case Body.Subscribe:
+        return { type: 'subscribe', symbols: symbol_list(t, subscribe_slot.symbols), depth: r.u16(t, subscribe_slot.depth), interval_ms: r.u32(t, subscribe_slot.interval_ms) };
+      case Body.Unsubscribe:
+        return { type: 'unsubscribe', symbols: symbol_list(t, unsubscribe_slot.symbols), depth: r.u16(t, unsubscribe_slot.depth) };
+      case Body.Resync:
+        return { type: 'resync', symbol: r.required_string(t, resync_slot.symbol, symbol_bytes_max, 'symbol', error_code.bad_request), depth: r.u16(t, resync_slot.depth) };
+      case Body.Ping:
+        return { type: 'ping', nonce: r.u64_exact(t, ping_slot.nonce, 'nonce'), client_time_ns: r.u64_time(t, ping_slot.client_time_ns) };
+      default:
+        throw new WireError(`a client may not send ${Body[type]}`, error_code.not_a_client_message);
+    }
+  });
+}
+
+function symbol_list(t: TableRef, slot: number): string[] {
+  const r = reader;
+  const pos = r.target(t, slot, 'symbols');
+  if (pos === 0) r.fail('symbols is required');
+  const n = r.vector(pos, 4, symbols_per_message_max, 'symbols', error_code.bad_request);
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const elem = pos + 4 + 4 * i;
+    out[i] = r.string(r.follow(elem, 'symbol'), symbol_bytes_max, 'symbol', error_code.bad_request);
+  }
+  return out;
+}
+
+/** Decodes a frame the server sent. Throws WireError (bad_frame). */
+export function decode_server_frame(input: Uint8Array | ArrayBuffer): ServerMsg {
+  return guarded(() => {
+    const type = open_frame(input);
+    const r = reader;
+    const t = r.body;
+    switch (type) {
+      case Body.Snapshot:
+        return decode_snapshot(t);
+      case Body.Delta:
+        return decode_delta(t);
+      case Body.Heartbeat:
+        return { type: 'heartbeat', server_time_ns: r.u64_time(t, heartbeat_slot.server_time_ns) };
+      case Body.Status:
+        return decode_status(t);
+      case Body.Error:
+        return {
+          type: 'error',
+          code: r.u16(t, error_slot.code),
+          message: r.optional_string(t, error_slot.message, error_message_bytes_max, 'message'),
+          symbol: r.optional_string(t, error_slot.symbol, symbol_bytes_max, 'symbol'),
+        };
+      case Body.Pong:
+        return { type: 'pong', nonce: r.u64_exact(t, pong_slot.nonce, 'nonce'), client_time_ns: r.u64_time(t, pong_slot.client_time_ns), server_time_ns: r.u64_time(t, pong_slot.server_time_ns) };
+      default:
+        return r.fail(`${Body[type]} is a client message, not a server frame`);
+    }
+  });
+}
+
+function decode_snapshot(t: TableRef): SnapshotMsg {
+  const r = reader;
+  return {
+    type: 'snapshot',
+    symbol: r.required_string(t, snapshot_slot.symbol, symbol_bytes_max, 'symbol'),
+    depth: r.u16(t, snapshot_slot.depth),
+    epoch: r.u64_exact(t, snapshot_slot.epoch, 'epoch'),
+    seq: r.u64_exact(t, snapshot_slot.seq, 'seq'),
+    digest: r.u32(t, snapshot_slot.digest),
+    tick_size: r.optional_string(t, snapshot_slot.tick_size, decimal_string_bytes_max, 'tick_size'),
+    lot_size: r.optional_string(t, snapshot_slot.lot_size, decimal_string_bytes_max, 'lot_size'),
+    price_decimals: r.u8(t, snapshot_slot.price_decimals),
+    size_decimals: r.u8(t, snapshot_slot.size_decimals),
+    bids: r.levels(t, snapshot_slot.bids, true, 'bids'),
+    asks: r.levels(t, snapshot_slot.asks, true, 'asks'),
+    ts_engine_ns: r.u64_time(t, snapshot_slot.ts_engine_ns),
+    ts_ingest_ns: r.u64_time(t, snapshot_slot.ts_ingest_ns),
+    ts_send_ns: r.u64_time(t, snapshot_slot.ts_send_ns),
+  };
+}
+
+function decode_delta(t: TableRef): DeltaMsg {
+  const r = reader;
+  const msg: DeltaMsg = {
+    type: 'delta',
+    symbol: r.required_string(t, delta_slot.symbol, symbol_bytes_max, 'symbol'),
+    depth: r.u16(t, delta_slot.depth),
+    epoch: r.u64_exact(t, delta_slot.epoch, 'epoch'),
+    seq_first: r.u64_exact(t, delta_slot.seq_first, 'seq_first'),
+    seq: r.u64_exact(t, delta_slot.seq, 'seq'),
+    digest: r.u32(t, delta_slot.digest),
+    bids: r.levels(t, delta_slot.bids, false, 'bids'),
+    asks: r.levels(t, delta_slot.asks, false, 'asks'),
+    trades: r.trades(t, delta_slot.trades),
+    trade_aggregate: null,
+    updates_merged: r.u32(t, delta_slot.updates_merged),
+    conflated: r.u8(t, delta_slot.conflated) !== 0,
+    ts_engine_ns: r.u64_time(t, delta_slot.ts_engine_ns),
+    ts_ingest_ns: r.u64_time(t, delta_slot.ts_ingest_ns),
+    ts_send_ns: r.u64_time(t, delta_slot.ts_send_ns),
+  };
+  const aggregate = r.target(t, delta_slot.trade_aggregate, 'trade_aggregate');
+  if (aggregate !== 0) {
+    const a = r.table(r.inner, aggregate, 'TradeAggregate');
+    msg.trade_aggregate = {
+      count: r.u32(a, aggregate_slot.count),
+      first_trade_id: r.u64_exact(a, aggregate_slot.first_trade_id, 'first_trade_id'),
+      last_trade_id: r.u64_exact(a, aggregate_slot.last_trade_id, 'last_trade_id'),
+      volume: r.i64_exact(a, aggregate_slot.volume, 'volume'),
+      vwap: r.f64(a, aggregate_slot.vwap),
+      high: r.i64_exact(a, aggregate_slot.high, 'high'),
+      low: r.i64_exact(a, aggregate_slot.low, 'low'),
+      last: r.i64_exact(a, aggregate_slot.last, 'last'),
+      buy_volume: r.i64_exact(a, aggregate_slot.buy_volume, 'buy_volume'),
+    };
+  }
+  return msg;
+}
+
+function decode_status(t: TableRef): StatusMsg {
+  const r = reader;
+  const pos = r.target(t, status_slot.symbols, 'symbols');
+  if (pos === 0) r.fail('symbols is required');
+  // Each entry is at least a 4-byte offset, so the buffer bounds the count.
+  const n = r.vector(pos, 4, u32_max, 'symbols');
+  const symbols = new Array<SymbolStatusRec>(n);
+  for (let i = 0; i < n; i++) {
+    const s = r.table(r.inner, r.follow(pos + 4 + 4 * i, 'symbol status'), 'SymbolStatus');
+    const state = r.u8(s, symbol_status_slot.state);
+    if (state >= symbol_state_names.length) r.fail(`unknown symbol state ${state}`);
+    symbols[i] = {
+      symbol: r.required_string(s, symbol_status_slot.symbol, symbol_bytes_max, 'symbol'),
+      state: symbol_state_names[state],
+      epoch: r.u64_exact(s, symbol_status_slot.epoch, 'epoch'),
+      seq: r.u64_exact(s, symbol_status_slot.seq, 'seq'),
+    };
+  }
+  return { type: 'status', symbols };
+}

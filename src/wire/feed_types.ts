@@ -1,0 +1,147 @@
+// Plain message types of the client protocol (schemas/feed.fbs), as the SDK,
+// the UI and the feed see them after decoding / before encoding. No
+// flatbuffers import: browsers and tests use these without the codec.
+//
+// Numbers: every int64/uint64 field is a JS number. Prices, sizes, seqs,
+// epochs, trade ids, volumes and nonces are exact integers below 2^53 (the
+// decoder rejects larger ones). Nanosecond timestamps (ts_*_ns, *_time_ns) are
+// doubles: ~1.7e18 ns since the Unix epoch is above 2^53, so they carry about
+// 256 ns granularity, far below what they measure (hops of µs to ms).
+
+export type SideCode = 0 | 1; // 0 = bid/buy, 1 = ask/sell (feed.fbs Side)
+
+/** A level of a view: in a Snapshot, a shown level; in a Delta, its new value (size 0 = removed). */
+export interface LevelUpdate {
+  price: number;  // ticks
+  size: number;   // lots
+  orders: number; // resting orders at this price
+}
+
+export interface TradeRec {
+  trade_id: number;
+  price: number;
+  size: number;
+  ts_engine_ns: number;
+  aggressor: SideCode; // side of the incoming order: 0 = buyer lifted the ask, 1 = seller hit the bid
+}
+
+/** Trades folded into one record while a client was conflating; never silently lost. */
+export interface TradeAggregateRec {
+  count: number;
+  first_trade_id: number;
+  last_trade_id: number;
+  volume: number;     // lots
+  vwap: number;       // ticks (double)
+  high: number;
+  low: number;
+  last: number;
+  buy_volume: number; // lots where the aggressor bought
+}
+
+export interface SnapshotMsg {
+  type: 'snapshot';
+  symbol: string;
+  depth: number;
+  epoch: number;
+  seq: number;
+  digest: number; // uint32, of the view after this frame (docs/PROTOCOL.md "Digest")
+  tick_size: string;
+  lot_size: string;
+  price_decimals: number;
+  size_decimals: number;
+  bids: LevelUpdate[]; // best first
+  asks: LevelUpdate[]; // best first
+  ts_engine_ns: number;
+  ts_ingest_ns: number;
+  ts_send_ns: number;
+}
+
+export interface DeltaMsg {
+  type: 'delta';
+  symbol: string;
+  depth: number;
+  epoch: number;
+  seq_first: number;
+  seq: number;
+  digest: number;
+  bids: LevelUpdate[]; // changed levels, any order, each price at most once
+  asks: LevelUpdate[];
+  trades: TradeRec[];
+  trade_aggregate: TradeAggregateRec | null;
+  updates_merged: number;
+  conflated: boolean;
+  ts_engine_ns: number;
+  ts_ingest_ns: number;
+  ts_send_ns: number;
+}
+
+export interface HeartbeatMsg {
+  type: 'heartbeat';
+  server_time_ns: number;
+}
+
+export type SymbolStateName = 'unknown' | 'recovering' | 'live';
+export const symbol_state_names: readonly SymbolStateName[] = ['unknown', 'recovering', 'live']; // index = wire value
+
+export interface SymbolStatusRec {
+  symbol: string;
+  state: SymbolStateName;
+  epoch: number;
+  seq: number;
+}
+
+export interface StatusMsg {
+  type: 'status';
+  symbols: SymbolStatusRec[];
+}
+
+export interface ErrorMsg {
+  type: 'error';
+  code: number;   // src/wire/codes.ts error_code
+  message: string;
+  symbol: string; // '' when the error is not about one symbol
+}
+
+export interface PongMsg {
+  type: 'pong';
+  nonce: number;
+  client_time_ns: number;
+  server_time_ns: number;
+}
+
+export interface SubscribeMsg {
+  type: 'subscribe';
+  symbols: string[];
+  depth: number;
+  interval_ms: number;
+}
+
+export interface UnsubscribeMsg {
+  type: 'unsubscribe';
+  symbols: string[];
+  depth: number;
+}
+
+export interface ResyncMsg {
+  type: 'resync';
+  symbol: string;
+  depth: number;
+}
+
+export interface PingMsg {
+  type: 'ping';
+  nonce: number;
+  client_time_ns: number;
+}
+
+export type ServerMsg = SnapshotMsg | DeltaMsg | HeartbeatMsg | StatusMsg | ErrorMsg | PongMsg;
+export type ClientMsg = SubscribeMsg | UnsubscribeMsg | ResyncMsg | PingMsg;
+
+/** Longest symbol, in UTF-8 bytes, in any frame. */
+export const symbol_bytes_max = 32;
+/** Most symbols in one Subscribe or Unsubscribe. */
+export const symbols_per_message_max = 256;
+/** Longest tick_size / lot_size decimal string, in bytes. */
+export const decimal_string_bytes_max = 32;
+/** Longest Error.message, in bytes. */
+export const error_message_bytes_max = 1024;
