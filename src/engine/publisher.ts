@@ -1,0 +1,92 @@
+// Batches one symbol's book events into EventBatch messages, bounded by
+// events, bytes and time (config batch_events_max, batch_bytes_max,
+// batch_interval_ms_max). A batch ends at an engine-event boundary (an event
+// carrying the end marker), so a consumer never holds half of a sweep at the
+// end of a message — unless one engine event alone is larger than a batch;
+// then it is split and the marker is on its last event, in a later batch.
+//
+// Time comes in as arguments (the engine's clock), never read here, so a
+// virtual clock gives byte-identical batches.
+import { type BookEvent, flag_end_of_engine_event } from '../book/types.js';
+import { logger_for } from '../util/log.js';
+import { EventBatchEncoder, event_batch_bytes_max } from '../wire/engine_codec.js';
+
+const log = logger_for('engine.publisher');
+
+export interface BatchLimits {
+  batch_events_max: number;
+  batch_bytes_max: number;
+  batch_interval_ms_max: number;
+}
+
+export type PublishFn = (subject: string, bytes: Uint8Array) => void;
+
+export class BatchPublisher {
+  private readonly encoder: EventBatchEncoder;
+  /** Most events one batch can hold under both the event and the byte bound. */
+  readonly events_per_batch_max: number;
+  private readonly interval_ns_max: number;
+  /** Staged events up to the last end marker (a batch may be cut here). */
+  private boundary = 0;
+  private batch_started_ns = 0;
+
+  events = 0;
+  batches = 0;
+  bytes = 0;
+  publish_failures = 0;
+
+  constructor(readonly symbol: string, epoch: number, private readonly subject: string, limits: Readonly<BatchLimits>,
+    private readonly publish: PublishFn) {
+    const symbol_bytes = new TextEncoder().encode(symbol).byteLength;
+    let by_bytes = 0;
+    while (event_batch_bytes_max(symbol_bytes, by_bytes + 1) <= limits.batch_bytes_max) by_bytes++;
+    this.events_per_batch_max = Math.min(limits.batch_events_max, by_bytes);
+    if (this.events_per_batch_max < 1) throw new Error(`batch_bytes_max ${limits.batch_bytes_max} cannot hold one event`);
+    this.interval_ns_max = limits.batch_interval_ms_max * 1e6;
+    this.encoder = new EventBatchEncoder(this.events_per_batch_max);
+    this.encoder.begin(symbol, epoch);
+  }
+
+  /** The matcher's sink: copies the event into the batch being built. */
+  readonly on_event = (ev: Readonly<BookEvent>): void => {
+    const encoder = this.encoder;
+    if (encoder.count === this.events_per_batch_max) {
+      // Full: cut at the last engine-event boundary, or split an engine event larger than a batch.
+      this.send(this.boundary > 0 ? this.boundary : encoder.count, ev.ts_engine_ns);
+    }
+    if (encoder.count === 0) this.batch_started_ns = ev.ts_engine_ns;
+    encoder.add(ev);
+    this.events++;
+    if ((ev.flags & flag_end_of_engine_event) !== 0) {
+      this.boundary = encoder.count;
+      if (encoder.count === this.events_per_batch_max) this.send(encoder.count, ev.ts_engine_ns);
+    }
+  };
+
+  /** Sends the pending batch if its oldest event has waited batch_interval_ms_max. */
+  flush_due(now_ns: number): void {
+    if (this.boundary > 0 && now_ns - this.batch_started_ns >= this.interval_ns_max) this.send(this.boundary, now_ns);
+  }
+
+  /** Sends every complete engine event staged. */
+  flush(now_ns: number): void {
+    if (this.boundary > 0) this.send(this.boundary, now_ns);
+  }
+
+  private send(events: number, now_ns: number): void {
+    const bytes = this.encoder.finish(now_ns, events);
+    this.boundary = this.boundary > events ? this.boundary - events : 0;
+    this.batch_started_ns = now_ns;
+    this.batches++;
+    this.bytes += bytes.byteLength;
+    try {
+      this.publish(this.subject, bytes);
+    } catch (err) {
+      // Seq has advanced regardless: consumers see a gap and recover from a snapshot.
+      this.publish_failures++;
+      if (this.publish_failures === 1 || this.publish_failures % 1000 === 0) {
+        log.error({ symbol: this.symbol, failures: this.publish_failures, err: (err as Error).message }, 'publishing an event batch failed');
+      }
+    }
+  }
+}
