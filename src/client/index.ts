@@ -1,0 +1,20 @@
+// The depthcast client SDK: one import for browsers and Node.
+//
+//   import { connect } from 'depthcast/src/client/index.js';
+//   const client = connect('ws://127.0.0.1:8080/ws', { WebSocket });   // Node: pass ws's WebSocket
+//   const book = client.subscribe('BTC-USD', { depth: 10 });
+//   book.on('update', () => render(book.bids, book.asks, book.mid()));
+//   client.on('error', (e) => …);   client.counters, client.hops.percentiles('engine_to_receive')
+export {
+  connect, FeedClient, FeedClientError, BookHandle, stale_heartbeats, client_close_stale,
+  type FeedClientOptions, type SubscribeOptions, type ClientCounters, type ClientEvents, type BookEvents,
+  type ConnectionState, type ViewState, type UpdateInfo, type WebSocketLike, type WebSocketConstructor, type ClientErrorKind,
+} from './feed_client.js';
+export { ClientBook, DecimalFormat, type Verdict, type InstrumentInfo } from './book.js';
+export { Backoff, seeded_random, type RandomSource } from './backoff.js';
+export { Emitter } from './emitter.js';
+export { HopHistograms, client_hops, type HopName, type HopPercentiles } from '../metrics/hop_histograms.js';
+export type {
+  TradeRec, TradeAggregateRec, LevelUpdate, SymbolStateName, SnapshotMsg, DeltaMsg, StatusMsg,
+} from '../wire/feed_types.js';
+export type { L2Level } from '../book/types.js';

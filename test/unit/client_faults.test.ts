@@ -1,0 +1,254 @@
+// The SDK against an in-process fake feed that breaks the stream on purpose.
+// Each fault must end in a correct book or an explicit state.
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { connect, seeded_random, type BookHandle, type ConnectionState, type FeedClient, type FeedClientError, type FeedClientOptions, type ViewState } from '../../src/client/index.js';
+import { FakeFeedServer, wait_for, type LevelTuple } from '../helpers/fake_feed_server.js';
+
+const heartbeat_ms = 100;
+let server: FakeFeedServer | undefined;
+let client: FeedClient | undefined;
+
+afterEach(async () => {
+  client?.close();
+  client = undefined;
+  await server?.close();
+  server = undefined;
+});
+
+async function setup(options: FeedClientOptions = {}): Promise<{ server: FakeFeedServer; client: FeedClient }> {
+  server = await FakeFeedServer.start({ heartbeat_interval_ms: heartbeat_ms });
+  server.update('BTC-USD', { bids: [[100, 5, 1], [99, 3, 2], [98, 1, 1]], asks: [[101, 2, 1], [102, 4, 3]] });
+  server.update('ETH-USD', { bids: [[50, 1, 1]], asks: [[52, 1, 1]] });
+  // The client's heartbeat setting is generous (2.5x the fake's) so a loaded CI machine does not look half-open.
+  client = connect(server.url, { WebSocket, heartbeat_interval_ms: 250, backoff_initial_ms: 20, backoff_max_ms: 200, random: seeded_random(1), ...options });
+  return { server, client };
+}
+
+/** The book equals the fake's view, and the client says synced. */
+function in_sync(s: FakeFeedServer, book: BookHandle): boolean {
+  const view = s.view(book.symbol, book.depth);
+  return book.state === 'synced' && book.seq === s.seq(book.symbol) && book.epoch === s.epoch
+    && JSON.stringify(book.bids) === JSON.stringify(view.bids) && JSON.stringify(book.asks) === JSON.stringify(view.asks);
+}
+
+function states_of(book: BookHandle): ViewState[] {
+  const seen: ViewState[] = [];
+  book.on('state', (s) => seen.push(s));
+  return seen;
+}
+
+function bids(...l: LevelTuple[]): { bids: LevelTuple[] } {
+  return { bids: l };
+}
+
+describe('FeedClient against a fake feed', () => {
+  it('subscribes, gets the snapshot then deltas at two depths, and records latency per hop', async () => {
+    const { server: s, client: c } = await setup();
+    const deep = c.subscribe('BTC-USD', { depth: 0 });
+    const top = c.subscribe('BTC-USD', { depth: 10 });
+    const eth = c.subscribe('ETH-USD', { depth: 10 });
+    expect(c.subscribe('BTC-USD', { depth: 10 })).toBe(top);
+    await wait_for(() => in_sync(s, deep) && in_sync(s, top) && in_sync(s, eth), 'snapshots');
+    expect(c.state).toBe('synced');
+    const updates: number[] = [];
+    top.on('update', (info) => updates.push(info.seq));
+    const trades: number[] = [];
+    c.on('trade', (_book, t) => trades.push(t.trade_id));
+    for (let i = 0; i < 20; i++) s.update('BTC-USD', bids([97 - i, 1 + i, 1]));
+    s.update('BTC-USD', { asks: [[101, 1, 1]], trades: [{ trade_id: 7, price: 101, size: 1, aggressor: 0 }] });
+    await wait_for(() => in_sync(s, deep) && in_sync(s, top) && top.seq === s.seq('BTC-USD'), 'deltas');
+    expect(deep.bids.length).toBe(23);
+    expect(top.bids.length).toBe(10);
+    expect([top.best_bid_price(), top.best_ask_price(), top.spread(), top.mid()]).toEqual([100, 101, 1, 100.5]);
+    expect(top.format_price(top.best_bid_price()!)).toBe('1.00');
+    expect(trades).toEqual([7, 7]); // once per view (depth 0 and 10)
+    expect(updates[updates.length - 1]).toBe(s.seq('BTC-USD'));
+    expect(c.counters.digest_mismatches + c.counters.range_breaks + c.counters.resyncs).toBe(0);
+    expect(c.hops.count('engine_to_receive')).toBeGreaterThan(0);
+    expect(c.hops.count('send_to_receive')).toBe(c.hops.count('engine_to_receive'));
+    expect(c.counters.frames).toBeGreaterThan(c.counters.deltas);
+    expect(c.counters.bytes).toBeGreaterThan(0);
+  });
+
+  it('gap: that symbol alone resyncs in-band and ends synced with the right book; others keep flowing', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    const eth = c.subscribe('ETH-USD');
+    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'initial sync');
+    const btc_states = states_of(btc);
+    const eth_states = states_of(eth);
+    const errors: FeedClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    s.inject('drop', 'BTC-USD');
+    s.update('BTC-USD', bids([100, 9, 3]));   // lost
+    s.update('BTC-USD', bids([99, 8, 1]));    // arrives after a gap
+    s.update('ETH-USD', bids([50, 2, 2]));
+    await wait_for(() => c.counters.range_breaks === 1 && in_sync(s, btc) && in_sync(s, eth), 'resync after gap');
+    expect(btc_states).toEqual(['resyncing', 'synced']);
+    expect(eth_states).toEqual([]);
+    expect(c.counters.resyncs).toBe(1);
+    expect(s.received.filter((r) => r.msg.type === 'resync')).toEqual([{ conn: 1, msg: { type: 'resync', symbol: 'BTC-USD', depth: 10 } }]);
+    expect(errors.map((e) => [e.kind, e.verdict, e.symbol])).toEqual([['verify', 'range_break', 'BTC-USD']]);
+    expect(btc.bids[0]).toEqual({ price: 100, size: 9, orders: 3 });
+  });
+
+  it('corrupt digest: digest_mismatches 1, resync, then the right book', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD', { depth: 50 });
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    s.inject('corrupt_digest', 'BTC-USD');
+    s.update('BTC-USD', bids([100, 1, 1]));
+    s.update('BTC-USD', bids([96, 4, 1]));
+    await wait_for(() => c.counters.digest_mismatches === 1 && in_sync(s, btc), 'resync after digest mismatch');
+    expect(c.counters.resyncs).toBe(1);
+    expect(c.counters.range_breaks).toBe(0);
+  });
+
+  it('duplicate: detected and ignored, the book stays right without a resync', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    s.inject('duplicate', 'BTC-USD');
+    s.update('BTC-USD', bids([100, 6, 2]));
+    s.update('BTC-USD', bids([100, 7, 3]));
+    await wait_for(() => c.counters.duplicates === 1 && in_sync(s, btc), 'duplicate seen');
+    expect(c.counters.resyncs).toBe(0);
+    expect(btc.bids[0]).toEqual({ price: 100, size: 7, orders: 3 });
+  });
+
+  it('reordering: a break, a resync, the late frame discarded, then the right book', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    s.inject('reorder', 'BTC-USD');
+    s.update('BTC-USD', bids([100, 6, 2])); // held back
+    s.update('BTC-USD', bids([99, 1, 1]));  // sent first, then the held one
+    await wait_for(() => c.counters.range_breaks === 1 && in_sync(s, btc), 'resync after reorder');
+    expect(c.counters.resyncs).toBe(1);
+    expect(c.counters.discarded_deltas).toBe(1); // the late frame, before the resync snapshot
+  });
+
+  it('a delta of another epoch without a snapshot is a break', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    s.inject('wrong_epoch', 'BTC-USD');
+    s.update('BTC-USD', bids([100, 6, 2]));
+    await wait_for(() => c.counters.epoch_changes === 1 && in_sync(s, btc), 'resync after epoch change');
+  });
+
+  it('deltas arriving before the resync snapshot are discarded; the snapshot replaces the book', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    s.pause_snapshots();
+    s.inject('drop', 'BTC-USD');
+    s.update('BTC-USD', bids([100, 6, 2]));
+    s.update('BTC-USD', bids([99, 1, 1]));   // break → Resync (snapshot held)
+    await wait_for(() => btc.state === 'resyncing' && s.received.some((r) => r.msg.type === 'resync'), 'resync asked');
+    s.update('BTC-USD', bids([98, 7, 1]));   // reaches the client before the snapshot
+    s.update('BTC-USD', { asks: [[101, 0, 0]] });
+    await wait_for(() => c.counters.discarded_deltas === 2, 'deltas discarded');
+    expect(btc.state).toBe('resyncing');
+    s.release_snapshots();
+    await wait_for(() => in_sync(s, btc), 'synced after the held snapshot');
+    expect(btc.asks[0].price).toBe(102);
+  });
+
+  it('restart: reconnects with backoff, resubscribes, and replaces the book (never merges)', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD', { depth: 0 });
+    const eth = c.subscribe('ETH-USD', { depth: 10, interval_ms: 100 });
+    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'initial sync');
+    const conn_states: ConnectionState[] = [];
+    c.on('state', (st) => conn_states.push(st));
+    s.restart({ down_ms: 150 });
+    // The engine restarted with a different book: levels 99 and 98 are gone.
+    s.reset_book('BTC-USD', { bids: [[100, 1, 1]], asks: [[103, 2, 1]] });
+    s.update('BTC-USD', bids([97, 5, 1]));
+    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'synced after restart');
+    expect(btc.epoch).toBe(2);
+    expect(btc.bids.map((l) => l.price)).toEqual([100, 97]);
+    expect(btc.asks.map((l) => l.price)).toEqual([103]);
+    expect(conn_states[0]).toBe('connecting');
+    expect(conn_states[conn_states.length - 1]).toBe('synced');
+    expect(c.counters.reconnects).toBeGreaterThanOrEqual(1);
+    expect(s.refused).toBeGreaterThanOrEqual(1); // it did retry while the server was down
+    const subs = s.received.filter((r) => r.msg.type === 'subscribe' && r.conn > 1).map((r) => r.msg);
+    expect(subs).toEqual(expect.arrayContaining([
+      { type: 'subscribe', symbols: ['BTC-USD'], depth: 0, interval_ms: 0 },
+      { type: 'subscribe', symbols: ['ETH-USD'], depth: 10, interval_ms: 100 },
+    ]));
+  });
+
+  it('half-open socket: stale after 2 heartbeat intervals, then closed and reconnected', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    const conn_states: ConnectionState[] = [];
+    c.on('state', (st) => conn_states.push(st));
+    const book_states = states_of(btc);
+    s.half_open();
+    s.update('BTC-USD', bids([100, 2, 1])); // never reaches the client
+    await wait_for(() => c.counters.stale_connections === 1, 'stale detected');
+    await wait_for(() => in_sync(s, btc) && c.state === 'synced', 'reconnected and synced');
+    expect(conn_states.slice(0, 2)).toEqual(['stale', 'connecting']);
+    expect(book_states).toEqual(['stale', 'synced']);
+    expect(c.counters.reconnects).toBe(1);
+    expect(btc.bids[0]).toEqual({ price: 100, size: 2, orders: 1 });
+  });
+
+  it('garbage and text frames are counted, the connection and books carry on', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    const errors: FeedClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    s.send_raw(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+    s.send_raw('hello');
+    s.update('BTC-USD', bids([100, 2, 1]));
+    await wait_for(() => c.counters.decode_errors === 2 && in_sync(s, btc), 'decode errors counted');
+    expect(errors.every((e) => e.kind === 'decode')).toBe(true);
+    expect(c.counters.resyncs).toBe(0);
+  });
+
+  it('an unknown symbol is refused by the server: the view closes with an error, others are served', async () => {
+    const { server: s, client: c } = await setup();
+    const errors: FeedClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const nope = c.subscribe('NOPE-USD');
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => nope.state === 'closed' && in_sync(s, btc), 'refusal');
+    expect(c.book('NOPE-USD')).toBeUndefined();
+    expect(errors.map((e) => [e.kind, e.code, e.symbol])).toEqual([['refused', 4, 'NOPE-USD']]);
+  });
+
+  it('unsubscribe stops a view; close() ends everything without reconnecting', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    const eth = c.subscribe('ETH-USD');
+    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'initial sync');
+    c.unsubscribe('BTC-USD');
+    await wait_for(() => s.received.some((r) => r.msg.type === 'unsubscribe'), 'unsubscribe sent');
+    expect(btc.state).toBe('closed');
+    s.update('ETH-USD', bids([50, 3, 1]));
+    await wait_for(() => in_sync(s, eth), 'eth still flows');
+    const rtt = await c.ping();
+    expect(rtt).toBeGreaterThan(0);
+    c.close();
+    expect([c.state, eth.state]).toEqual(['closed', 'closed']);
+    await wait_for(() => s.connection_count() === 0, 'socket closed');
+    expect(() => c.subscribe('ETH-USD')).toThrow(/closed/);
+  });
+
+  it('a listener that throws does not break frame processing', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    btc.on('update', () => { throw new Error('boom'); });
+    await wait_for(() => in_sync(s, btc), 'sync despite a throwing listener');
+    s.update('BTC-USD', bids([100, 2, 1]));
+    await wait_for(() => in_sync(s, btc), 'still applying');
+    expect(c.counters.listener_errors).toBeGreaterThanOrEqual(2);
+  });
+});
