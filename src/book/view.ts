@@ -12,6 +12,7 @@
 //       `changed_*` must cover every price the book touched since then
 //       (L2Book.take_changes()); the same lists can feed every view of the book.
 //   snapshot(out: ViewLevels): void   the window, best first, with digest
+//   shown_level(side, price, out): L2Level   what the view shows at one price (size 0: nothing)
 //   digest: number                    current digest (uint32)
 //   check(book): void                 recomputes window and digest from scratch; throws
 //                                     BookError on a mismatch (tests, debug assertions)
@@ -208,6 +209,31 @@ export class BookView {
     }
     this.digest = d;
     return emitted;
+  }
+
+  /** What the view shows at `price` now, written into `out` (size and orders 0 when not shown). */
+  shown_level(side: Side, price: number, out: L2Level): L2Level {
+    out.price = price;
+    out.size = 0;
+    out.orders = 0;
+    if (this.depth > 0) {
+      const w = this.windows[side];
+      for (let r = 0; r < w.count; r++) {
+        if (w.prices[r] === price) {
+          out.size = w.sizes[r];
+          out.orders = w.orders[r];
+          break;
+        }
+      }
+    } else {
+      const shown = this.shown[side];
+      const i = shown.index_of(price);
+      if (i >= 0) {
+        out.size = shown.sizes[i];
+        out.orders = shown.orders[i];
+      }
+    }
+    return out;
   }
 
   snapshot(out: ViewLevels): void {

@@ -42,7 +42,7 @@ import { Body } from './generated/depthcast/feed/body.js';
 import { WireError } from './wire_error.js';
 
 type Fields<T> = Omit<T, 'type'>;
-export type SnapshotFields = Fields<SnapshotMsg> & { bid_count?: number; ask_count?: number };
+export type SnapshotFields = Fields<SnapshotMsg> & { bid_count?: number; ask_count?: number; trade_count?: number };
 export type DeltaFields = Fields<DeltaMsg> & { bid_count?: number; ask_count?: number; trade_count?: number };
 
 // Field slots (declaration order in feed.fbs). The tests cross-check them with
@@ -50,7 +50,7 @@ export type DeltaFields = Fields<DeltaMsg> & { bid_count?: number; ask_count?: n
 const frame_slot = { body_type: 0, body: 1 } as const;
 const snapshot_slot = {
   symbol: 0, depth: 1, epoch: 2, seq: 3, digest: 4, tick_size: 5, lot_size: 6, price_decimals: 7, size_decimals: 8,
-  bids: 9, asks: 10, ts_engine_ns: 11, ts_ingest_ns: 12, ts_send_ns: 13,
+  bids: 9, asks: 10, ts_engine_ns: 11, ts_ingest_ns: 12, ts_send_ns: 13, trades: 14, trade_aggregate: 15,
 } as const;
 const delta_slot = {
   symbol: 0, depth: 1, epoch: 2, seq_first: 3, seq: 4, digest: 5, bids: 6, asks: 7, trades: 8, trade_aggregate: 9,
@@ -91,7 +91,10 @@ export class FrameEncoder {
     const lot_size = b.createString(m.lot_size);
     const bids = levels_vector(b, m.bids, m.bid_count ?? m.bids.length);
     const asks = levels_vector(b, m.asks, m.ask_count ?? m.asks.length);
-    b.startObject(14);
+    const trade_count = m.trade_count ?? m.trades?.length ?? 0;
+    const trades = trade_count > 0 ? trades_vector(b, m.trades!, trade_count) : 0;
+    const aggregate = m.trade_aggregate ? aggregate_table(b, m.trade_aggregate) : 0;
+    b.startObject(16);
     add_i64(b, snapshot_slot.ts_send_ns, m.ts_send_ns);
     add_i64(b, snapshot_slot.ts_ingest_ns, m.ts_ingest_ns);
     add_i64(b, snapshot_slot.ts_engine_ns, m.ts_engine_ns);
@@ -102,6 +105,8 @@ export class FrameEncoder {
     b.addFieldOffset(snapshot_slot.lot_size, lot_size, 0);
     b.addFieldOffset(snapshot_slot.bids, bids, 0);
     b.addFieldOffset(snapshot_slot.asks, asks, 0);
+    if (trades) b.addFieldOffset(snapshot_slot.trades, trades, 0);
+    if (aggregate) b.addFieldOffset(snapshot_slot.trade_aggregate, aggregate, 0);
     b.addFieldInt32(snapshot_slot.digest, m.digest, 0);
     b.addFieldInt16(snapshot_slot.depth, m.depth, 0);
     b.addFieldInt8(snapshot_slot.price_decimals, m.price_decimals, 0);
@@ -698,12 +703,14 @@ function decode_snapshot(t: TableRef): SnapshotMsg {
     ts_engine_ns: r.u64_time(t, snapshot_slot.ts_engine_ns),
     ts_ingest_ns: r.u64_time(t, snapshot_slot.ts_ingest_ns),
     ts_send_ns: r.u64_time(t, snapshot_slot.ts_send_ns),
+    trades: r.trades(t, snapshot_slot.trades),
+    trade_aggregate: decode_aggregate(t, snapshot_slot.trade_aggregate),
   };
 }
 
 function decode_delta(t: TableRef): DeltaMsg {
   const r = reader;
-  const msg: DeltaMsg = {
+  return {
     type: 'delta',
     symbol: r.required_string(t, delta_slot.symbol, symbol_bytes_max, 'symbol'),
     depth: r.u16(t, delta_slot.depth),
@@ -714,29 +721,31 @@ function decode_delta(t: TableRef): DeltaMsg {
     bids: r.levels(t, delta_slot.bids, false, 'bids'),
     asks: r.levels(t, delta_slot.asks, false, 'asks'),
     trades: r.trades(t, delta_slot.trades),
-    trade_aggregate: null,
+    trade_aggregate: decode_aggregate(t, delta_slot.trade_aggregate),
     updates_merged: r.u32(t, delta_slot.updates_merged),
     conflated: r.u8(t, delta_slot.conflated) !== 0,
     ts_engine_ns: r.u64_time(t, delta_slot.ts_engine_ns),
     ts_ingest_ns: r.u64_time(t, delta_slot.ts_ingest_ns),
     ts_send_ns: r.u64_time(t, delta_slot.ts_send_ns),
   };
-  const aggregate = r.target(t, delta_slot.trade_aggregate, 'trade_aggregate');
-  if (aggregate !== 0) {
-    const a = r.table(r.inner, aggregate, 'TradeAggregate');
-    msg.trade_aggregate = {
-      count: r.u32(a, aggregate_slot.count),
-      first_trade_id: r.u64_exact(a, aggregate_slot.first_trade_id, 'first_trade_id'),
-      last_trade_id: r.u64_exact(a, aggregate_slot.last_trade_id, 'last_trade_id'),
-      volume: r.i64_exact(a, aggregate_slot.volume, 'volume'),
-      vwap: r.f64(a, aggregate_slot.vwap),
-      high: r.i64_exact(a, aggregate_slot.high, 'high'),
-      low: r.i64_exact(a, aggregate_slot.low, 'low'),
-      last: r.i64_exact(a, aggregate_slot.last, 'last'),
-      buy_volume: r.i64_exact(a, aggregate_slot.buy_volume, 'buy_volume'),
-    };
-  }
-  return msg;
+}
+
+function decode_aggregate(t: TableRef, slot: number): TradeAggregateRec | null {
+  const r = reader;
+  const pos = r.target(t, slot, 'trade_aggregate');
+  if (pos === 0) return null;
+  const a = r.table(r.inner, pos, 'TradeAggregate');
+  return {
+    count: r.u32(a, aggregate_slot.count),
+    first_trade_id: r.u64_exact(a, aggregate_slot.first_trade_id, 'first_trade_id'),
+    last_trade_id: r.u64_exact(a, aggregate_slot.last_trade_id, 'last_trade_id'),
+    volume: r.i64_exact(a, aggregate_slot.volume, 'volume'),
+    vwap: r.f64(a, aggregate_slot.vwap),
+    high: r.i64_exact(a, aggregate_slot.high, 'high'),
+    low: r.i64_exact(a, aggregate_slot.low, 'low'),
+    last: r.i64_exact(a, aggregate_slot.last, 'last'),
+    buy_volume: r.i64_exact(a, aggregate_slot.buy_volume, 'buy_volume'),
+  };
 }
 
 function decode_status(t: TableRef): StatusMsg {

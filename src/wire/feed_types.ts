@@ -54,6 +54,10 @@ export interface SnapshotMsg {
   ts_engine_ns: number;
   ts_ingest_ns: number;
   ts_send_ns: number;
+  /** Catch-up snapshot to a conflating client only: trades since its previous frame of this view. Decoded: always set ([] when none). */
+  trades?: TradeRec[];
+  /** Catch-up snapshot only: trades folded into one record. Decoded: always set (null when none). */
+  trade_aggregate?: TradeAggregateRec | null;
 }
 
 export interface DeltaMsg {

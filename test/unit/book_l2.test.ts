@@ -43,7 +43,9 @@ const op_arb = fc.record({
   pick: fc.nat(),
 });
 
-function events_from(ops: fc.infer<typeof fc.array<fc.infer<typeof op_arb>>>): BookEvent[] {
+type Op = typeof op_arb extends fc.Arbitrary<infer T> ? T : never;
+
+function events_from(ops: Op[]): BookEvent[] {
   const live: Order[] = [];
   const out: BookEvent[] = [];
   let seq = 0;

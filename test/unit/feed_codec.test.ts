@@ -45,6 +45,7 @@ const snapshot_arb: fc.Arbitrary<SnapshotMsg> = fc.record({
   type: fc.constant('snapshot' as const), symbol, depth: u16, epoch: exact_nat, seq: exact_nat, digest: u32, tick_size: decimal, lot_size: decimal,
   price_decimals: fc.integer({ min: 0, max: 255 }), size_decimals: fc.integer({ min: 0, max: 255 }),
   bids: fc.array(level, { maxLength: 60 }), asks: fc.array(level, { maxLength: 60 }), ts_engine_ns: time_ns, ts_ingest_ns: time_ns, ts_send_ns: time_ns,
+  trades: fc.array(trade, { maxLength: 4 }), trade_aggregate: fc.option(aggregate, { nil: null }),
 });
 const delta_arb: fc.Arbitrary<DeltaMsg> = fc.record({
   type: fc.constant('delta' as const), symbol, depth: u16, epoch: exact_nat, seq_first: exact_nat, seq: exact_nat, digest: u32,
@@ -161,6 +162,8 @@ describe('feed codec agrees with the flatc-generated code', () => {
         .toEqual([s.symbol, s.depth, s.epoch, s.seq, s.digest, s.tick_size, s.lot_size, s.price_decimals, s.size_decimals]);
       expect(levels(gs.bidsLength(), (i) => gs.bids(i))).toEqual(s.bids);
       expect(Number(gs.tsSendNs())).toBe(s.ts_send_ns);
+      expect(gs.tradesLength()).toBe(s.trades!.length);
+      expect(gs.tradeAggregate()?.count() ?? null).toBe(s.trade_aggregate?.count ?? null);
     }), { seed: 3304, numRuns: 150 });
   });
 

@@ -3,6 +3,8 @@
 import * as flatbuffers from 'flatbuffers';
 
 import { Level } from '../../depthcast/feed/level.js';
+import { Trade } from '../../depthcast/feed/trade.js';
+import { TradeAggregate } from '../../depthcast/feed/trade-aggregate.js';
 
 
 export class Snapshot {
@@ -109,8 +111,23 @@ tsSendNs():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+trades(index: number, obj?:Trade):Trade|null {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? (obj || new Trade()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 40, this.bb!) : null;
+}
+
+tradesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+tradeAggregate(obj?:TradeAggregate):TradeAggregate|null {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? (obj || new TradeAggregate()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(14);
+  builder.startObject(16);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -177,6 +194,18 @@ static addTsSendNs(builder:flatbuffers.Builder, tsSendNs:bigint) {
   builder.addFieldInt64(13, tsSendNs, BigInt('0'));
 }
 
+static addTrades(builder:flatbuffers.Builder, tradesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(14, tradesOffset, 0);
+}
+
+static startTradesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(40, numElems, 8);
+}
+
+static addTradeAggregate(builder:flatbuffers.Builder, tradeAggregateOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(15, tradeAggregateOffset, 0);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // symbol
@@ -185,22 +214,4 @@ static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, depth:number, epoch:bigint, seq:bigint, digest:number, tickSizeOffset:flatbuffers.Offset, lotSizeOffset:flatbuffers.Offset, priceDecimals:number, sizeDecimals:number, bidsOffset:flatbuffers.Offset, asksOffset:flatbuffers.Offset, tsEngineNs:bigint, tsIngestNs:bigint, tsSendNs:bigint):flatbuffers.Offset {
-  Snapshot.startSnapshot(builder);
-  Snapshot.addSymbol(builder, symbolOffset);
-  Snapshot.addDepth(builder, depth);
-  Snapshot.addEpoch(builder, epoch);
-  Snapshot.addSeq(builder, seq);
-  Snapshot.addDigest(builder, digest);
-  Snapshot.addTickSize(builder, tickSizeOffset);
-  Snapshot.addLotSize(builder, lotSizeOffset);
-  Snapshot.addPriceDecimals(builder, priceDecimals);
-  Snapshot.addSizeDecimals(builder, sizeDecimals);
-  Snapshot.addBids(builder, bidsOffset);
-  Snapshot.addAsks(builder, asksOffset);
-  Snapshot.addTsEngineNs(builder, tsEngineNs);
-  Snapshot.addTsIngestNs(builder, tsIngestNs);
-  Snapshot.addTsSendNs(builder, tsSendNs);
-  return Snapshot.endSnapshot(builder);
-}
 }
