@@ -78,7 +78,11 @@ export interface FeedClientOptions {
   connect_timeout_ms?: number;
   /** A view waiting this long for its snapshot asks again. Default 5_000. */
   snapshot_timeout_ms?: number;
-  /** Where per-hop latency goes (share one across many clients); default a new one with the client hops. */
+  /**
+   * Where per-hop latency goes; default a new HopHistograms of the client hops
+   * (~280 KB: totals and interval, two hops). Many clients in one process
+   * (loadgen) should share one.
+   */
   hops?: HopHistograms;
   /** Record per-frame latency. Default true. */
   record_latency?: boolean;
@@ -425,11 +429,22 @@ export class FeedClient {
     if (ws !== this.socket) return;
     this.last_receive_ns = this.clock_ns();
     this.set_state('synced');
-    // Resubscribe everything, grouped by (depth, interval): one Subscribe per group.
-    const groups = new Map<string, { depth: number; interval_ms: number; symbols: string[] }>();
-    for (const view of this.books()) {
+    const views = this.books();
+    for (const view of views) {
       view.confirmed = false;
       view.awaiting_since_ns = this.last_receive_ns;
+    }
+    this.send_subscribes(views);
+  }
+
+  /**
+   * One Subscribe per (depth, interval) group rather than one per view: after a
+   * reconnect or a wave of timeouts, hundreds of views must not trip the
+   * server's inbound message rate limit.
+   */
+  private send_subscribes(views: readonly BookHandle[]): void {
+    const groups = new Map<string, { depth: number; interval_ms: number; symbols: string[] }>();
+    for (const view of views) {
       const key = `${view.depth}/${view.interval_ms}`;
       const group = groups.get(key);
       if (group) group.symbols.push(view.symbol);
@@ -515,13 +530,16 @@ export class FeedClient {
       this.after_disconnect(client_close_stale, 'no frame or heartbeat for 2 heartbeat intervals');
       return;
     }
+    let unconfirmed: BookHandle[] | undefined;
     for (const view of this.books()) {
       if (view.awaiting_since_ns !== 0 && now - view.awaiting_since_ns > this.snapshot_timeout_ns) {
         this.counters.snapshot_timeouts++;
         view.awaiting_since_ns = now;
-        this.ask_snapshot(view);
+        if (view.confirmed) this.ask_snapshot(view);
+        else (unconfirmed ??= []).push(view);
       }
     }
+    if (unconfirmed) this.send_subscribes(unconfirmed);
   }
 
   // ---- frames ----

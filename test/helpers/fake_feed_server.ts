@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { digest_of } from '../../src/book/digest.js';
 import { error_code } from '../../src/wire/codes.js';
 import { FrameEncoder, decode_client_frame } from '../../src/wire/feed_codec.js';
-import type { ClientMsg, LevelUpdate, TradeRec } from '../../src/wire/feed_types.js';
+import type { ClientMsg, LevelUpdate, SymbolStatusRec, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
 import { now_ns } from '../../src/util/clock.js';
 
 /** [price, size, orders]; size 0 removes the level. */
@@ -107,6 +107,8 @@ export class FakeFeedServer {
   private faults: Fault[] = [];
   private down_until_ms = 0;
   private hold_snapshots = false;
+  private conflating = false;
+  private folded_trades: TradeRec[] = [];
   private held_snapshots: (() => void)[] = [];
   private next_conn_id = 1;
   private heartbeat_timer: ReturnType<typeof setInterval>;
@@ -153,6 +155,10 @@ export class FakeFeedServer {
     book.seq++;
     book.ts_engine_ns = now_ns();
     const trades: TradeRec[] = (change.trades ?? []).map((t) => ({ ...t, ts_engine_ns: book.ts_engine_ns }));
+    if (this.conflating) {
+      this.folded_trades.push(...trades);
+      return book.seq;
+    }
     for (const conn of this.conns) {
       for (const sub of conn.subs) if (sub.symbol === symbol) this.send_delta(conn, sub, book, trades);
     }
@@ -190,6 +196,40 @@ export class FakeFeedServer {
     for (const conn of this.conns) if (!conn.frozen) conn.ws.send(bytes);
   }
 
+  /**
+   * Until flush_conflated(), versions are applied but not sent, as for a slow
+   * client; then each subscription gets one conflated Delta covering them all,
+   * its trades folded into a TradeAggregate.
+   */
+  pause_deltas(): void {
+    this.conflating = true;
+  }
+
+  flush_conflated(): void {
+    this.conflating = false;
+    const trades = this.folded_trades;
+    this.folded_trades = [];
+    const aggregate: TradeAggregateRec | null = trades.length === 0 ? null : {
+      count: trades.length,
+      first_trade_id: trades[0].trade_id,
+      last_trade_id: trades[trades.length - 1].trade_id,
+      volume: trades.reduce((v, t) => v + t.size, 0),
+      vwap: trades.reduce((v, t) => v + t.price * t.size, 0) / trades.reduce((v, t) => v + t.size, 0),
+      high: Math.max(...trades.map((t) => t.price)),
+      low: Math.min(...trades.map((t) => t.price)),
+      last: trades[trades.length - 1].price,
+      buy_volume: trades.filter((t) => t.aggressor === 0).reduce((v, t) => v + t.size, 0),
+    };
+    for (const conn of this.conns) {
+      for (const sub of conn.subs) this.send_delta(conn, sub, this.book_of(sub.symbol), [], aggregate);
+    }
+  }
+
+  /** Sends a Status frame to every live connection. */
+  status(symbols: SymbolStatusRec[]): void {
+    for (const conn of this.conns) this.send(conn, this.encoder.status({ symbols }));
+  }
+
   /** Existing connections go silent both ways without closing (a half-open socket). */
   half_open(): void {
     for (const conn of this.conns) conn.frozen = true;
@@ -216,6 +256,12 @@ export class FakeFeedServer {
     for (const book of this.books.values()) book.seq = 0;
     this.down_until_ms = Date.now() + (options.down_ms ?? 0);
     for (const conn of this.conns) conn.ws.close(1001, 'restart');
+    this.conns.clear();
+  }
+
+  /** Closes every connection with a close code (e.g. 4003 unauthorized) without restarting. */
+  close_all(code: number, reason: string): void {
+    for (const conn of this.conns) conn.ws.close(code, reason);
     this.conns.clear();
   }
 
@@ -317,11 +363,11 @@ export class FakeFeedServer {
     return i < 0 ? undefined : this.faults.splice(i, 1)[0];
   }
 
-  private send_delta(conn: Conn, sub: Subscription, book: FakeBook, trades: TradeRec[]): void {
+  private send_delta(conn: Conn, sub: Subscription, book: FakeBook, trades: TradeRec[], aggregate: TradeAggregateRec | null = null): void {
     const view = book.view(sub.depth);
     const bids = diff_side(sub.shown.bids, view.bids);
     const asks = diff_side(sub.shown.asks, view.asks);
-    if (bids.length === 0 && asks.length === 0 && trades.length === 0) return; // covered by the next range
+    if (bids.length === 0 && asks.length === 0 && trades.length === 0 && aggregate === null) return; // covered by the next range
     const seq_first = sub.last_seq + 1;
     sub.shown = view;
     sub.last_seq = book.seq;
@@ -330,7 +376,7 @@ export class FakeFeedServer {
     const frame = this.encoder.delta({
       symbol: sub.symbol, depth: sub.depth, epoch: fault?.kind === 'wrong_epoch' ? this.epoch + 100 : this.epoch,
       seq_first, seq: book.seq, digest: fault?.kind === 'corrupt_digest' ? (digest ^ 0x5a5a5a5a) >>> 0 : digest,
-      bids, asks, trades, trade_aggregate: null, updates_merged: book.seq - seq_first + 1, conflated: false,
+      bids, asks, trades, trade_aggregate: aggregate, updates_merged: book.seq - seq_first + 1, conflated: aggregate !== null || book.seq > seq_first,
       ts_engine_ns: book.ts_engine_ns, ts_ingest_ns: book.ts_engine_ns, ts_send_ns: now_ns(),
     });
     if (fault?.kind === 'drop') return;

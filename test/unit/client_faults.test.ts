@@ -242,6 +242,65 @@ describe('FeedClient against a fake feed', () => {
     expect(() => c.subscribe('ETH-USD')).toThrow(/closed/);
   });
 
+  it('conflated deltas: counted, merged versions reported, folded trades arrive as an aggregate', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    const infos: { conflated: boolean; updates_merged: number }[] = [];
+    btc.on('update', (i) => infos.push({ conflated: i.conflated, updates_merged: i.updates_merged }));
+    const aggregates: number[] = [];
+    btc.on('trade_aggregate', (a) => aggregates.push(a.count));
+    s.pause_deltas();
+    for (let i = 0; i < 5; i++) s.update('BTC-USD', { bids: [[100, 10 + i, 1]], trades: [{ trade_id: 100 + i, price: 101, size: 1, aggressor: 0 }] });
+    s.flush_conflated();
+    await wait_for(() => in_sync(s, btc) && aggregates.length === 1, 'conflated delta applied');
+    expect(infos).toEqual([{ conflated: true, updates_merged: 5 }]);
+    expect(aggregates).toEqual([5]);
+    expect([c.counters.conflated_frames, c.counters.trades_folded, c.counters.trades]).toEqual([1, 5, 0]);
+  });
+
+  it('Status frames set each book\'s feed_state', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    s.status([{ symbol: 'BTC-USD', state: 'recovering', epoch: 1, seq: 1 }]);
+    await wait_for(() => btc.feed_state === 'recovering', 'status applied');
+    expect(c.counters.statuses).toBe(1);
+  });
+
+  it('a view whose snapshot does not come asks again after snapshot_timeout_ms', async () => {
+    const { server: s, client: c } = await setup({ snapshot_timeout_ms: 100 });
+    s.pause_snapshots();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => c.counters.snapshot_timeouts >= 1, 'snapshot timeout');
+    expect(s.received.filter((r) => r.msg.type === 'subscribe').length).toBeGreaterThanOrEqual(2);
+    expect(btc.state).toBe('connecting');
+    s.release_snapshots();
+    await wait_for(() => in_sync(s, btc), 'synced once snapshots flow');
+  });
+
+  it('close code 4003 (unauthorized) is final: no reconnect, state closed, an error says why', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    const errors: FeedClientError[] = [];
+    c.on('error', (e) => errors.push(e));
+    s.close_all(4003, 'token expired');
+    await wait_for(() => c.state === 'closed', 'closed');
+    expect(btc.state).toBe('closed');
+    expect(errors.map((e) => [e.kind, e.code])).toEqual([['socket', 4003]]);
+    expect(c.counters.reconnects).toBe(0);
+  });
+
+  it('close code 4008 (slow consumer) reconnects and resubscribes', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for(() => in_sync(s, btc), 'initial sync');
+    s.close_all(4008, 'slow');
+    s.update('BTC-USD', bids([100, 1, 1]));
+    await wait_for(() => c.counters.reconnects === 1 && in_sync(s, btc), 'reconnected');
+  });
+
   it('a listener that throws does not break frame processing', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
