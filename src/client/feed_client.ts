@@ -532,7 +532,8 @@ export class FeedClient {
     }
     let unconfirmed: BookHandle[] | undefined;
     for (const view of this.books()) {
-      if (view.awaiting_since_ns !== 0 && now - view.awaiting_since_ns > this.snapshot_timeout_ns) {
+      // A recovering symbol's snapshot comes when it is live again: asking again would not hurry it.
+      if (view.awaiting_since_ns !== 0 && now - view.awaiting_since_ns > this.snapshot_timeout_ns && view.feed_state !== 'recovering') {
         this.counters.snapshot_timeouts++;
         view.awaiting_since_ns = now;
         if (view.confirmed) this.ask_snapshot(view);
@@ -586,6 +587,10 @@ export class FeedClient {
       return;
     }
     view.confirmed = true;
+    // A catch-up snapshot to a conflating client carries the trades since its previous frame.
+    const trades = msg.trades ?? [];
+    const aggregate = msg.trade_aggregate ?? null;
+    if (trades.length > 0 || aggregate !== null) this.emit_trades(view, trades, aggregate);
     const verdict = view.load_snapshot(msg);
     if (verdict !== 'ok') {
       this.check_failed(view, verdict);
@@ -601,7 +606,7 @@ export class FeedClient {
     info.seq = msg.seq;
     info.conflated = false;
     info.updates_merged = 0;
-    info.trades = 0;
+    info.trades = trades.length;
     info.engine_to_receive_ns = Number.NaN;
     info.receive_ns = receive_ns;
     this.set_view_state(view, 'synced');
@@ -628,7 +633,7 @@ export class FeedClient {
       return;
     }
     // Range and epoch were right for every other verdict: the trades belong to this stream.
-    if (verdict !== 'range_break' && verdict !== 'epoch_change') this.emit_trades(view, msg);
+    if (verdict !== 'range_break' && verdict !== 'epoch_change') this.emit_trades(view, msg.trades, msg.trade_aggregate);
     if (verdict !== 'ok') {
       this.check_failed(view, verdict);
       return;
@@ -676,15 +681,14 @@ export class FeedClient {
     return undefined;
   }
 
-  private emit_trades(view: BookHandle, msg: DeltaMsg): void {
+  private emit_trades(view: BookHandle, trades: readonly TradeRec[], agg: TradeAggregateRec | null): void {
     const c = this.counters;
-    c.trades += msg.trades.length;
+    c.trades += trades.length;
     const to_client = this.events.has_listeners('trade');
-    for (const trade of msg.trades) {
+    for (const trade of trades) {
       view.emit('trade', trade);
       if (to_client) this.events.emit('trade', view, trade);
     }
-    const agg = msg.trade_aggregate;
     if (agg !== null) {
       c.trade_aggregates++;
       c.trades_folded += agg.count;
@@ -726,7 +730,12 @@ export class FeedClient {
     this.counters.statuses++;
     for (const s of msg.symbols) {
       const list = this.views.get(s.symbol);
-      if (list) for (const view of list) view.feed_state = s.state;
+      if (!list) continue;
+      for (const view of list) {
+        view.feed_state = s.state;
+        // The feed is rebuilding this book: no Deltas until a fresh Snapshot, so what we show is stale.
+        if (s.state === 'recovering' && view.state === 'synced') this.set_view_state(view, 'stale');
+      }
     }
     this.events.emit('status', msg);
   }

@@ -205,7 +205,7 @@ export class FakeFeedServer {
     this.conflating = true;
   }
 
-  flush_conflated(): void {
+  flush_conflated(options: { as_snapshot?: boolean } = {}): void {
     this.conflating = false;
     const trades = this.folded_trades;
     this.folded_trades = [];
@@ -221,7 +221,10 @@ export class FakeFeedServer {
       buy_volume: trades.filter((t) => t.aggressor === 0).reduce((v, t) => v + t.size, 0),
     };
     for (const conn of this.conns) {
-      for (const sub of conn.subs) this.send_delta(conn, sub, this.book_of(sub.symbol), [], aggregate);
+      for (const sub of conn.subs) {
+        if (options.as_snapshot) this.send_snapshot(conn, sub, aggregate);
+        else this.send_delta(conn, sub, this.book_of(sub.symbol), [], aggregate);
+      }
     }
   }
 
@@ -343,7 +346,7 @@ export class FakeFeedServer {
     else send();
   }
 
-  private send_snapshot(conn: Conn, sub: Subscription): void {
+  private send_snapshot(conn: Conn, sub: Subscription, aggregate: TradeAggregateRec | null = null): void {
     if (!conn.subs.includes(sub)) return;
     const book = this.book_of(sub.symbol);
     const view = book.view(sub.depth);
@@ -355,6 +358,7 @@ export class FakeFeedServer {
       symbol: sub.symbol, depth: sub.depth, epoch: this.epoch, seq: book.seq, digest: digest_of(view.bids, view.asks),
       tick_size: this.options.tick_size ?? '0.01', lot_size: '0.001', price_decimals: this.options.price_decimals ?? 2, size_decimals: 3,
       bids: view.bids, asks: view.asks, ts_engine_ns: book.ts_engine_ns, ts_ingest_ns: t, ts_send_ns: t,
+      trades: [], trade_aggregate: aggregate,
     }));
   }
 

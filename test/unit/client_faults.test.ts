@@ -259,13 +259,34 @@ describe('FeedClient against a fake feed', () => {
     expect([c.counters.conflated_frames, c.counters.trades_folded, c.counters.trades]).toEqual([1, 5, 0]);
   });
 
-  it('Status frames set each book\'s feed_state', async () => {
+  it('a catch-up snapshot replaces the book and delivers the folded trades', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
     await wait_for(() => in_sync(s, btc), 'initial sync');
+    const aggregates: number[] = [];
+    btc.on('trade_aggregate', (a) => aggregates.push(a.last_trade_id));
+    s.pause_deltas();
+    for (let i = 0; i < 3; i++) s.update('BTC-USD', { bids: [[99, 0, 0]], trades: [{ trade_id: 200 + i, price: 99, size: 2, aggressor: 1 }] });
+    s.flush_conflated({ as_snapshot: true });
+    await wait_for(() => in_sync(s, btc) && aggregates.length === 1, 'catch-up snapshot');
+    expect(aggregates).toEqual([202]);
+    expect(c.counters.trades_folded).toBe(3);
+    expect(btc.bids.map((l) => l.price)).toEqual([100, 98]);
+  });
+
+  it('Status Recovering: the book shows stale until the fresh snapshot', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    const eth = c.subscribe('ETH-USD');
+    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'initial sync');
     s.status([{ symbol: 'BTC-USD', state: 'recovering', epoch: 1, seq: 1 }]);
     await wait_for(() => btc.feed_state === 'recovering', 'status applied');
-    expect(c.counters.statuses).toBe(1);
+    expect([btc.state, eth.state]).toEqual(['stale', 'synced']);
+    s.status([{ symbol: 'BTC-USD', state: 'live', epoch: 1, seq: 1 }]);
+    s.pause_deltas();
+    s.flush_conflated({ as_snapshot: true });
+    await wait_for(() => in_sync(s, btc), 'synced after the fresh snapshot');
+    expect(c.counters.statuses).toBe(2);
   });
 
   it('a view whose snapshot does not come asks again after snapshot_timeout_ms', async () => {
