@@ -62,6 +62,7 @@ class SymbolEngine {
   prefill(now_ns: number): void {
     for (let i = 0; i < prefill_orders; i++) {
       this.matcher.apply(this.flow.passive(this.command, i % 2 === 0 ? side_bid : side_ask), now_ns);
+      this.publisher.flush_due(now_ns);
       this.orders++;
     }
     this.publisher.flush(now_ns);

@@ -163,6 +163,10 @@ export class EventBatchReader {
 
   read(bytes: Uint8Array): void {
     this.count = 0;
+    guarded(() => this.read_checked(bytes));
+  }
+
+  private read_checked(bytes: Uint8Array): void {
     const c = this.check;
     c.reset(bytes);
     const table = c.root('EventBatch');
@@ -283,6 +287,24 @@ const reply_check = new FlatbufferCheck();
 
 /** Decodes an EngineReply, checking every offset and the book's invariants; throws WireError. */
 export function decode_engine_reply(bytes: Uint8Array): EngineReplyDecoded {
+  return guarded(() => decode_reply_checked(bytes));
+}
+
+/**
+ * Every read is bounds-checked first, so nothing but WireError should escape;
+ * should a check be missing, the caller still gets a WireError (labelled, so
+ * the fuzz tests can tell), never a RangeError from deep inside.
+ */
+function guarded<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    if (err instanceof WireError) throw err;
+    throw new WireError(`internal decoder error: ${(err as Error).message}`);
+  }
+}
+
+function decode_reply_checked(bytes: Uint8Array): EngineReplyDecoded {
   const c = reply_check;
   c.reset(bytes);
   const root = c.root('EngineReply');
