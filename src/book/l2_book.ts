@@ -100,6 +100,26 @@ export class Ladder {
     return hi;
   }
 
+  /** First index whose key is > key (count if none). */
+  upper_bound(key: number): number {
+    const keys = this.keys;
+    let hi = this.count; // keys[hi] > key, or hi === count
+    let step = 1;
+    let lo = hi - 1;
+    while (lo >= 0 && keys[lo] > key) {
+      hi = lo;
+      step += step;
+      lo = hi - step;
+    }
+    lo = lo < 0 ? 0 : lo + 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid] > key) hi = mid;
+      else lo = mid + 1;
+    }
+    return hi;
+  }
+
   /** Array index of the level at `price`, or -1. */
   index_of(price: number): number {
     const key = price * this.sign;

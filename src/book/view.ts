@@ -17,9 +17,11 @@
 //   check(book): void                 recomputes window and digest from scratch; throws
 //                                     BookError on a mismatch (tests, debug assertions)
 //
-// Cost: depth N compares the new top N with the shown window, O(N), only when
-// a changed price lies inside the window (or the window is not full); other
-// changes cost one comparison each. Depth 0 costs O(log levels) per changed price.
+// Cost: depth N looks only at the shown window between the lowest and highest
+// changed price inside it, plus the levels crossing the window's bottom edge
+// (a level inserted above pushes one out; a removal lets one in); the levels
+// below the changes move as one block (copyWithin). Changes outside a full
+// window cost one comparison each. Depth 0 costs O(log levels) per changed price.
 
 import { digest_add, digest_of, digest_sub, level_hash } from './digest.js';
 import { BookError, Ladder, type L2Book, type PriceList } from './l2_book.js';
@@ -34,17 +36,74 @@ export class ViewLevels {
   digest = 0;
 }
 
-/** The shown top-N window of one side, best first. */
+/**
+ * The shown top-N window of one side, best first: keys (price for bids,
+ * -price for asks) descending. Changes cluster at the touch, so the levels
+ * that stay put (the worse part of the window) only ever move as one block.
+ */
 class Window {
-  prices: Float64Array;
+  keys: Float64Array;
   sizes: Float64Array;
   orders: Float64Array;
   count = 0;
 
   constructor(capacity: number) {
-    this.prices = new Float64Array(capacity);
+    this.keys = new Float64Array(capacity);
     this.sizes = new Float64Array(capacity);
     this.orders = new Float64Array(capacity);
+  }
+
+  /** Copies `count` ladder levels, best first, from ladder index `from` downwards, to window index `at`. */
+  copy_from(ladder: Ladder, from: number, count: number, at: number): void {
+    const { keys, sizes, orders } = ladder;
+    for (let k = 0; k < count; k++) {
+      this.keys[at + k] = keys[from - k];
+      this.sizes[at + k] = sizes[from - k];
+      this.orders[at + k] = orders[from - k];
+    }
+  }
+
+  /** Moves window entries [start, end) to `at` (overlap allowed). */
+  move(at: number, start: number, end: number): void {
+    // Loops, not copyWithin: windows are short and the builtin's call overhead dominates.
+    const { keys, sizes, orders } = this;
+    if (at < start) {
+      for (let k = start, t = at; k < end; k++, t++) {
+        keys[t] = keys[k];
+        sizes[t] = sizes[k];
+        orders[t] = orders[k];
+      }
+    } else if (at > start) {
+      for (let k = end - 1, t = at + (end - start) - 1; k >= start; k--, t--) {
+        keys[t] = keys[k];
+        sizes[t] = sizes[k];
+        orders[t] = orders[k];
+      }
+    }
+  }
+
+  /** First index whose key is < key (count if none): keys are descending. */
+  first_below(key: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keys[mid] < key) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** First index whose key is <= key (count if none). */
+  first_at_or_below(key: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keys[mid] <= key) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 }
 
@@ -58,9 +117,8 @@ function put(levels: L2Level[], k: number, price: number, size: number, orders: 
 export class BookView {
   readonly depth: number;
   digest = 0;
-  // depth > 0: shown windows and spares to build the next ones in, per side.
+  // depth > 0: the shown window per side.
   private readonly windows: Window[] = [];
-  private readonly spares: Window[] = [];
   // depth 0: the whole shown book.
   private readonly shown: Ladder[] = [];
 
@@ -68,10 +126,7 @@ export class BookView {
     if (!Number.isSafeInteger(depth) || depth < 0) throw new BookError(`view depth must be an integer >= 0, got ${depth}`);
     this.depth = depth;
     if (depth > 0) {
-      for (let s = 0; s < 2; s++) {
-        this.windows.push(new Window(depth));
-        this.spares.push(new Window(depth));
-      }
+      this.windows.push(new Window(depth), new Window(depth));
     } else {
       this.shown.push(new Ladder(0), new Ladder(1));
     }
@@ -84,12 +139,8 @@ export class BookView {
       if (this.depth > 0) {
         const w = this.windows[side];
         w.count = Math.min(this.depth, src.count);
-        for (let r = 0; r < w.count; r++) {
-          w.prices[r] = src.price_at(r);
-          w.sizes[r] = src.size_at(r);
-          w.orders[r] = src.orders_at(r);
-          d = digest_add(d, level_hash(side, w.prices[r], w.sizes[r], w.orders[r]));
-        }
+        w.copy_from(src, src.count - 1, w.count, 0);
+        for (let i = 0; i < w.count; i++) d = digest_add(d, level_hash(side, w.keys[i] * src.sign, w.sizes[i], w.orders[i]));
       } else {
         const dst = this.shown[side];
         dst.reserve(src.count);
@@ -119,47 +170,61 @@ export class BookView {
     if (changed.count === 0) return 0;
     const side = ladder.side;
     const sign = ladder.sign;
-    const old = this.windows[side];
+    const w = this.windows[side];
     const n = this.depth;
-    if (old.count === n) {
-      // A full window only changes if a change lies at or inside its worst price.
-      const worst_key = old.prices[n - 1] * sign;
-      const prices = changed.prices;
-      let touched = false;
-      for (let k = 0; k < changed.count; k++) {
-        if (prices[k] * sign >= worst_key) {
-          touched = true;
-          break;
-        }
-      }
-      if (!touched) return 0;
+    // The range of changed keys that can matter. A full window only changes
+    // through changes at or above its worst level: anything that enters from
+    // below needs room that only such a change can make.
+    const floor_key = w.count === n ? w.keys[n - 1] : -Infinity;
+    let lo_key = Infinity;
+    let hi_key = -Infinity;
+    const prices = changed.prices;
+    for (let k = 0; k < changed.count; k++) {
+      const key = prices[k] * sign;
+      if (key < floor_key) continue;
+      if (key < lo_key) lo_key = key;
+      if (key > hi_key) hi_key = key;
     }
-    const next = this.spares[side];
+    if (lo_key === Infinity) return 0;
+
+    // The window in three parts, best first:
+    //   head    keys > hi_key: nothing changed there; same levels, same places.
+    //   middle  keys in [lo_key, hi_key]: merged with the book's new levels there.
+    //   tail    keys < lo_key: nothing shown there changed either, so the old
+    //           and new tails are the same levels from the top, and differ only
+    //           in how many fit (the window's bottom edge moved).
     const new_count = ladder.count < n ? ladder.count : n;
+    const base = ladder.count - new_count; // ladder index of the new window's worst level
+    const book_lo = ladder.lower_bound(lo_key);
+    const new_lo = book_lo > base ? book_lo : base; // new middle: ladder [new_lo, new_hi)
+    const new_hi = ladder.upper_bound(hi_key);
+    const new_middle = new_hi > new_lo ? new_hi - new_lo : 0;
+    const new_tail = book_lo > base ? book_lo - base : 0; // ladder [base, book_lo)
+    const head = w.first_at_or_below(hi_key); // old middle: window [head, old_tail_at)
+    const old_tail_at = w.first_below(lo_key);
+    const old_tail = w.count - old_tail_at;
+
     let d = this.digest;
     let emitted = 0;
-    let i = 0; // in old
-    let j = 0; // in the book's top, rank j = array index ladder.count - 1 - j
-    while (i < old.count || j < new_count) {
-      const old_key = i < old.count ? old.prices[i] * sign : -Infinity;
-      const idx = ladder.count - 1 - j;
-      const new_key = j < new_count ? ladder.keys[idx] : -Infinity;
+    let i = head;
+    let j = new_hi - 1;
+    while (i < old_tail_at || j >= new_lo) {
+      const old_key = i < old_tail_at ? w.keys[i] : -Infinity;
+      const new_key = j >= new_lo ? ladder.keys[j] : -Infinity;
       if (old_key > new_key) {
-        // Left the window (removed, or pushed out by better levels).
-        d = digest_sub(d, level_hash(side, old.prices[i], old.sizes[i], old.orders[i]));
-        put(out, emitted++, old.prices[i], 0, 0);
+        // Shown, and now gone from the book or pushed out of the window.
+        const price = old_key * sign;
+        d = digest_sub(d, level_hash(side, price, w.sizes[i], w.orders[i]));
+        put(out, emitted++, price, 0, 0);
         i++;
         continue;
       }
       const price = new_key * sign;
-      const size = ladder.sizes[idx];
-      const orders = ladder.orders[idx];
-      next.prices[j] = price;
-      next.sizes[j] = size;
-      next.orders[j] = orders;
+      const size = ladder.sizes[j];
+      const orders = ladder.orders[j];
       if (old_key === new_key) {
-        if (old.sizes[i] !== size || old.orders[i] !== orders) {
-          d = digest_sub(d, level_hash(side, price, old.sizes[i], old.orders[i]));
+        if (w.sizes[i] !== size || w.orders[i] !== orders) {
+          d = digest_sub(d, level_hash(side, price, w.sizes[i], w.orders[i]));
           d = digest_add(d, level_hash(side, price, size, orders));
           put(out, emitted++, price, size, orders);
         }
@@ -168,11 +233,28 @@ export class BookView {
         d = digest_add(d, level_hash(side, price, size, orders));
         put(out, emitted++, price, size, orders);
       }
-      j++;
+      j--;
     }
-    next.count = new_count;
-    this.windows[side] = next;
-    this.spares[side] = old;
+    // The bottom edge: the worst old tail levels leave, or book levels below it enter.
+    for (let k = old_tail_at + new_tail; k < w.count; k++) {
+      const price = w.keys[k] * sign;
+      d = digest_sub(d, level_hash(side, price, w.sizes[k], w.orders[k]));
+      put(out, emitted++, price, 0, 0);
+    }
+    const entering = new_tail - old_tail; // ladder [base, base + entering)
+    for (let k = base; k < base + entering; k++) {
+      const price = ladder.keys[k] * sign;
+      d = digest_add(d, level_hash(side, price, ladder.sizes[k], ladder.orders[k]));
+      put(out, emitted++, price, ladder.sizes[k], ladder.orders[k]);
+    }
+
+    // Now the window itself: move the kept tail, write the new middle, append what entered.
+    const kept = old_tail < new_tail ? old_tail : new_tail;
+    w.move(head + new_middle, old_tail_at, old_tail_at + kept);
+    w.copy_from(ladder, new_hi - 1, new_middle, head);
+    if (entering > 0) w.copy_from(ladder, base + entering - 1, entering, head + new_middle + kept);
+    w.count = head + new_middle + new_tail;
+    if (w.count !== new_count) throw new BookError(`view depth ${n}: window holds ${w.count} levels, book top has ${new_count}`);
     this.digest = d;
     return emitted;
   }
@@ -218,12 +300,11 @@ export class BookView {
     out.orders = 0;
     if (this.depth > 0) {
       const w = this.windows[side];
-      for (let r = 0; r < w.count; r++) {
-        if (w.prices[r] === price) {
-          out.size = w.sizes[r];
-          out.orders = w.orders[r];
-          break;
-        }
+      const key = price * (side === 0 ? 1 : -1);
+      const i = w.first_at_or_below(key);
+      if (i < w.count && w.keys[i] === key) {
+        out.size = w.sizes[i];
+        out.orders = w.orders[i];
       }
     } else {
       const shown = this.shown[side];
@@ -245,7 +326,8 @@ export class BookView {
   private snapshot_side(side: Side, out: L2Level[]): number {
     if (this.depth > 0) {
       const w = this.windows[side];
-      for (let r = 0; r < w.count; r++) put(out, r, w.prices[r], w.sizes[r], w.orders[r]);
+      const sign = side === 0 ? 1 : -1;
+      for (let r = 0; r < w.count; r++) put(out, r, w.keys[r] * sign, w.sizes[r], w.orders[r]);
       return w.count;
     }
     const shown = this.shown[side];

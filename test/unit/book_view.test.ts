@@ -53,7 +53,7 @@ const step_arb = fc.record({
   frame_end: fc.boolean(),
 });
 
-const depths = [1, 3, 10, 0];
+const depths = [1, 2, 3, 10, 50, 0];
 
 describe('BookView', () => {
   it('diffs bring a client exactly to the top N and the digest stays equal to a recomputed one', () => {
@@ -166,8 +166,9 @@ describe('digest', () => {
       expect(h).toBe(Number(dec));
       expect(h).toBe(parseInt(hex, 16));
     }
-    const book_vector = /digest of this book is `(\d+)`/.exec(doc);
+    const book_vector = /digest of this book is `(\d+)`\s+\(0x([0-9a-f]{8})\)/.exec(doc);
     expect(book_vector).not.toBeNull();
+    expect(Number(book_vector![1])).toBe(parseInt(book_vector![2], 16));
     const bids = [{ price: 100, size: 5, orders: 1 }, { price: 99, size: 12, orders: 3 }];
     const asks = [{ price: 101, size: 7, orders: 2 }, { price: 103, size: 1, orders: 1 }];
     expect(digest_of(bids, asks)).toBe(Number(book_vector![1]));
