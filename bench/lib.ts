@@ -1,0 +1,114 @@
+// Helpers shared by every benchmark: what machine the numbers come from,
+// writing results as JSON files (bench/results/<name>.json), and measuring
+// operations per second of a subject against a baseline in the same run.
+//
+// Numbers from a shared 2-core machine are noisy: benches alternate subject
+// and baseline runs and report medians, and the ratio is the number to trust.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, release, totalmem, type as os_type, arch } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const results_dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+
+export interface MachineDescription {
+  cpu_model: string;
+  cores: number;
+  memory_bytes: number;
+  memory_free_bytes: number;
+  load_average_1m: number;
+  node: string;
+  os: string;
+}
+
+export function machine_description(): MachineDescription {
+  const cpu = cpus();
+  return {
+    cpu_model: cpu[0]?.model.trim() ?? 'unknown',
+    cores: cpu.length,
+    memory_bytes: totalmem(),
+    memory_free_bytes: freemem(),
+    load_average_1m: Math.round(loadavg()[0] * 100) / 100,
+    node: process.version,
+    os: `${os_type()} ${release()} ${arch()}`,
+  };
+}
+
+/** Writes bench/results/<name>.json with a timestamp and the machine; returns the path. */
+export function write_result(name: string, data: Record<string, unknown>): string {
+  mkdirSync(results_dir, { recursive: true });
+  const path = join(results_dir, `${name}.json`);
+  const body = { name, timestamp: new Date().toISOString(), machine: machine_description(), ...data };
+  writeFileSync(path, `${JSON.stringify(body, null, 2)}\n`);
+  return path;
+}
+
+export interface RateStats {
+  /** Median of the runs, operations per second. */
+  ops_per_s: number;
+  ops_per_s_best: number;
+  runs_ops_per_s: number[];
+}
+
+/** One timed run: does its work, returns how many operations it did. */
+export type Run = () => number | Promise<number>;
+
+export interface Comparison {
+  subject: RateStats;
+  baseline: RateStats;
+  /** subject ops/s ÷ baseline ops/s (medians). */
+  ratio: number;
+}
+
+/**
+ * Runs subject and baseline alternately (`runs` each, after one untimed
+ * warm-up of each) so both see the same machine conditions, and compares
+ * their median rates.
+ */
+export async function compare(subject: Run, baseline: Run, runs: number): Promise<Comparison> {
+  await subject();
+  await baseline();
+  const subject_rates: number[] = [];
+  const baseline_rates: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    subject_rates.push(await rate_of(subject));
+    baseline_rates.push(await rate_of(baseline));
+  }
+  const s = stats(subject_rates);
+  const b = stats(baseline_rates);
+  return { subject: s, baseline: b, ratio: round(s.ops_per_s / b.ops_per_s, 3) };
+}
+
+/** Median rate of `runs` timed runs (after one untimed warm-up). */
+export async function measure(run: Run, runs: number): Promise<RateStats> {
+  await run();
+  const rates: number[] = [];
+  for (let i = 0; i < runs; i++) rates.push(await rate_of(run));
+  return stats(rates);
+}
+
+async function rate_of(run: Run): Promise<number> {
+  const start = performance.now();
+  const ops = await run();
+  const seconds = (performance.now() - start) / 1000;
+  return ops / seconds;
+}
+
+function stats(rates: number[]): RateStats {
+  const sorted = [...rates].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { ops_per_s: Math.round(median), ops_per_s_best: Math.round(sorted[sorted.length - 1]), runs_ops_per_s: rates.map(Math.round) };
+}
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** "1.23M" style, for console summaries. */
+export function si(x: number): string {
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}k`;
+  return x.toFixed(0);
+}
