@@ -1,6 +1,6 @@
 // Subject names, built once per prefix (never per message).
 //   <prefix>.events.<SYMBOL>     EventBatch, engine → feeds
-//   <prefix>.snapshot.<SYMBOL>   request: empty or anything; reply: EngineReply(BookSnapshot | EngineError)
+//   <prefix>.snapshot.<SYMBOL>   request: empty body; reply: EngineReply(BookSnapshot | EngineError)
 //   <prefix>.instruments         request: empty; reply: EngineReply(InstrumentList)
 export const subject_prefix_default = 'depthcast';
 
