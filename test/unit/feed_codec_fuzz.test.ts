@@ -102,7 +102,7 @@ describe('feed decoders under fuzz', () => {
           msg = decode(bytes);
         } catch (e) {
           if (!(e instanceof WireError) || !known_codes.has(e.code) || e.message.startsWith('internal')) {
-            throw new Error(`case ${c} (seed ${seed}): ${String(e)} for bytes ${Buffer.from(bytes).toString('hex')}`);
+            throw new Error(`case ${c} (seed ${seed}): ${String(e)} for bytes ${Buffer.from(bytes).toString('hex')}`, { cause: e });
           }
           refused++;
           continue;
