@@ -45,6 +45,11 @@ export interface Config {
   idle_timeout_s: number;
   snapshot_timeout_ms: number;
   log_level: string;
+  new_connections_per_ip_per_s_max: number; // 0 = no limit
+  auth_secret: string;           // '' = no access control (default); else HMAC-SHA256 key of the tokens
+  origin_allow_list: string[];   // [] = any Origin
+  tls_cert_path: string;         // both set = wss:// and https:// (uWS SSLApp); both empty = plain
+  tls_key_path: string;
 }
 
 const both: readonly Command[] = ['all', 'engine', 'feed'];
@@ -113,6 +118,21 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'A connection that sends nothing (not even a WebSocket pong) for this long is closed (half-open sockets)' },
   { key: 'snapshot_timeout_ms', flag: '--snapshot-timeout-ms', env: 'DEPTHCAST_SNAPSHOT_TIMEOUT_MS', type: 'int', default: 2000, min: 10, max: 60000, commands: feed_cmds,
     help: "How long the feed waits for the engine's snapshot before asking again" },
+  { key: 'new_connections_per_ip_per_s_max', flag: '--new-connections-per-ip-per-s-max', env: 'DEPTHCAST_NEW_CONNECTIONS_PER_IP_PER_S_MAX', type: 'int', default: 1000, min: 0, max: 1_000_000, commands: feed_cmds,
+    help: 'New WebSocket connections one IP address may open per second (bursts up to one second\'s worth); over it they are closed with 4029. 0 = no limit' },
+  { key: 'auth_secret', flag: '--auth-secret', env: 'DEPTHCAST_AUTH_SECRET', type: 'string', default: '', commands: feed_cmds,
+    help: 'HMAC-SHA256 secret of access tokens (at least 32 bytes; prefer the environment variable to the flag, which shows in ps). Empty = no access control. Set: every connection needs a token (?token= or subprotocol token.<TOKEN>); see docs/OPERATIONS.md',
+    validate: (v) => (v === '' || new TextEncoder().encode(v as string).length >= 32) ? undefined : 'must be empty (no auth) or at least 32 bytes' },
+  { key: 'origin_allow_list', flag: '--origin-allow-list', env: 'DEPTHCAST_ORIGIN_ALLOW_LIST', type: 'list', default: [], commands: feed_cmds,
+    help: 'Origins allowed to open /ws, comma-separated, exact scheme://host[:port]; others are closed with 4003. Empty = any origin',
+    validate: (v) => {
+      const bad = (v as string[]).find((o) => !/^https?:\/\/[^\s/,]+$/.test(o));
+      return bad === undefined ? undefined : `expected scheme://host[:port] entries, got '${bad}'`;
+    } },
+  { key: 'tls_cert_path', flag: '--tls-cert-path', env: 'DEPTHCAST_TLS_CERT_PATH', type: 'string', default: '', commands: feed_cmds,
+    help: 'PEM certificate (chain) file; with --tls-key-path the feed serves wss:// and https:// only' },
+  { key: 'tls_key_path', flag: '--tls-key-path', env: 'DEPTHCAST_TLS_KEY_PATH', type: 'string', default: '', commands: feed_cmds,
+    help: 'PEM private key file of --tls-cert-path' },
   { key: 'log_level', flag: '--log-level', env: 'LOG_LEVEL', type: 'string', default: 'info', commands: both,
     help: 'pino level: fatal, error, warn, info, debug, trace, silent',
     validate: (v) => ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v as string) ? undefined : `expected a pino level, got '${String(v)}'` },
@@ -202,6 +222,9 @@ export function parse_config(command: Command, argv: readonly string[], env: Rec
   if (c.slow_exit_bytes >= c.slow_enter_bytes) {
     throw new ConfigError(`option --slow-exit-bytes (${c.slow_exit_bytes}) must be below --slow-enter-bytes (${c.slow_enter_bytes})`);
   }
+  if ((c.tls_cert_path === '') !== (c.tls_key_path === '')) {
+    throw new ConfigError('options --tls-cert-path and --tls-key-path go together: set both (TLS) or neither');
+  }
   if (c.slow_enter_bytes >= c.send_buffer_bytes_max) {
     throw new ConfigError(`option --slow-enter-bytes (${c.slow_enter_bytes}) must be below --send-buffer-bytes-max (${c.send_buffer_bytes_max})`);
   }
@@ -220,6 +243,7 @@ export function help_text(command: Command | undefined): string {
       '  all      engine + feed + trading page in one process (embedded bus unless --nats-url)',
       '  engine   matching-engine simulator publishing sequenced book events onto NATS',
       '  feed     books from the NATS stream, served over WebSockets at /ws',
+      '  token    mint an access token for a feed run with --auth-secret (depthcast token --help)',
       '',
       "Run 'depthcast <command> --help' for its options. Every option also reads an environment variable.",
     );

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The depthcast CLI: `all` (what `npm start` runs), `engine`, `feed`.
+// The depthcast CLI: `all` (what `npm start` runs), `engine`, `feed`, and
+// `token` (mints an access token, docs/OPERATIONS.md).
 import { ConfigError, help_text, parse_config, type Command } from '../config.js';
 import { log_root } from '../util/log.js';
 
@@ -14,6 +15,19 @@ async function main(): Promise<void> {
   const [command_arg, ...rest] = process.argv.slice(2);
   if (command_arg === undefined || command_arg === '--help' || command_arg === '-h' || command_arg === 'help') {
     process.stdout.write(help_text(undefined) + '\n');
+    return;
+  }
+  if (command_arg === 'token') {
+    const { token_from_args, token_help } = await import('../server/auth.js');
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(token_help + '\n');
+      return;
+    }
+    try {
+      process.stdout.write(token_from_args(rest, process.env, Math.floor(Date.now() / 1000)) + '\n');
+    } catch (err) {
+      fail((err as Error).message);
+    }
     return;
   }
   if (!commands.includes(command_arg as Command)) fail(`unknown command '${command_arg}'; expected one of: ${commands.join(', ')} (see depthcast --help)`);

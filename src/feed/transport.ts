@@ -15,4 +15,6 @@ export interface ClientTransport {
   /** Closes with a WebSocket close code after flushing what is already queued. */
   end(code: number, reason: string): void;
   readonly remote_address: string;
+  /** Access control: the symbols this connection's token covers; undefined = every symbol. */
+  readonly entitled?: (symbol: string) => boolean;
 }
