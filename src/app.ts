@@ -30,6 +30,8 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
   register_hop_histograms(registry, feed.latency);
   register_feed_metrics(registry, feed.counters, {
     symbol_live: () => [...feed.symbols].map(([s, f]) => [s, f.state === 'live'] as [string, boolean]),
+    buffered_bytes: () => feed.buffered_bytes_now(),
+    buffered_bytes_peak: () => feed.buffered_bytes_peak(),
   });
   feed.start();
   const server = await start_server({ feed, registry, config });

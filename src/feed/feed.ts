@@ -18,7 +18,7 @@ import { close_code, depths_allowed, error_code, interval_ms_max } from '../wire
 import { decode_client_frame, FrameEncoder } from '../wire/feed_codec.js';
 import type { ClientMsg, SymbolStatusRec } from '../wire/feed_types.js';
 import { WireError } from '../wire/wire_error.js';
-import { Session } from './session.js';
+import { Session, type SlowPolicy } from './session.js';
 import { Subscription } from './subscription.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport } from './transport.js';
@@ -28,6 +28,8 @@ const log = logger_for('feed');
 
 /** How often slow sessions are re-checked for drain and interval subscriptions served. */
 export const accumulate_tick_ms = 10;
+/** Connections listed one by one in /stats slow_consumers.slowest. */
+export const slow_sessions_reported_max = 10;
 /** Inbound frames/s at this multiple of the limit close the connection (abuse). */
 export const inbound_abuse_factor = 4;
 
@@ -47,8 +49,6 @@ export class Feed {
   private bus_subs: BusSubscription[] = [];
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopping = false;
-  conflation_episodes = 0;
-  slow_closes = 0;
 
   constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
     this.subjects = new Subjects(config.subject_prefix);
@@ -87,12 +87,18 @@ export class Feed {
 
   // ---- sessions ----
 
-  open_session(transport: ClientTransport): Session {
-    const session = new Session(transport, this.config, {
+  /** A new connection. `options.slow_policy` overrides the server's policy for it (e.g. /ws?slow=close). */
+  open_session(transport: ClientTransport, options: { slow_policy?: SlowPolicy } = {}): Session {
+    const c = this.config;
+    const limits = {
+      slow_enter_bytes: c.slow_enter_bytes, slow_exit_bytes: c.slow_exit_bytes, send_buffer_bytes_max: c.send_buffer_bytes_max,
+      slow_policy: options.slow_policy ?? c.slow_policy, inbound_messages_per_s_max: c.inbound_messages_per_s_max,
+    };
+    const session = new Session(transport, limits, {
       on_frame_sent: (bytes) => { this.counters.bytes_out_total += bytes; },
       on_slow_change: (s, slow) => {
         if (slow) {
-          this.conflation_episodes++;
+          this.counters.conflation_episodes_total++;
           this.slow_sessions.add(s);
         } else {
           this.slow_sessions.delete(s);
@@ -100,9 +106,20 @@ export class Feed {
         this.counters.conflating_connections = this.slow_sessions.size;
       },
       on_close_decision: (s, code) => {
-        if (code === close_code.slow_consumer) this.slow_closes++;
+        if (code === close_code.slow_consumer || code === close_code.send_buffer_overflow) count_by(this.counters.slow_closes_total, code);
         this.drop_subscriptions(s);
       },
+      on_catch_up: (_s, sub) => {
+        if (sub.last_catch_up_snapshot) {
+          this.counters.snapshots_out_total++;
+          this.counters.catch_up_snapshots_total++;
+        } else {
+          this.counters.deltas_out_total++;
+          this.counters.conflated_frames_total++;
+        }
+        this.counters.conflated_updates_merged_total += sub.last_catch_up_merged;
+      },
+      on_send_dropped: () => { this.counters.sends_dropped_total++; },
     }, (s) => this.schedule_session(s), Date.now());
     this.sessions.add(session);
     this.counters.connections = this.sessions.size;
@@ -114,6 +131,7 @@ export class Feed {
   close_session(session: Session, code: number): void {
     if (!this.sessions.delete(session)) return;
     count_by(this.counters.closes_total, code);
+    if (session.buffered_bytes_max > this.counters.buffered_bytes_peak) this.counters.buffered_bytes_peak = session.buffered_bytes_max;
     session.closing = true;
     this.drop_subscriptions(session);
     this.slow_sessions.delete(session);
@@ -203,6 +221,7 @@ export class Feed {
       const existing = session.subs.get(key);
       if (existing !== undefined) {
         this.set_interval(existing, interval_ms);
+        statuses.push(status_of(f));
         continue;
       }
       if (session.subs.size >= this.config.subscriptions_per_connection_max) {
@@ -251,8 +270,7 @@ export class Feed {
       this.interval_subs.delete(sub);
       const session = sub.owner as Session;
       if (sub.mode === 'accumulating' && !session.slow) {
-        const frame = sub.catch_up();
-        if (frame !== null) this.queue_delta(session, frame, true);
+        session.send_catch_up(sub);
         sub.channel.start_streaming(sub);
       }
     }
@@ -328,8 +346,19 @@ export class Feed {
   private flush_all(): void {
     this.flush_scheduled = false;
     for (const f of this.dirty_symbols) this.flush_symbol(f);
-    for (const s of this.dirty_sessions) s.flush();
-    this.dirty_sessions.clear();
+    this.flush_sessions();
+  }
+
+  /**
+   * A session's flush can queue more for itself (a drained slow session's
+   * catch-ups): it is then re-added and visited again in this loop, never
+   * dropped from the set with frames still pending.
+   */
+  private flush_sessions(): void {
+    for (const s of this.dirty_sessions) {
+      this.dirty_sessions.delete(s);
+      s.flush();
+    }
   }
 
   /** Moves every view of the symbol to the book's current commit point. */
@@ -361,12 +390,6 @@ export class Feed {
     let n = 0;
     for (const f of this.symbols.values()) n += f.stats.events;
     return n;
-  }
-
-  private queue_delta(session: Session, frame: Uint8Array, conflated: boolean): void {
-    this.counters.deltas_out_total++;
-    if (conflated) this.counters.conflated_frames_total++;
-    session.queue(frame);
   }
 
   private on_state(f: SymbolFeed): void {
@@ -434,8 +457,7 @@ export class Feed {
       sub.next_due_ms = now_ms + sub.interval_ms;
       if (session.slow || session.closing || sub.mode !== 'accumulating') continue;
       this.flush_symbol(sub.channel.symbol_feed);
-      const frame = sub.catch_up();
-      if (frame !== null) this.queue_delta(session, frame, false);
+      session.send_catch_up(sub);
     }
   }
 
@@ -450,20 +472,61 @@ export class Feed {
         ...f.stats,
       };
     }
-    let buffered_max = 0;
-    for (const s of this.sessions) buffered_max = Math.max(buffered_max, s.transport.buffered_bytes());
     const latency: Record<string, unknown> = {};
     for (const hop of server_hops) latency[hop] = this.latency.percentiles(hop);
     return {
       bus: { kind: this.bus.kind, connected: this.bus.isConnected() },
       connections: this.sessions.size,
-      conflating_connections: this.slow_sessions.size,
-      conflation_episodes: this.conflation_episodes,
-      slow_closes: this.slow_closes,
-      buffered_bytes_max_now: buffered_max,
-      counters: { ...this.counters, closes_total: Object.fromEntries(this.counters.closes_total), errors_total: Object.fromEntries(this.counters.errors_total), recoveries_total: Object.fromEntries(this.counters.recoveries_total) },
+      slow_consumers: this.slow_consumer_stats(),
+      counters: {
+        ...this.counters, closes_total: Object.fromEntries(this.counters.closes_total), errors_total: Object.fromEntries(this.counters.errors_total),
+        recoveries_total: Object.fromEntries(this.counters.recoveries_total), slow_closes_total: Object.fromEntries(this.counters.slow_closes_total),
+      },
       latency_us: latency,
       symbols,
+    };
+  }
+
+  /** Bytes buffered for each open connection now (user space, above the kernel's socket buffer). */
+  buffered_bytes_now(): number[] {
+    const out: number[] = [];
+    for (const s of this.sessions) out.push(s.transport.buffered_bytes());
+    return out;
+  }
+
+  /** Most bytes ever buffered for one connection, open or closed. */
+  buffered_bytes_peak(): number {
+    let peak = this.counters.buffered_bytes_peak;
+    for (const s of this.sessions) if (s.buffered_bytes_max > peak) peak = s.buffered_bytes_max;
+    return peak;
+  }
+
+  /** The slow-consumer picture for /stats: counts, buffered bytes now, and the slowest connections in detail. */
+  slow_consumer_stats(): Record<string, unknown> {
+    const c = this.counters;
+    const buffered = this.buffered_bytes_now().sort((a, b) => a - b);
+    const at = (q: number) => (buffered.length === 0 ? 0 : buffered[Math.min(buffered.length - 1, Math.floor(q * buffered.length))]);
+    const slowest = [...this.sessions].map((s) => ({ s, bytes: s.transport.buffered_bytes() })).sort((a, b) => b.bytes - a.bytes).slice(0, slow_sessions_reported_max).map((x) => x.s);
+    return {
+      conflating_connections: this.slow_sessions.size,
+      conflation_episodes_total: c.conflation_episodes_total,
+      conflated_frames_total: c.conflated_frames_total,
+      catch_up_snapshots_total: c.catch_up_snapshots_total,
+      conflated_updates_merged_total: c.conflated_updates_merged_total,
+      slow_closes_total: Object.fromEntries(c.slow_closes_total),
+      buffered_bytes: {
+        connections: buffered.length, max_now: at(1), p50_now: at(0.5), p90_now: at(0.9), p99_now: at(0.99),
+        peak: this.buffered_bytes_peak(),
+      },
+      slowest: slowest.map((s) => ({
+        session: s.id, remote_address: s.transport.remote_address, slow: s.slow, policy: s.limits.slow_policy,
+        buffered_bytes: s.transport.buffered_bytes(), buffered_bytes_max: s.buffered_bytes_max, episodes: s.slow_episodes,
+        frames_sent: s.frames_sent,
+        views: [...s.subs.values()].map((sub) => ({
+          view: sub.key, mode: sub.mode, interval_ms: sub.interval_ms, seq_sent: sub.seq_sent, dirty_levels: sub.dirty_levels,
+          held_trades: sub.held_trades, folded_trades: sub.folded_trades, updates_pending: sub.merged_pending, snapshot_next: sub.overflowed,
+        })),
+      })),
     };
   }
 
@@ -475,8 +538,7 @@ export class Feed {
     for (const s of this.bus_subs) s.unsubscribe();
     this.bus_subs = [];
     for (const f of this.symbols.values()) f.stop();
-    for (const s of this.dirty_sessions) s.flush();
-    this.dirty_sessions.clear();
+    this.flush_sessions();
     for (const s of [...this.sessions]) s.close(close_code.going_away, 'server shutting down');
   }
 }

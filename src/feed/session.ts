@@ -2,7 +2,12 @@
 // event-loop turn (sent corked, in one syscall), its inbound rate limit, and
 // its slow-consumer state with hysteresis (nats.js SlowNotifier): it switches
 // streaming → conflating once when its buffered bytes cross slow_enter_bytes,
-// and back once when they fall below slow_exit_bytes.
+// and back once when they fall below slow_exit_bytes. While conflating nothing
+// is queued per update: each view accumulates (Subscription) and, once the
+// socket has drained, gets ONE catch-up frame. With slow_policy 'close' the
+// connection is closed with 4008 instead, and nothing is queued or sent after
+// that decision. Whatever the policy, more than send_buffer_bytes_max buffered
+// closes with 4009, and so does a send the socket refuses (never a silent skip).
 
 import { close_code } from '../wire/codes.js';
 import { TokenBucket } from './rate_limiter.js';
@@ -12,18 +17,24 @@ import { send_dropped, type ClientTransport } from './transport.js';
 /** Frames queued for one connection within one event-loop turn; past it we flush early. */
 export const session_pending_frames_max = 1024;
 
+export type SlowPolicy = 'conflate' | 'close';
+
 export interface SessionLimits {
-  slow_enter_bytes: number;
-  slow_exit_bytes: number;
-  send_buffer_bytes_max: number;
-  slow_policy: 'conflate' | 'close';
-  inbound_messages_per_s_max: number;
+  readonly slow_enter_bytes: number;
+  readonly slow_exit_bytes: number;
+  readonly send_buffer_bytes_max: number;
+  readonly slow_policy: SlowPolicy;
+  readonly inbound_messages_per_s_max: number;
 }
 
 export interface SessionEvents {
   on_frame_sent(bytes: number): void;
   on_slow_change(session: Session, slow: boolean): void;
   on_close_decision(session: Session, code: number): void;
+  /** A catch-up frame was queued for an accumulating subscription (conflation or interval). */
+  on_catch_up(session: Session, sub: Subscription): void;
+  /** The socket refused a send (uWS returned 2); the connection is closed for it. */
+  on_send_dropped(session: Session): void;
 }
 
 export class Session implements SubscriptionOwner {
@@ -37,13 +48,19 @@ export class Session implements SubscriptionOwner {
   readonly inbound: TokenBucket;
   inbound_refused = 0;
   slow_episodes = 0;
+  /** Most bytes ever seen buffered for this connection (sampled after each flush, on drain and every slow tick). */
   buffered_bytes_max = 0;
+  /** Frames and bytes the socket accepted (sent or buffered); nothing is added after the close decision. */
+  frames_sent = 0;
+  bytes_sent = 0;
+  /** The close code we decided on, if we closed the connection. */
+  close_decision: number | null = null;
   private pending: Uint8Array[] = [];
   private pending_queued = false;
 
   constructor(
     readonly transport: ClientTransport,
-    private readonly limits: SessionLimits,
+    readonly limits: SessionLimits,
     private readonly events: SessionEvents,
     private readonly schedule_flush: (s: Session) => void,
     now_ms: number,
@@ -84,6 +101,8 @@ export class Session implements SubscriptionOwner {
             dropped = true;
             break;
           }
+          this.frames_sent++;
+          this.bytes_sent += frames[i].byteLength;
           this.events.on_frame_sent(frames[i].byteLength);
         }
       });
@@ -91,6 +110,7 @@ export class Session implements SubscriptionOwner {
       this.last_send_ms = Date.now();
       if (dropped) {
         // A frame the socket refused would break the client's book: close rather than skip.
+        this.events.on_send_dropped(this);
         this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
         return;
       }
@@ -120,18 +140,28 @@ export class Session implements SubscriptionOwner {
       this.slow = false;
       this.events.on_slow_change(this, false);
       // Catch up every view at once: one conflated frame each, then stream again.
+      // Interval subscriptions stay accumulating: the interval timer serves them.
       for (const sub of this.subs.values()) {
         if (sub.mode !== 'accumulating' || sub.interval_ms > 0) continue;
-        const frame = sub.catch_up();
-        if (frame !== null) this.queue(frame);
+        this.send_catch_up(sub);
         sub.channel.start_streaming(sub);
       }
     }
   }
 
+  /** Queues the frame that brings an accumulating subscription to its view's current seq, if anything changed. */
+  send_catch_up(sub: Subscription): void {
+    if (this.closing) return;
+    const frame = sub.catch_up();
+    if (frame === null) return;
+    this.queue(frame);
+    this.events.on_catch_up(this, sub);
+  }
+
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    this.close_decision = code;
     this.pending.length = 0;
     this.events.on_close_decision(this, code);
     this.transport.end(code, reason);

@@ -36,6 +36,9 @@ export class Subscription {
   private aggregate: TradeAggregateRec | null = null;
   private notional = 0;
   private merged = 0;
+  /** What the last catch_up() sent: a Snapshot or a Delta, and how many updates it merged. */
+  last_catch_up_snapshot = false;
+  last_catch_up_merged = 0;
 
   constructor(
     readonly owner: SubscriptionOwner,
@@ -53,8 +56,24 @@ export class Subscription {
     return this.merged;
   }
 
+  /** Changed prices remembered now (both sides); never above conflation_levels_max. */
   get dirty_levels(): number {
     return this.dirty_bids.size + this.dirty_asks.size;
+  }
+
+  /** Individual trades held now; never above conflation_trades_max (the rest are folded). */
+  get held_trades(): number {
+    return this.trades.length;
+  }
+
+  /** Trades folded into the aggregate so far. */
+  get folded_trades(): number {
+    return this.aggregate === null ? 0 : this.aggregate.count;
+  }
+
+  /** The next catch-up will be a Snapshot (too many levels changed, or the view restarted). */
+  get overflowed(): boolean {
+    return this.overflow;
   }
 
   accumulate(changes: ViewLevels, trades: readonly TradeRec[], merged: number): void {
@@ -122,9 +141,11 @@ export class Subscription {
    */
   catch_up(): Uint8Array | null {
     const ch = this.channel;
-    if (ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.merged === 0 && this.trades.length === 0 && this.aggregate === null) return null;
+    if (!this.overflow && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.merged === 0 && this.trades.length === 0 && this.aggregate === null) return null;
     let frame: Uint8Array;
-    if (this.overflow || this.epoch_sent !== ch.epoch) {
+    this.last_catch_up_merged = this.merged;
+    this.last_catch_up_snapshot = this.overflow || this.epoch_sent !== ch.epoch;
+    if (this.last_catch_up_snapshot) {
       frame = ch.snapshot_with_trades(this.trades, this.aggregate);
     } else {
       const f = ch.symbol_feed;

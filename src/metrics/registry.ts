@@ -24,11 +24,18 @@
 // | depthcast_subscriptions                  | gauge   |                 | (connection, view) subscriptions now
 // | depthcast_conflating_connections         | gauge   |                 | connections currently conflating (slow)
 // | depthcast_conflated_frames_total         | counter |                 | Delta frames sent with conflated = true
+// | depthcast_conflation_episodes_total      | counter |                 | times a connection went slow (streaming → conflating)
+// | depthcast_conflated_updates_merged_total | counter |                 | updates merged into conflated frames (slow catch-ups and intervals)
+// | depthcast_catch_up_snapshots_total       | counter |                 | catch-ups sent as a Snapshot (too many levels changed, or the view restarted)
+// | depthcast_slow_closes_total              | counter | code            | connections closed for slowness: 4008 (policy close), 4009 (buffer cap)
+// | depthcast_buffered_bytes_peak            | gauge   |                 | most bytes ever buffered for one connection
+// | depthcast_connection_buffered_bytes      | histogram |               | bytes buffered per open connection, at scrape time
+// | depthcast_connection_buffered_bytes_max  | gauge   |                 | most bytes buffered for one open connection, at scrape time
 // | depthcast_ingest_events_total            | counter |                 | engine book events applied to books
 // | depthcast_ingest_gaps_total              | counter |                 | seq gaps or epoch changes seen on the bus
 // | depthcast_recoveries_total               | counter | symbol          | symbol recoveries started (snapshot requested)
 // | depthcast_symbol_live                    | gauge   | symbol          | 1 when the symbol's book is live, 0 while recovering
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { reported_quantiles, type HopHistograms } from './hop_histograms.js';
 
 export const metric_prefix = 'depthcast_';
@@ -126,6 +133,11 @@ export interface FeedCounters {
   subscriptions: number;
   conflating_connections: number;
   conflated_frames_total: number;
+  conflation_episodes_total: number;
+  conflated_updates_merged_total: number;
+  catch_up_snapshots_total: number;
+  slow_closes_total: Map<number, number>;         // by close code (4008, 4009)
+  buffered_bytes_peak: number;                    // of connections already closed; open ones are read live
   ingest_events_total: number;
   ingest_gaps_total: number;
   recoveries_total: Map<string, number>;          // by symbol
@@ -138,6 +150,7 @@ export function new_feed_counters(): FeedCounters {
     bytes_out_total: 0, frames_in_total: 0, bytes_in_total: 0, sends_dropped_total: 0,
     errors_total: new Map(), client_resyncs_total: 0, subscriptions: 0,
     conflating_connections: 0, conflated_frames_total: 0,
+    conflation_episodes_total: 0, conflated_updates_merged_total: 0, catch_up_snapshots_total: 0, slow_closes_total: new Map(), buffered_bytes_peak: 0,
     ingest_events_total: 0, ingest_gaps_total: 0, recoveries_total: new Map(),
   };
 }
@@ -150,7 +163,14 @@ export function count_by<K>(map: Map<K, number>, key: K, n = 1): void {
 export interface FeedMetricSources {
   /** Per-symbol liveness, read at scrape time. */
   symbol_live?: () => Iterable<[symbol: string, live: boolean]>;
+  /** Bytes buffered for each open connection now, read at scrape time. */
+  buffered_bytes?: () => readonly number[];
+  /** Most bytes ever buffered for one connection (open or closed). */
+  buffered_bytes_peak?: () => number;
 }
+
+/** Buckets of depthcast_connection_buffered_bytes: 0, then 1 KiB … 64 MiB by powers of 4. */
+export const buffered_bytes_buckets = [0, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
 /** Registers every feed metric of the table above, reading from counters at scrape time. */
 export function register_feed_metrics(registry: Registry, counters: FeedCounters, sources: FeedMetricSources = {}): void {
@@ -182,6 +202,30 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
   counter_from(registry, `${p}recoveries_total`, 'Symbol recoveries started, by symbol', (c) => {
     for (const [symbol, n] of counters.recoveries_total) set_counter(c, n, { symbol });
   }, ['symbol']);
+  counter_from(registry, `${p}conflation_episodes_total`, 'Times a connection went slow (streaming to conflating)', (c) => set_counter(c, counters.conflation_episodes_total));
+  counter_from(registry, `${p}conflated_updates_merged_total`, 'Updates merged into conflated frames (slow catch-ups and intervals)', (c) => set_counter(c, counters.conflated_updates_merged_total));
+  counter_from(registry, `${p}catch_up_snapshots_total`, 'Catch-ups sent as a Snapshot instead of a conflated Delta', (c) => set_counter(c, counters.catch_up_snapshots_total));
+  counter_from(registry, `${p}slow_closes_total`, 'Connections closed for slowness, by close code (4008 policy close, 4009 buffer cap)', (c) => {
+    for (const [code, n] of counters.slow_closes_total) set_counter(c, n, { code });
+  }, ['code']);
+  if (sources.buffered_bytes) {
+    const read = sources.buffered_bytes;
+    new Histogram({
+      name: `${p}connection_buffered_bytes`, help: 'Bytes buffered per open connection, at scrape time', buckets: buffered_bytes_buckets, registers: [registry],
+      collect(this: Histogram<string>) {
+        this.reset();
+        this.zero({}); // an empty distribution still shows its buckets
+        for (const bytes of read()) this.observe(bytes);
+      },
+    });
+    gauge_from(registry, `${p}connection_buffered_bytes_max`, 'Most bytes buffered for one open connection, at scrape time', (g) => {
+      let max = 0;
+      for (const bytes of read()) if (bytes > max) max = bytes;
+      g.set(max);
+    });
+  }
+  const peak = sources.buffered_bytes_peak ?? (() => counters.buffered_bytes_peak);
+  gauge_from(registry, `${p}buffered_bytes_peak`, 'Most bytes ever buffered for one connection', (g) => g.set(peak()));
   if (sources.symbol_live) {
     const read = sources.symbol_live;
     gauge_from(registry, `${p}symbol_live`, '1 when the symbol book is live, 0 while recovering', (g) => {

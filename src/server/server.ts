@@ -1,5 +1,6 @@
 // The only importer of uWebSockets.js. Routes:
-//   /ws        WebSocket endpoint (binary FlatBuffers frames, docs/PROTOCOL.md)
+//   /ws        WebSocket endpoint (binary FlatBuffers frames, docs/PROTOCOL.md);
+//              /ws?slow=close|conflate picks this connection's slow-consumer policy
 //   /health    200 when the bus is connected and every book is live, else 503 (JSON body says why)
 //   /metrics   Prometheus text (prom-client registry)
 //   /stats     JSON: symbols, views, connections, counters, latency percentiles
@@ -11,7 +12,7 @@ import { dirname, join, normalize } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Feed } from '../feed/feed.js';
-import type { Session } from '../feed/session.js';
+import type { Session, SlowPolicy } from '../feed/session.js';
 import type { ClientTransport } from '../feed/transport.js';
 import { logger_for } from '../util/log.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
@@ -25,7 +26,11 @@ interface SocketData {
   session: Session | null;
   closed: boolean;
   remote_address: string;
+  /** From /ws?slow=…; undefined = the server's --slow-policy. */
+  slow_policy: SlowPolicy | undefined;
 }
+
+const slow_policies: readonly string[] = ['conflate', 'close'] satisfies SlowPolicy[];
 
 class UwsTransport implements ClientTransport {
   constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string) {}
@@ -89,8 +94,15 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     maxBackpressure: config.send_buffer_bytes_max + 1024 * 1024,
     upgrade: (res, req, context) => {
       const remote_address = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const slow = req.getQuery('slow');
+      if (slow !== undefined && !slow_policies.includes(slow)) {
+        res.cork(() => {
+          res.writeStatus('400 Bad Request').end(`slow must be one of ${slow_policies.join(', ')}; got '${slow.slice(0, 32)}'`);
+        });
+        return;
+      }
       res.upgrade<SocketData>(
-        { session: null, closed: false, remote_address },
+        { session: null, closed: false, remote_address, slow_policy: slow as SlowPolicy | undefined },
         req.getHeader('sec-websocket-key'),
         req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'),
@@ -99,7 +111,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     },
     open: (ws) => {
       const data = ws.getUserData();
-      data.session = feed.open_session(new UwsTransport(ws, data.remote_address));
+      data.session = feed.open_session(new UwsTransport(ws, data.remote_address), { slow_policy: data.slow_policy });
     },
     message: (ws, message, is_binary) => {
       const session = ws.getUserData().session;

@@ -1,0 +1,180 @@
+// Mirrors the views of one connection from its decoded frames and keeps the
+// evidence slow-consumer tests need: every frame's range, kind, conflated flag
+// and arrival time, and the trades each view accounted for (listed one by one,
+// or folded into an aggregate, in Deltas and in catch-up Snapshots). It
+// checks, per view: contiguous ranges in an epoch, the digest after every
+// frame (recomputed with the BigInt implementation written from
+// docs/PROTOCOL.md), never crossed, and trade ids contiguous from the first
+// trade seen (an aggregate must cover exactly the ids it claims).
+import { decode_server_frame } from '../../src/wire/feed_codec.js';
+import type { LevelUpdate, ServerMsg, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import { protocol_level_hash } from './protocol_client.js';
+
+export interface FrameRecord {
+  kind: 'snapshot' | 'delta';
+  seq_first: number;
+  seq: number;
+  conflated: boolean;
+  updates_merged: number;
+  trades_listed: number;
+  trades_folded: number;
+  at_ms: number;
+}
+
+export class MirrorView {
+  epoch = 0;
+  seq = 0;
+  digest = 0;
+  readonly bids = new Map<number, { size: number; orders: number }>();
+  readonly asks = new Map<number, { size: number; orders: number }>();
+  readonly frames: FrameRecord[] = [];
+  /** First and last trade id accounted for (0 = none yet). */
+  first_trade_id = 0;
+  last_trade_id = 0;
+  trades_listed = 0;
+  trades_folded = 0;
+  /** Every trade listed one by one, in order, and every aggregate received. */
+  readonly trades: TradeRec[] = [];
+  readonly aggregates: TradeAggregateRec[] = [];
+
+  constructor(readonly key: string, readonly depth: number) {}
+
+  count(what: (f: FrameRecord) => boolean): number {
+    let n = 0;
+    for (const f of this.frames) if (what(f)) n++;
+    return n;
+  }
+
+  /** Sides best first, as [price, size, orders]. */
+  sorted(): { bids: [number, number, number][]; asks: [number, number, number][] } {
+    const list = (m: Map<number, { size: number; orders: number }>) => [...m].map(([p, l]) => [p, l.size, l.orders] as [number, number, number]);
+    return { bids: list(this.bids).sort((a, b) => b[0] - a[0]), asks: list(this.asks).sort((a, b) => a[0] - b[0]) };
+  }
+}
+
+export class ViewMirror {
+  readonly views = new Map<string, MirrorView>();
+  readonly violations: string[] = [];
+  readonly other: ServerMsg[] = [];
+  frames = 0;
+
+  constructor(private readonly clock_ms: () => number = () => performance.now()) {}
+
+  view(symbol: string, depth: number): MirrorView | undefined {
+    return this.views.get(`${symbol}|${depth}`);
+  }
+
+  on_bytes(bytes: Uint8Array): void {
+    this.on_msg(decode_server_frame(bytes));
+  }
+
+  on_msg(msg: ServerMsg): void {
+    this.frames++;
+    const at_ms = this.clock_ms();
+    if (msg.type !== 'snapshot' && msg.type !== 'delta') {
+      this.other.push(msg);
+      return;
+    }
+    const key = `${msg.symbol}|${msg.depth}`;
+    let v = this.views.get(key);
+    if (msg.type === 'snapshot') {
+      if (v === undefined) this.views.set(key, (v = new MirrorView(key, msg.depth)));
+      v.bids.clear();
+      v.asks.clear();
+      v.digest = 0;
+      for (const l of msg.bids) this.set(v, 0, l);
+      for (const l of msg.asks) this.set(v, 1, l);
+      v.epoch = msg.epoch;
+      v.seq = msg.seq;
+      this.account(v, msg.trades ?? [], msg.trade_aggregate ?? null);
+      v.frames.push({ kind: 'snapshot', seq_first: msg.seq, seq: msg.seq, conflated: false, updates_merged: 0,
+        trades_listed: msg.trades?.length ?? 0, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms });
+    } else {
+      if (v === undefined) {
+        this.violations.push(`${key}: delta before any snapshot`);
+        return;
+      }
+      if (msg.epoch !== v.epoch) this.violations.push(`${key}: delta of epoch ${msg.epoch} on a view of epoch ${v.epoch}`);
+      if (msg.seq_first !== v.seq + 1) this.violations.push(`${key}: range break: seq_first ${msg.seq_first} after seq ${v.seq}`);
+      if (msg.seq < msg.seq_first) this.violations.push(`${key}: empty range ${msg.seq_first}..${msg.seq}`);
+      for (const l of msg.bids) this.set(v, 0, l);
+      for (const l of msg.asks) this.set(v, 1, l);
+      v.seq = msg.seq;
+      this.account(v, msg.trades, msg.trade_aggregate);
+      v.frames.push({ kind: 'delta', seq_first: msg.seq_first, seq: msg.seq, conflated: msg.conflated, updates_merged: msg.updates_merged,
+        trades_listed: msg.trades.length, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms });
+    }
+    if (v.digest !== msg.digest) this.violations.push(`${key}: digest ${v.digest} != frame's ${msg.digest} at seq ${v.seq}`);
+    this.check_shape(v);
+  }
+
+  private set(v: MirrorView, side: 0 | 1, l: LevelUpdate): void {
+    const map = side === 0 ? v.bids : v.asks;
+    const old = map.get(l.price);
+    if (old !== undefined) v.digest = (v.digest - hash(side, l.price, old.size, old.orders)) >>> 0;
+    if (l.size === 0) {
+      map.delete(l.price);
+      return;
+    }
+    map.set(l.price, { size: l.size, orders: l.orders });
+    v.digest = (v.digest + hash(side, l.price, l.size, l.orders)) >>> 0;
+  }
+
+  private account(v: MirrorView, trades: readonly TradeRec[], aggregate: TradeAggregateRec | null): void {
+    // A folded range is always the oldest part of a frame's trades.
+    if (aggregate !== null) {
+      if (aggregate.last_trade_id - aggregate.first_trade_id + 1 !== aggregate.count) {
+        this.violations.push(`${v.key}: aggregate of ${aggregate.count} trades claims ids ${aggregate.first_trade_id}..${aggregate.last_trade_id}`);
+      }
+      this.next_trade(v, aggregate.first_trade_id, aggregate.last_trade_id);
+      v.trades_folded += aggregate.count;
+      v.aggregates.push(aggregate);
+    }
+    for (const t of trades) {
+      this.next_trade(v, t.trade_id, t.trade_id);
+      v.trades_listed++;
+      v.trades.push(t);
+    }
+  }
+
+  private next_trade(v: MirrorView, first: number, last: number): void {
+    if (v.last_trade_id !== 0 && first !== v.last_trade_id + 1) {
+      this.violations.push(`${v.key}: trade ids jump from ${v.last_trade_id} to ${first}`);
+    }
+    if (v.first_trade_id === 0) v.first_trade_id = first;
+    v.last_trade_id = last;
+  }
+
+  private check_shape(v: MirrorView): void {
+    if (v.depth > 0 && (v.bids.size > v.depth || v.asks.size > v.depth)) this.violations.push(`${v.key}: more than ${v.depth} levels shown`);
+    let best_bid = -Infinity;
+    for (const p of v.bids.keys()) if (p > best_bid) best_bid = p;
+    let best_ask = Infinity;
+    for (const p of v.asks.keys()) if (p < best_ask) best_ask = p;
+    if (best_bid >= best_ask) this.violations.push(`${v.key}: crossed at seq ${v.seq}: ${best_bid} >= ${best_ask}`);
+  }
+}
+
+function hash(side: 0 | 1, price: number, size: number, orders: number): number {
+  return protocol_level_hash(side, BigInt(price), BigInt(size), orders);
+}
+
+/** The trades of a range folded as the protocol's TradeAggregate defines them (docs/PROTOCOL.md §5.5). */
+export function expected_aggregate(trades: readonly TradeRec[]): TradeAggregateRec {
+  let volume = 0;
+  let notional = 0;
+  let buy_volume = 0;
+  let high = -Infinity;
+  let low = Infinity;
+  for (const t of trades) {
+    volume += t.size;
+    notional += t.price * t.size;
+    if (t.aggressor === 0) buy_volume += t.size;
+    high = Math.max(high, t.price);
+    low = Math.min(low, t.price);
+  }
+  return {
+    count: trades.length, first_trade_id: trades[0].trade_id, last_trade_id: trades[trades.length - 1].trade_id,
+    volume, vwap: notional / volume, high, low, last: trades[trades.length - 1].price, buy_volume,
+  };
+}
