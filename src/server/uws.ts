@@ -12,7 +12,7 @@ try {
   native = require(binary_path);
 } catch (err) {
   throw new Error(`native uWebSockets.js binary not loadable (${binary_path}): ${(err as Error).message}. ` +
-    'It exists for Node 16/18/20 only: run on Node 20.');
+    'It exists for Node 16/18/20 only: run on Node 20.', { cause: err });
 }
 const shim_check = (uWS as unknown as { App: unknown }).App;
 if (shim_check !== (native as { App: unknown }).App) {
