@@ -13,7 +13,11 @@ export type BusStatus = 'connected' | 'disconnected' | 'reconnected' | 'closed';
 
 export interface Bus {
   readonly kind: 'memory' | 'nats' | 'fault';
-  /** Fire-and-forget. The bus copies or sends `data` before returning, so callers may reuse it. */
+  /**
+   * Fire-and-forget. The bus takes ownership of `data`: nats.js queues the
+   * buffer itself until its next flush, so a caller must hand over a fresh
+   * buffer and never modify it afterwards (our encoders return copies).
+   */
   publish(subject: string, data: Uint8Array): void;
   /** Subjects use NATS syntax: tokens split by '.', '*' one token, '>' the rest. */
   subscribe(subject: string, handler: BusHandler): BusSubscription;

@@ -63,8 +63,8 @@ async function kill(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function start_nats_server(): Promise<NatsServerHandle> {
-  const port = await free_port();
+export async function start_nats_server(options: { port?: number } = {}): Promise<NatsServerHandle> {
+  const port = options.port ?? await free_port();
   const store_dir = mkdtempSync(join(tmpdir(), 'depthcast-nats-'));
   let child = await launch(port, store_dir);
   return {
