@@ -16,6 +16,7 @@ import type { Session, SlowPolicy } from '../feed/session.js';
 import type { ClientTransport } from '../feed/transport.js';
 import { logger_for } from '../util/log.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
+import { serve_ui_bundle, ui_bundle } from './ui_bundle.js';
 
 const log = logger_for('server');
 
@@ -158,8 +159,11 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   });
 
   if (config.ui) {
+    // The page's script is bundled in memory (src/server/ui_bundle.ts); its other files come from src/ui.
+    const page_bundle = ui_bundle();
     app.get('/*', (res, req) => {
       const url = req.getUrl();
+      if (serve_ui_bundle(res, url, page_bundle)) return;
       const rel = url === '/' ? 'index.html' : normalize(url.slice(1));
       const file = join(ui_dir, rel);
       if (!file.startsWith(ui_dir) || rel.includes('..') || !existsSync(file) || !/\.[a-z]+$/.test(file)) {
