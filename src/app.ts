@@ -34,12 +34,18 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
     buffered_bytes_peak: () => feed.buffered_bytes_peak(),
   });
   feed.start();
-  const server = await start_server({ feed, registry, config });
+  let server: ServerHandle;
+  try {
+    server = await start_server({ feed, registry, config });
+  } catch (err) {
+    await feed.stop(); // no timers or bus subscriptions left behind by a server that never listened
+    throw err;
+  }
   let stopped = false;
   return {
     feed,
     server,
-    url: `ws://${server.host}:${server.port}/ws`,
+    url: `${server.tls ? 'wss' : 'ws'}://${server.host}:${server.port}/ws`,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -62,8 +68,15 @@ export interface AllInOne {
 export async function start_all(config: Readonly<Config>): Promise<AllInOne> {
   const bus = await open_bus(config, 'depthcast-all');
   const engine = await start_engine(config, bus);
-  const feed_service = await start_feed_service(config, bus);
-  log.info({ url: `http://${feed_service.server.host}:${feed_service.server.port}/`, bus: bus.kind }, 'depthcast is up');
+  let feed_service: FeedService;
+  try {
+    feed_service = await start_feed_service(config, bus);
+  } catch (err) {
+    await engine.stop();
+    await bus.close();
+    throw err;
+  }
+  log.info({ url: `${feed_service.server.tls ? 'https' : 'http'}://${feed_service.server.host}:${feed_service.server.port}/`, bus: bus.kind }, 'depthcast is up');
   return {
     bus, engine, feed_service,
     async stop() {

@@ -217,6 +217,10 @@ export class Feed {
         this.send_error(session, error_code.unknown_symbol, `unknown symbol '${symbol}'`, symbol);
         continue;
       }
+      if (session.transport.entitled !== undefined && !session.transport.entitled(symbol)) {
+        this.send_error(session, error_code.not_entitled, `your token does not entitle you to '${symbol}'`, symbol);
+        continue;
+      }
       const key = symbol + '|' + depth;
       const existing = session.subs.get(key);
       if (existing !== undefined) {
@@ -468,7 +472,7 @@ export class Feed {
         state: f.state, epoch: f.epoch, seq: f.committed_seq,
         bid_levels: f.book.level_count(0), ask_levels: f.book.level_count(1),
         best_bid: f.book.best(0) ?? null, best_ask: f.book.best(1) ?? null,
-        views: (this.channels.get(f) ?? []).map((ch) => ({ depth: ch.depth, seq: ch.seq, subscribers: ch.subscriber_count })),
+        views: (this.channels.get(f) ?? []).map((ch) => ({ depth: ch.depth, seq: ch.seq, subscribers: ch.subscriber_count, snapshot_encodes: ch.snapshot_encodes })),
         ...f.stats,
       };
     }

@@ -23,6 +23,8 @@ export class ViewChannel {
   readonly accumulating = new Set<Subscription>();
   /** The latest changes (valid during fan-out of one update). */
   readonly changes = new ViewLevels();
+  /** Snapshot frames encoded for this view (shared ones; per-client catch-ups not counted): a reconnect storm should add ~1 per seq, not 1 per client. */
+  snapshot_encodes = 0;
   private snapshot_bytes: Uint8Array | null = null;
   private snapshot_key_seq = -1;
   private snapshot_key_epoch = -1;
@@ -92,6 +94,7 @@ export class ViewChannel {
       return this.snapshot_bytes;
     }
     this.snapshot_bytes = this.encoder.snapshot(this.snapshot_fields());
+    this.snapshot_encodes++;
     this.snapshot_key_seq = this.seq;
     this.snapshot_key_epoch = this.epoch;
     return this.snapshot_bytes;

@@ -6,7 +6,12 @@
 //   /stats     JSON: symbols, views, connections, counters, latency percentiles
 //   /          the trading page (src/ui), when enabled
 //   anything else: 404
-import { readFileSync, existsSync } from 'node:fs';
+// Admission (src/server/auth.ts) is decided at the upgrade: per-IP connection
+// rate, origin allow-list, token. A refused connection is still upgraded and
+// then closed with 4029 or 4003 and a reason, because a browser can read a
+// close code but not the status of a refused upgrade.
+// TLS: with --tls-cert-path/--tls-key-path the app is a uWS SSLApp (wss://, https://).
+import { accessSync, constants as fs_constants, readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, normalize } from 'node:path';
 import type { Registry } from 'prom-client';
@@ -15,6 +20,8 @@ import type { Feed } from '../feed/feed.js';
 import type { Session, SlowPolicy } from '../feed/session.js';
 import type { ClientTransport } from '../feed/transport.js';
 import { logger_for } from '../util/log.js';
+import { close_code } from '../wire/codes.js';
+import { Gatekeeper } from './auth.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
 import { serve_ui_bundle, ui_bundle } from './ui_bundle.js';
 
@@ -29,12 +36,24 @@ interface SocketData {
   remote_address: string;
   /** From /ws?slow=…; undefined = the server's --slow-policy. */
   slow_policy: SlowPolicy | undefined;
+  /** Set when admission refused the connection: it is closed as soon as it opens. */
+  refusal: { code: number; reason: string } | null;
+  /** Token expiry (ms since 1970); 0 = no token. */
+  token_exp_ms: number;
+  entitled: ((symbol: string) => boolean) | undefined;
 }
+
+/** How often connections are checked for expired tokens, and idle per-IP buckets swept. */
+const admission_sweep_ms = 1000;
 
 const slow_policies: readonly string[] = ['conflate', 'close'] satisfies SlowPolicy[];
 
 class UwsTransport implements ClientTransport {
-  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string) {}
+  readonly entitled: ((symbol: string) => boolean) | undefined;
+
+  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string) {
+    this.entitled = ws.getUserData().entitled;
+  }
 
   send(frame: Uint8Array): number {
     if (this.ws.getUserData().closed) return 2;
@@ -60,6 +79,8 @@ class UwsTransport implements ClientTransport {
 export interface ServerHandle {
   port: number;
   host: string;
+  /** Serving wss:// and https://. */
+  tls: boolean;
   close(): void;
 }
 
@@ -83,7 +104,23 @@ function send_json(res: HttpResponse, status: string, body: unknown): void {
 
 export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   const { feed, registry, config } = deps;
-  const app = uWS.App();
+  const tls = config.tls_cert_path !== '';
+  const app = tls ? ssl_app(config.tls_cert_path, config.tls_key_path) : uWS.App();
+  const gatekeeper = new Gatekeeper(config);
+  /** Refused connections by close code; token expiries while connected. */
+  const admission_stats = { refused_total: {} as Record<string, number>, token_expired_total: 0 };
+  const token_sockets = new Set<WebSocket<SocketData>>();
+  const sweep_timer = setInterval(() => {
+    const now_ms = Date.now();
+    gatekeeper.limiter.sweep(now_ms);
+    for (const ws of token_sockets) {
+      if (ws.getUserData().token_exp_ms > now_ms) continue;
+      token_sockets.delete(ws);
+      admission_stats.token_expired_total++;
+      ws.end(close_code.unauthorized, 'token expired');
+    }
+  }, admission_sweep_ms);
+  sweep_timer.unref();
 
   app.ws<SocketData>('/ws', {
     compression: uWS.DISABLED,
@@ -102,16 +139,29 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         });
         return;
       }
+      const admission = gatekeeper.admit({
+        remote_address, origin: req.getHeader('origin'), query_token: req.getQuery('token') ?? '', protocols: req.getHeader('sec-websocket-protocol'),
+      }, Date.now());
+      const refusal = admission.ok ? null : { code: admission.code, reason: admission.reason };
+      if (refusal !== null) admission_stats.refused_total[refusal.code] = (admission_stats.refused_total[refusal.code] ?? 0) + 1;
       res.upgrade<SocketData>(
-        { session: null, closed: false, remote_address, slow_policy: slow as SlowPolicy | undefined },
+        {
+          session: null, closed: false, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
+          token_exp_ms: admission.ok ? admission.exp_ms : 0, entitled: admission.ok ? admission.entitled : undefined,
+        },
         req.getHeader('sec-websocket-key'),
-        req.getHeader('sec-websocket-protocol'),
+        admission.protocol,
         req.getHeader('sec-websocket-extensions'),
         context,
       );
     },
     open: (ws) => {
       const data = ws.getUserData();
+      if (data.refusal !== null) {
+        ws.end(data.refusal.code, data.refusal.reason);
+        return;
+      }
+      if (data.token_exp_ms > 0) token_sockets.add(ws);
       data.session = feed.open_session(new UwsTransport(ws, data.remote_address), { slow_policy: data.slow_policy });
     },
     message: (ws, message, is_binary) => {
@@ -133,6 +183,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     close: (ws, code) => {
       const data = ws.getUserData();
       data.closed = true;
+      token_sockets.delete(ws);
       if (data.session !== null) feed.close_session(data.session, code);
     },
   });
@@ -143,7 +194,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   });
 
   app.get('/stats', (res) => {
-    send_json(res, '200 OK', feed.stats());
+    send_json(res, '200 OK', { ...feed.stats(), admission: { ...admission_stats, ip_buckets: gatekeeper.limiter.size, auth: gatekeeper.auth_enabled } });
   });
 
   app.get('/metrics', (res) => {
@@ -185,16 +236,38 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   return new Promise((resolve, reject) => {
     app.listen(config.host, config.port, (listen_socket: us_listen_socket | false) => {
       if (!listen_socket) {
+        clearInterval(sweep_timer);
         reject(new Error(`cannot listen on ${config.host}:${config.port} (in use or not permitted)`));
         return;
       }
       const port = uWS.us_socket_local_port(listen_socket);
-      log.info({ host: config.host, port }, 'listening');
+      log.info({ host: config.host, port, tls, auth: gatekeeper.auth_enabled, origins: config.origin_allow_list.length }, 'listening');
       resolve({
         port,
         host: config.host,
-        close: () => uWS.us_listen_socket_close(listen_socket),
+        tls,
+        close: () => {
+          clearInterval(sweep_timer);
+          uWS.us_listen_socket_close(listen_socket);
+        },
       });
     });
   });
+}
+
+/** uWS reports any certificate problem as "App construction failed": check the files first so the error says which. */
+function ssl_app(cert_path: string, key_path: string): ReturnType<typeof uWS.SSLApp> {
+  for (const [what, path] of [['--tls-cert-path', cert_path], ['--tls-key-path', key_path]] as const) {
+    try {
+      accessSync(path, fs_constants.R_OK);
+    } catch (err) {
+      throw new Error(`${what} ${path}: not readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    }
+  }
+  try {
+    return uWS.SSLApp({ cert_file_name: cert_path, key_file_name: key_path });
+  } catch (err) {
+    // uWS says only "App construction failed".
+    throw new Error(`TLS: cannot load --tls-cert-path ${cert_path} with --tls-key-path ${key_path}: not PEM, key not matching the certificate, or key encrypted`, { cause: err });
+  }
 }

@@ -8,7 +8,7 @@
 import WebSocket from 'ws';
 import { ClientBook } from '../../src/client/book.js';
 import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
-import type { ClientMsg, ErrorMsg, ServerMsg } from '../../src/wire/feed_types.js';
+import type { ClientMsg, ErrorMsg, ServerMsg, SnapshotMsg } from '../../src/wire/feed_types.js';
 
 export interface RawClientOptions {
   protocols?: string[];
@@ -18,6 +18,8 @@ export interface RawClientOptions {
   ca?: Buffer;
   /** Keep every decoded frame in `frames` (off for storms). */
   keep_frames?: boolean;
+  /** Called with every Snapshot received (e.g. to count distinct (symbol, depth, epoch, seq)). */
+  on_snapshot?: (msg: SnapshotMsg) => void;
 }
 
 const encoder = new FrameEncoder();
@@ -38,7 +40,7 @@ export class RawClient {
   readonly closed: Promise<number>;
   private resolve_closed!: (code: number) => void;
 
-  private constructor(readonly ws: WebSocket, private readonly keep_frames: boolean) {
+  private constructor(readonly ws: WebSocket, private readonly keep_frames: boolean, private readonly on_snapshot_cb: ((msg: SnapshotMsg) => void) | undefined) {
     this.closed = new Promise((resolve) => { this.resolve_closed = resolve; });
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer, is_binary: boolean) => this.on_message(data, is_binary));
@@ -55,7 +57,7 @@ export class RawClient {
     const ws = new WebSocket(url, options.protocols ?? [], {
       origin: options.origin, localAddress: options.local_address, ca: options.ca, perMessageDeflate: false,
     });
-    const client = new RawClient(ws, options.keep_frames ?? true);
+    const client = new RawClient(ws, options.keep_frames ?? true, options.on_snapshot);
     return new Promise((resolve) => {
       ws.once('open', () => { client.opened = true; resolve(client); });
       void client.closed.then(() => resolve(client));
@@ -112,6 +114,7 @@ export class RawClient {
     if (this.keep_frames) this.frames.push(msg);
     if (msg.type === 'snapshot') {
       this.snapshots++;
+      this.on_snapshot_cb?.(msg);
       const book = this.books.get(`${msg.symbol}|${msg.depth}`);
       if (book === undefined) return;
       const verdict = book.load_snapshot(msg);

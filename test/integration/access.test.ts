@@ -161,9 +161,11 @@ describe.skipIf(!has_openssl)('TLS (uWS SSLApp)', () => {
     expect(plain.opened).toBe(false);
   });
 
-  it('refuses to start with a certificate path it cannot read, naming the flag', async () => {
+  it('refuses to start with a certificate it cannot read or load, naming the flag', async () => {
     writeFileSync(join(dir, 'empty.pem'), '');
     await expect(start_all(test_config({ tls_cert_path: join(dir, 'missing.pem'), tls_key_path: join(dir, 'key.pem') })))
       .rejects.toThrow(/--tls-cert-path .*missing\.pem: not readable/);
+    await expect(start_all(test_config({ tls_cert_path: join(dir, 'empty.pem'), tls_key_path: join(dir, 'key.pem') })))
+      .rejects.toThrow(/TLS: cannot load --tls-cert-path .*empty\.pem/);
   });
 });
