@@ -74,6 +74,8 @@ const state_colors: Record<ViewState | ConnectionState, string> = {
 const feed_state_colors: Record<string, string> = { live: theme.ok, recovering: theme.warn, unknown: theme.faint };
 
 const pad = 12;
+const spark_labels = ['p50', 'p99', 'p99.9'] as const;
+const spark_colors = ['rgba(213,220,228,0.9)', 'rgba(242,184,75,0.95)', 'rgba(255,95,109,0.9)'] as const;
 const right_column_w_min = 300;
 /** Rows drawn per side for a full-book view, at most (what fits wins anyway). */
 const full_book_rows_max = 40;
@@ -166,7 +168,8 @@ export class Renderer {
     ctx.fillText(view.symbol, x + 16, y + 24);
     let px = x + 16 + ctx.measureText(view.symbol).width + 14;
     px = pill(ctx, px, y + 24, view.state.toUpperCase(), state_colors[view.state]) + 8;
-    pill(ctx, px, y + 24, `FEED ${view.feed_state.toUpperCase()}`, feed_state_colors[view.feed_state] ?? theme.faint);
+    // The feed's own state of the symbol is news only while connected; otherwise it is a memory.
+    if (model.client.state === 'synced') pill(ctx, px, y + 24, `FEED ${view.feed_state.toUpperCase()}`, feed_state_colors[view.feed_state] ?? theme.faint);
     if (conflated) {
       const label = model.conflated_merged > 1 ? `CONFLATED ×${format_count(model.conflated_merged)}` : 'CONFLATED';
       ctx.font = `bold 11px ${mono_font}`;
@@ -218,7 +221,7 @@ export class Renderer {
     const rows_h = y + h - 10 - rows_top;
     const mid_h = 40;
     const wanted = view.depth === 0 ? full_book_rows_max : view.depth;
-    const row_h = clamp(Math.floor((rows_h - mid_h) / (2 * wanted)), 17, 26);
+    const row_h = clamp(Math.floor((rows_h - mid_h) / (2 * wanted)), 17, 28);
     const rows_per_side = Math.max(0, Math.min(wanted, Math.floor((rows_h - mid_h) / 2 / row_h)));
     const mid_top = rows_top + Math.floor((rows_h - mid_h) / 2);
     const bid_count = Math.min(rows_per_side, view.level_count(0));
@@ -291,10 +294,20 @@ export class Renderer {
     if (view.state !== 'synced') {
       ctx.fillStyle = theme.veil;
       ctx.fillRect(x + 1, rows_top, w - 2, rows_h);
+      const text = veil_text(view, model.client.state);
+      ctx.font = `bold 14px ${mono_font}`;
+      const tw = ctx.measureText(text).width + 40;
+      const box_y = mid_top + mid_h / 2 - 22;
+      ctx.fillStyle = theme.panel;
+      round_rect(ctx, x + (w - tw) / 2, box_y, tw, 44, 6);
+      ctx.fill();
+      ctx.strokeStyle = state_colors[view.state];
+      ctx.lineWidth = 1;
+      round_rect(ctx, x + (w - tw) / 2 + 0.5, box_y + 0.5, tw - 1, 43, 6);
+      ctx.stroke();
       ctx.textAlign = 'center';
-      ctx.font = `bold 15px ${mono_font}`;
       ctx.fillStyle = state_colors[view.state];
-      ctx.fillText(veil_text(view), x + w / 2, mid_top + mid_h / 2);
+      ctx.fillText(text, x + w / 2, mid_top + mid_h / 2);
     }
 
     const f = this.frame;
@@ -400,25 +413,38 @@ export class Renderer {
     }
 
     // Sparkline of the last minute (log scale: p50 and p99.9 differ by orders of magnitude).
-    const sx = x + 14;
+    const gutter = 58;
+    const sx = x + 14 + gutter;
     const sy = y + 98;
-    const sw = w - 28;
+    const sw = w - 28 - gutter;
     const sh = 44;
-    ctx.fillStyle = 'rgba(255,255,255,0.02)';
+    ctx.fillStyle = 'rgba(255,255,255,0.025)';
     ctx.fillRect(sx, sy, sw, sh);
     let top_us = 100;
     for (let i = 0; i < latency_history_windows; i++) if (stats.history_p99_9[i] > top_us) top_us = stats.history_p99_9[i];
+    top_us *= 1.2;
     const floor_us = 10;
-    const scale = Math.log10(top_us * 1.2 / floor_us);
+    const scale = Math.log10(top_us / floor_us);
     const y_of = (us: number) => sy + sh - (Math.log10(Math.max(us, floor_us) / floor_us) / scale) * sh;
-    spark(ctx, stats.history_p99_9, stats.history_head, sx, sw, y_of, 'rgba(255,95,109,0.85)');
-    spark(ctx, stats.history_p99, stats.history_head, sx, sw, y_of, 'rgba(242,184,75,0.9)');
-    spark(ctx, stats.history_p50, stats.history_head, sx, sw, y_of, 'rgba(213,220,228,0.9)');
+    spark(ctx, stats.history_p50, stats.history_head, sx, sw, y_of, spark_colors[0]);
+    spark(ctx, stats.history_p99, stats.history_head, sx, sw, y_of, spark_colors[1]);
+    spark(ctx, stats.history_p99_9, stats.history_head, sx, sw, y_of, spark_colors[2]);
     ctx.font = `9px ${mono_font}`;
     ctx.fillStyle = theme.faint;
-    ctx.textAlign = 'left';
-    ctx.fillText(`${format_latency_us(top_us * 1.2)} · log scale · last 60 s`, sx + 4, sy + 7);
-    ctx.fillText(format_latency_us(floor_us), sx + 4, sy + sh - 6);
+    ctx.textAlign = 'right';
+    ctx.fillText(format_latency_us(top_us), sx - 6, sy + 5);
+    ctx.fillText(format_latency_us(floor_us), sx - 6, sy + sh - 4);
+    ctx.fillText('60 s · log', sx - 6, sy + sh / 2);
+    // Legend, right-aligned on the title line.
+    let lx = x + w - 14;
+    for (let i = spark_labels.length - 1; i >= 0; i--) {
+      ctx.fillStyle = theme.dim;
+      ctx.fillText(spark_labels[i], lx, y + 40);
+      lx -= ctx.measureText(spark_labels[i]).width + 4;
+      ctx.fillStyle = spark_colors[i];
+      ctx.fillRect(lx - 10, y + 39, 10, 2);
+      lx -= 18;
+    }
 
     // Rates and counters.
     ctx.textAlign = 'left';
@@ -566,11 +592,13 @@ export class Renderer {
   }
 }
 
-function veil_text(view: BookHandle): string {
+function veil_text(view: BookHandle, connection: ConnectionState): string {
   switch (view.state) {
-    case 'connecting': return view.feed_state === 'recovering' ? 'FEED RECOVERING THIS BOOK…' : 'CONNECTING…';
-    case 'resyncing': return 'RESYNCING — a check failed, fresh snapshot asked';
-    case 'stale': return view.feed_state === 'recovering' ? 'STALE — the feed is recovering this book' : 'STALE — no data from the feed';
+    case 'connecting':
+      if (connection !== 'synced') return 'CONNECTING TO THE FEED…';
+      return view.feed_state === 'recovering' ? 'THE FEED IS RECOVERING THIS BOOK…' : 'WAITING FOR THE SNAPSHOT…';
+    case 'resyncing': return 'RESYNCING: a check failed, fresh snapshot asked';
+    case 'stale': return view.feed_state === 'recovering' ? 'STALE: the feed is recovering this book' : 'STALE: nothing heard from the feed';
     case 'closed': return 'CLOSED';
     default: return '';
   }
