@@ -1,0 +1,251 @@
+// The run's summary (summary.json), the numbers the progress line shows, and
+// `loadgen compare`. Latency is in µs everywhere in the JSON, as in
+// src/metrics; the HTML and the terminal show ms.
+import type { ClientCounters } from '../src/client/index.js';
+import type { HopHistograms, HopName, HopPercentiles } from '../src/metrics/hop_histograms.js';
+import { series_hops, series_names, type SeriesName } from './messages.js';
+import type { LoadgenOptions } from './options.js';
+
+export const summary_format = 'depthcast.loadgen.summary.v1';
+
+/**
+ * One second of the run, fast clients, engine_to_receive: p50..max of that
+ * second's Delta frames, event_* of that second's trades.
+ */
+export interface TimelinePoint {
+  t_s: number;
+  connected: number;
+  frames_per_s: number;
+  bytes_per_s: number;
+  samples: number;
+  p50_us: number;
+  p99_us: number;
+  p99_9_us: number;
+  max_us: number;
+  event_samples: number;
+  event_p99_us: number;
+  event_p99_9_us: number;
+  event_max_us: number;
+  slow_p99_us: number;
+  resyncs: number;
+  digest_mismatches: number;
+  errors: number;
+  reconnects: number;
+  loop_delay_us_p99: number;
+}
+
+export interface PercentilePoint {
+  percentile: number;
+  value_us: number;
+}
+
+export type HopSummary = Partial<Record<HopName, HopPercentiles>>;
+
+export interface LoadgenSummary {
+  format: typeof summary_format;
+  started_at: string;
+  duration_s: number;
+  command: string;
+  options: LoadgenOptions;
+  plan: {
+    symbols: string[];
+    clients: number;
+    slow_clients: number;
+    workers: number;
+    source_addresses: string[];
+    storms: { at_s: number; percent: number; clients: number }[];
+  };
+  host: { cpus: number; cpu_model: string; node: string; platform: string };
+  cpu: {
+    loadgen_cpu_s: number;
+    loadgen_cores_used: number;
+    server_pid: number;
+    server_cpu_s: number | null;
+    server_cores_used: number | null;
+    server_cpu_us_per_frame: number | null;
+  };
+  connections: {
+    clients: number;
+    connected_max: number;
+    connected_at_end: number;
+    views_total: number;
+    views_synced_at_end: number;
+    closes_by_code: Record<string, number>;
+    storm_drops: number;
+    slow_pauses: number;
+  };
+  counters: ClientCounters;
+  errors_by_kind: Record<string, number>;
+  error_samples: string[];
+  rates: { frames_per_s: number; bytes_per_s: number; deltas_per_s: number; updates_per_s: number };
+  /** Per series (messages.ts): fast/slow per Delta frame, *_events per trade. Slow ones null without slow clients. */
+  latency_us: Record<SeriesName, HopSummary | null>;
+  percentile_distribution: Record<SeriesName, Partial<Record<HopName, PercentilePoint[]>> | null>;
+  timeline: TimelinePoint[];
+  loop_delay_us: { p99_worst: number; max: number };
+  checks: { passed: boolean; problems: string[] };
+  server_stats_end: unknown;
+  files: { summary: string; hlog: string; html: string };
+}
+
+/**
+ * Percentiles at HdrHistogram's usual ticks (5 per halving of the remaining
+ * tail: 0, 12.9, 24.2, …, 50, …, 75, …, 99.9, …), up to the max: the points of
+ * a percentile-distribution plot on a "nines" axis.
+ */
+export function percentile_distribution(h: HopHistograms, hop: HopName, ticks_per_half = 5): PercentilePoint[] {
+  const hist = h.histogram(hop);
+  const count = hist.totalCount;
+  if (count === 0) return [];
+  const out: PercentilePoint[] = [];
+  for (let k = 0; ; k++) {
+    const remaining = 0.5 ** (k / ticks_per_half);
+    const percentile = 100 * (1 - remaining);
+    // Beyond 1/count of the tail every percentile is the max.
+    if (remaining * count < 1) break;
+    out.push({ percentile, value_us: hist.getValueAtPercentile(percentile) });
+  }
+  out.push({ percentile: 100, value_us: h.percentiles(hop).max });
+  return out;
+}
+
+export function summary_checks(counters: ClientCounters, connected_max: number): { passed: boolean; problems: string[] } {
+  const problems: string[] = [];
+  if (counters.digest_mismatches > 0) problems.push(`${counters.digest_mismatches} digest mismatches (must be 0: a book differed from the server's)`);
+  if (counters.crossed_books > 0) problems.push(`${counters.crossed_books} crossed books`);
+  if (connected_max === 0) problems.push('no client ever connected');
+  else if (counters.deltas === 0) problems.push('no Delta frame received: is the engine producing events?');
+  return { passed: problems.length === 0, problems };
+}
+
+const ms = (us: number): string => (us / 1000).toFixed(us >= 100_000 ? 0 : us >= 10_000 ? 1 : 2);
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** The once-a-second line on stderr; p99 and p99.9 are of the run so far (frames, and per trade). */
+export function progress_line(p: TimelinePoint, clients: number, frames: HopPercentiles, events: HopPercentiles): string {
+  return `[${String(Math.round(p.t_s)).padStart(4)}s] connected ${int(p.connected)}/${int(clients)}`
+    + ` | ${int(p.frames_per_s)} frames/s ${(p.bytes_per_s / 1e6).toFixed(1)} MB/s`
+    + ` | p99 ${ms(frames.p99)} ms p99.9 ${ms(frames.p99_9)} ms, per trade p99 ${ms(events.p99)} p99.9 ${ms(events.p99_9)}`
+    + ` (this s: p99 ${ms(p.p99_us)}, max ${ms(p.max_us)})`
+    + ` | resyncs ${int(p.resyncs)} mismatches ${int(p.digest_mismatches)} errors ${int(p.errors)} reconnects ${int(p.reconnects)}`
+    + ` | loop p99 ${ms(p.loop_delay_us_p99)} ms`;
+}
+
+function latency_lines(name: SeriesName, s: HopSummary | null): string[] {
+  if (s === null) return [];
+  const lines: string[] = [];
+  for (const hop of series_hops[name]) {
+    const p = s[hop];
+    if (!p || p.count === 0) continue;
+    lines.push(`  ${`${name} ${hop}`.padEnd(32)} n=${int(p.count).padStart(11)}  p50 ${ms(p.p50).padStart(8)}  p90 ${ms(p.p90).padStart(8)}`
+      + `  p99 ${ms(p.p99).padStart(8)}  p99.9 ${ms(p.p99_9).padStart(8)}  p99.99 ${ms(p.p99_99).padStart(8)}  max ${ms(p.max).padStart(8)} ms`
+      + (p.negative_samples > 0 ? `  (${int(p.negative_samples)} negative, clamped to 0: clock skew)` : ''));
+  }
+  return lines;
+}
+
+/** The final summary printed on stdout. */
+export function summary_text(s: LoadgenSummary): string {
+  const c = s.counters;
+  const closes = Object.entries(s.connections.closes_by_code).map(([code, n]) => `${code}×${n}`).join(' ') || 'none';
+  const errors = Object.entries(s.errors_by_kind).map(([kind, n]) => `${kind}×${n}`).join(' ') || 'none';
+  const lines = [
+    `depthcast loadgen: ${s.plan.clients} clients (${s.plan.slow_clients} slow, ${s.options.slow_mode}) × ${s.options.symbols_per_client} symbol(s) at depth ${s.options.depth}`
+      + `, ${s.plan.workers} worker(s), ${s.duration_s.toFixed(1)} s against ${s.options.urls.join(', ')}`,
+    `  connected max ${int(s.connections.connected_max)}, at end ${int(s.connections.connected_at_end)}; views synced at end ${int(s.connections.views_synced_at_end)}/${int(s.connections.views_total)}`,
+    `  frames ${int(c.frames)} (${int(s.rates.frames_per_s)}/s), ${(c.bytes / 1e6).toFixed(1)} MB (${(s.rates.bytes_per_s / 1e6).toFixed(2)} MB/s), deltas ${int(c.deltas)}, snapshots ${int(c.snapshots)}, conflated ${int(c.conflated_frames)}, trades ${int(c.trades)} (+${int(c.trades_folded)} folded)`,
+    `  digest mismatches ${c.digest_mismatches}, range breaks ${c.range_breaks}, crossed ${c.crossed_books}, resyncs ${c.resyncs}, reconnects ${c.reconnects}, storm drops ${s.connections.storm_drops}, stale ${c.stale_connections}`,
+    `  closes by code: ${closes}; client errors: ${errors}`,
+    `  latency (ms; per Delta frame, and *_events: per trade, each with its own engine time)${s.options.warmup_s > 0 ? `, first ${s.options.warmup_s} s left out` : ''}:`,
+    ...series_names.flatMap((name) => latency_lines(name, s.latency_us[name])),
+    `  cpu: loadgen ${s.cpu.loadgen_cpu_s.toFixed(1)} s (${s.cpu.loadgen_cores_used.toFixed(2)} cores)`
+      + (s.cpu.server_cpu_s !== null ? `, server pid ${s.cpu.server_pid} ${s.cpu.server_cpu_s.toFixed(1)} s (${s.cpu.server_cores_used!.toFixed(2)} cores, ${s.cpu.server_cpu_us_per_frame!.toFixed(2)} µs per delivered frame)` : '')
+      + `; worker event-loop delay p99 worst ${ms(s.loop_delay_us.p99_worst)} ms, max ${ms(s.loop_delay_us.max)} ms`,
+    `  files: ${s.files.summary}, ${s.files.hlog}, ${s.files.html}`,
+    s.checks.passed ? '  checks: passed' : `  checks: FAILED: ${s.checks.problems.join('; ')}`,
+  ];
+  return lines.join('\n');
+}
+
+// ---- compare ----
+
+export class SummaryFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SummaryFileError';
+  }
+}
+
+export function parse_summary(text: string, name: string): LoadgenSummary {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new SummaryFileError(`${name}: not JSON (${(err as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || (value as { format?: unknown }).format !== summary_format) {
+    throw new SummaryFileError(`${name}: not a loadgen summary (format ${summary_format} expected)`);
+  }
+  return value as LoadgenSummary;
+}
+
+interface CompareRow {
+  name: string;
+  get: (s: LoadgenSummary) => number | null | undefined;
+  unit: string;
+  /** 'higher' if bigger is better, 'lower' if smaller is better. */
+  better: 'higher' | 'lower' | '';
+}
+
+const latency = (series: SeriesName, hop: HopName, key: keyof HopPercentiles) => (s: LoadgenSummary) => s.latency_us[series]?.[hop]?.[key];
+
+const compare_rows: readonly CompareRow[] = [
+  { name: 'clients connected at end', get: (s) => s.connections.connected_at_end, unit: '', better: 'higher' },
+  { name: 'frames/s', get: (s) => s.rates.frames_per_s, unit: '', better: 'higher' },
+  { name: 'MB/s', get: (s) => s.rates.bytes_per_s / 1e6, unit: '', better: 'higher' },
+  { name: 'engine→receive p50', get: latency('fast', 'engine_to_receive', 'p50'), unit: 'ms', better: 'lower' },
+  { name: 'engine→receive p90', get: latency('fast', 'engine_to_receive', 'p90'), unit: 'ms', better: 'lower' },
+  { name: 'engine→receive p99', get: latency('fast', 'engine_to_receive', 'p99'), unit: 'ms', better: 'lower' },
+  { name: 'engine→receive p99.9', get: latency('fast', 'engine_to_receive', 'p99_9'), unit: 'ms', better: 'lower' },
+  { name: 'engine→receive p99.99', get: latency('fast', 'engine_to_receive', 'p99_99'), unit: 'ms', better: 'lower' },
+  { name: 'engine→receive max', get: latency('fast', 'engine_to_receive', 'max'), unit: 'ms', better: 'lower' },
+  { name: 'per trade engine→receive p50', get: latency('fast_events', 'engine_to_receive', 'p50'), unit: 'ms', better: 'lower' },
+  { name: 'per trade engine→receive p99', get: latency('fast_events', 'engine_to_receive', 'p99'), unit: 'ms', better: 'lower' },
+  { name: 'per trade engine→receive p99.9', get: latency('fast_events', 'engine_to_receive', 'p99_9'), unit: 'ms', better: 'lower' },
+  { name: 'per trade engine→receive max', get: latency('fast_events', 'engine_to_receive', 'max'), unit: 'ms', better: 'lower' },
+  { name: 'send→receive p99', get: latency('fast', 'send_to_receive', 'p99'), unit: 'ms', better: 'lower' },
+  { name: 'slow clients engine→receive p99', get: latency('slow', 'engine_to_receive', 'p99'), unit: 'ms', better: 'lower' },
+  { name: 'conflated frames', get: (s) => s.counters.conflated_frames, unit: '', better: '' },
+  { name: 'resyncs', get: (s) => s.counters.resyncs, unit: '', better: 'lower' },
+  { name: 'digest mismatches', get: (s) => s.counters.digest_mismatches, unit: '', better: 'lower' },
+  { name: 'reconnects', get: (s) => s.counters.reconnects, unit: '', better: '' },
+  { name: 'loadgen cores used', get: (s) => s.cpu.loadgen_cores_used, unit: '', better: '' },
+  { name: 'server CPU µs per frame', get: (s) => s.cpu.server_cpu_us_per_frame, unit: '', better: 'lower' },
+];
+
+const label_width = 52;
+
+/** A table: metric, A, B, B/A. Latencies in ms. */
+export function compare_text(a: LoadgenSummary, b: LoadgenSummary, a_name: string, b_name: string): string {
+  const fmt = (v: number | null | undefined, unit: string): string => {
+    if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+    const shown = unit === 'ms' ? v / 1000 : v;
+    return Math.abs(shown) >= 1000 ? Math.round(shown).toLocaleString('en-US') : Number(shown.toPrecision(4)).toString();
+  };
+  const lines = [
+    `A = ${a_name} (${a.started_at}, ${a.plan.clients} clients, ${a.duration_s.toFixed(1)} s)`,
+    `B = ${b_name} (${b.started_at}, ${b.plan.clients} clients, ${b.duration_s.toFixed(1)} s)`,
+    '',
+    `${'metric'.padEnd(label_width)} ${'A'.padStart(12)} ${'B'.padStart(12)} ${'B/A'.padStart(8)}`,
+  ];
+  for (const row of compare_rows) {
+    const va = row.get(a);
+    const vb = row.get(b);
+    let ratio = '—';
+    if (typeof va === 'number' && typeof vb === 'number' && va !== 0 && Number.isFinite(va) && Number.isFinite(vb)) ratio = (vb / va).toFixed(3);
+    else if (va === 0 && vb === 0) ratio = '1.000';
+    const label = `${row.name}${row.unit ? ` (${row.unit})` : ''}${row.better ? ` [${row.better} is better]` : ''}`;
+    lines.push(`${label.padEnd(label_width)} ${fmt(va, row.unit).padStart(12)} ${fmt(vb, row.unit).padStart(12)} ${ratio.padStart(8)}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,43 @@
+// A loadgen worker thread: runs its share of the clients (client_pool.ts) and
+// answers the main thread's once-a-second tick with that second's histograms
+// (encoded) and its counters.
+import { parentPort, workerData } from 'node:worker_threads';
+import { ClientPool } from './client_pool.js';
+import type { FromWorker, ToWorker } from './messages.js';
+
+const port = parentPort;
+if (port === null) throw new Error('loadgen/worker.ts runs as a worker thread (see loadgen/run.ts)');
+const worker = (workerData as { worker: number }).worker;
+let pool: ClientPool | null = null;
+
+function post(msg: FromWorker): void {
+  port!.postMessage(msg);
+}
+
+port.on('message', (msg: ToWorker) => {
+  try {
+    switch (msg.type) {
+      case 'start':
+        pool = new ClientPool(msg.options, msg.clients, msg.connect_rate_per_s);
+        pool.start();
+        break;
+      case 'tick':
+        if (pool) post(pool.report(msg.seq, false, worker));
+        break;
+      case 'storm':
+        pool?.storm(msg.clients);
+        break;
+      case 'drain':
+        pool?.drain();
+        break;
+      case 'stop':
+        pool?.stop();
+        if (pool) post(pool.report(msg.seq, true, worker));
+        break;
+    }
+  } catch (err) {
+    post({ type: 'failed', worker, message: (err as Error).stack ?? String(err) });
+  }
+});
+
+post({ type: 'ready', worker });
