@@ -51,13 +51,14 @@ export class HlogWriter {
 
   /**
    * Writes one tagged line per hop of an interval (from HopHistograms.take_interval()),
-   * hops with no samples included so the log has no holes in time.
+   * hops with no samples included so the log has no holes in time. tag_prefix
+   * lets several series share one log (loadgen: 'slow.engine_to_receive').
    */
-  output_interval(interval: HopHistograms): void {
+  output_interval(interval: HopHistograms, tag_prefix = ''): void {
     this.output_header();
     for (const hop of interval.hops) {
       const h = interval.histogram(hop);
-      h.tag = hop;
+      h.tag = `${tag_prefix}${hop}`;
       h.startTimeStampMsec = interval.start_ms;
       h.endTimeStampMsec = interval.end_ms;
       this.writer.outputIntervalHistogram(

@@ -1,13 +1,16 @@
 // Wall-clock nanoseconds since the Unix epoch, as a JS number.
 // Every hop (engine, ingest, send, client receive) stamps with this, so
 // latencies across processes on one host are differences of one clock.
-// Precision: a double holds ns since 1970 to ~256 ns granularity (2^61 > 1.7e18);
-// we anchor performance.now() (sub-µs, monotonic) to Date.now() once at start-up.
-const anchor_wall_ms = Date.now();
-const anchor_perf_ms = performance.now();
+// Precision: a double holds ns since 1970 to ~256 ns granularity (2^61 > 1.7e18).
+// performance.timeOrigin is the wall-clock start of this process or thread to
+// the microsecond, and performance.now() (monotonic, sub-µs) runs from it.
+// Anchoring to Date.now() instead (whole milliseconds, read apart from
+// performance.now()) put processes and worker threads up to ~2 ms apart:
+// sub-millisecond hops came out negative.
+const origin_ms = performance.timeOrigin;
 
 export function now_ns(): number {
-  return (anchor_wall_ms + (performance.now() - anchor_perf_ms)) * 1e6;
+  return (origin_ms + performance.now()) * 1e6;
 }
 
 export function ns_to_bigint(ns: number): bigint {
