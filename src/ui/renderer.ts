@@ -205,16 +205,10 @@ export class Renderer {
     cols.zone_x = inner_x + text_w + 18;
     cols.zone_w = inner_x + inner_w - cols.zone_x;
     const header_y = y + 70;
-    ctx.font = `10px ${mono_font}`;
-    ctx.fillStyle = theme.faint;
-    ctx.textAlign = 'right';
-    ctx.fillText('PRICE', cols.price, header_y);
-    ctx.fillText('SIZE', cols.size, header_y);
-    ctx.fillText('TOTAL', cols.cum, header_y);
-    ctx.fillText('ORDERS', cols.orders, header_y);
-    ctx.textAlign = 'left';
-    ctx.fillText('DEPTH  ▮ size  ▯ total', cols.zone_x, header_y);
-    hline(ctx, x + 1, x + w - 1, header_y + 10, theme.header_rule);
+    table_header(ctx, x, w, header_y, [
+      ['PRICE', cols.price, 'right'], ['SIZE', cols.size, 'right'], ['TOTAL', cols.cum, 'right'], ['ORDERS', cols.orders, 'right'],
+      ['DEPTH  ▮ size  ▯ total', cols.zone_x, 'left'],
+    ]);
 
     // Rows: asks above the mid row (best nearest), bids below.
     const rows_top = header_y + 14;
@@ -472,17 +466,9 @@ export class Renderer {
     title(ctx, 'MARKETS', x + 14, y + 18);
     const cols = [x + 14, x + w * 0.34, x + w * 0.56, x + w * 0.78, x + w - 14];
     const header_y = y + 40;
-    ctx.font = `10px ${mono_font}`;
-    ctx.fillStyle = theme.faint;
-    ctx.textAlign = 'left';
-    ctx.fillText('SYMBOL', cols[0], header_y);
-    ctx.textAlign = 'right';
-    ctx.fillText('BID', cols[2], header_y);
-    ctx.fillText('ASK', cols[3], header_y);
-    ctx.fillText('LAST', cols[4], header_y);
-    ctx.textAlign = 'left';
-    ctx.fillText('STATE', cols[1] - 40, header_y);
-    hline(ctx, x + 1, x + w - 1, header_y + 10, theme.header_rule);
+    table_header(ctx, x, w, header_y, [
+      ['SYMBOL', cols[0], 'left'], ['STATE', cols[1] - 40, 'left'], ['BID', cols[2], 'right'], ['ASK', cols[3], 'right'], ['LAST', cols[4], 'right'],
+    ]);
     for (let i = 0; i < rows; i++) {
       const row = model.markets[i];
       const ry = header_y + 14 + i * 22;
@@ -533,15 +519,7 @@ export class Renderer {
     ctx.fillText(`${format_count(tape.trades_seen)} since selected`, x + w - 14, y + 18);
     const cols = [x + 14, x + w * 0.52, x + w * 0.78, x + w - 14];
     const header_y = y + 40;
-    ctx.font = `10px ${mono_font}`;
-    ctx.fillStyle = theme.faint;
-    ctx.textAlign = 'left';
-    ctx.fillText('TIME', cols[0], header_y);
-    ctx.textAlign = 'right';
-    ctx.fillText('PRICE', cols[1], header_y);
-    ctx.fillText('SIZE', cols[2], header_y);
-    ctx.fillText('SIDE', cols[3], header_y);
-    hline(ctx, x + 1, x + w - 1, header_y + 10, theme.header_rule);
+    table_header(ctx, x, w, header_y, [['TIME', cols[0], 'left'], ['PRICE', cols[1], 'right'], ['SIZE', cols[2], 'right'], ['SIDE', cols[3], 'right']]);
     const row_h = 19;
     const rows = Math.max(0, Math.min(tape.length, Math.floor((y + h - 8 - (header_y + 14)) / row_h)));
     const row = this.tape_row;
@@ -636,6 +614,17 @@ function round_rect(ctx: CanvasRenderingContext2D, x: number, y: number, w: numb
 function hline(ctx: CanvasRenderingContext2D, x0: number, x1: number, y: number, color: string): void {
   ctx.fillStyle = color;
   ctx.fillRect(x0, Math.round(y), x1 - x0, 1);
+}
+
+/** Column titles (text, x, alignment) and the rule under them. */
+function table_header(ctx: CanvasRenderingContext2D, x: number, w: number, y: number, cells: readonly (readonly [string, number, CanvasTextAlign])[]): void {
+  ctx.font = `10px ${mono_font}`;
+  ctx.fillStyle = theme.faint;
+  for (const [text, cx, align] of cells) {
+    ctx.textAlign = align;
+    ctx.fillText(text, cx, y);
+  }
+  hline(ctx, x + 1, x + w - 1, y + 10, theme.header_rule);
 }
 
 function title(ctx: CanvasRenderingContext2D, text: string, x: number, y: number): void {
