@@ -3,7 +3,7 @@
 // the CLI runs it: books verified with zero digest mismatches through slow
 // readers and a reconnect storm; a 1 s stall of the engine's output shows in
 // p99.9; the report files parse (JSON, .hlog through HdrHistogram's own log
-// reader, HTML with its SVG and data); the CLI's exit codes.
+// reader, HTML with its SVG and data); the CLI's exit codes and compare.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import type { Bus, BusHandler, BusResponder, BusStatus, BusSubscription } from '
 import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
 import { series_hops, series_names } from '../../loadgen/messages.js';
+import { cli_main } from '../../loadgen/cli.js';
 import { run_loadgen, type LoadgenResult } from '../../loadgen/run.js';
 import { test_config, wait_for } from '../helpers/service.js';
 
@@ -136,21 +137,45 @@ describe('loadgen against the real feed', () => {
     expect(JSON.parse(embedded).counters).toEqual(c);
   });
 
-  it('throttled readers with Zipf symbols: still zero mismatches; the CLI compares two runs', async () => {
-    const out_dir = join(out_root, 'throttled');
-    const run = await run_loadgen({
-      urls: [all.feed_service.url], clients: 12, workers: 2, duration_s: 3, symbols_per_client: 2, symbol_dist: 'zipf', depth: 0,
-      slow_fraction: 0.25, slow_mode: 'throttled', slow_read_bytes_per_s: 2048, out_dir,
-    }, { on_progress: () => {} });
-    expect(run.summary.checks.passed).toBe(true);
-    expect(run.summary.counters.digest_mismatches).toBe(0);
-    expect(run.summary.plan.workers).toBe(2);
-    expect(run.summary.connections.slow_pauses).toBeGreaterThanOrEqual(1);
-    expect(run.summary.counters.deltas).toBeGreaterThan(0);
+  let throttled_run: LoadgenResult;
 
-    const { stdout } = await run_file('npx', ['tsx', 'loadgen/cli.ts', 'compare', paused_run.summary.files.summary, run.summary.files.summary], { cwd: repo });
-    expect(stdout).toMatch(/^frames\/s .*\d\.\d{3}$/m);
-    expect(stdout).toMatch(/^engine→receive p99 \(ms\)/m);
+  it('throttled readers with Zipf symbols over two workers: still zero mismatches', async () => {
+    throttled_run = await run_loadgen({
+      urls: [all.feed_service.url], clients: 12, workers: 2, duration_s: 2, symbols_per_client: 2, symbol_dist: 'zipf', depth: 0,
+      slow_fraction: 0.25, slow_mode: 'throttled', slow_read_bytes_per_s: 2048, out_dir: join(out_root, 'throttled'),
+    }, { on_progress: () => {} });
+    const s = throttled_run.summary;
+    expect(s.checks.passed).toBe(true);
+    expect(s.counters.digest_mismatches).toBe(0);
+    expect(s.plan.workers).toBe(2);
+    expect(s.connections.slow_pauses).toBeGreaterThanOrEqual(1);
+    expect(s.counters.deltas).toBeGreaterThan(0);
+  });
+
+  it('CLI: a bad value exits 2 naming the flag; --help lists the options; compare prints ratios', async () => {
+    // One real process for the exit status; the rest in-process through the same entry.
+    const spawned = run_file('npx', ['tsx', 'loadgen/cli.ts', '--clients', 'abc'], { cwd: repo })
+      .then(() => ({ code: 0, stderr: '' }), (err: { code: number; stderr: string }) => err);
+    const cli = async (...args: string[]) => {
+      const out = { stdout: '', stderr: '' };
+      const code = await cli_main(args, { stdout: (t) => { out.stdout += t; }, stderr: (t) => { out.stderr += t; } });
+      return { code, ...out };
+    };
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    for (const flag of ['--url', '--clients', '--symbols-per-client', '--symbol-dist', '--slow-mode', '--reconnect-storm', '--workers', '--source-addresses', '--out']) {
+      expect(help.stdout).toContain(flag);
+    }
+    const compare = await cli('compare', paused_run.summary.files.summary, throttled_run.summary.files.summary);
+    expect(compare.code).toBe(0);
+    expect(compare.stdout).toMatch(/^frames\/s .*\d\.\d{3}$/m);
+    expect(compare.stdout).toMatch(/^per trade engine→receive p99 \(ms\)/m);
+    const missing = await cli('compare', join(out_root, 'nope.json'), throttled_run.summary.files.summary);
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringContaining('cannot read (ENOENT)') });
+    expect((await cli('--slow-fraction', '2')).stderr).toContain('--slow-fraction: must be at most 1, got 2');
+    const bad = await spawned;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--clients: expected an integer, got 'abc'");
   });
 });
 
@@ -194,17 +219,5 @@ describe('a 1 s stall after the engine stamps its events', () => {
     expect(run.summary.counters.digest_mismatches).toBe(0);
     expect(per_trade.p99_9).toBeGreaterThanOrEqual(900_000);
     expect(per_trade.negative_samples).toBe(0);
-  });
-});
-
-describe('loadgen CLI', () => {
-  it('refuses a bad value with exit 2, naming the flag; --help exits 0', async () => {
-    const bad = await run_file('npx', ['tsx', 'loadgen/cli.ts', '--clients', 'abc'], { cwd: repo }).then(() => null, (err: { code: number; stderr: string }) => err);
-    expect(bad?.code).toBe(2);
-    expect(bad?.stderr).toContain("--clients: expected an integer, got 'abc'");
-    const { stdout } = await run_file('npx', ['tsx', 'loadgen/cli.ts', '--help'], { cwd: repo });
-    for (const flag of ['--url', '--clients', '--symbols-per-client', '--symbol-dist', '--slow-mode', '--reconnect-storm', '--workers', '--source-addresses', '--out']) {
-      expect(stdout).toContain(flag);
-    }
   });
 });
