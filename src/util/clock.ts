@@ -31,7 +31,3 @@ export function now_ns(): number {
   if (perf_ms - last_check_perf_ms > realign_interval_ms) realign(perf_ms);
   return (anchor_wall_ms + (perf_ms - anchor_perf_ms)) * 1e6;
 }
-
-export function ns_to_bigint(ns: number): bigint {
-  return BigInt(Math.round(ns));
-}
