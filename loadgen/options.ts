@@ -212,7 +212,7 @@ const specs: readonly Spec[] = [
   { key: 'slow_fraction', flag: '--slow-fraction', kind: 'number', min: 0, max: 1, default_text: '0',
     help: 'Fraction of the clients that read slowly (see --slow-mode); their latency is reported apart' },
   { key: 'slow_mode', flag: '--slow-mode', kind: 'string', default_text: 'paused',
-    help: 'paused: stop reading the TCP socket once the books are synced, read again for the last second; throttled: read at most --slow-read-bytes-per-s',
+    help: 'paused: stop reading the TCP socket once the books are synced, read again for 1 s after the run so the catch-up is verified too; throttled: read at most --slow-read-bytes-per-s',
     convert: one_of(['paused', 'throttled'] as const) },
   { key: 'slow_read_bytes_per_s', flag: '--slow-read-bytes-per-s', kind: 'int', min: 1024, max: 1024 ** 3, default_text: '32768',
     help: 'Read rate of throttled clients (pause/resume cycles every 100 ms)' },

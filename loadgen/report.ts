@@ -197,24 +197,25 @@ interface CompareRow {
   better: 'higher' | 'lower' | '';
 }
 
-const latency = (series: SeriesName, hop: HopName, key: keyof HopPercentiles) => (s: LoadgenSummary) => s.latency_us[series]?.[hop]?.[key];
+const percentile_label: Partial<Record<keyof HopPercentiles, string>> = { p50: 'p50', p90: 'p90', p99: 'p99', p99_9: 'p99.9', p99_99: 'p99.99', max: 'max' };
+
+function latency_rows(label: string, series: SeriesName, hop: HopName, keys: (keyof HopPercentiles)[]): CompareRow[] {
+  return keys.map((key) => ({
+    name: `${label} ${percentile_label[key] ?? key}`,
+    get: (s: LoadgenSummary) => s.latency_us[series]?.[hop]?.[key],
+    unit: 'ms',
+    better: 'lower' as const,
+  }));
+}
 
 const compare_rows: readonly CompareRow[] = [
   { name: 'clients connected at end', get: (s) => s.connections.connected_at_end, unit: '', better: 'higher' },
   { name: 'frames/s', get: (s) => s.rates.frames_per_s, unit: '', better: 'higher' },
   { name: 'MB/s', get: (s) => s.rates.bytes_per_s / 1e6, unit: '', better: 'higher' },
-  { name: 'engine→receive p50', get: latency('fast', 'engine_to_receive', 'p50'), unit: 'ms', better: 'lower' },
-  { name: 'engine→receive p90', get: latency('fast', 'engine_to_receive', 'p90'), unit: 'ms', better: 'lower' },
-  { name: 'engine→receive p99', get: latency('fast', 'engine_to_receive', 'p99'), unit: 'ms', better: 'lower' },
-  { name: 'engine→receive p99.9', get: latency('fast', 'engine_to_receive', 'p99_9'), unit: 'ms', better: 'lower' },
-  { name: 'engine→receive p99.99', get: latency('fast', 'engine_to_receive', 'p99_99'), unit: 'ms', better: 'lower' },
-  { name: 'engine→receive max', get: latency('fast', 'engine_to_receive', 'max'), unit: 'ms', better: 'lower' },
-  { name: 'per trade engine→receive p50', get: latency('fast_events', 'engine_to_receive', 'p50'), unit: 'ms', better: 'lower' },
-  { name: 'per trade engine→receive p99', get: latency('fast_events', 'engine_to_receive', 'p99'), unit: 'ms', better: 'lower' },
-  { name: 'per trade engine→receive p99.9', get: latency('fast_events', 'engine_to_receive', 'p99_9'), unit: 'ms', better: 'lower' },
-  { name: 'per trade engine→receive max', get: latency('fast_events', 'engine_to_receive', 'max'), unit: 'ms', better: 'lower' },
-  { name: 'send→receive p99', get: latency('fast', 'send_to_receive', 'p99'), unit: 'ms', better: 'lower' },
-  { name: 'slow clients engine→receive p99', get: latency('slow', 'engine_to_receive', 'p99'), unit: 'ms', better: 'lower' },
+  ...latency_rows('engine→receive', 'fast', 'engine_to_receive', ['p50', 'p90', 'p99', 'p99_9', 'p99_99', 'max']),
+  ...latency_rows('per trade engine→receive', 'fast_events', 'engine_to_receive', ['p50', 'p99', 'p99_9', 'max']),
+  ...latency_rows('send→receive', 'fast', 'send_to_receive', ['p99']),
+  ...latency_rows('slow clients engine→receive', 'slow', 'engine_to_receive', ['p99']),
   { name: 'conflated frames', get: (s) => s.counters.conflated_frames, unit: '', better: '' },
   { name: 'resyncs', get: (s) => s.counters.resyncs, unit: '', better: 'lower' },
   { name: 'digest mismatches', get: (s) => s.counters.digest_mismatches, unit: '', better: 'lower' },
