@@ -151,7 +151,10 @@ export class EngineCore {
         if (book.flow.next_arrival_s <= elapsed_s) this.behind = true;
       }
     }
-    for (const book of this.books.values()) book.publisher.flush_due(now_ns);
+    // End of a turn: what arrived in it goes out now. Batching comes from the
+    // turn (everything the engine did in ~1 ms), not from holding events back;
+    // batch_interval_ms_max still bounds a long catch-up turn (run_until).
+    for (const book of this.books.values()) book.publisher.flush(now_ns);
     return done;
   }
 
