@@ -1,0 +1,126 @@
+// What it measures (issue 3, "Benchmark"): fan-out at saturation — delivered
+// frames/s and server CPU per delivered frame to N local WebSocket clients —
+// for depthcast side by side, in one run, with
+//   (a) uws: a bare uWebSockets.js server app.publish()ing the same
+//       pre-encoded Delta frames (the limit: no books, no encoding), and
+//   (b) ws:  a `ws` server that JSON-encodes each Delta and sends it per
+//       client (what users would write).
+// Goals: depthcast >= 0.7 of (a) and >= 10x (b).
+//
+// Same update stream for all (bench/e2e/harness/recording.ts): the engine's
+// event batches, 1 ms of engine time per tick, ingested by depthcast's real
+// Feed + uWS server from a MemoryBus; the baselines send the very Deltas
+// depthcast makes from them, tick by tick, so every server offers the same
+// frames per tick. Every client subscribes to every symbol at depth 10.
+// Saturation: each server runs one tick per event-loop turn as fast as it
+// can, held at most --window-ticks ahead of the slowest sampled client so no
+// queue grows without bound (bench/e2e/harness/server_main.ts).
+//
+// Cores (2): server process pinned to core 0 (taskset -c 0), all clients in
+// one process pinned to core 1, raw WebSocket clients that count frames; 1 in
+// --sample-every decodes and records latency. Servers are measured in
+// alternation (round-robin, order rotated each round) while all stay
+// connected, and every ratio is taken within a round, then the median.
+//
+// Caveats: delivered frames/s is capped by whichever core saturates first
+// (reported as `bottleneck`; the client core often does, for the fast
+// servers), so the CPU-efficiency ratio — delivered frames per server
+// CPU-second — is the number the goals are judged on; both are reported. On a
+// shared machine, CPU taken by other processes shows as runqueue wait.
+// Run: npx tsx bench/e2e/fanout.bench.ts [--clients N] [--rounds N] [--measure-s S] [--quick]
+import './harness/quiet.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { machine_description, round, si, write_result } from '../lib.js';
+import { client_core, type Pair, server_core, start_pairs, type TrialResult } from './harness/orchestrate.js';
+import { make_recording, save_recording } from './harness/recording.js';
+import { rotate, round_ratios, summarize_trials, window_line } from './harness/stats.js';
+import type { TargetKind } from './harness/target.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const quick = process.argv.includes('--quick');
+const clients = arg('--clients', quick ? 100 : 500);
+const rounds = arg('--rounds', quick ? 1 : 3);
+const warmup_s = arg('--warmup-s', quick ? 0.5 : 1);
+const measure_s = arg('--measure-s', quick ? 1.5 : 4);
+const window_ticks = arg('--window-ticks', 100);
+const sample_every = arg('--sample-every', 10);
+const orders_per_tick = arg('--orders-per-tick', 8);
+/** Highest tick rate the recording must cover for depthcast (its stream cannot loop). */
+const ticks_per_s_max = arg('--ticks-per-s-max', 3000);
+const kinds: TargetKind[] = ['depthcast', 'uws', 'ws'];
+
+const started = performance.now();
+const load_average_1m_start = machine_description().load_average_1m;
+const dir = mkdtempSync(join(tmpdir(), 'depthcast-bench-fanout-'));
+const recording_path = join(dir, 'recording.bin');
+const ticks = Math.ceil(ticks_per_s_max * (warmup_s + measure_s) * rounds * 1.2) + 100;
+const recording = await make_recording(ticks, orders_per_tick, 10);
+save_recording(recording_path, recording);
+
+const pairs = new Map<TargetKind, Pair>();
+const trials: TrialResult[] = [];
+try {
+  const started_pairs = await start_pairs(kinds.map((kind) => ({ kind, clients, sample_every, recording_path, views: recording.meta.views })));
+  started_pairs.forEach((p, i) => pairs.set(kinds[i], p));
+  for (let r = 0; r < rounds; r++) {
+    for (const kind of rotate(kinds, r)) {
+      const t = await pairs.get(kind)!.window({ mode: 'saturation', ticks_per_s: 0, window_ticks, warmup_s, measure_s });
+      trials.push({ ...t, round: r });
+      process.stdout.write(window_line({ ...t, round: r }, rounds));
+    }
+  }
+} finally {
+  for (const p of pairs.values()) await p.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const by_kind = summarize_trials(trials, kinds);
+const ratio = (baseline: TargetKind, metric: 'delivered_frames_per_s' | 'frames_per_server_cpu_s') => round_ratios(trials, 'depthcast', baseline, metric, 'saturation');
+const efficiency_vs_uws = ratio('uws', 'frames_per_server_cpu_s');
+const efficiency_vs_ws = ratio('ws', 'frames_per_server_cpu_s');
+const throughput_vs_uws = ratio('uws', 'delivered_frames_per_s');
+const throughput_vs_ws = ratio('ws', 'delivered_frames_per_s');
+const m = machine_description();
+const result = {
+  what: 'fan-out at saturation: delivered frames/s and server CPU per delivered frame, depthcast vs bare uWS publish (limit) vs ws per-client JSON',
+  cores: `server process pinned to core ${server_core}, ${clients} raw WebSocket clients in one process pinned to core ${client_core}; parent unpinned (IPC relay, /proc reads)`,
+  workload: {
+    clients, views_per_client: recording.meta.views.length, views: recording.meta.views, orders_per_tick, tick_engine_ms: 1,
+    recorded_ticks: recording.meta.ticks, frames_per_tick: round(recording.meta.frames / recording.meta.ticks, 3),
+    bytes_per_frame: Math.round(recording.meta.frame_bytes / recording.meta.frames), events_per_tick: round(recording.meta.events / recording.meta.ticks, 2),
+    window_ticks, sample_every, rounds, warmup_s, measure_s,
+  },
+  results: by_kind,
+  ratios: {
+    depthcast_to_uws_frames_per_server_cpu_s: efficiency_vs_uws,
+    depthcast_to_ws_frames_per_server_cpu_s: efficiency_vs_ws,
+    depthcast_to_uws_delivered_frames_per_s: throughput_vs_uws,
+    depthcast_to_ws_delivered_frames_per_s: throughput_vs_ws,
+  },
+  goals: {
+    at_least_0_7_of_uws: { metric: 'frames_per_server_cpu_s', ratio: efficiency_vs_uws.median, met: efficiency_vs_uws.median >= 0.7 },
+    at_least_10x_ws: { metric: 'frames_per_server_cpu_s', ratio: efficiency_vs_ws.median, met: efficiency_vs_ws.median >= 10 },
+  },
+  trials,
+  load_average_1m_start,
+  duration_s: round((performance.now() - started) / 1000, 1),
+};
+const path = write_result('fanout', result);
+process.stdout.write([
+  `fanout bench on ${m.cpu_model} (${m.cores} cores, load ${m.load_average_1m}), node ${m.node}: ${clients} clients × ${recording.meta.views.length} views, ${result.workload.frames_per_tick} frames/tick`,
+  ...kinds.map((k) => {
+    const s = by_kind[k];
+    return `  ${k.padEnd(9)} ${si(s.delivered_frames_per_s)} frames/s delivered, ${s.server_cpu_us_per_frame} µs server CPU/frame ` +
+      `(${si(s.frames_per_server_cpu_s)} frames per server CPU-s), bottleneck ${s.bottleneck}, p50/p99 ${s.latency_us.p50}/${s.latency_us.p99} µs`;
+  }),
+  `  depthcast / uws: ${efficiency_vs_uws.median} of its CPU efficiency (goal 0.7: ${result.goals.at_least_0_7_of_uws.met ? 'met' : 'NOT met'}), ${throughput_vs_uws.median} of its delivered frames/s`,
+  `  depthcast / ws:  ${efficiency_vs_ws.median}x its CPU efficiency (goal 10x: ${result.goals.at_least_10x_ws.met ? 'met' : 'NOT met'}), ${throughput_vs_ws.median}x its delivered frames/s`,
+  `  wrote ${path} (${result.duration_s} s)`,
+  '',
+].join('\n'));

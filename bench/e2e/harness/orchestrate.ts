@@ -1,0 +1,293 @@
+// The parent of a fan-out trial. Cores (2 here): the server process (and, for
+// NATS, nats-server) pinned to core 0 with `taskset -c 0`, the client process
+// pinned to core 1; this parent only relays IPC and reads /proc. CPU is read
+// from /proc/<pid>/stat (utime + stime of every thread of the process), so it
+// is the same measure for Node servers and for nats-server.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { round } from '../../lib.js';
+import type { ClientCommand, ClientReply, LatencySummaryUs, Mode, ServerCommand, ServerReply } from './protocol.js';
+import type { TargetKind } from './target.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const server_core = 0;
+export const client_core = 1;
+const clock_ticks_per_s = 100; // Linux USER_HZ
+
+export interface PairSpec {
+  kind: TargetKind;
+  clients: number;
+  sample_every: number;
+  recording_path: string;
+  views: string[];
+}
+
+export interface WindowSpec {
+  mode: Mode;
+  /** Paced mode: ticks per second offered. */
+  ticks_per_s: number;
+  /** Saturation mode: ticks in flight before the driver waits for the clients. */
+  window_ticks: number;
+  warmup_s: number;
+  measure_s: number;
+}
+
+export interface TrialResult {
+  kind: TargetKind;
+  /** Set by the bench that runs rounds. */
+  round?: number;
+  mode: Mode;
+  clients: number;
+  clients_connected: number;
+  offered_ticks_per_s: number | null;
+  achieved_ticks_per_s: number;
+  kept_up: boolean | null;
+  frames_per_tick_per_client: number;
+  delivered_frames_per_s: number;
+  delivered_megabytes_per_s: number;
+  /** Server CPU in cores (1 = one core busy the whole window). */
+  server_cpu_cores: number;
+  server_cpu_us_per_frame: number;
+  /** Delivered frames per second of server CPU: what one server core would sustain at this efficiency. */
+  frames_per_server_cpu_s: number;
+  client_cpu_cores: number;
+  /** Time runnable but not running (other processes on the core), in cores. */
+  server_runqueue_wait_cores: number;
+  client_runqueue_wait_cores: number;
+  bottleneck: 'server' | 'clients' | 'none';
+  latency_us: LatencySummaryUs;
+  gaps: number;
+  decode_errors: number;
+  closed_clients: number;
+  close_codes: Record<string, number>;
+  stream_exhausted: boolean;
+  server_stats: Record<string, unknown>;
+  measure_s: number;
+}
+
+class Child<Cmd, Reply extends { type: string }> {
+  readonly proc: ChildProcess;
+  private waiters: { type: string; resolve: (m: Reply) => void; reject: (e: Error) => void }[] = [];
+  on_message: ((m: Reply) => void) | null = null;
+  exited = false;
+
+  constructor(script: string, core: number, readonly name: string, node_flags: string[] = []) {
+    this.proc = spawn('taskset', ['-c', String(core), process.execPath, ...node_flags, '--import', 'tsx', join(here, script)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    });
+    this.proc.on('message', (m: Reply) => {
+      if (m.type === 'error') {
+        const err = new Error(`${name}: ${(m as unknown as { message: string }).message}`);
+        for (const w of this.waiters.splice(0)) w.reject(err);
+        return;
+      }
+      const i = this.waiters.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
+      else this.on_message?.(m);
+    });
+    this.proc.on('exit', (code) => {
+      this.exited = true;
+      const err = new Error(`${name} exited (code ${code})`);
+      for (const w of this.waiters.splice(0)) w.reject(err);
+    });
+  }
+
+  get pid(): number {
+    if (this.proc.pid === undefined) throw new Error(`${this.name}: no pid`);
+    return this.proc.pid;
+  }
+
+  send(m: Cmd): void {
+    if (!this.exited) this.proc.send(m as object);
+  }
+
+  request<T extends Reply['type']>(m: Cmd, type: T, timeout_ms = 60_000): Promise<Extract<Reply, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no '${type}' reply within ${timeout_ms} ms`)), timeout_ms);
+      this.waiters.push({
+        type,
+        resolve: (r) => { clearTimeout(timer); resolve(r as Extract<Reply, { type: T }>); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      this.send(m);
+    });
+  }
+
+  async stop(exit: Cmd): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
+    this.send(exit);
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+/** CPU seconds (user + system, all threads) of a process so far. */
+export function cpu_seconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clock_ticks_per_s;
+}
+
+/**
+ * Seconds all threads of a process spent runnable but waiting for a CPU
+ * (/proc/<pid>/task/<tid>/schedstat, second field): on a shared machine this
+ * tells a server that was starved of CPU from one that had nothing to do.
+ */
+export function runqueue_wait_seconds(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1e9;
+}
+
+export function main_thread_wait_seconds(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One server under test with its connected clients, kept up across several
+ * measurement windows so servers can be measured alternately (ABCABC…) under
+ * the same machine conditions without paying start-up every time.
+ */
+export class Pair {
+  private constructor(
+    readonly spec: PairSpec,
+    private readonly server: Child<ServerCommand, ServerReply>,
+    private readonly client: Child<ClientCommand, ClientReply>,
+    private readonly server_pids: number[],
+    readonly clients_connected: number,
+  ) {}
+
+  static async start(spec: PairSpec): Promise<Pair> {
+    // BENCH_CPU_PROF=<dir>: V8 CPU profiles of the server processes (written when they exit).
+    const prof_dir = process.env.BENCH_CPU_PROF;
+    // BENCH_SERVER_NODE_FLAGS: more node flags for server processes (e.g. --trace-deopt), split on spaces.
+    const flags = [...(prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${prof_dir}`] : []), ...(process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+    const server = new Child<ServerCommand, ServerReply>('server_main.ts', server_core, `${spec.kind} server`, flags);
+    let client: Child<ClientCommand, ClientReply> | undefined;
+    try {
+      const ready = await server.request({ type: 'start', kind: spec.kind, recording_path: spec.recording_path }, 'ready');
+      client = new Child<ClientCommand, ClientReply>('client_main.ts', client_core, `${spec.kind} clients`);
+      client.on_message = (m) => {
+        if (m.type === 'credit') server.send({ type: 'credit', stamp_ns: m.stamp_ns });
+      };
+      const connected = await client.request({
+        type: 'start', kind: spec.kind, host: '127.0.0.1', port: ready.port, clients: spec.clients,
+        sample_every: spec.sample_every, views: spec.views, credit: true,
+      }, 'connected', 120_000);
+      if (connected.open === 0) throw new Error(`${spec.kind}: no client connected (${connected.first_error})`);
+      return new Pair(spec, server, client, [server.pid, ...ready.extra_pids], connected.open);
+    } catch (err) {
+      await client?.stop({ type: 'exit' });
+      await server.stop({ type: 'exit' });
+      throw err;
+    }
+  }
+
+  private server_cpu(): number {
+    return this.server_pids.reduce((sum, pid) => sum + cpu_seconds(pid), 0);
+  }
+
+  /** The Node server's main thread (where its work runs) plus every thread of helper processes (nats-server). */
+  private server_wait(): number {
+    return main_thread_wait_seconds(this.server_pids[0]) + this.server_pids.slice(1).reduce((sum, pid) => sum + runqueue_wait_seconds(pid), 0);
+  }
+
+  /** Waits until no frame has arrived for `quiet_ms` (what was sent has been received). */
+  private async drained(quiet_ms = 150, wait_ms_max = 5000): Promise<void> {
+    let last = -1;
+    const deadline = Date.now() + wait_ms_max;
+    while (Date.now() < deadline) {
+      const m = await this.client.request({ type: 'mark', reset_latency: false }, 'mark');
+      if (m.frames === last) return;
+      last = m.frames;
+      await sleep(quiet_ms);
+    }
+  }
+
+  async window(w: WindowSpec): Promise<TrialResult> {
+    const { server, client, spec } = this;
+    server.send({ type: 'run', mode: w.mode, ticks_per_s: w.ticks_per_s, window_ticks: w.window_ticks });
+    await sleep(w.warmup_s * 1000);
+    const t0 = performance.now();
+    const s_cpu0 = this.server_cpu();
+    const c_cpu0 = cpu_seconds(client.pid);
+    const s_wait0 = this.server_wait();
+    const c_wait0 = main_thread_wait_seconds(client.pid);
+    const [c0, s0] = await Promise.all([client.request({ type: 'mark', reset_latency: true }, 'mark'), server.request({ type: 'mark' }, 'mark')]);
+    await sleep(w.measure_s * 1000);
+    const t1 = performance.now();
+    const s_cpu1 = this.server_cpu();
+    const c_cpu1 = cpu_seconds(client.pid);
+    const s_wait1 = this.server_wait();
+    const c_wait1 = main_thread_wait_seconds(client.pid);
+    const [c1, s1] = await Promise.all([client.request({ type: 'mark', reset_latency: false }, 'mark'), server.request({ type: 'mark' }, 'mark')]);
+    const stopped = await server.request({ type: 'stop' }, 'stopped');
+    await this.drained();
+    const report = await client.request({ type: 'report' }, 'report');
+
+    const seconds = (t1 - t0) / 1000;
+    const delivered = c1.frames - c0.frames;
+    const ticks = s1.ticks - s0.ticks;
+    const server_cores = (s_cpu1 - s_cpu0) / seconds;
+    const client_cores = (c_cpu1 - c_cpu0) / seconds;
+    const server_wait = (s_wait1 - s_wait0) / seconds;
+    const client_wait = (c_wait1 - c_wait0) / seconds;
+    const frames_per_s = delivered / seconds;
+    const achieved = ticks / seconds;
+    return {
+      kind: spec.kind,
+      mode: w.mode,
+      clients: spec.clients,
+      clients_connected: this.clients_connected,
+      offered_ticks_per_s: w.mode === 'paced' ? w.ticks_per_s : null,
+      achieved_ticks_per_s: round(achieved, 1),
+      kept_up: w.mode === 'paced' ? achieved >= 0.97 * w.ticks_per_s : null,
+      frames_per_tick_per_client: ticks > 0 ? round(delivered / ticks / this.clients_connected, 3) : 0,
+      delivered_frames_per_s: Math.round(frames_per_s),
+      delivered_megabytes_per_s: round((c1.bytes - c0.bytes) / seconds / 1e6, 2),
+      server_cpu_cores: round(server_cores, 3),
+      server_cpu_us_per_frame: delivered > 0 ? round(((s_cpu1 - s_cpu0) * 1e6) / delivered, 3) : 0,
+      frames_per_server_cpu_s: server_cores > 0 ? Math.round(frames_per_s / server_cores) : 0,
+      client_cpu_cores: round(client_cores, 3),
+      server_runqueue_wait_cores: round(server_wait, 3),
+      client_runqueue_wait_cores: round(client_wait, 3),
+      // Busy or waiting for a CPU nearly all the time = that side limits the rate.
+      bottleneck: server_cores + server_wait >= 0.9 ? 'server' : client_cores + client_wait >= 0.9 ? 'clients' : 'none',
+      latency_us: report.latency_us,
+      gaps: report.gaps,
+      decode_errors: report.decode_errors,
+      closed_clients: report.closed,
+      close_codes: report.close_codes,
+      stream_exhausted: s1.exhausted,
+      server_stats: stopped.stats,
+      measure_s: round(seconds, 2),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.client.stop({ type: 'exit' });
+    await this.server.stop({ type: 'exit' });
+  }
+}
+
+/** Starts several pairs at once; if one fails, closes the others and throws. */
+export async function start_pairs(specs: readonly PairSpec[]): Promise<Pair[]> {
+  const settled = await Promise.allSettled(specs.map((s) => Pair.start(s)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed === undefined) return settled.map((s) => (s as PromiseFulfilledResult<Pair>).value);
+  for (const s of settled) if (s.status === 'fulfilled') await s.value.close();
+  throw failed.reason;
+}

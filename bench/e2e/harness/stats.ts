@@ -1,0 +1,107 @@
+// Aggregation of fan-out trials over rounds: medians per server, so one
+// window disturbed by another process on the machine does not decide a number.
+import { round } from '../../lib.js';
+import type { LatencySummaryUs } from './protocol.js';
+import type { TrialResult } from './orchestrate.js';
+import type { TargetKind } from './target.js';
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The list rotated left by n: round r starts with a different server each time. */
+export function rotate<T>(xs: readonly T[], n: number): T[] {
+  const k = n % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
+export interface KindSummary {
+  windows: number;
+  clients_connected: number;
+  achieved_ticks_per_s: number;
+  offered_ticks_per_s: number | null;
+  kept_up: boolean | null;
+  frames_per_tick_per_client: number;
+  delivered_frames_per_s: number;
+  delivered_megabytes_per_s: number;
+  server_cpu_cores: number;
+  server_cpu_us_per_frame: number;
+  frames_per_server_cpu_s: number;
+  client_cpu_cores: number;
+  server_runqueue_wait_cores: number;
+  client_runqueue_wait_cores: number;
+  bottleneck: string;
+  /** Medians over windows of each percentile (max: the largest seen). */
+  latency_us: LatencySummaryUs;
+  gaps: number;
+  decode_errors: number;
+  closed_clients: number;
+  stream_exhausted: boolean;
+}
+
+type NumericKey = { [K in keyof TrialResult]-?: TrialResult[K] extends number ? K : never }[keyof TrialResult];
+
+export function summarize_trials(trials: readonly TrialResult[], kinds: readonly TargetKind[]): Record<string, KindSummary> {
+  const out: Record<string, KindSummary> = {};
+  for (const kind of kinds) {
+    const ts = trials.filter((t) => t.kind === kind);
+    if (ts.length === 0) continue;
+    const med = (k: NumericKey, digits = 3): number => round(median(ts.map((t) => t[k] as number)), digits);
+    const lat = (k: keyof LatencySummaryUs): number => median(ts.map((t) => t.latency_us[k]));
+    const bottlenecks = ts.map((t) => t.bottleneck);
+    out[kind] = {
+      windows: ts.length,
+      clients_connected: Math.min(...ts.map((t) => t.clients_connected)),
+      achieved_ticks_per_s: med('achieved_ticks_per_s', 1),
+      offered_ticks_per_s: ts[0].offered_ticks_per_s,
+      kept_up: ts[0].kept_up === null ? null : ts.every((t) => t.kept_up === true),
+      frames_per_tick_per_client: med('frames_per_tick_per_client'),
+      delivered_frames_per_s: Math.round(median(ts.map((t) => t.delivered_frames_per_s))),
+      delivered_megabytes_per_s: med('delivered_megabytes_per_s', 2),
+      server_cpu_cores: med('server_cpu_cores'),
+      server_cpu_us_per_frame: med('server_cpu_us_per_frame'),
+      frames_per_server_cpu_s: Math.round(median(ts.map((t) => t.frames_per_server_cpu_s))),
+      client_cpu_cores: med('client_cpu_cores'),
+      server_runqueue_wait_cores: med('server_runqueue_wait_cores'),
+      client_runqueue_wait_cores: med('client_runqueue_wait_cores'),
+      bottleneck: bottlenecks.sort((a, b) => bottlenecks.filter((x) => x === b).length - bottlenecks.filter((x) => x === a).length)[0],
+      latency_us: {
+        count: ts.reduce((sum, t) => sum + t.latency_us.count, 0),
+        p50: lat('p50'), p90: lat('p90'), p99: lat('p99'), p99_9: lat('p99_9'),
+        max: Math.max(...ts.map((t) => t.latency_us.max)), mean: lat('mean'),
+        negative_samples: ts.reduce((sum, t) => sum + t.latency_us.negative_samples, 0),
+      },
+      gaps: ts.reduce((sum, t) => sum + t.gaps, 0),
+      decode_errors: ts.reduce((sum, t) => sum + t.decode_errors, 0),
+      closed_clients: Math.max(...ts.map((t) => t.closed_clients)),
+      stream_exhausted: ts.some((t) => t.stream_exhausted),
+    };
+  }
+  return out;
+}
+
+/** Per-round ratio subject ÷ baseline of one metric (windows of the same round and mode), and the median over rounds. */
+export function round_ratios(
+  trials: readonly TrialResult[], subject: TargetKind, baseline: TargetKind,
+  metric: 'delivered_frames_per_s' | 'frames_per_server_cpu_s', mode: TrialResult['mode'],
+): { median: number; rounds: number[] } {
+  const per_round: number[] = [];
+  const rounds = new Set(trials.map((t) => t.round ?? 0));
+  for (const r of rounds) {
+    const s = trials.find((t) => t.kind === subject && t.mode === mode && (t.round ?? 0) === r);
+    const b = trials.find((t) => t.kind === baseline && t.mode === mode && (t.round ?? 0) === r);
+    if (s !== undefined && b !== undefined && b[metric] > 0) per_round.push(round(s[metric] / b[metric], 3));
+  }
+  return { median: round(median(per_round), 3), rounds: per_round };
+}
+
+/** One progress line per measured window. */
+export function window_line(t: TrialResult, rounds: number): string {
+  const offered = t.offered_ticks_per_s === null ? 'saturation' : `${t.achieved_ticks_per_s}/${t.offered_ticks_per_s} ticks/s`;
+  return `  round ${(t.round ?? 0) + 1}/${rounds} ${t.kind.padEnd(9)} ${offered}: ${Math.round(t.delivered_frames_per_s)} frames/s, ` +
+    `${t.server_cpu_us_per_frame} µs server CPU/frame, server ${t.server_cpu_cores} cores (+${t.server_runqueue_wait_cores} waiting), ` +
+    `clients ${t.client_cpu_cores} (+${t.client_runqueue_wait_cores}), p50/p99 ${t.latency_us.p50}/${t.latency_us.p99} µs\n`;
+}

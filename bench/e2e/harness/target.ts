@@ -1,0 +1,69 @@
+// What every server under test looks like to the tick driver: it publishes
+// tick k of the shared recording to its subscribers, stamped `stamp_ns`.
+// Baseline payloads carry the stamp and a frame number:
+//   binary (uWS, NATS): [f64 stamp_ns LE][u32 tick LE][u32 frame_no LE] + the depthcast Delta bytes
+//   JSON (ws, socket.io): the decoded Delta as an object plus { t: stamp_ns, n: frame_no }
+// depthcast's own frames carry the stamp as ts_engine_ns (the engine time of
+// the events, which the driver writes into the batches it publishes).
+import { decode_server_frame } from '../../../src/wire/feed_codec.js';
+import type { DeltaMsg } from '../../../src/wire/feed_types.js';
+import type { Recording } from './recording.js';
+
+export type TargetKind = 'depthcast' | 'uws' | 'ws' | 'socketio' | 'nats';
+export const target_kinds: readonly TargetKind[] = ['depthcast', 'uws', 'ws', 'socketio', 'nats'];
+
+export interface Target {
+  readonly kind: TargetKind;
+  /** The WebSocket port clients connect to. */
+  readonly port: number;
+  /** Other processes doing the server's work (nats-server), for CPU accounting. */
+  readonly extra_pids: number[];
+  /** Publishes tick k (modulo the recording for baselines); returns false when the stream is exhausted. */
+  publish_tick(k: number, stamp_ns: number): boolean;
+  stats(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export const baseline_header_bytes = 16;
+
+export interface BinaryFrame {
+  view: number;
+  /** Header + Delta bytes; the header is rewritten in place before each publish. */
+  buf: Buffer;
+}
+
+/** The recording's Deltas with room for the baseline header. */
+export function binary_frames(r: Recording): BinaryFrame[][] {
+  return r.frames_by_tick.map((tick) => tick.map((f) => {
+    const buf = Buffer.alloc(baseline_header_bytes + f.bytes.byteLength);
+    buf.set(f.bytes, baseline_header_bytes);
+    return { view: f.view, buf };
+  }));
+}
+
+export function stamp_binary(buf: Buffer, stamp_ns: number, tick: number, frame_no: number): void {
+  buf.writeDoubleLE(stamp_ns, 0);
+  buf.writeUInt32LE(tick >>> 0, 8);
+  buf.writeUInt32LE(frame_no >>> 0, 12);
+}
+
+export type JsonDelta = DeltaMsg & { t: number; n: number };
+
+export interface JsonFrame {
+  view: number;
+  msg: JsonDelta;
+}
+
+/** The recording's Deltas as the plain objects a ws or socket.io user would send. */
+export function json_frames(r: Recording): JsonFrame[][] {
+  return r.frames_by_tick.map((tick) => tick.map((f) => {
+    const msg = decode_server_frame(f.bytes) as DeltaMsg;
+    return { view: f.view, msg: { ...msg, t: 0, n: 0 } };
+  }));
+}
+
+/** Views a client asked for in its URL (?views=SYM|10,SYM2|10). */
+export function views_from_query(query: string, known: readonly string[]): number[] {
+  const raw = new URLSearchParams(query).get('views') ?? '';
+  return raw.split(',').map((v) => known.indexOf(v)).filter((i) => i >= 0);
+}

@@ -1,0 +1,102 @@
+// bench/summarize.ts turns bench/results/*.json into bench/README.md's results
+// section: the README's numbers must come from the files, and a broken file
+// must be reported by name rather than silently skipped.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fmt, load_results, render_results, replace_results, results_begin, results_end, summarize, SummarizeError } from '../../bench/summarize.js';
+
+const dirs: string[] = [];
+function temp_dir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'depthcast-summarize-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const machine = { cpu_model: 'Test CPU', cores: 2, memory_bytes: 1, memory_free_bytes: 1, load_average_1m: 0.5, node: 'v20.0.0', os: 'Linux' };
+
+const fanout = {
+  name: 'fanout', timestamp: '2026-01-02T03:04:05.678Z', machine, what: 'fan-out at saturation', cores: 'core 0 / core 1',
+  workload: { clients: 500, views_per_client: 4, frames_per_tick: 1.6, bytes_per_frame: 310, rounds: 3, measure_s: 4 },
+  results: {
+    depthcast: { delivered_frames_per_s: 123456, server_cpu_us_per_frame: 4.321, frames_per_server_cpu_s: 231000, server_cpu_cores: 0.53, server_runqueue_wait_cores: 0.1, client_cpu_cores: 0.9, bottleneck: 'clients', latency_us: { p50: 1500, p99: 9000, p99_9: 12000, max: 15000 }, gaps: 0 },
+    uws: { delivered_frames_per_s: 150000, server_cpu_us_per_frame: 3.1, frames_per_server_cpu_s: 322000, server_cpu_cores: 0.48, server_runqueue_wait_cores: 0.05, client_cpu_cores: 0.95, bottleneck: 'clients', latency_us: { p50: 900, p99: 5000, p99_9: 7000, max: 8000 }, gaps: 0 },
+  },
+  ratios: {
+    depthcast_to_uws_frames_per_server_cpu_s: { median: 0.717, rounds: [0.7, 0.717, 0.73] },
+    depthcast_to_ws_frames_per_server_cpu_s: { median: 6.5, rounds: [6.1, 6.5, 7] },
+  },
+  goals: { at_least_0_7_of_uws: { ratio: 0.717, met: true }, at_least_10x_ws: { ratio: 6.5, met: false } },
+  load_average_1m_start: 3.25,
+};
+
+const other = {
+  name: 'matcher', timestamp: '2026-01-02T03:04:05.678Z', machine, what: 'matcher ops/s',
+  matcher: { ops_per_s: 5_200_000, ops_per_s_best: 5_800_000, runs_ops_per_s: [1, 2] },
+  ratio_matcher_to_map: 0.388, meets_goal: true, orders: 1_000_000,
+};
+
+describe('bench/summarize', () => {
+  it('renders the fan-out servers, ratios and goal verdicts from the result file', () => {
+    const dir = temp_dir();
+    writeFileSync(join(dir, 'fanout.json'), JSON.stringify(fanout));
+    const text = render_results(load_results(dir));
+    expect(text).toContain('### fanout (`bench/results/fanout.json`)');
+    expect(text).toMatch(/\| depthcast \| 123\.5k \| 4\.321 \| 231\.0k \|/);
+    expect(text).toMatch(/\| uws \| 150\.0k \| 3\.1 \| 322\.0k \|/);
+    expect(text).toContain('| depthcast ÷ uws, frames per server CPU-s | 0.717 (rounds: 0.7, 0.717, 0.73) | ≥ 0.7: met |');
+    expect(text).toContain('| depthcast ÷ ws, frames per server CPU-s | 6.5 (rounds: 6.1, 6.5, 7) | ≥ 10: **not met** |');
+    expect(text).toContain('load average (1 min) 3.25 at start, 0.5 at end');
+  });
+
+  it('shows headline numbers of benches it has no layout for, and skips their raw runs', () => {
+    const dir = temp_dir();
+    writeFileSync(join(dir, 'matcher.json'), JSON.stringify(other));
+    const text = render_results(load_results(dir));
+    expect(text).toContain('`matcher 5.20M/s`');
+    expect(text).toContain('`ratio_matcher_to_map 0.388`');
+    expect(text).toContain('`meets_goal yes`');
+    expect(text).not.toContain('orders 1');
+  });
+
+  it('names a result file that does not parse', () => {
+    const dir = temp_dir();
+    writeFileSync(join(dir, 'ok.json'), JSON.stringify(other));
+    writeFileSync(join(dir, 'broken.json'), '{"name": "broken", ');
+    expect(() => load_results(dir)).toThrow(SummarizeError);
+    expect(() => load_results(dir)).toThrow(/broken\.json: not valid JSON/);
+  });
+
+  it('replaces only the section between the markers, and refuses a README without them', () => {
+    const readme = `# Title\n\nintro\n\n${results_begin}\nold numbers\n${results_end}\n\nafter\n`;
+    const out = replace_results(readme, 'new numbers');
+    expect(out).toBe(`# Title\n\nintro\n\n${results_begin}\n\nnew numbers\n\n${results_end}\n\nafter\n`);
+    expect(replace_results(out, 'new numbers')).toBe(out);
+    expect(() => replace_results('# no markers\n', 'x')).toThrow(/no results markers/);
+  });
+
+  it('rewrites the README from the files and reports whether it changed', () => {
+    const dir = temp_dir();
+    writeFileSync(join(dir, 'fanout.json'), JSON.stringify(fanout));
+    const readme = join(dir, 'README.md');
+    writeFileSync(readme, `# B\n\n${results_begin}\n${results_end}\n`);
+    expect(summarize(dir, readme)).toBe(true);
+    expect(readFileSync(readme, 'utf8')).toContain('| depthcast | 123.5k |');
+    expect(summarize(dir, readme)).toBe(false);
+    writeFileSync(join(dir, 'fanout.json'), JSON.stringify({ ...fanout, results: { ...fanout.results, depthcast: { ...fanout.results.depthcast, delivered_frames_per_s: 99999 } } }));
+    expect(summarize(dir, readme, false)).toBe(true); // --check: out of date, file left alone
+    expect(readFileSync(readme, 'utf8')).toContain('| depthcast | 123.5k |');
+  });
+
+  it('formats numbers compactly', () => {
+    expect(fmt(1_234_567)).toBe('1.23M');
+    expect(fmt(12_345)).toBe('12.3k');
+    expect(fmt(9_999)).toBe('9999');
+    expect(fmt(4.32109)).toBe('4.321');
+    expect(fmt(undefined)).toBe('–');
+  });
+});
