@@ -49,6 +49,7 @@ export class Feed {
   private bus_subs: BusSubscription[] = [];
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopping = false;
+  private stop_bus_watch: () => void = () => {};
 
   constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
     this.subjects = new Subjects(config.subject_prefix);
@@ -68,6 +69,10 @@ export class Feed {
       this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), (data) => f.on_message(data, now_ns())));
       f.start();
     }
+    this.stop_bus_watch = this.bus.onStatus((status) => {
+      if (status === 'disconnected') for (const f of this.symbols.values()) f.upstream_lost();
+      else if (status === 'reconnected') for (const f of this.symbols.values()) f.upstream_back();
+    });
     this.timers.push(setInterval(() => this.heartbeat_tick(), Math.max(10, Math.floor(this.config.heartbeat_interval_ms / 4))));
     this.timers.push(setInterval(() => this.accumulate_tick(), accumulate_tick_ms));
     log.info({ symbols: this.config.symbols, bus: this.bus.kind }, 'feed started');
@@ -539,6 +544,7 @@ export class Feed {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.stop_bus_watch();
     for (const s of this.bus_subs) s.unsubscribe();
     this.bus_subs = [];
     for (const f of this.symbols.values()) f.stop();

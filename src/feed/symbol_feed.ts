@@ -23,7 +23,7 @@ import { logger_for } from '../util/log.js';
 const log = logger_for('feed.ingest');
 
 export type SymbolState = 'recovering' | 'live';
-export type ResetReason = 'start' | 'new_epoch' | 'gap' | 'bad_event';
+export type ResetReason = 'start' | 'new_epoch' | 'gap' | 'bad_event' | 'upstream_lost';
 
 /** Batches kept while recovering; past it the oldest go (the replay then re-requests). */
 export const recovery_buffer_batches_max = 20_000;
@@ -95,6 +95,24 @@ export class SymbolFeed {
   stop(): void {
     this.stopped = true;
     if (this.retry_timer) clearTimeout(this.retry_timer);
+  }
+
+  /**
+   * The bus connection dropped: events may be lost in the outage, and a quiet
+   * symbol would not reveal the gap until its next event. Recover from the
+   * engine's snapshot now (the request retries until the bus is back), so
+   * clients see Recovering instead of a book that silently stopped.
+   */
+  upstream_lost(): void {
+    if (this.state === 'live' && !this.stopped) this.begin_recovery('upstream_lost');
+  }
+
+  /** The bus is back: ask for the snapshot at once rather than at the next retry. */
+  upstream_back(): void {
+    if (this.state !== 'recovering' || this.stopped || this.snapshot_in_flight) return;
+    if (this.retry_timer) clearTimeout(this.retry_timer);
+    this.retry_timer = null;
+    this.request_snapshot();
   }
 
   /** A bus message on this symbol's events subject. `bytes` is only read during the call. */
