@@ -426,12 +426,13 @@ export async function fuzz_server(o: ServerFuzzOptions): Promise<ServerReport> {
   };
   const t0 = performance.now();
   const per_connection = Math.ceil(o.cases / o.connections);
+  const quota = (k: number) => Math.floor(o.cases / o.connections) + (k < o.cases % o.connections ? 1 : 0);
   await Promise.all(Array.from({ length: o.connections }, async (_, k) => {
     const gen = new CaseGenerator(o.seed + k + 1, o.symbols, o.frame_bytes_max);
     const sock = new FuzzSocket();
     await sock.open(o.url);
     report.connections_opened++;
-    for (let i = 0; i < per_connection && report.cases < o.cases && report.failures.length < 20; i++) {
+    for (let i = 0; i < quota(k) && report.failures.length < 20; i++) {
       const index = k * per_connection + i;
       const c = gen.next();
       const expected = expected_errors(c, sock.subs, o);

@@ -2,24 +2,12 @@
 // src/bin/depthcast.ts), so tests can kill it, freeze it (SIGSTOP/SIGCONT),
 // send SIGTERM, and start it again on the same port.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { wait_for } from './service.js';
 
-const repo_root = fileURLToPath(new URL('../..', import.meta.url));
+export { free_port } from './nats_server.js';
 
-export async function free_port(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
+const repo_root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface DepthcastProcess {
   readonly child: ChildProcess;

@@ -14,7 +14,7 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
 }
 
-async function free_port(): Promise<number> {
+export async function free_port(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

@@ -76,6 +76,18 @@ describe('faults upstream of the feed (real nats-server)', () => {
   let engines: EngineHandle[] = [];
   let clients: FeedClient[] = [];
 
+  /** nats-server, a feed, an engine and `n` SDK clients, all synced. */
+  async function start_streaming(n: number): Promise<{ r: Rig; engine: EngineHandle; transitions: string[] }> {
+    const r = rig = await start_rig();
+    const engine = await start_engine(r.config, r.engine_bus);
+    engines.push(engine);
+    await wait_for('feed live', () => r.feed.feed.health().ready);
+    const started = start_clients(r.feed.url, n);
+    clients = started.clients;
+    await wait_for('clients synced', () => all_synced(clients));
+    return { r, engine, transitions: started.transitions };
+  }
+
   afterEach(async () => {
     for (const c of clients) c.close();
     for (const e of engines) await e.stop();
@@ -89,75 +101,57 @@ describe('faults upstream of the feed (real nats-server)', () => {
   });
 
   it('nats-server restarted mid-stream: the feed reconnects, recovers each symbol, and clients keep a correct book', async () => {
-    rig = await start_rig();
-    const engine = await start_engine(rig.config, rig.engine_bus);
-    engines.push(engine);
-    await wait_for('feed live', () => rig!.feed.feed.health().ready);
-    const started = start_clients(rig.feed.url, 3);
-    clients = started.clients;
-    await wait_for('clients synced', () => all_synced(clients));
+    const { r, engine, transitions } = await start_streaming(3);
     await sleep(300);
     const snapshots_before = clients[0].counters.snapshots;
 
-    await rig.nats.restart();
+    await r.nats.restart();
     // The feed's connection comes back by itself (NatsBus reconnects forever) and the books go live again.
-    await wait_for('bus reconnected', () => rig!.feed_bus.isConnected() && rig!.engine_bus.isConnected());
-    await wait_for('feed live again', () => rig!.feed.feed.health().ready);
+    await wait_for('bus reconnected', () => r.feed_bus.isConnected() && r.engine_bus.isConnected());
+    await wait_for('feed live again', () => r.feed.feed.health().ready);
     await sleep(500);
 
-    const stats = rig.feed.feed.stats() as { symbols: Record<string, { gaps: number; recoveries: number }> };
+    const stats = r.feed.feed.stats() as { symbols: Record<string, { gaps: number; recoveries: number }> };
     const recoveries = symbols.map((s) => stats.symbols[s].recoveries);
     // Events in flight while the broker was away may be lost: on the disconnect every symbol recovered from the engine's snapshot.
     expect(recoveries.every((n) => n >= 1), `recoveries per symbol ${recoveries}`).toBe(true);
     // Clients were told (Recovering shows the view stale) and got a fresh snapshot of every view, on the same socket.
-    expect(started.transitions.some((t) => t.endsWith('synced>stale'))).toBe(true);
+    expect(transitions.some((t) => t.endsWith('synced>stale'))).toBe(true);
     expect(clients[0].counters.snapshots).toBeGreaterThanOrEqual(snapshots_before + symbols.length * depths.length);
     expect(clients.every((c) => c.counters.reconnects === 0)).toBe(true);
     await expect_books_equal_engine(clients, engine);
   });
 
   it('nats-server restarted while the market is quiet: every symbol still recovers, so no lost event can hide', async () => {
-    rig = await start_rig();
-    const engine = await start_engine(rig.config, rig.engine_bus);
-    engines.push(engine);
-    await wait_for('feed live', () => rig!.feed.feed.health().ready);
-    const started = start_clients(rig.feed.url, 2);
-    clients = started.clients;
-    await wait_for('clients synced', () => all_synced(clients));
+    const { r, engine, transitions } = await start_streaming(2);
     // No events for a while: gap detection alone would see nothing until the next event, however late.
     engine.pause(60_000);
     await sleep(200);
     const seqs = symbols.map((s) => engine.snapshot(s).seq);
     const snapshots_before = clients.map((c) => c.counters.snapshots);
-    await rig.nats.restart();
-    await wait_for('feed live again', () => rig!.feed_bus.isConnected() && rig!.feed.feed.health().ready);
-    const stats = rig.feed.feed.stats() as { symbols: Record<string, { recoveries: number }> };
+    await r.nats.restart();
+    await wait_for('feed live again', () => r.feed_bus.isConnected() && r.feed.feed.health().ready);
+    const stats = r.feed.feed.stats() as { symbols: Record<string, { recoveries: number }> };
     expect(symbols.map((s) => stats.symbols[s].recoveries)).toEqual(symbols.map(() => 1));
     // Clients were told (stale), then got the same book again as a fresh snapshot at the same seq.
-    expect(started.transitions.filter((t) => t.endsWith('synced>stale')).length).toBe(clients.length * symbols.length * depths.length);
+    expect(transitions.filter((t) => t.endsWith('synced>stale')).length).toBe(clients.length * symbols.length * depths.length);
     await wait_for('resynced', () => all_synced(clients) && clients.every((c, i) => c.counters.snapshots >= snapshots_before[i] + symbols.length * depths.length));
     for (const c of clients) expect(symbols.map((s) => c.book(s, 0)!.seq)).toEqual(seqs);
     await expect_books_equal_engine(clients, engine);
   });
 
   it('engine restarted: a new epoch, every client gets a fresh snapshot and replaces its book', async () => {
-    rig = await start_rig();
-    const first = await start_engine(rig.config, rig.engine_bus);
-    engines.push(first);
-    await wait_for('feed live', () => rig!.feed.feed.health().ready);
-    const started = start_clients(rig.feed.url, 3);
-    clients = started.clients;
-    await wait_for('clients synced', () => all_synced(clients));
+    const { r, engine: first } = await start_streaming(3);
     await sleep(300);
     await first.stop();
     const old_epoch = first.epoch;
     // The new engine starts from empty books with another seed: nothing of the old book may survive in a client.
-    const second = await start_engine({ ...rig.config, seed: 99 }, rig.engine_bus);
+    const second = await start_engine({ ...r.config, seed: 99 }, r.engine_bus);
     engines.push(second);
     expect(second.epoch).toBeGreaterThan(old_epoch);
     await wait_for('clients on the new epoch', () => clients.every((c) => c.books().every((b) => b.epoch === second.epoch && b.state === 'synced')));
     await sleep(300);
-    const stats = rig.feed.feed.stats() as { symbols: Record<string, { epoch: number }> };
+    const stats = r.feed.feed.stats() as { symbols: Record<string, { epoch: number }> };
     expect(symbols.map((s) => stats.symbols[s].epoch)).toEqual(symbols.map(() => second.epoch));
     await expect_books_equal_engine(clients, second);
   });
