@@ -94,14 +94,16 @@ function slope(xs: number[], ys: number[]): number {
   return den === 0 ? 0 : num / den;
 }
 
-/** The lowest RSS sample in each whole minute of the run. */
-function per_minute_floor(samples: readonly Sample[]): { minute: number; rss_mb: number }[] {
-  const by_minute = new Map<number, number>();
+/** The lowest RSS and heap-used samples in each minute of the run (the last minute only if it is whole). */
+function per_minute_floor(samples: readonly Sample[], sample_s: number): { minute: number; rss_mb: number; heap_used_mb: number }[] {
+  const by_minute = new Map<number, { rss_mb: number; heap_used_mb: number; n: number }>();
   for (const s of samples) {
     const minute = Math.floor(s.t_s / 60);
-    by_minute.set(minute, Math.min(by_minute.get(minute) ?? Infinity, s.feed_rss_mb));
+    const f = by_minute.get(minute) ?? { rss_mb: Infinity, heap_used_mb: Infinity, n: 0 };
+    by_minute.set(minute, { rss_mb: Math.min(f.rss_mb, s.feed_rss_mb), heap_used_mb: Math.min(f.heap_used_mb, s.feed_heap_used_mb), n: f.n + 1 });
   }
-  return [...by_minute].map(([minute, rss_mb]) => ({ minute, rss_mb }));
+  const whole = Math.max(1, Math.floor(60 / sample_s) - 1);
+  return [...by_minute].filter(([, f]) => f.n >= whole).map(([minute, f]) => ({ minute, rss_mb: f.rss_mb, heap_used_mb: f.heap_used_mb }));
 }
 
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
@@ -249,8 +251,9 @@ async function main(): Promise<void> {
   const slope_mb_per_min = slope(after.map((s) => s.t_s / 60), after.map((s) => s.feed_rss_mb));
   const rss_after = after.map((s) => s.feed_rss_mb);
   // RSS saws up and down with V8's major GCs; its floor (the lowest sample of each minute) shows a leak more clearly.
-  const floors = per_minute_floor(after);
+  const floors = per_minute_floor(after, o.sample_s);
   const floor_slope = slope(floors.map((f) => f.minute), floors.map((f) => f.rss_mb));
+  const heap_floor_slope = slope(floors.map((f) => f.minute), floors.map((f) => f.heap_used_mb));
   const heaps = after.map((x) => x.feed_heap_used_mb);
   const summary = {
     warmup_s,
@@ -265,6 +268,7 @@ async function main(): Promise<void> {
     slope_mb_per_min: Math.round(slope_mb_per_min * 100) / 100,
     rss_floor_mb_per_minute: floors,
     floor_slope_mb_per_min: Math.round(floor_slope * 100) / 100,
+    heap_floor_slope_mb_per_min: Math.round(heap_floor_slope * 100) / 100,
     // Flat: the trend of the per-minute floor, over the post-warm-up span, is under 5% of RSS (or 5 MB).
     flat: floors.length >= 2 && Math.abs(floor_slope) * (floors.at(-1)!.minute - floors[0].minute) < Math.max(5, 0.05 * floors[0].rss_mb),
     server_died: died,
@@ -274,7 +278,8 @@ async function main(): Promise<void> {
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(o.out, JSON.stringify({ options: o, summary, samples }, null, 2) + '\n');
   process.stdout.write(`soak: RSS after warm-up ${summary.rss_mb_at_warmup_end} → ${summary.rss_mb_last} MB (min ${summary.rss_mb_min_after_warmup}, max ${summary.rss_mb_max_after_warmup}), `
-    + `slope ${summary.slope_mb_per_min} MB/min, per-minute floor ${floors.map((f) => f.rss_mb).join(' ')} MB (slope ${summary.floor_slope_mb_per_min} MB/min): ${summary.flat ? 'flat' : 'NOT flat'}; clients opened ${totals.opened}, frames ${totals.frames}, `
+    + `slope ${summary.slope_mb_per_min} MB/min, per-minute floor ${floors.map((f) => f.rss_mb).join(' ')} MB (slope ${summary.floor_slope_mb_per_min} MB/min), `
+    + `heap-used floor ${floors.map((f) => f.heap_used_mb).join(' ')} MB (slope ${summary.heap_floor_slope_mb_per_min} MB/min): ${summary.flat ? 'flat' : 'NOT flat'}; clients opened ${totals.opened}, frames ${totals.frames}, `
     + `conflated ${totals.conflated_frames}, verification ${verified ? 'clean' : 'FAILED'}; report ${o.out}\n`);
   process.exit(!died && verified ? 0 : 1);
 }
