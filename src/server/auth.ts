@@ -193,6 +193,19 @@ export class Gatekeeper {
     return this.config.auth_secret !== '';
   }
 
+  /**
+   * /stats shows each book's best prices: with auth on, it needs a token for
+   * every symbol ('*'), from `?token=` or `Authorization: Bearer`. Returns why
+   * not, or undefined when allowed.
+   */
+  check_operator(query_token: string, authorization: string, now_ms: number): string | undefined {
+    if (!this.auth_enabled) return undefined;
+    const token = query_token !== '' ? query_token : (/^Bearer\s+(\S+)$/i.exec(authorization)?.[1] ?? '');
+    const check = verify_token(token, this.config.auth_secret, Math.floor(now_ms / 1000));
+    if (!check.ok) return check.reason;
+    return check.claims.symbols === '*' ? undefined : 'needs a token for all symbols ("*")';
+  }
+
   admit(req: UpgradeRequest, now_ms: number): Admission {
     const { token: protocol_token, answer: protocol } = split_protocols(req.protocols);
     if (!this.limiter.admit(req.remote_address, now_ms)) {

@@ -4,6 +4,7 @@
 //   /health    200 when the bus is connected and every book is live, else 503 (JSON body says why)
 //   /metrics   Prometheus text (prom-client registry)
 //   /stats     JSON: symbols, views, connections, counters, latency percentiles
+//              (with auth on: needs a token for all symbols; it shows best prices)
 //   /          the trading page (src/ui), when enabled
 //   anything else: 404
 // Admission (src/server/auth.ts) is decided at the upgrade: per-IP connection
@@ -193,7 +194,12 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     send_json(res, h.ready ? '200 OK' : '503 Service Unavailable', h);
   });
 
-  app.get('/stats', (res) => {
+  app.get('/stats', (res, req) => {
+    const refusal = gatekeeper.check_operator(req.getQuery('token') ?? '', req.getHeader('authorization'), Date.now());
+    if (refusal !== undefined) {
+      send_json(res, '401 Unauthorized', { error: refusal });
+      return;
+    }
     send_json(res, '200 OK', { ...feed.stats(), admission: { ...admission_stats, ip_buckets: gatekeeper.limiter.size, auth: gatekeeper.auth_enabled } });
   });
 

@@ -52,8 +52,19 @@ describe('access control', () => {
       expect(c.close_reason).toBe(reason);
       expect(c.frame_count).toBe(0); // not one byte of market data
     }
-    const stats = await (await fetch(`http://127.0.0.1:${all.feed_service.server.port}/stats`)).json() as { admission: { refused_total: Record<string, number> } };
+    const stats = await (await fetch(`http://127.0.0.1:${all.feed_service.server.port}/stats?token=${token_for('*')}`)).json() as { admission: { refused_total: Record<string, number> } };
     expect(stats.admission.refused_total['4003']).toBeGreaterThanOrEqual(cases.length);
+  });
+
+  it('guards /stats (it shows best prices) with a token for all symbols; /health and /metrics stay open', async () => {
+    const base = `http://127.0.0.1:${all.feed_service.server.port}`;
+    expect((await fetch(`${base}/stats`)).status).toBe(401);
+    const narrow = await fetch(`${base}/stats?token=${token_for(['BTC-USD'])}`);
+    expect(narrow.status).toBe(401);
+    expect(await narrow.json()).toEqual({ error: 'needs a token for all symbols ("*")' });
+    expect((await fetch(`${base}/stats`, { headers: { authorization: `Bearer ${token_for('*')}` } })).status).toBe(200);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`)).status).toBe(200);
   });
 
   it('refuses an origin not on the allow-list even with a good token', async () => {
