@@ -238,7 +238,7 @@ export class Feed {
         continue;
       }
       const channel = this.channel_for(f, depth);
-      const sub = new Subscription(session, channel, interval_ms, this.config.conflation_levels_max);
+      const sub = new Subscription(session, channel, interval_ms);
       session.subs.set(key, sub);
       this.counters.subscriptions++;
       if (interval_ms > 0) {
@@ -257,8 +257,7 @@ export class Feed {
     this.flush_symbol(ch.symbol_feed); // the view reaches the current commit point first
     this.counters.snapshots_out_total++;
     session.queue(ch.snapshot());
-    sub.seq_sent = ch.seq;
-    sub.epoch_sent = ch.epoch;
+    sub.mark_sent();
     sub.clear();
     if (sub.interval_ms > 0 || session.slow) {
       sub.mode = 'streaming'; // start_accumulating takes seq_sent from the view
@@ -324,7 +323,7 @@ export class Feed {
     if (list === undefined) this.channels.set(f, (list = []));
     let ch = list.find((c) => c.depth === depth);
     if (ch === undefined) {
-      ch = new ViewChannel(f, depth, this.encoder);
+      ch = new ViewChannel(f, depth, this.encoder, this.config.conflation_levels_max);
       if (f.state === 'live') {
         this.flush_symbol(f); // other views of the symbol must not lose the changes we are about to skip
         ch.reset();
@@ -477,7 +476,10 @@ export class Feed {
         state: f.state, epoch: f.epoch, seq: f.committed_seq,
         bid_levels: f.book.level_count(0), ask_levels: f.book.level_count(1),
         best_bid: f.book.best(0) ?? null, best_ask: f.book.best(1) ?? null,
-        views: (this.channels.get(f) ?? []).map((ch) => ({ depth: ch.depth, seq: ch.seq, subscribers: ch.subscriber_count, snapshot_encodes: ch.snapshot_encodes })),
+        views: (this.channels.get(f) ?? []).map((ch) => ({
+          depth: ch.depth, seq: ch.seq, subscribers: ch.subscriber_count, snapshot_encodes: ch.snapshot_encodes,
+          accumulating: ch.accumulating.size, changed_levels_kept: ch.changed.live, // conflation memory of the view, shared by its slow subscribers
+        })),
         ...f.stats,
       };
     }
@@ -524,7 +526,8 @@ export class Feed {
       conflated_updates_merged_total: c.conflated_updates_merged_total,
       slow_closes_total: Object.fromEntries(c.slow_closes_total),
       buffered_bytes: {
-        connections: buffered.length, max_now: at(1), p50_now: at(0.5), p90_now: at(0.9), p99_now: at(0.99),
+        connections: buffered.length, total_now: buffered.reduce((a, b) => a + b, 0),
+        max_now: at(1), p50_now: at(0.5), p90_now: at(0.9), p99_now: at(0.99),
         peak: this.buffered_bytes_peak(),
       },
       slowest: slowest.map((s) => ({

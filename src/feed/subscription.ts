@@ -1,12 +1,13 @@
 // One client's subscription to one view. Streaming, it shares the view's
 // encoded Deltas. Accumulating (its connection is slow, or it asked for an
-// interval), it keeps only WHAT changed since the last frame it was sent:
-// the set of changed prices per side (valued at the current view when the
-// catch-up frame is built) and the trades — O(levels changed), never
-// O(time or messages). Past conflation_levels_max changed prices it stops
-// tracking and its catch-up is a fresh Snapshot.
+// interval), it remembers only the seq it was last sent (the prices changed
+// since are in the view's shared ChangeLog, valued at the current view when
+// the catch-up frame is built) and the trades since, at most
+// conflation_trades_max of them one by one, past that folded into one
+// aggregate. So its memory is O(1), never O(time or messages). When more than
+// conflation_levels_max prices of the view changed since its seq, or the view
+// restarted, its catch-up is a fresh Snapshot.
 
-import type { ViewLevels } from '../book/view.js';
 import type { DeltaMsg, LevelUpdate, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import { now_ns } from '../util/clock.js';
 import type { ViewChannel } from './view_channel.js';
@@ -24,18 +25,16 @@ export interface SubscriptionOwner {
 
 export class Subscription {
   mode: SubscriptionMode = 'waiting';
-  /** Last seq and epoch this subscriber was sent (its book's position). */
+  /** Last seq, epoch and version count this subscriber was sent (its book's position). */
   seq_sent = 0;
   epoch_sent = 0;
+  versions_sent = 0;
   next_due_ms = 0;
   /** Accumulated since seq_sent (mode 'accumulating'). */
-  private readonly dirty_bids = new Set<number>();
-  private readonly dirty_asks = new Set<number>();
-  private overflow = false;
+  private snapshot_next = false;
   private trades: TradeRec[] = [];
   private aggregate: TradeAggregateRec | null = null;
   private notional = 0;
-  private merged = 0;
   /** What the last catch_up() sent: a Snapshot or a Delta, and how many updates it merged. */
   last_catch_up_snapshot = false;
   last_catch_up_merged = 0;
@@ -44,21 +43,28 @@ export class Subscription {
     readonly owner: SubscriptionOwner,
     readonly channel: ViewChannel,
     public interval_ms: number,
-    private readonly conflation_levels_max: number,
   ) {}
 
   get key(): string {
     return this.channel.symbol_feed.symbol + '|' + this.channel.depth;
   }
 
-  /** Updates this subscriber has not been sent yet. */
-  get merged_pending(): number {
-    return this.merged;
+  /** This subscriber's position is the view's now (it was queued everything up to the view's seq). */
+  mark_sent(): void {
+    const ch = this.channel;
+    this.seq_sent = ch.seq;
+    this.epoch_sent = ch.epoch;
+    this.versions_sent = ch.versions;
   }
 
-  /** Changed prices remembered now (both sides); never above conflation_levels_max. */
+  /** Updates (engine events) this subscriber has not been sent yet. */
+  get merged_pending(): number {
+    return this.epoch_sent === this.channel.epoch ? this.channel.versions - this.versions_sent : 0;
+  }
+
+  /** Prices changed since seq_sent (0 once the catch-up must be a Snapshot). Never above conflation_levels_max. */
   get dirty_levels(): number {
-    return this.dirty_bids.size + this.dirty_asks.size;
+    return this.overflowed ? 0 : this.channel.changed.count_since(this.seq_sent);
   }
 
   /** Individual trades held now; never above conflation_trades_max (the rest are folded). */
@@ -73,21 +79,10 @@ export class Subscription {
 
   /** The next catch-up will be a Snapshot (too many levels changed, or the view restarted). */
   get overflowed(): boolean {
-    return this.overflow;
+    return this.snapshot_next || this.epoch_sent !== this.channel.epoch || !this.channel.changed.complete_since(this.seq_sent);
   }
 
-  accumulate(changes: ViewLevels, trades: readonly TradeRec[], merged: number): void {
-    this.merged += merged;
-    if (!this.overflow) {
-      for (let i = 0; i < changes.bid_count; i++) this.dirty_bids.add(changes.bids[i].price);
-      for (let i = 0; i < changes.ask_count; i++) this.dirty_asks.add(changes.asks[i].price);
-      if (this.dirty_bids.size + this.dirty_asks.size > this.conflation_levels_max) {
-        this.overflow = true;
-        this.dirty_bids.clear();
-        this.dirty_asks.clear();
-      }
-    }
-    if (trades.length === 0) return;
+  accumulate_trades(trades: readonly TradeRec[]): void {
     if (this.aggregate === null && this.trades.length + trades.length <= conflation_trades_max) {
       for (const t of trades) this.trades.push(t);
       return;
@@ -116,20 +111,15 @@ export class Subscription {
 
   /** The next catch-up is a full Snapshot (the view restarted, e.g. after recovery). */
   force_snapshot(): void {
-    this.overflow = true;
-    this.dirty_bids.clear();
-    this.dirty_asks.clear();
+    this.snapshot_next = true;
   }
 
   /** Forget what was accumulated (after a snapshot or a catch-up was sent). */
   clear(): void {
-    this.dirty_bids.clear();
-    this.dirty_asks.clear();
-    this.overflow = false;
+    this.snapshot_next = false;
     this.trades = [];
     this.aggregate = null;
     this.notional = 0;
-    this.merged = 0;
   }
 
   /**
@@ -141,33 +131,28 @@ export class Subscription {
    */
   catch_up(): Uint8Array | null {
     const ch = this.channel;
-    if (!this.overflow && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.merged === 0 && this.trades.length === 0 && this.aggregate === null) return null;
+    if (!this.snapshot_next && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.trades.length === 0 && this.aggregate === null) return null;
     let frame: Uint8Array;
-    this.last_catch_up_merged = this.merged;
-    this.last_catch_up_snapshot = this.overflow || this.epoch_sent !== ch.epoch;
+    this.last_catch_up_merged = this.merged_pending;
+    this.last_catch_up_snapshot = this.overflowed;
     if (this.last_catch_up_snapshot) {
       frame = ch.snapshot_with_trades(this.trades, this.aggregate);
     } else {
       const f = ch.symbol_feed;
+      const bids: LevelUpdate[] = [];
+      const asks: LevelUpdate[] = [];
+      ch.changed_levels_since(this.seq_sent, bids, asks);
       const msg: DeltaMsg = {
         type: 'delta', symbol: f.symbol, depth: ch.depth, epoch: ch.epoch,
         seq_first: this.seq_sent + 1, seq: ch.seq, digest: ch.view.digest,
-        bids: valued(ch, 0, this.dirty_bids), asks: valued(ch, 1, this.dirty_asks),
-        trades: this.trades, trade_aggregate: this.aggregate,
-        updates_merged: this.merged, conflated: true,
+        bids, asks, trades: this.trades, trade_aggregate: this.aggregate,
+        updates_merged: this.last_catch_up_merged, conflated: true,
         ts_engine_ns: f.ts_engine_ns, ts_ingest_ns: f.ts_ingest_ns, ts_send_ns: now_ns(),
       };
       frame = ch.encode_catch_up(msg);
     }
-    this.seq_sent = ch.seq;
-    this.epoch_sent = ch.epoch;
+    this.mark_sent();
     this.clear();
     return frame;
   }
-}
-
-function valued(ch: ViewChannel, side: 0 | 1, prices: Set<number>): LevelUpdate[] {
-  const out: LevelUpdate[] = [];
-  for (const price of prices) out.push(ch.shown_level(side, price, { price, size: 0, orders: 0 }));
-  return out;
 }

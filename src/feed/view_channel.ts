@@ -2,14 +2,20 @@
 // move it forward, and its subscribers. A Delta is encoded ONCE here per
 // update and the same bytes go to every streaming subscriber; a Snapshot is
 // encoded once per (epoch, seq) and cached, so a reconnect storm of N clients
-// costs one encode, not N.
+// costs one encode, not N. Subscribers that accumulate (slow connections,
+// interval subscriptions) share one ChangeLog of the prices that changed:
+// per update the view records its changes once, whatever their number.
 
 import { BookView, ViewLevels } from '../book/view.js';
 import type { LevelUpdate, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_codec.js';
 import { now_ns } from '../util/clock.js';
+import { ChangeLog } from './change_log.js';
 import type { SymbolFeed } from './symbol_feed.js';
 import type { Subscription } from './subscription.js';
+
+/** Accumulating updates between two trims of the shared change log (forgetting what every reader has). */
+export const changes_trim_every_updates = 256;
 
 export class ViewChannel {
   readonly view: BookView;
@@ -21,6 +27,9 @@ export class ViewChannel {
   readonly streaming = new Set<Subscription>();
   /** Conflating or interval subscribers: they accumulate instead of receiving each Delta. */
   readonly accumulating = new Set<Subscription>();
+  /** Prices changed while anyone accumulates, with the seq of their last change (kept only then). */
+  readonly changed: ChangeLog;
+  private updates_since_trim = 0;
   /** The latest changes (valid during fan-out of one update). */
   readonly changes = new ViewLevels();
   /** Snapshot frames encoded for this view (shared ones; per-client catch-ups not counted): a reconnect storm should add ~1 per seq, not 1 per client. */
@@ -31,8 +40,9 @@ export class ViewChannel {
   private readonly snapshot_levels = new ViewLevels();
   private readonly delta_msg: DeltaFields;
 
-  constructor(readonly symbol_feed: SymbolFeed, readonly depth: number, private readonly encoder: FrameEncoder) {
+  constructor(readonly symbol_feed: SymbolFeed, readonly depth: number, private readonly encoder: FrameEncoder, conflation_levels_max: number) {
     this.view = new BookView(depth);
+    this.changed = new ChangeLog(conflation_levels_max);
     this.delta_msg = {
       symbol: symbol_feed.symbol, depth, epoch: 0, seq_first: 0, seq: 0, digest: 0,
       bids: [], asks: [], trades: [], trade_aggregate: null, updates_merged: 0, conflated: false,
@@ -52,6 +62,7 @@ export class ViewChannel {
     this.epoch = f.epoch;
     this.versions = f.versions;
     this.snapshot_bytes = null;
+    this.changed.clear(this.seq);
   }
 
   /**
@@ -67,7 +78,7 @@ export class ViewChannel {
     const merged = f.versions - this.versions;
     this.seq = f.committed_seq;
     this.versions = f.versions;
-    for (const sub of this.accumulating) sub.accumulate(this.changes, trades, merged);
+    if (this.accumulating.size > 0) this.accumulate(trades);
     if (this.streaming.size === 0) return null;
     const m = this.delta_msg;
     m.epoch = this.epoch;
@@ -86,6 +97,26 @@ export class ViewChannel {
     m.ts_ingest_ns = f.ts_ingest_ns;
     m.ts_send_ns = now_ns();
     return this.encoder.delta(m);
+  }
+
+  /** Once per update for all accumulating subscribers: changed prices into the shared log; trades to each (they fold their own). */
+  private accumulate(trades: readonly TradeRec[]): void {
+    const c = this.changes;
+    for (let i = 0; i < c.bid_count; i++) this.changed.record(0, c.bids[i].price, this.seq);
+    for (let i = 0; i < c.ask_count; i++) this.changed.record(1, c.asks[i].price, this.seq);
+    if (trades.length > 0) for (const sub of this.accumulating) sub.accumulate_trades(trades);
+    if (++this.updates_since_trim >= changes_trim_every_updates) this.trim_changes();
+  }
+
+  /** Forgets changes every accumulating subscriber already has (their seq_sent is past them). */
+  trim_changes(): void {
+    this.updates_since_trim = 0;
+    let oldest = Infinity;
+    for (const sub of this.accumulating) {
+      if (!sub.overflowed && sub.seq_sent < oldest) oldest = sub.seq_sent;
+    }
+    if (oldest === Infinity) this.changed.clear(this.seq);
+    else this.changed.drop_through(oldest);
   }
 
   /** The view's current state as a Snapshot frame, encoded once per (epoch, seq). */
@@ -130,11 +161,8 @@ export class ViewChannel {
   start_accumulating(sub: Subscription): void {
     if (sub.mode === 'accumulating') return;
     this.streaming.delete(sub);
-    if (sub.mode === 'streaming') {
-      // A streaming subscriber was queued every Delta up to this.seq.
-      sub.seq_sent = this.seq;
-      sub.epoch_sent = this.epoch;
-    }
+    // A streaming subscriber was queued every Delta up to this.seq.
+    if (sub.mode === 'streaming') sub.mark_sent();
     sub.clear();
     sub.mode = 'accumulating';
     this.accumulating.add(sub);
@@ -142,15 +170,26 @@ export class ViewChannel {
 
   /** Moves a caught-up subscriber (seq_sent == seq) back to sharing the view's Deltas. */
   start_streaming(sub: Subscription): void {
-    this.accumulating.delete(sub);
+    this.stop_accumulating(sub);
     sub.mode = 'streaming';
     this.streaming.add(sub);
   }
 
   remove(sub: Subscription): void {
     this.streaming.delete(sub);
-    this.accumulating.delete(sub);
+    this.stop_accumulating(sub);
     sub.mode = 'waiting';
+  }
+
+  private stop_accumulating(sub: Subscription): void {
+    if (this.accumulating.delete(sub) && this.accumulating.size === 0) this.changed.clear(this.seq);
+  }
+
+  /** Each price changed after `seq`, valued as the view shows it now (size 0: not shown). */
+  changed_levels_since(seq: number, bids: LevelUpdate[], asks: LevelUpdate[]): void {
+    this.changed.changed_since(seq, (side, price) => {
+      (side === 0 ? bids : asks).push(this.view.shown_level(side, price, { price, size: 0, orders: 0 }));
+    });
   }
 
   /** What the view shows at `price` now (size 0 when not shown). */
