@@ -1,0 +1,470 @@
+// What it measures: what slow consumers cost everybody else, and what they
+// cost the server's memory, with the real server (`depthcast all`: engine +
+// feed + uWS) in a child process and real TCP clients.
+//
+// 1. Latency: fast clients' engine→receive p99 with 10% of the clients paused
+//    (their TCP sockets stop reading) against none, in ONE run: same server,
+//    same engine rate, same connections. Rounds alternate a baseline window
+//    and a paused window; only the clients that are never paused are measured
+//    in both. ratio = p99(paused) ÷ p99(baseline); goal ≤ 1.1.
+// 2. Memory: server RSS sampled every second over 60 s (default) after 100
+//    paused clients subscribe, each to every symbol at depths 0 and 10, at the
+//    same engine rate. Goal: flat after warm-up, ≤ 1 MB per paused client
+//    above the RSS before they came.
+//
+// Latency is the client's receive time minus the frame's ts_engine_ns. The
+// two processes anchor src/util/clock.ts separately, so the bench estimates
+// the offset between them with Ping/Pong (the sample with the smallest round
+// trip) and corrects for it.
+//
+// Cores (2 here): the server process is pinned to core 0 and this process
+// (all clients) to core 1 with `taskset`, when taskset exists. The machine
+// may be shared: the ratio, measured in one run, is the number to trust.
+// Caveats: a paused socket first fills the kernel's buffers (about 4 MB on
+// loopback here), and only then the server's user-space buffer: the kernel's
+// part is not in the server's RSS. A resumed client reads that backlog before
+// it catches up, so each round waits until no connection is conflating.
+//
+// Run: npx tsx bench/e2e/slow_consumers.bench.ts [--quick] [--rate N] [--clients N]
+//      [--rounds N] [--window-s N] [--rss-clients N] [--rss-s N] [--skip-latency] [--skip-rss] [--no-pin]
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { build, type Histogram } from 'hdr-histogram-js';
+import WebSocket from 'ws';
+import { now_ns } from '../../src/util/clock.js';
+import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
+import { free_port } from '../../test/helpers/nats_server.js';
+import { round, write_result } from '../lib.js';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+function arg(name: string, fallback: number): number {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+}
+
+const repo_root = fileURLToPath(new URL('../..', import.meta.url));
+const rate = arg('--rate', 20_000);
+const clients_count = arg('--clients', 50);
+const paused_share = 0.1;
+const rounds = arg('--rounds', quick ? 2 : 6);
+const window_s = arg('--window-s', quick ? 3 : 5);
+const rss_clients = arg('--rss-clients', 100);
+const rss_s = arg('--rss-s', quick ? 15 : 60);
+const rss_fast_clients = 10;
+const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
+/** Pinning (the default) keeps server and clients off each other's core; --no-pin lets the scheduler place them (a busy shared machine). */
+const pin = !argv.includes('--no-pin') && (existsSync('/usr/bin/taskset') || existsSync('/bin/taskset'));
+const server_core = 0;
+const client_core = 1;
+const enc = new FrameEncoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- the server, in its own process ----
+
+interface ServerProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function start_server(): Promise<ServerProcess> {
+  const port = await free_port();
+  const node_args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--rate', String(rate),
+    '--symbols', symbols.join(','), '--no-ui', '--log-level', 'warn'];
+  const child = pin
+    ? spawn('taskset', ['-c', String(server_core), process.execPath, ...node_args], { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(process.execPath, node_args, { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the server did not become healthy within 30 s');
+    await sleep(100);
+  }
+  return {
+    child, pid: child.pid!, port,
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** CPU used by the server process (every thread) and by this process, as a share of one core, between two take()s. */
+class CpuMeter {
+  private server_ticks: number;
+  private self = process.cpuUsage();
+  private at = performance.now();
+
+  constructor(private readonly pid: number) {
+    this.server_ticks = this.ticks();
+  }
+
+  private ticks(): number {
+    const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, in USER_HZ (100/s)
+  }
+
+  take(): { server_cpu_share: number; clients_cpu_share: number } {
+    const now = performance.now();
+    const ticks = this.ticks();
+    const self = process.cpuUsage();
+    const wall_s = (now - this.at) / 1000;
+    const out = {
+      server_cpu_share: round((ticks - this.server_ticks) / 100 / wall_s, 2),
+      clients_cpu_share: round((self.user - this.self.user + self.system - this.self.system) / 1e6 / wall_s, 2),
+    };
+    this.server_ticks = ticks;
+    this.self = self;
+    this.at = now;
+    return out;
+  }
+}
+
+function rss_bytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+interface SlowStats {
+  conflating_connections: number;
+  conflation_episodes_total: number;
+  conflated_frames_total: number;
+  catch_up_snapshots_total: number;
+  buffered_bytes: { connections: number; total_now: number; max_now: number; p50_now: number; peak: number };
+}
+
+async function slow_stats(server: ServerProcess): Promise<SlowStats> {
+  const body = await (await fetch(`http://127.0.0.1:${server.port}/stats`)).json() as { slow_consumers: SlowStats };
+  return body.slow_consumers;
+}
+
+/** The server's V8 heap in use (prom-client's process metrics on /metrics): RSS minus this is mostly native (uWS buffers). */
+async function heap_used_bytes(server: ServerProcess): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+  const m = /^depthcast_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+// ---- clients ----
+
+let clock_offset_ns = 0; // server clock − this process's clock
+
+class BenchClient {
+  measured = false;
+  frames = 0;
+  conflated = 0;
+  private socket!: Socket;
+
+  constructor(readonly ws: WebSocket, private readonly record: (latency_us: number) => void) {}
+
+  static async open(port: number, record: (latency_us: number) => void): Promise<BenchClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    ws.binaryType = 'nodebuffer';
+    const c = new BenchClient(ws, record);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    c.socket = (ws as unknown as { _socket: Socket })._socket;
+    ws.on('message', (data: Buffer) => c.on_frame(data));
+    return c;
+  }
+
+  private on_frame(data: Buffer): void {
+    this.frames++;
+    const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    if (msg.type !== 'delta') return;
+    if (msg.conflated) this.conflated++;
+    else if (this.measured) this.record((now_ns() + clock_offset_ns - msg.ts_engine_ns) / 1000);
+  }
+
+  /** Writes still go out from a client that does not read: a Ping keeps the server's idle timeout from closing it. */
+  ping(): void {
+    this.ws.send(enc.ping({ nonce: 1, client_time_ns: now_ns() }));
+  }
+
+  subscribe(list: string[], depth: number): void {
+    this.ws.send(enc.subscribe({ symbols: list, depth, interval_ms: 0 }));
+  }
+
+  unsubscribe(list: string[], depth: number): void {
+    this.ws.send(enc.unsubscribe({ symbols: list, depth }));
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+}
+
+/** Server clock − ours, from the Ping/Pong with the smallest round trip. */
+async function estimate_clock_offset(port: number): Promise<{ offset_ns: number; rtt_us: number }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  ws.binaryType = 'nodebuffer';
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  let best = { offset_ns: 0, rtt_us: Infinity };
+  let on_pong: ((server_time_ns: number) => void) | null = null;
+  ws.on('message', (data: Buffer) => {
+    const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    if (msg.type === 'pong') on_pong?.(msg.server_time_ns);
+  });
+  for (let i = 1; i <= 40; i++) {
+    const sent = now_ns();
+    const server_time_ns = await new Promise<number>((resolve) => {
+      on_pong = resolve;
+      ws.send(enc.ping({ nonce: i, client_time_ns: sent }));
+    });
+    const received = now_ns();
+    const rtt_us = (received - sent) / 1000;
+    if (rtt_us < best.rtt_us) best = { offset_ns: server_time_ns - (sent + received) / 2, rtt_us };
+    await sleep(25); // the server allows 50 frames/s per connection
+  }
+  ws.close();
+  return { offset_ns: Math.round(best.offset_ns), rtt_us: round(best.rtt_us, 1) };
+}
+
+function new_histogram(): Histogram {
+  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+function summary(h: Histogram): Record<string, number> {
+  return {
+    samples: h.totalCount, p50_us: h.getValueAtPercentile(50), p90_us: h.getValueAtPercentile(90), p99_us: h.getValueAtPercentile(99),
+    p99_9_us: h.getValueAtPercentile(99.9), max_us: h.maxValue, mean_us: round(h.mean, 1),
+  };
+}
+
+async function wait_until(what: string, check: () => Promise<boolean>, timeout_ms: number): Promise<void> {
+  const deadline = Date.now() + timeout_ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Every client pings every 5 s: a paused one is alive, just not reading (else uWS's idle timeout, 32 s, closes it). */
+function keep_alive(clients: BenchClient[]): () => void {
+  const timer = setInterval(() => { for (const c of clients) c.ping(); }, 5000);
+  return () => clearInterval(timer);
+}
+
+// ---- 1. latency of fast clients, with and without paused neighbours ----
+
+async function latency_phase(): Promise<Record<string, unknown>> {
+  const server = await start_server();
+  try {
+    const clock = await estimate_clock_offset(server.port);
+    clock_offset_ns = clock.offset_ns;
+    const totals = { baseline: new_histogram(), paused: new_histogram() };
+    const cpu = new CpuMeter(server.pid);
+    let current: Histogram | null = null;
+    const record = (us: number) => { current?.recordValue(Math.max(1, Math.round(us))); };
+    const clients: BenchClient[] = [];
+    for (let i = 0; i < clients_count; i++) {
+      const c = await BenchClient.open(server.port, record);
+      c.subscribe([symbols[i % symbols.length]], 10); // one view each: the client process must not be the bottleneck
+      clients.push(c);
+    }
+    const stop_keep_alive = keep_alive(clients);
+    const paused_count = Math.round(clients_count * paused_share);
+    const pausable = clients.slice(0, paused_count);
+    const fast = clients.slice(paused_count);
+    for (const c of fast) c.measured = true;
+    await sleep(2000); // warm-up: JIT, books, kernel buffers
+    /** Records the measured clients' latencies for window_s seconds; returns them and the CPU used meanwhile. */
+    const measure_window = async (): Promise<[Histogram, ReturnType<CpuMeter['take']>]> => {
+      const h = new_histogram();
+      cpu.take();
+      current = h;
+      await sleep(window_s * 1000);
+      current = null;
+      return [h, cpu.take()];
+    };
+    const per_round: Record<string, unknown>[] = [];
+    for (let r = 0; r < rounds; r++) {
+      // Baseline window: nobody paused.
+      const [base, base_cpu] = await measure_window();
+      // Paused window: 10% stop reading. Until the kernel's buffers for them are full the server
+      // sends to them as to anyone; the window starts once all of them conflate.
+      // Stopping, they also take every full book (depth 0), so the kernel's buffers fill in seconds
+      // rather than a minute. It makes their conflation heavier than one view's: conservative.
+      for (const c of pausable) {
+        c.pause();
+        c.subscribe(symbols, 0);
+      }
+      const paused_at = performance.now();
+      // (The kernel may take a little more now and then as its windows grow, so a paused client can
+      // leave conflation briefly before its buffers are truly full; we wait for all at once.)
+      await wait_until('paused clients conflating', async () => (await slow_stats(server)).conflating_connections >= paused_count, 300_000);
+      const tripped_after_ms = Math.round(performance.now() - paused_at);
+      const connections = (await slow_stats(server)).buffered_bytes.connections;
+      if (connections !== clients_count + 0) throw new Error(`${clients_count - connections} clients were disconnected`);
+      const [paused, paused_cpu] = await measure_window();
+      const during = await slow_stats(server);
+      for (const c of pausable) {
+        c.unsubscribe(symbols, 0);
+        c.resume();
+      }
+      await wait_until('resumed clients drained', async () => (await slow_stats(server)).conflating_connections === 0, 60_000);
+      await sleep(1000); // the resumed clients read their backlog on this process's core too
+      totals.baseline.add(base);
+      totals.paused.add(paused);
+      const b = summary(base);
+      const p = summary(paused);
+      per_round.push({ baseline: { ...b, ...base_cpu }, paused: { ...p, ...paused_cpu }, p99_ratio: round(p.p99_us / b.p99_us, 3), paused_clients_conflating_after_ms: tripped_after_ms,
+        load_average_1m: round(loadavg()[0], 2),
+        server_during_pause: { conflating_connections: during.conflating_connections, buffered_bytes_max: during.buffered_bytes.max_now } });
+      console.log(`round ${r + 1}: p99 baseline ${b.p99_us} µs (${b.samples} samples, server cpu ${base_cpu.server_cpu_share}, clients cpu ${base_cpu.clients_cpu_share}), `
+        + `paused ${p.p99_us} µs (${p.samples} samples, server cpu ${paused_cpu.server_cpu_share}, clients cpu ${paused_cpu.clients_cpu_share}); ratio ${round(p.p99_us / b.p99_us, 3)}; `
+        + `paused clients conflating after ${tripped_after_ms} ms`);
+    }
+    const b = summary(totals.baseline);
+    const p = summary(totals.paused);
+    const round_ratios = per_round.map((r) => r.p99_ratio as number);
+    const end = await slow_stats(server);
+    const fast_conflated = fast.reduce((n, c) => n + c.conflated, 0);
+    stop_keep_alive();
+    for (const c of clients) c.ws.terminate();
+    return {
+      clients: clients_count, paused_clients: paused_count, measured_clients: fast.length,
+      views_per_client_note: 'each client one view (symbol i mod 4, depth 10)', depth: 10, rounds, window_s, clock_offset: clock,
+      baseline: b, paused: p,
+      p99_ratio: round(p.p99_us / b.p99_us, 3), p99_ratio_median_of_rounds: median(round_ratios), p50_ratio: round(p.p50_us / b.p50_us, 3),
+      goal_p99_ratio_max: 1.1, goal_met: p.p99_us / b.p99_us <= 1.1,
+      paused_clients_while_paused: 'subscribed to every symbol at depth 0 as well as their one view (fills the kernel buffers sooner; 5 views accumulating each)',
+      fast_clients_conflated_frames: fast_conflated,
+      server_slow_consumers_at_end: end,
+      per_round,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---- 2. server RSS with 100 paused clients ----
+
+function slope_mb_per_min(points: { t_s: number; rss_mb: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mt = points.reduce((s, p) => s + p.t_s, 0) / n;
+  const mr = points.reduce((s, p) => s + p.rss_mb, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.t_s - mt) * (p.rss_mb - mr);
+    den += (p.t_s - mt) ** 2;
+  }
+  return den === 0 ? 0 : (num / den) * 60;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s[s.length >> 1];
+}
+
+async function rss_phase(): Promise<Record<string, unknown>> {
+  const server = await start_server();
+  const mb = (bytes: number) => round(bytes / (1024 * 1024), 2);
+  try {
+    const fast: BenchClient[] = [];
+    for (let i = 0; i < rss_fast_clients; i++) {
+      const c = await BenchClient.open(server.port, () => {});
+      c.subscribe([symbols[i % symbols.length]], 10);
+      fast.push(c);
+    }
+    await sleep(5000); // warm-up of the server alone
+    const cpu = new CpuMeter(server.pid);
+    const before: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      before.push(rss_bytes(server.pid));
+      await sleep(1000);
+    }
+    const rss_before = median(before);
+    const cpu_before = cpu.take();
+    const heap_before = await heap_used_bytes(server);
+    const paused: BenchClient[] = [];
+    for (let i = 0; i < rss_clients; i++) {
+      const c = await BenchClient.open(server.port, () => {});
+      c.pause(); // before any data: it never reads a byte
+      c.subscribe(symbols, 0);
+      c.subscribe(symbols, 10);
+      paused.push(c);
+    }
+    const stop_keep_alive = keep_alive([...fast, ...paused]);
+    const started = performance.now();
+    const series: { t_s: number; rss_mb: number; conflating: number; buffered_max: number }[] = [];
+    let cpu_with_paused = cpu.take();
+    for (let t = 1; t <= rss_s; t++) {
+      await sleep(Math.max(0, started + t * 1000 - performance.now()));
+      if (t === rss_s - 10) cpu.take();
+      if (t === rss_s) cpu_with_paused = cpu.take();
+      const rss = rss_bytes(server.pid);
+      const st = t % 5 === 0 || t === rss_s ? await slow_stats(server) : null;
+      series.push({ t_s: t, rss_mb: mb(rss), conflating: st?.conflating_connections ?? -1, buffered_max: st?.buffered_bytes.max_now ?? -1 });
+      if (st !== null) console.log(`t=${t}s rss ${mb(rss)} MB, conflating ${st.conflating_connections}, buffered max ${st.buffered_bytes.max_now} B`);
+    }
+    const warm_up_s = Math.min(15, Math.floor(rss_s / 4));
+    const after = series.filter((p) => p.t_s > warm_up_s);
+    const last = series.slice(-Math.min(10, series.length));
+    const rss_end = median(last.map((p) => p.rss_mb));
+    const per_client_mb = (rss_end - mb(rss_before)) / rss_clients;
+    const slope = slope_mb_per_min(after);
+    const end = await slow_stats(server);
+    const heap_end = await heap_used_bytes(server);
+    stop_keep_alive();
+    for (const c of [...fast, ...paused]) c.ws.terminate();
+    return {
+      paused_clients: rss_clients, fast_clients: rss_fast_clients, views_per_paused_client: symbols.length * 2, duration_s: rss_s,
+      rss_before_mb: mb(rss_before), rss_end_mb: rss_end,
+      rss_after_warm_up: { warm_up_s, min_mb: Math.min(...after.map((p) => p.rss_mb)), max_mb: Math.max(...after.map((p) => p.rss_mb)), slope_mb_per_min: round(slope, 2) },
+      per_paused_client_mb: round(per_client_mb, 3),
+      server_cpu_share_before: cpu_before.server_cpu_share, server_cpu_share_last_10_s: cpu_with_paused.server_cpu_share,
+      v8_heap_used_before_mb: mb(heap_before), v8_heap_used_end_mb: mb(heap_end),
+      user_space_send_buffers_at_end_mb: mb(end.buffered_bytes.total_now),
+      goal_per_paused_client_mb_max: 1, goal_met: per_client_mb <= 1,
+      server_slow_consumers_at_end: end,
+      series,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---- main ----
+
+if (pin) execFileSync('taskset', ['-a', '-cp', String(client_core), String(process.pid)], { stdio: 'ignore' });
+const result: Record<string, unknown> = {
+  command: `npx tsx bench/e2e/slow_consumers.bench.ts ${argv.join(' ')}`.trim(),
+  quick, engine_rate_orders_per_s: rate, symbols,
+  cores: pin
+    ? `server process (engine + feed + uWS) pinned to core ${server_core}, bench clients to core ${client_core} (taskset)`
+    : 'not pinned (--no-pin, or no taskset): server and clients share both cores',
+  server_defaults: 'slow-enter 256 KiB, slow-exit 16 KiB, send-buffer max 4 MiB, conflation-levels max 2000, policy conflate',
+};
+if (!argv.includes('--skip-latency')) {
+  console.log(`latency: ${clients_count} clients, ${Math.round(clients_count * paused_share)} paused in alternate windows of ${window_s} s, ${rounds} round(s), engine ${rate} orders/s`);
+  result.latency = await latency_phase();
+  const l = result.latency as { p99_ratio: number; baseline: { p99_us: number }; paused: { p99_us: number } };
+  console.log(`latency p99: baseline ${l.baseline.p99_us} µs, 10% paused ${l.paused.p99_us} µs, ratio ${l.p99_ratio} (goal ≤ 1.1)`);
+}
+if (!argv.includes('--skip-rss')) {
+  console.log(`rss: ${rss_clients} paused clients over ${rss_s} s, engine ${rate} orders/s`);
+  result.rss = await rss_phase();
+  const r = result.rss as { rss_before_mb: number; rss_end_mb: number; per_paused_client_mb: number; rss_after_warm_up: { slope_mb_per_min: number } };
+  console.log(`rss: before ${r.rss_before_mb} MB, end ${r.rss_end_mb} MB, ${r.per_paused_client_mb} MB per paused client (goal ≤ 1), slope after warm-up ${r.rss_after_warm_up.slope_mb_per_min} MB/min`);
+}
+const path = write_result(quick ? 'slow_consumers_quick' : 'slow_consumers', result);
+console.log(`wrote ${path}`);
+process.exit(0);
