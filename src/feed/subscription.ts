@@ -57,9 +57,10 @@ export class Subscription {
     this.versions_sent = ch.versions;
   }
 
-  /** Updates (engine events) this subscriber has not been sent yet. */
+  /** Updates (engine events) an accumulating subscriber has not been sent yet (a streaming one is sent each as it comes). */
   get merged_pending(): number {
-    return this.epoch_sent === this.channel.epoch ? this.channel.versions - this.versions_sent : 0;
+    if (this.mode !== 'accumulating' || this.epoch_sent !== this.channel.epoch) return 0;
+    return this.channel.versions - this.versions_sent;
   }
 
   /** Prices changed since seq_sent (0 once the catch-up must be a Snapshot). Never above conflation_levels_max. */
@@ -133,7 +134,7 @@ export class Subscription {
     const ch = this.channel;
     if (!this.snapshot_next && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.trades.length === 0 && this.aggregate === null) return null;
     let frame: Uint8Array;
-    this.last_catch_up_merged = this.merged_pending;
+    this.last_catch_up_merged = this.epoch_sent === ch.epoch ? ch.versions - this.versions_sent : 0;
     this.last_catch_up_snapshot = this.overflowed;
     if (this.last_catch_up_snapshot) {
       frame = ch.snapshot_with_trades(this.trades, this.aggregate);
