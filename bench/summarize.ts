@@ -70,7 +70,7 @@ function latency_cells(l: unknown): string[] {
 function render_fanout(d: Json): string[] {
   const out: string[] = [];
   const w = obj(d.workload) ?? {};
-  out.push(`Saturation, ${w.clients} clients × ${w.views_per_client} views, ${w.frames_per_tick} frames per tick (${w.bytes_per_frame} B), ` +
+  out.push(`Saturation, ${w.clients} clients × ${w.views_per_client} views (every symbol at depth ${(w.depths as number[] | undefined)?.join(', ') ?? 10}), ${w.frames_per_tick} frames per tick (${w.bytes_per_frame} B), ` +
     `${w.rounds} round(s) of ${w.measure_s} s per server, medians. Cores: ${d.cores}.`, '');
   const results = obj(d.results) ?? {};
   out.push(...table(
@@ -94,6 +94,8 @@ function render_fanout(d: Json): string[] {
     ['depthcast ÷ ws, frames per server CPU-s', r('depthcast_to_ws_frames_per_server_cpu_s'), `≥ 10: ${yes_no(g('at_least_10x_ws').met)}`],
     ['depthcast ÷ uws, delivered frames/s', r('depthcast_to_uws_delivered_frames_per_s'), ''],
     ['depthcast ÷ ws, delivered frames/s', r('depthcast_to_ws_delivered_frames_per_s'), ''],
+    ['depthcast ÷ uws_send, frames per server CPU-s (the feed\'s own work)', r('depthcast_to_uws_send_frames_per_server_cpu_s'), ''],
+    ['uws_send ÷ uws, frames per server CPU-s (fan-out from JS vs in C++)', r('uws_send_to_uws_frames_per_server_cpu_s'), ''],
   ]));
   return out;
 }
@@ -101,7 +103,7 @@ function render_fanout(d: Json): string[] {
 function render_transports(d: Json): string[] {
   const out: string[] = [];
   const w = obj(d.workload) ?? {};
-  out.push(`${w.clients} clients × ${w.views_per_client} views; paced at ${w.paced_ticks_per_s} ticks/s (${w.frames_per_tick} frames per tick), ` +
+  out.push(`${w.clients} clients × ${w.views_per_client} views (every symbol at depth ${(w.depths as number[] | undefined)?.join(', ') ?? 10}); paced at ${w.paced_ticks_per_s} ticks/s (${w.frames_per_tick} frames per tick), ` +
     `${w.rounds} round(s); saturation ${w.saturation_rounds} round(s); ${w.measure_s} s windows, medians. Latency stamps: ${d.latency_stamp}.`, '');
   const paced = obj(d.paced) ?? {};
   const saturation = obj(d.saturation) ?? {};
@@ -126,7 +128,7 @@ function render_ingest(d: Json): string[] {
       `${fmt(s.events_per_batch)}`, fmt(obj(s.ingest)?.ops_per_s), fmt(obj(s.bare_apply)?.ops_per_s), fmt(s.ratio_ingest_to_bare_apply), fmt(obj(s.decode_only)?.ops_per_s)]);
   }
   return [
-    ...table(['stream', 'events/batch', 'SymbolFeed.on_message level updates/s', 'bare L2Book.apply /s', 'ratio', 'decode only /s'], rows),
+    ...table(['stream', 'events/batch', 'SymbolFeed.on_message level updates per CPU-s', 'bare L2Book.apply per CPU-s', 'ratio', 'decode only per CPU-s'], rows),
     '', `Goal ≥ ${fmt(d.goal_level_updates_per_s)} level updates/s per core (loaded stream): ${yes_no(d.meets_goal)}.`,
   ];
 }
@@ -153,7 +155,7 @@ const renderers: Record<string, (d: Json) => string[]> = {
 
 export function render_results(results: readonly LoadedResult[]): string {
   const out: string[] = [];
-  const order = (name: string): number => ['fanout', 'transports', 'ingest'].indexOf(name);
+  const order = (name: string): number => ['fanout', 'transports', 'ingest'].findIndex((k) => name === k || name.startsWith(`${k}_`));
   const sorted = [...results].sort((a, b) => {
     const na = String(a.data.name ?? a.file);
     const nb = String(b.data.name ?? b.file);
@@ -165,7 +167,8 @@ export function render_results(results: readonly LoadedResult[]): string {
     const name = String(data.name ?? file.replace(/\.json$/, ''));
     out.push(`### ${name} (\`bench/results/${file}\`)`, '');
     if (typeof data.what === 'string') out.push(`${data.what}.`, '');
-    out.push(...(renderers[name] ?? render_generic)(data), '', machine_line(data), '');
+    const renderer = Object.entries(renderers).find(([key]) => name === key || name.startsWith(`${key}_`))?.[1] ?? render_generic;
+    out.push(...renderer(data), '', machine_line(data), '');
   }
   return out.join('\n');
 }

@@ -25,13 +25,13 @@
 // Caveats: socket.io and ws carry JSON objects, uws and nats the binary
 // frames: each as its users would send them. On a shared machine other
 // processes' CPU shows as runqueue wait.
-// Run: npx tsx bench/e2e/transports.bench.ts [--clients N] [--ticks-per-s N] [--rounds N] [--quick]
+// Run: npx tsx bench/e2e/transports.bench.ts [--clients N] [--ticks-per-s N] [--depths 10,50,0] [--rounds N] [--quick]
 import './harness/quiet.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machine_description, round, si, write_result } from '../lib.js';
-import { client_core, server_core, start_pairs, type Pair, type TrialResult, type WindowSpec } from './harness/orchestrate.js';
+import { client_core, prime_ticks_default, server_core, start_pairs, type Pair, type TrialResult, type WindowSpec } from './harness/orchestrate.js';
 import { make_recording, save_recording } from './harness/recording.js';
 import { rotate, round_ratios, summarize_trials, window_line } from './harness/stats.js';
 import { target_kinds, type TargetKind } from './harness/target.js';
@@ -41,9 +41,16 @@ function arg(name: string, fallback: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+function list_arg(name: string, fallback: number[]): number[] {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1].split(',').map(Number) : fallback;
+}
+
 const quick = process.argv.includes('--quick');
+/** Depths every client subscribes to, for every symbol (more views = more frames per socket write). */
+const depths = list_arg('--depths', [10]);
 const clients = arg('--clients', quick ? 50 : 100);
-const ticks_per_s = arg('--ticks-per-s', 100);
+const ticks_per_s = arg('--ticks-per-s', 50);
 const rounds = arg('--rounds', quick ? 1 : 2);
 const warmup_s = arg('--warmup-s', quick ? 0.3 : 1);
 const measure_s = arg('--measure-s', quick ? 1 : 3);
@@ -51,16 +58,18 @@ const saturation_rounds = arg('--saturation-rounds', quick ? 0 : 1);
 const window_ticks = arg('--window-ticks', 100);
 const sample_every = arg('--sample-every', 10);
 const orders_per_tick = arg('--orders-per-tick', 8);
-const saturation_ticks_per_s_max = 3000;
+/** Highest saturation tick rate the recording covers for depthcast (see e2e/fanout). */
+const saturation_ticks_per_s_max = Math.min(3000, Math.ceil(600_000 / clients));
 const kinds: TargetKind[] = [...target_kinds];
 
 const started = performance.now();
 const load_average_1m_start = machine_description().load_average_1m;
 const dir = mkdtempSync(join(tmpdir(), 'depthcast-bench-transports-'));
 const recording_path = join(dir, 'recording.bin');
-const ticks = Math.ceil((ticks_per_s * rounds + saturation_ticks_per_s_max * saturation_rounds) * (warmup_s + measure_s) * 1.2) + 100;
-const recording = await make_recording(ticks, orders_per_tick, 10);
+const ticks = Math.ceil((ticks_per_s * rounds + saturation_ticks_per_s_max * saturation_rounds) * (warmup_s + measure_s) * 1.2) + prime_ticks_default;
+const recording = await make_recording(ticks, orders_per_tick, depths);
 save_recording(recording_path, recording);
+process.stdout.write(`  recorded ${recording.meta.ticks} ticks (${recording.meta.frames} frames) in ${round((performance.now() - started) / 1000, 1)} s\n`);
 
 const paced: WindowSpec = { mode: 'paced', ticks_per_s, window_ticks, warmup_s, measure_s };
 const saturation: WindowSpec = { mode: 'saturation', ticks_per_s: 0, window_ticks, warmup_s, measure_s };
@@ -68,6 +77,7 @@ const trials: TrialResult[] = [];
 let pairs: Pair[] = [];
 try {
   pairs = await start_pairs(kinds.map((kind) => ({ kind, clients, sample_every, recording_path, views: recording.meta.views })));
+  process.stdout.write(`  ${kinds.length} servers up with ${clients} clients each at ${round((performance.now() - started) / 1000, 1)} s\n`);
   const schedule: { w: WindowSpec; round: number }[] = [
     ...Array.from({ length: rounds }, (_, r) => ({ w: paced, round: r })),
     ...Array.from({ length: saturation_rounds }, (_, r) => ({ w: saturation, round: r })),
@@ -84,6 +94,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+if (trials.some((t) => t.stream_exhausted)) process.stdout.write('  WARNING: depthcast ran out of recorded ticks in a window (its numbers are cut short)\n');
 const paced_summary = summarize_trials(trials.filter((t) => t.mode === 'paced'), kinds);
 const saturation_summary = summarize_trials(trials.filter((t) => t.mode === 'saturation'), kinds);
 const ratios: Record<string, unknown> = {};
@@ -100,7 +111,7 @@ const result = {
   cores: `servers (and nats-server) pinned to core ${server_core}, clients in one process per server pinned to core ${client_core}; parent unpinned`,
   latency_stamp: 'depthcast: ts_engine_ns written into the ingested engine events; baselines: time the frame was handed to the server; paced ticks are stamped with their scheduled time',
   workload: {
-    clients, views_per_client: recording.meta.views.length, views: recording.meta.views, orders_per_tick, tick_engine_ms: 1,
+    clients, depths, views_per_client: recording.meta.views.length, views: recording.meta.views, orders_per_tick, tick_engine_ms: 1,
     paced_ticks_per_s: ticks_per_s, frames_per_tick: round(recording.meta.frames / recording.meta.ticks, 3),
     bytes_per_frame: Math.round(recording.meta.frame_bytes / recording.meta.frames),
     rounds, saturation_rounds, warmup_s, measure_s, window_ticks, sample_every,
@@ -112,7 +123,8 @@ const result = {
   load_average_1m_start,
   duration_s: round((performance.now() - started) / 1000, 1),
 };
-const path = write_result('transports', result);
+// The default workload writes transports.json; others their own file, so both can stand in the README.
+const path = write_result(depths.join(',') === '10' ? 'transports' : `transports_depths_${depths.join('_')}`, result);
 const lines = [`transports bench on ${m.cpu_model} (${m.cores} cores, load ${m.load_average_1m}), node ${m.node}: ${clients} clients × ${recording.meta.views.length} views`];
 lines.push(`  paced at ${ticks_per_s} ticks/s (${result.workload.frames_per_tick} frames/tick):`);
 for (const k of kinds) {

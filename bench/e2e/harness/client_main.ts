@@ -63,7 +63,8 @@ function path_for(s: ClientStart): string {
   const views = encodeURIComponent(s.views.join(','));
   switch (s.kind) {
     case 'depthcast': return '/ws';
-    case 'uws': return `/ws?views=${views}`;
+    case 'uws':
+    case 'uws_send': return `/ws?views=${views}`;
     case 'ws': return `/?views=${views}`;
     case 'socketio': return `/socket.io/?EIO=4&transport=websocket&views=${views}`;
     case 'nats': return '/';
@@ -170,22 +171,25 @@ function on_nats(c: Client, payload: Buffer, views: string[]): void {
 function open_client(s: ClientStart, index: number): Client {
   const sampled = index % s.sample_every === 0;
   const wants = sampled || s.kind === 'socketio' || s.kind === 'nats';
-  const subscribe = s.kind === 'depthcast'
-    ? new FrameEncoder().subscribe({ symbols: [...new Set(s.views.map((v) => v.split('|')[0]))], depth: Number(s.views[0].split('|')[1]), interval_ms: 0 })
-    : null;
+  // depthcast: one Subscribe per depth, every symbol in it.
+  const encoder = new FrameEncoder();
+  const depths = [...new Set(s.views.map((v) => Number(v.split('|')[1])))];
+  const symbols = [...new Set(s.views.map((v) => v.split('|')[0]))];
+  const subscribes = s.kind === 'depthcast' ? depths.map((depth) => encoder.subscribe({ symbols, depth, interval_ms: 0 }).slice()) : [];
   const c: Client = { ws: null as unknown as RawWs, sampled, ready: false, stamp_max: 0, last_frame_no: -1, seqs: new Map(), leftover: null };
   c.ws = new RawWs({
     host: s.host, port: s.port, path: path_for(s), want_payloads: wants,
     on_open: (ws) => {
-      if (subscribe !== null) ws.send(opcode_binary, subscribe);
-      if (s.kind === 'uws' || s.kind === 'ws') c.ready = true;
+      for (const frame of subscribes) ws.send(opcode_binary, frame);
+      if (s.kind === 'uws' || s.kind === 'uws_send' || s.kind === 'ws') c.ready = true;
     },
     on_read: () => { read_ns = now_ns(); },
     on_message: (_ws, _opcode, payload, length) => {
       bytes += length;
       switch (s.kind) {
         case 'depthcast': on_depthcast(c, payload); break;
-        case 'uws': on_binary_baseline(c, payload); break;
+        case 'uws':
+        case 'uws_send': on_binary_baseline(c, payload); break;
         case 'ws':
           frames++;
           if (c.sampled && payload !== null) on_json_baseline(c, payload.toString());

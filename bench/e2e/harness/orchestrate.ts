@@ -22,7 +22,12 @@ export interface PairSpec {
   sample_every: number;
   recording_path: string;
   views: string[];
+  /** Ticks the server publishes before its clients connect (default prime_ticks_default). */
+  prime_ticks?: number;
 }
+
+/** 1 s of engine time: depthcast's books are past their build-up, frames per tick are steady. */
+export const prime_ticks_default = 1000;
 
 export interface WindowSpec {
   mode: Mode;
@@ -178,7 +183,7 @@ export class Pair {
     const server = new Child<ServerCommand, ServerReply>('server_main.ts', server_core, `${spec.kind} server`, flags);
     let client: Child<ClientCommand, ClientReply> | undefined;
     try {
-      const ready = await server.request({ type: 'start', kind: spec.kind, recording_path: spec.recording_path }, 'ready');
+      const ready = await server.request({ type: 'start', kind: spec.kind, recording_path: spec.recording_path, prime_ticks: spec.prime_ticks ?? prime_ticks_default }, 'ready');
       client = new Child<ClientCommand, ClientReply>('client_main.ts', client_core, `${spec.kind} clients`);
       client.on_message = (m) => {
         if (m.type === 'credit') server.send({ type: 'credit', stamp_ns: m.stamp_ns });

@@ -4,7 +4,8 @@ import type { TargetKind } from './target.js';
 export type Mode = 'paced' | 'saturation';
 
 export type ServerCommand =
-  | { type: 'start'; kind: TargetKind; recording_path: string }
+  /** prime_ticks: ticks published before any client connects, so every server starts measuring at the same point of the stream with depthcast's books in steady state. */
+  | { type: 'start'; kind: TargetKind; recording_path: string; prime_ticks: number }
   | { type: 'run'; mode: Mode; ticks_per_s: number; window_ticks: number }
   | { type: 'credit'; stamp_ns: number }
   | { type: 'mark' }

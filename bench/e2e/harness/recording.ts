@@ -27,7 +27,8 @@ export interface RecordingMeta {
   ticks: number;
   orders_per_tick: number;
   symbols: string[];
-  depth: number;
+  /** Depths every client subscribes to, for every symbol. */
+  depths: number[];
   /** Topic per view, `${symbol}|${depth}`; a frame's view is an index into this. */
   views: string[];
   epoch: number;
@@ -98,7 +99,7 @@ export function serve_empty_snapshots(bus: MemoryBus, config: Readonly<Config>):
 const next_turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Runs the real Feed over the batches, one flush per tick, and keeps the Delta frames one subscriber of every view gets. */
-async function record_frames(config: Readonly<Config>, batches_by_tick: Batch[][], depth: number): Promise<{ frames: Frame[][]; views: string[] }> {
+async function record_frames(config: Readonly<Config>, batches_by_tick: Batch[][], depths: number[]): Promise<{ frames: Frame[][]; views: string[] }> {
   const bus = new MemoryBus();
   serve_empty_snapshots(bus, config);
   const feed = new Feed(config, bus);
@@ -114,11 +115,12 @@ async function record_frames(config: Readonly<Config>, batches_by_tick: Batch[][
     remote_address: 'recording',
   };
   const session = feed.open_session(transport);
-  feed.on_client_frame(session, new FrameEncoder().subscribe({ symbols: config.symbols, depth, interval_ms: 0 }));
+  const encoder = new FrameEncoder();
+  for (const depth of depths) feed.on_client_frame(session, encoder.subscribe({ symbols: config.symbols, depth, interval_ms: 0 }));
   await next_turn();
   await next_turn();
   sent = []; // the snapshots and status before the stream starts
-  const views = config.symbols.map((s) => `${s}|${depth}`);
+  const views = depths.flatMap((depth) => config.symbols.map((s) => `${s}|${depth}`));
   const frames: Frame[][] = [];
   for (const batches of batches_by_tick) {
     for (const b of batches) bus.publish(b.subject, b.bytes);
@@ -138,10 +140,10 @@ async function record_frames(config: Readonly<Config>, batches_by_tick: Batch[][
   return { frames, views };
 }
 
-export async function make_recording(ticks: number, orders_per_tick: number, depth: number, symbols?: string[]): Promise<Recording> {
+export async function make_recording(ticks: number, orders_per_tick: number, depths: number[], symbols?: string[]): Promise<Recording> {
   const config = bench_config(orders_per_tick, symbols);
   const batches_by_tick = record_batches(config, ticks);
-  const { frames, views } = await record_frames(config, batches_by_tick, depth);
+  const { frames, views } = await record_frames(config, batches_by_tick, depths);
   let events = 0;
   let batches = 0;
   for (const tick of batches_by_tick) {
@@ -158,7 +160,7 @@ export async function make_recording(ticks: number, orders_per_tick: number, dep
   }
   return {
     meta: {
-      format: 'depthcast.bench.recording.v1', ticks, orders_per_tick, symbols: [...config.symbols], depth, views,
+      format: 'depthcast.bench.recording.v1', ticks, orders_per_tick, symbols: [...config.symbols], depths, views,
       epoch: recording_epoch, events, batches, frames: frame_count, frame_bytes,
     },
     batches_by_tick,

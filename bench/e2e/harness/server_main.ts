@@ -52,6 +52,14 @@ class TickDriver {
     this.step();
   }
 
+  /** Publishes ticks [k, n) one per turn, with nobody subscribed yet. */
+  async prime(n: number): Promise<void> {
+    while (this.k < n && this.target.publish_tick(this.k, now_ns())) {
+      this.k++;
+      await new Promise<void>((resolve) => queueMicrotask(() => setImmediate(resolve)));
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -102,6 +110,7 @@ async function start_target(kind: TargetKind, recording_path: string): Promise<T
   switch (kind) {
     case 'depthcast': return (await import('./depthcast_target.js')).start_depthcast(r);
     case 'uws': return (await import('../../baselines/uws_publish.js')).start_uws_publish(r);
+    case 'uws_send': return (await import('../../baselines/uws_send.js')).start_uws_send(r);
     case 'ws': return (await import('../../baselines/ws_json.js')).start_ws_json(r);
     case 'socketio': return (await import('../../baselines/socketio.js')).start_socketio(r);
     case 'nats': return (await import('../../baselines/nats_ws.js')).start_nats_ws(r);
@@ -118,6 +127,7 @@ process.on('message', (m: ServerCommand) => {
       case 'start':
         target = await start_target(m.kind, m.recording_path);
         driver = new TickDriver(target);
+        await driver.prime(m.prime_ticks);
         reply({ type: 'ready', port: target.port, extra_pids: target.extra_pids });
         break;
       case 'run':

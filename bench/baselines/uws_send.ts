@@ -1,0 +1,62 @@
+// Baseline between the two uWS ends, to locate fan-out cost: bare
+// uWebSockets.js sending the same pre-encoded frames per socket from
+// JavaScript — for each socket, ws.cork() around one ws.send() per frame of
+// its views — which is the shape of depthcast's Session flush without any of
+// the feed's logic (books, views, encoding, queues, backpressure checks).
+// uws (app.publish, the fan-out done in C++) ÷ uws_send = the price of
+// fanning out from JS; uws_send ÷ depthcast = the price of the feed's own work.
+import uWS, { type us_listen_socket, type WebSocket } from '../../src/server/uws.js';
+import type { Recording } from '../e2e/harness/recording.js';
+import { binary_frames, stamp_binary, type Target, views_from_query } from '../e2e/harness/target.js';
+import { uws_backpressure_bytes_max } from './uws_publish.js';
+
+interface SocketData {
+  views: number[];
+}
+
+export async function start_uws_send(r: Recording): Promise<Target> {
+  const frames = binary_frames(r);
+  const topics = r.meta.views;
+  const sockets = new Set<WebSocket<SocketData>>();
+  const app = uWS.App();
+  let frame_no = 0;
+  let dropped = 0;
+  app.ws<SocketData>('/ws', {
+    compression: uWS.DISABLED,
+    maxBackpressure: uws_backpressure_bytes_max,
+    idleTimeout: 60,
+    upgrade: (res, req, context) => {
+      res.upgrade({ views: views_from_query(req.getQuery() ?? '', topics) },
+        req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    },
+    open: (ws) => { sockets.add(ws); },
+    close: (ws) => { sockets.delete(ws); },
+  });
+  app.any('/*', (res) => { res.writeStatus('404 Not Found').end(); });
+  const listen_socket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('uws_send baseline: cannot listen'))));
+  });
+  return {
+    kind: 'uws_send',
+    port: uWS.us_socket_local_port(listen_socket),
+    extra_pids: [],
+    publish_tick(k, stamp_ns) {
+      const tick = frames[k % frames.length];
+      if (tick.length === 0) return true;
+      for (const f of tick) stamp_binary(f.buf, stamp_ns, k, frame_no++);
+      for (const ws of sockets) {
+        const views = ws.getUserData().views;
+        ws.cork(() => {
+          for (const f of tick) {
+            if (views.includes(f.view) && ws.send(f.buf, true) === 2) dropped++;
+          }
+        });
+      }
+      return true;
+    },
+    stats: () => ({ connections: sockets.size, frames_published: frame_no, dropped }),
+    async close() {
+      uWS.us_listen_socket_close(listen_socket);
+    },
+  };
+}
