@@ -125,9 +125,10 @@ describe('slow consumers over real sockets', () => {
     const feed = all.feed_service.feed;
     const fast = [await connect(all), await connect(all)];
     const slow = await connect(all);
-    // Paused before any data flows, the kernel's socket buffers stay small (no autotuning) and it trips sooner.
+    // Paused before any data flows (its kernel buffers do not grow), and with depth 50 views too, it trips sooner.
     slow.pause();
     for (const c of [...fast, slow]) for (const d of depths) c.subscribe(symbols, d);
+    slow.subscribe(symbols, 50);
     await wait_for('snapshots', () => fast.every((c) => c.has_all_views()));
 
     await wait_for('the paused client conflates', () => slow.session.slow, 20_000);
@@ -135,7 +136,7 @@ describe('slow consumers over real sockets', () => {
     const buffered: number[] = [];
     let dirty_max = 0;
     let held_max = 0;
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 15; i++) {
       buffered.push(slow.session.transport.buffered_bytes());
       for (const sub of slow.session.subs.values()) {
         dirty_max = Math.max(dirty_max, sub.dirty_levels);
@@ -167,6 +168,7 @@ describe('slow consumers over real sockets', () => {
     let conflated = 0;
     for (const s of symbols) {
       const last_trade_id = all.engine.snapshot(s).last_trade_id;
+      expect_engine_book(all, slow, s, 50);
       for (const d of depths) {
         for (const c of [...fast, slow]) expect_engine_book(all, c, s, d);
         const v = slow.view(s, d);
@@ -196,6 +198,7 @@ describe('slow consumers over real sockets', () => {
     const slow = await connect(all, '?slow=close');
     slow.pause();
     for (const c of [fast, slow]) for (const d of depths) c.subscribe(symbols, d);
+    slow.subscribe(symbols, 50);
     await wait_for('close decided', () => slow.session.close_decision !== null, 20_000);
     expect(slow.session.close_decision).toBe(close_code.slow_consumer);
     const sent = slow.session.frames_sent;
