@@ -9,7 +9,7 @@
 // can reset the connection.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { connect, seeded_random, type FeedClient, type WebSocketConstructor } from '../src/client/index.js';
+import { connect, seeded_random, type FeedClient, type UpdateInfo, type WebSocketConstructor } from '../src/client/index.js';
 import { HopHistograms } from '../src/metrics/hop_histograms.js';
 import { now_ns } from '../src/util/clock.js';
 import {
@@ -26,6 +26,10 @@ const pause_after_open_ms_max = 3000;
 /** Reconnect backoff of the loadgen's clients: the SDK's defaults, written out because storms depend on them. */
 const backoff_initial_ms = 250;
 const backoff_max_ms = 10_000;
+/** A released paused reader has caught up once a Delta reaches it this fresh. */
+const caught_up_latency_ns = 1e9;
+/** How often drain() checks whether every released reader caught up. */
+const drain_poll_ms = 50;
 /** Error messages kept per worker for the report. */
 const error_samples_max = 10;
 /** setInterval/setTimeout overflow above 2^31 - 1 ms. */
@@ -38,8 +42,10 @@ interface Slot {
   socket_opened_ms: number;
   /** The read side of the socket is paused by us (slow modes). */
   paused: boolean;
-  /** Paused readers read again for the end of the run. */
+  /** Paused readers read again after the measured window… */
   released: boolean;
+  /** …until a fresh Delta shows they have read through their backlog. */
+  caught_up: boolean;
   /** Throttled readers: bytes they may still read before pausing. */
   read_credit: number;
   bytes_seen: number;
@@ -65,7 +71,7 @@ export class ClientPool {
     for (const name of series_names) series[name] = new HopHistograms(series_hops[name]);
     this.series = series;
     for (const spec of specs) {
-      const slot: Slot = { spec, client: null, socket: null, socket_opened_ms: 0, paused: false, released: false, read_credit: 0, bytes_seen: 0 };
+      const slot: Slot = { spec, client: null, socket: null, socket_opened_ms: 0, paused: false, released: false, caught_up: false, read_credit: 0, bytes_seen: 0 };
       this.slots.push(slot);
       this.by_index.set(spec.index, slot);
     }
@@ -107,19 +113,35 @@ export class ClientPool {
    * After the measured window: every client but the paused readers closes, and
    * those read again, so their catch-up frames (conflated Deltas or Snapshots)
    * get verified too, without their backlog delaying the fast clients' frames
-   * in this thread while they are measured.
+   * in this thread while they are measured. Resolves when each has caught up
+   * (a Delta younger than 1 s) or at the deadline, whichever comes first.
    */
-  drain(): void {
+  async drain(deadline_ms: number): Promise<void> {
     if (this.ramp_timer !== null) clearInterval(this.ramp_timer);
     this.ramp_timer = null;
+    const released: Slot[] = [];
     for (const slot of this.slots) {
-      if (slot.spec.slow && this.options.slow_mode === 'paused') {
-        slot.released = true;
-        this.set_paused(slot, false);
-      } else {
+      const client = slot.client;
+      if (!(slot.spec.slow && this.options.slow_mode === 'paused') || client === null) {
         slot.client?.close();
+        continue;
       }
+      released.push(slot);
+      slot.released = true;
+      const on_update = (_book: unknown, info: UpdateInfo): void => {
+        if (info.kind === 'delta' && info.engine_to_receive_ns < caught_up_latency_ns) {
+          slot.caught_up = true;
+          client.off('update', on_update);
+        }
+      };
+      client.on('update', on_update);
+      this.set_paused(slot, false);
     }
+    this.counters.drain_released = released.length;
+    while (Date.now() < deadline_ms && released.some((s) => !s.caught_up)) {
+      await new Promise((resolve) => setTimeout(resolve, drain_poll_ms));
+    }
+    this.counters.drain_caught_up = released.filter((s) => s.caught_up).length;
   }
 
   report(seq: number, final: boolean, worker: number): WorkerReport {
@@ -182,14 +204,16 @@ export class ClientPool {
     const { spec } = slot;
     const o = this.options;
     const paused_reader = spec.slow && o.slow_mode === 'paused';
-    // A paused reader hears nothing by design: it must not take that for a dead
-    // socket and reconnect, nor re-ask for snapshots it is not reading.
+    // A slow reader hears nothing for long stretches because it does not read
+    // (a throttled one reads the socket in chunks of up to 64 KiB, then waits
+    // until its average rate allows more): it must not take that silence for a
+    // dead socket and reconnect, nor re-ask for snapshots it has not read yet.
     const patient_ms = Math.min(timer_ms_max, (o.duration_s + 60) * 1000);
     const client = connect(spec.url, {
       WebSocket: this.socket_class(slot),
       hops: spec.slow ? this.series.slow : this.series.fast,
-      heartbeat_interval_ms: paused_reader ? patient_ms : o.heartbeat_interval_ms,
-      snapshot_timeout_ms: paused_reader ? patient_ms : undefined,
+      heartbeat_interval_ms: spec.slow ? patient_ms : o.heartbeat_interval_ms,
+      snapshot_timeout_ms: spec.slow ? patient_ms : undefined,
       random: seeded_random(spec.seed),
       backoff_initial_ms,
       backoff_max_ms,

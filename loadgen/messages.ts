@@ -42,7 +42,7 @@ export type ToWorker =
   | WorkerStart
   | { type: 'tick'; seq: number }
   | { type: 'storm'; clients: number[] }
-  | { type: 'drain' }
+  | { type: 'drain'; deadline_ms: number }
   | { type: 'stop'; seq: number };
 
 /** Counts of one worker since its start; the main thread sums them over workers. */
@@ -59,6 +59,9 @@ export interface WorkerCounters {
   errors_by_kind: Record<string, number>;
   storm_drops: number;
   slow_pauses: number;
+  /** Paused readers released after the run, and how many of them caught up before the deadline. */
+  drain_released: number;
+  drain_caught_up: number;
   /** Event-loop delay of the worker (µs): high values mean the clients themselves lag. */
   loop_delay_us_p99: number;
   loop_delay_us_max: number;
@@ -79,6 +82,7 @@ export interface WorkerReport {
 
 export type FromWorker =
   | { type: 'ready'; worker: number }
+  | { type: 'drained'; worker: number }
   | WorkerReport
   | { type: 'failed'; worker: number; message: string };
 
@@ -103,7 +107,8 @@ export function add_client_counters(into: ClientCounters, from: Readonly<ClientC
 export function zero_worker_counters(): WorkerCounters {
   return {
     client: zero_client_counters(), clients_started: 0, connected: 0, connected_slow: 0, views_synced: 0, views_total: 0,
-    closes_by_code: {}, errors_by_kind: {}, storm_drops: 0, slow_pauses: 0, loop_delay_us_p99: 0, loop_delay_us_max: 0,
+    closes_by_code: {}, errors_by_kind: {}, storm_drops: 0, slow_pauses: 0,
+    drain_released: 0, drain_caught_up: 0, loop_delay_us_p99: 0, loop_delay_us_max: 0,
   };
 }
 
@@ -125,6 +130,8 @@ export function sum_worker_counters(list: readonly WorkerCounters[]): WorkerCoun
     add_record(out.errors_by_kind, c.errors_by_kind);
     out.storm_drops += c.storm_drops;
     out.slow_pauses += c.slow_pauses;
+    out.drain_released += c.drain_released;
+    out.drain_caught_up += c.drain_caught_up;
     out.loop_delay_us_p99 = Math.max(out.loop_delay_us_p99, c.loop_delay_us_p99);
     out.loop_delay_us_max = Math.max(out.loop_delay_us_max, c.loop_delay_us_max);
   }

@@ -215,7 +215,7 @@ const specs: readonly Spec[] = [
     help: 'paused: stop reading the TCP socket once the books are synced, read again for 1 s after the run so the catch-up is verified too; throttled: read at most --slow-read-bytes-per-s',
     convert: one_of(['paused', 'throttled'] as const) },
   { key: 'slow_read_bytes_per_s', flag: '--slow-read-bytes-per-s', kind: 'int', min: 1024, max: 1024 ** 3, default_text: '32768',
-    help: 'Read rate of throttled clients (pause/resume cycles every 100 ms)' },
+    help: 'Average read rate of throttled clients (pause/resume every 100 ms; the socket is read in chunks of up to 64 KiB)' },
   { key: 'reconnect_storms', flag: '--reconnect-storm', kind: 'list', repeatable: true, default_text: '(none)',
     help: 'k%@t: at t seconds, drop k% of the clients (TCP reset, as a network blip) and let them reconnect; repeatable', convert: list_append(parse_storm) },
   { key: 'seed', flag: '--seed', kind: 'int', min: 0, max: 2 ** 32 - 1, default_text: '1',

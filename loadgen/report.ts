@@ -73,6 +73,9 @@ export interface LoadgenSummary {
     closes_by_code: Record<string, number>;
     storm_drops: number;
     slow_pauses: number;
+    /** Paused readers read again after the run; caught up = reached a Delta younger than 1 s. */
+    drain_released: number;
+    drain_caught_up: number;
   };
   counters: ClientCounters;
   errors_by_kind: Record<string, number>;
@@ -123,7 +126,7 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /** The once-a-second line on stderr; p99 and p99.9 are of the run so far (frames, and per trade). */
 export function progress_line(p: TimelinePoint, clients: number, frames: HopPercentiles, events: HopPercentiles): string {
-  return `[${String(Math.round(p.t_s)).padStart(4)}s] connected ${int(p.connected)}/${int(clients)}`
+  return `[${p.t_s.toFixed(1).padStart(6)}s] connected ${int(p.connected)}/${int(clients)}`
     + ` | ${int(p.frames_per_s)} frames/s ${(p.bytes_per_s / 1e6).toFixed(1)} MB/s`
     + ` | p99 ${ms(frames.p99)} ms p99.9 ${ms(frames.p99_9)} ms, per trade p99 ${ms(events.p99)} p99.9 ${ms(events.p99_9)}`
     + ` (this s: p99 ${ms(p.p99_us)}, max ${ms(p.max_us)})`
@@ -155,7 +158,8 @@ export function summary_text(s: LoadgenSummary): string {
     `  connected max ${int(s.connections.connected_max)}, at end ${int(s.connections.connected_at_end)}; views synced at end ${int(s.connections.views_synced_at_end)}/${int(s.connections.views_total)}`,
     `  frames ${int(c.frames)} (${int(s.rates.frames_per_s)}/s), ${(c.bytes / 1e6).toFixed(1)} MB (${(s.rates.bytes_per_s / 1e6).toFixed(2)} MB/s), deltas ${int(c.deltas)}, snapshots ${int(c.snapshots)}, conflated ${int(c.conflated_frames)}, trades ${int(c.trades)} (+${int(c.trades_folded)} folded)`,
     `  digest mismatches ${c.digest_mismatches}, range breaks ${c.range_breaks}, crossed ${c.crossed_books}, resyncs ${c.resyncs}, reconnects ${c.reconnects}, storm drops ${s.connections.storm_drops}, stale ${c.stale_connections}`,
-    `  closes by code: ${closes}; client errors: ${errors}`,
+    `  closes by code: ${closes}; client errors: ${errors}`
+      + (s.connections.drain_released > 0 ? `; paused readers caught up after release: ${s.connections.drain_caught_up}/${s.connections.drain_released}` : ''),
     `  latency (ms; per Delta frame, and *_events: per trade, each with its own engine time)${s.options.warmup_s > 0 ? `, first ${s.options.warmup_s} s left out` : ''}:`,
     ...series_names.flatMap((name) => latency_lines(name, s.latency_us[name])),
     `  cpu: loadgen ${s.cpu.loadgen_cpu_s.toFixed(1)} s (${s.cpu.loadgen_cores_used.toFixed(2)} cores)`

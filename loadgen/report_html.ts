@@ -234,6 +234,7 @@ ${table([
   ['closes by code', closes],
   ['client errors by kind', errors],
   ['connected max / at end', `${s.connections.connected_max} / ${s.connections.connected_at_end}`],
+  ['paused readers caught up after release', `${s.connections.drain_caught_up} / ${s.connections.drain_released}`],
   ['views synced at end', `${s.connections.views_synced_at_end} / ${s.connections.views_total}`],
   ['loadgen CPU', `${s.cpu.loadgen_cpu_s.toFixed(1)} s (${s.cpu.loadgen_cores_used.toFixed(2)} cores)`],
   ['server CPU', s.cpu.server_cpu_s === null ? 'not measured (--server-pid)' : `${s.cpu.server_cpu_s.toFixed(1)} s (${s.cpu.server_cores_used!.toFixed(2)} cores, ${s.cpu.server_cpu_us_per_frame!.toFixed(2)} µs/frame)`],

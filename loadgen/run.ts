@@ -44,8 +44,8 @@ const worker_ready_ms_max = 60_000;
 const final_report_ms_max = 10_000;
 /** Sockets the process needs besides the clients (files, stdio, workers' pipes). */
 const fds_reserved = 100;
-/** After the measured window, paused readers read this long so their catch-up frames are verified. */
-const paused_drain_ms = 1000;
+/** After the measured window, paused readers read until caught up, at most this long, so their catch-up frames are verified. */
+const paused_drain_ms_max = 10_000;
 
 /** The soft limit on open files (ulimit -n) of this process, or Infinity if unknown. */
 export function open_files_limit(): number {
@@ -187,10 +187,15 @@ export async function run_loadgen(input: Partial<LoadgenOptions>, hooks: RunHook
   const latest = new Map<number, WorkerReport>();
   let merger: IntervalMerger | null = null;
   let ready = 0;
+  let drained = 0;
   let finals = 0;
   const on_message = (msg: FromWorker): void => {
     if (msg.type === 'ready') {
       ready++;
+      return;
+    }
+    if (msg.type === 'drained') {
+      drained++;
       return;
     }
     if (msg.type !== 'report') return;
@@ -306,8 +311,8 @@ export async function run_loadgen(input: Partial<LoadgenOptions>, hooks: RunHook
     const cpu = process.cpuUsage(cpu_start);
     const server_cpu_end = options.server_pid > 0 ? process_cpu_s(options.server_pid) : null;
     if (options.slow_mode === 'paused' && plan.clients.some((c) => c.slow) && !hooks.signal?.aborted) {
-      workers.broadcast({ type: 'drain' });
-      await Promise.race([new Promise((r) => setTimeout(r, paused_drain_ms)), failed]);
+      workers.broadcast({ type: 'drain', deadline_ms: Date.now() + paused_drain_ms_max });
+      await wait_until(() => drained === workers.count, paused_drain_ms_max + 5000, 'the paused readers to drain', failed);
     }
 
     seq++;
@@ -356,6 +361,8 @@ export async function run_loadgen(input: Partial<LoadgenOptions>, hooks: RunHook
         closes_by_code: final_counters.closes_by_code,
         storm_drops: final_counters.storm_drops,
         slow_pauses: final_counters.slow_pauses,
+        drain_released: final_counters.drain_released,
+        drain_caught_up: final_counters.drain_caught_up,
       },
       counters: c,
       errors_by_kind: final_counters.errors_by_kind,

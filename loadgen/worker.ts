@@ -28,7 +28,12 @@ port.on('message', (msg: ToWorker) => {
         pool?.storm(msg.clients);
         break;
       case 'drain':
-        pool?.drain();
+        if (pool) {
+          pool.drain(msg.deadline_ms).then(
+            () => post({ type: 'drained', worker }),
+            (err: Error) => post({ type: 'failed', worker, message: err.stack ?? String(err) }),
+          );
+        }
         break;
       case 'stop':
         pool?.stop();
