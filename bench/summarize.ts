@@ -133,6 +133,16 @@ function render_ingest(d: Json): string[] {
   ];
 }
 
+function render_feed_fanout(d: Json): string[] {
+  return table(['Feed CPU (no sockets)', 'µs', 'per'], [
+    ['fixed, with 1 session', fmt(d.feed_fixed_us_per_tick), `tick (${fmt(d.events_per_tick)} events, ${fmt(d.frames_per_tick)} frames)`],
+    ['… of which MemoryBus', fmt(d.memory_bus_us_per_tick), 'tick'],
+    ['per subscriber', fmt(d.feed_us_per_session_tick), `session-tick (${fmt(d.feed_us_per_frame_per_session)} per frame)`],
+    [`with ${fmt(d.sessions)} sessions`, fmt(d.feed_us_per_tick_with_n_sessions), 'tick'],
+    ['bare fan-out loop (baseline), per subscriber', fmt(d.bare_us_per_session_tick), `session-tick (ratio bare ÷ Feed ${fmt(d.ratio_bare_to_feed_per_session)})`],
+  ]);
+}
+
 /** Any other bench: its headline numbers (rates, ratios, goals), whatever their shape. */
 function render_generic(d: Json): string[] {
   const cells: string[] = [];
@@ -151,11 +161,12 @@ const renderers: Record<string, (d: Json) => string[]> = {
   fanout: render_fanout,
   transports: render_transports,
   ingest: render_ingest,
+  feed_fanout: render_feed_fanout,
 };
 
 export function render_results(results: readonly LoadedResult[]): string {
   const out: string[] = [];
-  const order = (name: string): number => ['fanout', 'transports', 'ingest'].findIndex((k) => name === k || name.startsWith(`${k}_`));
+  const order = (name: string): number => ['fanout', 'transports', 'feed_fanout', 'ingest'].findIndex((k) => name === k || name.startsWith(`${k}_`));
   const sorted = [...results].sort((a, b) => {
     const na = String(a.data.name ?? a.file);
     const nb = String(b.data.name ?? b.file);
