@@ -63,6 +63,8 @@ describe('feed over a real nats-server', () => {
     // A third on the second feed process (which suffers a dropped batch below).
     const other = await ProtocolClient.connect(feed2.url);
     other.subscribe(symbols, 0);
+    // The drop below must come after the subscription's snapshot, or (on a loaded machine) the recovery snapshot is the first one.
+    await wait_for('other subscribed', () => symbols.every((s) => other.book(s, 0) !== undefined));
 
     // Drop exactly one batch of ETH-USD on the second feed's bus: that symbol alone recovers.
     let dropped = false;
