@@ -87,6 +87,8 @@ export interface LoadgenSummary {
   timeline: TimelinePoint[];
   loop_delay_us: { p99_worst: number; max: number };
   checks: { passed: boolean; problems: string[] };
+  /** Reasons to doubt the numbers that are not failures (an overloaded load generator, skewed clocks). */
+  warnings: string[];
   server_stats_end: unknown;
   files: { summary: string; hlog: string; html: string };
 }
@@ -109,6 +111,24 @@ export function percentile_distribution(h: HopHistograms, hop: HopName, ticks_pe
     out.push({ percentile, value_us: hist.getValueAtPercentile(percentile) });
   }
   out.push({ percentile: 100, value_us: h.percentiles(hop).max });
+  return out;
+}
+
+/** Event-loop delay of a client thread past which its own queueing shows in the latencies. */
+export const loop_delay_us_warn = 50_000;
+
+export function summary_warnings(s: Pick<LoadgenSummary, 'loop_delay_us' | 'counters' | 'latency_us' | 'plan'>): string[] {
+  const out: string[] = [];
+  const { p99_worst } = s.loop_delay_us;
+  const stale = s.counters.stale_connections;
+  if (p99_worst > loop_delay_us_warn || stale > 0) {
+    out.push(`the load generator itself lagged (worker event-loop delay p99 up to ${(p99_worst / 1000).toFixed(0)} ms`
+      + `${stale > 0 ? `; ${stale} sockets given up as silent, most likely unread in a busy worker` : ''}): `
+      + 'latencies include client-side queueing. Give it more cores or workers, or fewer clients');
+  }
+  let negative = 0;
+  for (const series of Object.values(s.latency_us)) for (const hop of Object.values(series ?? {})) negative += hop?.negative_samples ?? 0;
+  if (negative > 0) out.push(`${negative} negative latencies were clamped to 0: the clocks of engine, feed and clients disagree (see loadgen/README.md, Clocks)`);
   return out;
 }
 
@@ -166,6 +186,7 @@ export function summary_text(s: LoadgenSummary): string {
       + (s.cpu.server_cpu_s !== null ? `, server pid ${s.cpu.server_pid} ${s.cpu.server_cpu_s.toFixed(1)} s (${s.cpu.server_cores_used!.toFixed(2)} cores, ${s.cpu.server_cpu_us_per_frame!.toFixed(2)} µs per delivered frame)` : '')
       + `; worker event-loop delay p99 worst ${ms(s.loop_delay_us.p99_worst)} ms, max ${ms(s.loop_delay_us.max)} ms`,
     `  files: ${s.files.summary}, ${s.files.hlog}, ${s.files.html}`,
+    ...s.warnings.map((w) => `  WARNING: ${w}`),
     s.checks.passed ? '  checks: passed' : `  checks: FAILED: ${s.checks.problems.join('; ')}`,
   ];
   return lines.join('\n');

@@ -205,10 +205,11 @@ h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 .chart .grid{stroke:#e5e5e5}.chart .frame{fill:none;stroke:#999}.chart .tick{font-size:11px;fill:#555}
 .chart .axis{font-size:12px;fill:#333}.chart .title{font-size:14px;font-weight:600}.chart .legend{font-size:12px}
 table{border-collapse:collapse;margin:8px 0}th,td{padding:3px 10px;text-align:left;border-bottom:1px solid #eee;font-variant-numeric:tabular-nums}
-table.grid td{text-align:right}.ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}.note{color:#555;font-size:13px}
+table.grid td{text-align:right}.ok{color:#1a7f37;font-weight:600}.warn{color:#9a6700;font-weight:600}.bad{color:#c62828;font-weight:600}.note{color:#555;font-size:13px}
 </style></head><body>
 <h1>depthcast loadgen report</h1>
 <p>${escape_html(s.started_at)} · ${s.plan.clients} clients (${s.plan.slow_clients} slow, ${escape_html(s.options.slow_mode)}) · ${s.duration_s.toFixed(1)} s · ${escape_html(s.options.urls.join(', '))}</p>
+${s.warnings.map((w) => `<p class="warn">Warning: ${escape_html(w)}</p>`).join('\n')}
 <p class="${s.checks.passed ? 'ok' : 'bad'}">${s.checks.passed ? 'Checks passed: every book verified, no digest mismatch.' : `Checks FAILED: ${escape_html(s.checks.problems.join('; '))}`}</p>
 <h2>Latency</h2>
 ${latency_table(s)}

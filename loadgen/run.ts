@@ -16,7 +16,7 @@ import { series_names, sum_worker_counters, type FromWorker, type SeriesName, ty
 import { LoadgenOptionError, check_options, default_options, type LoadgenOptions } from './options.js';
 import { clients_of_worker, discover_symbols, plan_run, stats_url, type RunPlan } from './plan.js';
 import {
-  percentile_distribution, progress_line, summary_checks, summary_format,
+  percentile_distribution, progress_line, summary_checks, summary_format, summary_warnings,
   type LoadgenSummary, type PercentilePoint, type TimelinePoint,
 } from './report.js';
 import { render_html } from './report_html.js';
@@ -383,9 +383,11 @@ export async function run_loadgen(input: Partial<LoadgenOptions>, hooks: RunHook
       timeline,
       loop_delay_us: { p99_worst: loop_p99_worst, max: loop_max },
       checks: summary_checks(c, connected_max),
+      warnings: [],
       server_stats_end,
       files,
     };
+    summary.warnings = summary_warnings(summary);
     writeFileSync(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(files.html, render_html(summary));
     return { summary, exit_code: summary.checks.passed ? 0 : 1 };

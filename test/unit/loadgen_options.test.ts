@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { seeded_random } from '../../src/client/backoff.js';
 import { LoadgenOptionError, check_options, default_options, parse_loadgen_args, parse_source_addresses, type LoadgenOptions } from '../../loadgen/options.js';
 import { clients_of_worker, pick_symbols, plan_run, stats_url, zipf_cumulative } from '../../loadgen/plan.js';
-import { compare_text, parse_summary, summary_format, type LoadgenSummary } from '../../loadgen/report.js';
+import { compare_text, parse_summary, summary_format, summary_warnings, type LoadgenSummary } from '../../loadgen/report.js';
 import { nines_x, render_html } from '../../loadgen/report_html.js';
 
 function run_options(argv: string[]): LoadgenOptions {
@@ -141,7 +141,7 @@ function fake_summary(p99_us: number, frames_per_s: number): LoadgenSummary {
       fast: { engine_to_receive: [{ percentile: 0, value_us: 100 }, { percentile: 99, value_us: p99_us }, { percentile: 100, value_us: p99_us }] },
       fast_events: { engine_to_receive: [{ percentile: 0, value_us: 100 }, { percentile: 100, value_us: p99_us }] }, slow: null, slow_events: null,
     },
-    timeline: [], loop_delay_us: { p99_worst: 0, max: 0 }, checks: { passed: true, problems: [] }, server_stats_end: null,
+    timeline: [], loop_delay_us: { p99_worst: 0, max: 0 }, checks: { passed: true, problems: [] }, warnings: [], server_stats_end: null,
     files: { summary: 's', hlog: 'h', html: 'r' },
   };
 }
@@ -155,6 +155,19 @@ describe('compare and the HTML report', () => {
     expect(text).toMatch(/engine→receive p99 \(ms\).*\s2\s+3\s+1\.500/);
     expect(() => parse_summary('{"format":"other"}', 'x.json')).toThrow(/not a loadgen summary/);
     expect(() => parse_summary('nope', 'x.json')).toThrow(/not JSON/);
+  });
+
+  it('warns when the load generator lagged or clocks disagree, and not otherwise', () => {
+    const s = fake_summary(2000, 1000);
+    expect(summary_warnings(s)).toEqual([]);
+    s.loop_delay_us.p99_worst = 120_000;
+    s.counters.stale_connections = 3;
+    s.latency_us.fast!.engine_to_receive = { ...s.latency_us.fast!.engine_to_receive!, negative_samples: 5 };
+    const warnings = summary_warnings(s);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/load generator itself lagged .* 120 ms; 3 sockets/);
+    expect(warnings[1]).toMatch(/^5 negative latencies/);
+    expect(render_html({ ...s, warnings })).toContain('class="warn"');
   });
 
   it('puts percentiles on a nines axis and embeds the data', () => {
