@@ -4,15 +4,17 @@
 // section is regenerated from those files (bench/summarize.ts).
 //
 //   npm run bench                      all, full length (a few minutes)
-//   npm run bench -- --quick           all, short smoke runs (numbers are rough)
+//   npm run bench -- --quick           all, short smoke runs: numbers are rough, so they go to a
+//                                      temporary directory (printed), not bench/results
 //   npm run bench -- fanout ingest     only benches whose name contains a word
 //   npm run bench -- --list            names only
 //   npm run bench -- --no-summary      leave bench/README.md alone
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { summarize } from './summarize.js';
+import { load_results, render_results, summarize } from './summarize.js';
 
 const bench_dir = dirname(fileURLToPath(import.meta.url));
 
@@ -34,12 +36,12 @@ export function discover(): string[] {
   return out;
 }
 
-function run_one(name: string, args: string[]): Promise<{ code: number; seconds: number }> {
+function run_one(name: string, args: string[], results_dir: string | undefined): Promise<{ code: number; seconds: number }> {
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(bench_dir, `${name}.bench.ts`), ...args], {
       stdio: 'inherit',
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...(results_dir !== undefined ? { BENCH_RESULTS_DIR: results_dir } : {}) },
     });
     child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), seconds: (performance.now() - started) / 1000 }));
     child.on('error', () => resolve({ code: 1, seconds: (performance.now() - started) / 1000 }));
@@ -60,15 +62,19 @@ async function main(): Promise<void> {
     process.stderr.write(`no bench matches ${filters.join(', ')}; have: ${all.join(', ')}\n`);
     process.exit(2);
   }
+  const results_dir = quick ? (process.env.BENCH_RESULTS_DIR ?? mkdtempSync(join(tmpdir(), 'depthcast-bench-quick-'))) : process.env.BENCH_RESULTS_DIR;
+  if (quick) process.stdout.write(`quick run: results go to ${results_dir}\n`);
   const outcomes: { name: string; code: number; seconds: number }[] = [];
   for (const name of selected) {
     const args = quick ? (quick_args[name] ?? ['--quick']) : [];
     process.stdout.write(`\n=== ${name}${args.length > 0 ? ` ${args.join(' ')}` : ''}\n`);
-    outcomes.push({ name, ...(await run_one(name, args)) });
+    outcomes.push({ name, ...(await run_one(name, args, results_dir)) });
   }
   process.stdout.write('\n=== summary\n');
   for (const o of outcomes) process.stdout.write(`  ${o.code === 0 ? 'ok    ' : 'FAILED'} ${o.name.padEnd(18)} ${o.seconds.toFixed(1)} s\n`);
-  if (!argv.includes('--no-summary')) {
+  if (quick) {
+    process.stdout.write(`\n${render_results(load_results(results_dir!))}\n  (quick results in ${results_dir}; bench/README.md left alone)\n`);
+  } else if (!argv.includes('--no-summary') && results_dir === undefined) {
     const changed = summarize();
     process.stdout.write(`  bench/README.md ${changed ? 'updated from bench/results' : 'unchanged'}\n`);
   }

@@ -143,17 +143,22 @@ function render_feed_fanout(d: Json): string[] {
   ]);
 }
 
-/** Any other bench: its headline numbers (rates, ratios, goals), whatever their shape. */
+/** Any other bench: its headline numbers (rates, ratios, goals), whatever their shape, one level into nested objects. */
 function render_generic(d: Json): string[] {
   const cells: string[] = [];
-  for (const [k, v] of Object.entries(d)) {
-    if (['name', 'timestamp', 'machine', 'what', 'baseline', 'runs_ms', 'trials'].includes(k)) continue;
-    const o = obj(v);
-    if (num(v) !== undefined && /(_per_s|ratio|goal)/.test(k)) cells.push(`${k} ${fmt(v)}`);
-    else if (typeof v === 'boolean' && /(goal|meets|met)/.test(k)) cells.push(`${k} ${v ? 'yes' : '**no**'}`);
-    else if (o !== undefined && num(o.ops_per_s) !== undefined) cells.push(`${k} ${fmt(o.ops_per_s)}/s`);
-    else if (o !== undefined && num(o.events_per_s) !== undefined) cells.push(`${k} ${fmt(o.events_per_s)} events/s`);
-  }
+  const visit = (o: Json, prefix: string, depth: number): void => {
+    for (const [k, v] of Object.entries(o)) {
+      if (['name', 'timestamp', 'machine', 'what', 'baseline', 'runs_ms', 'trials', 'per_round', 'samples_us_per_tick'].includes(k)) continue;
+      const key = `${prefix}${k}`;
+      const inner = obj(v);
+      if (num(v) !== undefined && /(_per_s|ratio|goal)/.test(k)) cells.push(`${key} ${fmt(v)}`);
+      else if (typeof v === 'boolean' && /(goal|meets|met)/.test(k)) cells.push(`${key} ${v ? 'yes' : '**no**'}`);
+      else if (inner !== undefined && num(inner.ops_per_s) !== undefined) cells.push(`${key} ${fmt(inner.ops_per_s)}/s`);
+      else if (inner !== undefined && num(inner.events_per_s) !== undefined) cells.push(`${key} ${fmt(inner.events_per_s)} events/s`);
+      else if (inner !== undefined && depth === 0) visit(inner, `${key}.`, 1);
+    }
+  };
+  visit(d, '', 0);
   return cells.length > 0 ? [cells.map((c) => `\`${c}\``).join(' · ')] : ['(no headline numbers)'];
 }
 

@@ -63,6 +63,17 @@ describe('bench/summarize', () => {
     expect(text).not.toContain('orders 1');
   });
 
+  it('looks one level into nested objects for ratios and goals', () => {
+    const dir = temp_dir();
+    writeFileSync(join(dir, 'slow.json'), JSON.stringify({
+      name: 'slow', timestamp: '2026-01-02T03:04:05.678Z', machine,
+      latency: { clients: 50, p99_ratio: 1.05, goal_met: true, deeper: { p99_ratio: 9 } },
+    }));
+    const text = render_results(load_results(dir));
+    expect(text).toContain('`latency.p99_ratio 1.05` · `latency.goal_met yes`');
+    expect(text).not.toContain('deeper');
+  });
+
   it('names a result file that does not parse', () => {
     const dir = temp_dir();
     writeFileSync(join(dir, 'ok.json'), JSON.stringify(other));
