@@ -9,7 +9,8 @@ import { cpus, freemem, loadavg, release, totalmem, type as os_type, arch } from
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const results_dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+// BENCH_RESULTS_DIR: somewhere else (bench/run.ts --quick keeps smoke-run numbers out of bench/results).
+export const results_dir = process.env.BENCH_RESULTS_DIR ?? join(dirname(fileURLToPath(import.meta.url)), 'results');
 
 export interface MachineDescription {
   cpu_model: string;
