@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { Recording } from '../e2e/harness/recording.js';
-import { json_frames, type Target } from '../e2e/harness/target.js';
+import { json_frames, port_of, type Target } from '../e2e/harness/target.js';
 
 export async function start_socketio(r: Recording): Promise<Target> {
   const frames = json_frames(r);
@@ -19,11 +19,10 @@ export async function start_socketio(r: Recording): Promise<Target> {
     void socket.join(views);
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
-  const address = http.address();
-  if (address === null || typeof address === 'string') throw new Error('socket.io baseline: unexpected address');
+  const port = port_of(http.address(), 'socket.io baseline');
   return {
     kind: 'socketio',
-    port: address.port,
+    port,
     extra_pids: [],
     publish_tick(k, stamp_ns) {
       for (const f of frames[k % frames.length]) {

@@ -6,19 +6,27 @@
 // Same socket settings as depthcast's server: no compression, the same
 // backpressure cap. Caveat: app.publish silently skips a socket over
 // maxBackpressure; clients detect that as frame-number gaps.
-import uWS, { type us_listen_socket } from '../../src/server/uws.js';
+import uWS, { type TemplatedApp, type us_listen_socket, type WebSocket } from '../../src/server/uws.js';
 import type { Recording } from '../e2e/harness/recording.js';
 import { binary_frames, stamp_binary, type Target, views_from_query } from '../e2e/harness/target.js';
 
 export const uws_backpressure_bytes_max = 5 * 1024 * 1024;
 
-export async function start_uws_publish(r: Recording): Promise<Target> {
-  const frames = binary_frames(r);
-  const topics = r.meta.views;
-  const app = uWS.App();
-  let connections = 0;
-  let frame_no = 0;
-  app.ws<{ views: number[] }>('/ws', {
+export interface BenchSocketData {
+  /** Indexes of the views this client asked for (?views=…). */
+  views: number[];
+}
+
+/**
+ * The WebSocket route both uWS baselines share — /ws, views from the query,
+ * depthcast's socket settings — plus a 404 for the rest; listens on a free
+ * loopback port.
+ */
+export function listen_bench_app(app: TemplatedApp, topics: readonly string[], handlers: {
+  open: (ws: WebSocket<BenchSocketData>) => void;
+  close: (ws: WebSocket<BenchSocketData>) => void;
+}): Promise<us_listen_socket> {
+  app.ws<BenchSocketData>('/ws', {
     compression: uWS.DISABLED,
     maxBackpressure: uws_backpressure_bytes_max,
     idleTimeout: 60,
@@ -26,15 +34,27 @@ export async function start_uws_publish(r: Recording): Promise<Target> {
       res.upgrade({ views: views_from_query(req.getQuery() ?? '', topics) },
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
     },
+    open: handlers.open,
+    close: handlers.close,
+  });
+  app.any('/*', (res) => { res.writeStatus('404 Not Found').end(); });
+  return new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('uWS baseline: cannot listen on a loopback port'))));
+  });
+}
+
+export async function start_uws_publish(r: Recording): Promise<Target> {
+  const frames = binary_frames(r);
+  const topics = r.meta.views;
+  const app = uWS.App();
+  let connections = 0;
+  let frame_no = 0;
+  const listen_socket = await listen_bench_app(app, topics, {
     open: (ws) => {
       connections++;
       for (const v of ws.getUserData().views) ws.subscribe(topics[v]);
     },
     close: () => { connections--; },
-  });
-  app.any('/*', (res) => { res.writeStatus('404 Not Found').end(); });
-  const listen_socket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('uws baseline: cannot listen'))));
   });
   return {
     kind: 'uws',

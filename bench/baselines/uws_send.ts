@@ -5,36 +5,21 @@
 // the feed's logic (books, views, encoding, queues, backpressure checks).
 // uws (app.publish, the fan-out done in C++) ÷ uws_send = the price of
 // fanning out from JS; uws_send ÷ depthcast = the price of the feed's own work.
-import uWS, { type us_listen_socket, type WebSocket } from '../../src/server/uws.js';
+import uWS, { type WebSocket } from '../../src/server/uws.js';
 import type { Recording } from '../e2e/harness/recording.js';
-import { binary_frames, stamp_binary, type Target, views_from_query } from '../e2e/harness/target.js';
-import { uws_backpressure_bytes_max } from './uws_publish.js';
-
-interface SocketData {
-  views: number[];
-}
+import { binary_frames, stamp_binary, type Target } from '../e2e/harness/target.js';
+import { type BenchSocketData, listen_bench_app } from './uws_publish.js';
 
 export async function start_uws_send(r: Recording): Promise<Target> {
   const frames = binary_frames(r);
   const topics = r.meta.views;
-  const sockets = new Set<WebSocket<SocketData>>();
+  const sockets = new Set<WebSocket<BenchSocketData>>();
   const app = uWS.App();
   let frame_no = 0;
   let dropped = 0;
-  app.ws<SocketData>('/ws', {
-    compression: uWS.DISABLED,
-    maxBackpressure: uws_backpressure_bytes_max,
-    idleTimeout: 60,
-    upgrade: (res, req, context) => {
-      res.upgrade({ views: views_from_query(req.getQuery() ?? '', topics) },
-        req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
-    },
+  const listen_socket = await listen_bench_app(app, topics, {
     open: (ws) => { sockets.add(ws); },
     close: (ws) => { sockets.delete(ws); },
-  });
-  app.any('/*', (res) => { res.writeStatus('404 Not Found').end(); });
-  const listen_socket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('uws_send baseline: cannot listen'))));
   });
   return {
     kind: 'uws_send',

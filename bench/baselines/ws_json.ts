@@ -5,7 +5,7 @@
 // decoded ahead of time, so the server pays only for encoding and sending.
 import { WebSocketServer, WebSocket } from 'ws';
 import type { Recording } from '../e2e/harness/recording.js';
-import { json_frames, type Target, views_from_query } from '../e2e/harness/target.js';
+import { json_frames, port_of, type Target, views_from_query } from '../e2e/harness/target.js';
 
 export async function start_ws_json(r: Recording): Promise<Target> {
   const frames = json_frames(r);
@@ -19,11 +19,10 @@ export async function start_ws_json(r: Recording): Promise<Target> {
     ws.on('error', () => {});
   });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-  const address = wss.address();
-  if (address === null || typeof address === 'string') throw new Error('ws baseline: unexpected address');
+  const port = port_of(wss.address(), 'ws baseline');
   return {
     kind: 'ws',
-    port: address.port,
+    port,
     extra_pids: [],
     publish_tick(k, stamp_ns) {
       for (const f of frames[k % frames.length]) {

@@ -35,18 +35,8 @@ import { client_core, prime_ticks_default, server_core, start_pairs, type Pair, 
 import { make_recording, save_recording } from './harness/recording.js';
 import { rotate, round_ratios, summarize_trials, window_line } from './harness/stats.js';
 import { target_kinds, type TargetKind } from './harness/target.js';
+import { arg, list_arg, quick } from './harness/args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function list_arg(name: string, fallback: number[]): number[] {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1].split(',').map(Number) : fallback;
-}
-
-const quick = process.argv.includes('--quick');
 /** Depths every client subscribes to, for every symbol (more views = more frames per socket write). */
 const depths = list_arg('--depths', [10]);
 const clients = arg('--clients', quick ? 50 : 100);

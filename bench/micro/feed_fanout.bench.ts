@@ -27,13 +27,8 @@ import type { ClientTransport } from '../../src/feed/transport.js';
 import { FrameEncoder } from '../../src/wire/feed_codec.js';
 import { bench_config, event_timestamp_offsets, make_recording, patch_u64, serve_empty_snapshots } from '../e2e/harness/recording.js';
 import { machine_description, round, write_result } from '../lib.js';
+import { arg, quick } from '../e2e/harness/args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const quick = process.argv.includes('--quick');
 const sessions = arg('--sessions', 200);
 const ticks = arg('--ticks', quick ? 1500 : 5000);
 const runs = arg('--runs', quick ? 1 : 3);

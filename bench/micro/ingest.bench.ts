@@ -31,13 +31,8 @@ import { SymbolFeed, type SymbolFeedHooks } from '../../src/feed/symbol_feed.js'
 import { EventBatchReader } from '../../src/wire/engine_codec.js';
 import { recording_epoch, serve_empty_snapshots } from '../e2e/harness/recording.js';
 import { machine_description, round, si, write_result } from '../lib.js';
+import { arg, quick } from '../e2e/harness/args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const quick = process.argv.includes('--quick');
 const orders = arg('--orders', quick ? 100_000 : 600_000);
 const runs = arg('--runs', quick ? 2 : 5);
 const goal = 5_000_000;

@@ -222,34 +222,39 @@ export class Pair {
     }
   }
 
+  /** Clock, CPU and runqueue wait of both sides, and both sides' counters, at one instant (a window's start or end). */
+  private async reading(start: boolean) {
+    const t_ms = performance.now();
+    const server_cpu_s = this.server_cpu();
+    const client_cpu_s = cpu_seconds(this.client.pid);
+    const server_wait_s = this.server_wait();
+    const client_wait_s = main_thread_wait_seconds(this.client.pid);
+    const [client, server] = await Promise.all([
+      this.client.request({ type: 'mark', reset_latency: start }, 'mark'),
+      this.server.request({ type: 'mark' }, 'mark'),
+    ]);
+    return { t_ms, server_cpu_s, client_cpu_s, server_wait_s, client_wait_s, client, server };
+  }
+
   async window(w: WindowSpec): Promise<TrialResult> {
     const { server, client, spec } = this;
     server.send({ type: 'run', mode: w.mode, ticks_per_s: w.ticks_per_s, window_ticks: w.window_ticks });
     await sleep(w.warmup_s * 1000);
-    const t0 = performance.now();
-    const s_cpu0 = this.server_cpu();
-    const c_cpu0 = cpu_seconds(client.pid);
-    const s_wait0 = this.server_wait();
-    const c_wait0 = main_thread_wait_seconds(client.pid);
-    const [c0, s0] = await Promise.all([client.request({ type: 'mark', reset_latency: true }, 'mark'), server.request({ type: 'mark' }, 'mark')]);
+    const a = await this.reading(true);
     await sleep(w.measure_s * 1000);
-    const t1 = performance.now();
-    const s_cpu1 = this.server_cpu();
-    const c_cpu1 = cpu_seconds(client.pid);
-    const s_wait1 = this.server_wait();
-    const c_wait1 = main_thread_wait_seconds(client.pid);
-    const [c1, s1] = await Promise.all([client.request({ type: 'mark', reset_latency: false }, 'mark'), server.request({ type: 'mark' }, 'mark')]);
+    const b = await this.reading(false);
     const stopped = await server.request({ type: 'stop' }, 'stopped');
     await this.drained();
     const report = await client.request({ type: 'report' }, 'report');
 
-    const seconds = (t1 - t0) / 1000;
-    const delivered = c1.frames - c0.frames;
-    const ticks = s1.ticks - s0.ticks;
-    const server_cores = (s_cpu1 - s_cpu0) / seconds;
-    const client_cores = (c_cpu1 - c_cpu0) / seconds;
-    const server_wait = (s_wait1 - s_wait0) / seconds;
-    const client_wait = (c_wait1 - c_wait0) / seconds;
+    const seconds = (b.t_ms - a.t_ms) / 1000;
+    const delivered = b.client.frames - a.client.frames;
+    const ticks = b.server.ticks - a.server.ticks;
+    const server_cpu_s = b.server_cpu_s - a.server_cpu_s;
+    const server_cores = server_cpu_s / seconds;
+    const client_cores = (b.client_cpu_s - a.client_cpu_s) / seconds;
+    const server_wait = (b.server_wait_s - a.server_wait_s) / seconds;
+    const client_wait = (b.client_wait_s - a.client_wait_s) / seconds;
     const frames_per_s = delivered / seconds;
     const achieved = ticks / seconds;
     return {
@@ -262,9 +267,9 @@ export class Pair {
       kept_up: w.mode === 'paced' ? achieved >= 0.97 * w.ticks_per_s : null,
       frames_per_tick_per_client: ticks > 0 ? round(delivered / ticks / this.clients_connected, 3) : 0,
       delivered_frames_per_s: Math.round(frames_per_s),
-      delivered_megabytes_per_s: round((c1.bytes - c0.bytes) / seconds / 1e6, 2),
+      delivered_megabytes_per_s: round((b.client.bytes - a.client.bytes) / seconds / 1e6, 2),
       server_cpu_cores: round(server_cores, 3),
-      server_cpu_us_per_frame: delivered > 0 ? round(((s_cpu1 - s_cpu0) * 1e6) / delivered, 3) : 0,
+      server_cpu_us_per_frame: delivered > 0 ? round((server_cpu_s * 1e6) / delivered, 3) : 0,
       frames_per_server_cpu_s: server_cores > 0 ? Math.round(frames_per_s / server_cores) : 0,
       client_cpu_cores: round(client_cores, 3),
       server_runqueue_wait_cores: round(server_wait, 3),
@@ -276,7 +281,7 @@ export class Pair {
       decode_errors: report.decode_errors,
       closed_clients: report.closed,
       close_codes: report.close_codes,
-      stream_exhausted: s1.exhausted,
+      stream_exhausted: b.server.exhausted,
       server_stats: stopped.stats,
       measure_s: round(seconds, 2),
     };

@@ -63,6 +63,12 @@ export function json_frames(r: Recording): JsonFrame[][] {
   }));
 }
 
+/** The port of a listening node server (throws on a pipe or an unbound server). */
+export function port_of(address: string | { port: number } | null, what: string): number {
+  if (address === null || typeof address === 'string') throw new Error(`${what}: not listening on a TCP port`);
+  return address.port;
+}
+
 /** Views a client asked for in its URL (?views=SYM|10,SYM2|10). */
 export function views_from_query(query: string, known: readonly string[]): number[] {
   const raw = new URLSearchParams(query).get('views') ?? '';
