@@ -13,16 +13,25 @@ interface Entry<T> { pattern: string; fn: T; active: boolean }
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
   private subscribers: Entry<BusHandler>[] = [];
+  /** Subscribers matching each subject published so far; rebuilt when subscriptions change (rare), so a publish does no pattern matching. */
+  private readonly matching = new Map<string, Entry<BusHandler>[]>();
   private responders: Entry<BusResponder>[] = [];
   private status_listeners = new Set<(s: BusStatus) => void>();
   private closed = false;
 
   publish(subject: string, data: Uint8Array): void {
     if (this.closed) return;
+    let targets = this.matching.get(subject);
+    if (targets === undefined) {
+      targets = this.subscribers.filter((e) => subject_matches(e.pattern, subject));
+      this.matching.set(subject, targets);
+    }
+    if (targets.length === 0) return;
     const copy = data.slice();
+    const list = targets;
     queueMicrotask(() => {
-      for (const entry of this.subscribers) {
-        if (entry.active && subject_matches(entry.pattern, subject)) entry.fn(copy, subject);
+      for (const entry of list) {
+        if (entry.active) entry.fn(copy, subject);
       }
     });
   }
@@ -30,10 +39,12 @@ export class MemoryBus implements Bus {
   subscribe(pattern: string, handler: BusHandler): BusSubscription {
     const entry: Entry<BusHandler> = { pattern, fn: handler, active: true };
     this.subscribers.push(entry);
+    this.matching.clear();
     return {
       unsubscribe: () => {
         entry.active = false;
         this.subscribers = this.subscribers.filter((e) => e !== entry);
+        this.matching.clear();
       },
     };
   }

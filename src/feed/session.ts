@@ -12,7 +12,7 @@
 import { close_code } from '../wire/codes.js';
 import { TokenBucket } from './rate_limiter.js';
 import type { Subscription, SubscriptionOwner } from './subscription.js';
-import { send_dropped, type ClientTransport } from './transport.js';
+import { send_backpressure, send_dropped, send_ok, type ClientTransport } from './transport.js';
 
 /** Frames queued for one connection within one event-loop turn; past it we flush early. */
 export const session_pending_frames_max = 1024;
@@ -84,7 +84,14 @@ export class Session implements SubscriptionOwner {
     }
   }
 
-  /** Sends every queued frame corked, then re-evaluates slowness. */
+  /**
+   * Sends every queued frame, then re-evaluates slowness. The common case on
+   * the fan-out path is one frame per session per turn: it goes out with a
+   * plain send (uWS corks and uncorks it itself, so its result says whether
+   * anything stayed buffered) and the buffered amount is read only when it
+   * did. Several frames go out inside one cork, whose result only the
+   * buffered amount tells.
+   */
   flush(): void {
     this.pending_queued = false;
     if (this.closing) {
@@ -92,30 +99,51 @@ export class Session implements SubscriptionOwner {
       return;
     }
     const frames = this.pending;
-    if (frames.length > 0) {
-      let dropped = false;
-      this.transport.cork(() => {
-        for (let i = 0; i < frames.length; i++) {
-          const status = this.transport.send(frames[i]);
-          if (status === send_dropped) {
-            dropped = true;
-            break;
-          }
-          this.frames_sent++;
-          this.bytes_sent += frames[i].byteLength;
-          this.events.on_frame_sent(frames[i].byteLength);
-        }
-      });
-      frames.length = 0;
-      this.last_send_ms = Date.now();
-      if (dropped) {
-        // A frame the socket refused would break the client's book: close rather than skip.
-        this.events.on_send_dropped(this);
-        this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+    const n = frames.length;
+    if (n === 0) {
+      this.check_backpressure();
+      return;
+    }
+    let status: number;
+    if (n === 1) {
+      status = this.send_one(frames[0]);
+    } else {
+      this.cork_status = send_ok;
+      this.transport.cork(this.send_pending);
+      status = this.cork_status;
+    }
+    frames.length = 0;
+    this.last_send_ms = Date.now();
+    if (status === send_dropped) {
+      // A frame the socket refused would break the client's book: close rather than skip.
+      this.events.on_send_dropped(this);
+      this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+      return;
+    }
+    if (n > 1 || status === send_backpressure || this.slow) this.check_backpressure();
+  }
+
+  private cork_status = send_ok;
+
+  /** The cork callback, made once per session (not a closure per flush). */
+  private readonly send_pending = (): void => {
+    const frames = this.pending;
+    for (let i = 0; i < frames.length; i++) {
+      if (this.send_one(frames[i]) === send_dropped) {
+        this.cork_status = send_dropped;
         return;
       }
     }
-    this.check_backpressure();
+  };
+
+  private send_one(frame: Uint8Array): number {
+    const status = this.transport.send(frame);
+    if (status !== send_dropped) {
+      this.frames_sent++;
+      this.bytes_sent += frame.byteLength;
+      this.events.on_frame_sent(frame.byteLength);
+    }
+    return status;
   }
 
   /** Called after sends and on drain: applies the hysteresis and the hard cap. */

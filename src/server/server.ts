@@ -33,6 +33,7 @@ export const ws_payload_bytes_hard_max_factor = 16;
 
 interface SocketData {
   session: Session | null;
+  transport: UwsTransport | null;
   closed: boolean;
   remote_address: string;
   /** From /ws?slow=…; undefined = the server's --slow-policy. */
@@ -51,28 +52,30 @@ const slow_policies: readonly string[] = ['conflate', 'close'] satisfies SlowPol
 
 class UwsTransport implements ClientTransport {
   readonly entitled: ((symbol: string) => boolean) | undefined;
+  /** Set by the close handler; a JS field, so the hot path makes no extra native call to learn it. */
+  closed = false;
 
   constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string) {
     this.entitled = ws.getUserData().entitled;
   }
 
   send(frame: Uint8Array): number {
-    if (this.ws.getUserData().closed) return 2;
+    if (this.closed) return 2;
     return this.ws.send(frame, true, false);
   }
 
   buffered_bytes(): number {
-    if (this.ws.getUserData().closed) return 0;
+    if (this.closed) return 0;
     return this.ws.getBufferedAmount();
   }
 
   cork(fn: () => void): void {
-    if (this.ws.getUserData().closed) return;
+    if (this.closed) return;
     this.ws.cork(fn);
   }
 
   end(code: number, reason: string): void {
-    if (this.ws.getUserData().closed) return;
+    if (this.closed) return;
     this.ws.end(code, reason);
   }
 }
@@ -147,7 +150,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
       if (refusal !== null) admission_stats.refused_total[refusal.code] = (admission_stats.refused_total[refusal.code] ?? 0) + 1;
       res.upgrade<SocketData>(
         {
-          session: null, closed: false, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
+          session: null, transport: null, closed: false, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
           token_exp_ms: admission.ok ? admission.exp_ms : 0, entitled: admission.ok ? admission.entitled : undefined,
         },
         req.getHeader('sec-websocket-key'),
@@ -163,7 +166,8 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         return;
       }
       if (data.token_exp_ms > 0) token_sockets.add(ws);
-      data.session = feed.open_session(new UwsTransport(ws, data.remote_address), { slow_policy: data.slow_policy });
+      data.transport = new UwsTransport(ws, data.remote_address);
+      data.session = feed.open_session(data.transport, { slow_policy: data.slow_policy });
     },
     message: (ws, message, is_binary) => {
       const session = ws.getUserData().session;
@@ -184,6 +188,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     close: (ws, code) => {
       const data = ws.getUserData();
       data.closed = true;
+      if (data.transport !== null) data.transport.closed = true;
       token_sockets.delete(ws);
       if (data.session !== null) feed.close_session(data.session, code);
     },
