@@ -7,16 +7,17 @@ import { connect, type WebSocketConstructor } from '../../src/client/index.js';
 import { start_nats_server, type NatsServerHandle } from '../helpers/nats_server.js';
 import { wait_for } from '../helpers/service.js';
 
-const cli = ['node_modules/.bin/tsx', 'src/bin/depthcast.ts'];
+// One process per CLI run (node with tsx's loader), so killing it leaves no orphan behind.
+const cli = ['--import', 'tsx', 'src/bin/depthcast.ts'];
 const children: ChildProcess[] = [];
 let nats: NatsServerHandle | undefined;
 
 function run(args: string[]) {
-  return spawnSync(cli[0], [cli[1], ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'warn' } });
+  return spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'warn' } });
 }
 
 function start(args: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(cli[0], [cli[1], ...args], { env: { ...process.env, LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, [...cli, ...args], { env: { ...process.env, LOG_LEVEL: 'info' } });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
