@@ -14,7 +14,9 @@ import {
 // The generated index leaves out tables only reachable from another root type.
 import { EventBatch as FbEventBatch } from './generated/depthcast/engine/event-batch.js';
 import type { BookEvent, EventKind, Instrument, L2Level, L2Snapshot, Side } from '../book/types.js';
-import { FlatbufferCheck } from './flatbuffer_check.js';
+import { error_code } from './codes.js';
+import { count_unlimited, FlatbufferReader, guarded, TableRef } from './flatbuffer_reader.js';
+import { levels_vector } from './flatbuffer_write.js';
 import { WireError } from './wire_error.js';
 
 export { WireError } from './wire_error.js';
@@ -29,7 +31,6 @@ export const engine_error_code = {
 /** Size of one BookEvent struct on the wire. */
 export const book_event_bytes = 72;
 const words_per_event = book_event_bytes / 4;
-const level_bytes = 24;
 const two_pow_32 = 4294967296;
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
@@ -153,7 +154,8 @@ function put_64(w: Uint32Array, at: number, value: number): void {
  * after that event(i, out) reads struct fields in place into a reused object.
  */
 export class EventBatchReader {
-  private readonly check = new FlatbufferCheck();
+  private readonly reader = new FlatbufferReader();
+  private readonly batch_table = new TableRef();
   private events_at = 0;
   symbol = '';
   epoch = 0;
@@ -167,29 +169,32 @@ export class EventBatchReader {
   }
 
   private read_checked(bytes: Uint8Array): void {
-    const c = this.check;
-    c.reset(bytes);
-    const table = c.root('EventBatch');
-    this.symbol = c.string(c.required_field(table, 0, 4, 'EventBatch.symbol'), 'EventBatch.symbol');
-    this.epoch = c.field_u64_exact(table, 1, 'EventBatch.epoch');
-    this.seq_first = c.field_u64_exact(table, 2, 'EventBatch.seq_first');
-    this.ts_publish_ns = c.field_u64_nearest(table, 3, 'EventBatch.ts_publish_ns');
-    const at = c.vector(c.required_field(table, 4, 4, 'EventBatch.events'), book_event_bytes, 8, 'EventBatch.events');
-    const count = c.vector_length;
+    const r = this.reader;
+    r.reset(bytes);
+    const table = r.table(this.batch_table, r.root('EventBatch'), 'EventBatch');
+    this.symbol = r.required_string(table, 0, count_unlimited, 'EventBatch.symbol');
+    this.epoch = r.u64_exact(table, 1, 'EventBatch.epoch');
+    this.seq_first = r.u64_exact(table, 2, 'EventBatch.seq_first');
+    this.ts_publish_ns = r.u64_time(table, 3);
+    const events = r.target(table, 4, 'EventBatch.events');
+    if (events === 0) r.fail('EventBatch.events is required');
+    const count = r.vector(events, book_event_bytes, count_unlimited, 'EventBatch.events', error_code.bad_frame, 8);
     if (count === 0) throw new WireError('EventBatch: no events');
     if (this.seq_first < 1) throw new WireError('EventBatch: seq_first must be at least 1');
+    const at = events + 4;
+    const b = r.bytes;
     for (let i = 0; i < count; i++) {
       const p = at + i * book_event_bytes;
-      if (c.u64_exact(p, 'BookEvent.seq') !== this.seq_first + i) {
+      if (r.u64_exact_at(p, 'BookEvent.seq') !== this.seq_first + i) {
         throw new WireError(`EventBatch: events[${i}].seq is not seq_first + ${i}`);
       }
-      c.u64_exact(p + 16, 'BookEvent.order_id');
-      c.u64_exact(p + 24, 'BookEvent.taker_order_id');
-      c.u64_exact(p + 32, 'BookEvent.trade_id');
-      c.i64_exact(p + 40, 'BookEvent.price');
-      c.i64_exact(p + 48, 'BookEvent.qty');
-      c.i64_exact(p + 56, 'BookEvent.remaining');
-      if (c.u8(p + 64) > 2 || c.u8(p + 65) > 1 || c.u8(p + 66) > 1) throw new WireError(`EventBatch: events[${i}] has an unknown kind or side`);
+      r.u64_exact_at(p + 16, 'BookEvent.order_id');
+      r.u64_exact_at(p + 24, 'BookEvent.taker_order_id');
+      r.u64_exact_at(p + 32, 'BookEvent.trade_id');
+      r.i64_exact_at(p + 40, 'BookEvent.price');
+      r.i64_exact_at(p + 48, 'BookEvent.qty');
+      r.i64_exact_at(p + 56, 'BookEvent.remaining');
+      if (b[p + 64] > 2 || b[p + 65] > 1 || b[p + 66] > 1) throw new WireError(`EventBatch: events[${i}] has an unknown kind or side`);
     }
     this.events_at = at;
     this.count = count;
@@ -198,7 +203,7 @@ export class EventBatchReader {
   /** Event i of the last read() batch, written into `out` (no allocation). */
   event(i: number, out: BookEvent): BookEvent {
     if (i < 0 || i >= this.count) throw new RangeError(`event ${i} of ${this.count}`);
-    const v = this.check.view;
+    const v = this.reader.view;
     const p = this.events_at + i * book_event_bytes;
     out.seq = this.seq_first + i;
     out.ts_engine_ns = v.getUint32(p + 12, true) * two_pow_32 + v.getUint32(p + 8, true);
@@ -220,31 +225,11 @@ export class EventBatchReader {
 
 const reply_builder = new flatbuffers.Builder(64 * 1024);
 
-/** Writes a 64-bit integer back to front (high word first), avoiding bigint. */
-function write_64(b: flatbuffers.Builder, value: number): void {
-  const low = value >>> 0;
-  b.writeInt32((value - low) / two_pow_32);
-  b.writeInt32(low);
-}
-
 function build_instrument(b: flatbuffers.Builder, inst: Instrument): flatbuffers.Offset {
   const symbol = b.createString(inst.symbol);
   const tick = b.createString(inst.tick_size);
   const lot = b.createString(inst.lot_size);
   return FbInstrument.createInstrument(b, symbol, tick, lot, inst.price_decimals, inst.size_decimals);
-}
-
-function build_levels(b: flatbuffers.Builder, levels: readonly L2Level[]): flatbuffers.Offset {
-  b.startVector(level_bytes, levels.length, 8);
-  for (let i = levels.length - 1; i >= 0; i--) {
-    const l = levels[i];
-    b.prep(8, level_bytes);
-    b.pad(4);
-    b.writeInt32(l.orders);
-    write_64(b, l.size);
-    write_64(b, l.price);
-  }
-  return b.endVector();
 }
 
 function finish_reply(b: flatbuffers.Builder, type: EngineReplyBody, body: flatbuffers.Offset): Uint8Array {
@@ -256,8 +241,8 @@ export function encode_snapshot_reply(s: Readonly<L2Snapshot>): Uint8Array {
   const b = reply_builder;
   b.clear();
   const instrument = build_instrument(b, s.instrument);
-  const bids = build_levels(b, s.bids);
-  const asks = build_levels(b, s.asks);
+  const bids = levels_vector(b, s.bids, s.bids.length);
+  const asks = levels_vector(b, s.asks, s.asks.length);
   const body = FbBookSnapshot.createBookSnapshot(b, instrument, BigInt(s.epoch), BigInt(s.seq), BigInt(s.last_trade_id),
     BigInt(Math.floor(s.ts_engine_ns)), bids, asks);
   return finish_reply(b, EngineReplyBody.BookSnapshot, body);
@@ -283,79 +268,71 @@ export type EngineReplyDecoded =
   | { kind: 'instruments'; instruments: Instrument[]; epoch: number }
   | { kind: 'error'; code: number; message: string };
 
-const reply_check = new FlatbufferCheck();
+const reply_reader = new FlatbufferReader();
+const reply_root = new TableRef();
+const reply_body = new TableRef();
+/** A table inside the body: the snapshot's instrument, an instrument of the list. */
+const reply_inner = new TableRef();
 
 /** Decodes an EngineReply, checking every offset and the book's invariants; throws WireError. */
 export function decode_engine_reply(bytes: Uint8Array): EngineReplyDecoded {
   return guarded(() => decode_reply_checked(bytes));
 }
 
-/**
- * Every read is bounds-checked first, so nothing but WireError should escape;
- * should a check be missing, the caller still gets a WireError (labelled, so
- * the fuzz tests can tell), never a RangeError from deep inside.
- */
-function guarded<T>(decode: () => T): T {
-  try {
-    return decode();
-  } catch (err) {
-    if (err instanceof WireError) throw err;
-    throw new WireError(`internal decoder error: ${(err as Error).message}`);
-  }
-}
-
 function decode_reply_checked(bytes: Uint8Array): EngineReplyDecoded {
-  const c = reply_check;
-  c.reset(bytes);
-  const root = c.root('EngineReply');
-  const type = c.field_u8(root, 0, 'EngineReply.body_type');
-  const body_field = c.field(root, 1, 4, 'EngineReply.body');
+  const r = reply_reader;
+  r.reset(bytes);
+  const root = r.table(reply_root, r.root('EngineReply'), 'EngineReply');
+  const type = r.u8(root, 0);
+  const body_field = r.field(root, 1, 4);
   if (type === EngineReplyBody.NONE || body_field === 0) throw new WireError('EngineReply: no body');
-  const body = c.table(c.indirect(body_field, 'EngineReply.body'), 'EngineReply.body');
+  const body = r.table(reply_body, r.follow(body_field, 'EngineReply.body'), 'EngineReply.body');
   switch (type) {
     case EngineReplyBody.BookSnapshot:
-      return { kind: 'snapshot', snapshot: decode_snapshot(c, body) };
+      return { kind: 'snapshot', snapshot: decode_snapshot(r, body) };
     case EngineReplyBody.InstrumentList: {
-      const at = c.vector(c.required_field(body, 0, 4, 'InstrumentList.instruments'), 4, 4, 'InstrumentList.instruments');
-      const n = c.vector_length;
+      const list = r.target(body, 0, 'InstrumentList.instruments');
+      if (list === 0) r.fail('InstrumentList.instruments is required');
+      const n = r.vector(list, 4, count_unlimited, 'InstrumentList.instruments');
       const instruments: Instrument[] = [];
       for (let i = 0; i < n; i++) {
-        instruments.push(decode_instrument(c, c.table(c.indirect(at + 4 * i, 'InstrumentList.instruments[]'), 'Instrument')));
+        instruments.push(decode_instrument(r, r.table(reply_inner, r.follow(list + 4 + 4 * i, 'InstrumentList.instruments[]'), 'Instrument')));
       }
-      return { kind: 'instruments', instruments, epoch: c.field_u64_exact(body, 1, 'InstrumentList.epoch') };
+      return { kind: 'instruments', instruments, epoch: r.u64_exact(body, 1, 'InstrumentList.epoch') };
     }
     case EngineReplyBody.EngineError:
       return {
         kind: 'error',
-        code: c.field_u16(body, 0, 'EngineError.code'),
-        message: c.optional_string(body, 1, 'EngineError.message'),
+        code: r.u16(body, 0),
+        message: r.optional_string(body, 1, count_unlimited, 'EngineError.message'),
       };
     default:
       throw new WireError(`EngineReply: unknown body type ${type}`);
   }
 }
 
-function decode_instrument(c: FlatbufferCheck, table: number): Instrument {
+function decode_instrument(r: FlatbufferReader, table: TableRef): Instrument {
   return {
-    symbol: c.string(c.required_field(table, 0, 4, 'Instrument.symbol'), 'Instrument.symbol'),
-    tick_size: c.optional_string(table, 1, 'Instrument.tick_size'),
-    lot_size: c.optional_string(table, 2, 'Instrument.lot_size'),
-    price_decimals: c.field_u8(table, 3, 'Instrument.price_decimals'),
-    size_decimals: c.field_u8(table, 4, 'Instrument.size_decimals'),
+    symbol: r.required_string(table, 0, count_unlimited, 'Instrument.symbol'),
+    tick_size: r.optional_string(table, 1, count_unlimited, 'Instrument.tick_size'),
+    lot_size: r.optional_string(table, 2, count_unlimited, 'Instrument.lot_size'),
+    price_decimals: r.u8(table, 3),
+    size_decimals: r.u8(table, 4),
   };
 }
 
-function decode_snapshot(c: FlatbufferCheck, body: number): L2Snapshot {
-  const instrument = decode_instrument(c, c.table(c.indirect(c.required_field(body, 0, 4, 'BookSnapshot.instrument'),
-    'BookSnapshot.instrument'), 'Instrument'));
+function decode_snapshot(r: FlatbufferReader, body: TableRef): L2Snapshot {
+  const instrument_at = r.target(body, 0, 'BookSnapshot.instrument');
+  if (instrument_at === 0) r.fail('BookSnapshot.instrument is required');
+  const instrument = decode_instrument(r, r.table(reply_inner, instrument_at, 'Instrument'));
   const snapshot: L2Snapshot = {
     instrument,
-    epoch: c.field_u64_exact(body, 1, 'BookSnapshot.epoch'),
-    seq: c.field_u64_exact(body, 2, 'BookSnapshot.seq'),
-    last_trade_id: c.field_u64_exact(body, 3, 'BookSnapshot.last_trade_id'),
-    ts_engine_ns: c.field_u64_nearest(body, 4, 'BookSnapshot.ts_engine_ns'),
-    bids: decode_levels(c, body, 5, -1, 'BookSnapshot.bids'),
-    asks: decode_levels(c, body, 6, 1, 'BookSnapshot.asks'),
+    epoch: r.u64_exact(body, 1, 'BookSnapshot.epoch'),
+    seq: r.u64_exact(body, 2, 'BookSnapshot.seq'),
+    last_trade_id: r.u64_exact(body, 3, 'BookSnapshot.last_trade_id'),
+    ts_engine_ns: r.u64_time(body, 4),
+    bids: checked_levels(r.levels(body, 5, true, 'BookSnapshot.bids', 8), -1, 'BookSnapshot.bids'),
+    asks: checked_levels(r.levels(body, 6, true, 'BookSnapshot.asks', 8), 1, 'BookSnapshot.asks'),
   };
   if (snapshot.bids.length > 0 && snapshot.asks.length > 0 && snapshot.bids[0].price >= snapshot.asks[0].price) {
     throw new WireError('BookSnapshot: crossed book (best bid at or above best ask)');
@@ -364,16 +341,11 @@ function decode_snapshot(c: FlatbufferCheck, body: number): L2Snapshot {
 }
 
 /** direction: -1 = prices strictly falling (bids), 1 = strictly rising (asks). */
-function decode_levels(c: FlatbufferCheck, table: number, id: number, direction: number, what: string): L2Level[] {
-  const at = c.vector(c.required_field(table, id, 4, what), level_bytes, 8, what);
-  const n = c.vector_length;
-  const levels: L2Level[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = at + i * level_bytes;
-    const level = { price: c.i64_exact(p, what), size: c.i64_exact(p + 8, what), orders: c.u32(p + 16) };
+function checked_levels(levels: L2Level[], direction: number, what: string): L2Level[] {
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i];
     if (level.size <= 0 || level.orders === 0) throw new WireError(`${what}[${i}]: empty level`);
     if (i > 0 && (level.price - levels[i - 1].price) * direction <= 0) throw new WireError(`${what}[${i}]: levels out of order`);
-    levels[i] = level;
   }
   return levels;
 }

@@ -18,26 +18,24 @@
 // messages are checked against the limits the decoder enforces (WireError).
 // int64 fields are written from numbers as two 32-bit halves: no BigInt.
 //
-// Decoding: flatbuffers' JS runtime has no verifier and reads whatever offsets
-// it finds, so the decoders do not use it. They read the bytes themselves and
-// check every offset before following it: root and table in bounds and
-// aligned, vtable in bounds, every field inside its table, every vector and
-// string inside the buffer (lengths checked before anything is allocated, so
-// allocation is bounded by the frame's size), strings NUL-terminated, valid
-// UTF-8 and under their limits, enums and union types known, required fields
-// present, exact integers below 2^53. Any failure is a WireError with a code
-// from codes.ts: bad_frame (malformed), not_a_client_message (a server body
-// sent by a client), bad_request (over a limit named in feed_types.ts).
+// Decoding: FlatbufferReader (flatbuffer_reader.ts) checks every offset before
+// following it and every length before allocating; on top of it the decoders
+// check strings against their limits, enums and union types, required fields.
+// Any failure is a WireError with a code from codes.ts: bad_frame (malformed),
+// not_a_client_message (a server body sent by a client), bad_request (over a
+// limit named in feed_types.ts).
 // Unknown trailing fields (a newer schema) are skipped, as flatbuffers intends.
 
 import * as flatbuffers from 'flatbuffers';
 import { error_code } from './codes.js';
 import {
   decimal_string_bytes_max, error_message_bytes_max, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
-  type ClientMsg, type DeltaMsg, type ErrorMsg, type HeartbeatMsg, type LevelUpdate, type PingMsg, type PongMsg,
+  type ClientMsg, type DeltaMsg, type ErrorMsg, type HeartbeatMsg, type PingMsg, type PongMsg,
   type ResyncMsg, type ServerMsg, type SnapshotMsg, type StatusMsg, type SubscribeMsg, type SymbolStatusRec,
   type TradeAggregateRec, type TradeRec, type UnsubscribeMsg,
 } from './feed_types.js';
+import { count_unlimited, FlatbufferReader, guarded, TableRef } from './flatbuffer_reader.js';
+import { add_i64, levels_vector, write_i64 } from './flatbuffer_write.js';
 import { Body } from './generated/depthcast/feed/body.js';
 import { WireError } from './wire_error.js';
 
@@ -67,10 +65,7 @@ const status_slot = { symbols: 0 } as const;
 const error_slot = { code: 0, message: 1, symbol: 2 } as const;
 const pong_slot = { nonce: 0, client_time_ns: 1, server_time_ns: 2 } as const;
 
-const level_bytes = 24; // struct Level { price: long; size: long; orders: uint; pad 4 }
 const trade_bytes = 40; // struct Trade { trade_id, price, size, ts_engine_ns: 8 each; aggressor: ubyte; pad 7 }
-const two_32 = 4294967296;
-const u64_ceiling = two_32 * two_32;
 const u16_max = 0xffff;
 const u32_max = 0xffffffff;
 const symbol_cache_entries_max = 4096;
@@ -283,39 +278,6 @@ export class FrameEncoder {
   }
 }
 
-/** Adds an int64/uint64 field from a number (integers below 2^53 exactly; larger ones as their double's value). */
-function add_i64(b: flatbuffers.Builder, slot: number, x: number): void {
-  if (x === 0) return;
-  b.prep(8, 0);
-  write_i64(b, x);
-  b.slot(slot);
-}
-
-function write_i64(b: flatbuffers.Builder, x: number): void {
-  // The builder writes downwards: the high half first lands above the low half (little endian).
-  if (x >= u64_ceiling) {
-    // 2^64 - 1 read back as a double rounds up to 2^64: write it back as 2^64 - 1.
-    b.writeInt32(-1);
-    b.writeInt32(-1);
-    return;
-  }
-  b.writeInt32(Math.floor(x / two_32) | 0);
-  b.writeInt32(x | 0);
-}
-
-function levels_vector(b: flatbuffers.Builder, levels: readonly LevelUpdate[], count: number): number {
-  b.startVector(level_bytes, count, 8);
-  for (let i = count - 1; i >= 0; i--) {
-    const l = levels[i];
-    b.prep(8, level_bytes);
-    b.pad(4);
-    b.writeInt32(l.orders | 0);
-    write_i64(b, l.size);
-    write_i64(b, l.price);
-  }
-  return b.endVector();
-}
-
 function trades_vector(b: flatbuffers.Builder, trades: readonly TradeRec[], count: number): number {
   b.startVector(trade_bytes, count, 8);
   for (let i = count - 1; i >= 0; i--) {
@@ -377,248 +339,28 @@ function truncate_utf8(s: string, bytes_max: number): string {
 
 // ───────────────────────────── decoding ─────────────────────────────
 
-const utf8_decoder = new TextDecoder('utf-8', { fatal: true });
-
-/** A verified table: position, its vtable and sizes. */
-class TableRef {
-  pos = 0;
-  vt = 0;
-  vt_size = 0;
-  size = 0;
-}
-
-/** Reads one frame, checking every position before use. One per decode call chain; not reentrant. */
-class Reader {
-  private bytes: Uint8Array = new Uint8Array(0);
-  private view: DataView = new DataView(new ArrayBuffer(0));
-  private len = 0;
-  readonly frame = new TableRef();
-  readonly body = new TableRef();
-  readonly inner = new TableRef();
-
-  reset(bytes: Uint8Array): void {
-    this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.len = bytes.byteLength;
-  }
-
-  fail(message: string, code: number = error_code.bad_frame): never {
-    throw new WireError(message, code);
-  }
-
-  private in_bounds(pos: number, width: number): boolean {
-    return pos >= 0 && pos + width <= this.len;
-  }
-
-  u32_at(pos: number, what: string): number {
-    if (!this.in_bounds(pos, 4)) this.fail(`${what}: out of bounds`);
-    return this.view.getUint32(pos, true);
-  }
-
-  root(): number {
-    if (this.len < 8) this.fail(`frame of ${this.len} bytes is too short`);
-    return this.u32_at(0, 'root offset');
-  }
-
-  table(ref: TableRef, pos: number, what: string): TableRef {
-    if (pos % 4 !== 0 || !this.in_bounds(pos, 4)) this.fail(`${what}: table out of bounds or misaligned`);
-    const vt = pos - this.view.getInt32(pos, true);
-    if (vt % 2 !== 0 || !this.in_bounds(vt, 4)) this.fail(`${what}: vtable out of bounds`);
-    const vt_size = this.view.getUint16(vt, true);
-    const size = this.view.getUint16(vt + 2, true);
-    if (vt_size < 4 || vt_size % 2 !== 0 || !this.in_bounds(vt, vt_size)) this.fail(`${what}: bad vtable size ${vt_size}`);
-    if (size < 4 || !this.in_bounds(pos, size)) this.fail(`${what}: bad table size ${size}`);
-    ref.pos = pos;
-    ref.vt = vt;
-    ref.vt_size = vt_size;
-    ref.size = size;
-    return ref;
-  }
-
-  /** Absolute position of a field of `width` bytes, or 0 when absent. */
-  field(t: TableRef, slot: number, width: number): number {
-    const entry = 4 + 2 * slot;
-    if (entry + 2 > t.vt_size) return 0;
-    const o = this.view.getUint16(t.vt + entry, true);
-    if (o === 0) return 0;
-    if (o < 4 || o + width > t.size) this.fail(`field ${slot} lies outside its table`);
-    return t.pos + o;
-  }
-
-  u8(t: TableRef, slot: number): number {
-    const p = this.field(t, slot, 1);
-    return p === 0 ? 0 : this.bytes[p];
-  }
-
-  u16(t: TableRef, slot: number): number {
-    const p = this.field(t, slot, 2);
-    return p === 0 ? 0 : this.view.getUint16(p, true);
-  }
-
-  u32(t: TableRef, slot: number): number {
-    const p = this.field(t, slot, 4);
-    return p === 0 ? 0 : this.view.getUint32(p, true);
-  }
-
-  f64(t: TableRef, slot: number): number {
-    const p = this.field(t, slot, 8);
-    return p === 0 ? 0 : this.view.getFloat64(p, true);
-  }
-
-  /** uint64 that must be exact (ids, seqs, epochs, nonces). */
-  u64_exact(t: TableRef, slot: number, what: string): number {
-    const p = this.field(t, slot, 8);
-    return p === 0 ? 0 : this.u64_exact_at(p, what);
-  }
-
-  u64_exact_at(p: number, what: string): number {
-    const hi = this.view.getUint32(p + 4, true);
-    if (hi > 0x1fffff) this.fail(`${what} is 2^53 or more`);
-    return hi * two_32 + this.view.getUint32(p, true);
-  }
-
-  /** int64 that must be exact (prices, sizes, volumes). */
-  i64_exact(t: TableRef, slot: number, what: string): number {
-    const p = this.field(t, slot, 8);
-    return p === 0 ? 0 : this.i64_exact_at(p, what);
-  }
-
-  i64_exact_at(p: number, what: string): number {
-    const x = this.view.getInt32(p + 4, true) * two_32 + this.view.getUint32(p, true);
-    if (!Number.isSafeInteger(x)) this.fail(`${what} is outside ±2^53`);
-    return x;
-  }
-
-  /** uint64 nanosecond timestamp as a double (rounded above 2^53). */
-  u64_time(t: TableRef, slot: number): number {
-    const p = this.field(t, slot, 8);
-    return p === 0 ? 0 : this.u64_time_at(p);
-  }
-
-  u64_time_at(p: number): number {
-    return this.view.getUint32(p + 4, true) * two_32 + this.view.getUint32(p, true);
-  }
-
-  /** Target of an offset field, or 0 when absent. */
-  target(t: TableRef, slot: number, what: string): number {
-    const p = this.field(t, slot, 4);
-    return p === 0 ? 0 : this.follow(p, what);
-  }
-
-  follow(p: number, what: string): number {
-    const off = this.view.getUint32(p, true);
-    if (off === 0 || p + off >= this.len) this.fail(`${what}: offset out of bounds`);
-    return p + off;
-  }
-
-  /** Element count of the vector at `pos`, checked against `count_max` and the buffer. */
-  vector(pos: number, elem_bytes: number, count_max: number, what: string, code: number = error_code.bad_frame): number {
-    if (pos % 4 !== 0 || !this.in_bounds(pos, 4)) this.fail(`${what}: vector out of bounds or misaligned`);
-    const n = this.view.getUint32(pos, true);
-    if (n > count_max) this.fail(`${what}: ${n} elements, at most ${count_max} allowed`, code);
-    if (!this.in_bounds(pos + 4, n * elem_bytes)) this.fail(`${what}: ${n} elements run past the end of the frame`);
-    return n;
-  }
-
-  string(pos: number, bytes_max: number, what: string, code: number = error_code.bad_frame): string {
-    if (pos % 4 !== 0 || !this.in_bounds(pos, 4)) this.fail(`${what}: string out of bounds or misaligned`);
-    const n = this.view.getUint32(pos, true);
-    if (n > bytes_max) this.fail(`${what}: ${n} bytes, at most ${bytes_max} allowed`, code);
-    const start = pos + 4;
-    if (!this.in_bounds(start, n + 1)) this.fail(`${what}: string runs past the end of the frame`);
-    if (this.bytes[start + n] !== 0) this.fail(`${what}: string not NUL-terminated`);
-    let ascii = '';
-    for (let i = start; i < start + n; i++) {
-      const c = this.bytes[i];
-      if (c >= 0x80) return this.utf8(start, n, what);
-      ascii += String.fromCharCode(c);
-    }
-    return ascii;
-  }
-
-  private utf8(start: number, n: number, what: string): string {
-    try {
-      return utf8_decoder.decode(this.bytes.subarray(start, start + n));
-    } catch {
-      return this.fail(`${what}: invalid UTF-8`);
-    }
-  }
-
-  required_string(t: TableRef, slot: number, bytes_max: number, what: string, code?: number): string {
-    const pos = this.target(t, slot, what);
-    if (pos === 0) this.fail(`${what} is required`);
-    return this.string(pos, bytes_max, what, code);
-  }
-
-  optional_string(t: TableRef, slot: number, bytes_max: number, what: string): string {
-    const pos = this.target(t, slot, what);
-    return pos === 0 ? '' : this.string(pos, bytes_max, what);
-  }
-
-  levels(t: TableRef, slot: number, required: boolean, what: string): LevelUpdate[] {
-    const pos = this.target(t, slot, what);
-    if (pos === 0) {
-      if (required) this.fail(`${what} is required`);
-      return [];
-    }
-    const n = this.vector(pos, level_bytes, this.len, what);
-    const out = new Array<LevelUpdate>(n);
-    let p = pos + 4;
-    for (let i = 0; i < n; i++, p += level_bytes) {
-      out[i] = { price: this.i64_exact_at(p, `${what} price`), size: this.i64_exact_at(p + 8, `${what} size`), orders: this.view.getUint32(p + 16, true) };
-    }
-    return out;
-  }
-
-  trades(t: TableRef, slot: number): TradeRec[] {
-    const pos = this.target(t, slot, 'trades');
-    if (pos === 0) return [];
-    const n = this.vector(pos, trade_bytes, this.len, 'trades');
-    const out = new Array<TradeRec>(n);
-    let p = pos + 4;
-    for (let i = 0; i < n; i++, p += trade_bytes) {
-      const aggressor = this.bytes[p + 32];
-      if (aggressor > 1) this.fail(`trade aggressor ${aggressor} is not a side`);
-      out[i] = {
-        trade_id: this.u64_exact_at(p, 'trade_id'),
-        price: this.i64_exact_at(p + 8, 'trade price'),
-        size: this.i64_exact_at(p + 16, 'trade size'),
-        ts_engine_ns: this.u64_time_at(p + 24),
-        aggressor: aggressor as 0 | 1,
-      };
-    }
-    return out;
-  }
-}
-
-const reader = new Reader();
+/** The frame being decoded: its root, its body, and one table inside the body (status entry, trade aggregate). */
+const reader = new FlatbufferReader();
+const frame_table = new TableRef();
+const body_table = new TableRef();
+const inner_table = new TableRef();
 
 function as_bytes(input: Uint8Array | ArrayBuffer): Uint8Array {
   return input instanceof Uint8Array ? input : new Uint8Array(input);
 }
 
-/** Reads the Frame and its union type; positions reader.body on the body table. */
+/** Reads the Frame and its union type; positions body_table on the body. */
 function open_frame(input: Uint8Array | ArrayBuffer): number {
   const r = reader;
   r.reset(as_bytes(input));
-  const frame = r.table(r.frame, r.root(), 'Frame');
+  const frame = r.table(frame_table, r.root('frame'), 'Frame');
   const type = r.u8(frame, frame_slot.body_type);
   if (type === Body.NONE) r.fail('Frame has no body');
   if (type > Body.Pong) r.fail(`unknown body type ${type}`);
   const body = r.target(frame, frame_slot.body, 'body');
   if (body === 0) r.fail(`${Body[type]} body is missing`);
-  r.table(r.body, body, Body[type]);
+  r.table(body_table, body, Body[type]);
   return type;
-}
-
-/** Runs a decode; turns any non-WireError into one, labelled so tests can tell a decoder bug. */
-function guarded<T>(decode: () => T): T {
-  try {
-    return decode();
-  } catch (e) {
-    if (e instanceof WireError) throw e;
-    throw new WireError(`internal decoder error: ${(e as Error)?.message ?? String(e)}`, error_code.bad_frame);
-  }
 }
 
 /** Decodes a frame a client sent. Throws WireError (bad_frame, not_a_client_message, bad_request). */
@@ -626,7 +368,7 @@ export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg 
   return guarded(() => {
     const type = open_frame(input);
     const r = reader;
-    const t = r.body;
+    const t = body_table;
     switch (type) {
       case Body.Subscribe:
         return { type: 'subscribe', symbols: symbol_list(t, subscribe_slot.symbols), depth: r.u16(t, subscribe_slot.depth), interval_ms: r.u32(t, subscribe_slot.interval_ms) };
@@ -660,7 +402,7 @@ export function decode_server_frame(input: Uint8Array | ArrayBuffer): ServerMsg 
   return guarded(() => {
     const type = open_frame(input);
     const r = reader;
-    const t = r.body;
+    const t = body_table;
     switch (type) {
       case Body.Snapshot:
         return decode_snapshot(t);
@@ -703,7 +445,7 @@ function decode_snapshot(t: TableRef): SnapshotMsg {
     ts_engine_ns: r.u64_time(t, snapshot_slot.ts_engine_ns),
     ts_ingest_ns: r.u64_time(t, snapshot_slot.ts_ingest_ns),
     ts_send_ns: r.u64_time(t, snapshot_slot.ts_send_ns),
-    trades: r.trades(t, snapshot_slot.trades),
+    trades: read_trades(t, snapshot_slot.trades),
     trade_aggregate: decode_aggregate(t, snapshot_slot.trade_aggregate),
   };
 }
@@ -720,7 +462,7 @@ function decode_delta(t: TableRef): DeltaMsg {
     digest: r.u32(t, delta_slot.digest),
     bids: r.levels(t, delta_slot.bids, false, 'bids'),
     asks: r.levels(t, delta_slot.asks, false, 'asks'),
-    trades: r.trades(t, delta_slot.trades),
+    trades: read_trades(t, delta_slot.trades),
     trade_aggregate: decode_aggregate(t, delta_slot.trade_aggregate),
     updates_merged: r.u32(t, delta_slot.updates_merged),
     conflated: r.u8(t, delta_slot.conflated) !== 0,
@@ -734,7 +476,7 @@ function decode_aggregate(t: TableRef, slot: number): TradeAggregateRec | null {
   const r = reader;
   const pos = r.target(t, slot, 'trade_aggregate');
   if (pos === 0) return null;
-  const a = r.table(r.inner, pos, 'TradeAggregate');
+  const a = r.table(inner_table, pos, 'TradeAggregate');
   return {
     count: r.u32(a, aggregate_slot.count),
     first_trade_id: r.u64_exact(a, aggregate_slot.first_trade_id, 'first_trade_id'),
@@ -753,10 +495,10 @@ function decode_status(t: TableRef): StatusMsg {
   const pos = r.target(t, status_slot.symbols, 'symbols');
   if (pos === 0) r.fail('symbols is required');
   // Each entry is at least a 4-byte offset, so the buffer bounds the count.
-  const n = r.vector(pos, 4, u32_max, 'symbols');
+  const n = r.vector(pos, 4, count_unlimited, 'symbols');
   const symbols = new Array<SymbolStatusRec>(n);
   for (let i = 0; i < n; i++) {
-    const s = r.table(r.inner, r.follow(pos + 4 + 4 * i, 'symbol status'), 'SymbolStatus');
+    const s = r.table(inner_table, r.follow(pos + 4 + 4 * i, 'symbol status'), 'SymbolStatus');
     const state = r.u8(s, symbol_status_slot.state);
     if (state >= symbol_state_names.length) r.fail(`unknown symbol state ${state}`);
     symbols[i] = {
@@ -767,4 +509,26 @@ function decode_status(t: TableRef): StatusMsg {
     };
   }
   return { type: 'status', symbols };
+}
+
+function read_trades(t: TableRef, slot: number): TradeRec[] {
+  const r = reader;
+  const pos = r.target(t, slot, 'trades');
+  if (pos === 0) return [];
+  const n = r.vector(pos, trade_bytes, r.bytes.length, 'trades');
+  const out = new Array<TradeRec>(n);
+  const bytes = r.bytes;
+  let p = pos + 4;
+  for (let i = 0; i < n; i++, p += trade_bytes) {
+    const aggressor = bytes[p + 32];
+    if (aggressor > 1) r.fail(`trade aggressor ${aggressor} is not a side`);
+    out[i] = {
+      trade_id: r.u64_exact_at(p, 'trade_id'),
+      price: r.i64_exact_at(p + 8, 'trade price'),
+      size: r.i64_exact_at(p + 16, 'trade size'),
+      ts_engine_ns: r.u64_time_at(p + 24),
+      aggressor: aggressor as 0 | 1,
+    };
+  }
+  return out;
 }
