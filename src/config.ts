@@ -30,6 +30,8 @@ export interface Config {
   batch_events_max: number;
   batch_bytes_max: number;
   batch_interval_ms_max: number;
+  engine_heartbeat_interval_ms: number;
+  engine_silence_ms_max: number;
   host: string;
   port: number;
   ui: boolean;
@@ -89,6 +91,10 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'Most bytes in one bus message' },
   { key: 'batch_interval_ms_max', flag: '--batch-interval-ms-max', env: 'DEPTHCAST_BATCH_INTERVAL_MS_MAX', type: 'int', default: 2, min: 0, max: 1000, commands: engine_cmds,
     help: 'Longest an event waits in the publisher before its batch is sent' },
+  { key: 'engine_heartbeat_interval_ms', flag: '--engine-heartbeat-interval-ms', env: 'DEPTHCAST_ENGINE_HEARTBEAT_INTERVAL_MS', type: 'int', default: 1000, min: 10, max: 60000, commands: engine_cmds,
+    help: 'A symbol that published nothing for this long gets an engine heartbeat (an empty batch at its next seq)' },
+  { key: 'engine_silence_ms_max', flag: '--engine-silence-ms-max', env: 'DEPTHCAST_ENGINE_SILENCE_MS_MAX', type: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
+    help: 'A live symbol that hears nothing from the engine (no batch, no heartbeat) for this long goes to recovering: its clients see Status recovering instead of a book that silently stopped' },
   { key: 'host', flag: '--host', env: 'DEPTHCAST_HOST', type: 'string', default: '127.0.0.1', commands: feed_cmds,
     help: 'Address the feed listens on' },
   { key: 'port', flag: '--port', env: 'DEPTHCAST_PORT', type: 'int', default: 8080, min: 0, max: 65535, commands: feed_cmds,

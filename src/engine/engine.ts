@@ -120,6 +120,11 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
     else timer = setTimeout(turn, tick_interval_ms);
   };
   timer = setTimeout(turn, tick_interval_ms);
+  // Engine heartbeats: a symbol quiet for an interval says where its stream stands.
+  const heartbeat_ns = config.engine_heartbeat_interval_ms * 1e6;
+  const heartbeat_timer = setInterval(() => {
+    if (!stopped) core.heartbeat(clock(), heartbeat_ns);
+  }, config.engine_heartbeat_interval_ms);
 
   const stats = (): EngineStats => {
     const by_symbol = core.stats_by_symbol();
@@ -148,6 +153,7 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
     stop(): Promise<void> {
       stopping ??= (async () => {
         stopped = true;
+        clearInterval(heartbeat_timer);
         if (timer !== undefined) clearTimeout(timer);
         if (immediate !== undefined) clearImmediate(immediate);
         core.flush();

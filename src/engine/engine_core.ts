@@ -120,6 +120,13 @@ export class EngineCore {
     }
   }
 
+  /** Sends an engine heartbeat for every symbol that has published nothing for quiet_ns. */
+  heartbeat(now_ns: number, quiet_ns: number): void {
+    for (const book of this.books.values()) {
+      if (now_ns - book.publisher.last_send_ns >= quiet_ns) book.publisher.heartbeat(book.matcher.seq + 1, now_ns);
+    }
+  }
+
   /** Places the initial books and publishes them. */
   start(): void {
     const now = this.clock_ns();

@@ -9,7 +9,7 @@
 // virtual clock gives byte-identical batches.
 import { type BookEvent, flag_end_of_engine_event } from '../book/types.js';
 import { logger_for } from '../util/log.js';
-import { EventBatchEncoder, event_batch_bytes_max } from '../wire/engine_codec.js';
+import { EventBatchEncoder, encode_heartbeat_batch, event_batch_bytes_max } from '../wire/engine_codec.js';
 
 const log = logger_for('engine.publisher');
 
@@ -35,7 +35,10 @@ export class BatchPublisher {
   bytes = 0;
   publish_failures = 0;
 
-  constructor(readonly symbol: string, epoch: number, private readonly subject: string, limits: Readonly<BatchLimits>,
+  /** Engine time of the last message sent (batch or heartbeat); 0 before the first. */
+  last_send_ns = 0;
+
+  constructor(readonly symbol: string, private readonly epoch: number, private readonly subject: string, limits: Readonly<BatchLimits>,
     private readonly publish: PublishFn) {
     const symbol_bytes = new TextEncoder().encode(symbol).byteLength;
     let by_bytes = 0;
@@ -73,12 +76,28 @@ export class BatchPublisher {
     if (this.boundary > 0) this.send(this.boundary, now_ns);
   }
 
+  /**
+   * Sends an engine heartbeat (a batch with no events at next_seq) when
+   * nothing is staged: consumers learn the engine is alive and where its
+   * stream stands, so a lost last batch in a quiet market is seen at once.
+   */
+  heartbeat(next_seq: number, now_ns: number): void {
+    if (this.encoder.count > 0) return;
+    this.last_send_ns = now_ns;
+    this.deliver(encode_heartbeat_batch(this.symbol, this.epoch, next_seq, now_ns));
+  }
+
   private send(events: number, now_ns: number): void {
     const bytes = this.encoder.finish(now_ns, events);
+    this.last_send_ns = now_ns;
     this.boundary = this.boundary > events ? this.boundary - events : 0;
     this.batch_started_ns = now_ns;
     this.batches++;
     this.bytes += bytes.byteLength;
+    this.deliver(bytes);
+  }
+
+  private deliver(bytes: Uint8Array): void {
     try {
       this.publish(this.subject, bytes);
     } catch (err) {

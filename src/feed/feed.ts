@@ -445,6 +445,7 @@ export class Feed {
 
   private heartbeat_tick(): void {
     const now_ms = Date.now();
+    for (const f of this.symbols.values()) f.check_silence(now_ms, this.config.engine_silence_ms_max);
     const idle_ms = this.config.heartbeat_interval_ms;
     let frame: Uint8Array | null = null;
     for (const s of this.sessions) {

@@ -23,7 +23,7 @@ import { logger_for } from '../util/log.js';
 const log = logger_for('feed.ingest');
 
 export type SymbolState = 'recovering' | 'live';
-export type ResetReason = 'start' | 'new_epoch' | 'gap' | 'bad_event' | 'upstream_lost';
+export type ResetReason = 'start' | 'new_epoch' | 'gap' | 'bad_event' | 'upstream_lost' | 'engine_silent';
 
 /** Batches kept while recovering; past it the oldest go (the replay then re-requests). */
 export const recovery_buffer_batches_max = 20_000;
@@ -49,6 +49,7 @@ export interface SymbolFeedStats {
   bad_messages: number;
   snapshot_requests: number;
   snapshot_failures: number;
+  engine_heartbeats: number;
 }
 
 export class SymbolFeed {
@@ -67,7 +68,7 @@ export class SymbolFeed {
   readonly pending_trades: TradeRec[] = [];
   readonly stats: SymbolFeedStats = {
     batches: 0, events: 0, duplicates_skipped: 0, stale_epoch_skipped: 0, gaps: 0,
-    recoveries: 0, bad_messages: 0, snapshot_requests: 0, snapshot_failures: 0,
+    recoveries: 0, bad_messages: 0, snapshot_requests: 0, snapshot_failures: 0, engine_heartbeats: 0,
   };
 
   private readonly reader = new EventBatchReader();
@@ -76,6 +77,8 @@ export class SymbolFeed {
   private snapshot_in_flight = false;
   private retry_timer: ReturnType<typeof setTimeout> | null = null;
   private reset_reason: ResetReason = 'start';
+  /** When the last bus message for this symbol arrived (ms since 1970). */
+  private last_heard_ms = Date.now();
   private stopped = false;
 
   constructor(
@@ -115,8 +118,22 @@ export class SymbolFeed {
     this.request_snapshot();
   }
 
+  /**
+   * The engine sends a batch or a heartbeat at least every heartbeat interval
+   * per symbol. Hearing nothing for silence_ms_max means the engine (or our
+   * route to it) is gone: the symbol goes to recovering, so clients see that
+   * state rather than a book that silently stopped moving.
+   */
+  check_silence(now_ms: number, silence_ms_max: number): void {
+    if (this.state === 'live' && !this.stopped && now_ms - this.last_heard_ms > silence_ms_max) {
+      log.warn({ symbol: this.symbol, silent_ms: now_ms - this.last_heard_ms }, 'nothing from the engine (no batch, no heartbeat)');
+      this.begin_recovery('engine_silent');
+    }
+  }
+
   /** A bus message on this symbol's events subject. `bytes` is only read during the call. */
   on_message(bytes: Uint8Array, ts_ingest_ns: number): void {
+    this.last_heard_ms = Date.now();
     if (this.state === 'recovering') {
       if (this.buffer.length >= recovery_buffer_batches_max) this.buffer.shift();
       this.buffer.push({ bytes: bytes.slice(), ts_ingest_ns });
@@ -150,6 +167,16 @@ export class SymbolFeed {
         return 'skipped';
       }
       return 'new_epoch';
+    }
+    if (r.count === 0) {
+      // Engine heartbeat at its next seq: nothing to apply, but a lost last batch shows as a gap here.
+      if (r.seq_first > this.applied_seq + 1) {
+        this.stats.gaps++;
+        log.warn({ symbol: this.symbol, expected: this.applied_seq + 1, got: r.seq_first }, 'engine heartbeat reveals a gap');
+        return 'gap';
+      }
+      this.stats.engine_heartbeats++;
+      return 'skipped';
     }
     const last_seq = r.seq_first + r.count - 1;
     if (last_seq <= this.applied_seq) {
@@ -248,6 +275,7 @@ export class SymbolFeed {
     this.last_trade_id = snap.last_trade_id;
     this.ts_engine_ns = snap.ts_engine_ns;
     this.state = 'live';
+    this.last_heard_ms = Date.now();
     // Replay what arrived while we waited, past the snapshot.
     const buffered = this.buffer;
     this.buffer = [];

@@ -141,6 +141,27 @@ export class EventBatchEncoder {
   }
 }
 
+/**
+ * An engine heartbeat: an EventBatch with no events whose seq_first is the
+ * symbol's next seq. It says "nothing happened up to seq_first - 1", so a
+ * consumer that missed the last batch of a quiet market sees the gap at once,
+ * and a consumer that hears nothing at all knows the engine is gone.
+ */
+export function encode_heartbeat_batch(symbol: string, epoch: number, next_seq: number, ts_publish_ns: number): Uint8Array {
+  const b = new flatbuffers.Builder(128);
+  const symbol_offset = b.createString(symbol);
+  b.startVector(book_event_bytes, 0, 8);
+  const events_offset = b.endVector();
+  FbEventBatch.startEventBatch(b);
+  FbEventBatch.addSymbol(b, symbol_offset);
+  FbEventBatch.addEpoch(b, BigInt(epoch));
+  FbEventBatch.addSeqFirst(b, BigInt(next_seq));
+  FbEventBatch.addTsPublishNs(b, BigInt(Math.floor(ts_publish_ns)));
+  FbEventBatch.addEvents(b, events_offset);
+  b.finish(FbEventBatch.endEventBatch(b));
+  return b.asUint8Array().slice();
+}
+
 /** Little-endian 64-bit two's complement of an integral number, as two words. */
 function put_64(w: Uint32Array, at: number, value: number): void {
   const low = value >>> 0; // exact: ToUint32 is the integer modulo 2^32
@@ -179,7 +200,7 @@ export class EventBatchReader {
     const events = r.target(table, 4, 'EventBatch.events');
     if (events === 0) r.fail('EventBatch.events is required');
     const count = r.vector(events, book_event_bytes, count_unlimited, 'EventBatch.events', error_code.bad_frame, 8);
-    if (count === 0) throw new WireError('EventBatch: no events');
+    // count 0 is an engine heartbeat (encode_heartbeat_batch).
     if (this.seq_first < 1) throw new WireError('EventBatch: seq_first must be at least 1');
     const at = events + 4;
     const b = r.bytes;
