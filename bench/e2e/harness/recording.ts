@@ -67,6 +67,9 @@ export function bench_config(orders_per_tick: number, symbols?: string[]): Reado
     port: 0,
     ui: false,
     log_level: 'warn',
+    // A replayed recording has no engine heartbeats, and servers sit idle between
+    // measured windows: engine-silence detection would (rightly) call that a dead engine.
+    engine_silence_ms_max: 600_000,
   });
 }
 
