@@ -274,12 +274,20 @@ describe('trading page in Chromium', () => {
     let matched: { drawn: DrawSample; engine_seq: number } | null = null;
     await wait_for('the page to draw the engine\'s final book', async () => {
       const engine_seq = all.engine.snapshot('SOL-USD').seq;
+      // The depth-10 view's seq stays at the last version that changed its window, which may
+      // be before the engine's last seq (a deep-book change): wait until the feed has taken
+      // every event, then for the page to draw the view's last frame.
+      const feed_symbol = all.feed_service.feed.symbols.get('SOL-USD')!;
+      if (feed_symbol.committed_seq !== engine_seq) return false;
+      const stats = all.feed_service.feed.stats() as { symbols: Record<string, { views: { depth: number; seq: number }[] }> };
+      const view_seq = stats.symbols['SOL-USD'].views.find((v) => v.depth === 10)?.seq;
       const drawn = await sample_after_draw(page);
-      if (drawn.frame.seq !== engine_seq || all.engine.snapshot('SOL-USD').seq !== engine_seq) return false;
+      if (drawn.frame.seq !== view_seq || all.engine.snapshot('SOL-USD').seq !== engine_seq) return false;
       matched = { drawn, engine_seq };
       return true;
     }, 7000, 100);
     const { drawn } = matched!;
+    expect(drawn.frame.seq).toBeLessThanOrEqual(matched!.engine_seq);
     const engine_book = all.engine.snapshot('SOL-USD');
     expect(drawn.frame.epoch).toBe(engine_book.epoch);
     expect(levels_of(drawn.frame.bids)).toEqual(levels_of(engine_book.bids.slice(0, 10)));
