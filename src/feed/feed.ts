@@ -42,7 +42,8 @@ export class Feed {
   private readonly encoder = new FrameEncoder();
   private readonly subjects: Subjects;
   private readonly dirty_symbols = new Set<SymbolFeed>();
-  private readonly dirty_sessions = new Set<Session>();
+  /** Sessions with frames queued this turn, in queueing order (Session.pending_queued keeps each in once). */
+  private readonly dirty_sessions: Session[] = [];
   private readonly interval_subs = new Set<Subscription>();
   private readonly slow_sessions = new Set<Session>();
   private flush_scheduled = false;
@@ -140,7 +141,6 @@ export class Feed {
     session.closing = true;
     this.drop_subscriptions(session);
     this.slow_sessions.delete(session);
-    this.dirty_sessions.delete(session);
     this.counters.connections = this.sessions.size;
     this.counters.conflating_connections = this.slow_sessions.size;
   }
@@ -341,7 +341,7 @@ export class Feed {
   }
 
   private schedule_session(s: Session): void {
-    this.dirty_sessions.add(s);
+    this.dirty_sessions.push(s);
     this.schedule_flush();
   }
 
@@ -363,11 +363,13 @@ export class Feed {
    * dropped from the set with frames still pending.
    */
   private flush_sessions(): void {
-    for (const s of this.dirty_sessions) {
-      this.dirty_sessions.delete(s);
-      s.flush();
-    }
+    const now_ms = Date.now();
+    const dirty = this.dirty_sessions;
+    // Indexed on purpose: a flush that queues more for its own session appends it again, and it is visited again here.
+    for (let i = 0; i < dirty.length; i++) dirty[i].flush(now_ms);
+    dirty.length = 0;
   }
+
 
   /** Moves every view of the symbol to the book's current commit point. */
   private flush_symbol(f: SymbolFeed): void {

@@ -92,7 +92,7 @@ export class Session implements SubscriptionOwner {
    * did. Several frames go out inside one cork, whose result only the
    * buffered amount tells.
    */
-  flush(): void {
+  flush(now_ms: number = Date.now()): void {
     this.pending_queued = false;
     if (this.closing) {
       this.pending.length = 0;
@@ -113,7 +113,7 @@ export class Session implements SubscriptionOwner {
       status = this.cork_status;
     }
     frames.length = 0;
-    this.last_send_ms = Date.now();
+    this.last_send_ms = now_ms;
     if (status === send_dropped) {
       // A frame the socket refused would break the client's book: close rather than skip.
       this.events.on_send_dropped(this);
