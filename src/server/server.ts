@@ -95,9 +95,10 @@ export interface ServerDeps {
 }
 
 const ui_dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
+/** The static files the page may load from src/ui; anything else there (its TypeScript sources) is not served. */
 const content_types: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.png': 'image/png', '.svg': 'image/svg+xml', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png', '.svg': 'image/svg+xml', '.ico': 'image/x-icon',
 };
 
 function send_json(res: HttpResponse, status: string, body: unknown): void {
@@ -228,14 +229,14 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
       if (serve_ui_bundle(res, url, page_bundle)) return;
       const rel = url === '/' ? 'index.html' : normalize(url.slice(1));
       const file = join(ui_dir, rel);
-      if (!file.startsWith(ui_dir) || rel.includes('..') || !existsSync(file) || !/\.[a-z]+$/.test(file)) {
+      const ext = file.slice(file.lastIndexOf('.'));
+      if (!file.startsWith(ui_dir) || rel.includes('..') || content_types[ext] === undefined || !existsSync(file)) {
         res.cork(() => { res.writeStatus('404 Not Found').end('not found'); });
         return;
       }
-      const ext = file.slice(file.lastIndexOf('.'));
       const body = readFileSync(file);
       res.cork(() => {
-        res.writeStatus('200 OK').writeHeader('content-type', content_types[ext] ?? 'application/octet-stream').writeHeader('cache-control', 'no-cache').end(body);
+        res.writeStatus('200 OK').writeHeader('content-type', content_types[ext]).writeHeader('cache-control', 'no-cache').end(body);
       });
     });
   }
