@@ -407,19 +407,17 @@ export class Feed {
       count_by(this.counters.recoveries_total, f.symbol);
       this.counters.ingest_gaps_total++;
     }
-    const channels = this.channels.get(f);
-    if (channels === undefined) return;
-    const frame = this.encoder.status({ symbols: [status_of(f)] });
-    const told = new Set<Session>();
-    for (const ch of channels) {
-      for (const set of [ch.streaming, ch.accumulating]) {
-        for (const sub of set) told.add(sub.owner as Session);
+    if (!this.channels.has(f)) return; // nobody ever subscribed to it
+    // Every session with a subscription to the symbol, whatever its mode (waiting ones included), hears once.
+    let frame: Uint8Array | null = null;
+    for (const session of this.sessions) {
+      for (const sub of session.subs.values()) {
+        if (sub.channel.symbol_feed !== f) continue;
+        frame ??= this.encoder.status({ symbols: [status_of(f)] });
+        this.queue_other(session, frame);
+        break;
       }
     }
-    for (const session of this.sessions) {
-      for (const sub of session.subs.values()) if (sub.channel.symbol_feed === f) told.add(session);
-    }
-    for (const session of told) this.queue_other(session, frame);
   }
 
   /** The book was replaced from a snapshot: every subscriber of the symbol starts over from a fresh Snapshot. */
