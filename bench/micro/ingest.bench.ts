@@ -49,7 +49,7 @@ const hooks: SymbolFeedHooks = {
   on_commit: () => { commits++; },
   on_reset: () => {},
   on_state: () => {},
-  on_engine_to_ingest: () => {},
+  on_batch_applied: () => {},
 };
 
 /** Live SymbolFeeds (an empty snapshot at seq 0 from the bus): the stream starts from empty books. */

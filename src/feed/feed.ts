@@ -58,7 +58,10 @@ export class Feed {
       on_commit: (f: SymbolFeed) => this.mark_dirty(f),
       on_reset: (f: SymbolFeed, reason: ResetReason) => this.on_reset(f, reason),
       on_state: (f: SymbolFeed) => this.on_state(f),
-      on_engine_to_ingest: (ns: number) => this.latency.record('engine_to_ingest', ns),
+      on_batch_applied: (ns: number, events: number) => {
+        this.latency.record('engine_to_ingest', ns);
+        this.counters.ingest_events_total += events;
+      },
     };
     for (const symbol of config.symbols) {
       this.symbols.set(symbol, new SymbolFeed(symbol, bus, this.subjects, hooks, config.snapshot_timeout_ms));
@@ -392,15 +395,9 @@ export class Feed {
         this.counters.deltas_out_total += ch.streaming.size;
       }
     }
-    this.counters.ingest_events_total = this.total_events();
     trades.length = 0;
   }
 
-  private total_events(): number {
-    let n = 0;
-    for (const f of this.symbols.values()) n += f.stats.events;
-    return n;
-  }
 
   private on_state(f: SymbolFeed): void {
     if (f.state === 'recovering') {

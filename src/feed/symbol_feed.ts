@@ -36,7 +36,8 @@ export interface SymbolFeedHooks {
   /** The book was replaced from a snapshot: views must restart from it. */
   on_reset(feed: SymbolFeed, reason: ResetReason): void;
   on_state(feed: SymbolFeed): void;
-  on_engine_to_ingest(latency_ns: number): void;
+  /** A batch was applied: its engine→ingest latency and the events it added to the book. */
+  on_batch_applied(engine_to_ingest_ns: number, events: number): void;
 }
 
 export interface SymbolFeedStats {
@@ -191,7 +192,8 @@ export class SymbolFeed {
     this.stats.batches++;
     const ev = this.event;
     let committed = false;
-    for (let i = this.applied_seq + 1 - r.seq_first; i < r.count; i++) {
+    const first = this.applied_seq + 1 - r.seq_first;
+    for (let i = first; i < r.count; i++) {
       r.event(i, ev);
       try {
         this.book.apply(ev);
@@ -210,7 +212,7 @@ export class SymbolFeed {
       }
     }
     this.ts_ingest_ns = ts_ingest_ns;
-    this.hooks.on_engine_to_ingest(ts_ingest_ns - this.ts_engine_ns);
+    this.hooks.on_batch_applied(ts_ingest_ns - this.ts_engine_ns, r.count - first);
     if (committed) this.hooks.on_commit(this);
     return 'ok';
   }
