@@ -18,29 +18,11 @@ export function rotate<T>(xs: readonly T[], n: number): T[] {
   return [...xs.slice(k), ...xs.slice(0, k)];
 }
 
-export interface KindSummary {
+/** One server's trials folded into medians: a TrialResult's numbers, less what is per trial. */
+export type KindSummary = Omit<TrialResult, 'kind' | 'round' | 'mode' | 'clients' | 'close_codes' | 'bottleneck' | 'measure_s' | 'server_stats'> & {
   windows: number;
-  clients_connected: number;
-  achieved_ticks_per_s: number;
-  offered_ticks_per_s: number | null;
-  kept_up: boolean | null;
-  frames_per_tick_per_client: number;
-  delivered_frames_per_s: number;
-  delivered_megabytes_per_s: number;
-  server_cpu_cores: number;
-  server_cpu_us_per_frame: number;
-  frames_per_server_cpu_s: number;
-  client_cpu_cores: number;
-  server_runqueue_wait_cores: number;
-  client_runqueue_wait_cores: number;
   bottleneck: string;
-  /** Medians over windows of each percentile (max: the largest seen). */
-  latency_us: LatencySummaryUs;
-  gaps: number;
-  decode_errors: number;
-  closed_clients: number;
-  stream_exhausted: boolean;
-}
+};
 
 type NumericKey = { [K in keyof TrialResult]-?: TrialResult[K] extends number ? K : never }[keyof TrialResult];
 
