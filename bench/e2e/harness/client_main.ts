@@ -9,7 +9,7 @@
 import './quiet.js';
 import type { Histogram } from 'hdr-histogram-js';
 import { new_latency_histogram } from '../../../src/metrics/hop_histograms.js';
-import { bench_now_ns as now_ns } from './bench_clock.js';
+import { now_ns } from '../../../src/util/clock.js';
 import { decode_server_frame, FrameEncoder } from '../../../src/wire/feed_codec.js';
 import { nats_subject } from '../../baselines/nats_ws.js';
 import type { ClientCommand, ClientReply, ClientStart, LatencySummaryUs } from './protocol.js';

@@ -12,7 +12,7 @@
 //               confirmed (credits relayed by the parent), so neither side
 //               queues without bound; stamps are the publish time.
 import './quiet.js';
-import { bench_now_ns as now_ns } from './bench_clock.js';
+import { now_ns } from '../../../src/util/clock.js';
 import { load_recording } from './recording.js';
 import type { Target, TargetKind } from './target.js';
 import type { ServerCommand, ServerReply } from './protocol.js';
