@@ -2,6 +2,7 @@
 //   only src/bus imports NATS, only src/server imports uWebSockets.js,
 //   only src/wire imports flatbuffers, src/book is pure (imports only itself),
 //   src/client imports no Node-only modules (it runs in browsers),
+//   src/feed imports neither prom-client nor the registry (metrics/ reads feed/counters.ts),
 //   no console.* in src/ (log with pino).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -31,6 +32,9 @@ for (const file of walk(src)) {
     const spec = m[1] ?? m[2] ?? m[3];
     for (const rule of rules) {
       if (rule.test(spec) && !rel.startsWith(rule.allowed)) problems.push(`${rel}: imports ${rule.what} ('${spec}'); only ${rule.allowed} may`);
+    }
+    if (rel.startsWith('src/feed/') && (spec === 'prom-client' || spec.endsWith('metrics/registry.js'))) {
+      problems.push(`${rel}: src/feed is transport-free and owns its counters; src/metrics reads them ('${spec}')`);
     }
     if (rel.startsWith('src/book/') && !spec.startsWith('./')) problems.push(`${rel}: src/book is pure; it may import only from src/book ('${spec}')`);
     if (rel.startsWith('src/client/') && (spec.startsWith('node:') || ['fs', 'net', 'http', 'os', 'path', 'child_process'].includes(spec))) {

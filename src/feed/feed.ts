@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import type { Bus, BusSubscription } from '../bus/bus.js';
 import { Subjects } from '../bus/subjects.js';
 import { HopHistograms, server_hops } from '../metrics/hop_histograms.js';
-import { count_by, new_feed_counters, type FeedCounters } from '../metrics/registry.js';
+import { count_by, new_feed_counters, type FeedCounters } from './counters.js';
 import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
 import { close_code, depths_allowed, error_code, interval_ms_max } from '../wire/codes.js';

@@ -36,6 +36,7 @@
 // | depthcast_recoveries_total               | counter | symbol          | symbol recoveries started (snapshot requested)
 // | depthcast_symbol_live                    | gauge   | symbol          | 1 when the symbol's book is live, 0 while recovering
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FeedCounters } from '../feed/counters.js';
 import { reported_quantiles, type HopHistograms } from './hop_histograms.js';
 
 export const metric_prefix = 'depthcast_';
@@ -110,54 +111,6 @@ export function register_hop_histograms(registry: Registry, source: HopHistogram
     const hops = get();
     for (const hop of hops.hops) set_counter(c, hops.negative_samples(hop), { hop });
   }, ['hop']);
-}
-
-/**
- * The feed server's counts. Plain fields so the hot path is `counters.x += n`;
- * labelled counts are Maps touched only on rare events (errors, closes, recoveries).
- */
-export interface FeedCounters {
-  connections: number;
-  connections_opened_total: number;
-  closes_total: Map<number, number>;              // by close code
-  snapshots_out_total: number;
-  deltas_out_total: number;
-  heartbeats_out_total: number;
-  other_frames_out_total: number;                 // status, error, pong
-  bytes_out_total: number;
-  frames_in_total: number;
-  bytes_in_total: number;
-  sends_dropped_total: number;
-  errors_total: Map<number, number>;              // by error code
-  client_resyncs_total: number;
-  subscriptions: number;
-  conflating_connections: number;
-  conflated_frames_total: number;
-  conflation_episodes_total: number;
-  conflated_updates_merged_total: number;
-  catch_up_snapshots_total: number;
-  slow_closes_total: Map<number, number>;         // by close code (4008, 4009)
-  buffered_bytes_peak: number;                    // of connections already closed; open ones are read live
-  ingest_events_total: number;
-  ingest_gaps_total: number;
-  recoveries_total: Map<string, number>;          // by symbol
-}
-
-export function new_feed_counters(): FeedCounters {
-  return {
-    connections: 0, connections_opened_total: 0, closes_total: new Map(),
-    snapshots_out_total: 0, deltas_out_total: 0, heartbeats_out_total: 0, other_frames_out_total: 0,
-    bytes_out_total: 0, frames_in_total: 0, bytes_in_total: 0, sends_dropped_total: 0,
-    errors_total: new Map(), client_resyncs_total: 0, subscriptions: 0,
-    conflating_connections: 0, conflated_frames_total: 0,
-    conflation_episodes_total: 0, conflated_updates_merged_total: 0, catch_up_snapshots_total: 0, slow_closes_total: new Map(), buffered_bytes_peak: 0,
-    ingest_events_total: 0, ingest_gaps_total: 0, recoveries_total: new Map(),
-  };
-}
-
-/** Adds n to a labelled count (rare events only: it is a Map lookup). */
-export function count_by<K>(map: Map<K, number>, key: K, n = 1): void {
-  map.set(key, (map.get(key) ?? 0) + n);
 }
 
 export interface FeedMetricSources {

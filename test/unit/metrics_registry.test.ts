@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HopHistograms } from '../../src/metrics/hop_histograms.js';
-import { count_by, create_registry, new_feed_counters, register_feed_metrics, register_hop_histograms } from '../../src/metrics/registry.js';
+import { count_by, new_feed_counters } from '../../src/feed/counters.js';
+import { create_registry, register_feed_metrics, register_hop_histograms } from '../../src/metrics/registry.js';
 
 describe('Prometheus registry', () => {
   it('exposes hop percentiles computed at scrape time', async () => {
