@@ -5,11 +5,12 @@
 //   const book = client.subscribe('BTC-USD', { depth: 10 });
 //   book.on('update', () => render(book.bids, book.asks, book.mid()));
 //   client.on('error', (e) => …);   client.counters, client.hops.percentiles('engine_to_receive')
+export { connect, FeedClient, type FeedClientOptions, type SubscribeOptions, type ClientEvents } from './feed_client.js';
+export { BookHandle, type BookEvents, type ViewState, type UpdateInfo } from './book_handle.js';
 export {
-  connect, FeedClient, FeedClientError, BookHandle, stale_heartbeats, client_close_stale,
-  type FeedClientOptions, type SubscribeOptions, type ClientCounters, type ClientEvents, type BookEvents,
-  type ConnectionState, type ViewState, type UpdateInfo, type WebSocketLike, type WebSocketConstructor, type ClientErrorKind,
-} from './feed_client.js';
+  stale_heartbeats, client_close_stale, type ConnectionState, type WebSocketLike, type WebSocketConstructor,
+} from './connection.js';
+export { FeedClientError, type ClientCounters, type ClientErrorKind } from './counters.js';
 export { ClientBook, DecimalFormat, type Verdict, type InstrumentInfo } from './book.js';
 export { Backoff, seeded_random, type RandomSource } from './backoff.js';
 export { Emitter } from './emitter.js';

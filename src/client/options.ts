@@ -1,0 +1,121 @@
+// The client's options: what a user may set, their defaults, and the checks
+// that turn them into settings once, at construction (and a subscription's
+// symbol, depth and interval once, at subscribe). Nothing here runs per frame.
+//
+// Invariants: a FeedClient is never built from an option that failed its check
+// (RangeError or FeedClientError('socket') is thrown instead, before any socket
+// opens); a bad subscription throws RangeError and sends nothing.
+import { depths_allowed, interval_ms_max } from '../wire/codes.js';
+import { symbol_bytes_max } from '../wire/feed_types.js';
+import { HopHistograms, client_hops } from '../metrics/hop_histograms.js';
+import { Backoff, type RandomSource } from './backoff.js';
+import type { WebSocketConstructor } from './connection.js';
+import { FeedClientError } from './counters.js';
+
+export interface FeedClientOptions {
+  /** WebSocket constructor; default globalThis.WebSocket (browsers). In Node 20 pass `ws`'s WebSocket. */
+  WebSocket?: WebSocketConstructor;
+  protocols?: string | string[];
+  /** The server's heartbeat interval; silence for 2 of them makes the connection stale. Default 1000. */
+  heartbeat_interval_ms?: number;
+  /** Reconnect backoff: delay = random() * min(max, initial * 2^attempt). Defaults 250 and 10_000. */
+  backoff_initial_ms?: number;
+  backoff_max_ms?: number;
+  /** Random source of the backoff jitter (seed it for reproducible tests). Default Math.random. */
+  random?: RandomSource;
+  /** Reconnect after an unexpected close. Default true. */
+  reconnect?: boolean;
+  /** A socket that has not opened after this long is dropped and retried. Default 10_000. */
+  connect_timeout_ms?: number;
+  /** A view waiting this long for its snapshot asks again. Default 5_000. */
+  snapshot_timeout_ms?: number;
+  /**
+   * Where per-hop latency goes; default a new HopHistograms of the client hops
+   * (~280 KB: totals and interval, two hops). Many clients in one process
+   * (loadgen) should share one.
+   */
+  hops?: HopHistograms;
+  /** Record per-frame latency. Default true. */
+  record_latency?: boolean;
+  /** Clock in ns since the Unix epoch, the same clock the server stamps with. Default src/util/clock now_ns. */
+  clock_ns?: () => number;
+}
+
+export interface SubscribeOptions {
+  /** 10, 50 or 0 (full book). Default 10. */
+  depth?: number;
+  /** 0 = every update; else at most one Delta per interval. Default 0. */
+  interval_ms?: number;
+}
+
+/** FeedClientOptions checked, with their defaults filled in. */
+export interface ClientSettings {
+  ws_ctor: WebSocketConstructor;
+  protocols: string | string[] | undefined;
+  heartbeat_interval_ms: number;
+  connect_timeout_ms: number;
+  snapshot_timeout_ms: number;
+  reconnect: boolean;
+  backoff: Backoff;
+  hops: HopHistograms;
+  record_latency: boolean;
+  clock_ns: () => number;
+}
+
+/** Checks the URL and every option; throws before anything is opened. */
+export function client_settings(url: string, options: FeedClientOptions, default_clock_ns: () => number): ClientSettings {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new FeedClientError('socket', `not a URL: '${url}'`);
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new FeedClientError('socket', `expected a ws:// or wss:// URL, got '${url}'`);
+  const ws_ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (ws_ctor === undefined) {
+    throw new FeedClientError('socket', 'no global WebSocket here (Node 20): pass options.WebSocket, e.g. `import { WebSocket } from "ws"`');
+  }
+  const heartbeat_interval_ms = positive(options.heartbeat_interval_ms, 1000, 'heartbeat_interval_ms');
+  const connect_timeout_ms = positive(options.connect_timeout_ms, 10_000, 'connect_timeout_ms');
+  const snapshot_timeout_ms = positive(options.snapshot_timeout_ms, 5_000, 'snapshot_timeout_ms');
+  const backoff = new Backoff(
+    positive(options.backoff_initial_ms, 250, 'backoff_initial_ms'),
+    positive(options.backoff_max_ms, 10_000, 'backoff_max_ms'),
+    options.random ?? Math.random,
+  );
+  const hops = options.hops ?? new HopHistograms(client_hops);
+  for (const hop of client_hops) {
+    if (!hops.has(hop)) throw new FeedClientError('socket', `options.hops must track '${hop}'`);
+  }
+  return {
+    ws_ctor, protocols: options.protocols, heartbeat_interval_ms, connect_timeout_ms, snapshot_timeout_ms,
+    reconnect: options.reconnect ?? true, backoff, hops, record_latency: options.record_latency ?? true,
+    clock_ns: options.clock_ns ?? default_clock_ns,
+  };
+}
+
+/** The (depth, interval_ms) of a subscription; throws RangeError on a bad symbol, depth or interval. */
+export function subscription_of(symbol: string, options: SubscribeOptions): { depth: number; interval_ms: number } {
+  const depth = options.depth ?? 10;
+  const interval_ms = options.interval_ms ?? 0;
+  check_symbol(symbol);
+  if (!depths_allowed.includes(depth)) throw new RangeError(`depth must be one of ${depths_allowed.join(', ')}, got ${depth}`);
+  if (!Number.isInteger(interval_ms) || interval_ms < 0 || interval_ms > interval_ms_max) {
+    throw new RangeError(`interval_ms must be an integer in 0..${interval_ms_max}, got ${interval_ms}`);
+  }
+  return { depth, interval_ms };
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+const utf8 = new TextEncoder();
+
+function check_symbol(symbol: string): void {
+  if (typeof symbol !== 'string' || symbol.length === 0) throw new RangeError('symbol must be a non-empty string');
+  if (utf8.encode(symbol).length > symbol_bytes_max) throw new RangeError(`symbol longer than ${symbol_bytes_max} bytes: '${symbol}'`);
+}
+

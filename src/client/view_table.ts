@@ -1,0 +1,80 @@
+// The client's subscribed views, by symbol, and how a set of them is asked for
+// in as few Subscribe messages as the protocol allows.
+//
+// Cost: find() is one map lookup plus a scan of the symbol's views (one per
+// depth, so at most a handful), with no closure and no allocation: the client
+// runs it per received frame. add/remove are O(views of the symbol).
+//
+// Invariants: at most one view per (symbol, depth); a symbol with no views has
+// no entry; removing a view the table does not hold changes nothing.
+import type { SubscribeMsg } from '../wire/feed_types.js';
+import { symbols_per_message_max } from '../wire/feed_types.js';
+import type { ViewSlot } from './book_handle.js';
+
+export class ViewTable {
+  private readonly by_symbol = new Map<string, ViewSlot[]>();
+
+  find(symbol: string, depth: number): ViewSlot | undefined {
+    const list = this.by_symbol.get(symbol);
+    if (!list) return undefined;
+    for (let i = 0; i < list.length; i++) if (list[i].depth === depth) return list[i];
+    return undefined;
+  }
+
+  /** The views of one symbol (every depth); undefined when there are none. */
+  of_symbol(symbol: string): readonly ViewSlot[] | undefined {
+    return this.by_symbol.get(symbol);
+  }
+
+  /** The caller checked find() first: a second view of a (symbol, depth) is a bug. */
+  add(view: ViewSlot): void {
+    const list = this.by_symbol.get(view.symbol);
+    if (list) list.push(view);
+    else this.by_symbol.set(view.symbol, [view]);
+  }
+
+  /** False if the view was not in the table. */
+  remove(view: ViewSlot): boolean {
+    const list = this.by_symbol.get(view.symbol);
+    const i = list ? list.indexOf(view) : -1;
+    if (!list || i < 0) return false;
+    list.splice(i, 1);
+    if (list.length === 0) this.by_symbol.delete(view.symbol);
+    return true;
+  }
+
+  /** Lists per symbol, for loops that must not allocate (the watchdog's). */
+  lists(): IterableIterator<ViewSlot[]> {
+    return this.by_symbol.values();
+  }
+
+  for_each(fn: (view: ViewSlot) => void): void {
+    for (const list of this.by_symbol.values()) for (const view of list) fn(view);
+  }
+
+  clear(): void {
+    this.by_symbol.clear();
+  }
+}
+
+/**
+ * One Subscribe per (depth, interval) group rather than one per view: after a
+ * reconnect or a wave of timeouts, hundreds of views must not trip the
+ * server's inbound message rate limit.
+ */
+export function subscribe_messages(views: readonly ViewSlot[]): SubscribeMsg[] {
+  const groups = new Map<string, { depth: number; interval_ms: number; symbols: string[] }>();
+  for (const view of views) {
+    const key = `${view.depth}/${view.interval_ms}`;
+    const group = groups.get(key);
+    if (group) group.symbols.push(view.symbol);
+    else groups.set(key, { depth: view.depth, interval_ms: view.interval_ms, symbols: [view.symbol] });
+  }
+  const out: SubscribeMsg[] = [];
+  for (const g of groups.values()) {
+    for (let i = 0; i < g.symbols.length; i += symbols_per_message_max) {
+      out.push({ type: 'subscribe', symbols: g.symbols.slice(i, i + symbols_per_message_max), depth: g.depth, interval_ms: g.interval_ms });
+    }
+  }
+  return out;
+}
