@@ -209,7 +209,7 @@ export class CaseGenerator {
         // A table under a body type it is not: a server-only type, NONE or an unknown union member.
         const symbols = Subscribe.createSymbolsVector(b, symbol_list());
         body = Subscribe.createSubscribe(b, symbols, depth, 0);
-        type = this.one([Body.NONE, Body.Snapshot, Body.Delta, Body.Status, Body.Error, Body.Pong, 11, 200]) as Body;
+        type = this.one([Body.NONE, Body.Snapshot, Body.Delta, Body.Status, Body.Error, Body.Pong, 12, 200]) as Body;
         break;
       }
     }

@@ -6,7 +6,7 @@
 //                                       returns a fresh COPY of the frame's bytes
 //   server → client: enc.snapshot(m), enc.delta(m), enc.heartbeat(m), enc.status(m),
 //                    enc.error(m), enc.pong(m)
-//   client → server: enc.subscribe(m), enc.unsubscribe(m), enc.resync(m), enc.ping(m)
+//   client → server: enc.subscribe(m), enc.unsubscribe(m), enc.resync(m), enc.ping(m), enc.ack(m)
 //   enc.server(msg: ServerMsg), enc.client(msg: ClientMsg)   dispatch on msg.type
 //   decode_server_frame(bytes): ServerMsg    what a client receives
 //   decode_client_frame(bytes): ClientMsg    what the server receives: attacker input
@@ -30,7 +30,7 @@ import * as flatbuffers from 'flatbuffers';
 import { error_code } from './codes.js';
 import {
   decimal_string_bytes_max, error_message_bytes_max, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
-  type ClientMsg, type DeltaMsg, type ErrorMsg, type HeartbeatMsg, type PingMsg, type PongMsg,
+  type AckMsg, type ClientMsg, type DeltaMsg, type ErrorMsg, type HeartbeatMsg, type PingMsg, type PongMsg,
   type ResyncMsg, type ServerMsg, type SnapshotMsg, type StatusMsg, type SubscribeMsg, type SymbolStatusRec,
   type TradeAggregateRec, type TradeRec, type UnsubscribeMsg,
 } from './feed_types.js';
@@ -59,6 +59,7 @@ const subscribe_slot = { symbols: 0, depth: 1, interval_ms: 2 } as const;
 const unsubscribe_slot = { symbols: 0, depth: 1 } as const;
 const resync_slot = { symbol: 0, depth: 1 } as const;
 const ping_slot = { nonce: 0, client_time_ns: 1 } as const;
+const ack_slot = { bytes_processed: 0 } as const;
 const heartbeat_slot = { server_time_ns: 0 } as const;
 const symbol_status_slot = { symbol: 0, state: 1, epoch: 2, seq: 3 } as const;
 const status_slot = { symbols: 0 } as const;
@@ -227,6 +228,14 @@ export class FrameEncoder {
     return this.finish(Body.Ping, b.endObject());
   }
 
+  ack(m: Fields<AckMsg>): Uint8Array {
+    check_uint('bytes_processed', m.bytes_processed, Number.MAX_SAFE_INTEGER);
+    const b = this.begin();
+    b.startObject(1);
+    add_i64(b, ack_slot.bytes_processed, m.bytes_processed);
+    return this.finish(Body.Ack, b.endObject());
+  }
+
   server(m: ServerMsg): Uint8Array {
     switch (m.type) {
       case 'snapshot': return this.snapshot(m);
@@ -244,6 +253,7 @@ export class FrameEncoder {
       case 'unsubscribe': return this.unsubscribe(m);
       case 'resync': return this.resync(m);
       case 'ping': return this.ping(m);
+      case 'ack': return this.ack(m);
     }
   }
 
@@ -356,7 +366,7 @@ function open_frame(input: Uint8Array | ArrayBuffer): number {
   const frame = r.table(frame_table, r.root('frame'), 'Frame');
   const type = r.u8(frame, frame_slot.body_type);
   if (type === Body.NONE) r.fail('Frame has no body');
-  if (type > Body.Pong) r.fail(`unknown body type ${type}`);
+  if (type > Body.Ack) r.fail(`unknown body type ${type}`);
   const body = r.target(frame, frame_slot.body, 'body');
   if (body === 0) r.fail(`${Body[type]} body is missing`);
   r.table(body_table, body, Body[type]);
@@ -378,6 +388,8 @@ export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg 
         return { type: 'resync', symbol: r.required_string(t, resync_slot.symbol, symbol_bytes_max, 'symbol', error_code.bad_request), depth: r.u16(t, resync_slot.depth) };
       case Body.Ping:
         return { type: 'ping', nonce: r.u64_exact(t, ping_slot.nonce, 'nonce'), client_time_ns: r.u64_time(t, ping_slot.client_time_ns) };
+      case Body.Ack:
+        return { type: 'ack', bytes_processed: r.u64_exact(t, ack_slot.bytes_processed, 'bytes_processed') };
       default:
         throw new WireError(`a client may not send ${Body[type]}`, error_code.not_a_client_message);
     }

@@ -138,8 +138,14 @@ export interface PingMsg {
   client_time_ns: number;
 }
 
+/** Flow-control acknowledgement: payload bytes of binary frames received and processed on this connection. */
+export interface AckMsg {
+  type: 'ack';
+  bytes_processed: number;
+}
+
 export type ServerMsg = SnapshotMsg | DeltaMsg | HeartbeatMsg | StatusMsg | ErrorMsg | PongMsg;
-export type ClientMsg = SubscribeMsg | UnsubscribeMsg | ResyncMsg | PingMsg;
+export type ClientMsg = SubscribeMsg | UnsubscribeMsg | ResyncMsg | PingMsg | AckMsg;
 
 /** Longest symbol, in UTF-8 bytes, in any frame. */
 export const symbol_bytes_max = 32;

@@ -11,6 +11,7 @@ import {
   symbol_bytes_max, symbols_per_message_max, type ClientMsg, type DeltaMsg, type LevelUpdate, type ServerMsg, type SnapshotMsg,
   type TradeAggregateRec, type TradeRec,
 } from '../../src/wire/feed_types.js';
+import { Ack } from '../../src/wire/generated/depthcast/feed/ack.js';
 import { Body } from '../../src/wire/generated/depthcast/feed/body.js';
 import { Delta } from '../../src/wire/generated/depthcast/feed/delta.js';
 import { Frame } from '../../src/wire/generated/depthcast/feed/frame.js';
@@ -65,6 +66,7 @@ const client_arb: fc.Arbitrary<ClientMsg> = fc.oneof(
   fc.record({ type: fc.constant('unsubscribe' as const), symbols: fc.array(symbol, { maxLength: 20 }), depth: u16 }),
   fc.record({ type: fc.constant('resync' as const), symbol, depth: u16 }),
   fc.record({ type: fc.constant('ping' as const), nonce: exact_nat, client_time_ns: time_ns }),
+  fc.record({ type: fc.constant('ack' as const), bytes_processed: exact_nat }),
 );
 
 function expect_wire_error(fn: () => unknown, code: number, message?: RegExp): void {
@@ -167,6 +169,16 @@ describe('feed codec agrees with the flatc-generated code', () => {
     }), { seed: 3304, numRuns: 150 });
   });
 
+  it('an Ack built with the generated builder decodes to its byte count', () => {
+    const b = new flatbuffers.Builder(64);
+    const ack = Ack.createAck(b, BigInt(2 ** 40 + 3));
+    b.finish(Frame.createFrame(b, Body.Ack, ack));
+    expect(decode_client_frame(b.asUint8Array())).toEqual({ type: 'ack', bytes_processed: 2 ** 40 + 3 });
+    const read = Frame.getRootAsFrame(new flatbuffers.ByteBuffer(enc.ack({ bytes_processed: 12345 })));
+    expect(read.bodyType()).toBe(Body.Ack);
+    expect((read.body(new Ack()) as Ack).bytesProcessed()).toBe(12345n);
+  });
+
   it('our decoders read frames built with the generated builders', () => {
     const b = new flatbuffers.Builder(256);
     const sym = b.createString('BTC-USD');
@@ -250,7 +262,7 @@ describe('feed decoders refuse malformed frames', () => {
     expect_wire_error(() => decode_client_frame(u32_at(ok, root, 0x7ffffff0)), error_code.bad_frame, /vtable/);
     expect_wire_error(() => decode_client_frame(ok.subarray(0, ok.length - 4)), error_code.bad_frame);
     expect_wire_error(() => decode_client_frame(raw(0, () => 0)), error_code.bad_frame, /no body/);
-    expect_wire_error(() => decode_client_frame(raw(11, (b) => { b.startObject(0); return b.endObject(); })), error_code.bad_frame, /unknown body type 11/);
+    expect_wire_error(() => decode_client_frame(raw(12, (b) => { b.startObject(0); return b.endObject(); })), error_code.bad_frame, /unknown body type 12/);
     expect_wire_error(() => decode_client_frame(raw(Body.Resync, () => 0)), error_code.bad_frame, /missing/);
     expect_wire_error(() => decode_client_frame(raw(Body.Subscribe, (b) => { b.startObject(3); return b.endObject(); })), error_code.bad_frame, /symbols is required/);
   });
