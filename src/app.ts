@@ -6,6 +6,7 @@ import { MemoryBus } from './bus/memory_bus.js';
 import { NatsBus } from './bus/nats_bus.js';
 import { start_engine, type EngineHandle } from './engine/engine.js';
 import { Feed } from './feed/feed.js';
+import { latency_interval_ms, LatencyWindows } from './metrics/latency_windows.js';
 import { create_registry, register_feed_metrics, register_hop_histograms } from './metrics/registry.js';
 import { start_server, type ServerHandle } from './server/server.js';
 import { logger_for } from './util/log.js';
@@ -30,14 +31,21 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
   register_hop_histograms(registry, feed.latency);
   register_feed_metrics(registry, feed.counters, {
     symbol_live: () => [...feed.symbols].map(([s, f]) => [s, f.state === 'live'] as [string, boolean]),
+    engine_messages: () => [...feed.symbols].map(([s, f]) => [s, f.stats.messages] as [string, number]),
     buffered_bytes: () => feed.buffered_bytes_now(),
     buffered_bytes_peak: () => feed.buffered_bytes_peak(),
   });
+  // /stats latency: since start beside the last 10 s and the last minute.
+  const latency_windows = new LatencyWindows(feed.latency);
+  const latency_timer = setInterval(() => latency_windows.tick(), latency_interval_ms);
+  latency_timer.unref();
+  const stats_sections = () => ({ latency_us: latency_windows.stats() });
   feed.start();
   let server: ServerHandle;
   try {
-    server = await start_server({ feed, registry, config });
+    server = await start_server({ feed, registry, config, stats_sections });
   } catch (err) {
+    clearInterval(latency_timer);
     await feed.stop(); // no timers or bus subscriptions left behind by a server that never listened
     throw err;
   }
@@ -49,6 +57,7 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(latency_timer);
       await feed.stop();
       // Let the going-away closes reach the sockets before the listener goes.
       await new Promise((r) => setTimeout(r, 50));

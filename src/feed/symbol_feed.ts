@@ -41,6 +41,8 @@ export interface SymbolFeedHooks {
 }
 
 export interface SymbolFeedStats {
+  /** Every bus message heard for the symbol (batches and heartbeats, live or recovering): flat means the engine is silent. */
+  messages: number;
   batches: number;
   events: number;
   duplicates_skipped: number;
@@ -68,7 +70,7 @@ export class SymbolFeed {
   /** Trades since the last flush, in order. */
   readonly pending_trades: TradeRec[] = [];
   readonly stats: SymbolFeedStats = {
-    batches: 0, events: 0, duplicates_skipped: 0, stale_epoch_skipped: 0, gaps: 0,
+    messages: 0, batches: 0, events: 0, duplicates_skipped: 0, stale_epoch_skipped: 0, gaps: 0,
     recoveries: 0, bad_messages: 0, snapshot_requests: 0, snapshot_failures: 0, engine_heartbeats: 0,
   };
 
@@ -135,6 +137,7 @@ export class SymbolFeed {
   /** A bus message on this symbol's events subject. `bytes` is only read during the call. */
   on_message(bytes: Uint8Array, ts_ingest_ns: number): void {
     this.last_heard_ms = Date.now();
+    this.stats.messages++;
     if (this.state === 'recovering') {
       if (this.buffer.length >= recovery_buffer_batches_max) this.buffer.shift();
       this.buffer.push({ bytes: bytes.slice(), ts_ingest_ns });

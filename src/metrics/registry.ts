@@ -1,43 +1,49 @@
 // Prometheus export (prom-client). The hot path never touches prom-client:
-// the server increments plain numbers in a FeedCounters object, and every
-// metric below copies its value in at scrape time (collect callbacks), the same
-// way latency percentiles are computed from the HDR histograms only when
-// /metrics is read.
+// the feed increments plain numbers in its FeedCounters (src/feed/counters.ts),
+// and every metric below copies its value in at scrape time (collect
+// callbacks); latency buckets are read from the HDR histograms the same way
+// (src/metrics/latency_export.ts). Names follow Prometheus conventions: base
+// units last (_seconds, _bytes), _total on counters, bounded label sets (hop,
+// kind, close or error code, configured symbol). docs/OPERATIONS.md §5 says
+// how to scrape, alert on (ops/prometheus/alerts.yml) and chart them
+// (ops/grafana/depthcast.json).
 //
-// | metric                                   | type    | labels          | meaning
-// |------------------------------------------|---------|-----------------|-----------------------------------------------
-// | depthcast_latency_us                     | gauge   | hop, quantile   | latency percentile since start (µs); quantile 0.5 … 0.9999
-// | depthcast_latency_max_us                 | gauge   | hop             | largest latency sample since start (µs)
-// | depthcast_latency_mean_us                | gauge   | hop             | mean latency since start (µs)
-// | depthcast_latency_samples_total          | counter | hop             | samples recorded
-// | depthcast_latency_negative_samples_total | counter | hop             | samples below 0 (clock skew), recorded as 0
-// | depthcast_connections                    | gauge   |                 | WebSocket connections open now
-// | depthcast_connections_opened_total       | counter |                 | WebSocket connections accepted
-// | depthcast_closes_total                   | counter | code            | connections closed, by WebSocket close code
-// | depthcast_frames_out_total               | counter | kind            | frames sent: snapshot, delta, heartbeat, other
-// | depthcast_bytes_out_total                | counter |                 | payload bytes sent
-// | depthcast_frames_in_total                | counter |                 | client frames received
-// | depthcast_bytes_in_total                 | counter |                 | client payload bytes received
-// | depthcast_sends_dropped_total            | counter |                 | sends the socket refused (uWS returned 2); each forces a resync
-// | depthcast_errors_total                   | counter | code            | Error frames sent, by error code (src/wire/codes.ts)
-// | depthcast_client_resyncs_total           | counter |                 | Resync requests from clients
-// | depthcast_subscriptions                  | gauge   |                 | (connection, view) subscriptions now
-// | depthcast_conflating_connections         | gauge   |                 | connections currently conflating (slow)
-// | depthcast_conflated_frames_total         | counter |                 | Delta frames sent with conflated = true
-// | depthcast_conflation_episodes_total      | counter |                 | times a connection went slow (streaming → conflating)
-// | depthcast_conflated_updates_merged_total | counter |                 | updates merged into conflated frames (slow catch-ups and intervals)
-// | depthcast_catch_up_snapshots_total       | counter |                 | catch-ups sent as a Snapshot (too many levels changed, or the view restarted)
-// | depthcast_slow_closes_total              | counter | code            | connections closed for slowness: 4008 (policy close), 4009 (buffer cap)
-// | depthcast_buffered_bytes_peak            | gauge   |                 | most bytes ever buffered for one connection
-// | depthcast_connection_buffered_bytes      | histogram |               | bytes buffered per open connection, at scrape time
-// | depthcast_connection_buffered_bytes_max  | gauge   |                 | most bytes buffered for one open connection, at scrape time
-// | depthcast_ingest_events_total            | counter |                 | engine book events applied to books
-// | depthcast_ingest_gaps_total              | counter |                 | seq gaps or epoch changes seen on the bus
-// | depthcast_recoveries_total               | counter | symbol          | symbol recoveries started (snapshot requested)
-// | depthcast_symbol_live                    | gauge   | symbol          | 1 when the symbol's book is live, 0 while recovering
+// | metric                                    | type      | labels | meaning
+// |-------------------------------------------|-----------|--------|-----------------------------------------------
+// | depthcast_latency_seconds                 | histogram | hop    | latency per hop (every hop of server_hops), buckets 10 µs … 60 s
+// | depthcast_latency_negative_samples_total  | counter   | hop    | samples below 0 (clock skew), recorded as 0
+// | depthcast_latency_overflow_samples_total  | counter   | hop    | samples above 60 s, recorded as 60 s
+// | depthcast_connections                     | gauge     |        | WebSocket connections open now
+// | depthcast_connections_opened_total        | counter   |        | WebSocket connections accepted
+// | depthcast_closes_total                    | counter   | code   | connections closed, by WebSocket close code
+// | depthcast_outbound_frames_total           | counter   | kind   | frames sent: snapshot, delta, heartbeat, other
+// | depthcast_outbound_bytes_total            | counter   |        | payload bytes sent
+// | depthcast_inbound_frames_total            | counter   |        | client frames received
+// | depthcast_inbound_bytes_total             | counter   |        | client payload bytes received
+// | depthcast_sends_dropped_total             | counter   |        | sends the socket refused (uWS returned 2); each closes the connection with 4009
+// | depthcast_errors_total                    | counter   | code   | Error frames sent, by error code (src/wire/codes.ts)
+// | depthcast_client_resyncs_total            | counter   |        | Resync requests from clients
+// | depthcast_subscriptions                   | gauge     |        | (connection, view) subscriptions now
+// | depthcast_conflating_connections          | gauge     |        | connections currently conflating (slow)
+// | depthcast_conflated_frames_total          | counter   |        | Delta frames sent with conflated = true
+// | depthcast_conflation_episodes_total       | counter   |        | times a connection went slow (streaming → conflating)
+// | depthcast_conflated_updates_merged_total  | counter   |        | updates merged into conflated frames (slow catch-ups and intervals)
+// | depthcast_catch_up_snapshots_total        | counter   |        | catch-ups sent as a Snapshot (too many levels changed, or the view restarted)
+// | depthcast_slow_closes_total               | counter   | code   | connections closed for slowness: 4008 (policy close), 4009 (buffer cap); both always present
+// | depthcast_connection_buffered_peak_bytes  | gauge     |        | most bytes ever buffered for one connection
+// | depthcast_connection_buffered_bytes       | histogram |        | bytes buffered per open connection, at scrape time
+// | depthcast_connection_buffered_max_bytes   | gauge     |        | most bytes buffered for one open connection, at scrape time
+// | depthcast_ingest_events_total             | counter   |        | engine book events applied to books
+// | depthcast_ingest_gaps_total               | counter   |        | seq gaps or epoch changes seen on the bus
+// | depthcast_engine_messages_total           | counter   | symbol | bus messages from the engine (batches and heartbeats); flat = engine silent
+// | depthcast_recoveries_total                | counter   | symbol | symbol recoveries started (snapshot requested); every symbol present from 0
+// | depthcast_symbol_live                     | gauge     | symbol | 1 when the symbol's book is live, 0 while recovering
+// | depthcast_process_*, depthcast_nodejs_*   |           |        | prom-client's process metrics (CPU, memory, event-loop lag)
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FeedCounters } from '../feed/counters.js';
-import { reported_quantiles, type HopHistograms } from './hop_histograms.js';
+import { close_code } from '../wire/codes.js';
+import type { HopHistograms } from './hop_histograms.js';
+import { latency_histogram_metric } from './latency_export.js';
 
 export const metric_prefix = 'depthcast_';
 
@@ -50,7 +56,12 @@ export interface RegistryOptions {
 export function create_registry(options: RegistryOptions = {}): Registry {
   const registry = new Registry();
   if (options.default_labels) registry.setDefaultLabels(options.default_labels);
-  if (options.process_metrics ?? true) collectDefaultMetrics({ register: registry, prefix: metric_prefix });
+  if (options.process_metrics ?? true) {
+    collectDefaultMetrics({ register: registry, prefix: metric_prefix });
+    // Gauges named like counters (promtool check metrics refuses them); the same
+    // counts stay exported per type as nodejs_active_{handles,requests,resources}.
+    for (const what of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`${metric_prefix}nodejs_active_${what}_total`);
+  }
   return registry;
 }
 
@@ -83,39 +94,28 @@ function gauge_from(registry: Registry, name: string, help: string, read: (g: Ga
 }
 
 /**
- * Exposes a HopHistograms' percentiles. source is called at every scrape, so a
+ * Exposes a HopHistograms as depthcast_latency_seconds (every hop it tracks)
+ * and its clamped-sample counts. source is called at every scrape, so a
  * server can swap in a merged or re-created instance without re-registering.
  */
 export function register_hop_histograms(registry: Registry, source: HopHistograms | (() => HopHistograms)): void {
   const get = typeof source === 'function' ? source : () => source;
-  gauge_from(registry, `${metric_prefix}latency_us`, 'Latency percentile per hop since start, microseconds', (g) => {
-    const hops = get();
-    for (const hop of hops.hops) {
-      const p = hops.percentiles(hop);
-      for (const q of reported_quantiles) g.set({ hop, quantile: String(q.quantile) }, p[q.key]);
-    }
-  }, ['hop', 'quantile']);
-  gauge_from(registry, `${metric_prefix}latency_max_us`, 'Largest latency sample per hop since start, microseconds', (g) => {
-    const hops = get();
-    for (const hop of hops.hops) g.set({ hop }, hops.percentiles(hop).max);
-  }, ['hop']);
-  gauge_from(registry, `${metric_prefix}latency_mean_us`, 'Mean latency per hop since start, microseconds', (g) => {
-    const hops = get();
-    for (const hop of hops.hops) g.set({ hop }, hops.percentiles(hop).mean);
-  }, ['hop']);
-  counter_from(registry, `${metric_prefix}latency_samples_total`, 'Latency samples recorded per hop', (c) => {
-    const hops = get();
-    for (const hop of hops.hops) set_counter(c, hops.count(hop), { hop });
-  }, ['hop']);
+  registry.registerMetric(latency_histogram_metric(`${metric_prefix}latency_seconds`, get));
   counter_from(registry, `${metric_prefix}latency_negative_samples_total`, 'Latency samples below zero (clock skew), recorded as 0', (c) => {
     const hops = get();
     for (const hop of hops.hops) set_counter(c, hops.negative_samples(hop), { hop });
   }, ['hop']);
+  counter_from(registry, `${metric_prefix}latency_overflow_samples_total`, 'Latency samples above 60 s, recorded as 60 s', (c) => {
+    const hops = get();
+    for (const hop of hops.hops) set_counter(c, hops.overflow_samples(hop), { hop });
+  }, ['hop']);
 }
 
 export interface FeedMetricSources {
-  /** Per-symbol liveness, read at scrape time. */
+  /** Per-symbol liveness, read at scrape time. Its symbols also start depthcast_recoveries_total at 0. */
   symbol_live?: () => Iterable<[symbol: string, live: boolean]>;
+  /** Bus messages heard from the engine per symbol (batches and heartbeats), read at scrape time. */
+  engine_messages?: () => Iterable<[symbol: string, messages: number]>;
   /** Bytes buffered for each open connection now, read at scrape time. */
   buffered_bytes?: () => readonly number[];
   /** Most bytes ever buffered for one connection (open or closed). */
@@ -125,6 +125,9 @@ export interface FeedMetricSources {
 /** Buckets of depthcast_connection_buffered_bytes: 0, then 1 KiB … 64 MiB by powers of 4. */
 export const buffered_bytes_buckets = [0, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
+/** Close codes of depthcast_slow_closes_total, exported from 0 so that rate() and alerts see them before the first close. */
+const slow_close_codes = [close_code.slow_consumer, close_code.send_buffer_overflow];
+
 /** Registers every feed metric of the table above, reading from counters at scrape time. */
 export function register_feed_metrics(registry: Registry, counters: FeedCounters, sources: FeedMetricSources = {}): void {
   const p = metric_prefix;
@@ -133,16 +136,16 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
   counter_from(registry, `${p}closes_total`, 'Connections closed, by WebSocket close code', (c) => {
     for (const [code, n] of counters.closes_total) set_counter(c, n, { code });
   }, ['code']);
-  counter_from(registry, `${p}frames_out_total`, 'Frames sent, by kind', (c) => {
+  counter_from(registry, `${p}outbound_frames_total`, 'Frames sent, by kind', (c) => {
     set_counter(c, counters.snapshots_out_total, { kind: 'snapshot' });
     set_counter(c, counters.deltas_out_total, { kind: 'delta' });
     set_counter(c, counters.heartbeats_out_total, { kind: 'heartbeat' });
     set_counter(c, counters.other_frames_out_total, { kind: 'other' });
   }, ['kind']);
-  counter_from(registry, `${p}bytes_out_total`, 'Payload bytes sent', (c) => set_counter(c, counters.bytes_out_total));
-  counter_from(registry, `${p}frames_in_total`, 'Client frames received', (c) => set_counter(c, counters.frames_in_total));
-  counter_from(registry, `${p}bytes_in_total`, 'Client payload bytes received', (c) => set_counter(c, counters.bytes_in_total));
-  counter_from(registry, `${p}sends_dropped_total`, 'Sends the socket refused; each forces a resync of the view', (c) => set_counter(c, counters.sends_dropped_total));
+  counter_from(registry, `${p}outbound_bytes_total`, 'Payload bytes sent', (c) => set_counter(c, counters.bytes_out_total));
+  counter_from(registry, `${p}inbound_frames_total`, 'Client frames received', (c) => set_counter(c, counters.frames_in_total));
+  counter_from(registry, `${p}inbound_bytes_total`, 'Client payload bytes received', (c) => set_counter(c, counters.bytes_in_total));
+  counter_from(registry, `${p}sends_dropped_total`, 'Sends the socket refused; each closes the connection with 4009', (c) => set_counter(c, counters.sends_dropped_total));
   counter_from(registry, `${p}errors_total`, 'Error frames sent, by error code', (c) => {
     for (const [code, n] of counters.errors_total) set_counter(c, n, { code });
   }, ['code']);
@@ -153,14 +156,22 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
   counter_from(registry, `${p}ingest_events_total`, 'Engine book events applied to books', (c) => set_counter(c, counters.ingest_events_total));
   counter_from(registry, `${p}ingest_gaps_total`, 'Sequence gaps or epoch changes seen on the bus', (c) => set_counter(c, counters.ingest_gaps_total));
   counter_from(registry, `${p}recoveries_total`, 'Symbol recoveries started, by symbol', (c) => {
+    for (const [symbol] of sources.symbol_live?.() ?? []) if (!counters.recoveries_total.has(symbol)) set_counter(c, 0, { symbol });
     for (const [symbol, n] of counters.recoveries_total) set_counter(c, n, { symbol });
   }, ['symbol']);
   counter_from(registry, `${p}conflation_episodes_total`, 'Times a connection went slow (streaming to conflating)', (c) => set_counter(c, counters.conflation_episodes_total));
   counter_from(registry, `${p}conflated_updates_merged_total`, 'Updates merged into conflated frames (slow catch-ups and intervals)', (c) => set_counter(c, counters.conflated_updates_merged_total));
   counter_from(registry, `${p}catch_up_snapshots_total`, 'Catch-ups sent as a Snapshot instead of a conflated Delta', (c) => set_counter(c, counters.catch_up_snapshots_total));
   counter_from(registry, `${p}slow_closes_total`, 'Connections closed for slowness, by close code (4008 policy close, 4009 buffer cap)', (c) => {
+    for (const code of slow_close_codes) if (!counters.slow_closes_total.has(code)) set_counter(c, 0, { code });
     for (const [code, n] of counters.slow_closes_total) set_counter(c, n, { code });
   }, ['code']);
+  if (sources.engine_messages) {
+    const read = sources.engine_messages;
+    counter_from(registry, `${p}engine_messages_total`, 'Bus messages from the engine (batches and heartbeats), by symbol', (c) => {
+      for (const [symbol, n] of read()) set_counter(c, n, { symbol });
+    }, ['symbol']);
+  }
   if (sources.buffered_bytes) {
     const read = sources.buffered_bytes;
     new Histogram({
@@ -171,14 +182,14 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
         for (const bytes of read()) this.observe(bytes);
       },
     });
-    gauge_from(registry, `${p}connection_buffered_bytes_max`, 'Most bytes buffered for one open connection, at scrape time', (g) => {
+    gauge_from(registry, `${p}connection_buffered_max_bytes`, 'Most bytes buffered for one open connection, at scrape time', (g) => {
       let max = 0;
       for (const bytes of read()) if (bytes > max) max = bytes;
       g.set(max);
     });
   }
   const peak = sources.buffered_bytes_peak ?? (() => counters.buffered_bytes_peak);
-  gauge_from(registry, `${p}buffered_bytes_peak`, 'Most bytes ever buffered for one connection', (g) => g.set(peak()));
+  gauge_from(registry, `${p}connection_buffered_peak_bytes`, 'Most bytes ever buffered for one connection', (g) => g.set(peak()));
   if (sources.symbol_live) {
     const read = sources.symbol_live;
     gauge_from(registry, `${p}symbol_live`, '1 when the symbol book is live, 0 while recovering', (g) => {

@@ -4,6 +4,7 @@
 //   /health    200 when the bus is connected and every book is live, else 503 (JSON body says why)
 //   /metrics   Prometheus text (prom-client registry)
 //   /stats     JSON: symbols, views, connections, counters, latency percentiles
+//              (since start, last 10 s, last 1 min)
 //              (with auth on: needs a token for all symbols; it shows best prices)
 //   /          the trading page (src/ui), when enabled
 //   anything else: 404
@@ -92,6 +93,8 @@ export interface ServerDeps {
   feed: Feed;
   registry: Registry;
   config: Readonly<Config>;
+  /** More /stats sections, read per request; a key here replaces the feed's own (app.ts: latency_us with windows). */
+  stats_sections?: () => Record<string, unknown>;
 }
 
 const ui_dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
@@ -206,7 +209,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
       send_json(res, '401 Unauthorized', { error: refusal });
       return;
     }
-    send_json(res, '200 OK', { ...feed.stats(), admission: { ...admission_stats, ip_buckets: gatekeeper.limiter.size, auth: gatekeeper.auth_enabled } });
+    send_json(res, '200 OK', { ...feed.stats(), ...deps.stats_sections?.(), admission: { ...admission_stats, ip_buckets: gatekeeper.limiter.size, auth: gatekeeper.auth_enabled } });
   });
 
   app.get('/metrics', (res) => {

@@ -136,10 +136,15 @@ describe('feed over a real nats-server', () => {
     const base = `http://127.0.0.1:${feed.server.port}`;
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);
-    const stats = await (await fetch(`${base}/stats`)).json() as { symbols: Record<string, { state: string }> };
+    const stats = await (await fetch(`${base}/stats`)).json() as {
+      symbols: Record<string, { state: string }>;
+      latency_us: Record<'since_start' | 'last_10s' | 'last_1m', { hops: Record<string, { count: number }> }>;
+    };
     expect(Object.keys(stats.symbols).sort()).toEqual([...symbols].sort());
+    expect(stats.latency_us.since_start.hops.engine_to_send.count).toBeGreaterThan(0);
+    expect(Object.keys(stats.latency_us.last_1m.hops)).toContain('engine_to_send');
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toMatch(/depthcast_latency_us\{hop="engine_to_send",quantile="0.99"\} \d/);
+    expect(metrics).toMatch(/depthcast_latency_seconds_bucket\{hop="engine_to_send",le="0.025"\} [1-9]/);
     expect(metrics).toMatch(/depthcast_connections_opened_total \d+/);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
