@@ -324,6 +324,7 @@ function expected_errors(c: FuzzCase, subs: Set<string>, o: ServerFuzzOptions): 
   const known = new Set(o.symbols);
   switch (msg.type) {
     case 'ping':
+    case 'ack':
       return [];
     case 'subscribe': {
       if (!depths_allowed.includes(msg.depth)) return [error_code.bad_depth];

@@ -43,6 +43,11 @@ export interface Config {
   slow_exit_bytes: number;
   conflation_levels_max: number;
   slow_policy: 'conflate' | 'close';
+  reader_lag_target_ms: number;
+  in_flight_bytes_min: number;
+  in_flight_bytes_max: number;
+  reader_probe_interval_ms: number;
+  reader_lag_ms_max: number;
   heartbeat_interval_ms: number;
   idle_timeout_s: number;
   snapshot_timeout_ms: number;
@@ -118,6 +123,16 @@ export const option_specs: readonly OptionSpec[] = [
   { key: 'slow_policy', flag: '--slow-policy', env: 'DEPTHCAST_SLOW_POLICY', type: 'string', default: 'conflate', commands: feed_cmds,
     help: "What happens to a slow client: 'conflate' (coalesced diffs) or 'close' (close code 4008)",
     validate: (v) => (v === 'conflate' || v === 'close') ? undefined : `expected 'conflate' or 'close', got '${String(v)}'` },
+  { key: 'reader_lag_target_ms', flag: '--reader-lag-target-ms', env: 'DEPTHCAST_READER_LAG_TARGET_MS', type: 'int', default: 500, min: 20, max: 60000, commands: feed_cmds,
+    help: "Staleness the per-connection in-flight cap aims at: a connection gets at most what its reader drained in this long (measured with WebSocket pings and Ack frames); past that it conflates (docs/PROTOCOL.md, Slow readers)" },
+  { key: 'in_flight_bytes_min', flag: '--in-flight-bytes-min', env: 'DEPTHCAST_IN_FLIGHT_BYTES_MIN', type: 'int', default: 4 * 1024, min: 512, max: 64 * 1024 * 1024, commands: feed_cmds,
+    help: "Floor of a connection's in-flight cap (and the cap before its reader's rate is known)" },
+  { key: 'in_flight_bytes_max', flag: '--in-flight-bytes-max', env: 'DEPTHCAST_IN_FLIGHT_BYTES_MAX', type: 'int', default: 256 * 1024, min: 4096, max: 256 * 1024 * 1024, commands: feed_cmds,
+    help: 'Most bytes sent to one connection and not yet acknowledged by its reader, in every buffer on the way (ours, the kernel\'s, a proxy\'s)' },
+  { key: 'reader_probe_interval_ms', flag: '--reader-probe-interval-ms', env: 'DEPTHCAST_READER_PROBE_INTERVAL_MS', type: 'int', default: 100, min: 10, max: 10000, commands: feed_cmds,
+    help: 'A WebSocket ping carrying the byte offset goes to each connection this often while data flows: its pong tells how far behind the reader is' },
+  { key: 'reader_lag_ms_max', flag: '--reader-lag-ms-max', env: 'DEPTHCAST_READER_LAG_MS_MAX', type: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
+    help: 'A reader needing longer than this for each of 3 probes in a row, even while conflated, is closed with 4010 (a paused reader that resumes is not)' },
   { key: 'heartbeat_interval_ms', flag: '--heartbeat-interval-ms', env: 'DEPTHCAST_HEARTBEAT_INTERVAL_MS', type: 'int', default: 1000, min: 50, max: 60000, commands: feed_cmds,
     help: 'A Heartbeat goes to every connection idle this long' },
   { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', type: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,
@@ -233,6 +248,9 @@ export function parse_config(command: Command, argv: readonly string[], env: Rec
   }
   if (c.slow_enter_bytes >= c.send_buffer_bytes_max) {
     throw new ConfigError(`option --slow-enter-bytes (${c.slow_enter_bytes}) must be below --send-buffer-bytes-max (${c.send_buffer_bytes_max})`);
+  }
+  if (c.in_flight_bytes_min > c.in_flight_bytes_max) {
+    throw new ConfigError(`option --in-flight-bytes-min (${c.in_flight_bytes_min}) must not exceed --in-flight-bytes-max (${c.in_flight_bytes_max})`);
   }
   return { config: Object.freeze(c), help };
 }

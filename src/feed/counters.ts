@@ -24,9 +24,10 @@ export interface FeedCounters {
   conflating_connections: number;
   conflated_frames_total: number;
   conflation_episodes_total: number;
+  conflation_episodes_by_cause_total: Map<string, number>; // 'lag' (the reader's own acknowledgements) or 'buffer' (uWS's buffer)
   conflated_updates_merged_total: number;
   catch_up_snapshots_total: number;
-  slow_closes_total: Map<number, number>;         // by close code (4008, 4009)
+  slow_closes_total: Map<number, number>;         // by close code (4008, 4009, 4010)
   buffered_bytes_peak: number;                    // of connections already closed; open ones are read live
   ingest_events_total: number;
   ingest_gaps_total: number;
@@ -40,7 +41,7 @@ export function new_feed_counters(): FeedCounters {
     bytes_out_total: 0, frames_in_total: 0, bytes_in_total: 0, sends_dropped_total: 0,
     errors_total: new Map(), client_resyncs_total: 0, subscriptions: 0,
     conflating_connections: 0, conflated_frames_total: 0,
-    conflation_episodes_total: 0, conflated_updates_merged_total: 0, catch_up_snapshots_total: 0, slow_closes_total: new Map(), buffered_bytes_peak: 0,
+    conflation_episodes_total: 0, conflation_episodes_by_cause_total: new Map(), conflated_updates_merged_total: 0, catch_up_snapshots_total: 0, slow_closes_total: new Map(), buffered_bytes_peak: 0,
     ingest_events_total: 0, ingest_gaps_total: 0, recoveries_total: new Map(),
   };
 }

@@ -18,7 +18,7 @@ import { close_code, depths_allowed, error_code, interval_ms_max } from '../wire
 import { decode_client_frame, FrameEncoder } from '../wire/feed_codec.js';
 import type { ClientMsg, SymbolStatusRec } from '../wire/feed_types.js';
 import { WireError } from '../wire/wire_error.js';
-import { Session, type SlowPolicy } from './session.js';
+import { Session, type SessionLimits, type SlowPolicy } from './session.js';
 import { Subscription } from './subscription.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport } from './transport.js';
@@ -26,8 +26,8 @@ import { ViewChannel } from './view_channel.js';
 
 const log = logger_for('feed');
 
-/** How often slow sessions are re-checked for drain and interval subscriptions served. */
-export const accumulate_tick_ms = 10;
+/** How often conflating sessions are re-checked and due catch-ups (intervals, slow readers) sent. */
+export const pump_tick_ms = 10;
 /** Connections listed one by one in /stats slow_consumers.slowest. */
 export const slow_sessions_reported_max = 10;
 /** Inbound frames/s at this multiple of the limit close the connection (abuse). */
@@ -44,7 +44,8 @@ export class Feed {
   private readonly dirty_symbols = new Set<SymbolFeed>();
   /** Sessions with frames queued this turn, in queueing order (Session.pending_queued keeps each in once). */
   private readonly dirty_sessions: Session[] = [];
-  private readonly interval_subs = new Set<Subscription>();
+  /** Sessions that conflate or have interval subscriptions: the pump tick visits only these. */
+  private readonly pumped_sessions = new Set<Session>();
   private readonly slow_sessions = new Set<Session>();
   private flush_scheduled = false;
   private bus_subs: BusSubscription[] = [];
@@ -78,7 +79,7 @@ export class Feed {
       else if (status === 'reconnected') for (const f of this.symbols.values()) f.upstream_back();
     });
     this.timers.push(setInterval(() => this.heartbeat_tick(), Math.max(10, Math.floor(this.config.heartbeat_interval_ms / 4))));
-    this.timers.push(setInterval(() => this.accumulate_tick(), accumulate_tick_ms));
+    this.timers.push(setInterval(() => this.pump_tick(), pump_tick_ms));
     log.info({ symbols: this.config.symbols, bus: this.bus.kind }, 'feed started');
   }
 
@@ -99,15 +100,18 @@ export class Feed {
   /** A new connection. `options.slow_policy` overrides the server's policy for it (e.g. /ws?slow=close). */
   open_session(transport: ClientTransport, options: { slow_policy?: SlowPolicy } = {}): Session {
     const c = this.config;
-    const limits = {
+    const limits: SessionLimits = {
       slow_enter_bytes: c.slow_enter_bytes, slow_exit_bytes: c.slow_exit_bytes, send_buffer_bytes_max: c.send_buffer_bytes_max,
       slow_policy: options.slow_policy ?? c.slow_policy, inbound_messages_per_s_max: c.inbound_messages_per_s_max,
+      reader_lag_target_ms: c.reader_lag_target_ms, in_flight_bytes_min: c.in_flight_bytes_min, in_flight_bytes_max: c.in_flight_bytes_max,
+      reader_probe_interval_ms: c.reader_probe_interval_ms, reader_lag_ms_max: c.reader_lag_ms_max,
     };
     const session = new Session(transport, limits, {
       on_frame_sent: (bytes) => { this.counters.bytes_out_total += bytes; },
-      on_slow_change: (s, slow) => {
+      on_slow_change: (s, slow, cause) => {
         if (slow) {
           this.counters.conflation_episodes_total++;
+          count_by(this.counters.conflation_episodes_by_cause_total, cause);
           this.slow_sessions.add(s);
         } else {
           this.slow_sessions.delete(s);
@@ -115,7 +119,7 @@ export class Feed {
         this.counters.conflating_connections = this.slow_sessions.size;
       },
       on_close_decision: (s, code) => {
-        if (code === close_code.slow_consumer || code === close_code.send_buffer_overflow) count_by(this.counters.slow_closes_total, code);
+        if (code === close_code.slow_consumer || code === close_code.send_buffer_overflow || code === close_code.reader_too_slow) count_by(this.counters.slow_closes_total, code);
         this.drop_subscriptions(s);
       },
       on_catch_up: (_s, sub) => {
@@ -129,6 +133,11 @@ export class Feed {
         this.counters.conflated_updates_merged_total += sub.last_catch_up_merged;
       },
       on_send_dropped: () => { this.counters.sends_dropped_total++; },
+      on_pump_change: (s, needed) => {
+        if (needed) this.pumped_sessions.add(s);
+        else this.pumped_sessions.delete(s);
+      },
+      on_lag_sample: (_s, lag_ms) => { this.latency.record('reader_lag', lag_ms * 1e6); },
     }, (s) => this.schedule_session(s), Date.now());
     this.sessions.add(session);
     this.counters.connections = this.sessions.size;
@@ -144,12 +153,18 @@ export class Feed {
     session.closing = true;
     this.drop_subscriptions(session);
     this.slow_sessions.delete(session);
+    this.pumped_sessions.delete(session);
     this.counters.connections = this.sessions.size;
     this.counters.conflating_connections = this.slow_sessions.size;
   }
 
   on_drain(session: Session): void {
     session.check_backpressure();
+  }
+
+  /** A WebSocket pong: a reader-flow probe answered (payload valid only during the call). */
+  on_pong(session: Session, payload: Uint8Array): void {
+    session.on_pong(payload, Date.now());
   }
 
   /** A binary frame from a client. `bytes` is only valid during the call. */
@@ -184,6 +199,7 @@ export class Feed {
       case 'subscribe': this.subscribe(session, msg.symbols, msg.depth, msg.interval_ms); break;
       case 'unsubscribe': this.unsubscribe(session, msg.symbols, msg.depth); break;
       case 'resync': this.resync(session, msg.symbol, msg.depth); break;
+      case 'ack': session.on_ack(msg.bytes_processed, now_ms); break;
       case 'ping':
         this.queue_other(session, this.encoder.pong({ nonce: msg.nonce, client_time_ns: msg.client_time_ns, server_time_ns: now_ns() }));
         break;
@@ -232,7 +248,7 @@ export class Feed {
       const key = symbol + '|' + depth;
       const existing = session.subs.get(key);
       if (existing !== undefined) {
-        this.set_interval(existing, interval_ms);
+        session.set_interval(existing, interval_ms, Date.now());
         statuses.push(status_of(f));
         continue;
       }
@@ -242,12 +258,8 @@ export class Feed {
       }
       const channel = this.channel_for(f, depth);
       const sub = new Subscription(session, channel, interval_ms);
-      session.subs.set(key, sub);
+      session.add_view(sub, Date.now());
       this.counters.subscriptions++;
-      if (interval_ms > 0) {
-        this.interval_subs.add(sub);
-        sub.next_due_ms = Date.now() + interval_ms;
-      }
       statuses.push(status_of(f));
       if (f.state === 'live') this.start_sub(session, sub);
     }
@@ -256,35 +268,9 @@ export class Feed {
 
   /** Snapshot now, then the view's Deltas: no window in which a Delta is lost or applied twice. */
   private start_sub(session: Session, sub: Subscription): void {
-    const ch = sub.channel;
-    this.flush_symbol(ch.symbol_feed); // the view reaches the current commit point first
+    this.flush_symbol(sub.channel.symbol_feed); // the view reaches the current commit point first
     this.counters.snapshots_out_total++;
-    session.queue(ch.snapshot());
-    sub.mark_sent();
-    sub.clear();
-    if (sub.interval_ms > 0 || session.slow) {
-      sub.mode = 'streaming'; // start_accumulating takes seq_sent from the view
-      ch.start_accumulating(sub);
-    } else {
-      ch.start_streaming(sub);
-    }
-  }
-
-  private set_interval(sub: Subscription, interval_ms: number): void {
-    if (sub.interval_ms === interval_ms) return;
-    sub.interval_ms = interval_ms;
-    if (interval_ms > 0) {
-      this.interval_subs.add(sub);
-      sub.next_due_ms = Date.now() + interval_ms;
-      if (sub.mode === 'streaming') sub.channel.start_accumulating(sub);
-    } else {
-      this.interval_subs.delete(sub);
-      const session = sub.owner as Session;
-      if (sub.mode === 'accumulating' && !session.slow) {
-        session.send_catch_up(sub);
-        sub.channel.start_streaming(sub);
-      }
-    }
+    session.start_view(sub, Date.now());
   }
 
   private unsubscribe(session: Session, symbols: string[], depth: number): void {
@@ -306,14 +292,11 @@ export class Feed {
     }
     this.counters.client_resyncs_total++;
     if (sub.channel.symbol_feed.state !== 'live') return; // it gets a snapshot when the symbol is live again
-    sub.channel.remove(sub);
     this.start_sub(session, sub);
   }
 
   private remove_sub(session: Session, sub: Subscription): void {
-    sub.channel.remove(sub);
-    this.interval_subs.delete(sub);
-    session.subs.delete(sub.key);
+    session.remove_view(sub);
     this.counters.subscriptions--;
   }
 
@@ -426,13 +409,7 @@ export class Feed {
     for (const session of this.sessions) {
       for (const sub of session.subs.values()) {
         if (sub.channel.symbol_feed !== f) continue;
-        if (session.slow) {
-          sub.channel.start_accumulating(sub);
-          sub.force_snapshot();
-          continue;
-        }
-        sub.channel.remove(sub);
-        this.start_sub(session, sub);
+        if (!session.defer_restart(sub)) this.start_sub(session, sub);
       }
     }
     if (reason !== 'start') log.info({ symbol: f.symbol, reason, epoch: f.epoch, seq: f.committed_seq }, 'views restarted from snapshot');
@@ -446,24 +423,21 @@ export class Feed {
     const idle_ms = this.config.heartbeat_interval_ms;
     let frame: Uint8Array | null = null;
     for (const s of this.sessions) {
-      if (s.slow || s.closing || now_ms - s.last_send_ms < idle_ms) continue;
+      if (s.closing || now_ms - s.last_send_ms < idle_ms || (s.slow && !s.has_room())) continue;
       frame ??= this.encoder.heartbeat({ server_time_ns: now_ns() });
       this.counters.heartbeats_out_total++;
       s.queue(frame);
     }
   }
 
-  private accumulate_tick(): void {
-    for (const s of this.slow_sessions) s.check_backpressure();
-    if (this.interval_subs.size === 0) return;
+  /** Due catch-ups: interval subscriptions, and conflating connections whose reader has room. */
+  private pump_tick(): void {
+    if (this.pumped_sessions.size === 0) return;
+    for (const f of this.dirty_symbols) this.flush_symbol(f); // catch-ups as of the latest commit point
     const now_ms = Date.now();
-    for (const sub of this.interval_subs) {
-      if (now_ms < sub.next_due_ms) continue;
-      const session = sub.owner as Session;
-      sub.next_due_ms = now_ms + sub.interval_ms;
-      if (session.slow || session.closing || sub.mode !== 'accumulating') continue;
-      this.flush_symbol(sub.channel.symbol_feed);
-      session.send_catch_up(sub);
+    for (const s of this.pumped_sessions) {
+      if (s.slow) s.check_backpressure(now_ms); // reads the buffer, then pumps
+      else s.pump(now_ms);
     }
   }
 

@@ -1,25 +1,57 @@
-// One client connection: its subscriptions, its outgoing frames for this
-// event-loop turn (sent corked, in one syscall), its inbound rate limit, and
-// its slow-consumer state with hysteresis (nats.js SlowNotifier): it switches
-// streaming → conflating once when its buffered bytes cross slow_enter_bytes,
-// and back once when they fall below slow_exit_bytes. While conflating nothing
-// is queued per update: each view accumulates (Subscription) and, once the
-// socket has drained, gets ONE catch-up frame. With slow_policy 'close' the
-// connection is closed with 4008 instead, and nothing is queued or sent after
-// that decision. Whatever the policy, more than send_buffer_bytes_max buffered
-// closes with 4009, and so does a send the socket refuses (never a silent skip).
+// One client connection: its outgoing frames for this event-loop turn (sent
+// corked, in one syscall), its inbound rate limit, how far behind its reader
+// is (ReaderFlow), and the ONE place where each of its subscriptions'
+// delivery mode is decided (`settle`):
+//
+//   waiting ──start_view──▶ streaming ⇄ accumulating
+//
+//   streaming     the subscription shares its view's encoded Deltas;
+//   accumulating  it keeps only a seq and trades (Subscription) and is sent
+//                 ONE catch-up frame when a catch-up is due: every interval_ms
+//                 for an interval subscription, and whenever the reader has
+//                 room for one while the connection conflates.
+//   A subscription accumulates iff it has an interval or its connection is
+//   conflating; the interval mechanism and the slow-reader one are the same
+//   code path (pump).
+//
+// The connection conflates (hysteresis, once per crossing as nats.js's
+// SlowNotifier) when its reader lags: more bytes in flight than its reader
+// drains within the lag target AND its oldest unanswered probe waits longer
+// than the path explains ('lag'); or when uWS's own buffer passes
+// slow_enter_bytes ('buffer'). It streams again once the reader keeps up and
+// uWS's buffer is under slow_exit_bytes; a reader that fails again soon after
+// (a reader slower than the stream but faster than its catch-ups) waits
+// exponentially longer before the next try, so it does not flap.
+// With slow_policy 'close' the connection is closed with 4008 instead. A
+// reader too slow even for catch-ups is closed with 4010. Whatever the
+// policy, more than send_buffer_bytes_max buffered closes with 4009, and so
+// does a send the socket refuses (never a silent skip).
+//
+// Cost per flush: the sends, one JS comparison for the lag gate, one native
+// buffered-amount read only when a send reported backpressure or several
+// frames went out corked, and a ping every reader_probe_interval_ms.
 
 import { close_code } from '../wire/codes.js';
 import { TokenBucket } from './rate_limiter.js';
+import { ReaderFlow, type ReaderFlowLimits } from './reader_flow.js';
 import type { Subscription, SubscriptionOwner } from './subscription.js';
 import { send_backpressure, send_dropped, send_ok, type ClientTransport } from './transport.js';
 
 /** Frames queued for one connection within one event-loop turn; past it we flush early. */
 export const session_pending_frames_max = 1024;
+/** First wait before a conflating connection may try streaming again. */
+export const stream_retry_ms_min = 250;
+/** Longest wait between tries, reached by doubling while tries keep failing. */
+export const stream_retry_ms_max = 8000;
+/** Streaming this long without falling behind resets the wait to stream_retry_ms_min. */
+export const stream_stable_ms = 10_000;
+/** The stream's byte rate is measured over stretches of at least this long. */
+export const stream_rate_window_ms = 1000;
 
 export type SlowPolicy = 'conflate' | 'close';
+export type ConflationCause = 'lag' | 'buffer';
 
-export interface SessionLimits {
+export interface SessionLimits extends ReaderFlowLimits {
   readonly slow_enter_bytes: number;
   readonly slow_exit_bytes: number;
   readonly send_buffer_bytes_max: number;
@@ -29,23 +61,30 @@ export interface SessionLimits {
 
 export interface SessionEvents {
   on_frame_sent(bytes: number): void;
-  on_slow_change(session: Session, slow: boolean): void;
+  on_slow_change(session: Session, slow: boolean, cause: ConflationCause): void;
   on_close_decision(session: Session, code: number): void;
   /** A catch-up frame was queued for an accumulating subscription (conflation or interval). */
   on_catch_up(session: Session, sub: Subscription): void;
   /** The socket refused a send (uWS returned 2); the connection is closed for it. */
   on_send_dropped(session: Session): void;
+  /** The session now needs (or no longer needs) the feed's periodic pump: it conflates or has interval subscriptions. */
+  on_pump_change(session: Session, needed: boolean): void;
+  /** A probe was answered: its delay, in ms. */
+  on_lag_sample(session: Session, lag_ms: number): void;
 }
 
 export class Session implements SubscriptionOwner {
   private static next_id = 1;
   readonly id = Session.next_id++;
   readonly subs = new Map<string, Subscription>();
+  /** Conflating: every subscription accumulates and gets catch-ups at the reader's pace. */
   slow = false;
+  slow_cause: ConflationCause | null = null;
   /** Set when we decided to close: nothing is queued or sent after it. */
   closing = false;
   last_send_ms: number;
   readonly inbound: TokenBucket;
+  readonly flow: ReaderFlow;
   inbound_refused = 0;
   slow_episodes = 0;
   /** Most bytes ever seen buffered for this connection (sampled after each flush, on drain and every slow tick). */
@@ -57,6 +96,21 @@ export class Session implements SubscriptionOwner {
   close_decision: number | null = null;
   private pending: Uint8Array[] = [];
   private pending_queued = false;
+  private probe_pending = false;
+  /** The transport can send pings: the reader's lag is measured. */
+  private readonly probing: boolean;
+  private cork_status = send_ok;
+  private interval_subs = 0;
+  private pumped = false;
+  /** Wait before a lag episode may end: 0 at first, doubled (from stream_retry_ms_min) while episodes follow short stretches of streaming. */
+  private stream_retry_ms = 0;
+  /** Earliest time a conflating connection may try streaming again. */
+  private stream_retry_at_ms = 0;
+  private streaming_since_ms: number;
+  /** Bytes/s this connection was sent while it streamed (latest stretches; kept while it conflates). */
+  stream_bytes_per_s = 0;
+  private stream_window_bytes = 0;
+  private stream_window_start_ms: number;
 
   constructor(
     readonly transport: ClientTransport,
@@ -66,9 +120,167 @@ export class Session implements SubscriptionOwner {
     now_ms: number,
   ) {
     this.last_send_ms = now_ms;
+    this.streaming_since_ms = now_ms;
+    this.stream_window_start_ms = now_ms;
+    this.flow = new ReaderFlow(limits);
+    this.probing = transport.ping !== undefined;
     // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
     this.inbound = new TokenBucket(limits.inbound_messages_per_s_max, limits.inbound_messages_per_s_max, now_ms);
   }
+
+  // ---- the subscription state machine (its only owner) ----
+
+  /** The view's Snapshot goes out now; then the subscription streams or accumulates from there. */
+  start_view(sub: Subscription, now_ms: number): void {
+    sub.channel.remove(sub);
+    this.queue(sub.channel.snapshot());
+    sub.mark_sent();
+    sub.clear();
+    this.settle(sub, now_ms, true);
+  }
+
+  /**
+   * The view restarted (recovery, new epoch). An accumulating subscription's
+   * next catch-up becomes a Snapshot; returns false for one that needs a
+   * Snapshot now (the caller brings the view current and calls start_view).
+   */
+  defer_restart(sub: Subscription): boolean {
+    if (sub.mode !== 'accumulating') return false;
+    sub.force_snapshot();
+    return true;
+  }
+
+  set_interval(sub: Subscription, interval_ms: number, now_ms: number): void {
+    if (sub.interval_ms === interval_ms) return;
+    if ((sub.interval_ms > 0) !== (interval_ms > 0)) this.count_interval_sub(interval_ms > 0 ? 1 : -1);
+    sub.interval_ms = interval_ms;
+    sub.next_due_ms = now_ms + interval_ms;
+    this.settle(sub, now_ms);
+  }
+
+  add_view(sub: Subscription, now_ms: number): void {
+    this.subs.set(sub.key, sub);
+    if (sub.interval_ms > 0) {
+      sub.next_due_ms = now_ms + sub.interval_ms;
+      this.count_interval_sub(1);
+    }
+  }
+
+  remove_view(sub: Subscription): void {
+    sub.channel.remove(sub);
+    if (this.subs.delete(sub.key) && sub.interval_ms > 0) this.count_interval_sub(-1);
+  }
+
+  /**
+   * Moves a subscription to the mode its interval and this connection's state
+   * call for. `positioned`: it was just sent a Snapshot (its position is the
+   * view's now), so it may enter either mode directly.
+   */
+  private settle(sub: Subscription, now_ms: number, positioned = false): void {
+    const accumulate = this.slow || sub.interval_ms > 0;
+    const ch = sub.channel;
+    if (positioned) {
+      if (accumulate) ch.start_accumulating(sub);
+      else ch.start_streaming(sub);
+    } else if (accumulate && sub.mode === 'streaming') {
+      ch.start_accumulating(sub);
+    } else if (!accumulate && sub.mode === 'accumulating') {
+      this.send_catch_up(sub); // to the view's seq: then it can share the view's Deltas
+      ch.start_streaming(sub);
+    } else {
+      return;
+    }
+    if (accumulate) sub.next_due_ms = now_ms + sub.interval_ms;
+  }
+
+  /**
+   * Sends the catch-ups that are due and fit: an interval subscription's
+   * when its interval has passed, a conflating connection's whenever its
+   * reader has room. Called by the feed's tick and when the reader acknowledges.
+   */
+  pump(now_ms: number): void {
+    if (this.closing) return;
+    if (this.slow) {
+      if (this.flow.too_slow()) {
+        this.close(close_code.reader_too_slow, 'reader too slow even for conflated catch-ups');
+        return;
+      }
+      if (!this.has_room()) return;
+      if (now_ms >= this.stream_retry_at_ms && this.keeping_up(now_ms)) {
+        this.stop_conflating(now_ms);
+        return;
+      }
+    }
+    for (const sub of this.subs.values()) {
+      if (sub.mode !== 'accumulating') continue;
+      if (sub.interval_ms > 0) {
+        if (now_ms < sub.next_due_ms) continue;
+        sub.next_due_ms = now_ms + sub.interval_ms;
+      }
+      this.send_catch_up(sub);
+    }
+  }
+
+  /** Queues the frame that brings an accumulating subscription to its view's current seq, if anything changed. */
+  private send_catch_up(sub: Subscription): void {
+    if (this.closing) return;
+    const frame = sub.catch_up();
+    if (frame === null) return;
+    this.queue(frame);
+    this.events.on_catch_up(this, sub);
+  }
+
+  private count_interval_sub(delta: number): void {
+    this.interval_subs += delta;
+    this.update_pumped();
+  }
+
+  private update_pumped(): void {
+    const needed = this.slow || this.interval_subs > 0;
+    if (needed === this.pumped) return;
+    this.pumped = needed;
+    this.events.on_pump_change(this, needed);
+  }
+
+  // ---- reader flow ----
+
+  /** Room for more: the reader has less than its window in flight, and uWS's buffer is drained. */
+  has_room(): boolean {
+    return (!this.probing || this.flow.has_room()) && this.transport.buffered_bytes() <= this.limits.slow_exit_bytes;
+  }
+
+  /**
+   * The reader can take the stream again: it answered its latest probe about
+   * as fast as the path allows, or it reads at least twice as fast as the
+   * stream ran when it last streamed (a paused reader that resumed), and no
+   * probe is overdue.
+   */
+  private keeping_up(now_ms: number): boolean {
+    if (!this.probing) return true;
+    const f = this.flow;
+    if (f.lagging(now_ms)) return false;
+    const base = f.min_delay_ms === Infinity ? 0 : f.min_delay_ms;
+    return f.lag_ms - base <= f.lag_gate_ms || f.rate_bytes_per_s >= 2 * this.stream_bytes_per_s;
+  }
+
+  on_pong(payload: Uint8Array, now_ms: number): void {
+    if (this.closing || !this.flow.on_pong(payload, now_ms)) return;
+    this.after_acknowledgement(now_ms);
+  }
+
+  on_ack(bytes_processed: number, now_ms: number): void {
+    if (this.closing) return;
+    const samples = this.flow.lag_samples;
+    this.flow.on_ack(bytes_processed, now_ms);
+    if (this.flow.lag_samples !== samples) this.after_acknowledgement(now_ms);
+  }
+
+  private after_acknowledgement(now_ms: number): void {
+    this.events.on_lag_sample(this, this.flow.lag_ms);
+    if (this.slow) this.pump(now_ms);
+  }
+
+  // ---- sending ----
 
   /** Queues a frame for this turn's corked flush. */
   queue(frame: Uint8Array): void {
@@ -85,12 +297,12 @@ export class Session implements SubscriptionOwner {
   }
 
   /**
-   * Sends every queued frame, then re-evaluates slowness. The common case on
-   * the fan-out path is one frame per session per turn: it goes out with a
-   * plain send (uWS corks and uncorks it itself, so its result says whether
-   * anything stayed buffered) and the buffered amount is read only when it
-   * did. Several frames go out inside one cork, whose result only the
-   * buffered amount tells.
+   * Sends every queued frame (and a probe when one is due), then
+   * re-evaluates the connection. The common case on the fan-out path is one
+   * frame per session per turn and no probe: it goes out with a plain send
+   * (uWS corks and uncorks it itself, so its result says whether anything
+   * stayed buffered). Several frames, or a frame and a probe, go out inside
+   * one cork, whose result only the buffered amount tells.
    */
   flush(now_ms: number = Date.now()): void {
     this.pending_queued = false;
@@ -101,14 +313,20 @@ export class Session implements SubscriptionOwner {
     const frames = this.pending;
     const n = frames.length;
     if (n === 0) {
-      this.check_backpressure();
+      this.evaluate(now_ms, true);
       return;
     }
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += frames[i].byteLength;
+    this.flow.on_sent(bytes);
+    if (!this.slow) this.measure_stream(bytes, now_ms);
+    this.probe_pending = this.probing && this.flow.probe_due(now_ms, this.slow);
     let status: number;
-    if (n === 1) {
+    if (n === 1 && !this.probe_pending) {
       status = this.send_one(frames[0]);
     } else {
       this.cork_status = send_ok;
+      this.probe_now_ms = now_ms;
       this.transport.cork(this.send_pending);
       status = this.cork_status;
     }
@@ -120,10 +338,20 @@ export class Session implements SubscriptionOwner {
       this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
       return;
     }
-    if (n > 1 || status === send_backpressure || this.slow) this.check_backpressure();
+    this.evaluate(now_ms, n > 1 || status === send_backpressure || this.slow);
   }
 
-  private cork_status = send_ok;
+  private probe_now_ms = 0;
+
+  private measure_stream(bytes: number, now_ms: number): void {
+    this.stream_window_bytes += bytes;
+    const elapsed_ms = now_ms - this.stream_window_start_ms;
+    if (elapsed_ms < stream_rate_window_ms) return;
+    const rate = (this.stream_window_bytes * 1000) / elapsed_ms;
+    this.stream_bytes_per_s = this.stream_bytes_per_s === 0 ? rate : (this.stream_bytes_per_s + rate) / 2;
+    this.stream_window_bytes = 0;
+    this.stream_window_start_ms = now_ms;
+  }
 
   /** The cork callback, made once per session (not a closure per flush). */
   private readonly send_pending = (): void => {
@@ -133,6 +361,10 @@ export class Session implements SubscriptionOwner {
         this.cork_status = send_dropped;
         return;
       }
+    }
+    if (this.probe_pending) {
+      this.probe_pending = false;
+      if (this.transport.ping!(this.flow.probe(this.probe_now_ms)) === send_dropped) this.cork_status = send_dropped;
     }
   };
 
@@ -146,44 +378,69 @@ export class Session implements SubscriptionOwner {
     return status;
   }
 
-  /** Called after sends and on drain: applies the hysteresis and the hard cap. */
-  check_backpressure(): void {
-    if (this.closing) return;
-    const buffered = this.transport.buffered_bytes();
-    if (buffered > this.buffered_bytes_max) this.buffered_bytes_max = buffered;
-    if (buffered > this.limits.send_buffer_bytes_max) {
-      this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
-      return;
-    }
-    if (!this.slow && buffered > this.limits.slow_enter_bytes) {
-      if (this.limits.slow_policy === 'close') {
-        this.close(close_code.slow_consumer, 'slow consumer');
-        return;
-      }
-      this.slow = true;
-      this.slow_episodes++;
-      for (const sub of this.subs.values()) sub.channel.start_accumulating(sub);
-      this.events.on_slow_change(this, true);
-    } else if (this.slow && buffered <= this.limits.slow_exit_bytes) {
-      this.slow = false;
-      this.events.on_slow_change(this, false);
-      // Catch up every view at once: one conflated frame each, then stream again.
-      // Interval subscriptions stay accumulating: the interval timer serves them.
-      for (const sub of this.subs.values()) {
-        if (sub.mode !== 'accumulating' || sub.interval_ms > 0) continue;
-        this.send_catch_up(sub);
-        sub.channel.start_streaming(sub);
-      }
-    }
+  /** On uWS's drain event and the feed's tick: the buffered amount may have changed. */
+  check_backpressure(now_ms: number = Date.now()): void {
+    this.evaluate(now_ms, true);
   }
 
-  /** Queues the frame that brings an accumulating subscription to its view's current seq, if anything changed. */
-  send_catch_up(sub: Subscription): void {
+  /**
+   * Applies the hard cap, then decides streaming ⇄ conflating. `read_buffer`:
+   * read uWS's buffered amount (a native call) — after corked sends,
+   * backpressure, drain or while conflating; otherwise only the reader's lag
+   * is looked at (JS numbers).
+   */
+  private evaluate(now_ms: number, read_buffer: boolean): void {
     if (this.closing) return;
-    const frame = sub.catch_up();
-    if (frame === null) return;
-    this.queue(frame);
-    this.events.on_catch_up(this, sub);
+    let buffered = 0;
+    if (read_buffer) {
+      buffered = this.transport.buffered_bytes();
+      if (buffered > this.buffered_bytes_max) this.buffered_bytes_max = buffered;
+      if (buffered > this.limits.send_buffer_bytes_max) {
+        this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+        return;
+      }
+    }
+    if (this.slow) {
+      this.pump(now_ms);
+      return;
+    }
+    const cause: ConflationCause | null = buffered > this.limits.slow_enter_bytes ? 'buffer'
+      : this.probing && this.flow.over_window() && this.flow.lagging(now_ms) ? 'lag' : null;
+    if (cause !== null) this.start_conflating(cause, now_ms);
+  }
+
+  private start_conflating(cause: ConflationCause, now_ms: number): void {
+    if (this.limits.slow_policy === 'close') {
+      this.close(close_code.slow_consumer, 'slow consumer');
+      return;
+    }
+    // Only lag episodes back off: the buffer's own hysteresis (enter/exit bytes) already keeps it from flapping.
+    if (cause === 'lag') {
+      // A try at streaming that failed soon: wait twice as long before the next.
+      this.stream_retry_ms = this.slow_episodes === 0 || now_ms - this.streaming_since_ms >= stream_stable_ms
+        ? 0 : Math.min(stream_retry_ms_max, Math.max(stream_retry_ms_min, this.stream_retry_ms * 2));
+    }
+    this.stream_retry_at_ms = cause === 'lag' ? now_ms + this.stream_retry_ms : now_ms;
+    this.slow = true;
+    this.slow_cause = cause;
+    this.slow_episodes++;
+    for (const sub of this.subs.values()) this.settle(sub, now_ms);
+    this.update_pumped();
+    this.events.on_slow_change(this, true, cause);
+  }
+
+  private stop_conflating(now_ms: number): void {
+    const cause = this.slow_cause ?? 'lag';
+    this.slow = false;
+    this.slow_cause = null;
+    this.streaming_since_ms = now_ms;
+    this.stream_window_bytes = 0;
+    this.stream_window_start_ms = now_ms;
+    this.events.on_slow_change(this, false, cause);
+    // Catch up every view at once: one conflated frame each, then stream again.
+    // Interval subscriptions stay accumulating: the pump serves them when due.
+    for (const sub of this.subs.values()) this.settle(sub, now_ms);
+    this.update_pumped();
   }
 
   close(code: number, reason: string): void {

@@ -10,6 +10,12 @@ export interface ClientTransport {
   send(frame: Uint8Array): number;
   /** Bytes queued in user space for this socket. */
   buffered_bytes(): number;
+  /**
+   * Sends a WebSocket ping with this payload (a reader-flow probe); same
+   * results as send. Optional: a transport without it (in-memory, in tests
+   * and benches) gets only the buffer-based slow detection.
+   */
+  ping?(payload: Uint8Array): number;
   /** Runs fn with the socket corked: every send inside goes out in one syscall. */
   cork(fn: () => void): void;
   /** Closes with a WebSocket close code after flushing what is already queued. */

@@ -5,6 +5,8 @@
 // costs one encode, not N. Subscribers that accumulate (slow connections,
 // interval subscriptions) share one ChangeLog of the prices that changed:
 // per update the view records its changes once, whatever their number.
+// Which set a subscriber is in is decided by its Session (Session.settle),
+// never here: these methods only move it.
 
 import { BookView, ViewLevels } from '../book/view.js';
 import type { LevelUpdate, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
@@ -190,11 +192,6 @@ export class ViewChannel {
     this.changed.changed_since(seq, (side, price) => {
       (side === 0 ? bids : asks).push(this.view.shown_level(side, price, { price, size: 0, orders: 0 }));
     });
-  }
-
-  /** What the view shows at `price` now (size 0 when not shown). */
-  shown_level(side: 0 | 1, price: number, out: LevelUpdate): LevelUpdate {
-    return this.view.shown_level(side, price, out);
   }
 
   /** Encodes a Delta for one subscriber (conflated catch-up): per-client work, slow clients only. */

@@ -21,9 +21,10 @@
 //   a parent that merge_from()s them.
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 
-export const hop_names = ['engine_to_ingest', 'ingest_to_send', 'engine_to_send', 'engine_to_receive', 'send_to_receive'] as const;
+// reader_lag: a reader-flow probe's delay, send to acknowledgement (src/feed/reader_flow.ts): how far behind each reader is.
+export const hop_names = ['engine_to_ingest', 'ingest_to_send', 'engine_to_send', 'reader_lag', 'engine_to_receive', 'send_to_receive'] as const;
 export type HopName = (typeof hop_names)[number];
-export const server_hops: readonly HopName[] = ['engine_to_ingest', 'ingest_to_send', 'engine_to_send'];
+export const server_hops: readonly HopName[] = ['engine_to_ingest', 'ingest_to_send', 'engine_to_send', 'reader_lag'];
 export const client_hops: readonly HopName[] = ['engine_to_receive', 'send_to_receive'];
 
 export const latency_us_lowest = 1;

@@ -20,9 +20,9 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Feed } from '../feed/feed.js';
 import type { Session, SlowPolicy } from '../feed/session.js';
-import type { ClientTransport } from '../feed/transport.js';
+import { send_dropped, type ClientTransport } from '../feed/transport.js';
 import { logger_for } from '../util/log.js';
-import { close_code } from '../wire/codes.js';
+import { close_code, error_code } from '../wire/codes.js';
 import { Gatekeeper } from './auth.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
 import { serve_ui_bundle, ui_bundle } from './ui_bundle.js';
@@ -61,8 +61,13 @@ class UwsTransport implements ClientTransport {
   }
 
   send(frame: Uint8Array): number {
-    if (this.closed) return 2;
+    if (this.closed) return send_dropped;
     return this.ws.send(frame, true, false);
+  }
+
+  ping(payload: Uint8Array): number {
+    if (this.closed) return send_dropped;
+    return this.ws.ping(payload);
   }
 
   buffered_bytes(): number {
@@ -182,8 +187,12 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
       } catch (err) {
         // A bug of ours must not take the server down with it; the client learns nothing went through.
         log.error({ err: (err as Error).stack }, 'unexpected error handling a client frame');
-        feed.send_error(session, 12, 'internal error handling the frame', '');
+        feed.send_error(session, error_code.bad_request, 'internal error handling the frame', '');
       }
+    },
+    pong: (ws, message) => {
+      const session = ws.getUserData().session;
+      if (session !== null) feed.on_pong(session, new Uint8Array(message)); // read within the call; never kept
     },
     drain: (ws) => {
       const session = ws.getUserData().session;

@@ -1,0 +1,243 @@
+// How far behind one connection's reader is, end to end, and how many bytes
+// the server may have in flight to it. Pure: time is passed in, no I/O.
+//
+// Why: uWS's own buffer fills only after every buffer below it is full (the
+// kernel's send buffer autotunes to megabytes, a proxy adds more), so a
+// client that reads slowly but steadily used to drift seconds behind without
+// the server ever seeing backpressure. Here the reader itself tells us what
+// it has read:
+//   - probes: a WebSocket ping whose payload is the byte offset sent so far.
+//     Standard clients answer pings in order, behind everything queued before
+//     them, so a pong with offset X proves the reader has read X bytes, and
+//     the pong's delay is the backlog in every buffer on the way (kernel,
+//     proxy, the client's network stack). Any client, no protocol change.
+//   - acknowledgements (optional Ack frames): the bytes the client application
+//     has processed, which also covers a browser whose network thread reads
+//     promptly while its main thread is seconds behind. Once a client has
+//     sent one, the lower of the two offsets counts.
+// From these: in_flight = bytes sent − bytes acknowledged; the reader's
+// delivery rate (max over recent samples, as BBR's bottleneck bandwidth;
+// samples taken while the reader had nothing to read only ever raise it); and
+// the window = rate × lag_target, between in_flight_bytes_min and
+// in_flight_bytes_max (as BBR caps in flight at bandwidth × delay, and an
+// HTTP/2 window caps what a stream may have unacknowledged). A reader is
+// `lagging` when its oldest unacknowledged probe is older than the path's
+// smallest delay by more than lag_gate_ms: a fast reader that briefly has
+// more than the window in flight (a burst) is never held back for it.
+//
+// Cost: O(1) per send, probe and acknowledgement; two rings of fixed size,
+// no allocation after construction.
+
+/** Probes outstanding at once; past it no new probe is sent until one is answered. */
+export const probes_outstanding_max = 64;
+/** Delivery-rate samples the max filter keeps (about this many probe intervals). */
+export const rate_samples_max = 16;
+/** A rate sample needs at least this much time between two acknowledgements. */
+export const rate_sample_interval_ms_min = 5;
+/** Consecutive probes over reader_lag_ms_max before the reader counts as too slow. */
+export const too_slow_probes = 3;
+/** Bytes of a probe's payload: the offset as a little-endian float64 (exact below 2^53). */
+export const probe_payload_bytes = 8;
+
+export interface ReaderFlowLimits {
+  /** Staleness the window aims at: a reader is sent at most what it drains in this time. */
+  readonly reader_lag_target_ms: number;
+  readonly in_flight_bytes_min: number;
+  readonly in_flight_bytes_max: number;
+  /** Pings go out this often while data flows (and after every send while conflating). */
+  readonly reader_probe_interval_ms: number;
+  /** A reader needing longer than this for each of too_slow_probes probes in a row is too slow. */
+  readonly reader_lag_ms_max: number;
+}
+
+export class ReaderFlow {
+  /** Payload bytes of binary frames the socket accepted. */
+  bytes_sent = 0;
+  /** Bytes the reader has read (highest offset answered by a pong). */
+  bytes_read = 0;
+  /** Bytes the client application says it processed (Ack frames); meaningful once acks_seen. */
+  bytes_processed = 0;
+  acks_seen = false;
+  /** Latest measured delay: a probe's send to its acknowledgement. */
+  lag_ms = 0;
+  /** Smallest delay seen: the path's round trip without queueing. */
+  min_delay_ms = Infinity;
+  /** Delay samples taken (one per acknowledgement that answered a probe). */
+  lag_samples = 0;
+  window_bytes: number;
+  /** Consecutive delay samples over reader_lag_ms_max. */
+  slow_probes_in_row = 0;
+  readonly lag_gate_ms: number;
+
+  private readonly probe_offsets = new Float64Array(probes_outstanding_max);
+  private readonly probe_sent_ms = new Float64Array(probes_outstanding_max);
+  private probe_head = 0;
+  private probe_count = 0;
+  private last_probe_ms = -Infinity;
+  private last_probe_offset = 0;
+  private readonly rate_samples = new Float64Array(rate_samples_max);
+  private rate_next = 0;
+  private rate_max = 0;
+  private sample_offset = 0;
+  private sample_ms = -1;
+  /** in_flight when the current rate sample began: a sample that delivered more than this was app-limited. */
+  private sample_in_flight = 0;
+  private readonly payload = new Uint8Array(probe_payload_bytes);
+  private readonly payload_view = new DataView(this.payload.buffer);
+
+  constructor(readonly limits: ReaderFlowLimits) {
+    this.window_bytes = limits.in_flight_bytes_min;
+    // A fifth of the target: well above scheduling noise, well below what a reader notices.
+    this.lag_gate_ms = Math.max(20, limits.reader_lag_target_ms / 5);
+  }
+
+  /** Bytes acknowledged: by pongs, and by the application too once it sends Acks. */
+  get bytes_acked(): number {
+    return this.acks_seen ? Math.min(this.bytes_read, this.bytes_processed) : this.bytes_read;
+  }
+
+  get in_flight(): number {
+    return this.bytes_sent - this.bytes_acked;
+  }
+
+  /** The reader's delivery rate estimate (0 until measured). */
+  get rate_bytes_per_s(): number {
+    return this.rate_max;
+  }
+
+  on_sent(bytes: number): void {
+    this.bytes_sent += bytes;
+  }
+
+  /** More in flight than the window allows. */
+  over_window(): boolean {
+    return this.in_flight > this.window_bytes;
+  }
+
+  /** Room for more: less in flight than the window. */
+  has_room(): boolean {
+    return this.in_flight < this.window_bytes;
+  }
+
+  /** How far behind the reader is now: the age of its oldest unanswered probe, else the last measured delay. */
+  lag_now_ms(now_ms: number): number {
+    if (this.probe_count === 0) return this.lag_ms;
+    return Math.max(this.lag_ms, now_ms - this.probe_sent_ms[this.probe_head]);
+  }
+
+  /** The reader is queueing: its oldest unanswered probe waits longer than the path alone explains. */
+  lagging(now_ms: number): boolean {
+    if (this.probe_count === 0) return false;
+    const base = this.min_delay_ms === Infinity ? 0 : this.min_delay_ms;
+    return now_ms - this.probe_sent_ms[this.probe_head] - base > this.lag_gate_ms;
+  }
+
+  /** Too slow even for catch-ups: each of the last too_slow_probes probes took longer than reader_lag_ms_max. */
+  too_slow(): boolean {
+    return this.slow_probes_in_row >= too_slow_probes;
+  }
+
+  /**
+   * A probe is due when something was sent since the last one and either the
+   * interval passed, or the caller needs to hear back soon (`eager`: the
+   * connection is conflating and waits for room, or is near its window).
+   */
+  probe_due(now_ms: number, eager: boolean): boolean {
+    if (this.bytes_sent === this.last_probe_offset || this.probe_count === probes_outstanding_max) return false;
+    if (now_ms - this.last_probe_ms >= this.limits.reader_probe_interval_ms) return true;
+    return eager || this.in_flight * 2 > this.window_bytes;
+  }
+
+  /** Records a probe at the current offset; returns its payload (valid until the next call). */
+  probe(now_ms: number): Uint8Array {
+    const i = (this.probe_head + this.probe_count) % probes_outstanding_max;
+    this.probe_offsets[i] = this.bytes_sent;
+    this.probe_sent_ms[i] = now_ms;
+    this.probe_count++;
+    this.last_probe_ms = now_ms;
+    this.last_probe_offset = this.bytes_sent;
+    this.payload_view.setFloat64(0, this.bytes_sent, true);
+    return this.payload;
+  }
+
+  /**
+   * A pong. Returns false (and changes nothing) unless it carries an offset
+   * this flow sent as a probe and has not seen answered: a client can only
+   * ever report on itself, and a forged payload is ignored.
+   */
+  on_pong(payload: Uint8Array, now_ms: number): boolean {
+    if (payload.byteLength !== probe_payload_bytes) return false; // uWS's own keep-alive pings carry none
+    const offset = new DataView(payload.buffer, payload.byteOffset, probe_payload_bytes).getFloat64(0, true);
+    if (!this.outstanding(offset) || offset <= this.bytes_read) return false;
+    this.bytes_read = offset;
+    this.advance(now_ms);
+    return true;
+  }
+
+  /** An Ack frame: bytes the client application processed (clamped to what was sent). */
+  on_ack(bytes_processed: number, now_ms: number): void {
+    this.acks_seen = true;
+    const bytes = Math.min(bytes_processed, this.bytes_sent);
+    if (bytes <= this.bytes_processed) return;
+    this.bytes_processed = bytes;
+    this.advance(now_ms);
+  }
+
+  private outstanding(offset: number): boolean {
+    for (let k = 0; k < this.probe_count; k++) {
+      if (this.probe_offsets[(this.probe_head + k) % probes_outstanding_max] === offset) return true;
+    }
+    return false;
+  }
+
+  /** Retires answered probes (one delay sample: the newest), takes a rate sample, resizes the window. */
+  private advance(now_ms: number): void {
+    const acked = this.bytes_acked;
+    let newest_sent_ms = -1;
+    while (this.probe_count > 0 && this.probe_offsets[this.probe_head] <= acked) {
+      newest_sent_ms = this.probe_sent_ms[this.probe_head];
+      this.probe_head = (this.probe_head + 1) % probes_outstanding_max;
+      this.probe_count--;
+    }
+    if (newest_sent_ms >= 0) {
+      const delay = Math.max(0, now_ms - newest_sent_ms);
+      this.lag_ms = delay;
+      this.lag_samples++;
+      if (delay < this.min_delay_ms) this.min_delay_ms = delay;
+      this.slow_probes_in_row = delay > this.limits.reader_lag_ms_max ? this.slow_probes_in_row + 1 : 0;
+    }
+    this.sample_rate(acked, now_ms);
+  }
+
+  private sample_rate(acked: number, now_ms: number): void {
+    if (this.sample_ms < 0) {
+      this.start_sample(acked, now_ms);
+      return;
+    }
+    const interval_ms = now_ms - this.sample_ms;
+    if (interval_ms < rate_sample_interval_ms_min) return;
+    const delivered = acked - this.sample_offset;
+    const rate = (delivered * 1000) / interval_ms;
+    // The reader had less to read than it read: the sample shows our sending, not its capacity.
+    const app_limited = delivered > this.sample_in_flight;
+    if (!app_limited || rate > this.rate_max) this.push_rate(rate);
+    this.start_sample(acked, now_ms);
+    const l = this.limits;
+    const w = (this.rate_max * l.reader_lag_target_ms) / 1000;
+    this.window_bytes = Math.min(l.in_flight_bytes_max, Math.max(l.in_flight_bytes_min, Math.round(w)));
+  }
+
+  private start_sample(acked: number, now_ms: number): void {
+    this.sample_offset = acked;
+    this.sample_ms = now_ms;
+    this.sample_in_flight = this.bytes_sent - acked;
+  }
+
+  private push_rate(rate: number): void {
+    this.rate_samples[this.rate_next] = rate;
+    this.rate_next = (this.rate_next + 1) % rate_samples_max;
+    let max = 0;
+    for (let i = 0; i < rate_samples_max; i++) if (this.rate_samples[i] > max) max = this.rate_samples[i];
+    this.rate_max = max;
+  }
+}
