@@ -15,7 +15,7 @@
 // end): no object per level, no allocation per Delta. Arrays of level objects
 // are built only when someone reads `bids`/`asks`, at most once per version.
 import { digest_add, digest_sub, level_hash } from '../book/digest.js';
-import { Ladder } from '../book/l2_book.js';
+import { Ladder } from '../book/ladder.js';
 import type { L2Level, Side } from '../book/types.js';
 
 /** Outcome of applying one frame to a book. */
