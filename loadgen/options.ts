@@ -1,9 +1,11 @@
 // The loadgen's options: one table gives flags, defaults, bounds, help and
-// validation, so --help and the error messages cannot drift from the parser.
+// validation, so --help and the error messages cannot drift from the parser
+// (the project's one flag parser, src/util/flags.ts).
 // Every bad value is refused with a LoadgenOptionError that names the flag
 // (the CLI prints it and exits 2).
 import { availableParallelism } from 'node:os';
 import { depths_allowed, interval_ms_max } from '../src/wire/codes.js';
+import { check_number, find_flag, parse_flag_value, scan_flags, type FlagKind } from '../src/util/flags.js';
 
 export type SymbolDistribution = 'uniform' | 'zipf';
 export type SlowMode = 'paused' | 'throttled';
@@ -53,12 +55,10 @@ export const sockets_per_source_address_max = 15_000;
 export const workers_max = 64;
 export const clients_max = 1_000_000;
 
-type Kind = 'int' | 'number' | 'string' | 'list' | 'bool';
-
 interface Spec {
   key: keyof LoadgenOptions;
   flag: string;
-  kind: Kind;
+  kind: FlagKind;
   /** Repeatable flags append (lists); others replace. */
   repeatable?: boolean;
   min?: number;
@@ -243,25 +243,7 @@ const specs: readonly Spec[] = [
 
 function convert_value(spec: Spec, raw: string, previous: unknown): unknown {
   try {
-    if (spec.convert) return spec.convert(raw, previous);
-    switch (spec.kind) {
-      case 'int':
-      case 'number': {
-        const n = Number(raw);
-        if (raw.trim() === '' || !Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) {
-          throw new Error(`expected ${spec.kind === 'int' ? 'an integer' : 'a number'}, got '${raw}'`);
-        }
-        if (spec.min !== undefined && n < spec.min) throw new Error(`must be at least ${spec.min}, got ${raw}`);
-        if (spec.max !== undefined && n > spec.max) throw new Error(`must be at most ${spec.max}, got ${raw}`);
-        return n;
-      }
-      case 'bool':
-        if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-        if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-        throw new Error(`expected true or false, got '${raw}'`);
-      default:
-        return raw;
-    }
+    return spec.convert ? spec.convert(raw, previous) : parse_flag_value(spec.kind, raw, spec);
   } catch (err) {
     throw new LoadgenOptionError(spec.flag, (err as Error).message);
   }
@@ -286,29 +268,17 @@ export function parse_loadgen_args(argv: readonly string[]): LoadgenCommand {
   if (args[0] === 'run') args.shift();
   const options = default_options() as unknown as Record<string, unknown>;
   const set_by_flag = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith('--')) throw new LoadgenOptionError('', `unexpected argument '${arg}' (commands: run, compare; see --help)`);
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    const spec = specs.find((s) => s.flag === flag || (s.kind === 'bool' && flag === `--no-${s.flag.slice(2)}`));
-    if (!spec) throw new LoadgenOptionError(flag, 'unknown option (see npm run loadgen -- --help)');
-    let raw: string;
-    if (spec.kind === 'bool' && eq < 0) {
-      raw = flag.startsWith('--no-') ? 'false' : 'true';
-    } else if (eq >= 0) {
-      raw = arg.slice(eq + 1);
-    } else {
-      const next = args[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new LoadgenOptionError(flag, 'needs a value');
-      raw = next;
-      i++;
-    }
-    // A repeatable flag given on the command line replaces its default, then appends.
-    const previous = spec.repeatable && !set_by_flag.has(spec.key) ? [] : options[spec.key];
-    set_by_flag.add(spec.key);
-    options[spec.key] = convert_value(spec, raw, previous);
-  }
+  scan_flags(args, (flag) => find_flag(specs, flag), {
+    positional: (arg) => { throw new LoadgenOptionError('', `unexpected argument '${arg}' (commands: run, compare; see --help)`); },
+    unknown: (flag) => { throw new LoadgenOptionError(flag, 'unknown option (see npm run loadgen -- --help)'); },
+    needs_value: (flag) => { throw new LoadgenOptionError(flag, 'needs a value'); },
+    value: (spec, raw) => {
+      // A repeatable flag given on the command line replaces its default, then appends.
+      const previous = spec.repeatable && !set_by_flag.has(spec.key) ? [] : options[spec.key];
+      set_by_flag.add(spec.key);
+      options[spec.key] = convert_value(spec, raw, previous);
+    },
+  });
   return { command: 'run', options: check_options(options as unknown as LoadgenOptions) };
 }
 
@@ -321,9 +291,11 @@ export function check_options(o: LoadgenOptions): LoadgenOptions {
   for (const spec of specs) {
     const v = out[spec.key];
     if ((spec.kind === 'int' || spec.kind === 'number') && typeof v === 'number') {
-      if (!Number.isFinite(v) || (spec.kind === 'int' && !Number.isInteger(v))) throw new LoadgenOptionError(spec.flag, `expected ${spec.kind === 'int' ? 'an integer' : 'a number'}, got ${v}`);
-      if (spec.min !== undefined && v < spec.min) throw new LoadgenOptionError(spec.flag, `must be at least ${spec.min}, got ${v}`);
-      if (spec.max !== undefined && v > spec.max) throw new LoadgenOptionError(spec.flag, `must be at most ${spec.max}, got ${v}`);
+      try {
+        check_number(spec.kind, v, spec);
+      } catch (err) {
+        throw new LoadgenOptionError(spec.flag, (err as Error).message);
+      }
     }
   }
   if (out.urls.length === 0) throw new LoadgenOptionError('--url', 'at least one target URL is required');

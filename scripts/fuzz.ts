@@ -39,6 +39,7 @@ import { Resync } from '../src/wire/generated/depthcast/feed/resync.js';
 import { Subscribe } from '../src/wire/generated/depthcast/feed/subscribe.js';
 import { Unsubscribe } from '../src/wire/generated/depthcast/feed/unsubscribe.js';
 import { WireError } from '../src/wire/wire_error.js';
+import { number_flag, string_flag } from '../src/util/flags.js';
 
 /** uWS drops a connection whose message exceeds the frame limit times this (src/server/server.ts). */
 const hard_frame_factor = 16;
@@ -469,27 +470,15 @@ export async function fuzz_server(o: ServerFuzzOptions): Promise<ServerReport> {
 
 // ---- CLI ----
 
-function arg(name: string, fallback: number): number;
-function arg(name: string, fallback: string): string;
-function arg(name: string, fallback: number | string): number | string {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const raw = process.argv[i + 1];
-  if (raw === undefined) throw new Error(`--${name} needs a value`);
-  if (typeof fallback === 'number') {
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name}: expected a non-negative integer, got '${raw}'`);
-    return n;
-  }
-  return raw;
-}
+const argv = process.argv.slice(2);
+const arg = (name: string, fallback: number): number => number_flag(argv, `--${name}`, fallback, { kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER });
 
 async function main(): Promise<void> {
   const cases = arg('cases', 1_000_000);
   const server_cases = arg('server-cases', 100_000);
   const connections = arg('connections', 8);
   const seed = arg('seed', 1);
-  const out = arg('out', 'artifacts/fuzz.json');
+  const out = string_flag(argv, '--out', 'artifacts/fuzz.json');
   const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD'];
   const frame_bytes_max = 4096;
   // Small enough that connections reach it between the 16x-frame closes: the model checks Error 6 too.

@@ -1,17 +1,19 @@
 // Every tunable of depthcast in one table: name, CLI flag, environment
 // variable, type, bounds, default and help. The CLI, --help and validation all
 // come from this table; values are validated once at start-up and frozen.
-// Limits are named *_max with their unit last.
+// Limits are named *_max with their unit last. Flags are read by the project's
+// one flag parser (src/util/flags.ts).
+
+import { find_flag, parse_flag_value, scan_flags, type FlagKind } from './util/flags.js';
 
 export type Command = 'all' | 'engine' | 'feed';
 
-type OptionType = 'int' | 'number' | 'string' | 'list' | 'bool';
 
 export interface OptionSpec {
   key: keyof Config;
   flag: string;
   env: string;
-  type: OptionType;
+  kind: FlagKind;
   default: unknown;
   min?: number;
   max?: number;
@@ -66,14 +68,14 @@ const feed_cmds: readonly Command[] = ['all', 'feed'];
 const symbol_re = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
 
 export const option_specs: readonly OptionSpec[] = [
-  { key: 'nats_url', flag: '--nats-url', env: 'DEPTHCAST_NATS_URL', type: 'string', default: '', commands: both,
+  { key: 'nats_url', flag: '--nats-url', env: 'DEPTHCAST_NATS_URL', kind: 'string', default: '', commands: both,
     help: "NATS server URL(s), comma-separated. Empty with 'all' = embedded in-process bus; 'engine' and 'feed' need one (default nats://127.0.0.1:4222)",
     validate: (v) => (v as string).split(',').filter(Boolean).every((u) => /^(nats|tls):\/\/[^\s/]+$/.test(u.trim()))
       ? undefined : `expected nats://host:port[,nats://host:port…], got '${String(v)}'` },
-  { key: 'subject_prefix', flag: '--subject-prefix', env: 'DEPTHCAST_SUBJECT_PREFIX', type: 'string', default: 'depthcast', commands: both,
+  { key: 'subject_prefix', flag: '--subject-prefix', env: 'DEPTHCAST_SUBJECT_PREFIX', kind: 'string', default: 'depthcast', commands: both,
     help: 'First token(s) of every NATS subject',
     validate: (v) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v as string) ? undefined : `expected dot-separated tokens of [A-Za-z0-9_-], got '${String(v)}'` },
-  { key: 'symbols', flag: '--symbols', env: 'DEPTHCAST_SYMBOLS', type: 'list', default: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'], commands: both,
+  { key: 'symbols', flag: '--symbols', env: 'DEPTHCAST_SYMBOLS', kind: 'list', default: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'], commands: both,
     help: 'Symbols, comma-separated (engine: the books it runs; feed: the books it serves)',
     validate: (v) => {
       const list = v as string[];
@@ -84,77 +86,77 @@ export const option_specs: readonly OptionSpec[] = [
       if (new Set(list).size !== list.length) return 'symbols must be unique';
       return undefined;
     } },
-  { key: 'seed', flag: '--seed', env: 'DEPTHCAST_SEED', type: 'int', default: 1, min: 0, max: 2 ** 32 - 1, commands: engine_cmds,
+  { key: 'seed', flag: '--seed', env: 'DEPTHCAST_SEED', kind: 'int', default: 1, min: 0, max: 2 ** 32 - 1, commands: engine_cmds,
     help: 'Seed of the order-flow generator: same seed and config give the same event stream' },
-  { key: 'rate_orders_per_s', flag: '--rate', env: 'DEPTHCAST_RATE', type: 'number', default: 2000, min: 1, max: 2_000_000, commands: engine_cmds,
+  { key: 'rate_orders_per_s', flag: '--rate', env: 'DEPTHCAST_RATE', kind: 'number', default: 2000, min: 1, max: 2_000_000, commands: engine_cmds,
     help: 'Incoming orders per second, total over all symbols (each order makes about 1-2 book events)' },
-  { key: 'burst_factor', flag: '--burst-factor', env: 'DEPTHCAST_BURST_FACTOR', type: 'number', default: 5, min: 1, max: 100, commands: engine_cmds,
+  { key: 'burst_factor', flag: '--burst-factor', env: 'DEPTHCAST_BURST_FACTOR', kind: 'number', default: 5, min: 1, max: 100, commands: engine_cmds,
     help: 'Rate multiplier inside a burst (bursts are random, a few per minute)' },
-  { key: 'batch_events_max', flag: '--batch-events-max', env: 'DEPTHCAST_BATCH_EVENTS_MAX', type: 'int', default: 512, min: 1, max: 65536, commands: engine_cmds,
+  { key: 'batch_events_max', flag: '--batch-events-max', env: 'DEPTHCAST_BATCH_EVENTS_MAX', kind: 'int', default: 512, min: 1, max: 65536, commands: engine_cmds,
     help: 'Most book events in one bus message' },
-  { key: 'batch_bytes_max', flag: '--batch-bytes-max', env: 'DEPTHCAST_BATCH_BYTES_MAX', type: 'int', default: 64 * 1024, min: 1024, max: 1024 * 1024, commands: engine_cmds,
+  { key: 'batch_bytes_max', flag: '--batch-bytes-max', env: 'DEPTHCAST_BATCH_BYTES_MAX', kind: 'int', default: 64 * 1024, min: 1024, max: 1024 * 1024, commands: engine_cmds,
     help: 'Most bytes in one bus message' },
-  { key: 'batch_interval_ms_max', flag: '--batch-interval-ms-max', env: 'DEPTHCAST_BATCH_INTERVAL_MS_MAX', type: 'int', default: 2, min: 0, max: 1000, commands: engine_cmds,
+  { key: 'batch_interval_ms_max', flag: '--batch-interval-ms-max', env: 'DEPTHCAST_BATCH_INTERVAL_MS_MAX', kind: 'int', default: 2, min: 0, max: 1000, commands: engine_cmds,
     help: 'Longest an event waits in the publisher before its batch is sent' },
-  { key: 'engine_heartbeat_interval_ms', flag: '--engine-heartbeat-interval-ms', env: 'DEPTHCAST_ENGINE_HEARTBEAT_INTERVAL_MS', type: 'int', default: 1000, min: 10, max: 60000, commands: engine_cmds,
+  { key: 'engine_heartbeat_interval_ms', flag: '--engine-heartbeat-interval-ms', env: 'DEPTHCAST_ENGINE_HEARTBEAT_INTERVAL_MS', kind: 'int', default: 1000, min: 10, max: 60000, commands: engine_cmds,
     help: 'A symbol that published nothing for this long gets an engine heartbeat (an empty batch at its next seq)' },
-  { key: 'engine_silence_ms_max', flag: '--engine-silence-ms-max', env: 'DEPTHCAST_ENGINE_SILENCE_MS_MAX', type: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
+  { key: 'engine_silence_ms_max', flag: '--engine-silence-ms-max', env: 'DEPTHCAST_ENGINE_SILENCE_MS_MAX', kind: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
     help: 'A live symbol that hears nothing from the engine (no batch, no heartbeat) for this long goes to recovering: its clients see Status recovering instead of a book that silently stopped' },
-  { key: 'host', flag: '--host', env: 'DEPTHCAST_HOST', type: 'string', default: '127.0.0.1', commands: feed_cmds,
+  { key: 'host', flag: '--host', env: 'DEPTHCAST_HOST', kind: 'string', default: '127.0.0.1', commands: feed_cmds,
     help: 'Address the feed listens on' },
-  { key: 'port', flag: '--port', env: 'DEPTHCAST_PORT', type: 'int', default: 8080, min: 0, max: 65535, commands: feed_cmds,
+  { key: 'port', flag: '--port', env: 'DEPTHCAST_PORT', kind: 'int', default: 8080, min: 0, max: 65535, commands: feed_cmds,
     help: 'Port of the WebSocket endpoint (/ws), the page (/), /health, /metrics and /stats; 0 = any free port' },
-  { key: 'ui', flag: '--ui', env: 'DEPTHCAST_UI', type: 'bool', default: true, commands: feed_cmds,
+  { key: 'ui', flag: '--ui', env: 'DEPTHCAST_UI', kind: 'bool', default: true, commands: feed_cmds,
     help: 'Serve the trading page at /' },
-  { key: 'subscriptions_per_connection_max', flag: '--subscriptions-per-connection-max', env: 'DEPTHCAST_SUBSCRIPTIONS_PER_CONNECTION_MAX', type: 'int', default: 64, min: 1, max: 4096, commands: feed_cmds,
+  { key: 'subscriptions_per_connection_max', flag: '--subscriptions-per-connection-max', env: 'DEPTHCAST_SUBSCRIPTIONS_PER_CONNECTION_MAX', kind: 'int', default: 64, min: 1, max: 4096, commands: feed_cmds,
     help: 'Most (symbol, depth) views one connection may subscribe to' },
-  { key: 'inbound_frame_bytes_max', flag: '--inbound-frame-bytes-max', env: 'DEPTHCAST_INBOUND_FRAME_BYTES_MAX', type: 'int', default: 4096, min: 256, max: 1024 * 1024, commands: feed_cmds,
+  { key: 'inbound_frame_bytes_max', flag: '--inbound-frame-bytes-max', env: 'DEPTHCAST_INBOUND_FRAME_BYTES_MAX', kind: 'int', default: 4096, min: 256, max: 1024 * 1024, commands: feed_cmds,
     help: 'Largest client frame accepted; larger ones get an Error frame' },
-  { key: 'inbound_messages_per_s_max', flag: '--inbound-messages-per-s-max', env: 'DEPTHCAST_INBOUND_MESSAGES_PER_S_MAX', type: 'int', default: 50, min: 1, max: 100000, commands: feed_cmds,
+  { key: 'inbound_messages_per_s_max', flag: '--inbound-messages-per-s-max', env: 'DEPTHCAST_INBOUND_MESSAGES_PER_S_MAX', kind: 'int', default: 50, min: 1, max: 100000, commands: feed_cmds,
     help: 'Client frames per second per connection before frames are refused (Error), and at 4x, closed' },
-  { key: 'send_buffer_bytes_max', flag: '--send-buffer-bytes-max', env: 'DEPTHCAST_SEND_BUFFER_BYTES_MAX', type: 'int', default: 4 * 1024 * 1024, min: 64 * 1024, max: 256 * 1024 * 1024, commands: feed_cmds,
+  { key: 'send_buffer_bytes_max', flag: '--send-buffer-bytes-max', env: 'DEPTHCAST_SEND_BUFFER_BYTES_MAX', kind: 'int', default: 4 * 1024 * 1024, min: 64 * 1024, max: 256 * 1024 * 1024, commands: feed_cmds,
     help: 'Hard cap on bytes buffered for one connection, whatever the slow policy' },
-  { key: 'slow_enter_bytes', flag: '--slow-enter-bytes', env: 'DEPTHCAST_SLOW_ENTER_BYTES', type: 'int', default: 256 * 1024, min: 1024, max: 64 * 1024 * 1024, commands: feed_cmds,
+  { key: 'slow_enter_bytes', flag: '--slow-enter-bytes', env: 'DEPTHCAST_SLOW_ENTER_BYTES', kind: 'int', default: 256 * 1024, min: 1024, max: 64 * 1024 * 1024, commands: feed_cmds,
     help: 'Buffered bytes at which a connection counts as slow (starts conflating)' },
-  { key: 'slow_exit_bytes', flag: '--slow-exit-bytes', env: 'DEPTHCAST_SLOW_EXIT_BYTES', type: 'int', default: 16 * 1024, min: 0, max: 64 * 1024 * 1024, commands: feed_cmds,
+  { key: 'slow_exit_bytes', flag: '--slow-exit-bytes', env: 'DEPTHCAST_SLOW_EXIT_BYTES', kind: 'int', default: 16 * 1024, min: 0, max: 64 * 1024 * 1024, commands: feed_cmds,
     help: 'Buffered bytes below which a slow connection counts as drained (hysteresis)' },
-  { key: 'conflation_levels_max', flag: '--conflation-levels-max', env: 'DEPTHCAST_CONFLATION_LEVELS_MAX', type: 'int', default: 2000, min: 10, max: 1_000_000, commands: feed_cmds,
+  { key: 'conflation_levels_max', flag: '--conflation-levels-max', env: 'DEPTHCAST_CONFLATION_LEVELS_MAX', kind: 'int', default: 2000, min: 10, max: 1_000_000, commands: feed_cmds,
     help: 'Changed levels remembered per view for a conflating client; past it, it gets a fresh snapshot' },
-  { key: 'slow_policy', flag: '--slow-policy', env: 'DEPTHCAST_SLOW_POLICY', type: 'string', default: 'conflate', commands: feed_cmds,
+  { key: 'slow_policy', flag: '--slow-policy', env: 'DEPTHCAST_SLOW_POLICY', kind: 'string', default: 'conflate', commands: feed_cmds,
     help: "What happens to a slow client: 'conflate' (coalesced diffs) or 'close' (close code 4008)",
     validate: (v) => (v === 'conflate' || v === 'close') ? undefined : `expected 'conflate' or 'close', got '${String(v)}'` },
-  { key: 'reader_lag_target_ms', flag: '--reader-lag-target-ms', env: 'DEPTHCAST_READER_LAG_TARGET_MS', type: 'int', default: 500, min: 20, max: 60000, commands: feed_cmds,
+  { key: 'reader_lag_target_ms', flag: '--reader-lag-target-ms', env: 'DEPTHCAST_READER_LAG_TARGET_MS', kind: 'int', default: 500, min: 20, max: 60000, commands: feed_cmds,
     help: "Staleness the per-connection in-flight cap aims at: a connection gets at most what its reader drained in this long (measured with WebSocket pings and Ack frames); past that it conflates (docs/PROTOCOL.md, Slow readers)" },
-  { key: 'in_flight_bytes_min', flag: '--in-flight-bytes-min', env: 'DEPTHCAST_IN_FLIGHT_BYTES_MIN', type: 'int', default: 4 * 1024, min: 512, max: 64 * 1024 * 1024, commands: feed_cmds,
+  { key: 'in_flight_bytes_min', flag: '--in-flight-bytes-min', env: 'DEPTHCAST_IN_FLIGHT_BYTES_MIN', kind: 'int', default: 4 * 1024, min: 512, max: 64 * 1024 * 1024, commands: feed_cmds,
     help: "Floor of a connection's in-flight cap (and the cap before its reader's rate is known)" },
-  { key: 'in_flight_bytes_max', flag: '--in-flight-bytes-max', env: 'DEPTHCAST_IN_FLIGHT_BYTES_MAX', type: 'int', default: 256 * 1024, min: 4096, max: 256 * 1024 * 1024, commands: feed_cmds,
+  { key: 'in_flight_bytes_max', flag: '--in-flight-bytes-max', env: 'DEPTHCAST_IN_FLIGHT_BYTES_MAX', kind: 'int', default: 256 * 1024, min: 4096, max: 256 * 1024 * 1024, commands: feed_cmds,
     help: 'Most bytes sent to one connection and not yet acknowledged by its reader, in every buffer on the way (ours, the kernel\'s, a proxy\'s)' },
-  { key: 'reader_probe_interval_ms', flag: '--reader-probe-interval-ms', env: 'DEPTHCAST_READER_PROBE_INTERVAL_MS', type: 'int', default: 100, min: 10, max: 10000, commands: feed_cmds,
+  { key: 'reader_probe_interval_ms', flag: '--reader-probe-interval-ms', env: 'DEPTHCAST_READER_PROBE_INTERVAL_MS', kind: 'int', default: 100, min: 10, max: 10000, commands: feed_cmds,
     help: 'A WebSocket ping carrying the byte offset goes to each connection this often while data flows: its pong tells how far behind the reader is' },
-  { key: 'reader_lag_ms_max', flag: '--reader-lag-ms-max', env: 'DEPTHCAST_READER_LAG_MS_MAX', type: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
+  { key: 'reader_lag_ms_max', flag: '--reader-lag-ms-max', env: 'DEPTHCAST_READER_LAG_MS_MAX', kind: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
     help: 'A reader needing longer than this for each of 3 probes in a row, even while conflated, is closed with 4010 (a paused reader that resumes is not)' },
-  { key: 'heartbeat_interval_ms', flag: '--heartbeat-interval-ms', env: 'DEPTHCAST_HEARTBEAT_INTERVAL_MS', type: 'int', default: 1000, min: 50, max: 60000, commands: feed_cmds,
+  { key: 'heartbeat_interval_ms', flag: '--heartbeat-interval-ms', env: 'DEPTHCAST_HEARTBEAT_INTERVAL_MS', kind: 'int', default: 1000, min: 50, max: 60000, commands: feed_cmds,
     help: 'A Heartbeat goes to every connection idle this long' },
-  { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', type: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,
+  { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', kind: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,
     help: 'A connection that sends nothing (not even a WebSocket pong) for this long is closed (half-open sockets)' },
-  { key: 'snapshot_timeout_ms', flag: '--snapshot-timeout-ms', env: 'DEPTHCAST_SNAPSHOT_TIMEOUT_MS', type: 'int', default: 2000, min: 10, max: 60000, commands: feed_cmds,
+  { key: 'snapshot_timeout_ms', flag: '--snapshot-timeout-ms', env: 'DEPTHCAST_SNAPSHOT_TIMEOUT_MS', kind: 'int', default: 2000, min: 10, max: 60000, commands: feed_cmds,
     help: "How long the feed waits for the engine's snapshot before asking again" },
-  { key: 'new_connections_per_ip_per_s_max', flag: '--new-connections-per-ip-per-s-max', env: 'DEPTHCAST_NEW_CONNECTIONS_PER_IP_PER_S_MAX', type: 'int', default: 1000, min: 0, max: 1_000_000, commands: feed_cmds,
+  { key: 'new_connections_per_ip_per_s_max', flag: '--new-connections-per-ip-per-s-max', env: 'DEPTHCAST_NEW_CONNECTIONS_PER_IP_PER_S_MAX', kind: 'int', default: 1000, min: 0, max: 1_000_000, commands: feed_cmds,
     help: 'New WebSocket connections one IP address may open per second (bursts up to one second\'s worth); over it they are closed with 4029. 0 = no limit' },
-  { key: 'auth_secret', flag: '--auth-secret', env: 'DEPTHCAST_AUTH_SECRET', type: 'string', default: '', commands: feed_cmds,
+  { key: 'auth_secret', flag: '--auth-secret', env: 'DEPTHCAST_AUTH_SECRET', kind: 'string', default: '', commands: feed_cmds,
     help: 'HMAC-SHA256 secret of access tokens (at least 32 bytes; prefer the environment variable to the flag, which shows in ps). Empty = no access control. Set: every connection needs a token (?token= or subprotocol token.<TOKEN>); see docs/OPERATIONS.md',
     validate: (v) => (v === '' || new TextEncoder().encode(v as string).length >= 32) ? undefined : 'must be empty (no auth) or at least 32 bytes' },
-  { key: 'origin_allow_list', flag: '--origin-allow-list', env: 'DEPTHCAST_ORIGIN_ALLOW_LIST', type: 'list', default: [], commands: feed_cmds,
+  { key: 'origin_allow_list', flag: '--origin-allow-list', env: 'DEPTHCAST_ORIGIN_ALLOW_LIST', kind: 'list', default: [], commands: feed_cmds,
     help: 'Origins allowed to open /ws, comma-separated, exact scheme://host[:port]; others are closed with 4003. Empty = any origin',
     validate: (v) => {
       const bad = (v as string[]).find((o) => !/^https?:\/\/[^\s/,]+$/.test(o));
       return bad === undefined ? undefined : `expected scheme://host[:port] entries, got '${bad}'`;
     } },
-  { key: 'tls_cert_path', flag: '--tls-cert-path', env: 'DEPTHCAST_TLS_CERT_PATH', type: 'string', default: '', commands: feed_cmds,
+  { key: 'tls_cert_path', flag: '--tls-cert-path', env: 'DEPTHCAST_TLS_CERT_PATH', kind: 'string', default: '', commands: feed_cmds,
     help: 'PEM certificate (chain) file; with --tls-key-path the feed serves wss:// and https:// only' },
-  { key: 'tls_key_path', flag: '--tls-key-path', env: 'DEPTHCAST_TLS_KEY_PATH', type: 'string', default: '', commands: feed_cmds,
+  { key: 'tls_key_path', flag: '--tls-key-path', env: 'DEPTHCAST_TLS_KEY_PATH', kind: 'string', default: '', commands: feed_cmds,
     help: 'PEM private key file of --tls-cert-path' },
-  { key: 'log_level', flag: '--log-level', env: 'LOG_LEVEL', type: 'string', default: 'info', commands: both,
+  { key: 'log_level', flag: '--log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info', commands: both,
     help: 'pino level: fatal, error, warn, info, debug, trace, silent',
     validate: (v) => ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v as string) ? undefined : `expected a pino level, got '${String(v)}'` },
 ];
@@ -173,25 +175,10 @@ export function default_config(): Config {
 }
 
 function parse_value(spec: OptionSpec, raw: string, origin: string): unknown {
-  switch (spec.type) {
-    case 'int':
-    case 'number': {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n) || (spec.type === 'int' && !Number.isInteger(n))) {
-        throw new ConfigError(`${origin}: expected ${spec.type === 'int' ? 'an integer' : 'a number'}, got '${raw}'`);
-      }
-      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${origin}: must be at least ${spec.min}, got ${raw}`);
-      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${origin}: must be at most ${spec.max}, got ${raw}`);
-      return n;
-    }
-    case 'bool':
-      if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-      if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-      throw new ConfigError(`${origin}: expected true or false, got '${raw}'`);
-    case 'list':
-      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-    case 'string':
-      return raw;
+  try {
+    return parse_flag_value(spec.kind, raw, spec);
+  } catch (err) {
+    throw new ConfigError(`${origin}: ${(err as Error).message}`);
   }
 }
 
@@ -213,27 +200,15 @@ export function parse_config(command: Command, argv: readonly string[], env: Rec
     if (raw !== undefined && raw !== '') config[spec.key] = parse_value(spec, raw, `environment variable ${spec.env}`);
   }
   let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') { help = true; continue; }
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    const spec = option_specs.find((s) => s.flag === flag || (s.type === 'bool' && flag === `--no-${s.flag.slice(2)}`));
-    if (!spec) throw new ConfigError(`unknown option '${flag}' for 'depthcast ${command}' (see depthcast ${command} --help)`);
-    if (!spec.commands.includes(command)) throw new ConfigError(`option ${flag} does not apply to 'depthcast ${command}'`);
-    let raw: string;
-    if (spec.type === 'bool' && eq < 0) {
-      raw = flag.startsWith('--no-') ? 'false' : 'true';
-    } else if (eq >= 0) {
-      raw = arg.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new ConfigError(`option ${flag} needs a value`);
-      raw = next;
-      i++;
-    }
-    config[spec.key] = parse_value(spec, raw, `option ${flag}`);
-  }
+  scan_flags(argv, (flag) => find_flag(option_specs, flag), {
+    help: () => { help = true; },
+    unknown: (flag) => { throw new ConfigError(`unknown option '${flag}' for 'depthcast ${command}' (see depthcast ${command} --help)`); },
+    needs_value: (flag) => { throw new ConfigError(`option ${flag} needs a value`); },
+    value: (spec, raw, flag) => {
+      if (!spec.commands.includes(command)) throw new ConfigError(`option ${flag} does not apply to 'depthcast ${command}'`);
+      config[spec.key] = parse_value(spec, raw, `option ${flag}`);
+    },
+  });
   for (const spec of specs) {
     const msg = spec.validate?.(config[spec.key]);
     if (msg !== undefined) throw new ConfigError(`option ${spec.flag} (${spec.env}): ${msg}`);

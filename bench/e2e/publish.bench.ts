@@ -22,11 +22,7 @@ import { generate_event_batches } from '../../src/engine/engine.js';
 import { EngineCore } from '../../src/engine/engine_core.js';
 import { start_nats_server } from '../../test/helpers/nats_server.js';
 import { compare, machine_description, round, si, write_result } from '../lib.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { arg } from './harness/args.js';
 
 const orders = arg('--orders', 800_000);
 const runs = arg('--runs', 3);

@@ -44,13 +44,10 @@ import { now_ns } from '../../src/util/clock.js';
 import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
 import { free_port } from '../../test/helpers/nats_server.js';
 import { round, write_result } from '../lib.js';
+import { arg, quick } from './harness/args.js';
 
 const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
-function arg(name: string, fallback: number): number {
-  const i = argv.indexOf(name);
-  return i >= 0 ? Number(argv[i + 1]) : fallback;
-}
+
 
 const repo_root = fileURLToPath(new URL('../..', import.meta.url));
 const rate = arg('--rate', 20_000);

@@ -18,11 +18,7 @@ import { L2Book } from '../../src/book/l2_book.js';
 import { event_add, event_execute, event_reduce, new_book_event, type BookEvent, type Side } from '../../src/book/types.js';
 import { BookView, ViewLevels } from '../../src/book/view.js';
 import { write_result } from '../lib.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { arg } from '../e2e/harness/args.js';
 
 const event_count = arg('--events', 1_000_000);
 const runs = arg('--runs', 7);

@@ -22,11 +22,7 @@ import { Frame } from '../../src/wire/generated/depthcast/feed/frame.js';
 import { Level } from '../../src/wire/generated/depthcast/feed/level.js';
 import { Trade } from '../../src/wire/generated/depthcast/feed/trade.js';
 import { write_result } from '../lib.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { arg } from '../e2e/harness/args.js';
 
 const frames = arg('--frames', 200_000);
 const runs = arg('--runs', 7);

@@ -23,11 +23,7 @@ import { Matcher, new_order_command, order_cancel, order_ioc, order_limit, order
 import { OrderFlow } from '../../src/engine/order_flow.js';
 import { BatchPublisher } from '../../src/engine/publisher.js';
 import { compare, machine_description, measure, round, si, write_result } from '../lib.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { arg } from '../e2e/harness/args.js';
 
 const orders_per_symbol = arg('--orders', 1_000_000) / 4;
 const runs = arg('--runs', 5);

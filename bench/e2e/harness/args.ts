@@ -1,13 +1,17 @@
-// Command-line options of the bench files: `--name value`.
+// Command-line options of the bench files (`--name value` or `--name=value`),
+// read with the project's one flag parser (src/util/flags.ts): a bad value
+// stops the bench with the flag's name instead of running with NaN.
+import { has_flag, number_flag, number_list_flag } from '../../../src/util/flags.js';
+
+const argv = process.argv.slice(2);
+
 export function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  return number_flag(argv, name, fallback);
 }
 
 /** `--name 10,50,0` → [10, 50, 0]. */
 export function list_arg(name: string, fallback: number[]): number[] {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1].split(',').map(Number) : fallback;
+  return number_list_flag(argv, name, fallback);
 }
 
-export const quick = process.argv.includes('--quick');
+export const quick = has_flag(argv, '--quick');
