@@ -60,7 +60,7 @@ export function latency_buckets(hops: HopHistograms, hop: HopHistograms['hops'][
   const h = hops.histogram(hop);
   const slots = h as unknown as HdrSlots;
   const total = h.totalCount;
-  const bounds_us = latency_buckets_seconds.map((s) => s * 1e6);
+  const bounds_us = latency_buckets_seconds.map((s) => Math.round(s * 1e6)); // whole µs, like the samples
   const per_bucket = new Array<number>(bounds_us.length + 1).fill(0);
   let seen = 0;
   let sum_us = 0;
