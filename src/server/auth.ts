@@ -11,6 +11,7 @@
 // other offered subprotocol, e.g. `depthcast`).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { close_code } from '../wire/codes.js';
+import { find_flag, scan_flags, type FlagSpec } from '../util/flags.js';
 
 /** Longest token accepted; longer ones are refused before any crypto. */
 export const token_chars_max = 8192;
@@ -232,18 +233,16 @@ export const token_help = [
   `  --ttl-s     seconds until it expires (default ${token_ttl_s_default})`,
 ].join('\n');
 
+const token_flags: readonly FlagSpec[] = ['--secret', '--sub', '--symbols', '--ttl-s'].map((flag) => ({ flag, kind: 'string' }));
+
 /** `depthcast token …`: returns the token, or throws an Error whose message says what is wrong. */
 export function token_from_args(argv: readonly string[], env: Record<string, string | undefined>, now_s: number): string {
   const values: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    if (!['--secret', '--sub', '--symbols', '--ttl-s'].includes(flag)) throw new Error(`unknown option '${flag}'\n${token_help}`);
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new Error(`option ${flag} needs a value`);
-    values[flag] = value;
-  }
+  scan_flags(argv, (flag) => find_flag(token_flags, flag), {
+    unknown: (flag) => { throw new Error(`unknown option '${flag}'\n${token_help}`); },
+    needs_value: (flag) => { throw new Error(`option ${flag} needs a value`); },
+    value: (spec, raw) => { values[spec.flag] = raw; },
+  });
   const secret = values['--secret'] ?? env.DEPTHCAST_AUTH_SECRET ?? '';
   if (Buffer.byteLength(secret) < auth_secret_bytes_min) throw new Error(`a secret of at least ${auth_secret_bytes_min} bytes is required (--secret or DEPTHCAST_AUTH_SECRET)`);
   const symbols_arg = values['--symbols'];
