@@ -3,7 +3,7 @@
 // reconnect storm drops. Every choice comes from the seed and the client's
 // index, never from the worker split, so the same seed gives the same load
 // whatever --workers is.
-import { seeded_random, type RandomSource } from '../src/client/backoff.js';
+import { seeded_random, type RandomSource } from '../src/util/random.js';
 import { LoadgenOptionError, sockets_per_source_address_max, type LoadgenOptions, type SymbolDistribution } from './options.js';
 
 export interface ClientSpec {

@@ -28,7 +28,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as flatbuffers from 'flatbuffers';
 import WebSocket from 'ws';
-import { seeded_random } from '../src/client/backoff.js';
+import { seeded_random } from '../src/util/random.js';
 import { depths_allowed, error_code, interval_ms_max } from '../src/wire/codes.js';
 import { decode_client_frame, decode_server_frame, FrameEncoder } from '../src/wire/feed_codec.js';
 import { symbol_bytes_max, symbols_per_message_max, type ClientMsg } from '../src/wire/feed_types.js';

@@ -19,27 +19,19 @@ import { event_add, event_execute, event_reduce, new_book_event, type BookEvent,
 import { BookView, ViewLevels } from '../../src/book/view.js';
 import { write_result } from '../lib.js';
 import { arg } from '../e2e/harness/args.js';
+import { seeded_random } from '../../src/util/random.js';
 
 const event_count = arg('--events', 1_000_000);
 const runs = arg('--runs', 7);
 /** Book events per engine event: take_changes() after each, as the feed does at commit points. */
 const events_per_batch = 4;
 
-/** mulberry32: seeded so every run and machine replays the same stream. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Resting { side: Side; price: number; remaining: number }
 
 /** An order-level simulation, so every event is one a real book can take. */
 function generate(n: number): BookEvent[] {
-  const r = rng(42);
+  // Seeded: every run and machine replays the same stream.
+  const r = seeded_random(42);
   const orders: Resting[] = [];
   const events: BookEvent[] = [];
   const mid = 100_000;

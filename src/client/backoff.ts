@@ -3,19 +3,7 @@
 // a reconnect storm best (AWS Architecture Blog, "Exponential Backoff And
 // Jitter"). random is injectable so tests and simulations reproduce.
 
-export type RandomSource = () => number;
-
-/** mulberry32: a tiny seeded generator, uniform in [0, 1). */
-export function seeded_random(seed: number): RandomSource {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { RandomSource } from '../util/random.js';
 
 export class Backoff {
   private attempt = 0;

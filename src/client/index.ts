@@ -12,7 +12,8 @@ export {
 } from './connection.js';
 export { FeedClientError, type ClientCounters, type ClientErrorKind } from './counters.js';
 export { ClientBook, DecimalFormat, type Verdict, type InstrumentInfo } from './book.js';
-export { Backoff, seeded_random, type RandomSource } from './backoff.js';
+export { Backoff } from './backoff.js';
+export { seeded_random, type RandomSource } from '../util/random.js';
 export { Emitter } from './emitter.js';
 export { HopHistograms, client_hops, type HopName, type HopPercentiles } from '../metrics/hop_histograms.js';
 export type {

@@ -8,7 +8,8 @@
 import { depths_allowed, interval_ms_max } from '../wire/codes.js';
 import { symbol_bytes_max } from '../wire/feed_types.js';
 import { HopHistograms, client_hops } from '../metrics/hop_histograms.js';
-import { Backoff, type RandomSource } from './backoff.js';
+import type { RandomSource } from '../util/random.js';
+import { Backoff } from './backoff.js';
 import type { WebSocketConstructor } from './connection.js';
 import { FeedClientError } from './counters.js';
 

@@ -17,6 +17,7 @@
 // the stream depends only on (seed, symbol, rate, burst factor) and the order
 // count: same inputs, same orders.
 import { type Side, side_ask, side_bid } from '../book/types.js';
+import { Prng, fnv1a } from '../util/random.js';
 import type { InstrumentSpec } from './instruments.js';
 import { type OrderCommand, order_cancel, order_ioc, order_limit, order_market, order_replace } from './matcher.js';
 
@@ -30,65 +31,6 @@ export interface BookView {
   pick_in_level(side: Side, depth: number, u: number): number;
   order_price(order_id: number): number;
   order_qty(order_id: number): number;
-}
-
-/** sfc32: small, fast, passes PractRand; 32-bit state words. */
-export class Prng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d = 1;
-  private spare_normal = NaN;
-
-  constructor(seed: number, stream: number) {
-    this.a = seed >>> 0;
-    this.b = stream >>> 0;
-    this.c = 0x9e3779b9;
-    for (let i = 0; i < 16; i++) this.next_u32();
-  }
-
-  next_u32(): number {
-    const t0 = (this.a + this.b) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.d = (this.d + 1) | 0;
-    const t = (t0 + this.d) | 0;
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    return this.next_u32() / 4294967296;
-  }
-
-  /** Standard normal (Box–Muller, both values used). */
-  normal(): number {
-    if (!Number.isNaN(this.spare_normal)) {
-      const z = this.spare_normal;
-      this.spare_normal = NaN;
-      return z;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - this.next()));
-    const theta = 2 * Math.PI * this.next();
-    this.spare_normal = r * Math.sin(theta);
-    return r * Math.cos(theta);
-  }
-
-  exponential(mean: number): number {
-    return -Math.log(1 - this.next()) * mean;
-  }
-}
-
-/** 32-bit FNV-1a of a string: a per-symbol PRNG stream that does not depend on symbol order. */
-export function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 export interface OrderFlowOptions {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, seeded_random } from '../../src/client/backoff.js';
+import { Backoff } from '../../src/client/backoff.js';
+import { seeded_random } from '../../src/util/random.js';
 import { Emitter } from '../../src/client/emitter.js';
 
 describe('Backoff', () => {

@@ -8,20 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { error_code } from '../../src/wire/codes.js';
 import { decode_client_frame, decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
 import { WireError } from '../../src/wire/wire_error.js';
+import { seeded_random } from '../../src/util/random.js';
 
 const cases = Number(process.env.DEPTHCAST_FUZZ_CASES ?? 20_000);
 const seed = Number(process.env.DEPTHCAST_FUZZ_SEED ?? 0x5eed);
 const known_codes = new Set<number>(Object.values(error_code));
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function rng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function corpus(): Uint8Array[] {
   const enc = new FrameEncoder();
@@ -85,7 +76,7 @@ function mutate(r: () => number, frames: Uint8Array[]): Uint8Array {
 
 describe('feed decoders under fuzz', () => {
   it(`${cases} mutated frames give only WireErrors, and what decodes re-encodes`, () => {
-    const r = rng(seed);
+    const r = seeded_random(seed);
     const frames = corpus();
     const enc = new FrameEncoder();
     const norm = (v: unknown) => JSON.parse(JSON.stringify(v));

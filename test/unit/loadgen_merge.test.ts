@@ -4,7 +4,7 @@
 // them. The totals must equal one histogram fed every value directly, bucket
 // for bucket, whatever the order and lateness of the reports.
 import { describe, expect, it } from 'vitest';
-import { seeded_random } from '../../src/client/backoff.js';
+import { seeded_random } from '../../src/util/random.js';
 import { HopHistograms, client_hops, type HopName } from '../../src/metrics/hop_histograms.js';
 import { IntervalMerger, empty_series } from '../../loadgen/merge.js';
 import { series_hops, series_names, type EncodedSeries, type SeriesName } from '../../loadgen/messages.js';

@@ -2,7 +2,7 @@
 // their flag, and the plan (symbols, slow clients, storm victims) depends on
 // the seed alone, not on the number of workers.
 import { describe, expect, it } from 'vitest';
-import { seeded_random } from '../../src/client/backoff.js';
+import { seeded_random } from '../../src/util/random.js';
 import { LoadgenOptionError, check_options, default_options, parse_loadgen_args, parse_source_addresses, type LoadgenOptions } from '../../loadgen/options.js';
 import { clients_of_worker, pick_symbols, plan_run, stats_url, zipf_cumulative } from '../../loadgen/plan.js';
 import { compare_text, parse_summary, summary_format, summary_warnings, type LoadgenSummary } from '../../loadgen/report.js';
