@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { depths_allowed, interval_ms_max } from '../src/wire/codes.js';
 import { check_number, find_flag, parse_flag_value, scan_flags, type FlagKind } from '../src/util/flags.js';
+import { symbol_list_problem } from '../src/util/symbol.js';
 
 export type SymbolDistribution = 'uniform' | 'zipf';
 export type SlowMode = 'paused' | 'throttled';
@@ -173,8 +174,6 @@ function ws_url(raw: string): string {
   return url.toString();
 }
 
-const symbol_re = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
-
 const specs: readonly Spec[] = [
   { key: 'urls', flag: '--url', kind: 'list', repeatable: true, default_text: 'ws://127.0.0.1:8080/ws',
     help: 'Target feed WebSocket URL(s); repeat or comma-separate to spread clients round-robin over several', convert: list_append(ws_url) },
@@ -185,9 +184,8 @@ const specs: readonly Spec[] = [
     convert: (raw) => {
       const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
       if (list.length === 0) throw new Error('expected at least one symbol');
-      const bad = list.find((s) => !symbol_re.test(s));
-      if (bad !== undefined) throw new Error(`invalid symbol '${bad}': use A-Z, 0-9, '-', '_' (up to 32)`);
-      if (new Set(list).size !== list.length) throw new Error('symbols must be unique');
+      const problem = symbol_list_problem(list);
+      if (problem !== undefined) throw new Error(problem);
       return list;
     } },
   { key: 'symbols_per_client', flag: '--symbols-per-client', kind: 'int', min: 1, max: 256, default_text: '1',

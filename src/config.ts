@@ -5,6 +5,8 @@
 // one flag parser (src/util/flags.ts).
 
 import { find_flag, parse_flag_value, scan_flags, type FlagKind } from './util/flags.js';
+import { symbol_list_problem } from './util/symbol.js';
+import { is_valid_subject_prefix } from './bus/subjects.js';
 
 export type Command = 'all' | 'engine' | 'feed';
 
@@ -65,8 +67,6 @@ const both: readonly Command[] = ['all', 'engine', 'feed'];
 const engine_cmds: readonly Command[] = ['all', 'engine'];
 const feed_cmds: readonly Command[] = ['all', 'feed'];
 
-const symbol_re = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
-
 export const option_specs: readonly OptionSpec[] = [
   { key: 'nats_url', flag: '--nats-url', env: 'DEPTHCAST_NATS_URL', kind: 'string', default: '', commands: both,
     help: "NATS server URL(s), comma-separated. Empty with 'all' = embedded in-process bus; 'engine' and 'feed' need one (default nats://127.0.0.1:4222)",
@@ -74,17 +74,13 @@ export const option_specs: readonly OptionSpec[] = [
       ? undefined : `expected nats://host:port[,nats://host:port…], got '${String(v)}'` },
   { key: 'subject_prefix', flag: '--subject-prefix', env: 'DEPTHCAST_SUBJECT_PREFIX', kind: 'string', default: 'depthcast', commands: both,
     help: 'First token(s) of every NATS subject',
-    validate: (v) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v as string) ? undefined : `expected dot-separated tokens of [A-Za-z0-9_-], got '${String(v)}'` },
+    validate: (v) => is_valid_subject_prefix(v as string) ? undefined : `expected dot-separated tokens of [A-Za-z0-9_-], got '${String(v)}'` },
   { key: 'symbols', flag: '--symbols', env: 'DEPTHCAST_SYMBOLS', kind: 'list', default: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'], commands: both,
     help: 'Symbols, comma-separated (engine: the books it runs; feed: the books it serves)',
     validate: (v) => {
       const list = v as string[];
-      if (list.length === 0) return 'at least one symbol is required';
       if (list.length > 256) return 'at most 256 symbols';
-      const bad = list.find((s) => !symbol_re.test(s));
-      if (bad !== undefined) return `invalid symbol '${bad}': use A-Z, 0-9, '-', '_' (up to 32)`;
-      if (new Set(list).size !== list.length) return 'symbols must be unique';
-      return undefined;
+      return symbol_list_problem(list);
     } },
   { key: 'seed', flag: '--seed', env: 'DEPTHCAST_SEED', kind: 'int', default: 1, min: 0, max: 2 ** 32 - 1, commands: engine_cmds,
     help: 'Seed of the order-flow generator: same seed and config give the same event stream' },

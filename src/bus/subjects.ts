@@ -4,10 +4,11 @@
 //   <prefix>.instruments         request: empty; reply: EngineReply(InstrumentList)
 export const subject_prefix_default = 'depthcast';
 
-const symbol_pattern = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
+const subject_prefix_pattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
-export function is_valid_symbol(symbol: string): boolean {
-  return symbol_pattern.test(symbol);
+/** Dot-separated tokens of [A-Za-z0-9_-]: a prefix that cannot add wildcards or empty tokens to a subject. */
+export function is_valid_subject_prefix(prefix: string): boolean {
+  return subject_prefix_pattern.test(prefix);
 }
 
 export class Subjects {
@@ -18,7 +19,7 @@ export class Subjects {
   private readonly snapshot_by_symbol = new Map<string, string>();
 
   constructor(readonly prefix: string = subject_prefix_default) {
-    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) {
+    if (!is_valid_subject_prefix(prefix)) {
       throw new Error(`invalid subject prefix '${prefix}': use letters, digits, '_', '-' and '.' between tokens`);
     }
     this.events_all = `${prefix}.events.*`;

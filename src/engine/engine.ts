@@ -4,7 +4,8 @@
 // incoming orders, so it is a state the engine really had, at an exact seq.
 import type { L2Snapshot } from '../book/types.js';
 import type { Bus, BusSubscription } from '../bus/bus.js';
-import { is_valid_symbol, Subjects } from '../bus/subjects.js';
+import { Subjects } from '../bus/subjects.js';
+import { is_valid_symbol } from '../util/symbol.js';
 import type { Config } from '../config.js';
 import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
