@@ -40,6 +40,7 @@ import { Subscribe } from '../src/wire/generated/depthcast/feed/subscribe.js';
 import { Unsubscribe } from '../src/wire/generated/depthcast/feed/unsubscribe.js';
 import { WireError } from '../src/wire/wire_error.js';
 import { number_flag, string_flag } from '../src/util/flags.js';
+import { view_key } from '../src/util/symbol.js';
 
 /** uWS drops a connection whose message exceeds the frame limit times this (src/server/server.ts). */
 const hard_frame_factor = 16;
@@ -333,7 +334,7 @@ function expected_errors(c: FuzzCase, subs: Set<string>, o: ServerFuzzOptions): 
       if (msg.symbols.length === 0) return [error_code.bad_request];
       const out: number[] = [];
       for (const s of msg.symbols) {
-        const key = `${s}|${msg.depth}`;
+        const key = view_key(s, msg.depth);
         if (!known.has(s)) out.push(error_code.unknown_symbol);
         else if (subs.has(key)) continue;
         else if (subs.size >= o.subscriptions_max) out.push(error_code.too_many_subscriptions);
@@ -344,12 +345,12 @@ function expected_errors(c: FuzzCase, subs: Set<string>, o: ServerFuzzOptions): 
     case 'unsubscribe': {
       const out: number[] = [];
       for (const s of msg.symbols) {
-        if (!subs.delete(`${s}|${msg.depth}`)) out.push(error_code.not_subscribed);
+        if (!subs.delete(view_key(s, msg.depth))) out.push(error_code.not_subscribed);
       }
       return out;
     }
     case 'resync':
-      return subs.has(`${msg.symbol}|${msg.depth}`) ? [] : [error_code.not_subscribed];
+      return subs.has(view_key(msg.symbol, msg.depth)) ? [] : [error_code.not_subscribed];
   }
 }
 

@@ -26,3 +26,8 @@ export function symbol_list_problem(list: readonly string[]): string | undefined
   if (new Set(list).size !== list.length) return 'symbols must be unique';
   return undefined;
 }
+
+/** The key of a view (symbol, depth) wherever views are kept in a map or named in a message: `BTC-USD|10`. */
+export function view_key(symbol: string, depth: number): string {
+  return `${symbol}|${depth}`;
+}

@@ -410,12 +410,3 @@ export class FakeFeedServer {
     }
   }
 }
-
-/** Polls until cond() is true; rejects with `what` after timeout_ms (a hang guard, not a timing assertion). */
-export async function wait_for(cond: () => boolean, what: string, timeout_ms = 5000): Promise<void> {
-  const deadline = Date.now() + timeout_ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

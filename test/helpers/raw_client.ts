@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { ClientBook } from '../../src/client/book.js';
 import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
 import type { ClientMsg, ErrorMsg, ServerMsg, SnapshotMsg } from '../../src/wire/feed_types.js';
+import { view_key } from '../../src/util/symbol.js';
 
 export interface RawClientOptions {
   protocols?: string[];
@@ -73,12 +74,12 @@ export class RawClient {
   }
 
   subscribe(symbols: string[], depth = 10, interval_ms = 0): void {
-    for (const s of symbols) if (!this.books.has(`${s}|${depth}`)) this.books.set(`${s}|${depth}`, new ClientBook(s, depth));
+    for (const s of symbols) if (!this.books.has(view_key(s, depth))) this.books.set(view_key(s, depth), new ClientBook(s, depth));
     this.send({ type: 'subscribe', symbols, depth, interval_ms });
   }
 
   book(symbol: string, depth = 10): ClientBook | undefined {
-    return this.books.get(`${symbol}|${depth}`);
+    return this.books.get(view_key(symbol, depth));
   }
 
   /** Every subscribed view holds a verified book. */
@@ -115,13 +116,13 @@ export class RawClient {
     if (msg.type === 'snapshot') {
       this.snapshots++;
       this.on_snapshot_cb?.(msg);
-      const book = this.books.get(`${msg.symbol}|${msg.depth}`);
+      const book = this.books.get(view_key(msg.symbol, msg.depth));
       if (book === undefined) return;
       const verdict = book.load_snapshot(msg);
       if (verdict !== 'ok') this.violations.push(`${msg.symbol}|${msg.depth} snapshot ${verdict}: ${book.last_problem}`);
     } else if (msg.type === 'delta') {
       this.deltas++;
-      const book = this.books.get(`${msg.symbol}|${msg.depth}`);
+      const book = this.books.get(view_key(msg.symbol, msg.depth));
       if (book === undefined || !book.has_snapshot) return; // before its snapshot: discarded, per the protocol
       const verdict = book.apply_delta(msg);
       if (verdict !== 'ok') this.violations.push(`${msg.symbol}|${msg.depth} delta ${verdict}: ${book.last_problem}`);

@@ -13,6 +13,7 @@ export function test_config(overrides: Partial<Config> = {}): Readonly<Config> {
   });
 }
 
+/** The tests' one poll-until: resolves when predicate() holds; rejects naming `what` after timeout_ms (a hang guard, not a timing assertion). */
 export async function wait_for(what: string, predicate: () => boolean | Promise<boolean>, timeout_ms = 10_000, poll_ms = 20): Promise<void> {
   const deadline = Date.now() + timeout_ms;
   for (;;) {

@@ -1,5 +1,8 @@
-// Mirrors the views of one connection from its decoded frames and keeps the
-// evidence slow-consumer tests need: every frame's range, kind, conflated flag
+// The tests' one independent protocol checker. It knows only docs/PROTOCOL.md:
+// the digest is recomputed with its own BigInt implementation of the
+// documented algorithm (not src/book/digest.ts). Fed decoded frames (by our
+// codec, or by ProtocolClient from the flatc-generated classes), it mirrors
+// the views of one connection and keeps the evidence tests need: every frame's range, kind, conflated flag
 // and arrival time, and the trades each view accounted for (listed one by one,
 // or folded into an aggregate, in Deltas and in catch-up Snapshots). It
 // checks, per view: contiguous ranges in an epoch, the digest after every
@@ -8,7 +11,22 @@
 // trade seen (an aggregate must cover exactly the ids it claims).
 import { decode_server_frame } from '../../src/wire/feed_codec.js';
 import type { LevelUpdate, ServerMsg, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
-import { protocol_level_hash } from './protocol_client.js';
+import { view_key } from '../../src/util/symbol.js';
+
+const mask32 = 0xffffffffn;
+
+/** docs/PROTOCOL.md "Digest", written from the text with BigInt. */
+export function protocol_level_hash(side: number, price: bigint, size: bigint, orders: number): number {
+  const words = [BigInt(side), price & mask32, (price >> 32n) & mask32, size & mask32, (size >> 32n) & mask32, BigInt(orders)];
+  let h = 0x811c9dc5n;
+  for (const w of words) h = ((h ^ w) * 0x01000193n) & mask32;
+  h ^= h >> 16n;
+  h = (h * 0x85ebca6bn) & mask32;
+  h ^= h >> 13n;
+  h = (h * 0xc2b2ae35n) & mask32;
+  h ^= h >> 16n;
+  return Number(h);
+}
 
 export interface FrameRecord {
   kind: 'snapshot' | 'delta';
@@ -36,8 +54,22 @@ export class MirrorView {
   /** Every trade listed one by one, in order, and every aggregate received. */
   readonly trades: TradeRec[] = [];
   readonly aggregates: TradeAggregateRec[] = [];
+  /** The next trade may skip ids (set by a snapshot that restarts the view, when the mirror allows that). */
+  trade_gap_allowed = false;
 
   constructor(readonly key: string, readonly depth: number) {}
+
+  get snapshots(): number {
+    return this.count((f) => f.kind === 'snapshot');
+  }
+
+  get deltas(): number {
+    return this.count((f) => f.kind === 'delta');
+  }
+
+  get conflated(): number {
+    return this.count((f) => f.conflated);
+  }
 
   count(what: (f: FrameRecord) => boolean): number {
     let n = 0;
@@ -58,10 +90,16 @@ export class ViewMirror {
   readonly other: ServerMsg[] = [];
   frames = 0;
 
-  constructor(private readonly clock_ms: () => number = () => performance.now()) {}
+  /**
+   * `trade_gaps_at_snapshots`: a Snapshot that carries no trades (a recovery's
+   * or a resync's, not a conflating client's catch-up) may be followed by a
+   * trade id past the next one: trades the feed never saw cannot be delivered.
+   * Ids must still increase. Off: trade ids are contiguous for the whole run.
+   */
+  constructor(private readonly clock_ms: () => number = () => performance.now(), private readonly trade_gaps_at_snapshots = false) {}
 
   view(symbol: string, depth: number): MirrorView | undefined {
-    return this.views.get(`${symbol}|${depth}`);
+    return this.views.get(view_key(symbol, depth));
   }
 
   on_bytes(bytes: Uint8Array): void {
@@ -75,7 +113,7 @@ export class ViewMirror {
       this.other.push(msg);
       return;
     }
-    const key = `${msg.symbol}|${msg.depth}`;
+    const key = view_key(msg.symbol, msg.depth);
     let v = this.views.get(key);
     if (msg.type === 'snapshot') {
       if (v === undefined) this.views.set(key, (v = new MirrorView(key, msg.depth)));
@@ -86,6 +124,7 @@ export class ViewMirror {
       for (const l of msg.asks) this.set(v, 1, l);
       v.epoch = msg.epoch;
       v.seq = msg.seq;
+      if (this.trade_gaps_at_snapshots && (msg.trades?.length ?? 0) === 0 && (msg.trade_aggregate ?? null) === null) v.trade_gap_allowed = true;
       this.account(v, msg.trades ?? [], msg.trade_aggregate ?? null);
       v.frames.push({ kind: 'snapshot', seq_first: msg.seq, seq: msg.seq, conflated: false, updates_merged: 0,
         trades_listed: msg.trades?.length ?? 0, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms });
@@ -138,7 +177,10 @@ export class ViewMirror {
   }
 
   private next_trade(v: MirrorView, first: number, last: number): void {
-    if (v.last_trade_id !== 0 && first !== v.last_trade_id + 1) {
+    if (v.trade_gap_allowed) {
+      if (first <= v.last_trade_id) this.violations.push(`${v.key}: trade id ${first} not increasing after ${v.last_trade_id}`);
+      v.trade_gap_allowed = false;
+    } else if (v.last_trade_id !== 0 && first !== v.last_trade_id + 1) {
       this.violations.push(`${v.key}: trade ids jump from ${v.last_trade_id} to ${first}`);
     }
     if (v.first_trade_id === 0) v.first_trade_id = first;

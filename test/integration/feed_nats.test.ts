@@ -100,7 +100,7 @@ describe('feed over a real nats-server', () => {
       // Two feed processes on one NATS serve identical books.
       expect(other.sorted(s, 0)).toEqual(client.sorted(s, 0));
     }
-    expect(client.book('BTC-USD', 0)!.trades).toBeGreaterThan(0);
+    expect(client.book('BTC-USD', 0)!.trades_listed).toBeGreaterThan(0);
     // The drop made ETH-USD (and only it) recover on the second feed.
     expect(dropped).toBe(true);
     const st = feed2.feed.stats() as { symbols: Record<string, { recoveries: number; gaps: number }> };

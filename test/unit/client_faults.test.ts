@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { connect, seeded_random, type BookHandle, type ConnectionState, type FeedClient, type FeedClientError, type FeedClientOptions, type ViewState } from '../../src/client/index.js';
-import { FakeFeedServer, wait_for, type LevelTuple } from '../helpers/fake_feed_server.js';
+import { FakeFeedServer, type LevelTuple } from '../helpers/fake_feed_server.js';
+import { wait_for } from '../helpers/service.js';
 
 const heartbeat_ms = 100;
 let server: FakeFeedServer | undefined;
@@ -49,7 +50,7 @@ describe('FeedClient against a fake feed', () => {
     const top = c.subscribe('BTC-USD', { depth: 10 });
     const eth = c.subscribe('ETH-USD', { depth: 10 });
     expect(c.subscribe('BTC-USD', { depth: 10 })).toBe(top);
-    await wait_for(() => in_sync(s, deep) && in_sync(s, top) && in_sync(s, eth), 'snapshots');
+    await wait_for('snapshots', () => in_sync(s, deep) && in_sync(s, top) && in_sync(s, eth));
     expect(c.state).toBe('synced');
     const updates: number[] = [];
     top.on('update', (info) => updates.push(info.seq));
@@ -57,7 +58,7 @@ describe('FeedClient against a fake feed', () => {
     c.on('trade', (_book, t) => trades.push(t.trade_id));
     for (let i = 0; i < 20; i++) s.update('BTC-USD', bids([97 - i, 1 + i, 1]));
     s.update('BTC-USD', { asks: [[101, 1, 1]], trades: [{ trade_id: 7, price: 101, size: 1, aggressor: 0 }] });
-    await wait_for(() => in_sync(s, deep) && in_sync(s, top) && top.seq === s.seq('BTC-USD'), 'deltas');
+    await wait_for('deltas', () => in_sync(s, deep) && in_sync(s, top) && top.seq === s.seq('BTC-USD'));
     expect(deep.bids.length).toBe(23);
     expect(top.bids.length).toBe(10);
     expect([top.best_bid_price(), top.best_ask_price(), top.spread(), top.mid()]).toEqual([100, 101, 1, 100.5]);
@@ -75,7 +76,7 @@ describe('FeedClient against a fake feed', () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
     const eth = c.subscribe('ETH-USD');
-    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc) && in_sync(s, eth));
     const btc_states = states_of(btc);
     const eth_states = states_of(eth);
     const errors: FeedClientError[] = [];
@@ -84,7 +85,7 @@ describe('FeedClient against a fake feed', () => {
     s.update('BTC-USD', bids([100, 9, 3]));   // lost
     s.update('BTC-USD', bids([99, 8, 1]));    // arrives after a gap
     s.update('ETH-USD', bids([50, 2, 2]));
-    await wait_for(() => c.counters.range_breaks === 1 && in_sync(s, btc) && in_sync(s, eth), 'resync after gap');
+    await wait_for('resync after gap', () => c.counters.range_breaks === 1 && in_sync(s, btc) && in_sync(s, eth));
     expect(btc_states).toEqual(['resyncing', 'synced']);
     expect(eth_states).toEqual([]);
     expect(c.counters.resyncs).toBe(1);
@@ -96,11 +97,11 @@ describe('FeedClient against a fake feed', () => {
   it('corrupt digest: digest_mismatches 1, resync, then the right book', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD', { depth: 50 });
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     s.inject('corrupt_digest', 'BTC-USD');
     s.update('BTC-USD', bids([100, 1, 1]));
     s.update('BTC-USD', bids([96, 4, 1]));
-    await wait_for(() => c.counters.digest_mismatches === 1 && in_sync(s, btc), 'resync after digest mismatch');
+    await wait_for('resync after digest mismatch', () => c.counters.digest_mismatches === 1 && in_sync(s, btc));
     expect(c.counters.resyncs).toBe(1);
     expect(c.counters.range_breaks).toBe(0);
   });
@@ -108,11 +109,11 @@ describe('FeedClient against a fake feed', () => {
   it('duplicate: detected and ignored, the book stays right without a resync', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     s.inject('duplicate', 'BTC-USD');
     s.update('BTC-USD', bids([100, 6, 2]));
     s.update('BTC-USD', bids([100, 7, 3]));
-    await wait_for(() => c.counters.duplicates === 1 && in_sync(s, btc), 'duplicate seen');
+    await wait_for('duplicate seen', () => c.counters.duplicates === 1 && in_sync(s, btc));
     expect(c.counters.resyncs).toBe(0);
     expect(btc.bids[0]).toEqual({ price: 100, size: 7, orders: 3 });
   });
@@ -120,11 +121,11 @@ describe('FeedClient against a fake feed', () => {
   it('reordering: a break, a resync, the late frame discarded, then the right book', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     s.inject('reorder', 'BTC-USD');
     s.update('BTC-USD', bids([100, 6, 2])); // held back
     s.update('BTC-USD', bids([99, 1, 1]));  // sent first, then the held one
-    await wait_for(() => c.counters.range_breaks === 1 && in_sync(s, btc), 'resync after reorder');
+    await wait_for('resync after reorder', () => c.counters.range_breaks === 1 && in_sync(s, btc));
     expect(c.counters.resyncs).toBe(1);
     expect(c.counters.discarded_deltas).toBe(1); // the late frame, before the resync snapshot
   });
@@ -132,27 +133,27 @@ describe('FeedClient against a fake feed', () => {
   it('a delta of another epoch without a snapshot is a break', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     s.inject('wrong_epoch', 'BTC-USD');
     s.update('BTC-USD', bids([100, 6, 2]));
-    await wait_for(() => c.counters.epoch_changes === 1 && in_sync(s, btc), 'resync after epoch change');
+    await wait_for('resync after epoch change', () => c.counters.epoch_changes === 1 && in_sync(s, btc));
   });
 
   it('deltas arriving before the resync snapshot are discarded; the snapshot replaces the book', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     s.pause_snapshots();
     s.inject('drop', 'BTC-USD');
     s.update('BTC-USD', bids([100, 6, 2]));
     s.update('BTC-USD', bids([99, 1, 1]));   // break → Resync (snapshot held)
-    await wait_for(() => btc.state === 'resyncing' && s.received.some((r) => r.msg.type === 'resync'), 'resync asked');
+    await wait_for('resync asked', () => btc.state === 'resyncing' && s.received.some((r) => r.msg.type === 'resync'));
     s.update('BTC-USD', bids([98, 7, 1]));   // reaches the client before the snapshot
     s.update('BTC-USD', { asks: [[101, 0, 0]] });
-    await wait_for(() => c.counters.discarded_deltas === 2, 'deltas discarded');
+    await wait_for('deltas discarded', () => c.counters.discarded_deltas === 2);
     expect(btc.state).toBe('resyncing');
     s.release_snapshots();
-    await wait_for(() => in_sync(s, btc), 'synced after the held snapshot');
+    await wait_for('synced after the held snapshot', () => in_sync(s, btc));
     expect(btc.asks[0].price).toBe(102);
   });
 
@@ -160,14 +161,14 @@ describe('FeedClient against a fake feed', () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD', { depth: 0 });
     const eth = c.subscribe('ETH-USD', { depth: 10, interval_ms: 100 });
-    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc) && in_sync(s, eth));
     const conn_states: ConnectionState[] = [];
     c.on('state', (st) => conn_states.push(st));
     s.restart({ down_ms: 150 });
     // The engine restarted with a different book: levels 99 and 98 are gone.
     s.reset_book('BTC-USD', { bids: [[100, 1, 1]], asks: [[103, 2, 1]] });
     s.update('BTC-USD', bids([97, 5, 1]));
-    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'synced after restart');
+    await wait_for('synced after restart', () => in_sync(s, btc) && in_sync(s, eth));
     expect(btc.epoch).toBe(2);
     expect(btc.bids.map((l) => l.price)).toEqual([100, 97]);
     expect(btc.asks.map((l) => l.price)).toEqual([103]);
@@ -185,14 +186,14 @@ describe('FeedClient against a fake feed', () => {
   it('half-open socket: stale after 2 heartbeat intervals, then closed and reconnected', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     const conn_states: ConnectionState[] = [];
     c.on('state', (st) => conn_states.push(st));
     const book_states = states_of(btc);
     s.half_open();
     s.update('BTC-USD', bids([100, 2, 1])); // never reaches the client
-    await wait_for(() => c.counters.stale_connections === 1, 'stale detected');
-    await wait_for(() => in_sync(s, btc) && c.state === 'synced', 'reconnected and synced');
+    await wait_for('stale detected', () => c.counters.stale_connections === 1);
+    await wait_for('reconnected and synced', () => in_sync(s, btc) && c.state === 'synced');
     expect(conn_states.slice(0, 2)).toEqual(['stale', 'connecting']);
     expect(book_states).toEqual(['stale', 'synced']);
     expect(c.counters.reconnects).toBe(1);
@@ -202,13 +203,13 @@ describe('FeedClient against a fake feed', () => {
   it('garbage and text frames are counted, the connection and books carry on', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     const errors: FeedClientError[] = [];
     c.on('error', (e) => errors.push(e));
     s.send_raw(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
     s.send_raw('hello');
     s.update('BTC-USD', bids([100, 2, 1]));
-    await wait_for(() => c.counters.decode_errors === 2 && in_sync(s, btc), 'decode errors counted');
+    await wait_for('decode errors counted', () => c.counters.decode_errors === 2 && in_sync(s, btc));
     expect(errors.every((e) => e.kind === 'decode')).toBe(true);
     expect(c.counters.resyncs).toBe(0);
   });
@@ -219,7 +220,7 @@ describe('FeedClient against a fake feed', () => {
     c.on('error', (e) => errors.push(e));
     const nope = c.subscribe('NOPE-USD');
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => nope.state === 'closed' && in_sync(s, btc), 'refusal');
+    await wait_for('refusal', () => nope.state === 'closed' && in_sync(s, btc));
     expect(c.book('NOPE-USD')).toBeUndefined();
     expect(errors.map((e) => [e.kind, e.code, e.symbol])).toEqual([['refused', 4, 'NOPE-USD']]);
   });
@@ -228,24 +229,24 @@ describe('FeedClient against a fake feed', () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
     const eth = c.subscribe('ETH-USD');
-    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc) && in_sync(s, eth));
     c.unsubscribe('BTC-USD');
-    await wait_for(() => s.received.some((r) => r.msg.type === 'unsubscribe'), 'unsubscribe sent');
+    await wait_for('unsubscribe sent', () => s.received.some((r) => r.msg.type === 'unsubscribe'));
     expect(btc.state).toBe('closed');
     s.update('ETH-USD', bids([50, 3, 1]));
-    await wait_for(() => in_sync(s, eth), 'eth still flows');
+    await wait_for('eth still flows', () => in_sync(s, eth));
     const rtt = await c.ping();
     expect(rtt).toBeGreaterThan(0);
     c.close();
     expect([c.state, eth.state]).toEqual(['closed', 'closed']);
-    await wait_for(() => s.connection_count() === 0, 'socket closed');
+    await wait_for('socket closed', () => s.connection_count() === 0);
     expect(() => c.subscribe('ETH-USD')).toThrow(/closed/);
   });
 
   it('conflated deltas: counted, merged versions reported, folded trades arrive as an aggregate', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     const infos: { conflated: boolean; updates_merged: number }[] = [];
     btc.on('update', (i) => infos.push({ conflated: i.conflated, updates_merged: i.updates_merged }));
     const aggregates: number[] = [];
@@ -253,7 +254,7 @@ describe('FeedClient against a fake feed', () => {
     s.pause_deltas();
     for (let i = 0; i < 5; i++) s.update('BTC-USD', { bids: [[100, 10 + i, 1]], trades: [{ trade_id: 100 + i, price: 101, size: 1, aggressor: 0 }] });
     s.flush_conflated();
-    await wait_for(() => in_sync(s, btc) && aggregates.length === 1, 'conflated delta applied');
+    await wait_for('conflated delta applied', () => in_sync(s, btc) && aggregates.length === 1);
     expect(infos).toEqual([{ conflated: true, updates_merged: 5 }]);
     expect(aggregates).toEqual([5]);
     expect([c.counters.conflated_frames, c.counters.trades_folded, c.counters.trades]).toEqual([1, 5, 0]);
@@ -262,13 +263,13 @@ describe('FeedClient against a fake feed', () => {
   it('a catch-up snapshot replaces the book and delivers the folded trades', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     const aggregates: number[] = [];
     btc.on('trade_aggregate', (a) => aggregates.push(a.last_trade_id));
     s.pause_deltas();
     for (let i = 0; i < 3; i++) s.update('BTC-USD', { bids: [[99, 0, 0]], trades: [{ trade_id: 200 + i, price: 99, size: 2, aggressor: 1 }] });
     s.flush_conflated({ as_snapshot: true });
-    await wait_for(() => in_sync(s, btc) && aggregates.length === 1, 'catch-up snapshot');
+    await wait_for('catch-up snapshot', () => in_sync(s, btc) && aggregates.length === 1);
     expect(aggregates).toEqual([202]);
     expect(c.counters.trades_folded).toBe(3);
     expect(btc.bids.map((l) => l.price)).toEqual([100, 98]);
@@ -278,14 +279,14 @@ describe('FeedClient against a fake feed', () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
     const eth = c.subscribe('ETH-USD');
-    await wait_for(() => in_sync(s, btc) && in_sync(s, eth), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc) && in_sync(s, eth));
     s.status([{ symbol: 'BTC-USD', state: 'recovering', epoch: 1, seq: 1 }]);
-    await wait_for(() => btc.feed_state === 'recovering', 'status applied');
+    await wait_for('status applied', () => btc.feed_state === 'recovering');
     expect([btc.state, eth.state]).toEqual(['stale', 'synced']);
     s.status([{ symbol: 'BTC-USD', state: 'live', epoch: 1, seq: 1 }]);
     s.pause_deltas();
     s.flush_conflated({ as_snapshot: true });
-    await wait_for(() => in_sync(s, btc), 'synced after the fresh snapshot');
+    await wait_for('synced after the fresh snapshot', () => in_sync(s, btc));
     expect(c.counters.statuses).toBe(2);
   });
 
@@ -293,22 +294,22 @@ describe('FeedClient against a fake feed', () => {
     const { server: s, client: c } = await setup({ snapshot_timeout_ms: 100 });
     s.pause_snapshots();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => c.counters.snapshot_timeouts >= 1, 'snapshot timeout');
+    await wait_for('snapshot timeout', () => c.counters.snapshot_timeouts >= 1);
     // The client asks again on the timeout; the server sees it one socket hop later.
-    await wait_for(() => s.received.filter((r) => r.msg.type === 'subscribe').length >= 2, 'subscribe sent again');
+    await wait_for('subscribe sent again', () => s.received.filter((r) => r.msg.type === 'subscribe').length >= 2);
     expect(btc.state).toBe('connecting');
     s.release_snapshots();
-    await wait_for(() => in_sync(s, btc), 'synced once snapshots flow');
+    await wait_for('synced once snapshots flow', () => in_sync(s, btc));
   });
 
   it('close code 4003 (unauthorized) is final: no reconnect, state closed, an error says why', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     const errors: FeedClientError[] = [];
     c.on('error', (e) => errors.push(e));
     s.close_all(4003, 'token expired');
-    await wait_for(() => c.state === 'closed', 'closed');
+    await wait_for('closed', () => c.state === 'closed');
     expect(btc.state).toBe('closed');
     expect(errors.map((e) => [e.kind, e.code])).toEqual([['socket', 4003]]);
     expect(c.counters.reconnects).toBe(0);
@@ -317,19 +318,19 @@ describe('FeedClient against a fake feed', () => {
   it('close code 4008 (slow consumer) reconnects and resubscribes', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
-    await wait_for(() => in_sync(s, btc), 'initial sync');
+    await wait_for('initial sync', () => in_sync(s, btc));
     s.close_all(4008, 'slow');
     s.update('BTC-USD', bids([100, 1, 1]));
-    await wait_for(() => c.counters.reconnects === 1 && in_sync(s, btc), 'reconnected');
+    await wait_for('reconnected', () => c.counters.reconnects === 1 && in_sync(s, btc));
   });
 
   it('a listener that throws does not break frame processing', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
     btc.on('update', () => { throw new Error('boom'); });
-    await wait_for(() => in_sync(s, btc), 'sync despite a throwing listener');
+    await wait_for('sync despite a throwing listener', () => in_sync(s, btc));
     s.update('BTC-USD', bids([100, 2, 1]));
-    await wait_for(() => in_sync(s, btc), 'still applying');
+    await wait_for('still applying', () => in_sync(s, btc));
     expect(c.counters.listener_errors).toBeGreaterThanOrEqual(2);
   });
 });

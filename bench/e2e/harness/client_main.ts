@@ -14,6 +14,7 @@ import { decode_server_frame, FrameEncoder } from '../../../src/wire/feed_codec.
 import { nats_subject } from '../../baselines/nats_ws.js';
 import type { ClientCommand, ClientReply, ClientStart, LatencySummaryUs } from './protocol.js';
 import { opcode_binary, opcode_text, RawWs } from './raw_ws.js';
+import { view_key } from '../../../src/util/symbol.js';
 
 interface Client {
   ws: RawWs;
@@ -84,9 +85,9 @@ function on_depthcast(c: Client, payload: Buffer | null): void {
     decode_errors++;
     return;
   }
-  if (msg.type === 'snapshot') c.seqs.set(`${msg.symbol}|${msg.depth}`, msg.seq);
+  if (msg.type === 'snapshot') c.seqs.set(view_key(msg.symbol, msg.depth), msg.seq);
   if (msg.type !== 'delta') return;
-  const key = `${msg.symbol}|${msg.depth}`;
+  const key = view_key(msg.symbol, msg.depth);
   const last = c.seqs.get(key);
   if (last !== undefined && msg.seq_first !== last + 1) gaps++;
   c.seqs.set(key, msg.seq);

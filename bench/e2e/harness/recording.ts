@@ -18,6 +18,7 @@ import { Feed } from '../../../src/feed/feed.js';
 import type { ClientTransport } from '../../../src/feed/transport.js';
 import { encode_snapshot_reply } from '../../../src/wire/engine_codec.js';
 import { decode_server_frame, FrameEncoder } from '../../../src/wire/feed_codec.js';
+import { view_key } from '../../../src/util/symbol.js';
 
 export const tick_ns_virtual = 1e6;
 export const recording_epoch = 7;
@@ -123,7 +124,7 @@ async function record_frames(config: Readonly<Config>, batches_by_tick: Batch[][
   await next_turn();
   await next_turn();
   sent = []; // the snapshots and status before the stream starts
-  const views = depths.flatMap((depth) => config.symbols.map((s) => `${s}|${depth}`));
+  const views = depths.flatMap((depth) => config.symbols.map((s) => view_key(s, depth)));
   const frames: Frame[][] = [];
   for (const batches of batches_by_tick) {
     for (const b of batches) bus.publish(b.subject, b.bytes);
@@ -133,7 +134,7 @@ async function record_frames(config: Readonly<Config>, batches_by_tick: Batch[][
     for (const bytes of sent) {
       const msg = decode_server_frame(bytes);
       if (msg.type !== 'delta') continue;
-      tick.push({ view: views.indexOf(`${msg.symbol}|${msg.depth}`), bytes });
+      tick.push({ view: views.indexOf(view_key(msg.symbol, msg.depth)), bytes });
     }
     frames.push(tick);
     sent = [];
