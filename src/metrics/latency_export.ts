@@ -10,7 +10,8 @@
 //   since start give neither.
 // - Derived at scrape time: recording a sample stays one HDR recordValue (no
 //   bucket search, no prom-client call on the hot path). A scrape walks each
-//   hop's HDR counts once: ~17k slots, ~0.1 ms per hop here.
+//   hop's HDR counts once: ~17k slots, ~0.25 ms per hop on this machine
+//   (4 hops: 1.0 ms, on the event loop, once per scrape).
 // - The HDR histograms stay the precise source (3 significant digits); these
 //   buckets are for aggregation. A sample is counted under `le` when its whole
 //   HDR slot is <= le, so a sample within 0.1% of a bound may land just above
@@ -18,7 +19,7 @@
 // - Every hop of the source is exported, whatever it is: a hop added to
 //   server_hops appears here with no change.
 //
-// Cost: (hops x 23) series per instance; no allocation per sample.
+// Cost: 24 series per hop per instance (22 buckets, _sum, _count); nothing per sample.
 import type { Metric } from 'prom-client';
 import type { HopHistograms } from './hop_histograms.js';
 

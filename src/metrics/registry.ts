@@ -26,10 +26,10 @@
 // | depthcast_subscriptions                   | gauge     |        | (connection, view) subscriptions now
 // | depthcast_conflating_connections          | gauge     |        | connections currently conflating (slow)
 // | depthcast_conflated_frames_total          | counter   |        | Delta frames sent with conflated = true
-// | depthcast_conflation_episodes_total       | counter   |        | times a connection went slow (streaming → conflating)
+// | depthcast_conflation_episodes_total       | counter   | cause  | times a connection went slow (streaming → conflating): lag (its reads) or buffer (uWS's); both always present
 // | depthcast_conflated_updates_merged_total  | counter   |        | updates merged into conflated frames (slow catch-ups and intervals)
 // | depthcast_catch_up_snapshots_total        | counter   |        | catch-ups sent as a Snapshot (too many levels changed, or the view restarted)
-// | depthcast_slow_closes_total               | counter   | code   | connections closed for slowness: 4008 (policy close), 4009 (buffer cap); both always present
+// | depthcast_slow_closes_total               | counter   | code   | connections closed for slowness: 4008 (policy close), 4009 (buffer cap), 4010 (reader too slow); all always present
 // | depthcast_connection_buffered_peak_bytes  | gauge     |        | most bytes ever buffered for one connection
 // | depthcast_connection_buffered_bytes       | histogram |        | bytes buffered per open connection, at scrape time
 // | depthcast_connection_buffered_max_bytes   | gauge     |        | most bytes buffered for one open connection, at scrape time
@@ -41,6 +41,7 @@
 // | depthcast_process_*, depthcast_nodejs_*   |           |        | prom-client's process metrics (CPU, memory, event-loop lag)
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FeedCounters } from '../feed/counters.js';
+import type { ConflationCause } from '../feed/session.js';
 import { close_code } from '../wire/codes.js';
 import type { HopHistograms } from './hop_histograms.js';
 import { latency_histogram_metric } from './latency_export.js';
@@ -126,7 +127,9 @@ export interface FeedMetricSources {
 export const buffered_bytes_buckets = [0, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
 /** Close codes of depthcast_slow_closes_total, exported from 0 so that rate() and alerts see them before the first close. */
-const slow_close_codes = [close_code.slow_consumer, close_code.send_buffer_overflow];
+const slow_close_codes = [close_code.slow_consumer, close_code.send_buffer_overflow, close_code.reader_too_slow];
+/** Causes of depthcast_conflation_episodes_total, exported from 0 likewise. */
+const conflation_causes = ['lag', 'buffer'] as const satisfies readonly ConflationCause[];
 
 /** Registers every feed metric of the table above, reading from counters at scrape time. */
 export function register_feed_metrics(registry: Registry, counters: FeedCounters, sources: FeedMetricSources = {}): void {
@@ -159,10 +162,13 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
     for (const [symbol] of sources.symbol_live?.() ?? []) if (!counters.recoveries_total.has(symbol)) set_counter(c, 0, { symbol });
     for (const [symbol, n] of counters.recoveries_total) set_counter(c, n, { symbol });
   }, ['symbol']);
-  counter_from(registry, `${p}conflation_episodes_total`, 'Times a connection went slow (streaming to conflating)', (c) => set_counter(c, counters.conflation_episodes_total));
+  counter_from(registry, `${p}conflation_episodes_total`, 'Times a connection went slow (streaming to conflating), by cause: lag (its reads) or buffer (the socket buffer)', (c) => {
+    for (const cause of conflation_causes) if (!counters.conflation_episodes_by_cause_total.has(cause)) set_counter(c, 0, { cause });
+    for (const [cause, n] of counters.conflation_episodes_by_cause_total) set_counter(c, n, { cause });
+  }, ['cause']);
   counter_from(registry, `${p}conflated_updates_merged_total`, 'Updates merged into conflated frames (slow catch-ups and intervals)', (c) => set_counter(c, counters.conflated_updates_merged_total));
   counter_from(registry, `${p}catch_up_snapshots_total`, 'Catch-ups sent as a Snapshot instead of a conflated Delta', (c) => set_counter(c, counters.catch_up_snapshots_total));
-  counter_from(registry, `${p}slow_closes_total`, 'Connections closed for slowness, by close code (4008 policy close, 4009 buffer cap)', (c) => {
+  counter_from(registry, `${p}slow_closes_total`, 'Connections closed for slowness, by close code (4008 policy close, 4009 buffer cap, 4010 reader too slow)', (c) => {
     for (const code of slow_close_codes) if (!counters.slow_closes_total.has(code)) set_counter(c, 0, { code });
     for (const [code, n] of counters.slow_closes_total) set_counter(c, n, { code });
   }, ['code']);

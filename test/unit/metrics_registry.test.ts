@@ -67,6 +67,8 @@ describe('Prometheus registry', () => {
     count_by(counters.errors_total, 5);
     count_by(counters.recoveries_total, 'ETH-USD');
     count_by(counters.slow_closes_total, 4009);
+    counters.conflation_episodes_total += 2;
+    count_by(counters.conflation_episodes_by_cause_total, 'lag', 2);
     const text = await registry.metrics();
     expect(text).toContain('depthcast_connections 3');
     expect(text).toContain('depthcast_outbound_frames_total{kind="delta"} 7');
@@ -76,6 +78,9 @@ describe('Prometheus registry', () => {
     expect(text).toContain('depthcast_recoveries_total{symbol="BTC-USD"} 0'); // present before its first recovery
     expect(text).toContain('depthcast_slow_closes_total{code="4008"} 0');
     expect(text).toContain('depthcast_slow_closes_total{code="4009"} 1');
+    expect(text).toContain('depthcast_slow_closes_total{code="4010"} 0');
+    expect(text).toContain('depthcast_conflation_episodes_total{cause="lag"} 2');
+    expect(text).toContain('depthcast_conflation_episodes_total{cause="buffer"} 0');
     expect(text).toContain('depthcast_engine_messages_total{symbol="BTC-USD"} 12');
     expect(text).toContain('depthcast_symbol_live{symbol="ETH-USD"} 0');
     expect(text).toContain('# TYPE depthcast_outbound_bytes_total counter');
