@@ -101,6 +101,15 @@ describe('a real Prometheus scraping a running feed', () => {
     const expand = (expr: string) => expr.replaceAll('$__rate_interval', '10s').replaceAll('$instance', '.*');
     const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: expand(t.expr) })));
     expect(exprs.length).toBeGreaterThanOrEqual(20);
+    // What an operator needs on it: connections, frames and bytes out, latency per hop (p50, p99,
+    // p99.9 from the histograms), slow consumers and conflation, recoveries, per-symbol state.
+    const all_exprs = exprs.map((e) => e.expr).join('\n');
+    for (const needed of ['depthcast_connections{', 'depthcast_outbound_frames_total', 'depthcast_outbound_bytes_total',
+      'histogram_quantile(0.5, sum by (hop, le) (rate(depthcast_latency_seconds_bucket', 'histogram_quantile(0.99, sum by (hop, le) (rate(depthcast_latency_seconds_bucket',
+      'histogram_quantile(0.999, sum by (hop, le) (rate(depthcast_latency_seconds_bucket', 'depthcast_conflating_connections',
+      'depthcast_conflation_episodes_total', 'depthcast_slow_closes_total', 'depthcast_recoveries_total', 'depthcast_symbol_live']) {
+      expect(all_exprs, needed).toContain(needed);
+    }
     await wait_for('rates over two scrapes with traffic', async () => (await value('sum(rate(depthcast_outbound_frames_total{job="depthcast"}[10s]))')) > 0, 20_000, 200);
     for (const { panel, expr } of exprs) {
       const result = await prom.query(expr);
