@@ -21,7 +21,7 @@
 //
 // Cost: 24 series per hop per instance (22 buckets, _sum, _count); nothing per sample.
 import type { Metric } from 'prom-client';
-import type { HopHistograms } from './hop_histograms.js';
+import type { HopHistograms, HopName } from './hop_histograms.js';
 
 /**
  * Bucket bounds in seconds. The feed spans five decades: engine→ingest over
@@ -29,8 +29,9 @@ import type { HopHistograms } from './hop_histograms.js';
  * ingest→send is one event-loop turn (µs to ms); engine→send under load is
  * 1-30 ms (bench/README.md: p99 7 ms paced, 27 ms saturated); a slow reader's
  * lag or a stall runs to seconds. A 1-2.5-5 series keeps every bucket within
- * 2.5x of its neighbour (histogram_quantile interpolates inside one bucket),
- * from 10 µs (below it nothing is worth telling apart) to 60 s (the HDR top).
+ * 2.5x of its neighbour (3x for 10-30 s; histogram_quantile interpolates inside
+ * one bucket), from 10 µs (below it nothing is worth telling apart) to 60 s
+ * (the HDR top: a sample above it counts only in +Inf).
  * Latency objectives must use one of these bounds as their threshold.
  */
 export const latency_buckets_seconds: readonly number[] = [
@@ -39,7 +40,7 @@ export const latency_buckets_seconds: readonly number[] = [
   0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
 
-/** Bucket counts of one hop, as Prometheus wants them: cumulative, sum in seconds. */
+/** Bucket counts of one hop, as Prometheus wants them: cumulative; the sum in seconds, from each HDR slot's middle value. */
 export interface LatencyBuckets {
   /** cumulative[i] = samples <= latency_buckets_seconds[i]; the +Inf bucket is count. */
   cumulative: number[];
@@ -57,7 +58,7 @@ interface HdrSlots {
 }
 
 /** Walks one hop's HDR slots (µs) once, in increasing value, into Prometheus buckets. */
-export function latency_buckets(hops: HopHistograms, hop: HopHistograms['hops'][number]): LatencyBuckets {
+export function latency_buckets(hops: HopHistograms, hop: HopName): LatencyBuckets {
   const h = hops.histogram(hop);
   const slots = h as unknown as HdrSlots;
   const total = h.totalCount;
