@@ -96,10 +96,15 @@ async function rate_of(run: Run): Promise<number> {
 }
 
 function stats(rates: number[]): RateStats {
-  const sorted = [...rates].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { ops_per_s: Math.round(median), ops_per_s_best: Math.round(sorted[sorted.length - 1]), runs_ops_per_s: rates.map(Math.round) };
+  return { ops_per_s: Math.round(median(rates)), ops_per_s_best: Math.round(Math.max(...rates)), runs_ops_per_s: rates.map(Math.round) };
+}
+
+/** The middle value (the mean of the two middle ones for an even count); 0 for none. The benches' one median. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 export function round(x: number, digits: number): number {

@@ -6,7 +6,7 @@
 //   const result = await run_loadgen({ urls: [url], clients: 20, duration_s: 4, workers: 1 });
 //   result.summary.latency_us.fast_events.engine_to_receive.p99_9
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -20,6 +20,7 @@ import {
   type LoadgenSummary, type PercentilePoint, type TimelinePoint,
 } from './report.js';
 import { render_html } from './report_html.js';
+import { process_cpu_s } from '../src/util/host.js';
 
 export interface RunHooks {
   /** Receives the progress line once a second; default stderr when options.progress. */
@@ -52,19 +53,6 @@ export function open_files_limit(): number {
   const out = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' });
   const n = Number(out.stdout?.trim());
   return Number.isFinite(n) && n > 0 ? n : Infinity;
-}
-
-/** utime + stime of a process in seconds, from /proc; null when not readable. */
-export function process_cpu_s(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command (which may contain spaces) start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks_per_s = 100;
-    return (Number(fields[11]) + Number(fields[12])) / ticks_per_s;
-  } catch {
-    return null;
-  }
 }
 
 async function fetch_json(url: string, timeout_ms: number): Promise<unknown> {

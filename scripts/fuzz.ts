@@ -22,8 +22,7 @@
 // seed to reproduce it. test/unit/fuzz_client_frames.test.ts runs a small
 // seeded set of both phases in CI.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as flatbuffers from 'flatbuffers';
@@ -41,6 +40,7 @@ import { Unsubscribe } from '../src/wire/generated/depthcast/feed/unsubscribe.js
 import { WireError } from '../src/wire/wire_error.js';
 import { number_flag, string_flag } from '../src/util/flags.js';
 import { view_key } from '../src/util/symbol.js';
+import { free_port, process_rss_bytes } from '../src/util/host.js';
 
 /** uWS drops a connection whose message exceeds the frame limit times this (src/server/server.ts). */
 const hard_frame_factor = 16;
@@ -514,12 +514,7 @@ async function main(): Promise<void> {
 
 /** `depthcast all` as a child process with the limits the model assumes; resolves once /health is 200. */
 async function spawn_fuzz_target(symbols: string[], frame_bytes_max: number, subscriptions_max: number) {
-  const port = await new Promise<number>((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
+  const port = await free_port();
   const root = fileURLToPath(new URL('..', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--no-ui',
     '--symbols', symbols.join(','), '--rate', '20', '--inbound-frame-bytes-max', String(frame_bytes_max),
@@ -539,10 +534,7 @@ async function spawn_fuzz_target(symbols: string[], frame_bytes_max: number, sub
   return {
     pid: child.pid, url: `ws://127.0.0.1:${port}/ws`, health_url,
     alive: () => !exited,
-    rss_mb: () => {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      return m ? Math.round(Number(m[1]) / 1024) : 0;
-    },
+    rss_mb: () => Math.round((process_rss_bytes(child.pid!) ?? 0) / 2 ** 20),
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');

@@ -15,13 +15,13 @@
 //
 // Caveat: the clients run in this process, on the same 2 cores as the server.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { connect, HopHistograms, client_hops, seeded_random, type FeedClient } from '../src/client/index.js';
+import { free_port, process_rss_bytes } from '../src/util/host.js';
 
 interface Options {
   minutes: number;
@@ -65,18 +65,8 @@ interface Sample {
   soak_rss_mb: number;
 }
 
-async function free_port(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
-
 function rss_mb_of(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
+  return (process_rss_bytes(pid) ?? 0) / 2 ** 20;
 }
 
 /** Least-squares slope of y over x. */

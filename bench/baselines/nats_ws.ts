@@ -7,12 +7,12 @@
 // core; its CPU is counted as server CPU together with this publisher's.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '../../src/bus/nats_bus.js';
 import type { Recording } from '../e2e/harness/recording.js';
 import { binary_frames, stamp_binary, type Target } from '../e2e/harness/target.js';
+import { free_port } from '../../src/util/host.js';
 
 /** Subject of a view `SYMBOL|depth`. */
 export function nats_subject(view: string): string {
@@ -20,17 +20,6 @@ export function nats_subject(view: string): string {
   return `bench.${symbol}.${depth}`;
 }
 
-async function free_port(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
 
 function launch(config_path: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {

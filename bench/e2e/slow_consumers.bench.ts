@@ -34,7 +34,7 @@
 // Run: npx tsx bench/e2e/slow_consumers.bench.ts [--quick] [--rate N] [--clients N]
 //      [--rounds N] [--window-s N] [--rss-clients N] [--rss-s N] [--skip-latency] [--skip-rss] [--no-pin]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -42,8 +42,9 @@ import { build, type Histogram } from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { now_ns } from '../../src/util/clock.js';
 import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
-import { free_port } from '../../test/helpers/nats_server.js';
-import { round, write_result } from '../lib.js';
+import { free_port, process_rss_bytes } from '../../src/util/host.js';
+import { cpu_seconds } from './harness/orchestrate.js';
+import { median, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
 
 const argv = process.argv.slice(2);
@@ -105,29 +106,24 @@ async function start_server(): Promise<ServerProcess> {
 
 /** CPU used by the server process (every thread) and by this process, as a share of one core, between two take()s. */
 class CpuMeter {
-  private server_ticks: number;
+  private server_cpu_s: number;
   private self = process.cpuUsage();
   private at = performance.now();
 
   constructor(private readonly pid: number) {
-    this.server_ticks = this.ticks();
-  }
-
-  private ticks(): number {
-    const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime, in USER_HZ (100/s)
+    this.server_cpu_s = cpu_seconds(pid);
   }
 
   take(): { server_cpu_share: number; clients_cpu_share: number } {
     const now = performance.now();
-    const ticks = this.ticks();
+    const server_cpu_s = cpu_seconds(this.pid);
     const self = process.cpuUsage();
     const wall_s = (now - this.at) / 1000;
     const out = {
-      server_cpu_share: round((ticks - this.server_ticks) / 100 / wall_s, 2),
+      server_cpu_share: round((server_cpu_s - this.server_cpu_s) / wall_s, 2),
       clients_cpu_share: round((self.user - this.self.user + self.system - this.self.system) / 1e6 / wall_s, 2),
     };
-    this.server_ticks = ticks;
+    this.server_cpu_s = server_cpu_s;
     this.self = self;
     this.at = now;
     return out;
@@ -135,8 +131,7 @@ class CpuMeter {
 }
 
 function rss_bytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m === null ? 0 : Number(m[1]) * 1024;
+  return process_rss_bytes(pid) ?? 0;
 }
 
 interface SlowStats {
@@ -404,11 +399,6 @@ function slope_mb_per_min(points: { t_s: number; rss_mb: number }[]): number {
     den += (p.t_s - mt) ** 2;
   }
   return den === 0 ? 0 : (num / den) * 60;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s[s.length >> 1];
 }
 
 async function rss_phase(): Promise<Record<string, unknown>> {

@@ -17,7 +17,7 @@
 import { L2Book } from '../../src/book/l2_book.js';
 import { event_add, event_execute, event_reduce, new_book_event, type BookEvent, type Side } from '../../src/book/types.js';
 import { BookView, ViewLevels } from '../../src/book/view.js';
-import { write_result } from '../lib.js';
+import { median, write_result } from '../lib.js';
 import { arg } from '../e2e/harness/args.js';
 import { seeded_random } from '../../src/util/random.js';
 
@@ -101,11 +101,6 @@ function run_ingest(events: BookEvent[], events_per_flush: number): { ms: number
     for (const v of views) changed_levels += v.update(book, changes.bids, changes.asks, out);
   }
   return { ms: performance.now() - t0, changed_levels };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const events = generate(event_count);

@@ -21,7 +21,7 @@ import { Delta } from '../../src/wire/generated/depthcast/feed/delta.js';
 import { Frame } from '../../src/wire/generated/depthcast/feed/frame.js';
 import { Level } from '../../src/wire/generated/depthcast/feed/level.js';
 import { Trade } from '../../src/wire/generated/depthcast/feed/trade.js';
-import { write_result } from '../lib.js';
+import { median, write_result } from '../lib.js';
 import { arg } from '../e2e/harness/args.js';
 
 const frames = arg('--frames', 200_000);
@@ -140,11 +140,6 @@ function timed(fn: () => number): { ms: number; result: number } {
   const t0 = performance.now();
   const result = fn();
   return { ms: performance.now() - t0, result };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const enc = new FrameEncoder();

@@ -3,9 +3,9 @@
 // to simulate a broker restart on the same port).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { free_port } from '../../src/util/host.js';
 
 export interface NatsServerHandle {
   url: string;
@@ -14,18 +14,7 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
 }
 
-export async function free_port(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
+export { free_port } from '../../src/util/host.js';
 
 function launch(port: number, store_dir: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {

@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { round } from '../../lib.js';
 import type { ClientCommand, ClientReply, LatencySummaryUs, Mode, ServerCommand, ServerReply } from './protocol.js';
 import type { TargetKind } from './target.js';
+import { process_cpu_s } from '../../../src/util/host.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const server_core = 0;
 export const client_core = 1;
-const clock_ticks_per_s = 100; // Linux USER_HZ
 
 export interface PairSpec {
   kind: TargetKind;
@@ -131,11 +131,11 @@ class Child<Cmd, Reply extends { type: string }> {
   }
 }
 
-/** CPU seconds (user + system, all threads) of a process so far. */
+/** CPU seconds (user + system, all threads) of a process so far; throws when it cannot be read. */
 export function cpu_seconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clock_ticks_per_s;
+  const s = process_cpu_s(pid);
+  if (s === null) throw new Error(`cannot read the CPU time of process ${pid}`);
+  return s;
 }
 
 /**

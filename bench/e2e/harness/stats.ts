@@ -1,16 +1,11 @@
 // Aggregation of fan-out trials over rounds: medians per server, so one
 // window disturbed by another process on the machine does not decide a number.
-import { round } from '../../lib.js';
+import { median, round } from '../../lib.js';
 import type { LatencySummaryUs } from './protocol.js';
 import type { TrialResult } from './orchestrate.js';
 import type { TargetKind } from './target.js';
 
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
+export { median } from '../../lib.js';
 
 /** The list rotated left by n: round r starts with a different server each time. */
 export function rotate<T>(xs: readonly T[], n: number): T[] {
