@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration tests start real servers and sockets; 2 cores: keep parallelism modest.
     maxWorkers: 2,
     pool: 'forks',
+    // Quiet test output: warnings and errors only, unless LOG_LEVEL says otherwise.
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
   },
 });

@@ -12,7 +12,7 @@ export interface BusSubscription {
 export type BusStatus = 'connected' | 'disconnected' | 'reconnected' | 'closed';
 
 export interface Bus {
-  readonly kind: 'memory' | 'nats' | 'fault';
+  readonly kind: 'memory' | 'nats';
   /**
    * Fire-and-forget. The bus takes ownership of `data`: nats.js queues the
    * buffer itself until its next flush, so a caller must hand over a fresh

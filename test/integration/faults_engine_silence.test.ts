@@ -4,7 +4,7 @@
 // without a restart turns its symbols to Recovering for clients.
 import { afterEach, describe, expect, it } from 'vitest';
 import { start_feed_service, type FeedService } from '../../src/app.js';
-import { FaultBus } from '../../src/bus/fault_bus.js';
+import { FaultBus } from '../helpers/fault_bus.js';
 import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
 import { ProtocolClient } from '../helpers/protocol_client.js';

@@ -3,7 +3,7 @@
 // view from the frames alone and must equal the engine's final book.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsBus } from '../../src/bus/nats_bus.js';
-import { FaultBus } from '../../src/bus/fault_bus.js';
+import { FaultBus } from '../helpers/fault_bus.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
 import { start_feed_service, type FeedService } from '../../src/app.js';
 import { error_code } from '../../src/wire/codes.js';

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { HistogramLogReader, listTags } from 'hdr-histogram-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start_all, start_feed_service, type AllInOne, type FeedService } from '../../src/app.js';
-import type { Bus, BusHandler, BusResponder, BusStatus, BusSubscription } from '../../src/bus/bus.js';
+import { FaultBus } from '../helpers/fault_bus.js';
 import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
 import { series_hops, series_names } from '../../loadgen/messages.js';
@@ -32,21 +32,18 @@ const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD'];
  * stalls after matching. The stall's clock starts at the first message held,
  * so a busy test machine cannot shorten it.
  */
-class StallingBus implements Bus {
-  readonly kind = 'fault' as const;
+class StallingBus extends FaultBus {
   private held: [string, Uint8Array][] | null = null;
   private stall_ms = 0;
   private release_timer: ReturnType<typeof setTimeout> | null = null;
   held_messages = 0;
-
-  constructor(private readonly inner: Bus) {}
 
   stall(ms: number): void {
     this.held = [];
     this.stall_ms = ms;
   }
 
-  publish(subject: string, data: Uint8Array): void {
+  override publish(subject: string, data: Uint8Array): void {
     if (this.held === null) {
       this.inner.publish(subject, data);
       return;
@@ -61,13 +58,6 @@ class StallingBus implements Bus {
     }, this.stall_ms);
   }
 
-  subscribe(subject: string, handler: BusHandler): BusSubscription { return this.inner.subscribe(subject, handler); }
-  request(subject: string, data: Uint8Array, timeout_ms: number): Promise<Uint8Array> { return this.inner.request(subject, data, timeout_ms); }
-  serve(subject: string, responder: BusResponder): BusSubscription { return this.inner.serve(subject, responder); }
-  flush(): Promise<void> { return this.inner.flush(); }
-  isConnected(): boolean { return this.inner.isConnected(); }
-  onStatus(listener: (s: BusStatus) => void): () => void { return this.inner.onStatus(listener); }
-  close(): Promise<void> { return this.inner.close(); }
 }
 
 function read_hlog(path: string): { tags: string[]; counts: Record<string, number>; intervals: number } {

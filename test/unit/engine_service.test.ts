@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { new_book_event } from '../../src/book/types.js';
 import type { Bus } from '../../src/bus/bus.js';
-import { FaultBus } from '../../src/bus/fault_bus.js';
+import { FaultBus } from '../helpers/fault_bus.js';
 import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { Subjects } from '../../src/bus/subjects.js';
 import { type Config, default_config } from '../../src/config.js';

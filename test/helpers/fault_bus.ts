@@ -1,4 +1,6 @@
-import type { Bus, BusHandler, BusResponder, BusStatus, BusSubscription } from './bus.js';
+// Test code: a fault-injecting Bus for tests and benches, beside the real ones
+// (src/bus holds only production buses).
+import type { Bus, BusHandler, BusResponder, BusStatus, BusSubscription } from '../../src/bus/bus.js';
 
 export type FaultDecision = 'deliver' | 'drop' | 'duplicate';
 
@@ -6,13 +8,18 @@ export type FaultDecision = 'deliver' | 'drop' | 'duplicate';
  * Wraps a real bus and injects faults deterministically on the receiving side:
  * a test decides per (subject, message index) whether a message is delivered,
  * dropped or duplicated. Used beside the real bus, never instead of it.
+ * Other fault buses extend it and override what they disturb (publish, ...).
  */
 export class FaultBus implements Bus {
-  readonly kind = 'fault' as const;
   private received = 0;
   decide: (subject: string, index: number, data: Uint8Array) => FaultDecision = () => 'deliver';
 
   constructor(readonly inner: Bus) {}
+
+  /** The wrapped bus's kind: the feed and engine log what they really run on. */
+  get kind(): Bus['kind'] {
+    return this.inner.kind;
+  }
 
   publish(subject: string, data: Uint8Array): void { this.inner.publish(subject, data); }
 
