@@ -15,6 +15,9 @@
 //     has processed, which also covers a browser whose network thread reads
 //     promptly while its main thread is seconds behind. Once a client has
 //     sent one, the lower of the two offsets counts.
+//   - path probes: a ping sent while nothing is in flight (payload: a negative
+//     sequence number) measures the round trip alone, without a queue; the
+//     smallest is the path's delay (a data probe always waits behind data).
 // From these: in_flight = bytes sent − bytes acknowledged; the reader's
 // delivery rate (max over recent samples, as BBR's bottleneck bandwidth;
 // samples taken while the reader had nothing to read only ever raise it); and
@@ -33,9 +36,15 @@ export const probes_outstanding_max = 64;
 /** Delivery-rate samples the max filter keeps (about this many probe intervals). */
 export const rate_samples_max = 16;
 /** A rate sample needs at least this much time between two acknowledgements. */
-export const rate_sample_interval_ms_min = 5;
+export const rate_sample_interval_ms_min = 1;
 /** Consecutive probes over reader_lag_ms_max before the reader counts as too slow. */
 export const too_slow_probes = 3;
+/** Eager probes (near the window, or conflating) go at most this many times per probe interval. */
+export const eager_probes_per_interval_max = 4;
+/** Acknowledgements this close together after a silence count as one burst (burst_bytes). */
+export const burst_window_ms = 5;
+/** A path probe (nothing in flight, so the round trip alone) goes at most this often. */
+export const path_probe_interval_ms = 1000;
 /** Bytes of a probe's payload: the offset as a little-endian float64 (exact below 2^53). */
 export const probe_payload_bytes = 8;
 
@@ -79,9 +88,20 @@ export class ReaderFlow {
   private rate_next = 0;
   private rate_max = 0;
   private sample_offset = 0;
+  /** bytes_acked as of the previous acknowledgement. */
+  private sample_offset_acked = 0;
   private sample_ms = -1;
   /** in_flight when the current rate sample began: a sample that delivered more than this was app-limited. */
   private sample_in_flight = 0;
+  private path_probe_seq = 0;
+  /** When the outstanding path probe was sent; -1 when none is. */
+  private path_probe_sent_ms = -1;
+  private last_path_probe_ms = -Infinity;
+  private last_advance_ms = -Infinity;
+  private last_slow_ack_ms = -Infinity;
+  /** Bytes acknowledged when the current burst of acknowledgements began (after a silence of lag_target or more). */
+  private burst_from_bytes = 0;
+  private burst_start_ms = -Infinity;
   private readonly payload = new Uint8Array(probe_payload_bytes);
   private readonly payload_view = new DataView(this.payload.buffer);
 
@@ -114,6 +134,11 @@ export class ReaderFlow {
     return this.in_flight > this.window_bytes;
   }
 
+  /** More in flight than in_flight_bytes_max: the cap holds whatever the reader's lag. */
+  over_cap(): boolean {
+    return this.in_flight > this.limits.in_flight_bytes_max;
+  }
+
   /** Room for more: less in flight than the window. */
   has_room(): boolean {
     return this.in_flight < this.window_bytes;
@@ -132,6 +157,16 @@ export class ReaderFlow {
     return now_ms - this.probe_sent_ms[this.probe_head] - base > this.lag_gate_ms;
   }
 
+  /**
+   * Bytes the reader acknowledged at once, within burst_window_ms, after a
+   * silence of at least the lag target: a stalled reader (a paused process, a
+   * blocked page) that has just read its whole backlog in one go shows it is
+   * fast again, though its last probe's delay was the stall's length.
+   */
+  burst_bytes(now_ms: number): number {
+    return now_ms - this.burst_start_ms <= burst_window_ms ? this.bytes_acked - this.burst_from_bytes : 0;
+  }
+
   /** Too slow even for catch-ups: each of the last too_slow_probes probes took longer than reader_lag_ms_max. */
   too_slow(): boolean {
     return this.slow_probes_in_row >= too_slow_probes;
@@ -144,8 +179,10 @@ export class ReaderFlow {
    */
   probe_due(now_ms: number, eager: boolean): boolean {
     if (this.bytes_sent === this.last_probe_offset || this.probe_count === probes_outstanding_max) return false;
-    if (now_ms - this.last_probe_ms >= this.limits.reader_probe_interval_ms) return true;
-    return eager || this.in_flight * 2 > this.window_bytes;
+    const since_ms = now_ms - this.last_probe_ms;
+    if (since_ms >= this.limits.reader_probe_interval_ms) return true;
+    // Near the window a probe tells sooner when room opens; never one per flush (a burst would fill the ring).
+    return (eager || this.in_flight * 2 > this.window_bytes) && since_ms * eager_probes_per_interval_max >= this.limits.reader_probe_interval_ms;
   }
 
   /** Records a probe at the current offset; returns its payload (valid until the next call). */
@@ -160,14 +197,36 @@ export class ReaderFlow {
     return this.payload;
   }
 
+  /** A path probe is due: nothing in flight (so no queue to wait behind), none outstanding, none for a while. */
+  path_probe_due(now_ms: number): boolean {
+    return this.in_flight === 0 && this.path_probe_sent_ms < 0 && now_ms - this.last_path_probe_ms >= path_probe_interval_ms;
+  }
+
+  /** Records a path probe; returns its payload (valid until the next call). */
+  path_probe(now_ms: number): Uint8Array {
+    this.path_probe_seq++;
+    this.path_probe_sent_ms = now_ms;
+    this.last_path_probe_ms = now_ms;
+    this.payload_view.setFloat64(0, -this.path_probe_seq, true);
+    return this.payload;
+  }
+
   /**
-   * A pong. Returns false (and changes nothing) unless it carries an offset
-   * this flow sent as a probe and has not seen answered: a client can only
-   * ever report on itself, and a forged payload is ignored.
+   * A pong. Returns true when it answered a data probe (the reader moved on).
+   * Changes nothing unless it carries a payload this flow sent and has not
+   * seen answered: a client can only ever report on itself, and a forged
+   * payload is ignored.
    */
   on_pong(payload: Uint8Array, now_ms: number): boolean {
     if (payload.byteLength !== probe_payload_bytes) return false; // uWS's own keep-alive pings carry none
     const offset = new DataView(payload.buffer, payload.byteOffset, probe_payload_bytes).getFloat64(0, true);
+    if (offset < 0) {
+      if (-offset === this.path_probe_seq && this.path_probe_sent_ms >= 0) {
+        this.min_delay_ms = Math.min(this.min_delay_ms, Math.max(0, now_ms - this.path_probe_sent_ms));
+        this.path_probe_sent_ms = -1;
+      }
+      return false;
+    }
     if (!this.outstanding(offset) || offset <= this.bytes_read) return false;
     this.bytes_read = offset;
     this.advance(now_ms);
@@ -192,7 +251,13 @@ export class ReaderFlow {
 
   /** Retires answered probes (one delay sample: the newest), takes a rate sample, resizes the window. */
   private advance(now_ms: number): void {
+    if (now_ms - this.last_advance_ms >= this.limits.reader_lag_target_ms) {
+      this.burst_from_bytes = this.sample_offset_acked;
+      this.burst_start_ms = now_ms;
+    }
+    this.last_advance_ms = now_ms;
     const acked = this.bytes_acked;
+    this.sample_offset_acked = acked;
     let newest_sent_ms = -1;
     while (this.probe_count > 0 && this.probe_offsets[this.probe_head] <= acked) {
       newest_sent_ms = this.probe_sent_ms[this.probe_head];
@@ -204,7 +269,13 @@ export class ReaderFlow {
       this.lag_ms = delay;
       this.lag_samples++;
       if (delay < this.min_delay_ms) this.min_delay_ms = delay;
-      this.slow_probes_in_row = delay > this.limits.reader_lag_ms_max ? this.slow_probes_in_row + 1 : 0;
+      if (delay <= this.limits.reader_lag_ms_max) {
+        this.slow_probes_in_row = 0;
+      } else if (newest_sent_ms > this.last_slow_ack_ms) {
+        // Counted once per round: probes sent before the previous slow answer (a stall's backlog of pongs) are one.
+        this.slow_probes_in_row++;
+        this.last_slow_ack_ms = now_ms;
+      }
     }
     this.sample_rate(acked, now_ms);
   }

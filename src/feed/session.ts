@@ -17,7 +17,7 @@
 // The connection conflates (hysteresis, once per crossing as nats.js's
 // SlowNotifier) when its reader lags: more bytes in flight than its reader
 // drains within the lag target AND its oldest unanswered probe waits longer
-// than the path explains ('lag'); or when uWS's own buffer passes
+// than the path explains, or more in flight than in_flight_bytes_max ('lag'); or when uWS's own buffer passes
 // slow_enter_bytes ('buffer'). It streams again once the reader keeps up and
 // uWS's buffer is under slow_exit_bytes; a reader that fails again soon after
 // (a reader slower than the stream but faster than its catch-ups) waits
@@ -97,6 +97,7 @@ export class Session implements SubscriptionOwner {
   private pending: Uint8Array[] = [];
   private pending_queued = false;
   private probe_pending = false;
+  private path_probe_pending = false;
   /** The transport can send pings: the reader's lag is measured. */
   private readonly probing: boolean;
   private cork_status = send_ok;
@@ -205,7 +206,13 @@ export class Session implements SubscriptionOwner {
         this.close(close_code.reader_too_slow, 'reader too slow even for conflated catch-ups');
         return;
       }
-      if (!this.has_room()) return;
+      if (!this.has_room()) {
+        // Bytes sent since the last probe (one was not due then): without a probe after them, room could never be seen to open.
+        if (this.probing && this.flow.probe_due(now_ms, true) && this.transport.ping!(this.flow.probe(now_ms)) === send_dropped) {
+          this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+        }
+        return;
+      }
       if (now_ms >= this.stream_retry_at_ms && this.keeping_up(now_ms)) {
         this.stop_conflating(now_ms);
         return;
@@ -244,23 +251,32 @@ export class Session implements SubscriptionOwner {
 
   // ---- reader flow ----
 
-  /** Room for more: the reader has less than its window in flight, and uWS's buffer is drained. */
+  /**
+   * Room for a conflating connection's next catch-ups: its reader has
+   * acknowledged everything sent (one round in flight at a time, so each
+   * catch-up is valued as late as possible and never queues behind another),
+   * and uWS's buffer is drained.
+   */
   has_room(): boolean {
-    return (!this.probing || this.flow.has_room()) && this.transport.buffered_bytes() <= this.limits.slow_exit_bytes;
+    return (!this.probing || this.flow.in_flight === 0) && this.transport.buffered_bytes() <= this.limits.slow_exit_bytes;
   }
 
   /**
-   * The reader can take the stream again: it answered its latest probe about
-   * as fast as the path allows, or it reads at least twice as fast as the
-   * stream ran when it last streamed (a paused reader that resumed), and no
-   * probe is overdue.
+   * The reader can take the stream again: no probe is overdue, and it
+   * answered its latest probe about as fast as the path allows, or reads at
+   * least twice as fast as the stream ran when it last streamed, or has just
+   * read a backlog of a lag target's worth of stream at once (a paused
+   * reader that resumed).
    */
   private keeping_up(now_ms: number): boolean {
     if (!this.probing) return true;
     const f = this.flow;
     if (f.lagging(now_ms)) return false;
     const base = f.min_delay_ms === Infinity ? 0 : f.min_delay_ms;
-    return f.lag_ms - base <= f.lag_gate_ms || f.rate_bytes_per_s >= 2 * this.stream_bytes_per_s;
+    if (f.lag_ms - base <= f.lag_gate_ms) return true;
+    if (this.stream_bytes_per_s === 0) return false; // never streamed long enough to know what the stream needs
+    return f.rate_bytes_per_s >= 2 * this.stream_bytes_per_s
+      || f.burst_bytes(now_ms) >= (this.stream_bytes_per_s * this.limits.reader_lag_target_ms) / 1000;
   }
 
   on_pong(payload: Uint8Array, now_ms: number): void {
@@ -316,13 +332,15 @@ export class Session implements SubscriptionOwner {
       this.evaluate(now_ms, true);
       return;
     }
+    // Nothing in flight yet: a ping now measures the path alone (before these frames add a queue).
+    this.path_probe_pending = this.probing && this.flow.path_probe_due(now_ms);
     let bytes = 0;
     for (let i = 0; i < n; i++) bytes += frames[i].byteLength;
     this.flow.on_sent(bytes);
     if (!this.slow) this.measure_stream(bytes, now_ms);
     this.probe_pending = this.probing && this.flow.probe_due(now_ms, this.slow);
     let status: number;
-    if (n === 1 && !this.probe_pending) {
+    if (n === 1 && !this.probe_pending && !this.path_probe_pending) {
       status = this.send_one(frames[0]);
     } else {
       this.cork_status = send_ok;
@@ -355,6 +373,13 @@ export class Session implements SubscriptionOwner {
 
   /** The cork callback, made once per session (not a closure per flush). */
   private readonly send_pending = (): void => {
+    if (this.path_probe_pending) {
+      this.path_probe_pending = false;
+      if (this.transport.ping!(this.flow.path_probe(this.probe_now_ms)) === send_dropped) {
+        this.cork_status = send_dropped;
+        return;
+      }
+    }
     const frames = this.pending;
     for (let i = 0; i < frames.length; i++) {
       if (this.send_one(frames[i]) === send_dropped) {
@@ -405,7 +430,7 @@ export class Session implements SubscriptionOwner {
       return;
     }
     const cause: ConflationCause | null = buffered > this.limits.slow_enter_bytes ? 'buffer'
-      : this.probing && this.flow.over_window() && this.flow.lagging(now_ms) ? 'lag' : null;
+      : this.probing && (this.flow.over_cap() || (this.flow.over_window() && this.flow.lagging(now_ms))) ? 'lag' : null;
     if (cause !== null) this.start_conflating(cause, now_ms);
   }
 

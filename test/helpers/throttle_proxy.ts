@@ -1,0 +1,59 @@
+// Drives test/helpers/throttle_proxy.py: a slow reader on a real socket (small
+// SO_RCVBUF, fixed byte rate, pausable) between the feed and a test client.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const script = fileURLToPath(new URL('./throttle_proxy.py', import.meta.url));
+
+export class ThrottleProxy {
+  private readonly waiting: (() => void)[] = [];
+
+  private constructor(private readonly child: ChildProcessWithoutNullStreams, readonly port: number) {}
+
+  /** A proxy to 127.0.0.1:upstream_port reading at rate_bytes_per_s through a receive buffer of rcvbuf_bytes. */
+  static async start(upstream_port: number, rcvbuf_bytes: number, rate_bytes_per_s: number): Promise<ThrottleProxy> {
+    const child = spawn('python3', [script, String(upstream_port), String(rcvbuf_bytes), String(rate_bytes_per_s)], { stdio: 'pipe' });
+    const lines = createInterface({ input: child.stdout });
+    const answered: { proxy?: ThrottleProxy } = {};
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`throttle_proxy.py exited with ${code}`)));
+      lines.on('line', (line) => {
+        const m = /^port (\d+)$/.exec(line);
+        if (m !== null) resolve(Number(m[1]));
+        else if (line === 'ok') answered.proxy?.waiting.shift()?.();
+      });
+    });
+    answered.proxy = new ThrottleProxy(child, port);
+    return answered.proxy;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  rate(bytes_per_s: number): Promise<void> {
+    return this.command(`rate ${bytes_per_s}`);
+  }
+
+  pause(): Promise<void> {
+    return this.command('pause');
+  }
+
+  resume(): Promise<void> {
+    return this.command('resume');
+  }
+
+  close(): void {
+    this.child.stdin.end();
+    this.child.kill();
+  }
+
+  private command(line: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.child.stdin.write(line + '\n');
+    });
+  }
+}

@@ -1,0 +1,214 @@
+// Slow readers through every buffer, on real sockets: engine → in-process bus
+// → feed → uWS → a TCP proxy (test/helpers/throttle_proxy.py) whose socket
+// toward the feed has a small SO_RCVBUF and reads at a fixed byte rate (or
+// not at all) → a `ws` client that reads promptly. The feed sees only what a
+// real slow client shows it: a peer that reads slowly. Staleness is what a
+// user would see: now minus ts_engine_ns of the newest frame the client has
+// read. Every frame goes through ViewMirror (ranges, digest per frame,
+// never crossed, trades contiguous).
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { start_all, type AllInOne } from '../../src/app.js';
+import type { Config } from '../../src/config.js';
+import { kernel_send_queues } from '../../src/server/kernel_queues.js';
+import { now_ns } from '../../src/util/clock.js';
+import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
+import { sleep, test_config, wait_for } from '../helpers/service.js';
+import { ThrottleProxy } from '../helpers/throttle_proxy.js';
+import { ViewMirror } from '../helpers/view_mirror.js';
+
+const enc = new FrameEncoder();
+/** The proxy's receive buffer toward the feed (Linux doubles it): a thin client, not megabytes of slack. */
+const rcvbuf_bytes = 4096;
+const in_flight_bytes_max = 256 * 1024;
+
+function config(overrides: Partial<Config> = {}): Readonly<Config> {
+  return test_config({ symbols: ['BTC-USD', 'ETH-USD'], rate_orders_per_s: 2000, in_flight_bytes_max, ...overrides });
+}
+
+interface Read {
+  at_ms: number;
+  bytes: number;
+  view: string;
+  conflated: boolean;
+  ts_engine_ns: number;
+}
+
+class Reader {
+  readonly mirror = new ViewMirror();
+  readonly reads: Read[] = [];
+  newest_engine_ns = 0;
+  bytes = 0;
+  close_code: number | null = null;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      this.bytes += bytes.byteLength;
+      this.mirror.on_bytes(bytes);
+      const msg = decode_server_frame(bytes);
+      if (msg.type !== 'snapshot' && msg.type !== 'delta') return;
+      if (msg.ts_engine_ns > this.newest_engine_ns) this.newest_engine_ns = msg.ts_engine_ns;
+      this.reads.push({
+        at_ms: Date.now(), bytes: bytes.byteLength, view: `${msg.symbol}|${msg.depth}`,
+        conflated: msg.type === 'delta' ? msg.conflated : false, ts_engine_ns: msg.ts_engine_ns,
+      });
+    });
+    ws.on('close', (code) => { this.close_code = code; });
+  }
+
+  static async open(url: string): Promise<Reader> {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.binaryType = 'nodebuffer';
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new Reader(ws);
+  }
+
+  subscribe(symbols: string[], depth: number): void {
+    this.ws.send(enc.subscribe({ symbols, depth, interval_ms: 0 }));
+  }
+
+  /** ms between the engine's newest event this reader has read and now. */
+  staleness_ms(): number {
+    return (now_ns() - this.newest_engine_ns) / 1e6;
+  }
+
+  conflated_frames(): number {
+    return this.reads.filter((r) => r.conflated).length;
+  }
+}
+
+let all: AllInOne | null = null;
+const proxies: ThrottleProxy[] = [];
+const readers: Reader[] = [];
+
+afterEach(async () => {
+  for (const r of readers) r.ws.terminate();
+  readers.length = 0;
+  for (const p of proxies) p.close();
+  proxies.length = 0;
+  await all?.stop();
+  all = null;
+});
+
+async function open_reader(url: string): Promise<Reader> {
+  const r = await Reader.open(url);
+  readers.push(r);
+  return r;
+}
+
+async function proxy(rate_bytes_per_s: number): Promise<ThrottleProxy> {
+  const p = await ThrottleProxy.start(all!.feed_service.server.port, rcvbuf_bytes, rate_bytes_per_s);
+  proxies.push(p);
+  return p;
+}
+
+/** Bytes/s of one view's frames, measured on a fast reader. */
+async function view_rate(fast: Reader, view: string, ms: number): Promise<number> {
+  const from = Date.now();
+  await sleep(ms);
+  const bytes = fast.reads.filter((r) => r.view === view && r.at_ms >= from).reduce((n, r) => n + r.bytes, 0);
+  return (bytes * 1000) / (Date.now() - from);
+}
+
+function max_kernel_send_queue(port: number): number {
+  return kernel_send_queues(port).reduce((m, q) => Math.max(m, q.send_queue_bytes), 0);
+}
+
+describe('slow readers: bounded staleness through every buffer', () => {
+  it('a reader at 1/7 of its subscription rate stays within 2 s of live for 30 s, exact and connected; fast readers beside it get every diff unconflated', async () => {
+    all = await start_all(config());
+    const url = all.feed_service.url;
+    const fast = [await open_reader(url), await open_reader(url)];
+    for (const f of fast) f.subscribe(['BTC-USD'], 0);
+    await wait_for('fast readers synced', () => fast.every((f) => f.mirror.view('BTC-USD', 0) !== undefined));
+    const rate = await view_rate(fast[0], 'BTC-USD|0', 3000);
+    expect(rate).toBeGreaterThan(5000); // a stream worth throttling
+
+    const p = await proxy(rate / 7);
+    const slow = await open_reader(p.url);
+    slow.subscribe(['BTC-USD'], 0);
+    await wait_for('slow reader got its snapshot', () => slow.mirror.view('BTC-USD', 0) !== undefined, 20_000);
+    await sleep(2000); // the snapshot itself took a while at this rate; measure from a settled state
+
+    let staleness_max_ms = 0;
+    const staleness: number[] = [];
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      await sleep(50);
+      const s = slow.staleness_ms();
+      staleness.push(s);
+      if (s > staleness_max_ms) staleness_max_ms = s;
+    }
+    const session = [...all.feed_service.feed.sessions].find((s) => s.slow);
+    staleness.sort((a, b) => a - b);
+    const summary = { rate_bytes_per_s: Math.round(rate), staleness_p50_ms: staleness[staleness.length >> 1], staleness_max_ms, conflated: slow.conflated_frames(), bytes: slow.bytes };
+    expect(staleness_max_ms, JSON.stringify(summary)).toBeLessThanOrEqual(2000);
+    expect(slow.close_code).toBeNull();
+    expect(slow.conflated_frames(), 'it was conflated (else this test tested nothing)').toBeGreaterThan(5);
+    expect(session?.slow_cause).toBe('lag'); // the reader's own lag, not uWS's buffer, tripped it
+    expect(slow.mirror.violations).toEqual([]);
+    for (const f of fast) {
+      expect(f.mirror.violations).toEqual([]);
+      expect(f.conflated_frames()).toBe(0);
+      expect(f.close_code).toBeNull();
+    }
+    // The slow reader's book is the engine's once the market stops and its last catch-up arrives.
+    all.engine.pause(60_000);
+    const engine_seq = () => all!.engine.snapshot('BTC-USD').seq;
+    await sleep(200);
+    await wait_for('slow reader at the engine seq', () => slow.mirror.view('BTC-USD', 0)!.seq === engine_seq(), 15_000);
+    const snap = all.engine.snapshot('BTC-USD');
+    const got = slow.mirror.view('BTC-USD', 0)!.sorted();
+    expect(got.bids).toEqual(snap.bids.map((l) => [l.price, l.size, l.orders]));
+    expect(got.asks).toEqual(snap.asks.map((l) => [l.price, l.size, l.orders]));
+    expect(slow.mirror.violations).toEqual([]);
+  }, 90_000);
+
+  it('a reader paused 15 s is live within 1 s of resuming, after at most 256 KB plus one catch-up per view; the kernel queue stays under 256 KB', async () => {
+    all = await start_all(config());
+    const port = all.feed_service.server.port;
+    const p = await proxy(50 * 1024 * 1024); // reads as fast as it likes until paused
+    const r = await open_reader(p.url);
+    const views = ['BTC-USD|0', 'ETH-USD|0'];
+    r.subscribe(['BTC-USD', 'ETH-USD'], 0);
+    await wait_for('synced', () => views.every((v) => r.mirror.views.has(v)));
+    await sleep(2000);
+    expect(r.conflated_frames()).toBe(0);
+
+    await p.pause();
+    let send_queue_max = 0;
+    const pause_until = Date.now() + 15_000;
+    while (Date.now() < pause_until) {
+      await sleep(100);
+      send_queue_max = Math.max(send_queue_max, max_kernel_send_queue(port));
+    }
+    expect(r.close_code).toBeNull();
+    const bytes_before = r.bytes;
+    const reads_before = r.reads.length;
+    const resumed_ms = Date.now();
+    await p.resume();
+    // Live: the newest frame read is within the lag target of now.
+    await wait_for('live again', () => r.reads.length > reads_before && r.staleness_ms() < 500, 5000, 5);
+    const live_after_ms = Date.now() - resumed_ms;
+    await sleep(1000);
+
+    const after = r.reads.slice(reads_before);
+    const catch_ups = after.filter((x) => x.conflated);
+    const backlog = after.slice(0, after.findIndex((x) => x.conflated)); // what was already in flight when it paused
+    const backlog_bytes = backlog.reduce((n, x) => n + x.bytes, 0);
+    const summary = { live_after_ms, send_queue_max, backlog_bytes, catch_ups: catch_ups.length, bytes_after: r.bytes - bytes_before };
+    expect(send_queue_max, JSON.stringify(summary)).toBeLessThanOrEqual(in_flight_bytes_max);
+    expect(live_after_ms, JSON.stringify(summary)).toBeLessThanOrEqual(1000);
+    expect(backlog_bytes, JSON.stringify(summary)).toBeLessThanOrEqual(in_flight_bytes_max);
+    for (const v of views) expect(catch_ups.filter((x) => x.view === v).length, `${v}: ${JSON.stringify(summary)}`).toBe(1);
+    // After its catch-up it streams again: every frame since is an ordinary Delta.
+    const last_catch_up = after.indexOf(catch_ups[catch_ups.length - 1]);
+    expect(after.length - last_catch_up).toBeGreaterThan(5);
+    expect(r.mirror.violations).toEqual([]);
+    expect(r.close_code).toBeNull();
+  }, 60_000);
+});
