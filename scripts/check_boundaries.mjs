@@ -1,14 +1,35 @@
-// Enforces the module boundaries of docs/ARCHITECTURE (DESIGN §1):
-//   only src/bus imports NATS, only src/server imports uWebSockets.js,
-//   only src/wire imports flatbuffers, src/book is pure (imports only itself),
-//   src/client imports no Node-only modules (it runs in browsers),
-//   src/feed imports neither prom-client nor the registry (metrics/ reads feed/counters.ts),
-//   no console.* in src/ (log with pino).
+// Enforces the module table of docs/ARCHITECTURE.md: every file under src/
+// belongs to one row (a directory or a file), and may import its own module
+// plus exactly what that row's "may import" column lists. The table is read
+// from the document each run, so the document is the one definition of the
+// rules. Also: no console.* in src/ (log with pino), generated code aside.
+//
+// Usage: node scripts/check_boundaries.mjs [repo root]   (exit 1 on a problem)
+// As a module: check_boundaries(root) → problems (strings); parse_module_table(markdown).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, normalize, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
-const src = join(root, 'src');
+const table_header = '| module | role | may import |';
+
+/** The module rows of the table: [{ module: 'src/engine', allowed: ['src/book', 'flatbuffers', …] }]. */
+export function parse_module_table(markdown) {
+  const lines = markdown.split('\n');
+  const start = lines.findIndex((l) => l.trim() === table_header);
+  if (start < 0) throw new Error(`docs/ARCHITECTURE.md: no module table (a line '${table_header}')`);
+  const rows = [];
+  for (const line of lines.slice(start + 2)) {
+    if (!line.trim().startsWith('|')) break;
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (cells.length !== 3) throw new Error(`docs/ARCHITECTURE.md: module table row without 3 cells: ${line}`);
+    const module = /`([^`]+)`/.exec(cells[0])?.[1];
+    if (module === undefined || !module.startsWith('src/')) throw new Error(`docs/ARCHITECTURE.md: module cell must name a src/ path in backticks: ${line}`);
+    const allowed = [...cells[2].matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+    rows.push({ module, allowed });
+  }
+  if (rows.length === 0) throw new Error('docs/ARCHITECTURE.md: the module table has no rows');
+  return rows;
+}
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -17,37 +38,61 @@ function walk(dir) {
   });
 }
 
-const rules = [
-  { what: 'NATS', test: (spec) => spec.startsWith('@nats-io/') || spec === 'nats', allowed: 'src/bus/' },
-  { what: 'uWebSockets.js', test: (spec) => spec.startsWith('uWebSockets.js'), allowed: 'src/server/' },
-  { what: 'flatbuffers', test: (spec) => spec === 'flatbuffers', allowed: 'src/wire/' },
-];
+/** path (repo-relative, .ts) is the entry or below it. */
+function covers(entry, path) {
+  return path === entry || path.startsWith(`${entry}/`);
+}
 
-const import_re = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g;
-const problems = [];
-for (const file of walk(src)) {
-  const rel = relative(root, file);
-  const text = readFileSync(file, 'utf8');
-  for (const m of text.matchAll(import_re)) {
-    const spec = m[1] ?? m[2] ?? m[3];
-    for (const rule of rules) {
-      if (rule.test(spec) && !rel.startsWith(rule.allowed)) problems.push(`${rel}: imports ${rule.what} ('${spec}'); only ${rule.allowed} may`);
+function package_allowed(entry, spec) {
+  if (entry.endsWith('*')) return spec.startsWith(entry.slice(0, -1));
+  return spec === entry || spec.startsWith(`${entry}/`);
+}
+
+// Static imports and re-exports start a line; import() and require() may stand anywhere.
+const import_re = /^\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/gm;
+
+/** Code without comment lines (headers show example imports that are not imports). */
+function code_of(text) {
+  return text.split('\n').filter((l) => !/^\s*(\/\/|\/\*|\*)/.test(l)).join('\n');
+}
+
+export function check_boundaries(root) {
+  const rows = parse_module_table(readFileSync(join(root, 'docs', 'ARCHITECTURE.md'), 'utf8'));
+  const problems = [];
+  for (const file of walk(join(root, 'src'))) {
+    const rel = relative(root, file);
+    const text = readFileSync(file, 'utf8');
+    if (!rel.startsWith('src/wire/generated/') && /\bconsole\.(log|info|warn|error|debug)\(/.test(code_of(text))) {
+      problems.push(`${rel}: uses console.*; log with pino (src/util/log.ts)`);
     }
-    if (rel.startsWith('src/feed/') && (spec === 'prom-client' || spec.endsWith('metrics/registry.js'))) {
-      problems.push(`${rel}: src/feed is transport-free and owns its counters; src/metrics reads them ('${spec}')`);
+    // The most specific row: a file row beats its directory's.
+    const row = rows.filter((r) => covers(r.module, rel)).sort((a, b) => b.module.length - a.module.length)[0];
+    if (row === undefined) {
+      problems.push(`${rel}: no row of the module table in docs/ARCHITECTURE.md covers this file`);
+      continue;
     }
-    if (rel.startsWith('src/book/') && !spec.startsWith('./')) problems.push(`${rel}: src/book is pure; it may import only from src/book ('${spec}')`);
-    if (rel.startsWith('src/client/') && (spec.startsWith('node:') || ['fs', 'net', 'http', 'os', 'path', 'child_process'].includes(spec))) {
-      problems.push(`${rel}: src/client runs in browsers; no Node-only import ('${spec}')`);
+    for (const m of code_of(text).matchAll(import_re)) {
+      const spec = m[1] ?? m[2] ?? m[3] ?? m[4];
+      if (spec.startsWith('.')) {
+        const target = normalize(join(dirname(rel), spec)).replace(/\.js$/, '.ts');
+        if (covers(row.module, target)) continue;
+        if (row.allowed.some((e) => e.startsWith('src/') && covers(e, target))) continue;
+        problems.push(`${rel}: imports ${target}, which the row of ${row.module} in docs/ARCHITECTURE.md does not allow`);
+      } else if (!row.allowed.some((e) => !e.startsWith('src/') && package_allowed(e, spec))) {
+        problems.push(`${rel}: imports the package '${spec}', which the row of ${row.module} in docs/ARCHITECTURE.md does not allow`);
+      }
     }
   }
-  if (!rel.startsWith('src/wire/generated/') && /\bconsole\.(log|info|warn|error|debug)\(/.test(text)) {
-    problems.push(`${rel}: uses console.*; log with pino (src/util/log.ts)`);
+  return problems;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const root = process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url));
+  const problems = check_boundaries(root);
+  if (problems.length) {
+    console.error(problems.join('\n'));
+    console.error(`check_boundaries: ${problems.length} problem(s)`);
+    process.exit(1);
   }
+  console.log('check_boundaries: ok');
 }
-if (problems.length) {
-  console.error(problems.join('\n'));
-  console.error(`check_boundaries: ${problems.length} problem(s)`);
-  process.exit(1);
-}
-console.log('check_boundaries: ok');
