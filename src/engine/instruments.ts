@@ -53,5 +53,3 @@ const catalog: ReadonlyMap<string, InstrumentSpec> = new Map([
 export function instrument_spec(symbol: string): InstrumentSpec {
   return catalog.get(symbol) ?? spec(symbol, '0.01', '0.01', 10_000, 3, 2, 100);
 }
-
-export const known_symbols: readonly string[] = [...catalog.keys()];

@@ -323,11 +323,6 @@ export class Matcher {
     return h === undefined ? 0 : this.o_qty[h];
   }
 
-  order_side(order_id: number): Side | -1 {
-    const h = this.handle_by_id.get(order_id);
-    return h === undefined ? -1 : (this.o_side[h] as Side);
-  }
-
   /** Resting orders of one side in priority order (best price first, then time). For tests. */
   orders_in_priority(side: Side): { order_id: number; price: number; qty: number }[] {
     const book = side === side_bid ? this.bids : this.asks;

@@ -38,8 +38,6 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('depthcast wire codec needs a little-endian host');
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * Upper bound of the encoded size of an EventBatch with `events` events and a
  * symbol of `symbol_utf8_bytes` bytes (root offset, table, vtable, string,
@@ -60,7 +58,6 @@ export class EventBatchEncoder {
   private readonly builder = new flatbuffers.Builder(64 * 1024);
   private words: Uint32Array;
   private symbol = '';
-  private symbol_utf8_bytes = 0;
   private epoch = 0;
   private seq_first = 0;
   /** Events staged for the current batch. */
@@ -71,17 +68,9 @@ export class EventBatchEncoder {
   }
 
   begin(symbol: string, epoch: number): void {
-    if (symbol !== this.symbol) {
-      this.symbol = symbol;
-      this.symbol_utf8_bytes = utf8.encode(symbol).byteLength;
-    }
+    this.symbol = symbol;
     this.epoch = epoch;
     this.count = 0;
-  }
-
-  /** Encoded size of the current batch, at most (see event_batch_bytes_max). */
-  get bytes_estimate(): number {
-    return event_batch_bytes_max(this.symbol_utf8_bytes, this.count);
   }
 
   /** Stages one event. Seq must continue the staged ones (events[i].seq == seq_first + i). */
