@@ -55,6 +55,11 @@ export interface Config {
   heartbeat_interval_ms: number;
   idle_timeout_s: number;
   snapshot_timeout_ms: number;
+  stream: boolean;               // with NATS: keep events and book snapshots in a JetStream stream; feeds recover from it
+  stream_age_s_max: number;
+  stream_bytes_max: number;
+  stream_replicas: number;
+  stream_snapshot_interval_ms: number;
   log_level: string;
   new_connections_per_ip_per_s_max: number; // 0 = no limit
   auth_secret: string;           // '' = no access control (default); else HMAC-SHA256 key of the tokens
@@ -130,13 +135,23 @@ export const option_specs: readonly OptionSpec[] = [
   { key: 'reader_probe_interval_ms', flag: '--reader-probe-interval-ms', env: 'DEPTHCAST_READER_PROBE_INTERVAL_MS', kind: 'int', default: 100, min: 10, max: 10000, commands: feed_cmds,
     help: 'A WebSocket ping carrying the byte offset goes to each connection this often while data flows: its pong tells how far behind the reader is' },
   { key: 'reader_lag_ms_max', flag: '--reader-lag-ms-max', env: 'DEPTHCAST_READER_LAG_MS_MAX', kind: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
-    help: 'A reader needing longer than this for each of 3 probes in a row, even while conflated, is closed with 4010 (a paused reader that resumes is not)' },
+    help: 'A reader this far behind that, at its measured rate, also needs longer than this to read --in-flight-bytes-min (about one catch-up) is too slow even for catch-ups: closed with 4010. A paused reader that was fast is not' },
   { key: 'heartbeat_interval_ms', flag: '--heartbeat-interval-ms', env: 'DEPTHCAST_HEARTBEAT_INTERVAL_MS', kind: 'int', default: 1000, min: 50, max: 60000, commands: feed_cmds,
     help: 'A Heartbeat goes to every connection idle this long' },
   { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', kind: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,
     help: 'A connection that sends nothing (not even a WebSocket pong) for this long is closed (half-open sockets)' },
   { key: 'snapshot_timeout_ms', flag: '--snapshot-timeout-ms', env: 'DEPTHCAST_SNAPSHOT_TIMEOUT_MS', kind: 'int', default: 2000, min: 10, max: 60000, commands: feed_cmds,
     help: "How long the feed waits for the engine's snapshot before asking again" },
+  { key: 'stream', flag: '--stream', env: 'DEPTHCAST_STREAM', kind: 'bool', default: true, commands: both,
+    help: "With --nats-url: the engine keeps its event batches and periodic book snapshots in the JetStream stream '<prefix with . as _>' (created or updated at engine start), and feeds recover from it without the engine; false = engine request/reply only (docs/SCALING.md)" },
+  { key: 'stream_age_s_max', flag: '--stream-age-s-max', env: 'DEPTHCAST_STREAM_AGE_S_MAX', kind: 'int', default: 3600, min: 10, max: 30 * 86400, commands: engine_cmds,
+    help: 'Stream retention by age: batches and snapshots older than this are dropped (a client can resume only within it)' },
+  { key: 'stream_bytes_max', flag: '--stream-bytes-max', env: 'DEPTHCAST_STREAM_BYTES_MAX', kind: 'int', default: 1024 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 50, commands: engine_cmds,
+    help: 'Stream retention by size, per replica: past it the oldest messages go' },
+  { key: 'stream_replicas', flag: '--stream-replicas', env: 'DEPTHCAST_STREAM_REPLICAS', kind: 'int', default: 1, min: 1, max: 5, commands: engine_cmds,
+    help: 'Copies of the stream: 1 on a single nats-server, 3 on a 3-node cluster (survives the loss of any one node)' },
+  { key: 'stream_snapshot_interval_ms', flag: '--stream-snapshot-interval-ms', env: 'DEPTHCAST_STREAM_SNAPSHOT_INTERVAL_MS', kind: 'int', default: 1000, min: 50, max: 600000, commands: engine_cmds,
+    help: "How often the engine stores each book's snapshot (at an exact epoch and seq) in the stream: a recovering feed replays at most this long of batches after it" },
   { key: 'new_connections_per_ip_per_s_max', flag: '--new-connections-per-ip-per-s-max', env: 'DEPTHCAST_NEW_CONNECTIONS_PER_IP_PER_S_MAX', kind: 'int', default: 1000, min: 0, max: 1_000_000, commands: feed_cmds,
     help: 'New WebSocket connections one IP address may open per second (bursts up to one second\'s worth); over it they are closed with 4029. 0 = no limit' },
   { key: 'auth_secret', flag: '--auth-secret', env: 'DEPTHCAST_AUTH_SECRET', kind: 'string', default: '', commands: feed_cmds,

@@ -37,8 +37,8 @@ export const probes_outstanding_max = 64;
 export const rate_samples_max = 16;
 /** A rate sample needs at least this much time between two acknowledgements. */
 export const rate_sample_interval_ms_min = 1;
-/** Consecutive probes over reader_lag_ms_max before the reader counts as too slow. */
-export const too_slow_probes = 3;
+/** Delay samples a reader must have given before it can be judged too slow (a reader that answers nothing is left to the idle timeout). */
+export const too_slow_samples_min = 3;
 /** Eager probes (near the window, or conflating) go at most this many times per probe interval. */
 export const eager_probes_per_interval_max = 4;
 /** Acknowledgements this close together after a silence count as one burst (burst_bytes). */
@@ -55,7 +55,7 @@ export interface ReaderFlowLimits {
   readonly in_flight_bytes_max: number;
   /** Pings go out this often while data flows (and after every send while conflating). */
   readonly reader_probe_interval_ms: number;
-  /** A reader needing longer than this for each of too_slow_probes probes in a row is too slow. */
+  /** A reader this far behind that also reads less than in_flight_bytes_min in this long is too slow. */
   readonly reader_lag_ms_max: number;
 }
 
@@ -74,8 +74,6 @@ export class ReaderFlow {
   /** Delay samples taken (one per acknowledgement that answered a probe). */
   lag_samples = 0;
   window_bytes: number;
-  /** Consecutive delay samples over reader_lag_ms_max. */
-  slow_probes_in_row = 0;
   readonly lag_gate_ms: number;
 
   private readonly probe_offsets = new Float64Array(probes_outstanding_max);
@@ -98,7 +96,6 @@ export class ReaderFlow {
   private path_probe_sent_ms = -1;
   private last_path_probe_ms = -Infinity;
   private last_advance_ms = -Infinity;
-  private last_slow_ack_ms = -Infinity;
   /** Bytes acknowledged when the current burst of acknowledgements began (after a silence of lag_target or more). */
   private burst_from_bytes = 0;
   private burst_start_ms = -Infinity;
@@ -167,9 +164,17 @@ export class ReaderFlow {
     return now_ms - this.burst_start_ms <= burst_window_ms ? this.bytes_acked - this.burst_from_bytes : 0;
   }
 
-  /** Too slow even for catch-ups: each of the last too_slow_probes probes took longer than reader_lag_ms_max. */
-  too_slow(): boolean {
-    return this.slow_probes_in_row >= too_slow_probes;
+  /**
+   * Too slow even for catch-ups: more than reader_lag_ms_max behind now, AND
+   * at its measured rate it needs longer than that to read in_flight_bytes_min
+   * (about one catch-up round). A paused reader that was fast keeps its
+   * measured rate, so a pause alone never makes it too slow; one that never
+   * answered at all is the idle timeout's (it may be dead, not slow).
+   */
+  too_slow(now_ms: number): boolean {
+    const l = this.limits;
+    return this.lag_samples >= too_slow_samples_min && this.lag_now_ms(now_ms) > l.reader_lag_ms_max
+      && (this.rate_max * l.reader_lag_ms_max) / 1000 < l.in_flight_bytes_min;
   }
 
   /**
@@ -269,13 +274,6 @@ export class ReaderFlow {
       this.lag_ms = delay;
       this.lag_samples++;
       if (delay < this.min_delay_ms) this.min_delay_ms = delay;
-      if (delay <= this.limits.reader_lag_ms_max) {
-        this.slow_probes_in_row = 0;
-      } else if (newest_sent_ms > this.last_slow_ack_ms) {
-        // Counted once per round: probes sent before the previous slow answer (a stall's backlog of pongs) are one.
-        this.slow_probes_in_row++;
-        this.last_slow_ack_ms = now_ms;
-      }
     }
     this.sample_rate(acked, now_ms);
   }

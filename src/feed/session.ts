@@ -202,7 +202,7 @@ export class Session implements SubscriptionOwner {
   pump(now_ms: number): void {
     if (this.closing) return;
     if (this.slow) {
-      if (this.flow.too_slow()) {
+      if (this.flow.too_slow(now_ms)) {
         this.close(close_code.reader_too_slow, 'reader too slow even for conflated catch-ups');
         return;
       }

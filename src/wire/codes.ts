@@ -25,7 +25,7 @@ export const close_code = {
   unauthorized: 4003,        // missing, bad or expired token; origin not allowed
   slow_consumer: 4008,       // slow policy 'close': the client fell behind
   send_buffer_overflow: 4009,// hard cap on buffered bytes reached
-  reader_too_slow: 4010,     // the reader needed longer than --reader-lag-ms-max for each of 3 probes in a row, even conflated
+  reader_too_slow: 4010,     // the reader is too slow even for conflated catch-ups (docs/PROTOCOL.md, Slow readers)
   too_many_connections: 4029,// new connections per IP per second over the limit
 } as const;
 

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { start_all, type AllInOne } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
+import { close_code } from '../../src/wire/codes.js';
 import { kernel_send_queues } from '../../src/server/kernel_queues.js';
 import { now_ns } from '../../src/util/clock.js';
 import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
@@ -210,5 +211,26 @@ describe('slow readers: bounded staleness through every buffer', () => {
     expect(after.length - last_catch_up).toBeGreaterThan(5);
     expect(r.mirror.violations).toEqual([]);
     expect(r.close_code).toBeNull();
+  }, 60_000);
+
+  it('a reader too slow even for catch-ups is closed with 4010, counted as a slow close; readers beside it are untouched', async () => {
+    all = await start_all(config());
+    const fast = await open_reader(all.feed_service.url);
+    fast.subscribe(['BTC-USD'], 10);
+    const p = await proxy(300); // 5 s of its reading (--reader-lag-ms-max) is less than --in-flight-bytes-min
+    const slow = await open_reader(p.url);
+    slow.subscribe(['BTC-USD'], 10);
+    const feed = all.feed_service.feed;
+    const started_ms = Date.now();
+    await wait_for('server decided 4010', () => feed.counters.slow_closes_total.get(close_code.reader_too_slow) === 1, 40_000, 50);
+    const decided_after_ms = Date.now() - started_ms;
+    expect(decided_after_ms).toBeLessThan(30_000); // before the idle timeout would have taken it for dead
+    // Its close frame waits behind what it has not read: the client sees 4010 if it gets that far, else the drop.
+    await wait_for('slow reader disconnected', () => slow.close_code !== null, 20_000, 50);
+    expect([close_code.reader_too_slow, 1006]).toContain(slow.close_code);
+    expect(slow.mirror.violations).toEqual([]);
+    expect(fast.close_code).toBeNull();
+    expect(fast.conflated_frames()).toBe(0);
+    expect(fast.mirror.violations).toEqual([]);
   }, 60_000);
 });

@@ -1,0 +1,157 @@
+// ReaderFlow with time passed in: a fast reader, a slow one, a stalled one,
+// and forged answers. Every pong here is what a standard WebSocket client
+// would send back: the probe's own payload.
+import { describe, expect, it } from 'vitest';
+import { probe_payload_bytes, probes_outstanding_max, ReaderFlow, type ReaderFlowLimits } from '../../src/feed/reader_flow.js';
+
+const limits: ReaderFlowLimits = {
+  reader_lag_target_ms: 500, in_flight_bytes_min: 4096, in_flight_bytes_max: 240 * 1024, reader_probe_interval_ms: 100, reader_lag_ms_max: 5000,
+};
+
+/** A reader on the far side of a queue: reads `rate` bytes/s, answers each probe once it has read up to it. */
+class SimReader {
+  private read = 0;
+  private readonly probes: { offset: number; payload: Uint8Array }[] = [];
+  constructor(readonly flow: ReaderFlow, public rate_bytes_per_s: number, readonly rtt_ms = 1) {}
+
+  send(bytes: number, now_ms: number): void {
+    this.flow.on_sent(bytes);
+    if (this.flow.probe_due(now_ms, false)) this.probes.push({ offset: this.flow.bytes_sent, payload: this.flow.probe(now_ms).slice() });
+  }
+
+  /** Advances the reader by dt of reading; answers the probes it has passed. */
+  tick(dt_ms: number, now_ms: number): void {
+    this.read = Math.min(this.flow.bytes_sent, this.read + (this.rate_bytes_per_s * dt_ms) / 1000);
+    while (this.probes.length > 0 && this.probes[0].offset <= this.read) this.flow.on_pong(this.probes.shift()!.payload, now_ms + this.rtt_ms);
+  }
+}
+
+function payload(offset: number): Uint8Array {
+  const b = new Uint8Array(probe_payload_bytes);
+  new DataView(b.buffer).setFloat64(0, offset, true);
+  return b;
+}
+
+describe('ReaderFlow', () => {
+  it('a fast reader is never lagging, even with a burst over its window in flight', () => {
+    const flow = new ReaderFlow(limits);
+    const reader = new SimReader(flow, 50e6);
+    let now = 0;
+    for (let i = 0; i < 2000; i++, now += 1) {
+      reader.send(i % 500 === 0 ? 200_000 : 100, now); // bursts of 200 KB every 500 ms
+      reader.tick(1, now);
+      expect(flow.lagging(now)).toBe(false);
+    }
+    expect(flow.in_flight).toBeLessThan(250_000);
+  });
+
+  it('a slow reader: its rate is measured, the window is rate x target, and it lags once the queue exceeds the gate', () => {
+    const flow = new ReaderFlow(limits);
+    const reader = new SimReader(flow, 10_000);
+    let now = 0;
+    let lagging_at = -1;
+    for (; now < 3000; now += 5) {
+      if (!flow.over_window() || !flow.lagging(now)) reader.send(350, now); // 70 KB/s offered until it lags
+      reader.tick(5, now);
+      if (lagging_at < 0 && flow.lagging(now)) lagging_at = now;
+    }
+    expect(lagging_at).toBeGreaterThan(0);
+    expect(flow.rate_bytes_per_s).toBeGreaterThan(8_000);
+    expect(flow.rate_bytes_per_s).toBeLessThan(15_000);
+    expect(flow.window_bytes).toBeGreaterThanOrEqual(limits.in_flight_bytes_min);
+    expect(flow.window_bytes).toBeLessThan(8_000); // ~ 10 KB/s x 0.5 s
+    expect(flow.lag_ms).toBeGreaterThan(flow.lag_gate_ms);
+  });
+
+  it('ignores answers it never asked for: wrong length, unknown offset, beyond what was sent, repeated', () => {
+    const flow = new ReaderFlow(limits);
+    flow.on_sent(1000);
+    const p = flow.probe(0).slice();
+    expect(flow.on_pong(new Uint8Array(0), 10)).toBe(false); // uWS's own keep-alive ping
+    expect(flow.on_pong(payload(999), 10)).toBe(false);
+    expect(flow.on_pong(payload(1e9), 10)).toBe(false);
+    expect(flow.bytes_read).toBe(0);
+    expect(flow.on_pong(p, 10)).toBe(true);
+    expect(flow.bytes_read).toBe(1000);
+    expect(flow.on_pong(p, 20)).toBe(false);
+    expect(flow.lag_ms).toBe(10);
+  });
+
+  it('Acks: once a client sends them, the lower of read and processed counts; never beyond what was sent', () => {
+    const flow = new ReaderFlow(limits);
+    flow.on_sent(5000);
+    flow.on_pong(flow.probe(0).slice(), 5);
+    expect(flow.in_flight).toBe(0);
+    flow.on_ack(2000, 6);
+    expect(flow.bytes_acked).toBe(2000);
+    expect(flow.in_flight).toBe(3000);
+    flow.on_ack(1e12, 7);
+    expect(flow.bytes_processed).toBe(5000);
+    expect(flow.in_flight).toBe(0);
+  });
+
+  it('a path probe, sent with nothing in flight, measures the round trip alone', () => {
+    const flow = new ReaderFlow(limits);
+    expect(flow.path_probe_due(0)).toBe(true);
+    const p = flow.path_probe(0).slice();
+    expect(flow.path_probe_due(10)).toBe(false); // one outstanding at a time
+    expect(flow.on_pong(p, 3)).toBe(false); // not a data probe: the reader did not move
+    expect(flow.min_delay_ms).toBe(3);
+    flow.on_sent(10);
+    expect(flow.path_probe_due(5000)).toBe(false); // something in flight: it would wait behind it
+  });
+
+  it('too slow: far behind AND too little bandwidth for one catch-up within reader_lag_ms_max; a pause alone is not', () => {
+    // A reader that was fast, then stalls for 15 s: behind, but its measured rate says it is fast.
+    const paused = new ReaderFlow(limits);
+    const fast = new SimReader(paused, 1e6);
+    let now = 0;
+    for (; now < 1000; now += 10) {
+      fast.send(1000, now);
+      fast.tick(10, now);
+    }
+    paused.on_sent(1000);
+    paused.probe(now);
+    expect(paused.too_slow(now + 15_000)).toBe(false);
+    // A reader at 300 B/s: behind by more than 5 s, and 5 s of its reading is under 4 KB.
+    const flow = new ReaderFlow(limits);
+    const slow = new SimReader(flow, 300);
+    now = 0;
+    for (; now < 30_000; now += 10) {
+      if (flow.in_flight < 10_000) slow.send(500, now);
+      slow.tick(10, now);
+    }
+    expect(flow.lag_now_ms(now)).toBeGreaterThan(limits.reader_lag_ms_max);
+    expect(flow.too_slow(now)).toBe(true);
+    // One that answered nothing at all is the idle timeout's, not judged here.
+    const silent = new ReaderFlow(limits);
+    silent.on_sent(1000);
+    silent.probe(0);
+    expect(silent.too_slow(60_000)).toBe(false);
+  });
+
+  it('a stalled reader that reads its backlog at once shows it as a burst', () => {
+    const flow = new ReaderFlow(limits);
+    flow.on_sent(100);
+    flow.on_pong(flow.probe(0).slice(), 1);
+    const probes: Uint8Array[] = [];
+    for (let i = 1; i <= 10; i++) {
+      flow.on_sent(20_000);
+      probes.push(flow.probe(i).slice());
+    }
+    for (const p of probes) flow.on_pong(p, 10_000);
+    expect(flow.burst_bytes(10_002)).toBe(200_000);
+    expect(flow.burst_bytes(10_100)).toBe(0); // a burst is now, not history
+  });
+
+  it('bounds what it remembers: at most probes_outstanding_max probes, none due while the ring is full', () => {
+    const flow = new ReaderFlow(limits);
+    for (let i = 0; i < probes_outstanding_max; i++) {
+      flow.on_sent(10);
+      expect(flow.probe_due(i * 1000, false)).toBe(true);
+      flow.probe(i * 1000);
+    }
+    flow.on_sent(10);
+    expect(flow.probe_due(1e9, true)).toBe(false);
+  });
+});
