@@ -225,9 +225,11 @@ describe('slow readers: bounded staleness through every buffer', () => {
     await wait_for('server decided 4010', () => feed.counters.slow_closes_total.get(close_code.reader_too_slow) === 1, 40_000, 50);
     const decided_after_ms = Date.now() - started_ms;
     expect(decided_after_ms).toBeLessThan(30_000); // before the idle timeout would have taken it for dead
-    // Its close frame waits behind what it has not read: the client sees 4010 if it gets that far, else the drop.
-    await wait_for('slow reader disconnected', () => slow.close_code !== null, 20_000, 50);
-    expect([close_code.reader_too_slow, 1006]).toContain(slow.close_code);
+    // Its close frame waits behind what it has not read (it sees 4010 only if it ever gets that far);
+    // the server has let go of it: no session, and its TCP socket is no longer established.
+    expect(feed.sessions.size).toBe(1);
+    const port = all.feed_service.server.port;
+    await wait_for('only the fast reader still established', () => kernel_send_queues(port).length === 1, 5000, 50);
     expect(slow.mirror.violations).toEqual([]);
     expect(fast.close_code).toBeNull();
     expect(fast.conflated_frames()).toBe(0);
