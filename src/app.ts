@@ -5,9 +5,10 @@ import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory_bus.js';
 import { NatsBus } from './bus/nats_bus.js';
 import { start_engine, type EngineHandle } from './engine/engine.js';
-import { Feed } from './feed/feed.js';
+import { distribution, Feed } from './feed/feed.js';
 import { latency_interval_ms, LatencyWindows } from './metrics/latency_windows.js';
 import { create_registry, register_feed_metrics, register_hop_histograms } from './metrics/registry.js';
+import { kernel_send_queues } from './server/kernel_queues.js';
 import { start_server, type ServerHandle } from './server/server.js';
 import { logger_for } from './util/log.js';
 
@@ -28,22 +29,31 @@ export interface FeedService {
 export async function start_feed_service(config: Readonly<Config>, bus: Bus): Promise<FeedService> {
   const feed = new Feed(config, bus);
   const registry = create_registry();
+  /** Set once the server listens: the kernel's send queues are read for its port. */
+  let listening: ServerHandle | null = null;
   register_hop_histograms(registry, feed.latency);
   register_feed_metrics(registry, feed.counters, {
     symbol_live: () => [...feed.symbols].map(([s, f]) => [s, f.state === 'live'] as [string, boolean]),
     engine_messages: () => [...feed.symbols].map(([s, f]) => [s, f.stats.messages] as [string, number]),
     buffered_bytes: () => feed.buffered_bytes_now(),
     buffered_bytes_peak: () => feed.buffered_bytes_peak(),
+    reader_flows: () => feed.reader_flows_now(),
+    kernel_send_queues: () => (listening === null ? [] : kernel_send_queues(listening.port).map((q) => q.send_queue_bytes)),
   });
   // /stats latency: since start beside the last 10 s and the last minute.
   const latency_windows = new LatencyWindows(feed.latency);
   const latency_timer = setInterval(() => latency_windows.tick(), latency_interval_ms);
   latency_timer.unref();
-  const stats_sections = () => ({ latency_us: latency_windows.stats() });
+  const stats_sections = () => ({
+    latency_us: latency_windows.stats(),
+    // The kernel's share of what is in flight (Send-Q per socket), where the platform shows it.
+    kernel_send_queue_bytes: listening === null ? null : distribution(kernel_send_queues(listening.port).map((q) => q.send_queue_bytes)),
+  });
   feed.start();
   let server: ServerHandle;
   try {
     server = await start_server({ feed, registry, config, stats_sections });
+    listening = server;
   } catch (err) {
     clearInterval(latency_timer);
     await feed.stop(); // no timers or bus subscriptions left behind by a server that never listened

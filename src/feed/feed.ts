@@ -64,8 +64,10 @@ export class Feed {
         this.counters.ingest_events_total += events;
       },
     };
+    // The durable stream when the bus has one (NATS with --stream): recovery without the engine.
+    const recovery = { stream: config.stream ? bus.event_stream?.(this.subjects) ?? null : null, engine_silence_ms_max: config.engine_silence_ms_max };
     for (const symbol of config.symbols) {
-      this.symbols.set(symbol, new SymbolFeed(symbol, bus, this.subjects, hooks, config.snapshot_timeout_ms));
+      this.symbols.set(symbol, new SymbolFeed(symbol, bus, this.subjects, hooks, config.snapshot_timeout_ms, recovery));
     }
   }
 
@@ -88,8 +90,8 @@ export class Feed {
     const symbols: Record<string, string> = {};
     let all_live = true;
     for (const [s, f] of this.symbols) {
-      symbols[s] = f.state;
-      if (f.state !== 'live') all_live = false;
+      symbols[s] = f.engine_silent ? 'engine_silent' : f.state;
+      if (f.state !== 'live' || f.engine_silent) all_live = false;
     }
     const bus_connected = this.bus.isConnected();
     return { ready: bus_connected && all_live && !this.stopping, bus_connected, symbols };
@@ -445,7 +447,7 @@ export class Feed {
     const symbols: Record<string, unknown> = {};
     for (const [s, f] of this.symbols) {
       symbols[s] = {
-        state: f.state, epoch: f.epoch, seq: f.committed_seq,
+        state: f.state, engine_silent: f.engine_silent, recovery_source: f.last_recovery_source, epoch: f.epoch, seq: f.committed_seq,
         bid_levels: f.book.level_count(0), ask_levels: f.book.level_count(1),
         best_bid: f.book.best(0) ?? null, best_ask: f.book.best(1) ?? null,
         views: (this.channels.get(f) ?? []).map((ch) => ({
@@ -477,6 +479,13 @@ export class Feed {
     return out;
   }
 
+  /** Each open connection's reader flow now: lag, bytes in flight, its cap (for /metrics and /stats). */
+  reader_flows_now(now_ms: number = Date.now()): { lag_ms: number; in_flight_bytes: number; cap_bytes: number }[] {
+    const out = [];
+    for (const s of this.sessions) out.push({ lag_ms: s.flow.lag_now_ms(now_ms), in_flight_bytes: s.flow.in_flight, cap_bytes: s.flow.window_bytes });
+    return out;
+  }
+
   /** Most bytes ever buffered for one connection, open or closed. */
   buffered_bytes_peak(): number {
     let peak = this.counters.buffered_bytes_peak;
@@ -484,28 +493,36 @@ export class Feed {
     return peak;
   }
 
-  /** The slow-consumer picture for /stats: counts, buffered bytes now, and the slowest connections in detail. */
-  slow_consumer_stats(): Record<string, unknown> {
+  /**
+   * The slow-reader picture for /stats: how far behind the readers are now
+   * (distribution and the slowest connections in detail), what they have in
+   * flight against their caps, uWS's buffers, and what conflation did.
+   */
+  slow_consumer_stats(now_ms: number = Date.now()): Record<string, unknown> {
     const c = this.counters;
-    const buffered = this.buffered_bytes_now().sort((a, b) => a - b);
-    const at = (q: number) => (buffered.length === 0 ? 0 : buffered[Math.min(buffered.length - 1, Math.floor(q * buffered.length))]);
-    const slowest = [...this.sessions].map((s) => ({ s, bytes: s.transport.buffered_bytes() })).sort((a, b) => b.bytes - a.bytes).slice(0, slow_sessions_reported_max).map((x) => x.s);
+    const sessions = [...this.sessions];
+    const lag = sessions.map((s) => s.flow.lag_now_ms(now_ms));
+    const slowest = sessions.map((s, i) => ({ s, lag_ms: lag[i] })).sort((a, b) => b.lag_ms - a.lag_ms).slice(0, slow_sessions_reported_max);
+    const buffered = this.buffered_bytes_now();
     return {
       conflating_connections: this.slow_sessions.size,
       conflation_episodes_total: c.conflation_episodes_total,
+      conflation_episodes_by_cause_total: Object.fromEntries(c.conflation_episodes_by_cause_total),
       conflated_frames_total: c.conflated_frames_total,
       catch_up_snapshots_total: c.catch_up_snapshots_total,
       conflated_updates_merged_total: c.conflated_updates_merged_total,
       slow_closes_total: Object.fromEntries(c.slow_closes_total),
-      buffered_bytes: {
-        connections: buffered.length, total_now: buffered.reduce((a, b) => a + b, 0),
-        max_now: at(1), p50_now: at(0.5), p90_now: at(0.9), p99_now: at(0.99),
-        peak: this.buffered_bytes_peak(),
-      },
-      slowest: slowest.map((s) => ({
-        session: s.id, remote_address: s.transport.remote_address, slow: s.slow, policy: s.limits.slow_policy,
+      reader_lag_ms: distribution(lag),
+      in_flight_bytes: distribution(sessions.map((s) => s.flow.in_flight)),
+      in_flight_cap_bytes: distribution(sessions.map((s) => s.flow.window_bytes)),
+      buffered_bytes: { ...distribution(buffered), peak: this.buffered_bytes_peak() },
+      slowest: slowest.map(({ s, lag_ms }) => ({
+        session: s.id, remote_address: s.transport.remote_address, slow: s.slow, cause: s.slow_cause, policy: s.limits.slow_policy,
+        reader_lag_ms: Math.round(lag_ms), last_probe_delay_ms: Math.round(s.flow.lag_ms), path_delay_ms: s.flow.min_delay_ms === Infinity ? null : s.flow.min_delay_ms,
+        in_flight_bytes: s.flow.in_flight, in_flight_cap_bytes: s.flow.window_bytes, read_bytes_per_s: Math.round(s.flow.rate_bytes_per_s),
+        stream_bytes_per_s: Math.round(s.stream_bytes_per_s), acks: s.flow.acks_seen,
         buffered_bytes: s.transport.buffered_bytes(), buffered_bytes_max: s.buffered_bytes_max, episodes: s.slow_episodes,
-        frames_sent: s.frames_sent,
+        frames_sent: s.frames_sent, bytes_sent: s.bytes_sent,
         views: [...s.subs.values()].map((sub) => ({
           view: sub.key, mode: sub.mode, interval_ms: sub.interval_ms, seq_sent: sub.seq_sent, dirty_levels: sub.dirty_levels,
           held_trades: sub.held_trades, folded_trades: sub.folded_trades, updates_pending: sub.merged_pending, snapshot_next: sub.overflowed,
@@ -529,5 +546,12 @@ export class Feed {
 }
 
 function status_of(f: SymbolFeed): SymbolStatusRec {
-  return { symbol: f.symbol, state: f.state, epoch: f.epoch, seq: f.committed_seq };
+  return { symbol: f.symbol, state: f.state, epoch: f.epoch, seq: f.committed_seq, engine_silent: f.engine_silent };
+}
+
+/** Count, total, p50/p90/p99 and max of values now (sorted copy: /stats only). */
+export function distribution(values: readonly number[]): { connections: number; total_now: number; p50_now: number; p90_now: number; p99_now: number; max_now: number } {
+  const v = [...values].sort((a, b) => a - b);
+  const at = (q: number) => (v.length === 0 ? 0 : Math.round(v[Math.min(v.length - 1, Math.floor(q * v.length))]));
+  return { connections: v.length, total_now: Math.round(v.reduce((a, b) => a + b, 0)), p50_now: at(0.5), p90_now: at(0.9), p99_now: at(0.99), max_now: at(1) };
 }

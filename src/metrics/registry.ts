@@ -33,6 +33,13 @@
 // | depthcast_connection_buffered_peak_bytes  | gauge     |        | most bytes ever buffered for one connection
 // | depthcast_connection_buffered_bytes       | histogram |        | bytes buffered per open connection, at scrape time
 // | depthcast_connection_buffered_max_bytes   | gauge     |        | most bytes buffered for one open connection, at scrape time
+// | depthcast_connection_reader_lag_seconds   | histogram |        | how far behind each open connection's reader is, at scrape time (src/feed/reader_flow.ts)
+// | depthcast_connection_reader_lag_max_seconds | gauge   |        | the slowest reader's lag now
+// | depthcast_connection_in_flight_bytes      | histogram |        | bytes sent per open connection and not yet acknowledged by its reader
+// | depthcast_connection_in_flight_max_bytes  | gauge     |        | most bytes in flight to one connection now
+// | depthcast_connection_in_flight_cap_bytes  | histogram |        | each connection's in-flight cap now (measured rate x lag target)
+// | depthcast_kernel_send_queue_bytes         | histogram |        | the kernel's send queue (Send-Q) per established connection (Linux)
+// | depthcast_kernel_send_queue_max_bytes     | gauge     |        | largest kernel send queue of one connection
 // | depthcast_ingest_events_total             | counter   |        | engine book events applied to books
 // | depthcast_ingest_gaps_total               | counter   |        | seq gaps or epoch changes seen on the bus
 // | depthcast_engine_messages_total           | counter   | symbol | bus messages from the engine (batches and heartbeats); flat = engine silent
@@ -121,7 +128,20 @@ export interface FeedMetricSources {
   buffered_bytes?: () => readonly number[];
   /** Most bytes ever buffered for one connection (open or closed). */
   buffered_bytes_peak?: () => number;
+  /** Each open connection's reader flow now (src/feed/reader_flow.ts), read at scrape time. */
+  reader_flows?: () => readonly ReaderFlowNow[];
+  /** The kernel's send queue of each established connection now (Linux; empty elsewhere). */
+  kernel_send_queues?: () => readonly number[];
 }
+
+export interface ReaderFlowNow {
+  lag_ms: number;
+  in_flight_bytes: number;
+  cap_bytes: number;
+}
+
+/** Buckets of depthcast_connection_reader_lag_seconds: 1 ms (a reader keeping up on a LAN) to 30 s (about to be closed). */
+export const reader_lag_buckets_s = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
 /** Buckets of depthcast_connection_buffered_bytes: 0, then 1 KiB … 64 MiB by powers of 4. */
 export const buffered_bytes_buckets = [0, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -194,6 +214,12 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
       g.set(max);
     });
   }
+  if (sources.reader_flows) register_reader_flow_metrics(registry, sources.reader_flows);
+  if (sources.kernel_send_queues) {
+    const read = sources.kernel_send_queues;
+    scrape_histogram(registry, `${p}kernel_send_queue_bytes`, "The kernel's send queue per established connection (Send-Q), at scrape time", buffered_bytes_buckets, read);
+    gauge_from(registry, `${p}kernel_send_queue_max_bytes`, "Largest kernel send queue of one connection, at scrape time", (g) => g.set(max_of(read())));
+  }
   const peak = sources.buffered_bytes_peak ?? (() => counters.buffered_bytes_peak);
   gauge_from(registry, `${p}connection_buffered_peak_bytes`, 'Most bytes ever buffered for one connection', (g) => g.set(peak()));
   if (sources.symbol_live) {
@@ -202,4 +228,34 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
       for (const [symbol, live] of read()) g.set({ symbol }, live ? 1 : 0);
     }, ['symbol']);
   }
+}
+
+/** A histogram recomputed from current values at every scrape (a distribution across connections now). */
+function scrape_histogram(registry: Registry, name: string, help: string, buckets: number[], read: () => Iterable<number>): void {
+  new Histogram({
+    name, help, buckets, registers: [registry],
+    collect(this: Histogram<string>) {
+      this.reset();
+      this.zero({}); // an empty distribution still shows its buckets
+      for (const v of read()) this.observe(v);
+    },
+  });
+}
+
+function max_of(values: Iterable<number>): number {
+  let max = 0;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}
+
+/** How far behind each reader is, what it has in flight and its cap: the slow-reader picture across connections. */
+function register_reader_flow_metrics(registry: Registry, read: () => readonly ReaderFlowNow[]): void {
+  const p = metric_prefix;
+  scrape_histogram(registry, `${p}connection_reader_lag_seconds`, 'How far behind each open connection\'s reader is now (its oldest unanswered probe, else its last probe\'s delay)', reader_lag_buckets_s,
+    () => read().map((f) => f.lag_ms / 1000));
+  gauge_from(registry, `${p}connection_reader_lag_max_seconds`, 'The slowest open connection\'s reader lag now', (g) => g.set(max_of(read().map((f) => f.lag_ms)) / 1000));
+  scrape_histogram(registry, `${p}connection_in_flight_bytes`, 'Bytes sent to each open connection and not yet acknowledged by its reader', buffered_bytes_buckets, () => read().map((f) => f.in_flight_bytes));
+  gauge_from(registry, `${p}connection_in_flight_max_bytes`, 'Most bytes in flight to one open connection now', (g) => g.set(max_of(read().map((f) => f.in_flight_bytes))));
+  scrape_histogram(registry, `${p}connection_in_flight_cap_bytes`, 'Each open connection\'s in-flight cap now: its reader\'s measured rate x the lag target, within the configured floor and ceiling', buffered_bytes_buckets,
+    () => read().map((f) => f.cap_bytes));
 }

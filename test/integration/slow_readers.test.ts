@@ -151,6 +151,11 @@ describe('slow readers: bounded staleness through every buffer', () => {
     expect(slow.close_code).toBeNull();
     expect(slow.conflated_frames(), 'it was conflated (else this test tested nothing)').toBeGreaterThan(5);
     expect(session?.slow_cause).toBe('lag'); // the reader's own lag, not uWS's buffer, tripped it
+    // /stats shows it as an operator would look for it: the slowest reader, its lag, what it has in flight, why.
+    const stats = all.feed_service.feed.slow_consumer_stats() as { conflation_episodes_by_cause_total: Record<string, number>; slowest: { cause: string; reader_lag_ms: number; in_flight_cap_bytes: number }[] };
+    expect(stats.conflation_episodes_by_cause_total.lag).toBeGreaterThanOrEqual(1);
+    expect(stats.slowest[0].cause).toBe('lag');
+    expect(stats.slowest[0].in_flight_cap_bytes).toBeLessThan(64 * 1024); // its cap follows its rate, not the 240 KiB ceiling
     expect(slow.mirror.violations).toEqual([]);
     for (const f of fast) {
       expect(f.mirror.violations).toEqual([]);
