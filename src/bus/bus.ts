@@ -2,6 +2,9 @@
 // nats_bus (a real nats-server) and memory_bus (in-process, the embedded
 // default). Only src/bus/ may import NATS; everything else sees this interface.
 
+import type { EventStream } from './event_stream.js';
+import type { Subjects } from './subjects.js';
+
 export type BusHandler = (data: Uint8Array, subject: string) => void;
 export type BusResponder = (data: Uint8Array, subject: string) => Uint8Array | Promise<Uint8Array>;
 
@@ -30,6 +33,13 @@ export interface Bus {
   isConnected(): boolean;
   onStatus(listener: (status: BusStatus) => void): () => void;
   close(): Promise<void>;
+  /**
+   * The durable stream of these subjects (event_stream.ts), or null when this
+   * bus has none (the in-process bus): the feed then recovers from the
+   * engine's request/reply alone. Optional so that wrappers (test fault
+   * buses) without one need not say so.
+   */
+  event_stream?(subjects: Subjects): EventStream | null;
 }
 
 export class BusTimeoutError extends Error {

@@ -2,6 +2,7 @@ import {
   type Bus, type BusHandler, type BusResponder, type BusStatus, type BusSubscription,
   BusNoResponderError, BusTimeoutError, subject_matches,
 } from './bus.js';
+import type { EventStream } from './event_stream.js';
 
 interface Entry<T> { pattern: string; fn: T; active: boolean }
 
@@ -87,6 +88,11 @@ export class MemoryBus implements Bus {
   onStatus(listener: (s: BusStatus) => void): () => void {
     this.status_listeners.add(listener);
     return () => this.status_listeners.delete(listener);
+  }
+
+  /** No durable stream in process: feeds recover from the engine (and `npm start` needs no NATS). */
+  event_stream(): EventStream | null {
+    return null;
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,9 @@ import {
   type Bus, type BusHandler, type BusResponder, type BusStatus, type BusSubscription,
   BusNoResponderError, BusTimeoutError,
 } from './bus.js';
+import type { EventStream } from './event_stream.js';
+import { NatsEventStream } from './nats_stream.js';
+import type { Subjects } from './subjects.js';
 
 const log = logger_for('bus.nats');
 
@@ -154,6 +157,11 @@ export class NatsBus implements Bus {
   onStatus(listener: (s: BusStatus) => void): () => void {
     this.status_listeners.add(listener);
     return () => this.status_listeners.delete(listener);
+  }
+
+  /** The JetStream stream of these subjects (it may not exist yet: the engine creates it, readers see null or errors). */
+  event_stream(subjects: Subjects): EventStream {
+    return new NatsEventStream(this.nc, subjects);
   }
 
   async close(): Promise<void> {

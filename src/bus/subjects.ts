@@ -2,6 +2,9 @@
 //   <prefix>.events.<SYMBOL>     EventBatch, engine → feeds
 //   <prefix>.snapshot.<SYMBOL>   request: empty body; reply: EngineReply(BookSnapshot | EngineError)
 //   <prefix>.instruments         request: empty; reply: EngineReply(InstrumentList)
+//   <prefix>.book.<SYMBOL>       EngineReply(BookSnapshot), engine → stream only: the last-value
+//                                snapshot of a book (one kept per subject, Nats-Rollup: sub)
+// The JetStream stream `stream_name` (prefix with '.' → '_') holds events.* and book.*.
 export const subject_prefix_default = 'depthcast';
 
 const subject_prefix_pattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -15,6 +18,9 @@ export class Subjects {
   readonly events_all: string;
   readonly snapshot_all: string;
   readonly instruments: string;
+  readonly book_all: string;
+  /** Name of the JetStream stream of this prefix (stream names cannot hold '.'). */
+  readonly stream_name: string;
   private readonly events_by_symbol = new Map<string, string>();
   private readonly snapshot_by_symbol = new Map<string, string>();
 
@@ -25,6 +31,13 @@ export class Subjects {
     this.events_all = `${prefix}.events.*`;
     this.snapshot_all = `${prefix}.snapshot.*`;
     this.instruments = `${prefix}.instruments`;
+    this.book_all = `${prefix}.book.*`;
+    this.stream_name = prefix.replace(/\./g, '_');
+  }
+
+  /** Last-value subject of the symbol's book snapshots in the stream (not cached: used once a snapshot interval). */
+  book(symbol: string): string {
+    return `${this.prefix}.book.${symbol}`;
   }
 
   events(symbol: string): string {

@@ -53,6 +53,8 @@ export class ViewSlot {
   state: ViewState = 'connecting';
   /** The feed's own state of the symbol (from Status frames). */
   feed_state: SymbolStateName = 'unknown';
+  /** The feed hears nothing from the engine: the book is exact but not moving (Status engine_silent). */
+  engine_silent = false;
   /** Receive time (ns) of the last frame applied. */
   last_receive_ns = 0;
   /** When the snapshot this view waits for was asked (ns); 0 = not waiting. */
@@ -93,6 +95,8 @@ export class BookHandle {
   get state(): ViewState { return this.#slot.state; }
   /** The feed's own state of the symbol (from Status frames). */
   get feed_state(): SymbolStateName { return this.#slot.feed_state; }
+  /** The feed hears nothing from the engine: show the book as stale though it is exact (docs/PROTOCOL.md, Status). */
+  get engine_silent(): boolean { return this.#slot.engine_silent; }
   /** Receive time (ns) of the last frame applied. */
   get last_receive_ns(): number { return this.#slot.last_receive_ns; }
   /** The last update; one object, rewritten per frame. */

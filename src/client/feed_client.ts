@@ -394,6 +394,7 @@ export class FeedClient {
       if (!list) continue;
       for (const view of list) {
         view.feed_state = s.state;
+        view.engine_silent = s.engine_silent === true;
         // The feed is rebuilding this book: no Deltas until a fresh Snapshot, so what we show is stale.
         if (s.state === 'recovering' && view.state === 'synced') this.set_view_state(view, 'stale');
       }

@@ -11,6 +11,7 @@ import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
 import { encode_engine_error, encode_instruments_reply, encode_snapshot_reply, engine_error_code } from '../wire/engine_codec.js';
 import { EngineCore, type SymbolStats } from './engine_core.js';
+import { StreamSnapshots, type StreamSnapshotStats } from './stream_snapshots.js';
 
 const log = logger_for('engine');
 
@@ -38,6 +39,8 @@ export interface EngineStats {
   /** Order-flow time dropped because the engine fell more than a second behind its schedule. */
   backlog_dropped_ms: number;
   by_symbol: Record<string, SymbolStats>;
+  /** Book snapshots stored in the durable stream; null when the engine runs without one. */
+  stream_snapshots: StreamSnapshotStats | null;
 }
 
 export interface EngineHandle {
@@ -88,8 +91,14 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
     bus.serve(subjects.snapshot_all, (data, subject) => answer_snapshot(core, subjects, data, subject)),
     bus.serve(subjects.instruments, () => encode_instruments_reply(core.instruments(), epoch)),
   ];
+  const stream = config.stream ? bus.event_stream?.(subjects) ?? null : null;
+  const snapshots = stream !== null && await StreamSnapshots.open(stream, {
+    age_s_max: config.stream_age_s_max, bytes_max: config.stream_bytes_max, replicas: config.stream_replicas,
+  }) ? new StreamSnapshots(stream, core.symbols, (symbol) => { core.flush(symbol); return core.snapshot(symbol) as L2Snapshot; }) : null;
   await flush_bus(bus, 'start');
   core.start();
+  // The first books of this epoch are in the stream before any feed needs them.
+  if (snapshots !== null) await snapshots.round();
   log.info({ epoch, symbols: core.symbols, rate_orders_per_s: config.rate_orders_per_s, seed: config.seed, bus: bus.kind },
     'engine started');
 
@@ -126,6 +135,9 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
   const heartbeat_timer = setInterval(() => {
     if (!stopped) core.heartbeat(clock(), heartbeat_ns);
   }, config.engine_heartbeat_interval_ms);
+  const snapshot_timer = snapshots === null ? undefined : setInterval(() => {
+    if (!stopped) void snapshots.round();
+  }, config.stream_snapshot_interval_ms);
 
   const stats = (): EngineStats => {
     const by_symbol = core.stats_by_symbol();
@@ -134,6 +146,7 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
     return {
       epoch, orders: sum('orders'), events: sum('events'), batches: sum('batches'), bytes: sum('bytes'),
       publish_failures: sum('publish_failures'), backlog_dropped_ms: Math.round(backlog_dropped_ns / 1e6), by_symbol,
+      stream_snapshots: snapshots === null ? null : { ...snapshots.stats },
     };
   };
 
@@ -155,9 +168,12 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
       stopping ??= (async () => {
         stopped = true;
         clearInterval(heartbeat_timer);
+        clearInterval(snapshot_timer);
         if (timer !== undefined) clearTimeout(timer);
         if (immediate !== undefined) clearImmediate(immediate);
         core.flush();
+        // The last books: a feed started while the engine is down replays nothing after them.
+        if (snapshots !== null) await snapshots.last_round();
         for (const s of subscriptions) s.unsubscribe();
         await flush_bus(bus, 'stop');
         log.info(stats(), 'engine stopped');

@@ -61,7 +61,7 @@ const resync_slot = { symbol: 0, depth: 1 } as const;
 const ping_slot = { nonce: 0, client_time_ns: 1 } as const;
 const ack_slot = { bytes_processed: 0 } as const;
 const heartbeat_slot = { server_time_ns: 0 } as const;
-const symbol_status_slot = { symbol: 0, state: 1, epoch: 2, seq: 3 } as const;
+const symbol_status_slot = { symbol: 0, state: 1, epoch: 2, seq: 3, engine_silent: 4 } as const;
 const status_slot = { symbols: 0 } as const;
 const error_slot = { code: 0, message: 1, symbol: 2 } as const;
 const pong_slot = { nonce: 0, client_time_ns: 1, server_time_ns: 2 } as const;
@@ -151,11 +151,12 @@ export class FrameEncoder {
     const entries: number[] = [];
     for (const s of m.symbols) {
       const symbol = this.symbol(s.symbol);
-      b.startObject(4);
+      b.startObject(5);
       add_i64(b, symbol_status_slot.seq, s.seq);
       add_i64(b, symbol_status_slot.epoch, s.epoch);
       b.addFieldOffset(symbol_status_slot.symbol, symbol, 0);
       b.addFieldInt8(symbol_status_slot.state, symbol_state_names.indexOf(s.state), 0);
+      b.addFieldInt8(symbol_status_slot.engine_silent, s.engine_silent === true ? 1 : 0, 0);
       entries.push(b.endObject());
     }
     const symbols = offsets_vector(b, entries);
@@ -518,6 +519,7 @@ function decode_status(t: TableRef): StatusMsg {
       state: symbol_state_names[state],
       epoch: r.u64_exact(s, symbol_status_slot.epoch, 'epoch'),
       seq: r.u64_exact(s, symbol_status_slot.seq, 'seq'),
+      engine_silent: r.u8(s, symbol_status_slot.engine_silent) !== 0,
     };
   }
   return { type: 'status', symbols };

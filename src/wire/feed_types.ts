@@ -92,6 +92,8 @@ export interface SymbolStatusRec {
   state: SymbolStateName;
   epoch: number;
   seq: number;
+  /** Nothing live from the engine for the feed's silence limit (absent = false: older feeds never send it). */
+  engine_silent?: boolean;
 }
 
 export interface StatusMsg {

@@ -1,6 +1,8 @@
 // Test code: a fault-injecting Bus for tests and benches, beside the real ones
 // (src/bus holds only production buses).
 import type { Bus, BusHandler, BusResponder, BusStatus, BusSubscription } from '../../src/bus/bus.js';
+import type { EventStream } from '../../src/bus/event_stream.js';
+import type { Subjects } from '../../src/bus/subjects.js';
 
 export type FaultDecision = 'deliver' | 'drop' | 'duplicate';
 
@@ -41,4 +43,6 @@ export class FaultBus implements Bus {
   isConnected(): boolean { return this.inner.isConnected(); }
   onStatus(listener: (s: BusStatus) => void): () => void { return this.inner.onStatus(listener); }
   close(): Promise<void> { return this.inner.close(); }
+  /** The wrapped bus's durable stream, undisturbed: faults are injected on the live path only. */
+  event_stream(subjects: Subjects): EventStream | null { return this.inner.event_stream?.(subjects) ?? null; }
 }

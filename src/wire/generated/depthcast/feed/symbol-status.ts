@@ -45,8 +45,13 @@ seq():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+engineSilent():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSymbolStatus(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -65,18 +70,23 @@ static addSeq(builder:flatbuffers.Builder, seq:bigint) {
   builder.addFieldInt64(3, seq, BigInt('0'));
 }
 
+static addEngineSilent(builder:flatbuffers.Builder, engineSilent:boolean) {
+  builder.addFieldInt8(4, +engineSilent, +false);
+}
+
 static endSymbolStatus(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // symbol
   return offset;
 }
 
-static createSymbolStatus(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, state:SymbolState, epoch:bigint, seq:bigint):flatbuffers.Offset {
+static createSymbolStatus(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, state:SymbolState, epoch:bigint, seq:bigint, engineSilent:boolean):flatbuffers.Offset {
   SymbolStatus.startSymbolStatus(builder);
   SymbolStatus.addSymbol(builder, symbolOffset);
   SymbolStatus.addState(builder, state);
   SymbolStatus.addEpoch(builder, epoch);
   SymbolStatus.addSeq(builder, seq);
+  SymbolStatus.addEngineSilent(builder, engineSilent);
   return SymbolStatus.endSymbolStatus(builder);
 }
 }
