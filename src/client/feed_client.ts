@@ -39,6 +39,7 @@ import { ViewSlot, type BookHandle, type UpdateInfo, type ViewState } from './bo
 import { Connection, type ConnectionState } from './connection.js';
 import { FeedClientError, count_verdict, new_counters, type ClientCounters } from './counters.js';
 import { Emitter } from './emitter.js';
+import { ReaderProgress } from './reader_progress.js';
 import { ViewTable, subscribe_messages } from './view_table.js';
 import { client_settings, subscription_of, type FeedClientOptions, type SubscribeOptions } from './options.js';
 
@@ -82,6 +83,8 @@ export class FeedClient {
   private readonly record_latency: boolean;
   private next_nonce = 1;
   private readonly pings = new Map<number, PendingPing>();
+  private readonly progress: ReaderProgress;
+  private readonly behind_ms: number;
 
   constructor(readonly url: string, options: FeedClientOptions = {}) {
     const settings = client_settings(url, options, now_ns);
@@ -89,6 +92,9 @@ export class FeedClient {
     this.record_latency = settings.record_latency;
     this.clock_ns = settings.clock_ns;
     this.hops = settings.hops;
+    this.behind_ms = settings.behind_ms;
+    this.progress = new ReaderProgress(settings.ack_interval_ms,
+      settings.ack ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
     this.events = new Emitter<ClientEvents>((err, event) => this.listener_failed(err, event));
     this.connection = new Connection(
       { url, ...settings },
@@ -165,6 +171,25 @@ export class FeedClient {
     return out;
   }
 
+  /**
+   * How old (ms) the newest state this client has processed is, beyond what
+   * an idle path would make it: 0 when it keeps up; grows while frames wait
+   * (a busy page) or the server conflates it. Needs no clock agreement.
+   */
+  staleness_ms(): number {
+    return this.progress.staleness_ms(this.clock_ns());
+  }
+
+  /** Hearing from the server, but what it processed is older than options.behind_ms. */
+  get behind(): boolean {
+    return this.connection.state === 'synced' && this.staleness_ms() > this.behind_ms;
+  }
+
+  /** Acks sent on this connection so far. */
+  get acks_sent(): number {
+    return this.progress.acks_sent;
+  }
+
   /** Round trip to the server and back (ns), via Ping/Pong. Rejects if the socket goes away first. */
   ping(): Promise<number> {
     if (!this.connection.is_open()) return Promise.reject(new FeedClientError('socket', 'not connected'));
@@ -180,6 +205,7 @@ export class FeedClient {
     if (this.connection.state === 'closed') return;
     this.connection.close();
     this.reject_pings('client closed');
+    this.progress.stop();
     this.connection.mark_closed();
     this.views.for_each((view) => this.set_view_state(view, 'closed'));
     this.views.clear();
@@ -188,6 +214,7 @@ export class FeedClient {
   // ---- connection lifecycle (called by Connection) ----
 
   private on_open(now: number): void {
+    this.progress.reset();
     const views: ViewSlot[] = [];
     this.views.for_each((view) => {
       view.confirmed = false;
@@ -200,6 +227,7 @@ export class FeedClient {
   private on_disconnect(code: number, reason: string): void {
     this.counters.closes++;
     this.reject_pings('connection closed');
+    this.progress.reset();
     this.events.emit('disconnect', code, reason);
     this.views.for_each((view) => {
       view.confirmed = false;
@@ -241,21 +269,26 @@ export class FeedClient {
       msg = decode_server_frame(new Uint8Array(data));
     } catch (err) {
       c.decode_errors++;
+      this.progress.processed(data.byteLength, 0, this.clock_ns());
       this.emit_error(new FeedClientError('decode', `undecodable frame (${data.byteLength} bytes): ${(err as Error).message}`));
       return;
     }
+    let sent_ns = 0;
     switch (msg.type) {
-      case 'delta': this.on_delta(msg, receive_ns); break;
-      case 'snapshot': this.on_snapshot(msg, receive_ns); break;
+      case 'delta': this.on_delta(msg, receive_ns); sent_ns = msg.ts_send_ns; break;
+      case 'snapshot': this.on_snapshot(msg, receive_ns); sent_ns = msg.ts_send_ns; break;
       case 'heartbeat':
         c.heartbeats++;
         this.server_clock_offset_ns = msg.server_time_ns - receive_ns;
         this.connection.healthy();
+        sent_ns = msg.server_time_ns;
         break;
       case 'status': this.on_status(msg); break;
       case 'error': this.on_server_error(msg); break;
-      case 'pong': this.on_pong(msg, receive_ns); break;
+      case 'pong': this.on_pong(msg, receive_ns); sent_ns = msg.server_time_ns; break;
     }
+    // After every listener ran: what the application has really processed.
+    this.progress.processed(data.byteLength, sent_ns, this.clock_ns());
   }
 
   private on_snapshot(msg: SnapshotMsg, receive_ns: number): void {

@@ -38,6 +38,16 @@ export interface FeedClientOptions {
   hops?: HopHistograms;
   /** Record per-frame latency. Default true. */
   record_latency?: boolean;
+  /**
+   * Send Ack frames (bytes processed) so the server caps what it has in flight
+   * by what this client has processed, not just read: a busy page then gets a
+   * catch-up instead of a backlog. Default true.
+   */
+  ack?: boolean;
+  /** Most one Ack per this long (plus one after the last frame of a burst). Default 100. */
+  ack_interval_ms?: number;
+  /** The client is 'behind' while its newest processed state is older than this (staleness_ms()). Default 1500. */
+  behind_ms?: number;
   /** Clock in ns since the Unix epoch, the same clock the server stamps with. Default src/util/clock now_ns. */
   clock_ns?: () => number;
 }
@@ -61,6 +71,9 @@ export interface ClientSettings {
   hops: HopHistograms;
   record_latency: boolean;
   clock_ns: () => number;
+  ack: boolean;
+  ack_interval_ms: number;
+  behind_ms: number;
 }
 
 /** Checks the URL and every option; throws before anything is opened. */
@@ -92,6 +105,9 @@ export function client_settings(url: string, options: FeedClientOptions, default
     ws_ctor, protocols: options.protocols, heartbeat_interval_ms, connect_timeout_ms, snapshot_timeout_ms,
     reconnect: options.reconnect ?? true, backoff, hops, record_latency: options.record_latency ?? true,
     clock_ns: options.clock_ns ?? default_clock_ns,
+    ack: options.ack ?? true,
+    ack_interval_ms: positive(options.ack_interval_ms, 100, 'ack_interval_ms'),
+    behind_ms: positive(options.behind_ms, 1500, 'behind_ms'),
   };
 }
 

@@ -26,6 +26,10 @@ export function draw_feed_panel(ctx: CanvasRenderingContext2D, model: PageModel,
   ctx.font = `bold 11px ${mono_font}`;
   ctx.fillStyle = state_colors[state];
   ctx.fillText(state.toUpperCase(), x + 70, y + 18);
+  // The client's own staleness: how much older its newest state is than on an idle path.
+  const staleness_ms = client.staleness_ms();
+  ctx.fillStyle = client.behind ? theme.warn : theme.dim;
+  ctx.fillText(`${client.behind ? 'BEHIND' : 'fresh'} · ${staleness_ms < 1000 ? `${Math.round(staleness_ms)} ms` : `${(staleness_ms / 1000).toFixed(1)} s`} old`, x + 70 + ctx.measureText(state.toUpperCase()).width + 14, y + 18);
 
   // Latency, engine → receive, over the last one-second window.
   ctx.font = `10px ${mono_font}`;

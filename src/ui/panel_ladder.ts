@@ -45,6 +45,10 @@ export interface RenderedFrame {
   mid_text: string;
   spread_text: string;
   conflated_marker: boolean;
+  /** The state pill as drawn: the view's state, or BEHIND while the client's newest state is older than its threshold. */
+  state_label: string;
+  /** The client's staleness when drawn (ms; FeedClient.staleness_ms). */
+  staleness_ms: number;
   /** Best first, as many as fitted. */
   bids: RenderedLevel[];
   asks: RenderedLevel[];
@@ -62,7 +66,7 @@ export class LadderPanel {
   /** The ladder as last drawn; trades_shown is set by the page after the tape. */
   readonly frame: RenderedFrame = {
     draw: 0, frame_ms: 0, symbol: '', depth: 0, state: 'connecting', connection: 'connecting', epoch: 0, seq: 0, version: -1,
-    mid_text: '', spread_text: '', conflated_marker: false, bids: [], asks: [], trades_shown: 0,
+    mid_text: '', spread_text: '', conflated_marker: false, state_label: '', staleness_ms: 0, bids: [], asks: [], trades_shown: 0,
   };
   has_frame = false;
   private readonly level: L2Level = { price: 0, size: 0, orders: 0 };
@@ -84,7 +88,11 @@ export class LadderPanel {
     ctx.fillStyle = theme.text;
     ctx.fillText(view.symbol, x + 16, y + 24);
     let px = x + 16 + ctx.measureText(view.symbol).width + 14;
-    px = pill(ctx, px, y + 24, view.state.toUpperCase(), state_colors[view.state]) + 8;
+    // Synced but old: the page says so instead of claiming to be live (FeedClient.behind).
+    const behind = view.state === 'synced' && model.client.behind;
+    const staleness_ms = model.client.staleness_ms();
+    const state_label = behind ? `BEHIND ${(staleness_ms / 1000).toFixed(1)} s` : view.state.toUpperCase();
+    px = pill(ctx, px, y + 24, state_label, behind ? theme.warn : state_colors[view.state]) + 8;
     // The feed's own state of the symbol is news only while connected; otherwise it is a memory.
     if (model.client.state === 'synced') pill(ctx, px, y + 24, `FEED ${view.feed_state.toUpperCase()}`, feed_state_colors[view.feed_state] ?? theme.faint);
     if (conflated) {
@@ -222,6 +230,8 @@ export class LadderPanel {
     f.mid_text = mid_text;
     f.spread_text = spread_text;
     f.conflated_marker = conflated;
+    f.state_label = state_label;
+    f.staleness_ms = staleness_ms;
     f.bids = bids;
     f.asks = asks;
     this.has_frame = true;
