@@ -1,11 +1,15 @@
 // What it measures: Delta frames/s through the client-protocol codec
 // (FrameEncoder.delta, decode_server_frame) for a typical streaming Delta
-// (3 bid and 3 ask levels, 1 trade), and digest work per level change.
+// (3 bid and 3 ask levels, 1 trade), EventBatch reads/s through the engine
+// codec (EventBatchReader: verify, then read 4 events in place; what the feed
+// does per bus message), and digest work per level change.
 // Baselines in the same run:
 //   encode: the same message through the flatc-generated builder API (BigInt
 //           int64 fields, what the generated code invites), and JSON.stringify
 //           + UTF-8 encode (what users would write);
 //   decode: JSON.parse of that JSON text (no verification at all);
+//   engine batch: the same batch read through the flatc-generated classes
+//           (BigInt fields, no verification);
 //   digest: recomputing a depth-10 view's digest from scratch per change,
 //           which the O(1) incremental digest replaces.
 // Caveats: one core; frames are tiny, so fixed per-frame costs dominate.
@@ -21,6 +25,10 @@ import { Delta } from '../../src/wire/generated/depthcast/feed/delta.js';
 import { Frame } from '../../src/wire/generated/depthcast/feed/frame.js';
 import { Level } from '../../src/wire/generated/depthcast/feed/level.js';
 import { Trade } from '../../src/wire/generated/depthcast/feed/trade.js';
+import { BookEvent as FbBookEvent } from '../../src/wire/generated/depthcast/engine/book-event.js';
+import { EventBatch as FbEventBatch } from '../../src/wire/generated/depthcast/engine/event-batch.js';
+import { EventBatchEncoder, EventBatchReader } from '../../src/wire/engine_codec.js';
+import { new_book_event, type BookEvent } from '../../src/book/types.js';
 import { median, write_result } from '../lib.js';
 import { arg } from '../e2e/harness/args.js';
 
@@ -111,6 +119,50 @@ function decode_json(text: Uint8Array): number {
   return n;
 }
 
+/** A typical bus message: one engine event of 4 book events (a sweep of two levels and the rest posted). */
+function engine_batch(): Uint8Array {
+  const e = new EventBatchEncoder();
+  e.begin('BTC-USD', 3);
+  for (let i = 0; i < 4; i++) {
+    const ev = new_book_event();
+    ev.seq = 5_000_001 + i;
+    ev.ts_engine_ns = 1.7e18;
+    ev.order_id = 900_000 + i;
+    ev.taker_order_id = i < 2 ? 901_000 : 0;
+    ev.trade_id = i < 2 ? 77_001 + i : 0;
+    ev.price = 6_500_013 + i;
+    ev.qty = 5;
+    ev.remaining = i < 2 ? 0 : 5;
+    ev.kind = i < 2 ? 2 : 0;
+    ev.flags = i === 3 ? 1 : 0;
+    e.add(ev);
+  }
+  return e.finish(1.7e18 + 10_000).slice();
+}
+
+function engine_batch_ours(bytes: Uint8Array): number {
+  const reader = new EventBatchReader();
+  const ev: BookEvent = new_book_event();
+  let n = 0;
+  for (let i = 0; i < frames; i++) {
+    reader.read(bytes);
+    for (let k = 0; k < reader.count; k++) n += reader.event(k, ev).qty;
+  }
+  return n;
+}
+
+function engine_batch_generated(bytes: Uint8Array): number {
+  const bb = new flatbuffers.ByteBuffer(bytes);
+  const batch = new FbEventBatch();
+  const ev = new FbBookEvent();
+  let n = 0;
+  for (let i = 0; i < frames; i++) {
+    FbEventBatch.getRootAsEventBatch(bb, batch);
+    for (let k = 0; k < batch.eventsLength(); k++) n += Number(batch.events(k, ev)!.qty());
+  }
+  return n;
+}
+
 /** Keeps a depth-10 view's digest as levels change: subtract the old hash, add the new. */
 function digest_incremental(): number {
   const sizes = new Float64Array(10).fill(5);
@@ -146,15 +198,19 @@ const enc = new FrameEncoder();
 const builder = new flatbuffers.Builder(1024);
 const frame = enc.delta(msg);
 const json = utf8.encode(JSON.stringify(msg));
+const batch = engine_batch();
+if (engine_batch_ours(batch) !== engine_batch_generated(batch)) throw new Error('engine batch readers disagree');
 if (digest_incremental() !== digest_recompute()) throw new Error('incremental digest disagrees with the recomputed one');
 
-const names = ['encode_ours', 'encode_generated_bigint', 'encode_json', 'decode_ours', 'decode_json', 'digest_incremental', 'digest_recompute'] as const;
+const names = ['encode_ours', 'encode_generated_bigint', 'encode_json', 'decode_ours', 'decode_json', 'engine_batch_ours', 'engine_batch_generated', 'digest_incremental', 'digest_recompute'] as const;
 const bodies: Record<(typeof names)[number], () => number> = {
   encode_ours: () => encode_ours(enc),
   encode_generated_bigint: () => encode_generated(builder),
   encode_json,
   decode_ours: () => decode_ours(frame),
   decode_json: () => decode_json(json),
+  engine_batch_ours: () => engine_batch_ours(batch),
+  engine_batch_generated: () => engine_batch_generated(batch),
   digest_incremental,
   digest_recompute,
 };
@@ -169,7 +225,7 @@ for (let round = 0; round <= runs; round++) {
 const rate = (name: string, count: number) => Math.round(count / (median(ms[name]) / 1000));
 const ratio = (a: string, b: string) => Number((median(ms[b]) / median(ms[a])).toFixed(3));
 const result = {
-  what: 'Delta frames/s through FrameEncoder / decode_server_frame, and digest updates/s, against baselines in the same run',
+  what: 'Delta frames/s through FrameEncoder / decode_server_frame, EventBatch reads/s through EventBatchReader, and digest updates/s, against baselines in the same run',
   frames,
   runs,
   delta_frame_bytes: frame.length,
@@ -182,6 +238,10 @@ const result = {
   decode_verified_frames_per_s: rate('decode_ours', frames),
   decode_json_frames_per_s: rate('decode_json', frames),
   ratio_decode_to_json_parse: ratio('decode_ours', 'decode_json'),
+  engine_batch_bytes: batch.length,
+  engine_batch_reads_per_s: rate('engine_batch_ours', frames),
+  engine_batch_generated_reads_per_s: rate('engine_batch_generated', frames),
+  ratio_engine_batch_to_generated: ratio('engine_batch_ours', 'engine_batch_generated'),
   digest_level_changes_per_s: rate('digest_incremental', digest_ops),
   digest_recompute_depth10_per_s: rate('digest_recompute', digest_ops),
   ratio_incremental_to_recompute_depth10: ratio('digest_incremental', 'digest_recompute'),

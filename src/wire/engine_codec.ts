@@ -15,7 +15,7 @@ import {
 import { EventBatch as FbEventBatch } from './generated/depthcast/engine/event-batch.js';
 import type { BookEvent, EventKind, Instrument, L2Level, L2Snapshot, Side } from '../book/types.js';
 import { error_code } from './codes.js';
-import { count_unlimited, FlatbufferReader, guarded, TableRef } from './flatbuffer_reader.js';
+import { count_unlimited, FlatbufferReader, guarded, guarded_call, TableRef } from './flatbuffer_reader.js';
 import { levels_vector } from './flatbuffer_write.js';
 import { WireError } from './wire_error.js';
 
@@ -175,7 +175,7 @@ export class EventBatchReader {
 
   read(bytes: Uint8Array): void {
     this.count = 0;
-    guarded(() => this.read_checked(bytes));
+    guarded_call(this, this.read_checked, bytes);
   }
 
   private read_checked(bytes: Uint8Array): void {
@@ -286,6 +286,7 @@ const reply_inner = new TableRef();
 
 /** Decodes an EngineReply, checking every offset and the book's invariants; throws WireError. */
 export function decode_engine_reply(bytes: Uint8Array): EngineReplyDecoded {
+  // One reply per snapshot request: a closure here costs nothing that matters.
   return guarded(() => decode_reply_checked(bytes));
 }
 

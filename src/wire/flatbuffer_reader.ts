@@ -233,15 +233,34 @@ export class FlatbufferReader {
 }
 
 /**
- * Runs a decode. Every read is checked first, so nothing but WireError should
- * escape; should a check be missing, the caller still gets a WireError
- * (labelled "internal", so the fuzz tests can tell), never a RangeError.
+ * What a decoder throws for anything caught while decoding. Every read is
+ * checked first, so nothing but WireError should escape; should a check be
+ * missing, the caller still gets a WireError (labelled "internal", so the fuzz
+ * tests can tell), never a RangeError. Hot paths write the try/catch inline
+ * (`try { … } catch (e) { throw as_wire_error(e); }`): no closure per frame.
  */
+export function as_wire_error(e: unknown): WireError {
+  if (e instanceof WireError) return e;
+  return new WireError(`internal decoder error: ${(e as Error)?.message ?? String(e)}`, error_code.bad_frame);
+}
+
+/**
+ * guarded() without a closure: calls fn with `this` = self and one argument.
+ * For per-frame decoders (a closure per call is young garbage at frame rate).
+ */
+export function guarded_call<S, A, T>(self: S, fn: (this: S, arg: A) => T, arg: A): T {
+  try {
+    return fn.call(self, arg);
+  } catch (e) {
+    throw as_wire_error(e);
+  }
+}
+
+/** Runs a decode, turning anything it throws into a WireError (see as_wire_error). Allocates a closure per call. */
 export function guarded<T>(decode: () => T): T {
   try {
     return decode();
   } catch (e) {
-    if (e instanceof WireError) throw e;
-    throw new WireError(`internal decoder error: ${(e as Error)?.message ?? String(e)}`, error_code.bad_frame);
+    throw as_wire_error(e);
   }
 }
