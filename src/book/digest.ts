@@ -12,7 +12,7 @@
 // The int64 halves are those of two's complement, which for the safe-integer
 // range JS numbers cover is lo = x >>> 0, hi = Math.floor(x / 2^32) >>> 0.
 
-import type { L2Level, Side } from './types.js';
+import { side_ask, side_bid, type L2Level, type Side } from './types.js';
 
 const two_32 = 4294967296;
 
@@ -43,7 +43,7 @@ export function digest_sub(digest: number, hash: number): number {
 /** The digest of a whole view (levels in any order). The empty view's digest is 0. */
 export function digest_of(bids: readonly L2Level[], asks: readonly L2Level[]): number {
   let d = 0;
-  for (const l of bids) d = digest_add(d, level_hash(0, l.price, l.size, l.orders));
-  for (const l of asks) d = digest_add(d, level_hash(1, l.price, l.size, l.orders));
+  for (const l of bids) d = digest_add(d, level_hash(side_bid, l.price, l.size, l.orders));
+  for (const l of asks) d = digest_add(d, level_hash(side_ask, l.price, l.size, l.orders));
   return d;
 }

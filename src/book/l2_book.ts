@@ -25,7 +25,7 @@
 // unchanged (added then cancelled): consumers compare values, as BookView does.
 
 import { Ladder, PriceList } from './ladder.js';
-import { event_add, event_execute, event_reduce, type BookEvent, type L2Level, type Side } from './types.js';
+import { event_add, event_execute, event_reduce, side_ask, side_bid, type BookEvent, type L2Level, type Side } from './types.js';
 
 export class BookError extends Error {
   constructor(message: string) {
@@ -41,12 +41,12 @@ export interface BookChanges {
 }
 
 function side_name(side: number): string {
-  return side === 0 ? 'bid' : 'ask';
+  return side === side_bid ? 'bid' : 'ask';
 }
 
 export class L2Book {
-  readonly bids = new Ladder(0);
-  readonly asks = new Ladder(1);
+  readonly bids = new Ladder(side_bid);
+  readonly asks = new Ladder(side_ask);
   // Double-buffered change lists: [generation & 1].
   private readonly changed_bids = [new PriceList(), new PriceList()];
   private readonly changed_asks = [new PriceList(), new PriceList()];
@@ -55,11 +55,11 @@ export class L2Book {
   private generation = 1;
 
   side_ladder(side: Side): Ladder {
-    return side === 0 ? this.bids : this.asks;
+    return side === side_bid ? this.bids : this.asks;
   }
 
   private changed_list(side: Side): PriceList {
-    return (side === 0 ? this.changed_bids : this.changed_asks)[this.generation & 1];
+    return (side === side_bid ? this.changed_bids : this.changed_asks)[this.generation & 1];
   }
 
   /**
@@ -71,8 +71,8 @@ export class L2Book {
    */
   apply(ev: BookEvent): void {
     const side = ev.side;
-    if (side !== 0 && side !== 1) throw new BookError(`seq ${ev.seq}: unknown side ${side}`);
-    const ladder = side === 0 ? this.bids : this.asks;
+    if (side !== side_bid && side !== side_ask) throw new BookError(`seq ${ev.seq}: unknown side ${side}`);
+    const ladder = side === side_bid ? this.bids : this.asks;
     const price = ev.price;
     const qty = ev.qty;
     if (!Number.isSafeInteger(qty) || qty <= 0) throw new BookError(`seq ${ev.seq}: qty must be a positive integer, got ${qty}`);
@@ -226,7 +226,7 @@ function check_snapshot_side(levels: readonly L2Level[], side: Side): void {
       throw new BookError(`${where}: price, size and orders must be integers`);
     }
     if (l.size <= 0 || l.orders < 1) throw new BookError(`${where}: size must be > 0 and orders >= 1 (size ${l.size}, orders ${l.orders})`);
-    if (r > 0 && (side === 0 ? l.price >= prev : l.price <= prev)) throw new BookError(`${where}: prices must be strictly ${side === 0 ? 'descending' : 'ascending'} (best first)`);
+    if (r > 0 && (side === side_bid ? l.price >= prev : l.price <= prev)) throw new BookError(`${where}: prices must be strictly ${side === side_bid ? 'descending' : 'ascending'} (best first)`);
     prev = l.price;
   }
 }

@@ -17,7 +17,7 @@
 // Invariants: keys[0..count) strictly ascending (one level per price); sizes
 // of stored levels > 0 (set() with size 0 removes); marks are the L2Book's
 // change generations and mean nothing to other users.
-import type { Side } from './types.js';
+import { side_bid, type Side } from './types.js';
 
 const capacity_initial = 64;
 // Below this many elements a hand loop beats the copyWithin call overhead.
@@ -57,7 +57,7 @@ export class Ladder {
 
   constructor(side: Side) {
     this.side = side;
-    this.sign = side === 0 ? 1 : -1;
+    this.sign = side === side_bid ? 1 : -1;
   }
 
   /** First index whose key is >= key (count if none); gallops from the best end. */

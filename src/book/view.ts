@@ -29,7 +29,7 @@
 import { digest_of } from './digest.js';
 import { BookError, type L2Book } from './l2_book.js';
 import type { PriceList } from './ladder.js';
-import type { L2Level, Side } from './types.js';
+import { side_ask, side_bid, type L2Level, type Side } from './types.js';
 import { FullLevels } from './view_full.js';
 import { ViewLevels, type ShownLevels } from './view_levels.js';
 import { WindowedLevels } from './view_window.js';
@@ -73,8 +73,8 @@ export class BookView {
   }
 
   snapshot(out: ViewLevels): void {
-    out.bid_count = this.shown.snapshot_side(0, out.bids);
-    out.ask_count = this.shown.snapshot_side(1, out.asks);
+    out.bid_count = this.shown.snapshot_side(side_bid, out.bids);
+    out.ask_count = this.shown.snapshot_side(side_ask, out.asks);
     out.digest = this.shown.digest;
   }
 
@@ -88,8 +88,8 @@ export class BookView {
     this.snapshot(shown);
     const want_bids: L2Level[] = [];
     const want_asks: L2Level[] = [];
-    book.top(0, this.depth, want_bids);
-    book.top(1, this.depth, want_asks);
+    book.top(side_bid, this.depth, want_bids);
+    book.top(side_ask, this.depth, want_asks);
     const problems: string[] = [];
     compare_side('bid', shown.bids.slice(0, shown.bid_count), want_bids, problems);
     compare_side('ask', shown.asks.slice(0, shown.ask_count), want_asks, problems);

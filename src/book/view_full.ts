@@ -12,12 +12,12 @@
 import { digest_add, digest_sub, level_hash } from './digest.js';
 import type { L2Book } from './l2_book.js';
 import { Ladder, type PriceList } from './ladder.js';
-import type { L2Level, Side } from './types.js';
+import { side_ask, side_bid, type L2Level, type Side } from './types.js';
 import { put, type ShownLevels } from './view_levels.js';
 
 export class FullLevels implements ShownLevels {
   digest = 0;
-  private readonly shown: readonly [Ladder, Ladder] = [new Ladder(0), new Ladder(1)];
+  private readonly shown: readonly [Ladder, Ladder] = [new Ladder(side_bid), new Ladder(side_ask)];
 
   reset_from(book: L2Book): void {
     let d = 0;

@@ -14,7 +14,7 @@
 import { digest_add, digest_sub, level_hash } from './digest.js';
 import { BookError, type L2Book } from './l2_book.js';
 import type { Ladder, PriceList } from './ladder.js';
-import type { L2Level, Side } from './types.js';
+import { side_bid, type L2Level, type Side } from './types.js';
 import { put, type ShownLevels } from './view_levels.js';
 
 /**
@@ -203,7 +203,7 @@ export class WindowedLevels implements ShownLevels {
 
   level(side: Side, price: number, out: L2Level): void {
     const w = this.windows[side];
-    const key = price * (side === 0 ? 1 : -1);
+    const key = price * (side === side_bid ? 1 : -1);
     const i = w.first_at_or_below(key);
     if (i < w.count && w.keys[i] === key) {
       out.size = w.sizes[i];
@@ -213,7 +213,7 @@ export class WindowedLevels implements ShownLevels {
 
   snapshot_side(side: Side, out: L2Level[]): number {
     const w = this.windows[side];
-    const sign = side === 0 ? 1 : -1;
+    const sign = side === side_bid ? 1 : -1;
     for (let r = 0; r < w.count; r++) put(out, r, w.keys[r] * sign, w.sizes[r], w.orders[r]);
     return w.count;
   }

@@ -16,7 +16,7 @@
 // are built only when someone reads `bids`/`asks`, at most once per version.
 import { digest_add, digest_sub, level_hash } from '../book/digest.js';
 import { Ladder } from '../book/ladder.js';
-import type { L2Level, Side } from '../book/types.js';
+import { side_ask, side_bid, type L2Level, type Side } from '../book/types.js';
 
 /** Outcome of applying one frame to a book. */
 export type Verdict =
@@ -28,13 +28,6 @@ export type Verdict =
   | 'crossed'          // best bid >= best ask after applying
   | 'invalid';         // impossible content: unsorted snapshot, too many levels, bad numbers
 
-/** What ClientBook reads from a level on the wire (decoded Level struct). */
-export interface LevelLike {
-  price: number;
-  size: number;
-  orders: number;
-}
-
 export interface SnapshotLike {
   epoch: number;
   seq: number;
@@ -43,8 +36,8 @@ export interface SnapshotLike {
   lot_size: string;
   price_decimals: number;
   size_decimals: number;
-  bids: readonly LevelLike[];
-  asks: readonly LevelLike[];
+  bids: readonly L2Level[];
+  asks: readonly L2Level[];
 }
 
 export interface DeltaLike {
@@ -52,8 +45,8 @@ export interface DeltaLike {
   seq_first: number;
   seq: number;
   digest: number;
-  bids: readonly LevelLike[];
-  asks: readonly LevelLike[];
+  bids: readonly L2Level[];
+  asks: readonly L2Level[];
 }
 
 export interface InstrumentInfo {
@@ -78,8 +71,8 @@ export class ClientBook {
   /** Why the last non-ok verdict was given (for error events and logs). */
   last_problem = '';
 
-  protected readonly bid_ladder = new Ladder(0);
-  protected readonly ask_ladder = new Ladder(1);
+  protected readonly bid_ladder = new Ladder(side_bid);
+  protected readonly ask_ladder = new Ladder(side_ask);
   private bids_cache: L2Level[] = [];
   private asks_cache: L2Level[] = [];
   private bids_cache_version = -1;
@@ -133,11 +126,11 @@ export class ClientBook {
   }
 
   best_bid(): L2Level | undefined {
-    return this.bid_ladder.count === 0 ? undefined : this.level_at(0, 0, { price: 0, size: 0, orders: 0 })!;
+    return this.bid_ladder.count === 0 ? undefined : this.level_at(side_bid, 0, { price: 0, size: 0, orders: 0 })!;
   }
 
   best_ask(): L2Level | undefined {
-    return this.ask_ladder.count === 0 ? undefined : this.level_at(1, 0, { price: 0, size: 0, orders: 0 })!;
+    return this.ask_ladder.count === 0 ? undefined : this.level_at(side_ask, 0, { price: 0, size: 0, orders: 0 })!;
   }
 
   /** (best bid + best ask) / 2 in ticks (may end in .5); undefined if a side is empty. */
@@ -234,7 +227,7 @@ export class ClientBook {
   }
 
   protected ladder(side: Side): Ladder {
-    return side === 0 ? this.bid_ladder : this.ask_ladder;
+    return side === side_bid ? this.bid_ladder : this.ask_ladder;
   }
 
   private fail(verdict: Verdict, problem: string, drop_content: boolean): Verdict {
@@ -251,9 +244,9 @@ export class ClientBook {
   }
 
   /** Loads one side (best first, strictly sorted, sizes > 0); returns a problem or undefined. */
-  private load_side(ladder: Ladder, levels: readonly LevelLike[]): string | undefined {
+  private load_side(ladder: Ladder, levels: readonly L2Level[]): string | undefined {
     const n = levels.length;
-    const name = ladder.side === 0 ? 'bids' : 'asks';
+    const name = ladder.side === side_bid ? 'bids' : 'asks';
     if (this.depth > 0 && n > this.depth) return `${name}: ${n} levels in a depth-${this.depth} view`;
     ladder.reserve(n);
     let d = this.digest;
@@ -274,12 +267,12 @@ export class ClientBook {
     return undefined;
   }
 
-  private apply_side(ladder: Ladder, levels: readonly LevelLike[]): string | undefined {
+  private apply_side(ladder: Ladder, levels: readonly L2Level[]): string | undefined {
     let d = this.digest;
     const side = ladder.side;
     for (let k = 0; k < levels.length; k++) {
       const l = levels[k];
-      if (!valid_level(l)) return `${side === 0 ? 'bid' : 'ask'} change ${k}: price, size, orders must be non-negative integers`;
+      if (!valid_level(l)) return `${side === side_bid ? 'bid' : 'ask'} change ${k}: price, size, orders must be non-negative integers`;
       const i = ladder.index_of(l.price);
       if (i >= 0) d = digest_sub(d, level_hash(side, l.price, ladder.sizes[i], ladder.orders[i]));
       else if (l.size === 0) this.unknown_level_removals++;
@@ -287,12 +280,12 @@ export class ClientBook {
       ladder.set(l.price, l.size, l.orders);
     }
     this.digest = d;
-    if (this.depth > 0 && ladder.count > this.depth) return `${ladder.count} ${side === 0 ? 'bid' : 'ask'} levels in a depth-${this.depth} view`;
+    if (this.depth > 0 && ladder.count > this.depth) return `${ladder.count} ${side === side_bid ? 'bid' : 'ask'} levels in a depth-${this.depth} view`;
     return undefined;
   }
 }
 
-function valid_level(l: LevelLike): boolean {
+function valid_level(l: L2Level): boolean {
   return Number.isSafeInteger(l.price) && Number.isSafeInteger(l.size) && l.size >= 0 && Number.isSafeInteger(l.orders) && l.orders >= 0;
 }
 

@@ -19,4 +19,4 @@ export { HopHistograms, client_hops, type HopName, type HopPercentiles } from '.
 export type {
   TradeRec, TradeAggregateRec, LevelUpdate, SymbolStateName, SnapshotMsg, DeltaMsg, StatusMsg,
 } from '../wire/feed_types.js';
-export type { L2Level } from '../book/types.js';
+export { side_bid, side_ask, type L2Level, type Side } from '../book/types.js';

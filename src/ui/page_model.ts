@@ -2,7 +2,7 @@
 // read by the renderer once per animation frame. The SDK keeps the books;
 // this keeps only what the SDK does not: the trade tape of the shown symbol,
 // the last trade per symbol, the conflation marker, and rates per second.
-import type { BookHandle, FeedClient, TradeAggregateRec, TradeRec, UpdateInfo } from '../client/index.js';
+import { side_bid, type BookHandle, type FeedClient, type Side, type TradeAggregateRec, type TradeRec, type UpdateInfo } from '../client/index.js';
 import { TradeTape } from './trade_tape.js';
 
 export interface PageSelection {
@@ -18,7 +18,7 @@ export interface MarketRow {
   symbol: string;
   ticker: BookHandle | null;
   last_price: number;       // ticks; NaN before the first trade
-  last_aggressor: number;   // 0 buy, 1 sell
+  last_aggressor: Side;     // side_bid: a buy, side_ask: a sell
 }
 
 /** How long the conflation marker stays up after the last conflated frame. */
@@ -54,7 +54,7 @@ export class PageModel {
 
   constructor(readonly client: FeedClient, readonly symbols: readonly string[], selection: PageSelection, private readonly changed: () => void) {
     this.stats = new LiveStats(client);
-    this.markets = symbols.slice(0, market_tickers_max).map((symbol) => ({ symbol, ticker: null, last_price: Number.NaN, last_aggressor: 0 }));
+    this.markets = symbols.slice(0, market_tickers_max).map((symbol) => ({ symbol, ticker: null, last_price: Number.NaN, last_aggressor: side_bid }));
     for (const row of this.markets) this.market_by_symbol.set(row.symbol, row);
     client.on('update', this.changed);
     client.on('state', this.changed);

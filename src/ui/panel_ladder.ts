@@ -13,7 +13,7 @@
 //
 // Invariants: frame.bids/asks are best first and hold exactly the rows drawn;
 // frame.version is the book version they were read at.
-import type { BookHandle, ConnectionState, L2Level, ViewState } from '../client/index.js';
+import { side_ask, side_bid, type BookHandle, type ConnectionState, type L2Level, type Side, type ViewState } from '../client/index.js';
 import { format_count, MidFormat } from './format.js';
 import type { PageModel } from './page_model.js';
 import { clamp, hline, outlined_box, panel, pill, table_header } from './canvas/kit.js';
@@ -137,11 +137,11 @@ export class LadderPanel {
     const row_h = clamp(Math.floor((rows_h - mid_h) / (2 * wanted)), 17, 28);
     const rows_per_side = Math.max(0, Math.min(wanted, Math.floor((rows_h - mid_h) / 2 / row_h)));
     const mid_top = rows_top + Math.floor((rows_h - mid_h) / 2);
-    const bid_count = Math.min(rows_per_side, view.level_count(0));
-    const ask_count = Math.min(rows_per_side, view.level_count(1));
+    const bid_count = Math.min(rows_per_side, view.level_count(side_bid));
+    const ask_count = Math.min(rows_per_side, view.level_count(side_ask));
 
-    const bids = this.collect(view, 0, bid_count, this.bid_pool);
-    const asks = this.collect(view, 1, ask_count, this.ask_pool);
+    const bids = this.collect(view, side_bid, bid_count, this.bid_pool);
+    const asks = this.collect(view, side_ask, ask_count, this.ask_pool);
     let size_max = 1;
     for (let i = 0; i < bid_count; i++) size_max = Math.max(size_max, bids[i].size);
     for (let i = 0; i < ask_count; i++) size_max = Math.max(size_max, asks[i].size);
@@ -156,8 +156,8 @@ export class LadderPanel {
         ctx.fillRect(x + 1, ay, w - 2, row_h);
         ctx.fillRect(x + 1, by, w - 2, row_h);
       }
-      if (r < ask_count) this.draw_level(ctx, asks[r], 1, ay, row_h, size_max, cum_max, font_px, r === 0);
-      if (r < bid_count) this.draw_level(ctx, bids[r], 0, by, row_h, size_max, cum_max, font_px, r === 0);
+      if (r < ask_count) this.draw_level(ctx, asks[r], side_ask, ay, row_h, size_max, cum_max, font_px, r === 0);
+      if (r < bid_count) this.draw_level(ctx, bids[r], side_bid, by, row_h, size_max, cum_max, font_px, r === 0);
     }
 
     // Mid row: mid price (coloured by its last move), spread in price and in basis points.
@@ -238,7 +238,7 @@ export class LadderPanel {
   }
 
   /** Reads `count` levels of a side into the pool (best first) with cumulative sizes and their text. */
-  private collect(view: BookHandle, side: 0 | 1, count: number, pool: RenderedLevel[]): RenderedLevel[] {
+  private collect(view: BookHandle, side: Side, count: number, pool: RenderedLevel[]): RenderedLevel[] {
     while (pool.length < count) pool.push(new_level());
     pool.length = count;
     let cum = 0;
@@ -257,20 +257,20 @@ export class LadderPanel {
     return pool;
   }
 
-  private draw_level(ctx: CanvasRenderingContext2D, l: RenderedLevel, side: 0 | 1, y: number, row_h: number, size_max: number, cum_max: number, font_px: number, best: boolean): void {
+  private draw_level(ctx: CanvasRenderingContext2D, l: RenderedLevel, side: Side, y: number, row_h: number, size_max: number, cum_max: number, font_px: number, best: boolean): void {
     const cols = this.cols;
     // Depth zone: the cumulative size as a faint bar the full row high (the sides
     // together draw the book's depth profile), this level's size as a stronger inner bar.
     const cum_w = Math.max(1, (l.cum / cum_max) * cols.zone_w);
-    ctx.fillStyle = side === 0 ? theme.bid_cum : theme.ask_cum;
+    ctx.fillStyle = side === side_bid ? theme.bid_cum : theme.ask_cum;
     ctx.fillRect(cols.zone_x, y + 1, cum_w, row_h - 2);
     const size_w = Math.max(1, (l.size / size_max) * cols.zone_w);
-    ctx.fillStyle = side === 0 ? theme.bid_bar : theme.ask_bar;
+    ctx.fillStyle = side === side_bid ? theme.bid_bar : theme.ask_bar;
     ctx.fillRect(cols.zone_x, y + Math.round(row_h * 0.28), size_w, row_h - 2 * Math.round(row_h * 0.28));
     const cy = y + row_h / 2;
     ctx.textAlign = 'right';
     ctx.font = `${best ? 'bold ' : ''}${font_px}px ${mono_font}`;
-    ctx.fillStyle = side === 0 ? theme.bid_text : theme.ask_text;
+    ctx.fillStyle = side === side_bid ? theme.bid_text : theme.ask_text;
     ctx.fillText(l.price_text, cols.price, cy);
     ctx.font = `${font_px}px ${mono_font}`;
     ctx.fillStyle = theme.text;

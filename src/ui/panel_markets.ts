@@ -4,6 +4,7 @@
 //
 // Cost: `rows` rows of a fixed number of canvas calls; best prices are read in
 // place from the SDK's books (no level arrays).
+import { side_bid } from '../client/index.js';
 import type { PageModel } from './page_model.js';
 import { dot, panel, table_header, title } from './canvas/kit.js';
 import { mono_font, state_colors, theme } from './canvas/theme.js';
@@ -50,7 +51,7 @@ export function draw_markets_panel(ctx: CanvasRenderingContext2D, model: PageMod
     ctx.fillText(bid === undefined ? '—' : book.format_price(bid), cols[2], cy);
     ctx.fillStyle = theme.ask_text;
     ctx.fillText(ask === undefined ? '—' : book.format_price(ask), cols[3], cy);
-    ctx.fillStyle = Number.isNaN(row.last_price) ? theme.faint : row.last_aggressor === 0 ? theme.bid_text : theme.ask_text;
+    ctx.fillStyle = Number.isNaN(row.last_price) ? theme.faint : row.last_aggressor === side_bid ? theme.bid_text : theme.ask_text;
     ctx.fillText(Number.isNaN(row.last_price) ? '—' : book.format_price(row.last_price), cols[4], cy);
   }
 }

@@ -4,6 +4,7 @@
 //
 // Cost: two passes over the shown rows (size scale, then drawing) reading the
 // TradeTape ring into one reused row object: no allocation per draw.
+import { side_bid } from '../client/index.js';
 import type { PageModel } from './page_model.js';
 import { format_clock_time, format_count } from './format.js';
 import { new_tape_row, trade_kind } from './trade_tape.js';
@@ -33,7 +34,7 @@ export class TapePanel {
       if (!tape.read(i, row)) break;
       const ry = header_y + 14 + i * row_h;
       const cy = ry + row_h / 2;
-      const buy = row.aggressor === 0;
+      const buy = row.aggressor === side_bid;
       // Newer rows are brighter: the eye finds the latest prints first.
       ctx.globalAlpha = 1 - Math.min(0.55, i / Math.max(1, rows) * 0.55);
       if (row.kind === trade_kind.aggregate) {

@@ -1,7 +1,7 @@
 // The recent trades of the shown symbol, in a fixed ring of typed arrays.
 // Trades arrive per frame, also while the tab is hidden; the ring makes that
 // O(1) and allocation-free, and bounds what is kept to what the page can show.
-import type { TradeAggregateRec, TradeRec } from '../client/index.js';
+import { side_ask, side_bid, type Side, type TradeAggregateRec, type TradeRec } from '../client/index.js';
 
 export const trade_kind = { trade: 0, aggregate: 1 } as const;
 
@@ -11,7 +11,7 @@ export interface TapeRow {
   price: number;           // ticks; for an aggregate, its last price
   size: number;            // lots; for an aggregate, its volume
   ts_engine_ns: number;    // 0 for an aggregate (it spans many)
-  aggressor: number;       // 0 buyer lifted the ask, 1 seller hit the bid; aggregate: side of most volume
+  aggressor: Side;         // side_bid: a buyer lifted the ask, side_ask: a seller hit the bid; aggregate: side of most volume
   folded: number;          // aggregate: trades folded; else 0
   vwap: number;            // aggregate: vwap in ticks; else the price
 }
@@ -64,7 +64,7 @@ export class TradeTape {
     this.price[i] = a.last;
     this.size[i] = a.volume;
     this.ts[i] = 0;
-    this.aggressor[i] = a.buy_volume * 2 >= a.volume ? 0 : 1;
+    this.aggressor[i] = a.buy_volume * 2 >= a.volume ? side_bid : side_ask;
     this.folded[i] = a.count;
     this.vwap[i] = a.vwap;
     this.trades_seen += a.count;
@@ -78,7 +78,7 @@ export class TradeTape {
     out.price = this.price[i];
     out.size = this.size[i];
     out.ts_engine_ns = this.ts[i];
-    out.aggressor = this.aggressor[i];
+    out.aggressor = this.aggressor[i] as Side;
     out.folded = this.folded[i];
     out.vwap = this.vwap[i];
     return true;
@@ -101,5 +101,5 @@ export class TradeTape {
 }
 
 export function new_tape_row(): TapeRow {
-  return { kind: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: 0, folded: 0, vwap: 0 };
+  return { kind: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid, folded: 0, vwap: 0 };
 }
