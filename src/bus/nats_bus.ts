@@ -62,6 +62,11 @@ export class NatsBus implements Bus {
     }
   }
 
+  /** The server this connection is on now (host:port): which node of a cluster it depends on. */
+  get server(): string {
+    return this.nc.getServer();
+  }
+
   get server_payload_bytes_max(): number {
     return this.nc.info?.max_payload ?? 1024 * 1024;
   }

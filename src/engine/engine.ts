@@ -26,6 +26,8 @@ const orders_per_step = 512;
 const turn_ms_max = 4;
 /** Idle pause between turns when the engine has caught up with its schedule. */
 const tick_interval_ms = 1;
+/** How long stop() keeps trying to store the final book snapshots in the stream (a leader election takes seconds). */
+const final_snapshot_wait_ms = 10_000;
 /** How long stop() and start-up wait for the bus to confirm (it may be reconnecting). */
 const bus_flush_wait_ms = 2000;
 
@@ -173,7 +175,9 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
         if (immediate !== undefined) clearImmediate(immediate);
         core.flush();
         // The last books: a feed started while the engine is down replays nothing after them.
-        if (snapshots !== null) await snapshots.last_round();
+        if (snapshots !== null && !await snapshots.last_round(final_snapshot_wait_ms)) {
+          log.warn({ wait_ms: final_snapshot_wait_ms }, 'the final book snapshots could not be stored; feeds started later recover only up to the last stored ones');
+        }
         for (const s of subscriptions) s.unsubscribe();
         await flush_bus(bus, 'stop');
         log.info(stats(), 'engine stopped');

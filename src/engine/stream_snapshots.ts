@@ -15,6 +15,10 @@ import { encode_snapshot_reply } from '../wire/engine_codec.js';
 
 const log = logger_for('engine.stream');
 
+/** Creating the stream on a cluster that is still electing its metadata leader: tries, a pause apart. */
+const open_attempts_max = 20;
+const open_retry_pause_ms = 500;
+
 export interface StreamSnapshotStats {
   stored: number;
   failures: number;
@@ -31,20 +35,39 @@ export class StreamSnapshots {
 
   /** Creates or updates the stream; false (logged) when there is none to be had (no JetStream on the server). */
   static async open(stream: EventStream, limits: Readonly<StreamLimits>): Promise<boolean> {
-    try {
-      await stream.ensure(limits);
-      return true;
-    } catch (err) {
-      log.warn({ stream: stream.name, err: (err as Error).message },
-        'no JetStream stream (is the server started with -js?); feeds will recover from the engine alone');
-      return false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await stream.ensure(limits);
+        return true;
+      } catch (err) {
+        const message = (err as Error).message;
+        // No responders: the server has no JetStream at all. Anything else (a cluster still electing its
+        // metadata leader, a timeout) is worth a few more tries.
+        if (/no responders|not enabled|503/i.test(message) || attempt >= open_attempts_max) {
+          log.warn({ stream: stream.name, attempts: attempt, err: message },
+            'no JetStream stream (is the server started with -js?); feeds will recover from the engine alone');
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, open_retry_pause_ms));
+      }
     }
   }
 
-  /** At stop: after any round in flight, one more with the final books. */
-  async last_round(): Promise<void> {
+  /**
+   * At stop: after any round in flight, the final books, tried until stored
+   * or `wait_ms` passed (a cluster may be electing a stream leader): a feed
+   * started while the engine is down replays nothing after them.
+   */
+  async last_round(wait_ms: number): Promise<boolean> {
+    const deadline = Date.now() + wait_ms;
     await this.in_flight;
-    await this.round();
+    for (;;) {
+      const failures = this.stats.failures;
+      await this.round();
+      if (this.stats.failures === failures) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, open_retry_pause_ms));
+    }
   }
 
   /** Stores one snapshot of every symbol, unless the previous round is still going. */
