@@ -17,6 +17,8 @@ export { seeded_random, type RandomSource } from '../util/random.js';
 export { Emitter } from './emitter.js';
 export { HopHistograms, client_hops, type HopName, type HopPercentiles } from '../metrics/hop_histograms.js';
 export type {
-  TradeRec, TradeAggregateRec, LevelUpdate, SymbolStateName, SnapshotMsg, DeltaMsg, StatusMsg,
+  TradeRec, TradeAggregateRec, SymbolStateName, SnapshotMsg, DeltaMsg, StatusMsg,
 } from '../wire/feed_types.js';
 export { side_bid, side_ask, type L2Level, type Side } from '../book/types.js';
+/** @deprecated the same type as L2Level (one level type: {price, size, orders}); kept so existing SDK code compiles. */
+export type { L2Level as LevelUpdate } from '../book/types.js';

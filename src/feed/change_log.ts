@@ -16,6 +16,8 @@
 // dead entries outnumber live ones. Readers find their start by binary search,
 // so a catch-up costs O(changes since the reader's seq), not O(log).
 
+import { side_ask, type Side } from '../book/types.js';
+
 const flag_ask = 1;
 const flag_dead = 2;
 
@@ -43,7 +45,7 @@ export class ChangeLog {
   }
 
   /** The price changed at seq (seqs are recorded in non-decreasing order). */
-  record(side: 0 | 1, price: number, seq: number): void {
+  record(side: Side, price: number, seq: number): void {
     const index = this.position[side];
     const old = index.get(price);
     if (old !== undefined) {
@@ -53,7 +55,7 @@ export class ChangeLog {
     index.set(price, this.prices.length);
     this.prices.push(price);
     this.seqs.push(seq);
-    this.flags.push(side === 1 ? flag_ask : 0);
+    this.flags.push(side === side_ask ? flag_ask : 0);
     this.live_count++;
     while (this.live_count > this.levels_max) this.drop_first(true);
     this.maybe_compact();
@@ -83,10 +85,10 @@ export class ChangeLog {
   }
 
   /** Visits each price changed after seq, once, with its side. */
-  changed_since(seq: number, visit: (side: 0 | 1, price: number) => void): void {
+  changed_since(seq: number, visit: (side: Side, price: number) => void): void {
     for (let i = this.first_after(seq); i < this.prices.length; i++) {
       const f = this.flags[i];
-      if ((f & flag_dead) === 0) visit((f & flag_ask) as 0 | 1, this.prices[i]);
+      if ((f & flag_dead) === 0) visit((f & flag_ask) as Side, this.prices[i]);
     }
   }
 

@@ -8,7 +8,8 @@
 // conflation_levels_max prices of the view changed since its seq, or the view
 // restarted, its catch-up is a fresh Snapshot.
 
-import type { DeltaMsg, LevelUpdate, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import { side_bid, type L2Level } from '../book/types.js';
+import type { DeltaMsg, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import { now_ns } from '../util/clock.js';
 import type { ViewChannel } from './view_channel.js';
 
@@ -107,7 +108,7 @@ export class Subscription {
     if (t.price > a.high) a.high = t.price;
     if (t.price < a.low) a.low = t.price;
     a.last = t.price;
-    if (t.aggressor === 0) a.buy_volume += t.size;
+    if (t.aggressor === side_bid) a.buy_volume += t.size;
   }
 
   /** The next catch-up is a full Snapshot (the view restarted, e.g. after recovery). */
@@ -140,8 +141,8 @@ export class Subscription {
       frame = ch.snapshot_with_trades(this.trades, this.aggregate);
     } else {
       const f = ch.symbol_feed;
-      const bids: LevelUpdate[] = [];
-      const asks: LevelUpdate[] = [];
+      const bids: L2Level[] = [];
+      const asks: L2Level[] = [];
       ch.changed_levels_since(this.seq_sent, bids, asks);
       const msg: DeltaMsg = {
         type: 'delta', symbol: f.symbol, depth: ch.depth, epoch: ch.epoch,

@@ -36,7 +36,7 @@
 
 import type { L2Book } from '../book/l2_book.js';
 import { L2Book as Book } from '../book/l2_book.js';
-import { event_execute, flag_end_of_engine_event, new_book_event, type Instrument, type L2Snapshot } from '../book/types.js';
+import { event_execute, flag_end_of_engine_event, new_book_event, type Instrument, type L2Snapshot, type Side } from '../book/types.js';
 import type { Bus } from '../bus/bus.js';
 import type { EventStream } from '../bus/event_stream.js';
 import type { Subjects } from '../bus/subjects.js';
@@ -297,7 +297,7 @@ export class SymbolFeed {
     return 'ok';
   }
 
-  private record_trade(trade_id: number, price: number, size: number, ts_engine_ns: number, aggressor: 0 | 1): void {
+  private record_trade(trade_id: number, price: number, size: number, ts_engine_ns: number, aggressor: Side): void {
     // Several makers can fill at one price in one sweep; each is a trade of its own.
     this.last_trade_id = trade_id;
     if (this.pending_trades.length >= pending_trades_max) return; // flushes run every turn; unreachable in practice

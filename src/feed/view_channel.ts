@@ -9,7 +9,8 @@
 // never here: these methods only move it.
 
 import { BookView, ViewLevels } from '../book/view.js';
-import type { LevelUpdate, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import { side_bid, type L2Level } from '../book/types.js';
+import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_codec.js';
 import { now_ns } from '../util/clock.js';
 import { ChangeLog } from './change_log.js';
@@ -188,9 +189,9 @@ export class ViewChannel {
   }
 
   /** Each price changed after `seq`, valued as the view shows it now (size 0: not shown). */
-  changed_levels_since(seq: number, bids: LevelUpdate[], asks: LevelUpdate[]): void {
+  changed_levels_since(seq: number, bids: L2Level[], asks: L2Level[]): void {
     this.changed.changed_since(seq, (side, price) => {
-      (side === 0 ? bids : asks).push(this.view.shown_level(side, price, { price, size: 0, orders: 0 }));
+      (side === side_bid ? bids : asks).push(this.view.shown_level(side, price, { price, size: 0, orders: 0 }));
     });
   }
 

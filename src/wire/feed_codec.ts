@@ -27,6 +27,7 @@
 // Unknown trailing fields (a newer schema) are skipped, as flatbuffers intends.
 
 import * as flatbuffers from 'flatbuffers';
+import type { Side } from '../book/types.js';
 import { error_code } from './codes.js';
 import {
   decimal_string_bytes_max, error_message_bytes_max, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
@@ -541,7 +542,7 @@ function read_trades(t: TableRef, slot: number): TradeRec[] {
       price: r.i64_exact_at(p + 8, 'trade price'),
       size: r.i64_exact_at(p + 16, 'trade size'),
       ts_engine_ns: r.u64_time_at(p + 24),
-      aggressor: aggressor as 0 | 1,
+      aggressor: aggressor as Side,
     };
   }
   return out;

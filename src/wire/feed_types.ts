@@ -8,21 +8,17 @@
 // doubles: ~1.7e18 ns since the Unix epoch is above 2^53, so they carry about
 // 256 ns granularity, far below what they measure (hops of µs to ms).
 
-export type SideCode = 0 | 1; // 0 = bid/buy, 1 = ask/sell (feed.fbs Side)
-
-/** A level of a view: in a Snapshot, a shown level; in a Delta, its new value (size 0 = removed). */
-export interface LevelUpdate {
-  price: number;  // ticks
-  size: number;   // lots
-  orders: number; // resting orders at this price
-}
+// Levels are the book's L2Level {price (ticks), size (lots), orders}: in a
+// Snapshot a shown level, in a Delta its new value (size 0 = removed). Sides
+// are the book's Side (side_bid 0 = bid/buy, side_ask 1 = ask/sell; feed.fbs Side).
+import type { L2Level, Side } from '../book/types.js';
 
 export interface TradeRec {
   trade_id: number;
   price: number;
   size: number;
   ts_engine_ns: number;
-  aggressor: SideCode; // side of the incoming order: 0 = buyer lifted the ask, 1 = seller hit the bid
+  aggressor: Side; // side of the incoming order: side_bid = a buyer lifted the ask, side_ask = a seller hit the bid
 }
 
 /** Trades folded into one record while a client was conflating; never silently lost. */
@@ -49,8 +45,8 @@ export interface SnapshotMsg {
   lot_size: string;
   price_decimals: number;
   size_decimals: number;
-  bids: LevelUpdate[]; // best first
-  asks: LevelUpdate[]; // best first
+  bids: L2Level[]; // best first
+  asks: L2Level[]; // best first
   ts_engine_ns: number;
   ts_ingest_ns: number;
   ts_send_ns: number;
@@ -68,8 +64,8 @@ export interface DeltaMsg {
   seq_first: number;
   seq: number;
   digest: number;
-  bids: LevelUpdate[]; // changed levels, any order, each price at most once
-  asks: LevelUpdate[];
+  bids: L2Level[]; // changed levels, any order, each price at most once
+  asks: L2Level[];
   trades: TradeRec[];
   trade_aggregate: TradeAggregateRec | null;
   updates_merged: number;

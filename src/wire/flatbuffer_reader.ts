@@ -15,7 +15,7 @@
 //             ~256 ns granularity).
 import { error_code } from './codes.js';
 import { level_bytes } from './flatbuffer_write.js';
-import type { LevelUpdate } from './feed_types.js';
+import type { L2Level } from '../book/types.js';
 import { WireError } from './wire_error.js';
 
 const two_32 = 4294967296;
@@ -210,14 +210,14 @@ export class FlatbufferReader {
   }
 
   /** A vector of Level structs (layout in flatbuffer_write.ts); absent: [] or, when required, a failure. */
-  levels(t: TableRef, slot: number, required: boolean, what: string, body_align = 4): LevelUpdate[] {
+  levels(t: TableRef, slot: number, required: boolean, what: string, body_align = 4): L2Level[] {
     const pos = this.target(t, slot, what);
     if (pos === 0) {
       if (required) this.fail(`${what} is required`);
       return [];
     }
     const n = this.vector(pos, level_bytes, this.len, what, error_code.bad_frame, body_align);
-    const out = new Array<LevelUpdate>(n);
+    const out = new Array<L2Level>(n);
     const v = this.view;
     let p = pos + 4;
     for (let i = 0; i < n; i++, p += level_bytes) {

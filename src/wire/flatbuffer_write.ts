@@ -4,7 +4,7 @@
 //   struct Level { price: long; size: long; orders: uint; (pad 4) }   24 bytes, 8-aligned
 // FlatbufferReader.levels reads what levels_vector writes.
 import type { Builder } from 'flatbuffers';
-import type { LevelUpdate } from './feed_types.js';
+import type { L2Level } from '../book/types.js';
 
 export const level_bytes = 24;
 
@@ -36,7 +36,7 @@ export function add_i64(b: Builder, slot: number, x: number): void {
 }
 
 /** A vector of the first `count` levels, in order. */
-export function levels_vector(b: Builder, levels: readonly LevelUpdate[], count: number): number {
+export function levels_vector(b: Builder, levels: readonly L2Level[], count: number): number {
   b.startVector(level_bytes, count, 8);
   for (let i = count - 1; i >= 0; i--) {
     const l = levels[i];

@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { digest_of } from '../../src/book/digest.js';
 import { error_code } from '../../src/wire/codes.js';
 import { FrameEncoder, decode_client_frame } from '../../src/wire/feed_codec.js';
-import type { ClientMsg, LevelUpdate, SymbolStatusRec, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import type { ClientMsg, SymbolStatusRec, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import { side_bid, type L2Level, type Side } from '../../src/book/types.js';
 import { now_ns } from '../../src/util/clock.js';
 
 /** [price, size, orders]; size 0 removes the level. */
@@ -41,15 +42,15 @@ class FakeBook {
   ts_engine_ns = 0;
   constructor(readonly symbol: string) {}
 
-  apply(levels: LevelTuple[] | undefined, side: 0 | 1): void {
-    const map = side === 0 ? this.bids : this.asks;
+  apply(levels: LevelTuple[] | undefined, side: Side): void {
+    const map = side === side_bid ? this.bids : this.asks;
     for (const [price, size, orders] of levels ?? []) {
       if (size === 0) map.delete(price);
       else map.set(price, { size, orders });
     }
   }
 
-  view(depth: number): { bids: LevelUpdate[]; asks: LevelUpdate[] } {
+  view(depth: number): { bids: L2Level[]; asks: L2Level[] } {
     const top = (map: Map<number, { size: number; orders: number }>, best_first: (a: number, b: number) => number) => {
       const prices = [...map.keys()].sort(best_first);
       const shown = depth === 0 ? prices : prices.slice(0, depth);
@@ -62,7 +63,7 @@ class FakeBook {
 interface Subscription {
   symbol: string;
   depth: number;
-  shown: { bids: LevelUpdate[]; asks: LevelUpdate[] };
+  shown: { bids: L2Level[]; asks: L2Level[] };
   last_seq: number;
   held: Uint8Array | null; // a reordered frame waiting for the next one
 }
@@ -82,9 +83,9 @@ export interface FakeFeedServerOptions {
   price_decimals?: number;
 }
 
-function diff_side(before: LevelUpdate[], after: LevelUpdate[]): LevelUpdate[] {
+function diff_side(before: L2Level[], after: L2Level[]): L2Level[] {
   const old = new Map(before.map((l) => [l.price, l]));
-  const out: LevelUpdate[] = [];
+  const out: L2Level[] = [];
   for (const l of after) {
     const o = old.get(l.price);
     if (!o || o.size !== l.size || o.orders !== l.orders) out.push(l);
@@ -166,7 +167,7 @@ export class FakeFeedServer {
   }
 
   /** The fake's current view of a book, as a client should hold it. */
-  view(symbol: string, depth: number): { bids: LevelUpdate[]; asks: LevelUpdate[] } {
+  view(symbol: string, depth: number): { bids: L2Level[]; asks: L2Level[] } {
     return this.book_of(symbol).view(depth);
   }
 
@@ -218,7 +219,7 @@ export class FakeFeedServer {
       high: Math.max(...trades.map((t) => t.price)),
       low: Math.min(...trades.map((t) => t.price)),
       last: trades[trades.length - 1].price,
-      buy_volume: trades.filter((t) => t.aggressor === 0).reduce((v, t) => v + t.size, 0),
+      buy_volume: trades.filter((t) => t.aggressor === side_bid).reduce((v, t) => v + t.size, 0),
     };
     for (const conn of this.conns) {
       for (const sub of conn.subs) {

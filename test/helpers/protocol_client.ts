@@ -6,7 +6,8 @@
 // in order. Tests read `violations` and the rebuilt books.
 import * as flatbuffers from 'flatbuffers';
 import WebSocket from 'ws';
-import type { DeltaMsg, LevelUpdate, SnapshotMsg, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import type { DeltaMsg, SnapshotMsg, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import type { L2Level, Side } from '../../src/book/types.js';
 import { Body } from '../../src/wire/generated/depthcast/feed/body.js';
 import { Delta } from '../../src/wire/generated/depthcast/feed/delta.js';
 import { Error as ErrorFrame } from '../../src/wire/generated/depthcast/feed/error.js';
@@ -117,8 +118,8 @@ export class ProtocolClient {
 
 // ---- generated classes → the protocol's records (int64 as numbers: exact below 2^53) ----
 
-function levels(n: number, get: (i: number, into: Level) => Level | null): LevelUpdate[] {
-  const out: LevelUpdate[] = [];
+function levels(n: number, get: (i: number, into: Level) => Level | null): L2Level[] {
+  const out: L2Level[] = [];
   const level = new Level();
   for (let i = 0; i < n; i++) {
     get(i, level);
@@ -131,7 +132,7 @@ function trades(n: number, get: (i: number) => Trade | null): TradeRec[] {
   const out: TradeRec[] = [];
   for (let i = 0; i < n; i++) {
     const t = get(i)!;
-    out.push({ trade_id: Number(t.tradeId()), price: Number(t.price()), size: Number(t.size()), ts_engine_ns: Number(t.tsEngineNs()), aggressor: t.aggressor() as 0 | 1 });
+    out.push({ trade_id: Number(t.tradeId()), price: Number(t.price()), size: Number(t.size()), ts_engine_ns: Number(t.tsEngineNs()), aggressor: t.aggressor() as Side });
   }
   return out;
 }

@@ -10,7 +10,8 @@
 // docs/PROTOCOL.md), never crossed, and trade ids contiguous from the first
 // trade seen (an aggregate must cover exactly the ids it claims).
 import { decode_server_frame } from '../../src/wire/feed_codec.js';
-import type { LevelUpdate, ServerMsg, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import type { ServerMsg, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import { side_bid, type L2Level, type Side } from '../../src/book/types.js';
 import { view_key } from '../../src/util/symbol.js';
 
 const mask32 = 0xffffffffn;
@@ -147,8 +148,8 @@ export class ViewMirror {
     this.check_shape(v);
   }
 
-  private set(v: MirrorView, side: 0 | 1, l: LevelUpdate): void {
-    const map = side === 0 ? v.bids : v.asks;
+  private set(v: MirrorView, side: Side, l: L2Level): void {
+    const map = side === side_bid ? v.bids : v.asks;
     const old = map.get(l.price);
     if (old !== undefined) v.digest = (v.digest - hash(side, l.price, old.size, old.orders)) >>> 0;
     if (l.size === 0) {
@@ -197,7 +198,7 @@ export class ViewMirror {
   }
 }
 
-function hash(side: 0 | 1, price: number, size: number, orders: number): number {
+function hash(side: Side, price: number, size: number, orders: number): number {
   return protocol_level_hash(side, BigInt(price), BigInt(size), orders);
 }
 
@@ -211,7 +212,7 @@ export function expected_aggregate(trades: readonly TradeRec[]): TradeAggregateR
   for (const t of trades) {
     volume += t.size;
     notional += t.price * t.size;
-    if (t.aggressor === 0) buy_volume += t.size;
+    if (t.aggressor === side_bid) buy_volume += t.size;
     high = Math.max(high, t.price);
     low = Math.min(low, t.price);
   }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { error_code } from '../../src/wire/codes.js';
 import { decode_client_frame, decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
 import {
-  symbol_bytes_max, symbols_per_message_max, type ClientMsg, type DeltaMsg, type LevelUpdate, type ServerMsg, type SnapshotMsg,
+  symbol_bytes_max, symbols_per_message_max, type ClientMsg, type DeltaMsg, type ServerMsg, type SnapshotMsg,
   type TradeAggregateRec, type TradeRec,
 } from '../../src/wire/feed_types.js';
 import { Ack } from '../../src/wire/generated/depthcast/feed/ack.js';
@@ -25,6 +25,7 @@ import { SymbolStatus } from '../../src/wire/generated/depthcast/feed/symbol-sta
 import { Trade } from '../../src/wire/generated/depthcast/feed/trade.js';
 import { TradeAggregate } from '../../src/wire/generated/depthcast/feed/trade-aggregate.js';
 import { WireError } from '../../src/wire/wire_error.js';
+import type { L2Level } from '../../src/book/types.js';
 
 const utf8 = new TextEncoder();
 const exact_int = fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000_000 }), fc.maxSafeInteger(), fc.constantFrom(0, -1, 2 ** 32, 2 ** 32 - 1, 2 ** 53 - 1, -(2 ** 53 - 1)));
@@ -35,7 +36,7 @@ const decimal = fc.stringMatching(/^[0-9]{1,8}(\.[0-9]{1,8})?$/);
 const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 
-const level: fc.Arbitrary<LevelUpdate> = fc.record({ price: exact_int, size: exact_int, orders: u32 });
+const level: fc.Arbitrary<L2Level> = fc.record({ price: exact_int, size: exact_int, orders: u32 });
 const trade: fc.Arbitrary<TradeRec> = fc.record({ trade_id: exact_nat, price: exact_int, size: exact_int, ts_engine_ns: time_ns, aggressor: fc.constantFrom(0 as const, 1 as const) });
 const aggregate: fc.Arbitrary<TradeAggregateRec> = fc.record({
   count: u32, first_trade_id: exact_nat, last_trade_id: exact_nat, volume: exact_int,
