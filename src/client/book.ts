@@ -16,6 +16,7 @@
 // are built only when someone reads `bids`/`asks`, at most once per version.
 import { digest_add, digest_sub, level_hash } from '../book/digest.js';
 import { Ladder } from '../book/ladder.js';
+import { DecimalFormat } from './decimal_format.js';
 import { side_ask, side_bid, type L2Level, type Side } from '../book/types.js';
 
 /** Outcome of applying one frame to a book. */
@@ -297,54 +298,4 @@ function levels_of(ladder: Ladder): L2Level[] {
 
 function hex(n: number): string {
   return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
-}
-
-/**
- * units × step as an exact decimal string with `decimals` fraction digits
- * (step is a decimal string such as "0.01"). Integer arithmetic on BigInt, so
- * 0.1 + 0.2 style errors cannot appear in a price ladder.
- */
-export class DecimalFormat {
-  private step_units = 1n;   // step × 10^step_scale
-  private step_scale = 0;
-  private decimals = 0;
-
-  constructor(step: string, decimals: number) {
-    this.reset(step, decimals);
-  }
-
-  reset(step: string, decimals: number): void {
-    const m = /^(\d*)(?:\.(\d*))?$/.exec(step.trim());
-    this.decimals = Number.isInteger(decimals) && decimals >= 0 && decimals <= 18 ? decimals : 0;
-    if (!m || (m[1] === '' && (m[2] ?? '') === '')) {
-      this.step_units = 1n;
-      this.step_scale = 0;
-      return;
-    }
-    const frac = m[2] ?? '';
-    this.step_units = BigInt((m[1] || '0') + frac);
-    this.step_scale = frac.length;
-  }
-
-  format(units: number): string {
-    if (!Number.isSafeInteger(units)) return String(units);
-    const negative = units < 0;
-    let v = BigInt(negative ? -units : units) * this.step_units;
-    let scale = this.step_scale;
-    // Show exactly `decimals` digits: pad with zeros, or round half up past them.
-    if (scale > this.decimals) {
-      const div = 10n ** BigInt(scale - this.decimals);
-      v = (v + div / 2n) / div;
-      scale = this.decimals;
-    } else if (scale < this.decimals) {
-      v *= 10n ** BigInt(this.decimals - scale);
-      scale = this.decimals;
-    }
-    let digits = v.toString();
-    if (scale > 0) {
-      digits = digits.padStart(scale + 1, '0');
-      digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
-    }
-    return negative && v !== 0n ? `-${digits}` : digits;
-  }
 }

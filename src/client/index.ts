@@ -11,7 +11,8 @@ export {
   stale_heartbeats, client_close_stale, type ConnectionState, type WebSocketLike, type WebSocketConstructor,
 } from './connection.js';
 export { FeedClientError, type ClientCounters, type ClientErrorKind } from './counters.js';
-export { ClientBook, DecimalFormat, type Verdict, type InstrumentInfo } from './book.js';
+export { ClientBook, type Verdict, type InstrumentInfo } from './book.js';
+export { DecimalFormat } from './decimal_format.js';
 export { Backoff } from './backoff.js';
 export { seeded_random, type RandomSource } from '../util/random.js';
 export { Emitter } from './emitter.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ClientBook, DecimalFormat } from '../../src/client/book.js';
+import { ClientBook } from '../../src/client/book.js';
+import { DecimalFormat } from '../../src/client/decimal_format.js';
 import { digest_of } from '../../src/book/digest.js';
 import type { L2Level } from '../../src/book/types.js';
 
