@@ -16,6 +16,10 @@
 // it keeps before returning. The last event caused by one incoming order
 // carries flag_end_of_engine_event, so each event is held back until the next
 // one (or the end of the order) shows whether it is the last.
+//
+// One file on purpose (~550 lines): the pool, the levels and the matching loop
+// share their arrays and invariants; split, each part would need the others'
+// internals.
 import {
   type BookEvent, type EventKind, type Instrument, type L2Level, type L2Snapshot, type Side,
   event_add, event_execute, event_reduce, flag_end_of_engine_event, new_book_event, side_ask, side_bid,
