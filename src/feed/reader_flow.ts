@@ -35,8 +35,8 @@
 export const probes_outstanding_max = 64;
 /** Delivery-rate samples the max filter keeps (about this many probe intervals). */
 export const rate_samples_max = 16;
-/** A rate sample needs at least this much time between two acknowledgements. */
-export const rate_sample_interval_ms_min = 1;
+/** A rate sample spans at least this long: shorter ones would measure how a reader bursts (a read of its socket buffer), not how fast it drains. */
+export const rate_sample_interval_ms_min = 50;
 /** Delay samples a reader must have given before it can be judged too slow (a reader that answers nothing is left to the idle timeout). */
 export const too_slow_samples_min = 3;
 /** Eager probes (near the window, or conflating) go at most this many times per probe interval. */
@@ -104,8 +104,9 @@ export class ReaderFlow {
 
   constructor(readonly limits: ReaderFlowLimits) {
     this.window_bytes = limits.in_flight_bytes_min;
-    // A fifth of the target: well above scheduling noise, well below what a reader notices.
-    this.lag_gate_ms = Math.max(20, limits.reader_lag_target_ms / 5);
+    // A tenth of the target: above scheduling noise, and what streams past it before the
+    // connection conflates is what a slow reader must read first (the overshoot).
+    this.lag_gate_ms = Math.max(20, limits.reader_lag_target_ms / 10);
   }
 
   /** Bytes acknowledged: by pongs, and by the application too once it sends Acks. */

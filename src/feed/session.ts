@@ -35,6 +35,7 @@ import { close_code } from '../wire/codes.js';
 import { TokenBucket } from './rate_limiter.js';
 import { ReaderFlow, type ReaderFlowLimits } from './reader_flow.js';
 import type { Subscription, SubscriptionOwner } from './subscription.js';
+import type { TradeRec } from '../wire/feed_types.js';
 import { send_backpressure, send_dropped, send_ok, type ClientTransport } from './transport.js';
 
 /** Frames queued for one connection within one event-loop turn; past it we flush early. */
@@ -124,7 +125,7 @@ export class Session implements SubscriptionOwner {
     this.streaming_since_ms = now_ms;
     this.stream_window_start_ms = now_ms;
     this.flow = new ReaderFlow(limits);
-    this.probing = transport.ping !== undefined;
+    this.probing = transport.ping !== undefined && limits.reader_probe_interval_ms > 0;
     // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
     this.inbound = new TokenBucket(limits.inbound_messages_per_s_max, limits.inbound_messages_per_s_max, now_ms);
   }
@@ -138,6 +139,29 @@ export class Session implements SubscriptionOwner {
     sub.mark_sent();
     sub.clear();
     this.settle(sub, now_ms, true);
+  }
+
+  /**
+   * The client already holds the view at (epoch, seq) from an earlier
+   * connection, and the view's change log covers everything since
+   * (ResumeHistory decided): no Snapshot. It is positioned there with the
+   * trades of the range, and one catch-up Delta from seq + 1 goes out now
+   * (or at its next catch-up if it accumulates); then it settles as usual.
+   */
+  resume_view(sub: Subscription, epoch: number, seq: number, trades: readonly TradeRec[], now_ms: number): void {
+    const ch = sub.channel;
+    ch.remove(sub);
+    ch.start_accumulating(sub);
+    sub.seq_sent = seq;
+    sub.epoch_sent = epoch;
+    sub.versions_sent = ch.versions; // how many engine events the range covers is not known here: the catch-up says 0
+    sub.accumulate_trades(trades);
+    if (this.slow || sub.interval_ms > 0) {
+      sub.next_due_ms = now_ms + sub.interval_ms;
+      return;
+    }
+    this.send_catch_up(sub);
+    ch.start_streaming(sub);
   }
 
   /**

@@ -1,0 +1,403 @@
+// What it measures: how stale a slow reader's book gets, against how fast it
+// reads, with the per-connection reader flow (pings carrying the byte offset;
+// in-flight cap = measured rate x lag target) against the buffer-only
+// detection it replaced (`--reader-probe-interval-ms 0`: slowness seen only in
+// uWS's own buffer), in ONE run: same engine rate, same readers, one server
+// process per mode, one after the other.
+//
+// 1. Staleness vs read rate. Readers subscribe to BTC-USD at full depth
+//    through test/helpers/throttle_proxy.py (a small SO_RCVBUF toward the
+//    feed, a fixed byte rate: 1/2, 1/5 and 1/20 of the subscription's rate,
+//    measured first on a fast reader), plus one reader paused for --pause-s
+//    then resumed. Staleness, sampled every 50 ms, is now minus ts_engine_ns of
+//    the newest frame the reader has read, corrected for the clock offset
+//    between the two processes (Ping/Pong with the smallest round trip).
+//    Goal: p99 <= 1 s at every rate with the reader flow.
+// 2. Cost to everybody else: fast readers' engine->receive p99 with 10% slow
+//    readers (1/5 rate) against none, alternating windows in one server
+//    process. Goal: ratio <= 1.1.
+// 3. Memory per slow reader: (server RSS growth + the kernel's send queues of
+//    their sockets) / readers, for --rss-readers readers at 1/20. Goal <= 512 KB.
+//
+// Cores (2 here): the server is pinned to core 0, this process (all readers)
+// to core 1 when taskset exists; the proxies (Python) float. Results:
+// bench/results/slow_readers.json and an SVG chart in slow_readers.html.
+//
+// Run: npx tsx bench/e2e/slow_readers.bench.ts [--quick] [--rate N] [--duration-s N] [--pause-s N]
+//      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N]
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Histogram } from 'hdr-histogram-js';
+import WebSocket from 'ws';
+import { kernel_send_queues } from '../../src/server/kernel_queues.js';
+import { now_ns } from '../../src/util/clock.js';
+import { free_port, process_rss_bytes } from '../../src/util/host.js';
+import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
+import { ThrottleProxy } from '../../test/helpers/throttle_proxy.js';
+import { results_dir, round, write_result } from '../lib.js';
+import { arg, quick } from './harness/args.js';
+
+const repo_root = fileURLToPath(new URL('../..', import.meta.url));
+const rate = arg('--rate', 2000);
+const duration_s = arg('--duration-s', quick ? 12 : 30);
+const pause_s = arg('--pause-s', quick ? 5 : 15);
+const rss_readers = arg('--rss-readers', quick ? 5 : 20);
+const rss_s = arg('--rss-s', quick ? 8 : 20);
+const fast_readers = arg('--fast-readers', 18);
+const window_s = arg('--window-s', quick ? 4 : 8);
+const rounds = arg('--rounds', quick ? 1 : 2);
+const fractions = [2, 5, 20];
+const rcvbuf_bytes = 4096;
+const sample_ms = 50;
+const live_staleness_ms = 500;
+const symbols = ['BTC-USD', 'ETH-USD'];
+const pin = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
+const enc = new FrameEncoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const modes = [
+  { name: 'reader_flow', probe_interval_ms: 100, what: 'pings with the byte offset + Acks; cap = rate x 500 ms' },
+  { name: 'buffer_only', probe_interval_ms: 0, what: "uWS's own buffer only (the previous detection)" },
+] as const;
+type ModeName = (typeof modes)[number]['name'];
+
+if (pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
+
+interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function start_server(probe_interval_ms: number): Promise<ServerProcess> {
+  const port = await free_port();
+  const node_args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--rate', String(rate),
+    '--symbols', symbols.join(','), '--no-ui', '--log-level', 'warn', '--reader-probe-interval-ms', String(probe_interval_ms)];
+  const child = pin
+    ? spawn('taskset', ['-c', '0', process.execPath, ...node_args], { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(process.execPath, node_args, { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the server did not become healthy within 30 s');
+    await sleep(100);
+  }
+  return {
+    child, port,
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Server clock − ours, from the Ping/Pong with the smallest round trip. */
+async function clock_offset_ns(port: number): Promise<number> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  let best = { offset: 0, rtt: Infinity };
+  let on_pong: ((t: number) => void) | null = null;
+  ws.on('message', (data: Buffer) => {
+    const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    if (msg.type === 'pong') on_pong?.(msg.server_time_ns);
+  });
+  for (let i = 1; i <= 20; i++) {
+    const sent = now_ns();
+    const server_ns = await new Promise<number>((resolve) => {
+      on_pong = resolve;
+      ws.send(enc.ping({ nonce: i, client_time_ns: sent }));
+    });
+    const received = now_ns();
+    if (received - sent < best.rtt) best = { offset: server_ns - (sent + received) / 2, rtt: received - sent };
+    await sleep(25);
+  }
+  ws.close();
+  return best.offset;
+}
+
+/** One reader: every frame decoded; the newest engine time it has read; engine->receive latency on request. */
+class Reader {
+  newest_engine_ns = 0;
+  bytes = 0;
+  conflated = 0;
+  closed_with: number | null = null;
+  latency: Histogram | null = null;
+
+  private constructor(readonly ws: WebSocket, private readonly offset_ns: number) {
+    ws.on('message', (data: Buffer) => {
+      this.bytes += data.byteLength;
+      const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (msg.type !== 'delta' && msg.type !== 'snapshot') return;
+      if (msg.ts_engine_ns > this.newest_engine_ns) this.newest_engine_ns = msg.ts_engine_ns;
+      if (msg.type === 'delta' && msg.conflated) this.conflated++;
+      if (this.latency !== null && msg.type === 'delta') {
+        this.latency.recordValue(Math.max(1, Math.round((now_ns() + this.offset_ns - msg.ts_engine_ns) / 1000)));
+      }
+    });
+    ws.on('close', (code) => { this.closed_with = code; });
+    ws.on('error', () => { /* followed by close */ });
+  }
+
+  static async open(url: string, offset_ns: number, depth = 0): Promise<Reader> {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    ws.send(enc.subscribe({ symbols: ['BTC-USD'], depth, interval_ms: 0 }));
+    return new Reader(ws, offset_ns);
+  }
+
+  staleness_ms(): number {
+    return (now_ns() + this.offset_ns - this.newest_engine_ns) / 1e6;
+  }
+}
+
+function new_histogram(): Histogram {
+  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+function quantiles_ms(samples: number[]): { p50_ms: number; p99_ms: number; max_ms: number; samples: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => (s.length === 0 ? 0 : round(s[Math.min(s.length - 1, Math.floor(q * s.length))], 1));
+  return { p50_ms: at(0.5), p99_ms: at(0.99), max_ms: s.length === 0 ? 0 : round(s[s.length - 1], 1), samples: s.length };
+}
+
+/** Bytes/s of BTC-USD full depth, on a fast reader. */
+async function subscription_rate(port: number, offset_ns: number): Promise<number> {
+  const r = await Reader.open(`ws://127.0.0.1:${port}/ws`, offset_ns);
+  await sleep(1000);
+  const from = r.bytes;
+  const t0 = Date.now();
+  await sleep(3000);
+  const rate_bytes_per_s = ((r.bytes - from) * 1000) / (Date.now() - t0);
+  r.ws.close();
+  return rate_bytes_per_s;
+}
+
+async function stats_of(port: number): Promise<Record<string, unknown>> {
+  const body = await (await fetch(`http://127.0.0.1:${port}/stats`)).json() as { slow_consumers: Record<string, unknown> };
+  const s = body.slow_consumers;
+  return { conflation_episodes_by_cause_total: s.conflation_episodes_by_cause_total, slow_closes_total: s.slow_closes_total, conflated_frames_total: s.conflated_frames_total };
+}
+
+// ---- 1. staleness vs read rate ----
+
+async function staleness_run(mode: (typeof modes)[number]): Promise<Record<string, unknown>> {
+  const server = await start_server(mode.probe_interval_ms);
+  const proxies: ThrottleProxy[] = [];
+  try {
+    const offset = await clock_offset_ns(server.port);
+    const sub_rate = await subscription_rate(server.port, offset);
+    const readers: { name: string; reader: Reader; proxy: ThrottleProxy }[] = [];
+    for (const f of fractions) {
+      const proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, sub_rate / f);
+      proxies.push(proxy);
+      readers.push({ name: `1/${f}`, reader: await Reader.open(proxy.url, offset), proxy });
+    }
+    const paused_proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, 50e6);
+    proxies.push(paused_proxy);
+    const paused = await Reader.open(paused_proxy.url, offset);
+    await sleep(5000); // snapshots read, readers settled
+    const samples = new Map(readers.map((r) => [r.name, [] as number[]]));
+    const kernel_max = new Map<string, number>();
+    const after_resume: number[] = [];
+    let live_after_ms = -1;
+    const pause_at_ms = 3000;
+    const t0 = Date.now();
+    let paused_now = false;
+    let resumed_at = 0;
+    let bytes_at_resume = 0;
+    let kernel_during_pause_max = 0;
+    while (Date.now() - t0 < duration_s * 1000) {
+      await sleep(sample_ms);
+      const t = Date.now() - t0;
+      for (const r of readers) samples.get(r.name)!.push(r.reader.staleness_ms());
+      const queues = kernel_send_queues(server.port).map((q) => q.send_queue_bytes);
+      const kmax = Math.max(0, ...queues);
+      kernel_max.set('all', Math.max(kernel_max.get('all') ?? 0, kmax));
+      if (!paused_now && resumed_at === 0 && t >= pause_at_ms) {
+        await paused_proxy.pause();
+        paused_now = true;
+      } else if (paused_now && t >= pause_at_ms + pause_s * 1000) {
+        await paused_proxy.resume();
+        paused_now = false;
+        resumed_at = Date.now();
+        bytes_at_resume = paused.bytes;
+      } else if (paused_now) {
+        kernel_during_pause_max = Math.max(kernel_during_pause_max, kmax);
+      } else if (resumed_at > 0) {
+        const s = paused.staleness_ms();
+        if (live_after_ms < 0 && s < live_staleness_ms) live_after_ms = Date.now() - resumed_at;
+        if (live_after_ms >= 0) after_resume.push(s); // once live again: does it stay live?
+      }
+    }
+    const out: Record<string, unknown> = {
+      mode: mode.name, what: mode.what, subscription_bytes_per_s: Math.round(sub_rate), clock_offset_us: round(offset / 1000, 1),
+      readers: Object.fromEntries(readers.map((r) => [r.name, {
+        read_bytes_per_s: Math.round(sub_rate / Number(r.name.slice(2))), ...quantiles_ms(samples.get(r.name)!),
+        conflated_frames: r.reader.conflated, bytes: r.reader.bytes, closed_with: r.reader.closed_with,
+      }])),
+      paused: {
+        pause_s, live_after_resume_ms: live_after_ms, staleness_after_resume: quantiles_ms(after_resume),
+        bytes_after_resume_s: paused.bytes - bytes_at_resume, kernel_send_queue_during_pause_max_bytes: kernel_during_pause_max,
+        closed_with: paused.closed_with,
+      },
+      kernel_send_queue_max_bytes: kernel_max.get('all') ?? 0,
+      server: await stats_of(server.port),
+    };
+    for (const r of readers) r.reader.ws.terminate();
+    paused.ws.terminate();
+    return out;
+  } finally {
+    for (const p of proxies) p.close();
+    await server.stop();
+  }
+}
+
+// ---- 2. fast readers' p99 with 10% slow readers vs none ----
+
+async function fast_cost_run(): Promise<Record<string, unknown>> {
+  const server = await start_server(100);
+  const proxies: ThrottleProxy[] = [];
+  try {
+    const offset = await clock_offset_ns(server.port);
+    const sub_rate = await subscription_rate(server.port, offset);
+    const fast: Reader[] = [];
+    for (let i = 0; i < fast_readers; i++) fast.push(await Reader.open(`ws://127.0.0.1:${server.port}/ws`, offset));
+    await sleep(2000);
+    const slow_count = Math.max(1, Math.round(fast_readers / 9)); // 10% of all readers
+    const with_slow = new_histogram();
+    const without = new_histogram();
+    for (let round_i = 0; round_i < rounds; round_i++) {
+      for (const slow_first of [round_i % 2 === 0, round_i % 2 !== 0]) {
+        const slow: Reader[] = [];
+        if (slow_first) {
+          for (let i = 0; i < slow_count; i++) {
+            const proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, sub_rate / 5);
+            proxies.push(proxy);
+            slow.push(await Reader.open(proxy.url, offset));
+          }
+          await sleep(3000); // their snapshots read, their conflation settled
+        } else {
+          await sleep(1000);
+        }
+        const h = slow_first ? with_slow : without;
+        for (const f of fast) f.latency = h;
+        await sleep(window_s * 1000);
+        for (const f of fast) f.latency = null;
+        for (const s of slow) s.ws.terminate();
+      }
+    }
+    for (const f of fast) f.ws.terminate();
+    const p99 = (h: Histogram) => h.getValueAtPercentile(99);
+    return {
+      fast_readers, slow_readers: slow_count, window_s, rounds,
+      without_slow: { samples: without.totalCount, p50_us: without.getValueAtPercentile(50), p99_us: p99(without), max_us: without.maxValue },
+      with_slow: { samples: with_slow.totalCount, p50_us: with_slow.getValueAtPercentile(50), p99_us: p99(with_slow), max_us: with_slow.maxValue },
+      p99_ratio: round(p99(with_slow) / p99(without), 3),
+    };
+  } finally {
+    for (const p of proxies) p.close();
+    await server.stop();
+  }
+}
+
+// ---- 3. memory per slow reader ----
+
+async function memory_run(mode: (typeof modes)[number]): Promise<Record<string, unknown>> {
+  const server = await start_server(mode.probe_interval_ms);
+  let proxy: ThrottleProxy | null = null;
+  try {
+    const offset = await clock_offset_ns(server.port);
+    const sub_rate = await subscription_rate(server.port, offset);
+    // The server's own drift over the same time, without the readers, is subtracted.
+    const rss_0 = process_rss_bytes(server.child.pid!) ?? 0;
+    await sleep(rss_s * 1000);
+    const rss_1 = process_rss_bytes(server.child.pid!) ?? 0;
+    proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, sub_rate / 20);
+    const readers: Reader[] = [];
+    for (let i = 0; i < rss_readers; i++) readers.push(await Reader.open(proxy.url, offset));
+    await sleep(rss_s * 1000);
+    const rss_2 = process_rss_bytes(server.child.pid!) ?? 0;
+    const kernel = kernel_send_queues(server.port).map((q) => q.send_queue_bytes);
+    const kernel_total = kernel.reduce((n, q) => n + q, 0);
+    for (const r of readers) r.ws.terminate();
+    const rss_growth = rss_2 - rss_1 - (rss_1 - rss_0);
+    return {
+      mode: mode.name, readers: rss_readers, seconds: rss_s, rss_before_bytes: rss_1, rss_after_bytes: rss_2, rss_drift_without_readers_bytes: rss_1 - rss_0,
+      kernel_send_queue_total_bytes: kernel_total, kernel_send_queue_max_bytes: Math.max(0, ...kernel),
+      per_reader_bytes: Math.round((Math.max(0, rss_growth) + kernel_total) / rss_readers),
+      per_reader_kernel_bytes: Math.round(kernel_total / rss_readers),
+    };
+  } finally {
+    proxy?.close();
+    await server.stop();
+  }
+}
+
+// ---- chart ----
+
+function chart(staleness: Record<ModeName, Record<string, unknown>>): string {
+  const groups = [...fractions.map((f) => `1/${f}`), 'paused'];
+  const series = ['p50_ms', 'p99_ms', 'max_ms'] as const;
+  const colors: Record<ModeName, string[]> = { reader_flow: ['#7bd88f', '#3fae5a', '#1f6b33'], buffer_only: ['#f2a3a3', '#d65f5f', '#8f2b2b'] };
+  const value = (mode: ModeName, g: string, s: (typeof series)[number]): number => {
+    const r = staleness[mode] as { readers: Record<string, Record<string, number>>; paused: { staleness_after_resume: Record<string, number> } };
+    return g === 'paused' ? r.paused.staleness_after_resume[s] : r.readers[g][s]; // paused: once live again
+  };
+  const w = 900; const h = 380; const left = 70; const bottom = 60; const top = 40;
+  const y_of = (ms: number) => { const lo = 10; const hi = 120_000; const v = Math.min(hi, Math.max(lo, ms)); return top + (h - top - bottom) * (1 - Math.log10(v / lo) / Math.log10(hi / lo)); };
+  const group_w = (w - left - 20) / groups.length;
+  const bar_w = group_w / 8;
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="monospace" font-size="11">`;
+  for (const tick of [10, 100, 1000, 10_000, 100_000]) {
+    svg += `<line x1="${left}" x2="${w - 20}" y1="${y_of(tick)}" y2="${y_of(tick)}" stroke="#ddd"/><text x="${left - 6}" y="${y_of(tick) + 4}" text-anchor="end">${tick >= 1000 ? `${tick / 1000} s` : `${tick} ms`}</text>`;
+  }
+  svg += `<line x1="${left}" x2="${w - 20}" y1="${y_of(1000)}" y2="${y_of(1000)}" stroke="#333" stroke-dasharray="4 3"/><text x="${w - 22}" y="${y_of(1000) - 4}" text-anchor="end">goal: p99 ≤ 1 s</text>`;
+  groups.forEach((g, gi) => {
+    const gx = left + gi * group_w + bar_w;
+    (['reader_flow', 'buffer_only'] as ModeName[]).forEach((mode, mi) => {
+      series.forEach((s, si) => {
+        const v = value(mode, g, s);
+        const x = gx + (mi * 3.5 + si) * bar_w;
+        svg += `<rect x="${x}" y="${y_of(v)}" width="${bar_w - 2}" height="${h - bottom - y_of(v)}" fill="${colors[mode][si]}"><title>${mode} ${g} ${s}: ${v} ms</title></rect>`;
+      });
+    });
+    svg += `<text x="${gx + 3.5 * bar_w}" y="${h - bottom + 16}" text-anchor="middle">${g === 'paused' ? `paused ${pause_s} s, once live` : `reads ${g} of the rate`}</text>`;
+  });
+  svg += `<text x="${left}" y="22" font-size="13">Staleness of a slow reader (now − ts_engine of the newest frame read), log scale</text>`;
+  svg += `<text x="${left}" y="${h - 16}">green: reader flow (p50, p99, max) · red: buffer-only detection (p50, p99, max)</text></svg>`;
+  return `<!doctype html><meta charset="utf-8"><title>depthcast slow readers</title><body style="font-family:monospace">${svg}<pre>${JSON.stringify(staleness, null, 2)}</pre></body>`;
+}
+
+// ---- main ----
+
+const staleness = {} as Record<ModeName, Record<string, unknown>>;
+for (const mode of modes) {
+  process.stderr.write(`staleness: ${mode.name}…\n`);
+  staleness[mode.name] = await staleness_run(mode);
+}
+process.stderr.write('fast readers beside slow ones…\n');
+const fast_cost = await fast_cost_run();
+const memory = {} as Record<ModeName, Record<string, unknown>>;
+for (const mode of modes) {
+  process.stderr.write(`memory: ${mode.name}…\n`);
+  memory[mode.name] = await memory_run(mode);
+}
+const flow = staleness.reader_flow as { readers: Record<string, { p99_ms: number }>; paused: { staleness_after_resume: { p99_ms: number } } };
+const goals = {
+  staleness_p99_ms_max_reader_flow: Math.max(...Object.values(flow.readers).map((r) => r.p99_ms), flow.paused.staleness_after_resume.p99_ms),
+  staleness_goal_ms: 1000,
+  fast_p99_ratio: (fast_cost as { p99_ratio: number }).p99_ratio,
+  fast_p99_ratio_goal: 1.1,
+  memory_per_slow_reader_bytes: (memory.reader_flow as { per_reader_bytes: number }).per_reader_bytes,
+  memory_per_slow_reader_goal_bytes: 512 * 1024,
+};
+const path = write_result('slow_readers', { rate_orders_per_s: rate, pinned: pin, goals, staleness, fast_cost, memory });
+writeFileSync(join(results_dir, 'slow_readers.html'), chart(staleness));
+process.stdout.write(`${JSON.stringify({ goals }, null, 2)}\nwrote ${path} and slow_readers.html\n`);
+process.exit(0);
