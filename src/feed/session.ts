@@ -34,10 +34,11 @@
 import { close_code } from '../wire/codes.js';
 import { TokenBucket } from './rate_limiter.js';
 import { ReaderFlow, type ReaderFlowLimits } from './reader_flow.js';
-import type { Subscription, SubscriptionOwner } from './subscription.js';
-import type { TradeRec } from '../wire/feed_types.js';
+import { catch_up_trades_min, conflation_trades_max, type Subscription, type SubscriptionOwner } from './subscription.js';
 import { send_backpressure, send_dropped, send_ok, type ClientTransport } from './transport.js';
 
+/** Bytes of one Trade struct on the wire (schemas/feed.fbs), for sizing a slow reader's catch-up. */
+const trade_wire_bytes = 40;
 /** Frames queued for one connection within one event-loop turn; past it we flush early. */
 export const session_pending_frames_max = 1024;
 /** First wait before a conflating connection may try streaming again. */
@@ -142,26 +143,17 @@ export class Session implements SubscriptionOwner {
   }
 
   /**
-   * The client already holds the view at (epoch, seq) from an earlier
-   * connection, and the view's change log covers everything since
-   * (ResumeHistory decided): no Snapshot. It is positioned there with the
-   * trades of the range, and one catch-up Delta from seq + 1 goes out now
-   * (or at its next catch-up if it accumulates); then it settles as usual.
+   * Like start_view, for a client that already holds the view from an
+   * earlier connection (ResumeHistory decided it can continue): instead of a
+   * Snapshot, the catch-up Delta from its seq to the view's (none when it is
+   * at the view's seq); then the subscription streams or accumulates from there.
    */
-  resume_view(sub: Subscription, epoch: number, seq: number, trades: readonly TradeRec[], now_ms: number): void {
-    const ch = sub.channel;
-    ch.remove(sub);
-    ch.start_accumulating(sub);
-    sub.seq_sent = seq;
-    sub.epoch_sent = epoch;
-    sub.versions_sent = ch.versions; // how many engine events the range covers is not known here: the catch-up says 0
-    sub.accumulate_trades(trades);
-    if (this.slow || sub.interval_ms > 0) {
-      sub.next_due_ms = now_ms + sub.interval_ms;
-      return;
-    }
-    this.send_catch_up(sub);
-    ch.start_streaming(sub);
+  resume_view(sub: Subscription, catch_up: Uint8Array | null, now_ms: number): void {
+    sub.channel.remove(sub);
+    if (catch_up !== null) this.queue(catch_up);
+    sub.mark_sent();
+    sub.clear();
+    this.settle(sub, now_ms, true);
   }
 
   /**
@@ -255,7 +247,11 @@ export class Session implements SubscriptionOwner {
   /** Queues the frame that brings an accumulating subscription to its view's current seq, if anything changed. */
   private send_catch_up(sub: Subscription): void {
     if (this.closing) return;
-    const frame = sub.catch_up();
+    // A conflating reader's catch-up lists at most a quarter of its cap in trades; the rest fold into one exact aggregate.
+    const trades_listed_max = this.slow && this.probing
+      ? Math.min(conflation_trades_max, Math.max(catch_up_trades_min, Math.floor(this.flow.window_bytes / 4 / trade_wire_bytes)))
+      : conflation_trades_max;
+    const frame = sub.catch_up(trades_listed_max);
     if (frame === null) return;
     this.queue(frame);
     this.events.on_catch_up(this, sub);

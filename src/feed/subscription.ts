@@ -15,6 +15,8 @@ import type { ViewChannel } from './view_channel.js';
 
 /** Individual trades kept for an accumulating subscriber; past it they fold into an aggregate. */
 export const conflation_trades_max = 256;
+/** Fewest trades a catch-up lists one by one, however small its reader's cap (src/feed/session.ts). */
+export const catch_up_trades_min = 16;
 
 export type SubscriptionMode = 'waiting' | 'streaming' | 'accumulating';
 
@@ -127,16 +129,21 @@ export class Subscription {
   /**
    * The frame that brings this subscriber from seq_sent to the view's seq:
    * a conflated Delta (changed levels valued now, trades or their aggregate),
-   * or, past the level bound or across an epoch, a Snapshot followed by a
-   * Delta-free state (trades before a snapshot are reported in the Snapshot's
-   * trade fields). Returns null when there is nothing to send.
+   * or a Snapshot (trades before it reported in its trade fields) past the
+   * level bound or across an epoch. More than
+   * `trades_listed_max` trades go as one exact aggregate: a slow reader's
+   * catch-up stays small. Returns null when there is nothing to send.
    */
-  catch_up(): Uint8Array | null {
+  catch_up(trades_listed_max: number = conflation_trades_max): Uint8Array | null {
     const ch = this.channel;
     if (!this.snapshot_next && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.trades.length === 0 && this.aggregate === null) return null;
     let frame: Uint8Array;
     this.last_catch_up_merged = this.epoch_sent === ch.epoch ? ch.versions - this.versions_sent : 0;
     this.last_catch_up_snapshot = this.overflowed;
+    if (this.trades.length > trades_listed_max) {
+      for (const t of this.trades) this.fold(t);
+      this.trades = [];
+    }
     if (this.last_catch_up_snapshot) {
       frame = ch.snapshot_with_trades(this.trades, this.aggregate);
     } else {
