@@ -143,6 +143,34 @@ function render_feed_fanout(d: Json): string[] {
   ]);
 }
 
+function render_slow_readers(d: Json): string[] {
+  const staleness = obj(d.staleness) ?? {};
+  const rows: string[][] = [];
+  const readers_of = (mode: string) => obj(obj(staleness[mode])?.readers) ?? {};
+  for (const reader of Object.keys(readers_of('reader_flow'))) {
+    const cells = [`reads ${reader} of the stream`];
+    for (const mode of ['reader_flow', 'buffer_only']) {
+      const r = obj(readers_of(mode)[reader]) ?? {};
+      cells.push(`${fmt(r.p50_ms)} / ${fmt(r.p99_ms)} / ${fmt(r.max_ms)}`);
+    }
+    rows.push(cells);
+  }
+  const paused = (mode: string) => obj(obj(staleness[mode])?.paused) ?? {};
+  rows.push([`paused ${fmt(paused('reader_flow').pause_s)} s, then resumed: live after (ms) / kernel Send-Q in the pause`,
+    ...['reader_flow', 'buffer_only'].map((m) => `${fmt(paused(m).live_after_resume_ms)} ms / ${fmt(paused(m).kernel_send_queue_during_pause_max_bytes)} B`)]);
+  const goals = obj(d.goals) ?? {};
+  const fast = obj(d.fast_cost) ?? {};
+  const memory = obj(d.memory) ?? {};
+  const per_reader = (m: string) => obj(memory[m]) ?? {};
+  return [
+    `Subscription: BTC-USD full depth, ${fmt(obj(staleness.reader_flow)?.subscription_bytes_per_s)} B/s. Staleness = now − ts_engine of the newest frame read, sampled every 50 ms; chart: \`bench/results/slow_readers.html\`.`, '',
+    ...table(['reader', 'reader flow p50 / p99 / max ms', 'buffer-only p50 / p99 / max ms'], rows), '',
+    `Fast readers' engine→receive p99 with 10% slow readers ÷ none: ${fmt(fast.p99_ratio)} (goal ≤ ${fmt(goals.fast_p99_ratio_goal)}). ` +
+      `Server RSS + kernel Send-Q per slow reader: ${fmt(per_reader('reader_flow').per_reader_bytes)} B with the reader flow (kernel ${fmt(per_reader('reader_flow').per_reader_kernel_bytes)} B), ` +
+      `${fmt(per_reader('buffer_only').per_reader_bytes)} B buffer-only (kernel ${fmt(per_reader('buffer_only').per_reader_kernel_bytes)} B); goal ≤ ${fmt(goals.memory_per_slow_reader_goal_bytes)} B.`,
+  ];
+}
+
 /** Any other bench: its headline numbers (rates, ratios, goals), whatever their shape, one level into nested objects. */
 function render_generic(d: Json): string[] {
   const cells: string[] = [];
@@ -167,6 +195,7 @@ const renderers: Record<string, (d: Json) => string[]> = {
   transports: render_transports,
   ingest: render_ingest,
   feed_fanout: render_feed_fanout,
+  slow_readers: render_slow_readers,
 };
 
 export function render_results(results: readonly LoadedResult[]): string {

@@ -187,7 +187,7 @@ export class CaseGenerator {
     switch (this.pick(5)) {
       case 0: {
         const symbols = Subscribe.createSymbolsVector(b, symbol_list());
-        body = Subscribe.createSubscribe(b, symbols, depth, this.one([0, 1, interval_ms_max, interval_ms_max + 1, 2 ** 32 - 1]));
+        body = Subscribe.createSubscribe(b, symbols, depth, this.one([0, 1, interval_ms_max, interval_ms_max + 1, 2 ** 32 - 1]), 0, 0);
         type = Body.Subscribe;
         break;
       }
@@ -210,7 +210,7 @@ export class CaseGenerator {
       default: {
         // A table under a body type it is not: a server-only type, NONE or an unknown union member.
         const symbols = Subscribe.createSymbolsVector(b, symbol_list());
-        body = Subscribe.createSubscribe(b, symbols, depth, 0);
+        body = Subscribe.createSubscribe(b, symbols, depth, 0, 0, 0);
         type = this.one([Body.NONE, Body.Snapshot, Body.Delta, Body.Status, Body.Error, Body.Pong, 12, 200]) as Body;
         break;
       }

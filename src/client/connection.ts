@@ -69,7 +69,8 @@ export interface ConnectionHooks {
 }
 
 export interface ConnectionSettings {
-  url: string;
+  /** Feeds to try, in turn: each reconnect (after the backoff delay) goes to the next one. */
+  urls: readonly string[];
   protocols: string | string[] | undefined;
   ws_ctor: WebSocketConstructor;
   heartbeat_interval_ms: number;
@@ -89,6 +90,7 @@ export class Connection {
   private watchdog: ReturnType<typeof setInterval> | null = null;
   private readonly stale_after_ns: number;
   private readonly connect_timeout_ns: number;
+  private url_index = 0;
 
   constructor(private readonly settings: ConnectionSettings, private readonly counters: ClientCounters, private readonly hooks: ConnectionHooks) {
     this.stale_after_ns = stale_heartbeats * settings.heartbeat_interval_ms * 1e6;
@@ -103,6 +105,11 @@ export class Connection {
 
   get state(): ConnectionState {
     return this.connection_state;
+  }
+
+  /** The feed URL in use (or to be tried next). */
+  get url(): string {
+    return this.settings.urls[this.url_index];
   }
 
   /** Open and not closed for good: frames sent now reach the server. */
@@ -143,7 +150,8 @@ export class Connection {
   private open_socket(): void {
     this.reconnect_timer = null;
     this.set_state('connecting');
-    const { url, protocols, ws_ctor } = this.settings;
+    const { protocols, ws_ctor } = this.settings;
+    const url = this.url;
     let ws: WebSocketLike;
     try {
       ws = new ws_ctor(url, protocols);
@@ -219,6 +227,8 @@ export class Connection {
   private schedule_reconnect(): void {
     if (this.connection_state === 'closed' || this.reconnect_timer !== null) return;
     if (this.connection_state !== 'stale') this.set_state('connecting');
+    // Fail over: the next attempt goes to the next feed (the one that failed may be down for good).
+    this.url_index = (this.url_index + 1) % this.settings.urls.length;
     const delay_ms = this.settings.backoff.next_delay_ms();
     this.reconnect_timer = setTimeout(() => this.open_socket(), delay_ms);
   }

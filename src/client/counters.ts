@@ -22,6 +22,8 @@ export interface ClientCounters {
   pongs: number;
   server_errors: number;
   resyncs: number;              // Resync requests sent (one per failed check)
+  resumed_views: number;        // views a feed continued from the (epoch, seq) held, after a reconnect: no Snapshot
+  resume_refused: number;       // views whose offered (epoch, seq) a feed could not continue: a Snapshot came (Status says why)
   digest_mismatches: number;
   range_breaks: number;         // gaps, overlaps, reorders
   epoch_changes: number;        // Delta of a new epoch without a Snapshot
@@ -47,7 +49,7 @@ export interface ClientCounters {
 export function new_counters(): ClientCounters {
   return {
     frames: 0, bytes: 0, snapshots: 0, deltas: 0, heartbeats: 0, statuses: 0, pongs: 0, server_errors: 0,
-    resyncs: 0, digest_mismatches: 0, range_breaks: 0, epoch_changes: 0, duplicates: 0, crossed_books: 0,
+    resyncs: 0, resumed_views: 0, resume_refused: 0, digest_mismatches: 0, range_breaks: 0, epoch_changes: 0, duplicates: 0, crossed_books: 0,
     invalid_frames: 0, decode_errors: 0, discarded_deltas: 0, unknown_view_frames: 0, unknown_level_removals: 0,
     conflated_frames: 0, updates_merged: 0, trades: 0, trade_aggregates: 0, trades_folded: 0,
     snapshot_timeouts: 0, reconnects: 0, stale_connections: 0, closes: 0, listener_errors: 0,

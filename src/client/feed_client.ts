@@ -41,7 +41,7 @@ import { FeedClientError, count_verdict, new_counters, type ClientCounters } fro
 import { Emitter } from './emitter.js';
 import { ReaderProgress } from './reader_progress.js';
 import { ViewTable, subscribe_messages } from './view_table.js';
-import { client_settings, subscription_of, type FeedClientOptions, type SubscribeOptions } from './options.js';
+import { client_settings, client_urls, subscription_of, type FeedClientOptions, type SubscribeOptions } from './options.js';
 
 export type { FeedClientOptions, SubscribeOptions } from './options.js';
 
@@ -86,7 +86,8 @@ export class FeedClient {
   private readonly progress: ReaderProgress;
   private readonly behind_ms: number;
 
-  constructor(readonly url: string, options: FeedClientOptions = {}) {
+  /** `url`: one feed, or several to fail over between (each reconnect tries the next, after a jittered backoff). */
+  constructor(url: string | readonly string[], options: FeedClientOptions = {}) {
     const settings = client_settings(url, options, now_ns);
     this.snapshot_timeout_ns = settings.snapshot_timeout_ms * 1e6;
     this.record_latency = settings.record_latency;
@@ -97,7 +98,7 @@ export class FeedClient {
       settings.ack ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
     this.events = new Emitter<ClientEvents>((err, event) => this.listener_failed(err, event));
     this.connection = new Connection(
-      { url, ...settings },
+      { urls: client_urls(url), ...settings },
       this.counters,
       {
         state: (next, previous) => this.events.emit('state', next, previous),
@@ -115,6 +116,11 @@ export class FeedClient {
 
   get state(): ConnectionState {
     return this.connection.state;
+  }
+
+  /** The feed URL in use now (several given: the one this client has failed over to). */
+  get url(): string {
+    return this.connection.url;
   }
 
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this {
@@ -430,6 +436,16 @@ export class FeedClient {
         view.engine_silent = s.engine_silent === true;
         // The feed is rebuilding this book: no Deltas until a fresh Snapshot, so what we show is stale.
         if (s.state === 'recovering' && view.state === 'synced') this.set_view_state(view, 'stale');
+        if (s.resume === undefined || s.resume === 'none' || view.depth !== s.resume_depth) continue;
+        if (s.resume === 'resumed' && view.book.has_snapshot && !view.confirmed) {
+          // The feed continues this view from the seq we hold: no Snapshot comes; the next Delta starts at seq + 1.
+          view.confirmed = true;
+          view.awaiting_since_ns = 0;
+          this.counters.resumed_views++;
+          this.set_view_state(view, 'synced');
+        } else if (s.resume !== 'resumed' && !view.confirmed) {
+          this.counters.resume_refused++;
+        }
       }
     }
     this.events.emit('status', msg);
@@ -506,6 +522,6 @@ export class FeedClient {
 }
 
 /** Opens a client. Equivalent to new FeedClient(url, options). */
-export function connect(url: string, options: FeedClientOptions = {}): FeedClient {
+export function connect(url: string | readonly string[], options: FeedClientOptions = {}): FeedClient {
   return new FeedClient(url, options);
 }

@@ -76,15 +76,25 @@ export interface ClientSettings {
   behind_ms: number;
 }
 
-/** Checks the URL and every option; throws before anything is opened. */
-export function client_settings(url: string, options: FeedClientOptions, default_clock_ns: () => number): ClientSettings {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new FeedClientError('socket', `not a URL: '${url}'`);
+/** One feed URL, or several to fail over between (tried in turn on each reconnect); each checked. */
+export function client_urls(url: string | readonly string[]): string[] {
+  const urls = typeof url === 'string' ? [url] : [...url];
+  if (urls.length === 0) throw new FeedClientError('socket', 'no feed URL given');
+  for (const u of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new FeedClientError('socket', `not a URL: '${u}'`);
+    }
+    if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new FeedClientError('socket', `expected a ws:// or wss:// URL, got '${u}'`);
   }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new FeedClientError('socket', `expected a ws:// or wss:// URL, got '${url}'`);
+  return urls;
+}
+
+/** Checks the URLs and every option; throws before anything is opened. */
+export function client_settings(url: string | readonly string[], options: FeedClientOptions, default_clock_ns: () => number): ClientSettings {
+  client_urls(url);
   const ws_ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (ws_ctor === undefined) {
     throw new FeedClientError('socket', 'no global WebSocket here (Node 20): pass options.WebSocket, e.g. `import { WebSocket } from "ws"`');

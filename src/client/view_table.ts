@@ -7,7 +7,7 @@
 //
 // Invariants: at most one view per (symbol, depth); a symbol with no views has
 // no entry; removing a view the table does not hold changes nothing.
-import type { SubscribeMsg } from '../wire/feed_types.js';
+import type { ResumePoint, SubscribeMsg } from '../wire/feed_types.js';
 import { symbols_per_message_max } from '../wire/feed_types.js';
 import type { ViewSlot } from './book_handle.js';
 
@@ -57,23 +57,37 @@ export class ViewTable {
   }
 }
 
+/** The (epoch, seq) a view holds verified, to offer on a resubscribe (docs/PROTOCOL.md §5.7); null if it holds none. */
+export function resume_point(view: ViewSlot): ResumePoint | null {
+  return view.book.has_snapshot ? { epoch: view.book.epoch, seq: view.book.seq } : null;
+}
+
 /**
  * One Subscribe per (depth, interval) group rather than one per view: after a
  * reconnect or a wave of timeouts, hundreds of views must not trip the
- * server's inbound message rate limit.
+ * server's inbound message rate limit. Each view that holds a verified book
+ * offers its (epoch, seq), so the feed can continue it without a Snapshot.
  */
 export function subscribe_messages(views: readonly ViewSlot[]): SubscribeMsg[] {
-  const groups = new Map<string, { depth: number; interval_ms: number; symbols: string[] }>();
+  const groups = new Map<string, { depth: number; interval_ms: number; symbols: string[]; resume: (ResumePoint | null)[] }>();
   for (const view of views) {
     const key = `${view.depth}/${view.interval_ms}`;
+    const point = resume_point(view);
     const group = groups.get(key);
-    if (group) group.symbols.push(view.symbol);
-    else groups.set(key, { depth: view.depth, interval_ms: view.interval_ms, symbols: [view.symbol] });
+    if (group) {
+      group.symbols.push(view.symbol);
+      group.resume.push(point);
+    } else {
+      groups.set(key, { depth: view.depth, interval_ms: view.interval_ms, symbols: [view.symbol], resume: [point] });
+    }
   }
   const out: SubscribeMsg[] = [];
   for (const g of groups.values()) {
     for (let i = 0; i < g.symbols.length; i += symbols_per_message_max) {
-      out.push({ type: 'subscribe', symbols: g.symbols.slice(i, i + symbols_per_message_max), depth: g.depth, interval_ms: g.interval_ms });
+      const msg: SubscribeMsg = { type: 'subscribe', symbols: g.symbols.slice(i, i + symbols_per_message_max), depth: g.depth, interval_ms: g.interval_ms };
+      const resume = g.resume.slice(i, i + symbols_per_message_max);
+      if (resume.some((p) => p !== null)) msg.resume = resume;
+      out.push(msg);
     }
   }
   return out;

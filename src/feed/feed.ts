@@ -16,10 +16,11 @@ import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
 import { close_code, depths_allowed, error_code, interval_ms_max } from '../wire/codes.js';
 import { decode_client_frame, FrameEncoder } from '../wire/feed_codec.js';
-import type { ClientMsg, SymbolStatusRec } from '../wire/feed_types.js';
+import type { ClientMsg, ResumePoint, SymbolStatusRec } from '../wire/feed_types.js';
 import { WireError } from '../wire/wire_error.js';
 import { Session, type SessionLimits, type SlowPolicy } from './session.js';
 import { Subscription } from './subscription.js';
+import { ResumeHistory } from './resume_history.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport } from './transport.js';
 import { ViewChannel } from './view_channel.js';
@@ -40,6 +41,10 @@ export class Feed {
   readonly sessions = new Set<Session>();
   private readonly channels = new Map<SymbolFeed, ViewChannel[]>();
   private readonly encoder = new FrameEncoder();
+  /** Keeps each view's recent changes so a reconnecting client can resume without a Snapshot. */
+  private readonly resume_history: ResumeHistory;
+  /** Resume points offered on Subscribe, by outcome (resumed, new_epoch, too_old, ahead, not_live). */
+  readonly resumes_total = new Map<string, number>();
   private readonly subjects: Subjects;
   private readonly dirty_symbols = new Set<SymbolFeed>();
   /** Sessions with frames queued this turn, in queueing order (Session.pending_queued keeps each in once). */
@@ -55,6 +60,7 @@ export class Feed {
 
   constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
     this.subjects = new Subjects(config.subject_prefix);
+    this.resume_history = new ResumeHistory(config.conflation_levels_max);
     const hooks = {
       on_commit: (f: SymbolFeed) => this.mark_dirty(f),
       on_reset: (f: SymbolFeed, reason: ResetReason) => this.on_reset(f, reason),
@@ -74,6 +80,9 @@ export class Feed {
   start(): void {
     for (const [symbol, f] of this.symbols) {
       this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), (data) => f.on_message(data, now_ns())));
+      // Every view exists from the start with its resume history, so a client failing over from another feed
+      // finds the changes since its seq here too (resume_history.ts; the cost is one view update per flush each).
+      for (const depth of depths_allowed) this.channel_for(f, depth);
       f.start();
     }
     this.stop_bus_watch = this.bus.onStatus((status) => {
@@ -198,7 +207,7 @@ export class Feed {
       return;
     }
     switch (msg.type) {
-      case 'subscribe': this.subscribe(session, msg.symbols, msg.depth, msg.interval_ms); break;
+      case 'subscribe': this.subscribe(session, msg.symbols, msg.depth, msg.interval_ms, msg.resume); break;
       case 'unsubscribe': this.unsubscribe(session, msg.symbols, msg.depth); break;
       case 'resync': this.resync(session, msg.symbol, msg.depth); break;
       case 'ack': session.on_ack(msg.bytes_processed, now_ms); break;
@@ -223,7 +232,7 @@ export class Feed {
     session.queue(frame);
   }
 
-  private subscribe(session: Session, symbols: string[], depth: number, interval_ms: number): void {
+  private subscribe(session: Session, symbols: string[], depth: number, interval_ms: number, resume?: (ResumePoint | null)[]): void {
     if (!depths_allowed.includes(depth)) {
       this.send_error(session, error_code.bad_depth, `depth must be one of ${depths_allowed.join(', ')} (0 = full book), got ${depth}`, '');
       return;
@@ -237,7 +246,10 @@ export class Feed {
       return;
     }
     const statuses: SymbolStatusRec[] = [];
-    for (const symbol of symbols) {
+    // Views resumed without a Snapshot: started after the Status that says so (a client discards Deltas until then).
+    const resumed: { sub: Subscription; frame: Uint8Array | null }[] = [];
+    for (let i = 0; i < symbols.length; i++) {
+      const symbol = symbols[i];
       const f = this.symbols.get(symbol);
       if (f === undefined) {
         this.send_error(session, error_code.unknown_symbol, `unknown symbol '${symbol}'`, symbol);
@@ -262,10 +274,24 @@ export class Feed {
       const sub = new Subscription(session, channel, interval_ms);
       session.add_view(sub, Date.now());
       this.counters.subscriptions++;
-      statuses.push(status_of(f));
-      if (f.state === 'live') this.start_sub(session, sub);
+      const point = resume?.[i] ?? null;
+      if (point === null) {
+        statuses.push(status_of(f));
+        if (f.state === 'live') this.start_sub(session, sub);
+        continue;
+      }
+      if (f.state === 'live') this.flush_symbol(f); // the view reaches the current commit point first
+      const decision = this.resume_history.decide(channel, point);
+      count_by(this.resumes_total, decision.outcome);
+      statuses.push({ ...status_of(f), resume: decision.outcome, resume_depth: depth });
+      if (decision.outcome === 'resumed') resumed.push({ sub, frame: decision.frame });
+      else if (f.state === 'live') this.start_sub(session, sub);
     }
     if (statuses.length > 0) this.queue_other(session, this.encoder.status({ symbols: statuses }));
+    for (const r of resumed) {
+      if (r.frame !== null) this.counters.deltas_out_total++;
+      session.resume_view(r.sub, r.frame, Date.now());
+    }
   }
 
   /** Snapshot now, then the view's Deltas: no window in which a Delta is lost or applied twice. */
@@ -312,6 +338,7 @@ export class Feed {
     let ch = list.find((c) => c.depth === depth);
     if (ch === undefined) {
       ch = new ViewChannel(f, depth, this.encoder, this.config.conflation_levels_max);
+      this.resume_history.track(ch);
       if (f.state === 'live') {
         this.flush_symbol(f); // other views of the symbol must not lose the changes we are about to skip
         ch.reset();
@@ -369,7 +396,9 @@ export class Feed {
     const channels = this.channels.get(f);
     if (channels !== undefined) {
       for (const ch of channels) {
+        const seq_before = ch.seq;
         const frame = ch.update(changes.bids, changes.asks, trades);
+        if (ch.seq !== seq_before) this.resume_history.record(ch);
         if (frame === null) continue;
         const sent_ns = now_ns();
         this.latency.record('ingest_to_send', sent_ns - f.ts_ingest_ns);
@@ -407,7 +436,10 @@ export class Feed {
     this.dirty_symbols.delete(f);
     f.pending_trades.length = 0;
     const channels = this.channels.get(f) ?? [];
-    for (const ch of channels) ch.reset();
+    for (const ch of channels) {
+      ch.reset();
+      this.resume_history.reset(ch);
+    }
     for (const session of this.sessions) {
       for (const sub of session.subs.values()) {
         if (sub.channel.symbol_feed !== f) continue;
@@ -466,6 +498,7 @@ export class Feed {
       counters: {
         ...this.counters, closes_total: Object.fromEntries(this.counters.closes_total), errors_total: Object.fromEntries(this.counters.errors_total),
         recoveries_total: Object.fromEntries(this.counters.recoveries_total), slow_closes_total: Object.fromEntries(this.counters.slow_closes_total),
+        resumes_total: Object.fromEntries(this.resumes_total),
       },
       latency_us: latency,
       symbols,

@@ -55,6 +55,8 @@ export type RecoverySource = 'none' | 'stream' | 'engine';
 
 /** Batches kept while recovering; past it the oldest go (the replay then re-requests). */
 export const recovery_buffer_batches_max = 20_000;
+/** Trades remembered with their seq, so a resumed view's catch-up can list the trades of its range. */
+export const recent_trades_max = 4096;
 /** Stream rounds that may end in 'retry' (new epoch without its snapshot yet, stream behind the buffer) before the engine is asked. */
 const stream_retries_max = 20;
 const stream_retry_pause_ms = 50;
@@ -122,6 +124,11 @@ export class SymbolFeed {
     recoveries: 0, bad_messages: 0, snapshot_requests: 0, snapshot_failures: 0, engine_heartbeats: 0,
     stream_recoveries: 0, stream_fills: 0, stream_failures: 0, stream_replayed_batches: 0, last_recovery_ms: 0, last_recovery_bytes: 0,
   };
+  /** Recent trades and their seqs (a ring of recent_trades_max); every trade with a seq above trades_complete_after_seq is in it. */
+  private readonly recent_trades: TradeRec[] = [];
+  private readonly recent_trade_seqs: number[] = [];
+  private recent_trades_start = 0;
+  private trades_complete_after_seq = 0;
   /** Nothing live heard from the engine for engine_silence_ms_max while the book is live (served as the last the stream has). */
   engine_silent = false;
   last_recovery_source: RecoverySource = 'none';
@@ -284,7 +291,7 @@ export class SymbolFeed {
       this.stats.events++;
       this.applied_seq = ev.seq;
       this.ts_engine_ns = ev.ts_engine_ns;
-      if (ev.kind === event_execute) this.record_trade(ev.trade_id, ev.price, ev.qty, ev.ts_engine_ns, ev.aggressor);
+      if (ev.kind === event_execute) this.record_trade(ev.seq, ev.trade_id, ev.price, ev.qty, ev.ts_engine_ns, ev.aggressor);
       if (ev.flags & flag_end_of_engine_event) {
         this.committed_seq = ev.seq;
         this.versions++;
@@ -297,11 +304,42 @@ export class SymbolFeed {
     return 'ok';
   }
 
-  private record_trade(trade_id: number, price: number, size: number, ts_engine_ns: number, aggressor: Side): void {
+  private record_trade(seq: number, trade_id: number, price: number, size: number, ts_engine_ns: number, aggressor: Side): void {
     // Several makers can fill at one price in one sweep; each is a trade of its own.
     this.last_trade_id = trade_id;
+    const trade: TradeRec = { trade_id, price, size, ts_engine_ns, aggressor };
+    this.remember_trade(seq, trade);
     if (this.pending_trades.length >= pending_trades_max) return; // flushes run every turn; unreachable in practice
-    this.pending_trades.push({ trade_id, price, size, ts_engine_ns, aggressor });
+    this.pending_trades.push(trade);
+  }
+
+  private remember_trade(seq: number, trade: TradeRec): void {
+    this.recent_trades.push(trade);
+    this.recent_trade_seqs.push(seq);
+    if (this.recent_trades.length - this.recent_trades_start > recent_trades_max) {
+      this.trades_complete_after_seq = this.recent_trade_seqs[this.recent_trades_start];
+      this.recent_trades_start++;
+      if (this.recent_trades_start >= recent_trades_max) {
+        // Amortized O(1): drop the forgotten half in one splice.
+        this.recent_trades.splice(0, this.recent_trades_start);
+        this.recent_trade_seqs.splice(0, this.recent_trades_start);
+        this.recent_trades_start = 0;
+      }
+    }
+  }
+
+  /**
+   * The symbol's trades with a seq in (after_seq, through_seq], in order; null
+   * when some of them are no longer remembered (or came before the last reset).
+   */
+  trades_between(after_seq: number, through_seq: number): TradeRec[] | null {
+    if (after_seq < this.trades_complete_after_seq) return null;
+    const out: TradeRec[] = [];
+    const seqs = this.recent_trade_seqs;
+    for (let i = this.recent_trades_start; i < seqs.length; i++) {
+      if (seqs[i] > after_seq && seqs[i] <= through_seq) out.push(this.recent_trades[i]);
+    }
+    return out;
   }
 
   get is_committed(): boolean {
@@ -480,6 +518,11 @@ export class SymbolFeed {
   }
 
   private load_snapshot(snap: L2Snapshot): void {
+    // Trades before the snapshot are not ours to report: a resume from before it gets a Snapshot.
+    this.recent_trades.length = 0;
+    this.recent_trade_seqs.length = 0;
+    this.recent_trades_start = 0;
+    this.trades_complete_after_seq = snap.seq;
     this.book.load(snap.bids, snap.asks);
     this.book.take_changes(); // views restart from the whole book, not from a change list
     this.instrument = snap.instrument;

@@ -30,9 +30,9 @@ import * as flatbuffers from 'flatbuffers';
 import type { Side } from '../book/types.js';
 import { error_code } from './codes.js';
 import {
-  decimal_string_bytes_max, error_message_bytes_max, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
+  decimal_string_bytes_max, error_message_bytes_max, resume_names, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
   type AckMsg, type ClientMsg, type DeltaMsg, type ErrorMsg, type HeartbeatMsg, type PingMsg, type PongMsg,
-  type ResyncMsg, type ServerMsg, type SnapshotMsg, type StatusMsg, type SubscribeMsg, type SymbolStatusRec,
+  type ResumeName, type ResyncMsg, type ServerMsg, type SnapshotMsg, type StatusMsg, type SubscribeMsg, type SymbolStatusRec,
   type TradeAggregateRec, type TradeRec, type UnsubscribeMsg,
 } from './feed_types.js';
 import { count_unlimited, FlatbufferReader, guarded, TableRef } from './flatbuffer_reader.js';
@@ -56,13 +56,13 @@ const delta_slot = {
   updates_merged: 10, conflated: 11, ts_engine_ns: 12, ts_ingest_ns: 13, ts_send_ns: 14,
 } as const;
 const aggregate_slot = { count: 0, first_trade_id: 1, last_trade_id: 2, volume: 3, vwap: 4, high: 5, low: 6, last: 7, buy_volume: 8 } as const;
-const subscribe_slot = { symbols: 0, depth: 1, interval_ms: 2 } as const;
+const subscribe_slot = { symbols: 0, depth: 1, interval_ms: 2, resume_epochs: 3, resume_seqs: 4 } as const;
 const unsubscribe_slot = { symbols: 0, depth: 1 } as const;
 const resync_slot = { symbol: 0, depth: 1 } as const;
 const ping_slot = { nonce: 0, client_time_ns: 1 } as const;
 const ack_slot = { bytes_processed: 0 } as const;
 const heartbeat_slot = { server_time_ns: 0 } as const;
-const symbol_status_slot = { symbol: 0, state: 1, epoch: 2, seq: 3, engine_silent: 4 } as const;
+const symbol_status_slot = { symbol: 0, state: 1, epoch: 2, seq: 3, engine_silent: 4, resume: 5, resume_depth: 6 } as const;
 const status_slot = { symbols: 0 } as const;
 const error_slot = { code: 0, message: 1, symbol: 2 } as const;
 const pong_slot = { nonce: 0, client_time_ns: 1, server_time_ns: 2 } as const;
@@ -152,12 +152,14 @@ export class FrameEncoder {
     const entries: number[] = [];
     for (const s of m.symbols) {
       const symbol = this.symbol(s.symbol);
-      b.startObject(5);
+      b.startObject(7);
       add_i64(b, symbol_status_slot.seq, s.seq);
       add_i64(b, symbol_status_slot.epoch, s.epoch);
       b.addFieldOffset(symbol_status_slot.symbol, symbol, 0);
       b.addFieldInt8(symbol_status_slot.state, symbol_state_names.indexOf(s.state), 0);
       b.addFieldInt8(symbol_status_slot.engine_silent, s.engine_silent === true ? 1 : 0, 0);
+      b.addFieldInt16(symbol_status_slot.resume_depth, s.resume_depth ?? 0, 0);
+      b.addFieldInt8(symbol_status_slot.resume, s.resume === undefined ? 0 : resume_names.indexOf(s.resume), 0);
       entries.push(b.endObject());
     }
     const symbols = offsets_vector(b, entries);
@@ -190,9 +192,23 @@ export class FrameEncoder {
     check_symbols(m.symbols);
     check_uint('depth', m.depth, u16_max);
     check_uint('interval_ms', m.interval_ms, u32_max);
+    const resume = m.resume;
+    if (resume !== undefined && resume.length !== 0 && resume.length !== m.symbols.length) {
+      throw new WireError(`resume has ${resume.length} points for ${m.symbols.length} symbols`, error_code.bad_request);
+    }
     const b = this.begin();
     const symbols = this.symbols_vector(m.symbols);
-    b.startObject(3);
+    // Resume points (cold path: a reconnect's subscribes): epoch 0 = none held.
+    let epochs = 0;
+    let seqs = 0;
+    if (resume !== undefined && resume.some((p) => p !== null)) {
+      for (const p of resume) if (p !== null) { check_uint('resume epoch', p.epoch, Number.MAX_SAFE_INTEGER); check_uint('resume seq', p.seq, Number.MAX_SAFE_INTEGER); }
+      epochs = u64_vector(b, resume.map((p) => p?.epoch ?? 0));
+      seqs = u64_vector(b, resume.map((p) => p?.seq ?? 0));
+    }
+    b.startObject(5);
+    if (epochs !== 0) b.addFieldOffset(subscribe_slot.resume_epochs, epochs, 0);
+    if (seqs !== 0) b.addFieldOffset(subscribe_slot.resume_seqs, seqs, 0);
     b.addFieldOffset(subscribe_slot.symbols, symbols, 0);
     b.addFieldInt32(subscribe_slot.interval_ms, m.interval_ms, 0);
     b.addFieldInt16(subscribe_slot.depth, m.depth, 0);
@@ -319,6 +335,13 @@ function aggregate_table(b: flatbuffers.Builder, a: TradeAggregateRec): number {
   return b.endObject();
 }
 
+/** A vector of uint64 (each below 2^53). */
+function u64_vector(b: flatbuffers.Builder, values: readonly number[]): number {
+  b.startVector(8, values.length, 8);
+  for (let i = values.length - 1; i >= 0; i--) b.addInt64(BigInt(values[i]));
+  return b.endVector();
+}
+
 function offsets_vector(b: flatbuffers.Builder, offsets: readonly number[]): number {
   b.startVector(4, offsets.length, 4);
   for (let i = offsets.length - 1; i >= 0; i--) b.addOffset(offsets[i]);
@@ -383,7 +406,7 @@ export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg 
     const t = body_table;
     switch (type) {
       case Body.Subscribe:
-        return { type: 'subscribe', symbols: symbol_list(t, subscribe_slot.symbols), depth: r.u16(t, subscribe_slot.depth), interval_ms: r.u32(t, subscribe_slot.interval_ms) };
+        return decode_subscribe(t);
       case Body.Unsubscribe:
         return { type: 'unsubscribe', symbols: symbol_list(t, unsubscribe_slot.symbols), depth: r.u16(t, unsubscribe_slot.depth) };
       case Body.Resync:
@@ -396,6 +419,31 @@ export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg 
         throw new WireError(`a client may not send ${Body[type]}`, error_code.not_a_client_message);
     }
   });
+}
+
+function decode_subscribe(t: TableRef): SubscribeMsg {
+  const r = reader;
+  const symbols = symbol_list(t, subscribe_slot.symbols);
+  const msg: SubscribeMsg = { type: 'subscribe', symbols, depth: r.u16(t, subscribe_slot.depth), interval_ms: r.u32(t, subscribe_slot.interval_ms) };
+  const epochs = u64_list(t, subscribe_slot.resume_epochs, symbols.length, 'resume_epochs');
+  const seqs = u64_list(t, subscribe_slot.resume_seqs, symbols.length, 'resume_seqs');
+  if (epochs === null && seqs === null) return msg;
+  if (epochs === null || seqs === null || epochs.length !== symbols.length || seqs.length !== symbols.length) {
+    return r.fail(`resume_epochs and resume_seqs must both be as long as symbols (${symbols.length})`, error_code.bad_request);
+  }
+  msg.resume = epochs.map((epoch, i) => (epoch === 0 ? null : { epoch, seq: seqs[i] }));
+  return msg;
+}
+
+/** An optional vector of exact uint64 (below 2^53), at most count_max long; null when absent. */
+function u64_list(t: TableRef, slot: number, count_max: number, what: string): number[] | null {
+  const r = reader;
+  const pos = r.target(t, slot, what);
+  if (pos === 0) return null;
+  const n = r.vector(pos, 8, count_max, what, error_code.bad_request);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = r.u64_exact_at(pos + 4 + 8 * i, what);
+  return out;
 }
 
 function symbol_list(t: TableRef, slot: number): string[] {
@@ -504,6 +552,11 @@ function decode_aggregate(t: TableRef, slot: number): TradeAggregateRec | null {
   };
 }
 
+function resume_name(code: number): ResumeName {
+  if (code >= resume_names.length) reader.fail(`unknown resume outcome ${code}`);
+  return resume_names[code];
+}
+
 function decode_status(t: TableRef): StatusMsg {
   const r = reader;
   const pos = r.target(t, status_slot.symbols, 'symbols');
@@ -521,6 +574,8 @@ function decode_status(t: TableRef): StatusMsg {
       epoch: r.u64_exact(s, symbol_status_slot.epoch, 'epoch'),
       seq: r.u64_exact(s, symbol_status_slot.seq, 'seq'),
       engine_silent: r.u8(s, symbol_status_slot.engine_silent) !== 0,
+      resume: resume_name(r.u8(s, symbol_status_slot.resume)),
+      resume_depth: r.u16(s, symbol_status_slot.resume_depth),
     };
   }
   return { type: 'status', symbols };

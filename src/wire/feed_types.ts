@@ -90,6 +90,10 @@ export interface SymbolStatusRec {
   seq: number;
   /** Nothing live from the engine for the feed's silence limit (absent = false: older feeds never send it). */
   engine_silent?: boolean;
+  /** What became of this symbol's resume point in the Subscribe this Status answers (absent = 'none'). */
+  resume?: ResumeName;
+  /** The depth of the view `resume` is about. */
+  resume_depth?: number;
 }
 
 export interface StatusMsg {
@@ -111,12 +115,24 @@ export interface PongMsg {
   server_time_ns: number;
 }
 
+/** A view's position a client holds, offered on Subscribe to resume it (docs/PROTOCOL.md §5.7). */
+export interface ResumePoint {
+  epoch: number;
+  seq: number;
+}
+
 export interface SubscribeMsg {
   type: 'subscribe';
   symbols: string[];
   depth: number;
   interval_ms: number;
+  /** Absent or as long as `symbols`; null = nothing held for that symbol. */
+  resume?: (ResumePoint | null)[];
 }
+
+/** feed.fbs Resume, by index. */
+export const resume_names = ['none', 'resumed', 'new_epoch', 'too_old', 'ahead', 'not_live'] as const;
+export type ResumeName = (typeof resume_names)[number];
 
 export interface UnsubscribeMsg {
   type: 'unsubscribe';

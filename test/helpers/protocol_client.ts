@@ -59,7 +59,7 @@ export class ProtocolClient {
   subscribe(symbols: string[], depth: number, interval_ms = 0): void {
     const b = new flatbuffers.Builder(256);
     const syms = Subscribe.createSymbolsVector(b, symbols.map((s) => b.createString(s)));
-    const sub = Subscribe.createSubscribe(b, syms, depth, interval_ms);
+    const sub = Subscribe.createSubscribe(b, syms, depth, interval_ms, 0, 0);
     b.finish(Frame.createFrame(b, Body.Subscribe, sub));
     this.ws.send(b.asUint8Array().slice());
   }

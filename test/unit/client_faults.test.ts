@@ -177,9 +177,10 @@ describe('FeedClient against a fake feed', () => {
     expect(c.counters.reconnects).toBeGreaterThanOrEqual(1);
     expect(s.refused).toBeGreaterThanOrEqual(1); // it did retry while the server was down
     const subs = s.received.filter((r) => r.msg.type === 'subscribe' && r.conn > 1).map((r) => r.msg);
+    // Each view offers the (epoch, seq) it held; this fake feed knows no resume and answers with Snapshots, which replace the books.
     expect(subs).toEqual(expect.arrayContaining([
-      { type: 'subscribe', symbols: ['BTC-USD'], depth: 0, interval_ms: 0 },
-      { type: 'subscribe', symbols: ['ETH-USD'], depth: 10, interval_ms: 100 },
+      { type: 'subscribe', symbols: ['BTC-USD'], depth: 0, interval_ms: 0, resume: [{ epoch: 1, seq: expect.any(Number) }] },
+      { type: 'subscribe', symbols: ['ETH-USD'], depth: 10, interval_ms: 100, resume: [{ epoch: 1, seq: expect.any(Number) }] },
     ]));
   });
 

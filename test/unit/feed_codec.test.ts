@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { error_code } from '../../src/wire/codes.js';
 import { decode_client_frame, decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
 import {
-  symbol_bytes_max, symbols_per_message_max, type ClientMsg, type DeltaMsg, type ServerMsg, type SnapshotMsg,
+  resume_names, symbol_bytes_max, symbols_per_message_max, type ClientMsg, type DeltaMsg, type ServerMsg, type SnapshotMsg,
   type TradeAggregateRec, type TradeRec,
 } from '../../src/wire/feed_types.js';
 import { Ack } from '../../src/wire/generated/depthcast/feed/ack.js';
@@ -58,12 +58,16 @@ const server_arb: fc.Arbitrary<ServerMsg> = fc.oneof(
   snapshot_arb,
   delta_arb,
   fc.record({ type: fc.constant('heartbeat' as const), server_time_ns: time_ns }),
-  fc.record({ type: fc.constant('status' as const), symbols: fc.array(fc.record({ symbol, state: fc.constantFrom('unknown' as const, 'recovering' as const, 'live' as const), epoch: exact_nat, seq: exact_nat, engine_silent: fc.boolean() }), { maxLength: 8 }) }),
+  fc.record({ type: fc.constant('status' as const), symbols: fc.array(fc.record({ symbol, state: fc.constantFrom('unknown' as const, 'recovering' as const, 'live' as const), epoch: exact_nat, seq: exact_nat, engine_silent: fc.boolean(), resume: fc.constantFrom(...resume_names), resume_depth: u16 }), { maxLength: 8 }) }),
   fc.record({ type: fc.constant('error' as const), code: u16, message: fc.string({ unit: 'binary', maxLength: 200 }), symbol: fc.oneof(fc.constant(''), symbol) }),
   fc.record({ type: fc.constant('pong' as const), nonce: exact_nat, client_time_ns: time_ns, server_time_ns: time_ns }),
 );
 const client_arb: fc.Arbitrary<ClientMsg> = fc.oneof(
   fc.record({ type: fc.constant('subscribe' as const), symbols: fc.array(symbol, { maxLength: 20 }), depth: u16, interval_ms: u32 }),
+  // With resume points (one per symbol, some null): decoded back exactly.
+  fc.array(fc.tuple(symbol, fc.option(fc.record({ epoch: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), seq: exact_nat }), { nil: null })), { minLength: 1, maxLength: 20 })
+    .filter((list) => list.some(([, p]) => p !== null))
+    .chain((list) => fc.record({ type: fc.constant('subscribe' as const), symbols: fc.constant(list.map(([s]) => s)), depth: u16, interval_ms: u32, resume: fc.constant(list.map(([, p]) => p)) })),
   fc.record({ type: fc.constant('unsubscribe' as const), symbols: fc.array(symbol, { maxLength: 20 }), depth: u16 }),
   fc.record({ type: fc.constant('resync' as const), symbol, depth: u16 }),
   fc.record({ type: fc.constant('ping' as const), nonce: exact_nat, client_time_ns: time_ns }),
@@ -220,14 +224,14 @@ describe('feed codec agrees with the flatc-generated code', () => {
 
     b.clear();
     const s1 = b.createString('ETH-USD');
-    const entry = SymbolStatus.createSymbolStatus(b, s1, 1, 9n, 10n, true);
+    const entry = SymbolStatus.createSymbolStatus(b, s1, 1, 9n, 10n, true, 3, 50);
     const list = Status.createSymbolsVector(b, [entry]);
     b.finish(Frame.createFrame(b, Body.Status, Status.createStatus(b, list)));
-    expect(decode_server_frame(b.asUint8Array())).toEqual({ type: 'status', symbols: [{ symbol: 'ETH-USD', state: 'recovering', epoch: 9, seq: 10, engine_silent: true }] });
+    expect(decode_server_frame(b.asUint8Array())).toEqual({ type: 'status', symbols: [{ symbol: 'ETH-USD', state: 'recovering', epoch: 9, seq: 10, engine_silent: true, resume: 'too_old', resume_depth: 50 }] });
 
     b.clear();
     const names = Subscribe.createSymbolsVector(b, [b.createString('A'), b.createString('B')]);
-    b.finish(Frame.createFrame(b, Body.Subscribe, Subscribe.createSubscribe(b, names, 50, 100)));
+    b.finish(Frame.createFrame(b, Body.Subscribe, Subscribe.createSubscribe(b, names, 50, 100, 0, 0)));
     expect(decode_client_frame(b.asUint8Array())).toEqual({ type: 'subscribe', symbols: ['A', 'B'], depth: 50, interval_ms: 100 });
   });
 });
@@ -321,7 +325,7 @@ describe('feed decoders refuse malformed frames', () => {
     expect_wire_error(() => decode_client_frame(big_seq), error_code.bad_frame, /nonce is 2\^53/);
     const bad_state = raw(Body.Status, (b) => {
       const s = b.createString('A');
-      const entry = SymbolStatus.createSymbolStatus(b, s, 3 as SymbolState, 0n, 0n, false);
+      const entry = SymbolStatus.createSymbolStatus(b, s, 3 as SymbolState, 0n, 0n, false, 0, 0);
       const list = Status.createSymbolsVector(b, [entry]);
       return Status.createStatus(b, list);
     });
@@ -353,7 +357,7 @@ describe('feed decoders refuse malformed frames', () => {
   it('a Status whose entries all point at one table decodes in bounded work', () => {
     // 2,000 offsets to one SymbolStatus: a DAG, legal in flatbuffers; work stays linear in the frame size.
     const frame = raw(Body.Status, (b) => {
-      const entry = SymbolStatus.createSymbolStatus(b, b.createString('X'.repeat(32)), 2, 1n, 1n, false);
+      const entry = SymbolStatus.createSymbolStatus(b, b.createString('X'.repeat(32)), 2, 1n, 1n, false, 0, 0);
       const list = Status.createSymbolsVector(b, Array(2000).fill(entry));
       return Status.createStatus(b, list);
     });

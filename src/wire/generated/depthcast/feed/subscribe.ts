@@ -42,8 +42,28 @@ intervalMs():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+resumeEpochs(index: number):bigint|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint64(this.bb!.__vector(this.bb_pos + offset) + index * 8) : BigInt(0);
+}
+
+resumeEpochsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+resumeSeqs(index: number):bigint|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint64(this.bb!.__vector(this.bb_pos + offset) + index * 8) : BigInt(0);
+}
+
+resumeSeqsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(3);
+  builder.startObject(5);
 }
 
 static addSymbols(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset) {
@@ -70,17 +90,51 @@ static addIntervalMs(builder:flatbuffers.Builder, intervalMs:number) {
   builder.addFieldInt32(2, intervalMs, 0);
 }
 
+static addResumeEpochs(builder:flatbuffers.Builder, resumeEpochsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, resumeEpochsOffset, 0);
+}
+
+static createResumeEpochsVector(builder:flatbuffers.Builder, data:bigint[]):flatbuffers.Offset {
+  builder.startVector(8, data.length, 8);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt64(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startResumeEpochsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 8);
+}
+
+static addResumeSeqs(builder:flatbuffers.Builder, resumeSeqsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, resumeSeqsOffset, 0);
+}
+
+static createResumeSeqsVector(builder:flatbuffers.Builder, data:bigint[]):flatbuffers.Offset {
+  builder.startVector(8, data.length, 8);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt64(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startResumeSeqsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(8, numElems, 8);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // symbols
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset, depth:number, intervalMs:number):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset, depth:number, intervalMs:number, resumeEpochsOffset:flatbuffers.Offset, resumeSeqsOffset:flatbuffers.Offset):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addSymbols(builder, symbolsOffset);
   Subscribe.addDepth(builder, depth);
   Subscribe.addIntervalMs(builder, intervalMs);
+  Subscribe.addResumeEpochs(builder, resumeEpochsOffset);
+  Subscribe.addResumeSeqs(builder, resumeSeqsOffset);
   return Subscribe.endSubscribe(builder);
 }
 }

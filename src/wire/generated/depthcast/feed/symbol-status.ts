@@ -2,6 +2,7 @@
 
 import * as flatbuffers from 'flatbuffers';
 
+import { Resume } from '../../depthcast/feed/resume.js';
 import { SymbolState } from '../../depthcast/feed/symbol-state.js';
 
 
@@ -50,8 +51,18 @@ engineSilent():boolean {
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+resume():Resume {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Resume.None;
+}
+
+resumeDepth():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
+}
+
 static startSymbolStatus(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(7);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -74,19 +85,29 @@ static addEngineSilent(builder:flatbuffers.Builder, engineSilent:boolean) {
   builder.addFieldInt8(4, +engineSilent, +false);
 }
 
+static addResume(builder:flatbuffers.Builder, resume:Resume) {
+  builder.addFieldInt8(5, resume, Resume.None);
+}
+
+static addResumeDepth(builder:flatbuffers.Builder, resumeDepth:number) {
+  builder.addFieldInt16(6, resumeDepth, 0);
+}
+
 static endSymbolStatus(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // symbol
   return offset;
 }
 
-static createSymbolStatus(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, state:SymbolState, epoch:bigint, seq:bigint, engineSilent:boolean):flatbuffers.Offset {
+static createSymbolStatus(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, state:SymbolState, epoch:bigint, seq:bigint, engineSilent:boolean, resume:Resume, resumeDepth:number):flatbuffers.Offset {
   SymbolStatus.startSymbolStatus(builder);
   SymbolStatus.addSymbol(builder, symbolOffset);
   SymbolStatus.addState(builder, state);
   SymbolStatus.addEpoch(builder, epoch);
   SymbolStatus.addSeq(builder, seq);
   SymbolStatus.addEngineSilent(builder, engineSilent);
+  SymbolStatus.addResume(builder, resume);
+  SymbolStatus.addResumeDepth(builder, resumeDepth);
   return SymbolStatus.endSymbolStatus(builder);
 }
 }
