@@ -57,7 +57,7 @@ export class ViewTable {
   }
 }
 
-/** The (epoch, seq) a view holds verified, to offer on a resubscribe (docs/PROTOCOL.md §5.7); null if it holds none. */
+/** The (epoch, seq) a view holds verified, to offer on a resubscribe (docs/PROTOCOL.md §5.8); null if it holds none. */
 export function resume_point(view: ViewSlot): ResumePoint | null {
   return view.book.has_snapshot ? { epoch: view.book.epoch, seq: view.book.seq } : null;
 }

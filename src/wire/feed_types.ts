@@ -115,7 +115,7 @@ export interface PongMsg {
   server_time_ns: number;
 }
 
-/** A view's position a client holds, offered on Subscribe to resume it (docs/PROTOCOL.md §5.7). */
+/** A view's position a client holds, offered on Subscribe to resume it (docs/PROTOCOL.md §5.8). */
 export interface ResumePoint {
   epoch: number;
   seq: number;
