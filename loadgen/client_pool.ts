@@ -209,7 +209,7 @@ export class ClientPool {
     // until its average rate allows more): it must not take that silence for a
     // dead socket and reconnect, nor re-ask for snapshots it has not read yet.
     const patient_ms = Math.min(timer_ms_max, (o.duration_s + 60) * 1000);
-    const client = connect(spec.url, {
+    const client = connect(spec.urls, {
       WebSocket: this.socket_class(slot),
       hops: spec.slow ? this.series.slow : this.series.fast,
       heartbeat_interval_ms: spec.slow ? patient_ms : o.heartbeat_interval_ms,

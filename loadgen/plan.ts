@@ -8,7 +8,10 @@ import { LoadgenOptionError, sockets_per_source_address_max, type LoadgenOptions
 
 export interface ClientSpec {
   index: number;
+  /** The feed this client starts on (round-robin over --url). */
   url: string;
+  /** Every --url, starting with `url`: on a lost connection the client fails over to the next (SDK connect). */
+  urls: string[];
   /** '' = let the kernel choose. */
   local_address: string;
   symbols: string[];
@@ -128,6 +131,7 @@ export function plan_run(o: LoadgenOptions, symbols: readonly string[]): RunPlan
     clients.push({
       index: i,
       url: o.urls[i % o.urls.length],
+      urls: o.urls.map((_, k) => o.urls[(i + k) % o.urls.length]),
       local_address: addresses.length === 0 ? '' : addresses[Math.floor(i / Math.ceil(o.clients / addresses.length))] ?? addresses[addresses.length - 1],
       symbols: pick_symbols(symbols, o.symbols_per_client, o.symbol_dist, random, cdf),
       slow: slow[i] === 1,
