@@ -30,8 +30,8 @@ export interface Bus {
   serve(subject: string, responder: BusResponder): BusSubscription;
   /** Resolves once everything published so far has reached the server. */
   flush(): Promise<void>;
-  isConnected(): boolean;
-  onStatus(listener: (status: BusStatus) => void): () => void;
+  is_connected(): boolean;
+  on_status(listener: (status: BusStatus) => void): () => void;
   close(): Promise<void>;
   /**
    * The durable stream of these subjects (event_stream.ts), or null when this

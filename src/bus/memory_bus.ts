@@ -81,11 +81,11 @@ export class MemoryBus implements Bus {
     return new Promise((resolve) => setImmediate(resolve));
   }
 
-  isConnected(): boolean {
+  is_connected(): boolean {
     return !this.closed;
   }
 
-  onStatus(listener: (s: BusStatus) => void): () => void {
+  on_status(listener: (s: BusStatus) => void): () => void {
     this.status_listeners.add(listener);
     return () => this.status_listeners.delete(listener);
   }

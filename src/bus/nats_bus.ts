@@ -155,11 +155,11 @@ export class NatsBus implements Bus {
     await this.nc.flush();
   }
 
-  isConnected(): boolean {
+  is_connected(): boolean {
     return this.connected && !this.nc.isClosed();
   }
 
-  onStatus(listener: (s: BusStatus) => void): () => void {
+  on_status(listener: (s: BusStatus) => void): () => void {
     this.status_listeners.add(listener);
     return () => this.status_listeners.delete(listener);
   }

@@ -85,7 +85,7 @@ export class Feed {
       for (const depth of depths_allowed) this.channel_for(f, depth);
       f.start();
     }
-    this.stop_bus_watch = this.bus.onStatus((status) => {
+    this.stop_bus_watch = this.bus.on_status((status) => {
       if (status === 'disconnected') for (const f of this.symbols.values()) f.upstream_lost();
       else if (status === 'reconnected') for (const f of this.symbols.values()) f.upstream_back();
     });
@@ -102,7 +102,7 @@ export class Feed {
       symbols[s] = f.engine_silent ? 'engine_silent' : f.state;
       if (f.state !== 'live' || f.engine_silent) all_live = false;
     }
-    const bus_connected = this.bus.isConnected();
+    const bus_connected = this.bus.is_connected();
     return { ready: bus_connected && all_live && !this.stopping, bus_connected, symbols };
   }
 
@@ -492,7 +492,7 @@ export class Feed {
     const latency: Record<string, unknown> = {};
     for (const hop of server_hops) latency[hop] = this.latency.percentiles(hop);
     return {
-      bus: { kind: this.bus.kind, connected: this.bus.isConnected() },
+      bus: { kind: this.bus.kind, connected: this.bus.is_connected() },
       connections: this.sessions.size,
       slow_consumers: this.slow_consumer_stats(),
       counters: {

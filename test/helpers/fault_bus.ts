@@ -40,8 +40,8 @@ export class FaultBus implements Bus {
 
   serve(subject: string, responder: BusResponder): BusSubscription { return this.inner.serve(subject, responder); }
   flush(): Promise<void> { return this.inner.flush(); }
-  isConnected(): boolean { return this.inner.isConnected(); }
-  onStatus(listener: (s: BusStatus) => void): () => void { return this.inner.onStatus(listener); }
+  is_connected(): boolean { return this.inner.is_connected(); }
+  on_status(listener: (s: BusStatus) => void): () => void { return this.inner.on_status(listener); }
   close(): Promise<void> { return this.inner.close(); }
   /** The wrapped bus's durable stream, undisturbed: faults are injected on the live path only. */
   event_stream(subjects: Subjects): EventStream | null { return this.inner.event_stream?.(subjects) ?? null; }

@@ -57,9 +57,9 @@ describe('NatsBus connection handling', () => {
     await new Promise((r) => setTimeout(r, 300));
     const again = await start_nats_server_on(late.port);
     const bus = await connecting;
-    expect(bus.isConnected()).toBe(true);
+    expect(bus.is_connected()).toBe(true);
     const statuses: string[] = [];
-    bus.onStatus((s) => statuses.push(s));
+    bus.on_status((s) => statuses.push(s));
     await again.restart();
     await wait_for('reconnected', () => statuses.includes('reconnected'));
     const got: number[] = [];

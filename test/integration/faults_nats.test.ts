@@ -107,7 +107,7 @@ describe('faults upstream of the feed (real nats-server)', () => {
 
     await r.nats.restart();
     // The feed's connection comes back by itself (NatsBus reconnects forever) and the books go live again.
-    await wait_for('bus reconnected', () => r.feed_bus.isConnected() && r.engine_bus.isConnected());
+    await wait_for('bus reconnected', () => r.feed_bus.is_connected() && r.engine_bus.is_connected());
     await wait_for('feed live again', () => r.feed.feed.health().ready);
     await sleep(500);
 
@@ -130,7 +130,7 @@ describe('faults upstream of the feed (real nats-server)', () => {
     const seqs = symbols.map((s) => engine.snapshot(s).seq);
     const snapshots_before = clients.map((c) => c.counters.snapshots);
     await r.nats.restart();
-    await wait_for('feed live again', () => r.feed_bus.isConnected() && r.feed.feed.health().ready);
+    await wait_for('feed live again', () => r.feed_bus.is_connected() && r.feed.feed.health().ready);
     const stats = r.feed.feed.stats() as { symbols: Record<string, { recoveries: number }> };
     expect(symbols.map((s) => stats.symbols[s].recoveries)).toEqual(symbols.map(() => 1));
     // Clients were told (stale), then got the same book again as a fresh snapshot at the same seq.

@@ -53,7 +53,7 @@ describe('a 3-node NATS cluster loses a node mid-stream', () => {
     expect(info?.replicas).toBe(3);
     const feed_buses = [await bus('feed-a'), await bus('feed-b')];
     const disconnects = feed_buses.map(() => 0);
-    feed_buses.forEach((b, i) => b.onStatus((s) => { if (s === 'disconnected') disconnects[i]++; }));
+    feed_buses.forEach((b, i) => b.on_status((s) => { if (s === 'disconnected') disconnects[i]++; }));
     for (const b of feed_buses) feeds.push(await start_feed_service(config, b));
     await wait_for('feeds live', () => feeds.every((f) => f.feed.health().ready));
     for (const f of feeds) {
