@@ -13,7 +13,7 @@
 //   leaning towards the side the fair price has moved to, so the book follows it;
 // - a thin side (fewer than a few levels) is refilled first, keeping the book two-sided.
 //
-// The generator reads the book it feeds (BookView, implemented by Matcher), so
+// The generator reads the book it feeds (OrderBookReader, implemented by Matcher), so
 // the stream depends only on (seed, symbol, rate, burst factor) and the order
 // count: same inputs, same orders.
 import { type Side, side_ask, side_bid } from '../book/types.js';
@@ -22,7 +22,7 @@ import type { InstrumentSpec } from './instruments.js';
 import { type OrderCommand, order_cancel, order_ioc, order_limit, order_market, order_replace } from './matcher.js';
 
 /** What the generator reads of the book; the Matcher implements it. */
-export interface BookView {
+export interface OrderBookReader {
   depth(side: Side): number;
   level_price(side: Side, depth: number): number;
   level_size(side: Side, depth: number): number;
@@ -67,7 +67,7 @@ export class OrderFlow {
   private readonly rate_orders_per_s: number;
   private readonly burst_factor: number;
 
-  constructor(private readonly book: BookView, private readonly spec: InstrumentSpec, options: OrderFlowOptions) {
+  constructor(private readonly book: OrderBookReader, private readonly spec: InstrumentSpec, options: OrderFlowOptions) {
     this.rng = new Prng(options.seed, fnv1a(spec.instrument.symbol));
     this.rate_orders_per_s = options.rate_orders_per_s;
     this.burst_factor = options.burst_factor;
