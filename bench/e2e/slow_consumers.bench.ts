@@ -46,6 +46,7 @@ import { free_port, process_rss_bytes } from '../../src/util/host.js';
 import { cpu_seconds } from './harness/orchestrate.js';
 import { median, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
+import { estimate_clock_offset } from './harness/clock_offset.js';
 
 const argv = process.argv.slice(2);
 
@@ -217,32 +218,6 @@ class BenchClient {
     this.last_latency_us = Infinity;
     this.socket.resume();
   }
-}
-
-/** Server clock − ours, from the Ping/Pong with the smallest round trip. */
-async function estimate_clock_offset(port: number): Promise<{ offset_ns: number; rtt_us: number }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  ws.binaryType = 'nodebuffer';
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
-  let best = { offset_ns: 0, rtt_us: Infinity };
-  let on_pong: ((server_time_ns: number) => void) | null = null;
-  ws.on('message', (data: Buffer) => {
-    const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    if (msg.type === 'pong') on_pong?.(msg.server_time_ns);
-  });
-  for (let i = 1; i <= 40; i++) {
-    const sent = now_ns();
-    const server_time_ns = await new Promise<number>((resolve) => {
-      on_pong = resolve;
-      ws.send(enc.ping({ nonce: i, client_time_ns: sent }));
-    });
-    const received = now_ns();
-    const rtt_us = (received - sent) / 1000;
-    if (rtt_us < best.rtt_us) best = { offset_ns: server_time_ns - (sent + received) / 2, rtt_us };
-    await sleep(25); // the server allows 50 frames/s per connection
-  }
-  ws.close();
-  return { offset_ns: Math.round(best.offset_ns), rtt_us: round(best.rtt_us, 1) };
 }
 
 function new_histogram(): Histogram {

@@ -24,7 +24,7 @@
 // bench/results/slow_readers.json and an SVG chart in slow_readers.html.
 //
 // Run: npx tsx bench/e2e/slow_readers.bench.ts [--quick] [--rate N] [--duration-s N] [--pause-s N]
-//      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N]
+//      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N] [--depth 0|10|50]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,17 +38,21 @@ import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js'
 import { ThrottleProxy } from '../../test/helpers/throttle_proxy.js';
 import { results_dir, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
+import { estimate_clock_offset } from './harness/clock_offset.js';
 
 const repo_root = fileURLToPath(new URL('../..', import.meta.url));
 const rate = arg('--rate', 2000);
 const duration_s = arg('--duration-s', quick ? 12 : 30);
 const pause_s = arg('--pause-s', quick ? 5 : 15);
-const rss_readers = arg('--rss-readers', quick ? 5 : 20);
+const rss_readers = arg('--rss-readers', quick ? 10 : 100);
 const rss_s = arg('--rss-s', quick ? 8 : 20);
 const fast_readers = arg('--fast-readers', 18);
 const window_s = arg('--window-s', quick ? 4 : 8);
 const rounds = arg('--rounds', quick ? 1 : 2);
 const fractions = [2, 5, 20];
+/** The readers' view depth (0 = full book, the heaviest stream); results go to slow_readers[_depthN].json. */
+const depth = arg('--depth', 0);
+const result_name = depth === 0 ? 'slow_readers' : `slow_readers_depth${depth}`;
 const rcvbuf_bytes = 4096;
 const sample_ms = 50;
 const live_staleness_ms = 500;
@@ -97,28 +101,9 @@ async function start_server(probe_interval_ms: number): Promise<ServerProcess> {
   };
 }
 
-/** Server clock − ours, from the Ping/Pong with the smallest round trip. */
+/** Server clock − ours (ns). */
 async function clock_offset_ns(port: number): Promise<number> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
-  let best = { offset: 0, rtt: Infinity };
-  let on_pong: ((t: number) => void) | null = null;
-  ws.on('message', (data: Buffer) => {
-    const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    if (msg.type === 'pong') on_pong?.(msg.server_time_ns);
-  });
-  for (let i = 1; i <= 20; i++) {
-    const sent = now_ns();
-    const server_ns = await new Promise<number>((resolve) => {
-      on_pong = resolve;
-      ws.send(enc.ping({ nonce: i, client_time_ns: sent }));
-    });
-    const received = now_ns();
-    if (received - sent < best.rtt) best = { offset: server_ns - (sent + received) / 2, rtt: received - sent };
-    await sleep(25);
-  }
-  ws.close();
-  return best.offset;
+  return (await estimate_clock_offset(port)).offset_ns;
 }
 
 /** One reader: every frame decoded; the newest engine time it has read; engine->receive latency on request. */
@@ -144,7 +129,7 @@ class Reader {
     ws.on('error', () => { /* followed by close */ });
   }
 
-  static async open(url: string, offset_ns: number, depth = 0): Promise<Reader> {
+  static async open(url: string, offset_ns: number): Promise<Reader> {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
     ws.send(enc.subscribe({ symbols: ['BTC-USD'], depth, interval_ms: 0 }));
@@ -166,7 +151,7 @@ function quantiles_ms(samples: number[]): { p50_ms: number; p99_ms: number; max_
   return { p50_ms: at(0.5), p99_ms: at(0.99), max_ms: s.length === 0 ? 0 : round(s[s.length - 1], 1), samples: s.length };
 }
 
-/** Bytes/s of BTC-USD full depth, on a fast reader. */
+/** Bytes/s of the BTC-USD view at --depth, on a fast reader. */
 async function subscription_rate(port: number, offset_ns: number): Promise<number> {
   const r = await Reader.open(`ws://127.0.0.1:${port}/ws`, offset_ns);
   await sleep(1000);
@@ -369,7 +354,7 @@ function chart(staleness: Record<ModeName, Record<string, unknown>>): string {
     });
     svg += `<text x="${gx + 3.5 * bar_w}" y="${h - bottom + 16}" text-anchor="middle">${g === 'paused' ? `paused ${pause_s} s, once live` : `reads ${g} of the rate`}</text>`;
   });
-  svg += `<text x="${left}" y="22" font-size="13">Staleness of a slow reader (now − ts_engine of the newest frame read), log scale</text>`;
+  svg += `<text x="${left}" y="22" font-size="13">Staleness of a slow reader of BTC-USD ${depth === 0 ? 'full depth' : `depth ${depth}`} (now − ts_engine of the newest frame read), log scale</text>`;
   svg += `<text x="${left}" y="${h - 16}">green: reader flow (p50, p99, max) · red: buffer-only detection (p50, p99, max)</text></svg>`;
   return `<!doctype html><meta charset="utf-8"><title>depthcast slow readers</title><body style="font-family:monospace">${svg}<pre>${JSON.stringify(staleness, null, 2)}</pre></body>`;
 }
@@ -397,7 +382,7 @@ const goals = {
   memory_per_slow_reader_bytes: (memory.reader_flow as { per_reader_bytes: number }).per_reader_bytes,
   memory_per_slow_reader_goal_bytes: 512 * 1024,
 };
-const path = write_result('slow_readers', { rate_orders_per_s: rate, pinned: pin, goals, staleness, fast_cost, memory });
-writeFileSync(join(results_dir, 'slow_readers.html'), chart(staleness));
-process.stdout.write(`${JSON.stringify({ goals }, null, 2)}\nwrote ${path} and slow_readers.html\n`);
+const path = write_result(result_name, { rate_orders_per_s: rate, depth, pinned: pin, goals, staleness, fast_cost, memory });
+writeFileSync(join(results_dir, `${result_name}.html`), chart(staleness));
+process.stdout.write(`${JSON.stringify({ goals }, null, 2)}\nwrote ${path} and ${result_name}.html\n`);
 process.exit(0);

@@ -41,6 +41,8 @@ export const rate_sample_interval_ms_min = 50;
 export const too_slow_samples_min = 3;
 /** Eager probes (near the window, or conflating) go at most this many times per probe interval. */
 export const eager_probes_per_interval_max = 4;
+/** A catch-up round smaller than this gives no capacity sample. */
+export const round_sample_bytes_min = 1024;
 /** Acknowledgements this close together after a silence count as one burst (burst_bytes). */
 export const burst_window_ms = 5;
 /** A path probe (nothing in flight, so the round trip alone) goes at most this often. */
@@ -96,6 +98,9 @@ export class ReaderFlow {
   private path_probe_sent_ms = -1;
   private last_path_probe_ms = -Infinity;
   private last_advance_ms = -Infinity;
+  /** A round sent with nothing in flight (a conflating connection's catch-ups): its start offset and time; -1 when none. */
+  private round_start_bytes = -1;
+  private round_sent_ms = 0;
   /** Bytes acknowledged when the current burst of acknowledgements began (after a silence of lag_target or more). */
   private burst_from_bytes = 0;
   private burst_start_ms = -Infinity;
@@ -125,6 +130,18 @@ export class ReaderFlow {
 
   on_sent(bytes: number): void {
     this.bytes_sent += bytes;
+  }
+
+  /**
+   * The next bytes sent are a round that starts with nothing in flight (a
+   * conflating connection's catch-ups): when all of it is acknowledged, its
+   * size over its delay beyond the path's is a capacity sample, the reader
+   * having had exactly that to read.
+   */
+  start_round(now_ms: number): void {
+    if (this.in_flight !== 0) return;
+    this.round_start_bytes = this.bytes_sent;
+    this.round_sent_ms = now_ms;
   }
 
   /** More in flight than the window allows. */
@@ -277,6 +294,16 @@ export class ReaderFlow {
       if (delay < this.min_delay_ms) this.min_delay_ms = delay;
     }
     this.sample_rate(acked, now_ms);
+    if (this.round_start_bytes >= 0 && acked === this.bytes_sent) {
+      const round_bytes = acked - this.round_start_bytes;
+      this.round_start_bytes = -1;
+      // A round of a few bytes (a Heartbeat) measures the path's delay, not the reader's bandwidth.
+      if (round_bytes >= round_sample_bytes_min) {
+        const base = this.min_delay_ms === Infinity ? 0 : this.min_delay_ms;
+        this.push_rate((round_bytes * 1000) / Math.max(1, now_ms - this.round_sent_ms - base));
+        this.resize_window();
+      }
+    }
   }
 
   private sample_rate(acked: number, now_ms: number): void {
@@ -292,6 +319,10 @@ export class ReaderFlow {
     const app_limited = delivered > this.sample_in_flight;
     if (!app_limited || rate > this.rate_max) this.push_rate(rate);
     this.start_sample(acked, now_ms);
+    this.resize_window();
+  }
+
+  private resize_window(): void {
     const l = this.limits;
     const w = (this.rate_max * l.reader_lag_target_ms) / 1000;
     this.window_bytes = Math.min(l.in_flight_bytes_max, Math.max(l.in_flight_bytes_min, Math.round(w)));

@@ -47,8 +47,10 @@ export const stream_retry_ms_min = 250;
 export const stream_retry_ms_max = 8000;
 /** Streaming this long without falling behind resets the wait to stream_retry_ms_min. */
 export const stream_stable_ms = 10_000;
-/** The stream's byte rate is measured over stretches of at least this long. */
+/** The stream's byte rate is measured over at least this much streaming time (short stretches add up). */
 export const stream_rate_window_ms = 1000;
+/** A conflating reader streams again only with this much more capacity than the stream needs. */
+export const stream_capacity_headroom = 1.25;
 
 export type SlowPolicy = 'conflate' | 'close';
 export type ConflationCause = 'lag' | 'buffer';
@@ -110,9 +112,11 @@ export class Session implements SubscriptionOwner {
   /** Earliest time a conflating connection may try streaming again. */
   private stream_retry_at_ms = 0;
   private streaming_since_ms: number;
-  /** Bytes/s this connection was sent while it streamed (latest stretches; kept while it conflates). */
+  /** Bytes/s this connection was sent while it streamed (latest stretches added up; kept while it conflates). */
   stream_bytes_per_s = 0;
   private stream_window_bytes = 0;
+  /** Streaming time in the current measurement before the current stretch. */
+  private stream_window_ms = 0;
   private stream_window_start_ms: number;
 
   constructor(
@@ -282,21 +286,24 @@ export class Session implements SubscriptionOwner {
   }
 
   /**
-   * The reader can take the stream again: no probe is overdue, and it
-   * answered its latest probe about as fast as the path allows, or reads at
-   * least twice as fast as the stream ran when it last streamed, or has just
+   * The reader can take the stream again: no probe is overdue, and its
+   * measured capacity (catch-up rounds read, bytes over time) exceeds what
+   * the stream needed when it last streamed, with headroom; or it has just
    * read a backlog of a lag target's worth of stream at once (a paused
-   * reader that resumed).
+   * reader that resumed). Before the stream's rate is known: its latest
+   * probe came back about as fast as the path allows.
    */
   private keeping_up(now_ms: number): boolean {
     if (!this.probing) return true;
     const f = this.flow;
     if (f.lagging(now_ms)) return false;
-    const base = f.min_delay_ms === Infinity ? 0 : f.min_delay_ms;
-    if (f.lag_ms - base <= f.lag_gate_ms) return true;
-    if (this.stream_bytes_per_s === 0) return false; // never streamed long enough to know what the stream needs
-    return f.rate_bytes_per_s >= 2 * this.stream_bytes_per_s
-      || f.burst_bytes(now_ms) >= (this.stream_bytes_per_s * this.limits.reader_lag_target_ms) / 1000;
+    const stream = this.stream_bytes_per_s;
+    if (stream === 0) {
+      const base = f.min_delay_ms === Infinity ? 0 : f.min_delay_ms;
+      return f.lag_ms - base <= f.lag_gate_ms;
+    }
+    return f.rate_bytes_per_s >= stream_capacity_headroom * stream
+      || f.burst_bytes(now_ms) >= (stream * this.limits.reader_lag_target_ms) / 1000;
   }
 
   on_pong(payload: Uint8Array, now_ms: number): void {
@@ -356,6 +363,7 @@ export class Session implements SubscriptionOwner {
     this.path_probe_pending = this.probing && this.flow.path_probe_due(now_ms);
     let bytes = 0;
     for (let i = 0; i < n; i++) bytes += frames[i].byteLength;
+    if (this.slow) this.flow.start_round(now_ms); // a catch-up round after everything was acknowledged: a capacity sample
     this.flow.on_sent(bytes);
     if (!this.slow) this.measure_stream(bytes, now_ms);
     this.probe_pending = this.probing && this.flow.probe_due(now_ms, this.slow);
@@ -383,11 +391,12 @@ export class Session implements SubscriptionOwner {
 
   private measure_stream(bytes: number, now_ms: number): void {
     this.stream_window_bytes += bytes;
-    const elapsed_ms = now_ms - this.stream_window_start_ms;
+    const elapsed_ms = this.stream_window_ms + now_ms - this.stream_window_start_ms;
     if (elapsed_ms < stream_rate_window_ms) return;
     const rate = (this.stream_window_bytes * 1000) / elapsed_ms;
     this.stream_bytes_per_s = this.stream_bytes_per_s === 0 ? rate : (this.stream_bytes_per_s + rate) / 2;
     this.stream_window_bytes = 0;
+    this.stream_window_ms = 0;
     this.stream_window_start_ms = now_ms;
   }
 
@@ -466,6 +475,7 @@ export class Session implements SubscriptionOwner {
         ? 0 : Math.min(stream_retry_ms_max, Math.max(stream_retry_ms_min, this.stream_retry_ms * 2));
     }
     this.stream_retry_at_ms = cause === 'lag' ? now_ms + this.stream_retry_ms : now_ms;
+    this.stream_window_ms += now_ms - this.stream_window_start_ms; // the stream's clock pauses while conflating
     this.slow = true;
     this.slow_cause = cause;
     this.slow_episodes++;
@@ -479,7 +489,6 @@ export class Session implements SubscriptionOwner {
     this.slow = false;
     this.slow_cause = null;
     this.streaming_since_ms = now_ms;
-    this.stream_window_bytes = 0;
     this.stream_window_start_ms = now_ms;
     this.events.on_slow_change(this, false, cause);
     // Catch up every view at once: one conflated frame each, then stream again.
