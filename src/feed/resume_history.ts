@@ -15,12 +15,14 @@
 // Refused (a Snapshot follows, Status says why): another epoch; a seq past
 // this feed's view (it lags); a seq before the log's horizon (more than
 // --conflation-levels-max prices changed since, or the view restarted since);
-// more than conflation_trades_max trades in the range, or trades no longer
-// remembered.
+// trades no longer remembered (SymbolFeed keeps recent_trades_max). More than
+// conflation_trades_max trades in the range are folded into one exact
+// aggregate, as for a conflating client (PROTOCOL.md §5.5).
 //
 // Cost: per view update O(levels changed) into a log of at most
 // conflation_levels_max prices per view; a resume costs O(changes since).
-import type { ResumeName, ResumePoint, TradeRec } from '../wire/feed_types.js';
+import type { ResumeName, ResumePoint, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import { side_bid } from '../book/types.js';
 import { now_ns } from '../util/clock.js';
 import { ChangeLog } from './change_log.js';
 import { conflation_trades_max } from './subscription.js';
@@ -67,7 +69,7 @@ export class ResumeHistory {
     if (point.seq > ch.seq) return { outcome: 'ahead', frame: null };
     if (log === undefined || !log.complete_since(point.seq)) return { outcome: 'too_old', frame: null };
     const trades = ch.symbol_feed.trades_between(point.seq, ch.seq);
-    if (trades === null || trades.length > conflation_trades_max) return { outcome: 'too_old', frame: null };
+    if (trades === null) return { outcome: 'too_old', frame: null };
     if (point.seq === ch.seq) return { outcome: 'resumed', frame: null };
     return { outcome: 'resumed', frame: this.catch_up(ch, log, point.seq, trades) };
   }
@@ -81,10 +83,29 @@ export class ResumeHistory {
     });
     return ch.encode_catch_up({
       symbol: f.symbol, depth: ch.depth, epoch: ch.epoch, seq_first: after_seq + 1, seq: ch.seq, digest: ch.view.digest,
-      bids, asks, trades, trade_aggregate: null,
+      bids, asks,
+      ...(trades.length <= conflation_trades_max ? { trades, trade_aggregate: null } : { trades: [], trade_aggregate: aggregate_of(trades) }),
       // How many engine events the range covers is not known for a position another feed sent.
       updates_merged: 0, conflated: true,
       ts_engine_ns: f.ts_engine_ns, ts_ingest_ns: f.ts_ingest_ns, ts_send_ns: now_ns(),
     });
   }
+}
+
+/** Every trade of the range in one record (count, ids, volumes, vwap, high, low, last); `trades` is not empty. */
+function aggregate_of(trades: readonly TradeRec[]): TradeAggregateRec {
+  let volume = 0;
+  let buy_volume = 0;
+  let notional = 0;
+  let high = trades[0].price;
+  let low = high;
+  for (const t of trades) {
+    volume += t.size;
+    notional += t.price * t.size;
+    if (t.aggressor === side_bid) buy_volume += t.size;
+    high = Math.max(high, t.price);
+    low = Math.min(low, t.price);
+  }
+  const last = trades[trades.length - 1];
+  return { count: trades.length, first_trade_id: trades[0].trade_id, last_trade_id: last.trade_id, volume, vwap: notional / volume, high, low, last: last.price, buy_volume };
 }

@@ -23,17 +23,22 @@ import { ViewMirror, type MirrorView } from './view_mirror.js';
 
 export class ProtocolClient {
   /** Recoveries and resyncs restart a view: trade ids may skip there (see ViewMirror). */
-  readonly mirror = new ViewMirror(() => performance.now(), true);
+  readonly mirror: ViewMirror;
   readonly errors: { code: number; message: string; symbol: string }[] = [];
-  readonly statuses: { symbol: string; state: number; engine_silent: boolean }[] = [];
+  readonly statuses: { symbol: string; state: number; engine_silent: boolean; resume: number; resume_depth: number }[] = [];
   /** Problems the decoding itself found (text frames, unknown bodies); the mirror adds the protocol's. */
   private readonly own_violations: string[] = [];
   frames = 0;
   close_code: number | null = null;
   private ws!: WebSocket;
 
-  static async connect(url: string): Promise<ProtocolClient> {
-    const c = new ProtocolClient();
+  /** `mirror`: the books of an earlier connection, kept (a client that reconnects and resumes its views). */
+  private constructor(mirror?: ViewMirror) {
+    this.mirror = mirror ?? new ViewMirror(() => performance.now(), true);
+  }
+
+  static async connect(url: string, options: { mirror?: ViewMirror } = {}): Promise<ProtocolClient> {
+    const c = new ProtocolClient(options.mirror);
     c.ws = new WebSocket(url);
     c.ws.binaryType = 'nodebuffer';
     c.ws.on('message', (data: Buffer, is_binary: boolean) => {
@@ -56,10 +61,13 @@ export class ProtocolClient {
     return [...this.own_violations, ...this.mirror.violations];
   }
 
-  subscribe(symbols: string[], depth: number, interval_ms = 0): void {
+  /** `resume`: the raw resume vectors (any lengths, so tests can send malformed ones). */
+  subscribe(symbols: string[], depth: number, interval_ms = 0, resume?: { epochs: number[]; seqs: number[] }): void {
     const b = new flatbuffers.Builder(256);
     const syms = Subscribe.createSymbolsVector(b, symbols.map((s) => b.createString(s)));
-    const sub = Subscribe.createSubscribe(b, syms, depth, interval_ms, 0, 0);
+    const epochs = resume === undefined ? 0 : Subscribe.createResumeEpochsVector(b, resume.epochs.map(BigInt));
+    const seqs = resume === undefined ? 0 : Subscribe.createResumeSeqsVector(b, resume.seqs.map(BigInt));
+    const sub = Subscribe.createSubscribe(b, syms, depth, interval_ms, epochs, seqs);
     b.finish(Frame.createFrame(b, Body.Subscribe, sub));
     this.ws.send(b.asUint8Array().slice());
   }
@@ -103,7 +111,7 @@ export class ProtocolClient {
         const s = frame.body(new Status()) as Status;
         for (let i = 0; i < s.symbolsLength(); i++) {
           const st = s.symbols(i)!;
-          this.statuses.push({ symbol: st.symbol()!, state: st.state(), engine_silent: st.engineSilent() });
+          this.statuses.push({ symbol: st.symbol()!, state: st.state(), engine_silent: st.engineSilent(), resume: st.resume(), resume_depth: st.resumeDepth() });
         }
         break;
       }
