@@ -35,7 +35,6 @@ export const ws_payload_bytes_hard_max_factor = 16;
 interface SocketData {
   session: Session | null;
   transport: UwsTransport | null;
-  closed: boolean;
   remote_address: string;
   /** From /ws?slow=…; undefined = the server's --slow-policy. */
   slow_policy: SlowPolicy | undefined;
@@ -159,7 +158,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
       if (refusal !== null) admission_stats.refused_total[refusal.code] = (admission_stats.refused_total[refusal.code] ?? 0) + 1;
       res.upgrade<SocketData>(
         {
-          session: null, transport: null, closed: false, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
+          session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
           token_exp_ms: admission.ok ? admission.exp_ms : 0, entitled: admission.ok ? admission.entitled : undefined,
         },
         req.getHeader('sec-websocket-key'),
@@ -200,7 +199,6 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     },
     close: (ws, code) => {
       const data = ws.getUserData();
-      data.closed = true;
       if (data.transport !== null) data.transport.closed = true;
       token_sockets.delete(ws);
       if (data.session !== null) feed.close_session(data.session, code);
