@@ -24,6 +24,7 @@ import { ResumeHistory } from './resume_history.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport } from './transport.js';
 import { ViewChannel } from './view_channel.js';
+import { view_key } from '../util/symbol.js';
 
 const log = logger_for('feed');
 
@@ -259,7 +260,7 @@ export class Feed {
         this.send_error(session, error_code.not_entitled, `your token does not entitle you to '${symbol}'`, symbol);
         continue;
       }
-      const key = symbol + '|' + depth;
+      const key = view_key(symbol, depth);
       const existing = session.subs.get(key);
       if (existing !== undefined) {
         session.set_interval(existing, interval_ms, Date.now());
@@ -303,7 +304,7 @@ export class Feed {
 
   private unsubscribe(session: Session, symbols: string[], depth: number): void {
     for (const symbol of symbols) {
-      const sub = session.subs.get(symbol + '|' + depth);
+      const sub = session.subs.get(view_key(symbol, depth));
       if (sub === undefined) {
         this.send_error(session, error_code.not_subscribed, `not subscribed to ${symbol} at depth ${depth}`, symbol);
         continue;
@@ -313,7 +314,7 @@ export class Feed {
   }
 
   private resync(session: Session, symbol: string, depth: number): void {
-    const sub = session.subs.get(symbol + '|' + depth);
+    const sub = session.subs.get(view_key(symbol, depth));
     if (sub === undefined) {
       this.send_error(session, error_code.not_subscribed, `resync: not subscribed to ${symbol} at depth ${depth}`, symbol);
       return;

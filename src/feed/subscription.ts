@@ -12,6 +12,7 @@ import { side_bid, type L2Level } from '../book/types.js';
 import type { DeltaMsg, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import { now_ns } from '../util/clock.js';
 import type { ViewChannel } from './view_channel.js';
+import { view_key } from '../util/symbol.js';
 
 /** Individual trades kept for an accumulating subscriber; past it they fold into an aggregate. */
 export const conflation_trades_max = 256;
@@ -49,7 +50,7 @@ export class Subscription {
   ) {}
 
   get key(): string {
-    return this.channel.symbol_feed.symbol + '|' + this.channel.depth;
+    return view_key(this.channel.symbol_feed.symbol, this.channel.depth);
   }
 
   /** This subscriber's position is the view's now (it was queued everything up to the view's seq). */
