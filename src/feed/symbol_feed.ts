@@ -23,7 +23,10 @@
 // Engine silence: a live symbol that hears nothing live (no batch, no engine
 // heartbeat) for engine_silence_ms_max is filled from the stream; if the
 // engine is still silent it stays live with `engine_silent` set (clients see
-// it in Status) and serves the last book the stream has. Without a stream it
+// it in Status) and serves the last book the stream has. A book built from the
+// stream before anything live was heard since this feed started is
+// engine_silent from the first Status on (a feed started while the engine is
+// down never calls its books live). Without a stream it
 // goes to recovering, as a book that silently stopped must not look live.
 //
 // Commit points: the book is a state the engine really had only after an
@@ -149,6 +152,8 @@ export class SymbolFeed {
   private wake: (() => void) | null = null;
   /** When the last live bus message for this symbol arrived (ms since 1970). */
   private last_heard_ms = Date.now();
+  /** A live bus message for this symbol has arrived since this feed started. */
+  private heard_live = false;
   private stopped = false;
   private readonly stream: EventStream | null;
   /** The stream has answered with a snapshot at least once: a fill is worth trying (a server without JetStream never does). */
@@ -215,6 +220,7 @@ export class SymbolFeed {
   /** A bus message on this symbol's events subject. `bytes` is only read during the call. */
   on_message(bytes: Uint8Array, ts_ingest_ns: number): void {
     this.last_heard_ms = Date.now();
+    this.heard_live = true;
     this.stats.messages++;
     if (this.engine_silent) {
       this.engine_silent = false;
@@ -578,7 +584,10 @@ export class SymbolFeed {
     this.state = 'live';
     this.last_recovery_source = source;
     this.stats.last_recovery_ms = performance.now() - started_ms;
-    this.engine_silent = Date.now() - this.last_heard_ms > this.engine_silence_ms_max;
+    // The engine just answered: alive. From the stream: silent until heard live at least once since this feed
+    // started (a feed started while the engine is down must not call the book live), or silent for too long.
+    this.engine_silent = source === 'stream' && (!this.heard_live || Date.now() - this.last_heard_ms > this.engine_silence_ms_max);
+    if (source === 'engine') this.last_heard_ms = Date.now();
     const reason = this.reset_reason === 'start' ? 'start' : epoch_changed ? 'new_epoch' : this.reset_reason;
     log.info({ symbol: this.symbol, epoch: this.epoch, seq: this.applied_seq, reason, source, engine_silent: this.engine_silent,
       ms: Math.round(this.stats.last_recovery_ms) }, 'symbol live');

@@ -91,6 +91,8 @@ describe('feeds recover from the stream', () => {
     await wait_for('engine silent told', () => symbols.every((s) => c.statuses.some((st) => st.symbol === s && st.state === live && st.engine_silent)), 5000);
     expect(late.feed.health().ready).toBe(false);
     expect(late.feed.health().symbols).toEqual(Object.fromEntries(symbols.map((s) => [s, 'engine_silent'])));
+    // Never called live with the engine heard: every Live Status so far says engine_silent.
+    expect(c.statuses.filter((st) => st.state === live).every((st) => st.engine_silent)).toBe(true);
 
     // The broker restarts with the stream on disk; the engine is still down: a feed started now still has the books.
     await nats.restart();
