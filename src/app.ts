@@ -4,8 +4,10 @@ import type { Config } from './config.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory_bus.js';
 import { NatsBus } from './bus/nats_bus.js';
+import { Subjects } from './bus/subjects.js';
 import { start_engine, type EngineHandle } from './engine/engine.js';
 import { distribution, Feed } from './feed/feed.js';
+import { ReplayStatusListener } from './feed/replay_status.js';
 import { latency_interval_ms, LatencyWindows } from './metrics/latency_windows.js';
 import { create_registry, register_feed_metrics, register_hop_histograms } from './metrics/registry.js';
 import { kernel_send_queues } from './server/kernel_queues.js';
@@ -44,10 +46,13 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
   const latency_windows = new LatencyWindows(feed.latency);
   const latency_timer = setInterval(() => latency_windows.tick(), latency_interval_ms);
   latency_timer.unref();
+  // A replay playing onto this bus (src/record/replay.ts): the page shows it.
+  const replay_status = new ReplayStatusListener(bus, new Subjects(config.subject_prefix));
   const stats_sections = () => ({
     latency_us: latency_windows.stats(),
     // The kernel's share of what is in flight (Send-Q per socket), where the platform shows it.
     kernel_send_queue_bytes: listening === null ? null : distribution(kernel_send_queues(listening.port).map((q) => q.send_queue_bytes)),
+    replay: replay_status.now(),
   });
   feed.start();
   let server: ServerHandle;
@@ -56,6 +61,7 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
     listening = server;
   } catch (err) {
     clearInterval(latency_timer);
+    replay_status.close();
     await feed.stop(); // no timers or bus subscriptions left behind by a server that never listened
     throw err;
   }
@@ -68,6 +74,7 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
       if (stopped) return;
       stopped = true;
       clearInterval(latency_timer);
+      replay_status.close();
       await feed.stop();
       // Let the going-away closes reach the sockets before the listener goes.
       await new Promise((r) => setTimeout(r, 50));

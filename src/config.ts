@@ -7,8 +7,9 @@
 import { find_flag, parse_flag_value, scan_flags, type FlagKind } from './util/flags.js';
 import { symbol_list_problem } from './util/symbol.js';
 import { is_valid_subject_prefix } from './bus/subjects.js';
+import { parse_time_ms, time_arg_help } from './util/time_arg.js';
 
-export type Command = 'all' | 'engine' | 'feed';
+export type Command = 'all' | 'engine' | 'feed' | 'record' | 'replay' | 'book-at';
 
 
 export interface OptionSpec {
@@ -66,22 +67,40 @@ export interface Config {
   origin_allow_list: string[];   // [] = any Origin
   tls_cert_path: string;         // both set = wss:// and https:// (uWS SSLApp); both empty = plain
   tls_key_path: string;
+  recording_dir: string;         // record, replay, book-at (docs/RECORDING.md)
+  record_segment_bytes_max: number;
+  record_segment_age_s_max: number;
+  record_bytes_max: number;
+  record_checkpoint_interval_ms: number;
+  replay_speed: string;          // '1', '10', '0.5' or 'max'
+  replay_from: string;           // '' = the recording's start; else a time (util/time_arg.ts)
+  replay_to: string;             // '' = its end
+  replay_loop: boolean;
+  replay_chunk_events_max: number;
+  book_at_time: string;
+  book_at_symbol: string;
+  json: boolean;
 }
 
-const both: readonly Command[] = ['all', 'engine', 'feed'];
+const both: readonly Command[] = ['all', 'engine', 'feed', 'replay'];
 const engine_cmds: readonly Command[] = ['all', 'engine'];
-const feed_cmds: readonly Command[] = ['all', 'feed'];
+/** `replay` runs a feed in-process too, so it takes every feed option. */
+const feed_cmds: readonly Command[] = ['all', 'feed', 'replay'];
+const bus_cmds: readonly Command[] = ['all', 'engine', 'feed', 'record', 'replay'];
+const recording_cmds: readonly Command[] = ['record', 'replay', 'book-at'];
+const time_problem = (v: unknown): string | undefined =>
+  v === '' || parse_time_ms(v as string) !== undefined ? undefined : `expected ${time_arg_help}, got '${String(v)}'`;
 
 export const option_specs: readonly OptionSpec[] = [
-  { key: 'nats_url', flag: '--nats-url', env: 'DEPTHCAST_NATS_URL', kind: 'string', default: '', commands: both,
+  { key: 'nats_url', flag: '--nats-url', env: 'DEPTHCAST_NATS_URL', kind: 'string', default: '', commands: bus_cmds,
     help: "NATS server URL(s), comma-separated. Empty with 'all' = embedded in-process bus; 'engine' and 'feed' need one (default nats://127.0.0.1:4222)",
     validate: (v) => (v as string).split(',').filter(Boolean).every((u) => /^(nats|tls):\/\/[^\s/]+$/.test(u.trim()))
       ? undefined : `expected nats://host:port[,nats://host:port…], got '${String(v)}'` },
-  { key: 'subject_prefix', flag: '--subject-prefix', env: 'DEPTHCAST_SUBJECT_PREFIX', kind: 'string', default: 'depthcast', commands: both,
+  { key: 'subject_prefix', flag: '--subject-prefix', env: 'DEPTHCAST_SUBJECT_PREFIX', kind: 'string', default: 'depthcast', commands: bus_cmds,
     help: 'First token(s) of every NATS subject',
     validate: (v) => is_valid_subject_prefix(v as string) ? undefined : `expected dot-separated tokens of [A-Za-z0-9_-], got '${String(v)}'` },
   { key: 'symbols', flag: '--symbols', env: 'DEPTHCAST_SYMBOLS', kind: 'list', default: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'], commands: both,
-    help: 'Symbols, comma-separated (engine: the books it runs; feed: the books it serves)',
+    help: "Symbols, comma-separated (engine: the books it runs; feed: the books it serves; replay: the recording's symbols unless given)",
     validate: (v) => {
       const list = v as string[];
       if (list.length > 256) return 'at most 256 symbols';
@@ -99,7 +118,7 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'Most bytes in one bus message' },
   { key: 'batch_interval_ms_max', flag: '--batch-interval-ms-max', env: 'DEPTHCAST_BATCH_INTERVAL_MS_MAX', kind: 'int', default: 2, min: 0, max: 1000, commands: engine_cmds,
     help: 'Longest an event waits in the publisher before its batch is sent' },
-  { key: 'engine_heartbeat_interval_ms', flag: '--engine-heartbeat-interval-ms', env: 'DEPTHCAST_ENGINE_HEARTBEAT_INTERVAL_MS', kind: 'int', default: 1000, min: 10, max: 60000, commands: engine_cmds,
+  { key: 'engine_heartbeat_interval_ms', flag: '--engine-heartbeat-interval-ms', env: 'DEPTHCAST_ENGINE_HEARTBEAT_INTERVAL_MS', kind: 'int', default: 1000, min: 10, max: 60000, commands: [...engine_cmds, 'replay'],
     help: 'A symbol that published nothing for this long gets an engine heartbeat (an empty batch at its next seq)' },
   { key: 'engine_silence_ms_max', flag: '--engine-silence-ms-max', env: 'DEPTHCAST_ENGINE_SILENCE_MS_MAX', kind: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
     help: 'A live symbol that hears nothing from the engine (no batch, no heartbeat) for this long goes to recovering: its clients see Status recovering instead of a book that silently stopped' },
@@ -140,7 +159,7 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'A Heartbeat goes to every connection idle this long' },
   { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', kind: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,
     help: 'A connection that sends nothing (not even a WebSocket pong) for this long is closed (half-open sockets)' },
-  { key: 'snapshot_timeout_ms', flag: '--snapshot-timeout-ms', env: 'DEPTHCAST_SNAPSHOT_TIMEOUT_MS', kind: 'int', default: 2000, min: 10, max: 60000, commands: feed_cmds,
+  { key: 'snapshot_timeout_ms', flag: '--snapshot-timeout-ms', env: 'DEPTHCAST_SNAPSHOT_TIMEOUT_MS', kind: 'int', default: 2000, min: 10, max: 60000, commands: [...feed_cmds, 'record'],
     help: "How long the feed waits for the engine's snapshot before asking again" },
   { key: 'stream', flag: '--stream', env: 'DEPTHCAST_STREAM', kind: 'bool', default: true, commands: both,
     help: "With --nats-url: the engine keeps its event batches and periodic book snapshots in the JetStream stream '<prefix with . as _>' (created or updated at engine start), and feeds recover from it without the engine; --no-stream = engine request/reply only (docs/SCALING.md)" },
@@ -167,7 +186,41 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'PEM certificate (chain) file; with --tls-key-path the feed serves wss:// and https:// only' },
   { key: 'tls_key_path', flag: '--tls-key-path', env: 'DEPTHCAST_TLS_KEY_PATH', kind: 'string', default: '', commands: feed_cmds,
     help: 'PEM private key file of --tls-cert-path' },
-  { key: 'log_level', flag: '--log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info', commands: both,
+  { key: 'recording_dir', flag: '--recording-dir', env: 'DEPTHCAST_RECORDING_DIR', kind: 'string', default: 'recording', commands: recording_cmds,
+    help: 'Directory of a recording: segment files seg-*.dcrec with their .idx indexes (docs/RECORDING.md)',
+    validate: (v) => (v as string) === '' ? 'must name a directory' : undefined },
+  { key: 'record_segment_bytes_max', flag: '--record-segment-bytes-max', env: 'DEPTHCAST_RECORD_SEGMENT_BYTES_MAX', kind: 'int', default: 256 * 1024 * 1024, min: 64 * 1024, max: 2 ** 40, commands: ['record'],
+    help: 'A segment file past this size is closed and a new one started' },
+  { key: 'record_segment_age_s_max', flag: '--record-segment-age-s-max', env: 'DEPTHCAST_RECORD_SEGMENT_AGE_S_MAX', kind: 'int', default: 3600, min: 1, max: 30 * 86400, commands: ['record'],
+    help: 'A segment older than this is closed and a new one started' },
+  { key: 'record_bytes_max', flag: '--record-bytes-max', env: 'DEPTHCAST_RECORD_BYTES_MAX', kind: 'int', default: 4 * 1024 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 50, commands: ['record'],
+    help: 'All segments of the recording together; past it the oldest segments are deleted whole' },
+  { key: 'record_checkpoint_interval_ms', flag: '--record-checkpoint-interval-ms', env: 'DEPTHCAST_RECORD_CHECKPOINT_INTERVAL_MS', kind: 'int', default: 10_000, min: 100, max: 3_600_000, commands: ['record'],
+    help: 'Every book is written (and indexed) this often: replay --from and book-at read at most this much recording before their time' },
+  { key: 'replay_speed', flag: '--speed', env: 'DEPTHCAST_REPLAY_SPEED', kind: 'string', default: '1', commands: ['replay'],
+    help: "Replay speed: 1 = as recorded, N = N times faster (0.01..10000), 'max' = as fast as the feed takes it",
+    validate: (v) => {
+      if (v === 'max') return undefined;
+      const n = Number(v);
+      return /^\d+(\.\d+)?$/.test(v as string) && n >= 0.01 && n <= 10000 ? undefined : `expected a number from 0.01 to 10000 or 'max', got '${String(v)}'`;
+    } },
+  { key: 'replay_from', flag: '--from', env: 'DEPTHCAST_REPLAY_FROM', kind: 'string', default: '', commands: ['replay'],
+    help: `Replay from this receive time (${time_arg_help}); empty = the recording's start`, validate: time_problem },
+  { key: 'replay_to', flag: '--to', env: 'DEPTHCAST_REPLAY_TO', kind: 'string', default: '', commands: ['replay'],
+    help: `Replay up to this receive time, inclusive; empty = the recording's end`, validate: time_problem },
+  { key: 'replay_loop', flag: '--loop', env: 'DEPTHCAST_REPLAY_LOOP', kind: 'bool', default: false, commands: ['replay'],
+    help: 'Start again from --from at the end (each pass is a new epoch)' },
+  { key: 'replay_chunk_events_max', flag: '--replay-chunk-events-max', env: 'DEPTHCAST_REPLAY_CHUNK_EVENTS_MAX', kind: 'int', default: 4096, min: 1, max: 1_000_000, commands: ['replay'],
+    help: 'Most book events published before the replay yields to the feed (and, on NATS, waits for the server): the backpressure of --speed max' },
+  { key: 'book_at_time', flag: '--time', env: 'DEPTHCAST_BOOK_AT_TIME', kind: 'string', default: '', commands: ['book-at'],
+    help: `The book after every record received at or before this time (${time_arg_help}); required`,
+    validate: (v) => v === '' ? 'is required' : time_problem(v) },
+  { key: 'book_at_symbol', flag: '--symbol', env: 'DEPTHCAST_BOOK_AT_SYMBOL', kind: 'string', default: '', commands: ['book-at'],
+    help: 'The symbol whose book to print; required',
+    validate: (v) => v === '' ? 'is required' : symbol_list_problem([v as string]) },
+  { key: 'json', flag: '--json', env: 'DEPTHCAST_JSON', kind: 'bool', default: false, commands: ['book-at'],
+    help: 'Print JSON instead of a table' },
+  { key: 'log_level', flag: '--log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info', commands: [...bus_cmds, 'book-at'],
     help: 'pino level: fatal, error, warn, info, debug, trace, silent',
     validate: (v) => ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v as string) ? undefined : `expected a pino level, got '${String(v)}'` },
 ];
@@ -225,7 +278,13 @@ export function parse_config(command: Command, argv: readonly string[], env: Rec
     if (msg !== undefined) throw new ConfigError(`option ${spec.flag} (${spec.env}): ${msg}`);
   }
   const c = config as unknown as Config;
-  if ((command === 'engine' || command === 'feed') && c.nats_url === '') c.nats_url = 'nats://127.0.0.1:4222';
+  if ((command === 'engine' || command === 'feed' || command === 'record') && c.nats_url === '') c.nats_url = 'nats://127.0.0.1:4222';
+  if (c.record_segment_bytes_max > c.record_bytes_max) {
+    throw new ConfigError(`option --record-segment-bytes-max (${c.record_segment_bytes_max}) must not exceed --record-bytes-max (${c.record_bytes_max})`);
+  }
+  if (c.replay_from !== '' && c.replay_to !== '' && parse_time_ms(c.replay_to)! < parse_time_ms(c.replay_from)!) {
+    throw new ConfigError(`option --to (${c.replay_to}) is before --from (${c.replay_from})`);
+  }
   if (c.slow_exit_bytes >= c.slow_enter_bytes) {
     throw new ConfigError(`option --slow-exit-bytes (${c.slow_exit_bytes}) must be below --slow-enter-bytes (${c.slow_enter_bytes})`);
   }
@@ -253,6 +312,9 @@ export function help_text(command: Command | undefined): string {
       '  all      engine + feed + trading page in one process (embedded bus unless --nats-url)',
       '  engine   matching-engine simulator publishing sequenced book events onto NATS',
       '  feed     books from the NATS stream, served over WebSockets at /ws',
+      '  record   the engine\'s event stream from NATS into a recording directory (docs/RECORDING.md)',
+      '  replay   a recording onto the bus, with a feed and the page (embedded bus unless --nats-url)',
+      '  book-at  the exact L2 book of a symbol at a time, from a recording',
       '  token    mint an access token for a feed run with --auth-secret (depthcast token --help)',
       '',
       "Run 'depthcast <command> --help' for its options. Every option also reads an environment variable.",

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The depthcast CLI: `all` (what `npm start` runs), `engine`, `feed`, and
-// `token` (mints an access token, docs/OPERATIONS.md).
+// The depthcast CLI: `all` (what `npm start` runs), `engine`, `feed`,
+// `record`, `replay`, `book-at` (docs/RECORDING.md) and `token` (mints an
+// access token, docs/OPERATIONS.md).
 import { ConfigError, help_text, parse_config, type Command } from '../config.js';
 import { log_root } from '../util/log.js';
 
-const commands: readonly Command[] = ['all', 'engine', 'feed'];
+const commands: readonly Command[] = ['all', 'engine', 'feed', 'record', 'replay', 'book-at'];
 
 function fail(message: string): never {
   process.stderr.write(`depthcast: ${message}\n`);
@@ -43,8 +44,19 @@ async function main(): Promise<void> {
     process.stdout.write(help_text(command) + '\n');
     return;
   }
-  const config = parsed.config;
+  let config = parsed.config;
   log_root.level = config.log_level;
+  if (command === 'book-at') {
+    const { book_at, format_book_at } = await import('../record/book_at.js');
+    const { parse_time_ms } = await import('../util/time_arg.js');
+    try {
+      const book = book_at(config.recording_dir, parse_time_ms(config.book_at_time)!, config.book_at_symbol);
+      process.stdout.write((config.json ? JSON.stringify(book) : format_book_at(book)) + '\n');
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    return;
+  }
   // Imported after validation so that --help and bad flags answer fast and never touch sockets.
   const app = await import('../app.js');
   let stop: () => Promise<void>;
@@ -52,6 +64,37 @@ async function main(): Promise<void> {
     if (config.nats_url !== '') log_root.info({ nats_url: config.nats_url }, 'using NATS instead of the embedded bus');
     const all = await app.start_all(config);
     stop = all.stop;
+  } else if (command === 'record') {
+    const { start_recorder } = await import('../record/recorder.js');
+    const bus = await app.open_bus(config, 'depthcast-record');
+    const recorder = start_recorder(config, bus);
+    stop = async () => { await recorder.stop(); await bus.close(); };
+  } else if (command === 'replay') {
+    const { start_replay } = await import('../record/replay.js');
+    const { parse_time_ms } = await import('../util/time_arg.js');
+    const bus = await app.open_bus(config, 'depthcast-replay');
+    let replay;
+    try {
+      replay = start_replay({
+        recording_dir: config.recording_dir, subject_prefix: config.subject_prefix,
+        speed: config.replay_speed === 'max' ? 'max' : Number(config.replay_speed),
+        from_ns: config.replay_from === '' ? undefined : parse_time_ms(config.replay_from)! * 1e6,
+        to_ns: config.replay_to === '' ? undefined : parse_time_ms(config.replay_to)! * 1e6,
+        loop: config.replay_loop, chunk_events_max: config.replay_chunk_events_max,
+        heartbeat_interval_ms: config.engine_heartbeat_interval_ms,
+      }, bus);
+    } catch (err) {
+      await bus.close();
+      fail((err as Error).message);
+    }
+    // The feed serves the recording's symbols unless --symbols (or its variable) says otherwise.
+    const symbols_given = rest.some((a) => a === '--symbols' || a.startsWith('--symbols=')) || (process.env.DEPTHCAST_SYMBOLS ?? '') !== '';
+    if (!symbols_given) config = Object.freeze({ ...config, symbols: replay.symbols });
+    const service = await app.start_feed_service(config, bus);
+    log_root.info({ url: `http://${service.server.host}:${service.server.port}/`, symbols: config.symbols }, 'replay feed is up');
+    const playing = replay;
+    void playing.play();
+    stop = async () => { await playing.stop(); await service.stop(); await bus.close(); };
   } else if (command === 'engine') {
     const { start_engine } = await import('../engine/engine.js');
     const bus = await app.open_bus(config, 'depthcast-engine');

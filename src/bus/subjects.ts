@@ -4,6 +4,7 @@
 //   <prefix>.instruments         request: empty; reply: EngineReply(InstrumentList)
 //   <prefix>.book.<SYMBOL>       EngineReply(BookSnapshot), engine → stream only: the last-value
 //                                snapshot of a book (one kept per subject, Nats-Rollup: sub)
+//   <prefix>.replay              JSON ReplayStatus, replay → feeds, once a second while a recording plays
 // The JetStream stream `stream_name` (prefix with '.' → '_') holds events.* and book.*.
 export const subject_prefix_default = 'depthcast';
 
@@ -19,6 +20,7 @@ export class Subjects {
   readonly snapshot_all: string;
   readonly instruments: string;
   readonly book_all: string;
+  readonly replay: string;
   /** Name of the JetStream stream of this prefix (stream names cannot hold '.'). */
   readonly stream_name: string;
   private readonly events_by_symbol = new Map<string, string>();
@@ -32,6 +34,7 @@ export class Subjects {
     this.snapshot_all = `${prefix}.snapshot.*`;
     this.instruments = `${prefix}.instruments`;
     this.book_all = `${prefix}.book.*`;
+    this.replay = `${prefix}.replay`;
     this.stream_name = prefix.replace(/\./g, '_');
   }
 

@@ -8,6 +8,7 @@ import { Subjects } from '../bus/subjects.js';
 import { is_valid_symbol } from '../util/symbol.js';
 import type { Config } from '../config.js';
 import { now_ns } from '../util/clock.js';
+import { new_epoch } from '../util/epoch.js';
 import { logger_for } from '../util/log.js';
 import { encode_engine_error, encode_instruments_reply, encode_snapshot_reply, engine_error_code } from '../wire/engine_codec.js';
 import { EngineCore, type SymbolStats } from './engine_core.js';
@@ -66,13 +67,8 @@ export interface StartEngineOptions {
   rates_orders_per_s?: Readonly<Record<string, number>>;
 }
 
-let last_epoch = 0;
-
-/** A new epoch per engine start: wall-clock ms, strictly increasing within a process. */
-export function new_epoch(): number {
-  last_epoch = Math.max(Date.now(), last_epoch + 1);
-  return last_epoch;
-}
+/** A new epoch per engine start (util/epoch.ts). */
+export { new_epoch };
 
 export async function start_engine(config: Readonly<Config>, bus: Bus, options: StartEngineOptions = {}): Promise<EngineHandle> {
   const subjects = new Subjects(config.subject_prefix);

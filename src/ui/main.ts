@@ -15,6 +15,7 @@ import { connect, type FeedClient } from '../client/index.js';
 import { browser_frame_host, DrawScheduler } from './draw_scheduler.js';
 import { PageModel, type PageSelection } from './page_model.js';
 import { Picker } from './picker.js';
+import { ReplayBadge } from './replay_badge.js';
 import { Renderer, type RenderedFrame } from './renderer.js';
 
 const depth_choices: readonly { value: number; label: string }[] = [
@@ -40,6 +41,8 @@ export interface DebugHook {
   /** Animation frame times (ms) of the last draws, oldest first. */
   draw_times(): number[];
   select(selection: Partial<PageSelection>): void;
+  /** The replay the feed reports (null: live). */
+  replay: ReplayBadge;
 }
 
 declare global {
@@ -63,6 +66,7 @@ async function boot(): Promise<void> {
     interval_ms: choice(params.get('interval'), interval_choices, 0),
   };
 
+  const replay = new ReplayBadge(element('replay'), document.querySelector<HTMLElement>('.brand .tag'));
   const canvas = element<HTMLCanvasElement>('view');
   const stage = element<HTMLElement>('stage');
   const client = connect(ws_url);
@@ -129,6 +133,7 @@ async function boot(): Promise<void> {
       return out;
     },
     select,
+    replay,
   };
 }
 

@@ -38,6 +38,9 @@ export interface FrameRecord {
   trades_listed: number;
   trades_folded: number;
   at_ms: number;
+  /** The view's epoch and its digest recomputed after this frame (compare books of two runs at one (epoch, seq)). */
+  epoch: number;
+  digest: number;
 }
 
 export class MirrorView {
@@ -123,12 +126,14 @@ export class ViewMirror {
       v.digest = 0;
       for (const l of msg.bids) this.set(v, 0, l);
       for (const l of msg.asks) this.set(v, 1, l);
+      // Trade ids count from 1 per epoch (schemas/engine_events.fbs): a new epoch starts them again.
+      if (msg.epoch !== v.epoch) v.last_trade_id = 0;
       v.epoch = msg.epoch;
       v.seq = msg.seq;
       if (this.trade_gaps_at_snapshots && (msg.trades?.length ?? 0) === 0 && (msg.trade_aggregate ?? null) === null) v.trade_gap_allowed = true;
       this.account(v, msg.trades ?? [], msg.trade_aggregate ?? null);
       v.frames.push({ kind: 'snapshot', seq_first: msg.seq, seq: msg.seq, conflated: false, updates_merged: 0,
-        trades_listed: msg.trades?.length ?? 0, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms });
+        trades_listed: msg.trades?.length ?? 0, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms, epoch: v.epoch, digest: v.digest });
     } else {
       if (v === undefined) {
         this.violations.push(`${key}: delta before any snapshot`);
@@ -142,7 +147,7 @@ export class ViewMirror {
       v.seq = msg.seq;
       this.account(v, msg.trades, msg.trade_aggregate);
       v.frames.push({ kind: 'delta', seq_first: msg.seq_first, seq: msg.seq, conflated: msg.conflated, updates_merged: msg.updates_merged,
-        trades_listed: msg.trades.length, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms });
+        trades_listed: msg.trades.length, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms, epoch: v.epoch, digest: v.digest });
     }
     if (v.digest !== msg.digest) this.violations.push(`${key}: digest ${v.digest} != frame's ${msg.digest} at seq ${v.seq}`);
     this.check_shape(v);

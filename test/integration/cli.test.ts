@@ -1,32 +1,18 @@
 // The CLI as a user runs it: separate engine and feed processes on a real
 // nats-server, --help, and bad flags refused with a message naming them.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connect, type WebSocketConstructor } from '../../src/client/index.js';
+import { kill_cli_processes, run_cli, start_cli } from '../helpers/cli_process.js';
 import { start_nats_server, type NatsServerHandle } from '../helpers/nats_server.js';
 import { wait_for } from '../helpers/service.js';
 
-// One process per CLI run (node with tsx's loader), so killing it leaves no orphan behind.
-const cli = ['--import', 'tsx', 'src/bin/depthcast.ts'];
-const children: ChildProcess[] = [];
 let nats: NatsServerHandle | undefined;
-
-function run(args: string[]) {
-  return spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'warn' } });
-}
-
-function start(args: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [...cli, ...args], { env: { ...process.env, LOG_LEVEL: 'info' } });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-  children.push(child);
-  return { child, output: () => out };
-}
+const run = run_cli;
+const start = start_cli;
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  kill_cli_processes();
   await nats?.stop();
 });
 
