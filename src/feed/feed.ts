@@ -554,7 +554,7 @@ export class Feed {
         session: s.id, remote_address: s.transport.remote_address, slow: s.slow, cause: s.slow_cause, policy: s.limits.slow_policy,
         reader_lag_ms: Math.round(lag_ms), last_probe_delay_ms: Math.round(s.flow.lag_ms), path_delay_ms: s.flow.min_delay_ms === Infinity ? null : s.flow.min_delay_ms,
         in_flight_bytes: s.flow.in_flight, in_flight_cap_bytes: s.flow.window_bytes, read_bytes_per_s: Math.round(s.flow.rate_bytes_per_s),
-        stream_bytes_per_s: Math.round(s.stream_bytes_per_s), acks: s.flow.acks_seen,
+        stream_bytes_per_s: Math.round(s.gate.stream_bytes_per_s), acks: s.flow.acks_seen,
         buffered_bytes: s.transport.buffered_bytes(), buffered_bytes_max: s.buffered_bytes_max, episodes: s.slow_episodes,
         frames_sent: s.frames_sent, bytes_sent: s.bytes_sent,
         views: [...s.subs.values()].map((sub) => ({

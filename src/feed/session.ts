@@ -15,13 +15,14 @@
 //   code path (pump).
 //
 // The connection conflates (hysteresis, once per crossing as nats.js's
-// SlowNotifier) when its reader lags: more bytes in flight than its reader
-// drains within the lag target AND its oldest unanswered probe waits longer
-// than the path explains, or more in flight than in_flight_bytes_max ('lag'); or when uWS's own buffer passes
-// slow_enter_bytes ('buffer'). It streams again once the reader keeps up and
-// uWS's buffer is under slow_exit_bytes; a reader that fails again soon after
-// (a reader slower than the stream but faster than its catch-ups) waits
-// exponentially longer before the next try, so it does not flap.
+// SlowNotifier) when its reader lags (ReaderFlow): more bytes in flight than
+// its reader drains within the lag target AND its oldest unanswered probe
+// waits longer than the path explains, or more in flight than
+// in_flight_bytes_max ('lag'); or when uWS's own buffer passes
+// slow_enter_bytes ('buffer'). While it conflates, one round of catch-ups is
+// in flight at a time. It streams again when uWS's buffer is under
+// slow_exit_bytes and StreamGate says the reader can take the stream (with
+// backoff, so a reader just below the stream's rate does not flap).
 // With slow_policy 'close' the connection is closed with 4008 instead. A
 // reader too slow even for catch-ups is closed with 4010. Whatever the
 // policy, more than send_buffer_bytes_max buffered closes with 4009, and so
@@ -34,6 +35,7 @@
 import { close_code } from '../wire/codes.js';
 import { TokenBucket } from './rate_limiter.js';
 import { ReaderFlow, type ReaderFlowLimits } from './reader_flow.js';
+import { StreamGate, type ConflationCause } from './stream_gate.js';
 import { catch_up_trades_min, conflation_trades_max, type Subscription, type SubscriptionOwner } from './subscription.js';
 import { send_backpressure, send_dropped, send_ok, type ClientTransport } from './transport.js';
 
@@ -41,19 +43,8 @@ import { send_backpressure, send_dropped, send_ok, type ClientTransport } from '
 const trade_wire_bytes = 40;
 /** Frames queued for one connection within one event-loop turn; past it we flush early. */
 export const session_pending_frames_max = 1024;
-/** First wait before a conflating connection may try streaming again. */
-export const stream_retry_ms_min = 250;
-/** Longest wait between tries, reached by doubling while tries keep failing. */
-export const stream_retry_ms_max = 8000;
-/** Streaming this long without falling behind resets the wait to stream_retry_ms_min. */
-export const stream_stable_ms = 10_000;
-/** The stream's byte rate is measured over at least this much streaming time (short stretches add up). */
-export const stream_rate_window_ms = 1000;
-/** A conflating reader streams again only with this much more capacity than the stream needs. */
-export const stream_capacity_headroom = 1.25;
-
 export type SlowPolicy = 'conflate' | 'close';
-export type ConflationCause = 'lag' | 'buffer';
+export type { ConflationCause } from './stream_gate.js';
 
 export interface SessionLimits extends ReaderFlowLimits {
   readonly slow_enter_bytes: number;
@@ -107,17 +98,8 @@ export class Session implements SubscriptionOwner {
   private cork_status = send_ok;
   private interval_subs = 0;
   private pumped = false;
-  /** Wait before a lag episode may end: 0 at first, doubled (from stream_retry_ms_min) while episodes follow short stretches of streaming. */
-  private stream_retry_ms = 0;
-  /** Earliest time a conflating connection may try streaming again. */
-  private stream_retry_at_ms = 0;
-  private streaming_since_ms: number;
-  /** Bytes/s this connection was sent while it streamed (latest stretches added up; kept while it conflates). */
-  stream_bytes_per_s = 0;
-  private stream_window_bytes = 0;
-  /** Streaming time in the current measurement before the current stretch. */
-  private stream_window_ms = 0;
-  private stream_window_start_ms: number;
+  /** When a conflating connection may stream again (and what the stream needs). */
+  readonly gate: StreamGate;
 
   constructor(
     readonly transport: ClientTransport,
@@ -127,8 +109,7 @@ export class Session implements SubscriptionOwner {
     now_ms: number,
   ) {
     this.last_send_ms = now_ms;
-    this.streaming_since_ms = now_ms;
-    this.stream_window_start_ms = now_ms;
+    this.gate = new StreamGate(now_ms, limits.reader_lag_target_ms);
     this.flow = new ReaderFlow(limits);
     this.probing = transport.ping !== undefined && limits.reader_probe_interval_ms > 0;
     // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
@@ -233,7 +214,7 @@ export class Session implements SubscriptionOwner {
         }
         return;
       }
-      if (now_ms >= this.stream_retry_at_ms && this.keeping_up(now_ms)) {
+      if (this.gate.may_stream(this.probing ? this.flow : null, now_ms)) {
         this.stop_conflating(now_ms);
         return;
       }
@@ -283,27 +264,6 @@ export class Session implements SubscriptionOwner {
    */
   has_room(): boolean {
     return (!this.probing || this.flow.in_flight === 0) && this.transport.buffered_bytes() <= this.limits.slow_exit_bytes;
-  }
-
-  /**
-   * The reader can take the stream again: no probe is overdue, and its
-   * measured capacity (catch-up rounds read, bytes over time) exceeds what
-   * the stream needed when it last streamed, with headroom; or it has just
-   * read a backlog of a lag target's worth of stream at once (a paused
-   * reader that resumed). Before the stream's rate is known: its latest
-   * probe came back about as fast as the path allows.
-   */
-  private keeping_up(now_ms: number): boolean {
-    if (!this.probing) return true;
-    const f = this.flow;
-    if (f.lagging(now_ms)) return false;
-    const stream = this.stream_bytes_per_s;
-    if (stream === 0) {
-      const base = f.min_delay_ms === Infinity ? 0 : f.min_delay_ms;
-      return f.lag_ms - base <= f.lag_gate_ms;
-    }
-    return f.rate_bytes_per_s >= stream_capacity_headroom * stream
-      || f.burst_bytes(now_ms) >= (stream * this.limits.reader_lag_target_ms) / 1000;
   }
 
   on_pong(payload: Uint8Array, now_ms: number): void {
@@ -365,7 +325,7 @@ export class Session implements SubscriptionOwner {
     for (let i = 0; i < n; i++) bytes += frames[i].byteLength;
     if (this.slow) this.flow.start_round(now_ms); // a catch-up round after everything was acknowledged: a capacity sample
     this.flow.on_sent(bytes);
-    if (!this.slow) this.measure_stream(bytes, now_ms);
+    if (!this.slow) this.gate.streamed(bytes, now_ms);
     this.probe_pending = this.probing && this.flow.probe_due(now_ms, this.slow);
     let status: number;
     if (n === 1 && !this.probe_pending && !this.path_probe_pending) {
@@ -388,17 +348,6 @@ export class Session implements SubscriptionOwner {
   }
 
   private probe_now_ms = 0;
-
-  private measure_stream(bytes: number, now_ms: number): void {
-    this.stream_window_bytes += bytes;
-    const elapsed_ms = this.stream_window_ms + now_ms - this.stream_window_start_ms;
-    if (elapsed_ms < stream_rate_window_ms) return;
-    const rate = (this.stream_window_bytes * 1000) / elapsed_ms;
-    this.stream_bytes_per_s = this.stream_bytes_per_s === 0 ? rate : (this.stream_bytes_per_s + rate) / 2;
-    this.stream_window_bytes = 0;
-    this.stream_window_ms = 0;
-    this.stream_window_start_ms = now_ms;
-  }
 
   /** The cork callback, made once per session (not a closure per flush). */
   private readonly send_pending = (): void => {
@@ -468,14 +417,7 @@ export class Session implements SubscriptionOwner {
       this.close(close_code.slow_consumer, 'slow consumer');
       return;
     }
-    // Only lag episodes back off: the buffer's own hysteresis (enter/exit bytes) already keeps it from flapping.
-    if (cause === 'lag') {
-      // A try at streaming that failed soon: wait twice as long before the next.
-      this.stream_retry_ms = this.slow_episodes === 0 || now_ms - this.streaming_since_ms >= stream_stable_ms
-        ? 0 : Math.min(stream_retry_ms_max, Math.max(stream_retry_ms_min, this.stream_retry_ms * 2));
-    }
-    this.stream_retry_at_ms = cause === 'lag' ? now_ms + this.stream_retry_ms : now_ms;
-    this.stream_window_ms += now_ms - this.stream_window_start_ms; // the stream's clock pauses while conflating
+    this.gate.conflating(cause, now_ms);
     this.slow = true;
     this.slow_cause = cause;
     this.slow_episodes++;
@@ -488,8 +430,7 @@ export class Session implements SubscriptionOwner {
     const cause = this.slow_cause ?? 'lag';
     this.slow = false;
     this.slow_cause = null;
-    this.streaming_since_ms = now_ms;
-    this.stream_window_start_ms = now_ms;
+    this.gate.streaming(now_ms);
     this.events.on_slow_change(this, false, cause);
     // Catch up every view at once: one conflated frame each, then stream again.
     // Interval subscriptions stay accumulating: the pump serves them when due.

@@ -48,7 +48,7 @@
 // | depthcast_process_*, depthcast_nodejs_*   |           |        | prom-client's process metrics (CPU, memory, event-loop lag)
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FeedCounters } from '../feed/counters.js';
-import type { ConflationCause } from '../feed/session.js';
+import type { ConflationCause } from '../feed/stream_gate.js';
 import { close_code } from '../wire/codes.js';
 import type { HopHistograms } from './hop_histograms.js';
 import { latency_histogram_metric } from './latency_export.js';
