@@ -279,6 +279,8 @@ export class ReaderFlow {
       this.burst_start_ms = now_ms;
     }
     this.last_advance_ms = now_ms;
+    // The path's delay as known before this answer: the answer itself includes the round's transfer.
+    const path_delay_ms = this.min_delay_ms === Infinity ? 0 : this.min_delay_ms;
     const acked = this.bytes_acked;
     this.sample_offset_acked = acked;
     let newest_sent_ms = -1;
@@ -299,8 +301,7 @@ export class ReaderFlow {
       this.round_start_bytes = -1;
       // A round of a few bytes (a Heartbeat) measures the path's delay, not the reader's bandwidth.
       if (round_bytes >= round_sample_bytes_min) {
-        const base = this.min_delay_ms === Infinity ? 0 : this.min_delay_ms;
-        this.push_rate((round_bytes * 1000) / Math.max(1, now_ms - this.round_sent_ms - base));
+        this.push_rate((round_bytes * 1000) / Math.max(1, now_ms - this.round_sent_ms - path_delay_ms));
         this.resize_window();
       }
     }

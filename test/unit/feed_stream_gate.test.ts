@@ -1,0 +1,65 @@
+// StreamGate with time passed in: when a conflating connection may stream
+// again, and how its tries back off while they keep failing.
+import { describe, expect, it } from 'vitest';
+import { ReaderFlow } from '../../src/feed/reader_flow.js';
+import { stream_capacity_headroom, stream_retry_ms_max, stream_retry_ms_min, stream_stable_ms, StreamGate } from '../../src/feed/stream_gate.js';
+
+const limits = { reader_lag_target_ms: 500, in_flight_bytes_min: 4096, in_flight_bytes_max: 240 * 1024, reader_probe_interval_ms: 100, reader_lag_ms_max: 5000 };
+
+/** A flow whose reader read `bytes` in one catch-up round taking `ms` (a capacity sample). */
+function flow_with_round(bytes: number, ms: number): ReaderFlow {
+  const flow = new ReaderFlow(limits);
+  flow.start_round(0);
+  flow.on_sent(bytes);
+  flow.on_pong(flow.probe(0).slice(), ms);
+  return flow;
+}
+
+describe('StreamGate', () => {
+  it('measures the stream over streaming time only, added up across short stretches', () => {
+    const gate = new StreamGate(0, 500);
+    gate.streamed(50_000, 600); // 600 ms streaming
+    gate.conflating('lag', 600);
+    gate.streaming(10_000); // 9.4 s conflating: not counted
+    gate.streamed(50_000, 10_400); // 400 ms more: 1 s in all
+    expect(gate.stream_bytes_per_s).toBe(100_000);
+  });
+
+  it('lets a reader stream again only with capacity above what the stream needs', () => {
+    const gate = new StreamGate(0, 500);
+    gate.streamed(100_000, 1000); // the stream needs 100 KB/s
+    gate.conflating('lag', 1000);
+    expect(gate.may_stream(flow_with_round(10_000, 500), 2000)).toBe(false); // 20 KB/s
+    expect(gate.may_stream(flow_with_round(10_000, 10), 2000)).toBe(true); // 1 MB/s
+    const just = flow_with_round(Math.ceil(100 * stream_capacity_headroom * 10) + 100, 10);
+    expect(just.rate_bytes_per_s).toBeGreaterThan(100_000 * stream_capacity_headroom);
+    expect(gate.may_stream(just, 2000)).toBe(true);
+    expect(gate.may_stream(null, 2000)).toBe(true); // not probed: only the buffer's hysteresis decides
+  });
+
+  it('backs off while tries keep failing soon, and forgets after a stable stretch', () => {
+    const gate = new StreamGate(0, 500);
+    const fast = flow_with_round(100_000, 1);
+    let now = 0;
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      gate.conflating('lag', now);
+      let wait = 0;
+      while (!gate.may_stream(fast, now + wait)) wait += 10;
+      waits.push(wait);
+      now += wait;
+      gate.streaming(now);
+      now += 100; // streams 100 ms, then lags again
+    }
+    expect(waits[0]).toBe(0); // the first episode may end at once
+    expect(waits[1]).toBe(stream_retry_ms_min);
+    expect(waits[2]).toBe(2 * stream_retry_ms_min);
+    expect(Math.max(...waits)).toBe(stream_retry_ms_max);
+    now += stream_stable_ms; // a long stable stretch
+    gate.conflating('lag', now);
+    expect(gate.may_stream(fast, now)).toBe(true);
+    gate.streaming(now);
+    gate.conflating('buffer', now + 1); // buffer episodes never back off
+    expect(gate.may_stream(fast, now + 1)).toBe(true);
+  });
+});
