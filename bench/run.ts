@@ -23,6 +23,7 @@ const quick_args: Record<string, string[]> = {
   'micro/matcher': ['--orders', '200000', '--runs', '2'],
   'micro/book': ['--events', '200000', '--runs', '2'],
   'micro/codec': ['--frames', '50000', '--runs', '2'],
+  'micro/client_delta': ['--frames', '5000', '--passes', '2', '--runs', '2'],
   'e2e/publish': ['--orders', '100000', '--runs', '1'],
 };
 

@@ -222,9 +222,9 @@ export class ClientPool {
     // Each trade carries its own engine time: one exact sample per engine event,
     // however the feed grouped the events into frames. Stamped when the SDK hands
     // the trade over, microseconds after the frame arrived (it decodes first).
-    const events = spec.slow ? this.series.slow_events : this.series.fast_events;
+    const events = (spec.slow ? this.series.slow_events : this.series.fast_events).recorder('engine_to_receive');
     client.on('trade', (_book, trade) => {
-      if (trade.ts_engine_ns > 0) events.record('engine_to_receive', now_ns() - trade.ts_engine_ns);
+      if (trade.ts_engine_ns > 0) events.record(now_ns() - trade.ts_engine_ns);
     });
     client.on('disconnect', (code) => {
       this.counters.closes_by_code[code] = (this.counters.closes_by_code[code] ?? 0) + 1;

@@ -14,6 +14,9 @@
 // Levels live in src/book's Ladder (parallel sorted typed arrays, best at the
 // end): no object per level, no allocation per Delta. Arrays of level objects
 // are built only when someone reads `bids`/`asks`, at most once per version.
+// A Delta comes either as arrays (apply_delta: tests, the verifying decoder's
+// DeltaMsg) or read in place from the frame's bytes (apply_delta_from a
+// DeltaSource: the SDK's hot path); both run the same code.
 import { digest_add, digest_sub, level_hash } from '../book/digest.js';
 import { Ladder } from '../book/ladder.js';
 import { DecimalFormat } from './decimal_format.js';
@@ -50,6 +53,22 @@ export interface DeltaLike {
   asks: readonly L2Level[];
 }
 
+/**
+ * A Delta read in place (src/wire/delta_reader.ts's DeltaReader): the same
+ * fields as DeltaLike, levels through accessors (i < level_count(side), in
+ * the order sent). apply_delta_from reads each level once, builds nothing.
+ */
+export interface DeltaSource {
+  readonly epoch: number;
+  readonly seq_first: number;
+  readonly seq: number;
+  readonly digest: number;
+  level_count(side: Side): number;
+  level_price(side: Side, i: number): number;
+  level_size(side: Side, i: number): number;
+  level_orders(side: Side, i: number): number;
+}
+
 export interface InstrumentInfo {
   tick_size: string;
   lot_size: string;
@@ -80,6 +99,7 @@ export class ClientBook {
   private asks_cache_version = -1;
   private readonly price_format: DecimalFormat = new DecimalFormat('1', 0);
   private readonly size_format: DecimalFormat = new DecimalFormat('1', 0);
+  private readonly arrays = new ArrayDelta();
 
   constructor(readonly symbol: string, readonly depth: number) {}
 
@@ -187,6 +207,11 @@ export class ClientBook {
 
   /** Applies a Delta on top of the current content, then verifies it. */
   apply_delta(d: DeltaLike): Verdict {
+    return this.apply_delta_from(this.arrays.over(d));
+  }
+
+  /** apply_delta for a Delta read in place (the SDK's hot path): the same checks, the same verdicts. */
+  apply_delta_from(d: DeltaSource): Verdict {
     if (!this.has_snapshot) return this.fail('range_break', 'delta before snapshot', false);
     if (d.epoch !== this.epoch) return this.fail('epoch_change', `delta of epoch ${d.epoch} on a book of epoch ${this.epoch}`, false);
     if (!(d.seq_first <= d.seq)) return this.fail('invalid', `delta range ${d.seq_first}..${d.seq} is empty`, false);
@@ -195,7 +220,7 @@ export class ClientBook {
       return this.fail('range_break', `delta ${d.seq_first}..${d.seq} after ${this.seq}: expected seq_first ${this.seq + 1}`, false);
     }
     this.version++;
-    const problem = this.apply_side(this.bid_ladder, d.bids) ?? this.apply_side(this.ask_ladder, d.asks);
+    const problem = this.apply_side(this.bid_ladder, d) ?? this.apply_side(this.ask_ladder, d);
     this.seq = d.seq;
     if (problem !== undefined) return this.fail('invalid', `delta ..${d.seq}: ${problem}`, false);
     if (this.is_crossed()) return this.fail('crossed', `delta ..${d.seq}: crossed, bid ${this.best_bid_price()} >= ask ${this.best_ask_price()}`, false);
@@ -268,17 +293,26 @@ export class ClientBook {
     return undefined;
   }
 
-  private apply_side(ladder: Ladder, levels: readonly L2Level[]): string | undefined {
+  private apply_side(ladder: Ladder, src: DeltaSource): string | undefined {
     let d = this.digest;
     const side = ladder.side;
-    for (let k = 0; k < levels.length; k++) {
-      const l = levels[k];
-      if (!valid_level(l)) return `${side === side_bid ? 'bid' : 'ask'} change ${k}: price, size, orders must be non-negative integers`;
-      const i = ladder.index_of(l.price);
-      if (i >= 0) d = digest_sub(d, level_hash(side, l.price, ladder.sizes[i], ladder.orders[i]));
-      else if (l.size === 0) this.unknown_level_removals++;
-      if (l.size > 0) d = digest_add(d, level_hash(side, l.price, l.size, l.orders));
-      ladder.set(l.price, l.size, l.orders);
+    const n = src.level_count(side);
+    for (let k = 0; k < n; k++) {
+      const price = src.level_price(side, k);
+      const size = src.level_size(side, k);
+      const orders = src.level_orders(side, k);
+      if (!valid_numbers(price, size, orders)) return `${side === side_bid ? 'bid' : 'ask'} change ${k}: price, size, orders must be non-negative integers`;
+      const i = ladder.index_of(price);
+      if (i >= 0) d = digest_sub(d, level_hash(side, price, ladder.sizes[i], ladder.orders[i]));
+      else if (size === 0) this.unknown_level_removals++;
+      if (size > 0) d = digest_add(d, level_hash(side, price, size, orders));
+      // What ladder.set does, without searching for the level a second time.
+      if (i < 0) ladder.set(price, size, orders);
+      else if (size === 0) ladder.remove_at(i);
+      else {
+        ladder.sizes[i] = size;
+        ladder.orders[i] = orders;
+      }
     }
     this.digest = d;
     if (this.depth > 0 && ladder.count > this.depth) return `${ladder.count} ${side === side_bid ? 'bid' : 'ask'} levels in a depth-${this.depth} view`;
@@ -287,7 +321,34 @@ export class ClientBook {
 }
 
 function valid_level(l: L2Level): boolean {
-  return Number.isSafeInteger(l.price) && Number.isSafeInteger(l.size) && l.size >= 0 && Number.isSafeInteger(l.orders) && l.orders >= 0;
+  return valid_numbers(l.price, l.size, l.orders);
+}
+
+function valid_numbers(price: number, size: number, orders: number): boolean {
+  return Number.isSafeInteger(price) && Number.isSafeInteger(size) && size >= 0 && Number.isSafeInteger(orders) && orders >= 0;
+}
+
+/** A DeltaLike seen as a DeltaSource; one per book, pointed at each Delta (no allocation per frame). */
+class ArrayDelta implements DeltaSource {
+  private d: DeltaLike = { epoch: 0, seq_first: 0, seq: 0, digest: 0, bids: [], asks: [] };
+  get epoch(): number { return this.d.epoch; }
+  get seq_first(): number { return this.d.seq_first; }
+  get seq(): number { return this.d.seq; }
+  get digest(): number { return this.d.digest; }
+
+  over(d: DeltaLike): this {
+    this.d = d;
+    return this;
+  }
+
+  level_count(side: Side): number { return this.levels(side).length; }
+  level_price(side: Side, i: number): number { return this.levels(side)[i].price; }
+  level_size(side: Side, i: number): number { return this.levels(side)[i].size; }
+  level_orders(side: Side, i: number): number { return this.levels(side)[i].orders; }
+
+  private levels(side: Side): readonly L2Level[] {
+    return side === side_bid ? this.d.bids : this.d.asks;
+  }
 }
 
 function levels_of(ladder: Ladder): L2Level[] {

@@ -25,15 +25,21 @@
 // or resync are discarded (counted); after a reconnect everything is
 // resubscribed and every book waits for its new snapshot.
 //
-// Cost per Delta: one decode, one map lookup plus a scan of the symbol's views
-// (a handful of depths), the book's verification, no allocation of our own.
+// Cost per Delta: read in place by a DeltaReader (src/wire/delta_reader.ts:
+// checked like decode_server_frame, nothing built), one map lookup plus a scan
+// of the symbol's views (a handful of depths), the book's verification applied
+// straight from the frame's bytes, latency into recorders resolved at
+// construction. Allocation: the views over the received buffer; a TradeRec per
+// trade only when someone listens to 'trade' (listeners may keep it).
+// Every other frame goes through the verifying decoder (decode_server_frame).
 import { now_ns } from '../util/clock.js';
 import { error_code } from '../wire/codes.js';
 import type {
-  ClientMsg, DeltaMsg, ErrorMsg, PongMsg, ServerMsg, SnapshotMsg, StatusMsg, TradeAggregateRec, TradeRec,
+  ClientMsg, ErrorMsg, PongMsg, ServerMsg, SnapshotMsg, StatusMsg, TradeAggregateRec, TradeRec,
 } from '../wire/feed_types.js';
 import { FrameEncoder, decode_server_frame } from '../wire/feed_codec.js';
-import type { HopHistograms } from '../metrics/hop_histograms.js';
+import { DeltaReader, body_delta } from '../wire/delta_reader.js';
+import type { HopHistograms, HopRecorder } from '../metrics/hop_histograms.js';
 import type { Verdict } from './book.js';
 import { ViewSlot, type BookHandle, type UpdateInfo, type ViewState } from './book_handle.js';
 import { Connection, type ConnectionState } from './connection.js';
@@ -85,6 +91,9 @@ export class FeedClient {
   private readonly pings = new Map<number, PendingPing>();
   private readonly progress: ReaderProgress;
   private readonly behind_ms: number;
+  private readonly delta_reader = new DeltaReader();
+  private readonly engine_to_receive: HopRecorder;
+  private readonly send_to_receive: HopRecorder;
 
   /** `url`: one feed, or several to fail over between (each reconnect tries the next, after a jittered backoff). */
   constructor(url: string | readonly string[], options: FeedClientOptions = {}) {
@@ -93,6 +102,8 @@ export class FeedClient {
     this.record_latency = settings.record_latency;
     this.clock_ns = settings.clock_ns;
     this.hops = settings.hops;
+    this.engine_to_receive = this.hops.recorder('engine_to_receive');
+    this.send_to_receive = this.hops.recorder('send_to_receive');
     this.behind_ms = settings.behind_ms;
     this.progress = new ReaderProgress(settings.ack_interval_ms,
       settings.ack ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
@@ -270,9 +281,11 @@ export class FeedClient {
       return;
     }
     c.bytes += data.byteLength;
-    let msg: ServerMsg;
+    const bytes = new Uint8Array(data);
+    const delta = this.delta_reader;
+    let msg: ServerMsg | null = null;
     try {
-      msg = decode_server_frame(new Uint8Array(data));
+      if (delta.read(bytes) !== body_delta) msg = decode_server_frame(bytes);
     } catch (err) {
       c.decode_errors++;
       this.progress.processed(data.byteLength, 0, this.clock_ns());
@@ -280,8 +293,11 @@ export class FeedClient {
       return;
     }
     let sent_ns = 0;
-    switch (msg.type) {
-      case 'delta': this.on_delta(msg, receive_ns); sent_ns = msg.ts_send_ns; break;
+    if (msg === null) {
+      this.on_delta(delta, receive_ns);
+      sent_ns = delta.ts_send_ns;
+    } else switch (msg.type) {
+      case 'delta': break; // read by delta_reader above
       case 'snapshot': this.on_snapshot(msg, receive_ns); sent_ns = msg.ts_send_ns; break;
       case 'heartbeat':
         c.heartbeats++;
@@ -331,7 +347,7 @@ export class FeedClient {
     this.emit_update(view, info);
   }
 
-  private on_delta(msg: DeltaMsg, receive_ns: number): void {
+  private on_delta(msg: DeltaReader, receive_ns: number): void {
     const c = this.counters;
     c.deltas++;
     const view = this.views.find(msg.symbol, msg.depth);
@@ -345,14 +361,14 @@ export class FeedClient {
       return;
     }
     const removals_before = book.unknown_level_removals;
-    const verdict = book.apply_delta(msg);
+    const verdict = book.apply_delta_from(msg);
     c.unknown_level_removals += book.unknown_level_removals - removals_before;
     if (verdict === 'duplicate') {
       c.duplicates++;
       return;
     }
     // Range and epoch were right for every other verdict: the trades belong to this stream.
-    if (verdict !== 'range_break' && verdict !== 'epoch_change') this.emit_trades(view, msg.trades, msg.trade_aggregate);
+    if (verdict !== 'range_break' && verdict !== 'epoch_change') this.emit_delta_trades(view, msg);
     if (verdict !== 'ok') {
       this.check_failed(view, verdict);
       return;
@@ -363,9 +379,9 @@ export class FeedClient {
     if (this.record_latency) {
       if (msg.ts_engine_ns > 0) {
         engine_to_receive_ns = receive_ns - msg.ts_engine_ns;
-        this.hops.record('engine_to_receive', engine_to_receive_ns);
+        this.engine_to_receive.record(engine_to_receive_ns);
       }
-      if (msg.ts_send_ns > 0) this.hops.record('send_to_receive', receive_ns - msg.ts_send_ns);
+      if (msg.ts_send_ns > 0) this.send_to_receive.record(receive_ns - msg.ts_send_ns);
     }
     view.last_receive_ns = receive_ns;
     const info = view.info;
@@ -374,7 +390,7 @@ export class FeedClient {
     info.seq = msg.seq;
     info.conflated = msg.conflated;
     info.updates_merged = msg.updates_merged;
-    info.trades = msg.trades.length;
+    info.trades = msg.trade_count;
     info.engine_to_receive_ns = engine_to_receive_ns;
     info.receive_ns = receive_ns;
     this.emit_update(view, info);
@@ -389,13 +405,30 @@ export class FeedClient {
   }
 
   private emit_trades(view: ViewSlot, trades: readonly TradeRec[], agg: TradeAggregateRec | null): void {
-    const c = this.counters;
-    c.trades += trades.length;
+    this.counters.trades += trades.length;
     const to_client = this.events.has_listeners('trade');
-    for (const trade of trades) {
-      view.events.emit('trade', trade);
-      if (to_client) this.events.emit('trade', view.handle, trade);
+    for (const trade of trades) this.emit_trade(view, trade, to_client);
+    this.emit_aggregate(view, agg);
+  }
+
+  /** emit_trades for a Delta read in place: a TradeRec is built per trade only if someone listens. */
+  private emit_delta_trades(view: ViewSlot, d: DeltaReader): void {
+    const n = d.trade_count;
+    this.counters.trades += n;
+    const to_client = this.events.has_listeners('trade');
+    if (n > 0 && (to_client || view.events.has_listeners('trade'))) {
+      for (let i = 0; i < n; i++) this.emit_trade(view, d.trade_into(i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: 0 }), to_client);
     }
+    this.emit_aggregate(view, d.trade_aggregate);
+  }
+
+  private emit_trade(view: ViewSlot, trade: TradeRec, to_client: boolean): void {
+    view.events.emit('trade', trade);
+    if (to_client) this.events.emit('trade', view.handle, trade);
+  }
+
+  private emit_aggregate(view: ViewSlot, agg: TradeAggregateRec | null): void {
+    const c = this.counters;
     if (agg !== null) {
       c.trade_aggregates++;
       c.trades_folded += agg.count;

@@ -113,6 +113,31 @@ class HopCounts {
   }
 }
 
+/** Records into one hop's totals (and current interval); see HopHistograms.record for the clamping. */
+export class HopRecorder {
+  constructor(private readonly total: HopCounts, private readonly interval: HopCounts | undefined) {}
+
+  record(value_ns: number): void {
+    const total = this.total;
+    const interval = this.interval;
+    let value_us: number;
+    if (!(value_ns >= 0)) {
+      value_us = 0;
+      total.negative_samples++;
+      if (interval) interval.negative_samples++;
+    } else {
+      value_us = Math.round(value_ns / 1000);
+      if (value_us > latency_us_max) {
+        value_us = latency_us_max;
+        total.overflow_samples++;
+        if (interval) interval.overflow_samples++;
+      }
+    }
+    total.record_us(value_us);
+    if (interval) interval.record_us(value_us);
+  }
+}
+
 function is_hop_name(name: string): name is HopName {
   return (hop_names as readonly string[]).includes(name);
 }
@@ -132,6 +157,7 @@ export class HopHistograms {
   private interval_start_ms: number;
   private readonly totals = new Map<HopName, HopCounts>();
   private readonly intervals: Map<HopName, HopCounts> | undefined;
+  private readonly recorders = new Map<HopName, HopRecorder>();
 
   constructor(hops: readonly HopName[] = hop_names, options: HopHistogramsOptions = {}) {
     if (hops.length === 0) throw new HopHistogramsError('at least one hop is required');
@@ -145,6 +171,7 @@ export class HopHistograms {
       this.intervals = new Map();
       for (const hop of this.hops) this.intervals.set(hop, new HopCounts(new_latency_histogram()));
     }
+    for (const hop of this.hops) this.recorders.set(hop, new HopRecorder(this.totals.get(hop)!, this.intervals?.get(hop)));
   }
 
   has(hop: HopName): boolean {
@@ -155,26 +182,17 @@ export class HopHistograms {
    * Records one latency sample given in ns. Never throws for a value: negative
    * (clock skew) and NaN become 0 and are counted; above 60 s is recorded at 60 s
    * and counted. Throws only for a hop this instance does not track (a bug).
+   * Per-sample callers hold a recorder(hop) instead: no lookup by name.
    */
   record(hop: HopName, value_ns: number): void {
-    const total = this.totals.get(hop);
-    if (total === undefined) throw new HopHistogramsError(`hop '${hop}' is not tracked here (tracked: ${this.hops.join(', ')})`);
-    const interval = this.intervals?.get(hop);
-    let value_us: number;
-    if (!(value_ns >= 0)) {
-      value_us = 0;
-      total.negative_samples++;
-      if (interval) interval.negative_samples++;
-    } else {
-      value_us = Math.round(value_ns / 1000);
-      if (value_us > latency_us_max) {
-        value_us = latency_us_max;
-        total.overflow_samples++;
-        if (interval) interval.overflow_samples++;
-      }
-    }
-    total.record_us(value_us);
-    if (interval) interval.record_us(value_us);
+    this.recorder(hop).record(value_ns);
+  }
+
+  /** The recorder of one hop, resolved once (valid for this instance's life: reset and take_interval keep it). */
+  recorder(hop: HopName): HopRecorder {
+    const r = this.recorders.get(hop);
+    if (r === undefined) throw new HopHistogramsError(`hop '${hop}' is not tracked here (tracked: ${this.hops.join(', ')})`);
+    return r;
   }
 
   count(hop: HopName): number {

@@ -51,7 +51,7 @@ const snapshot_slot = {
   symbol: 0, depth: 1, epoch: 2, seq: 3, digest: 4, tick_size: 5, lot_size: 6, price_decimals: 7, size_decimals: 8,
   bids: 9, asks: 10, ts_engine_ns: 11, ts_ingest_ns: 12, ts_send_ns: 13, trades: 14, trade_aggregate: 15,
 } as const;
-const delta_slot = {
+export const delta_slot = {
   symbol: 0, depth: 1, epoch: 2, seq_first: 3, seq: 4, digest: 5, bids: 6, asks: 7, trades: 8, trade_aggregate: 9,
   updates_merged: 10, conflated: 11, ts_engine_ns: 12, ts_ingest_ns: 13, ts_send_ns: 14,
 } as const;
@@ -67,10 +67,11 @@ const status_slot = { symbols: 0 } as const;
 const error_slot = { code: 0, message: 1, symbol: 2 } as const;
 const pong_slot = { nonce: 0, client_time_ns: 1, server_time_ns: 2 } as const;
 
-const trade_bytes = 40; // struct Trade { trade_id, price, size, ts_engine_ns: 8 each; aggressor: ubyte; pad 7 }
+export const trade_bytes = 40; // struct Trade { trade_id, price, size, ts_engine_ns: 8 each; aggressor: ubyte; pad 7 }
 const u16_max = 0xffff;
 const u32_max = 0xffffffff;
-const symbol_cache_entries_max = 4096;
+/** Symbols kept encoded (FrameEncoder) or interned (DeltaReader) at most; past it the cache starts over. */
+export const symbol_cache_entries_max = 4096;
 
 const utf8_encoder = new TextEncoder();
 
@@ -386,15 +387,19 @@ function as_bytes(input: Uint8Array | ArrayBuffer): Uint8Array {
 
 /** Reads the Frame and its union type; positions body_table on the body. */
 function open_frame(input: Uint8Array | ArrayBuffer): number {
-  const r = reader;
-  r.reset(as_bytes(input));
-  const frame = r.table(frame_table, r.root('frame'), 'Frame');
+  reader.reset(as_bytes(input));
+  return open_frame_in(reader, frame_table, body_table);
+}
+
+/** open_frame on a reader already reset() to the frame, with the caller's tables (delta_reader.ts has its own reader, so decoding here never moves it). */
+export function open_frame_in(r: FlatbufferReader, frame_t: TableRef, body_t: TableRef): number {
+  const frame = r.table(frame_t, r.root('frame'), 'Frame');
   const type = r.u8(frame, frame_slot.body_type);
   if (type === Body.NONE) r.fail('Frame has no body');
   if (type > Body.Ack) r.fail(`unknown body type ${type}`);
   const body = r.target(frame, frame_slot.body, 'body');
   if (body === 0) r.fail(`${Body[type]} body is missing`);
-  r.table(body_table, body, Body[type]);
+  r.table(body_t, body, Body[type]);
   return type;
 }
 
@@ -508,7 +513,7 @@ function decode_snapshot(t: TableRef): SnapshotMsg {
     ts_ingest_ns: r.u64_time(t, snapshot_slot.ts_ingest_ns),
     ts_send_ns: r.u64_time(t, snapshot_slot.ts_send_ns),
     trades: read_trades(t, snapshot_slot.trades),
-    trade_aggregate: decode_aggregate(t, snapshot_slot.trade_aggregate),
+    trade_aggregate: decode_aggregate(reader, t, snapshot_slot.trade_aggregate, inner_table),
   };
 }
 
@@ -525,7 +530,7 @@ function decode_delta(t: TableRef): DeltaMsg {
     bids: r.levels(t, delta_slot.bids, false, 'bids'),
     asks: r.levels(t, delta_slot.asks, false, 'asks'),
     trades: read_trades(t, delta_slot.trades),
-    trade_aggregate: decode_aggregate(t, delta_slot.trade_aggregate),
+    trade_aggregate: decode_aggregate(reader, t, delta_slot.trade_aggregate, inner_table),
     updates_merged: r.u32(t, delta_slot.updates_merged),
     conflated: r.u8(t, delta_slot.conflated) !== 0,
     ts_engine_ns: r.u64_time(t, delta_slot.ts_engine_ns),
@@ -534,11 +539,11 @@ function decode_delta(t: TableRef): DeltaMsg {
   };
 }
 
-function decode_aggregate(t: TableRef, slot: number): TradeAggregateRec | null {
-  const r = reader;
+/** The optional TradeAggregate at `slot` of t, read with r (its table into `inner`); null when absent. */
+export function decode_aggregate(r: FlatbufferReader, t: TableRef, slot: number, inner: TableRef): TradeAggregateRec | null {
   const pos = r.target(t, slot, 'trade_aggregate');
   if (pos === 0) return null;
-  const a = r.table(inner_table, pos, 'TradeAggregate');
+  const a = r.table(inner, pos, 'TradeAggregate');
   return {
     count: r.u32(a, aggregate_slot.count),
     first_trade_id: r.u64_exact(a, aggregate_slot.first_trade_id, 'first_trade_id'),
@@ -583,22 +588,39 @@ function decode_status(t: TableRef): StatusMsg {
 
 function read_trades(t: TableRef, slot: number): TradeRec[] {
   const r = reader;
-  const pos = r.target(t, slot, 'trades');
+  const pos = trade_vector(r, t, slot);
   if (pos === 0) return [];
-  const n = r.vector(pos, trade_bytes, r.bytes.length, 'trades');
+  const n = r.view.getUint32(pos, true);
   const out = new Array<TradeRec>(n);
+  for (let i = 0; i < n; i++) out[i] = trade_into(r, pos + 4 + trade_bytes * i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: 0 });
+  return out;
+}
+
+/**
+ * Checks the optional vector of Trade structs at `slot` (every id, price and
+ * size exact, aggressor a side) without building anything: its position (count
+ * at pos, trades from pos + 4, trade_bytes apart), or 0 when absent.
+ */
+export function trade_vector(r: FlatbufferReader, t: TableRef, slot: number): number {
+  const pos = r.target(t, slot, 'trades');
+  if (pos === 0) return 0;
+  const n = r.vector(pos, trade_bytes, r.length, 'trades');
   const bytes = r.bytes;
-  let p = pos + 4;
-  for (let i = 0; i < n; i++, p += trade_bytes) {
-    const aggressor = bytes[p + 32];
-    if (aggressor > 1) r.fail(`trade aggressor ${aggressor} is not a side`);
-    out[i] = {
-      trade_id: r.u64_exact_at(p, 'trade_id'),
-      price: r.i64_exact_at(p + 8, 'trade price'),
-      size: r.i64_exact_at(p + 16, 'trade size'),
-      ts_engine_ns: r.u64_time_at(p + 24),
-      aggressor: aggressor as Side,
-    };
+  for (let i = 0, p = pos + 4; i < n; i++, p += trade_bytes) {
+    if (bytes[p + 32] > 1) r.fail(`trade aggressor ${bytes[p + 32]} is not a side`);
+    r.u64_exact_at(p, 'trade_id');
+    r.i64_exact_at(p + 8, 'trade price');
+    r.i64_exact_at(p + 16, 'trade size');
   }
+  return pos;
+}
+
+/** The Trade struct at p (checked by trade_vector) written into out. */
+export function trade_into(r: FlatbufferReader, p: number, out: TradeRec): TradeRec {
+  out.trade_id = r.u64_exact_at(p, 'trade_id');
+  out.price = r.i64_exact_at(p + 8, 'trade price');
+  out.size = r.i64_exact_at(p + 16, 'trade size');
+  out.ts_engine_ns = r.u64_time_at(p + 24);
+  out.aggressor = r.bytes[p + 32] as Side;
   return out;
 }

@@ -39,10 +39,37 @@ export class FlatbufferReader {
   view: DataView = new DataView(new ArrayBuffer(0));
   private len = 0;
 
+  private copy = new Uint8Array(0);
+  private copy_view = new DataView(this.copy.buffer);
+
   reset(bytes: Uint8Array): void {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.len = bytes.byteLength;
+  }
+
+  /**
+   * reset() over a copy of the bytes in a buffer this reader keeps: no view
+   * allocated per message (for per-frame readers; a copy of a few hundred
+   * bytes costs less than the garbage). Messages over `copy_bytes_max` are
+   * read in place, so the buffer stays small.
+   */
+  reset_copy(bytes: Uint8Array, copy_bytes_max: number): void {
+    const n = bytes.byteLength;
+    if (n > copy_bytes_max) return this.reset(bytes);
+    if (n > this.copy.byteLength) {
+      this.copy = new Uint8Array(Math.min(copy_bytes_max, Math.max(n, 2 * this.copy.byteLength, 1024)));
+      this.copy_view = new DataView(this.copy.buffer);
+    }
+    this.copy.set(bytes);
+    this.bytes = this.copy;
+    this.view = this.copy_view;
+    this.len = n;
+  }
+
+  /** Bytes in the current message (bytes.length may be larger: reset_copy's buffer). */
+  get length(): number {
+    return this.len;
   }
 
   fail(message: string, code: number = error_code.bad_frame): never {
@@ -173,13 +200,19 @@ export class FlatbufferReader {
     return n;
   }
 
-  string(pos: number, bytes_max: number, what: string, code: number = error_code.bad_frame): string {
+  /** Checks the string at `pos` (bounds, length limit, NUL) but not its UTF-8; returns its byte length (bytes start at pos + 4). */
+  string_length(pos: number, bytes_max: number, what: string, code: number = error_code.bad_frame): number {
     if (pos % 4 !== 0 || !this.in_bounds(pos, 4)) this.fail(`${what}: string out of bounds or misaligned`);
     const n = this.view.getUint32(pos, true);
     if (n > bytes_max) this.fail(`${what}: ${n} bytes, at most ${bytes_max} allowed`, code);
+    if (!this.in_bounds(pos + 4, n + 1)) this.fail(`${what}: string runs past the end of the frame`);
+    if (this.bytes[pos + 4 + n] !== 0) this.fail(`${what}: string not NUL-terminated`);
+    return n;
+  }
+
+  string(pos: number, bytes_max: number, what: string, code: number = error_code.bad_frame): string {
+    const n = this.string_length(pos, bytes_max, what, code);
     const start = pos + 4;
-    if (!this.in_bounds(start, n + 1)) this.fail(`${what}: string runs past the end of the frame`);
-    if (this.bytes[start + n] !== 0) this.fail(`${what}: string not NUL-terminated`);
     // Symbols and decimals are ASCII: skip TextDecoder for them.
     let ascii = '';
     for (let i = start; i < start + n; i++) {
@@ -211,24 +244,45 @@ export class FlatbufferReader {
 
   /** A vector of Level structs (layout in flatbuffer_write.ts); absent: [] or, when required, a failure. */
   levels(t: TableRef, slot: number, required: boolean, what: string, body_align = 4): L2Level[] {
+    const pos = this.level_vector(t, slot, required, what, body_align);
+    if (pos === 0) return [];
+    const n = this.view.getUint32(pos, true);
+    const out = new Array<L2Level>(n);
+    for (let i = 0, p = pos + 4; i < n; i++, p += level_bytes) out[i] = { price: this.level_price(p), size: this.level_size(p), orders: this.level_orders(p) };
+    return out;
+  }
+
+  /**
+   * Checks a vector of Level structs (every price and size exact) without
+   * building anything: its position (count at pos, levels from pos + 4,
+   * level_bytes apart), or 0 when absent and not required.
+   */
+  level_vector(t: TableRef, slot: number, required: boolean, what: string, body_align = 4): number {
     const pos = this.target(t, slot, what);
     if (pos === 0) {
       if (required) this.fail(`${what} is required`);
-      return [];
+      return 0;
     }
     const n = this.vector(pos, level_bytes, this.len, what, error_code.bad_frame, body_align);
-    const out = new Array<L2Level>(n);
-    const v = this.view;
-    let p = pos + 4;
-    for (let i = 0; i < n; i++, p += level_bytes) {
-      // i64_exact_at inlined: its message would be built per level, failing or not.
-      const price = v.getInt32(p + 4, true) * two_32 + v.getUint32(p, true);
-      if (!Number.isSafeInteger(price)) this.fail(`${what} price is outside ±2^53`);
-      const size = v.getInt32(p + 12, true) * two_32 + v.getUint32(p + 8, true);
-      if (!Number.isSafeInteger(size)) this.fail(`${what} size is outside ±2^53`);
-      out[i] = { price, size, orders: v.getUint32(p + 16, true) };
+    for (let i = 0, p = pos + 4; i < n; i++, p += level_bytes) {
+      // Messages built only on failure (a template literal per level would allocate).
+      if (!Number.isSafeInteger(this.level_price(p))) this.fail(`${what} price is outside ±2^53`);
+      if (!Number.isSafeInteger(this.level_size(p))) this.fail(`${what} size is outside ±2^53`);
     }
-    return out;
+    return pos;
+  }
+
+  // One Level struct at p (layout in flatbuffer_write.ts), after checked_levels.
+  level_price(p: number): number {
+    return this.view.getInt32(p + 4, true) * two_32 + this.view.getUint32(p, true);
+  }
+
+  level_size(p: number): number {
+    return this.view.getInt32(p + 12, true) * two_32 + this.view.getUint32(p + 8, true);
+  }
+
+  level_orders(p: number): number {
+    return this.view.getUint32(p + 16, true);
   }
 }
 

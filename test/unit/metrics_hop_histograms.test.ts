@@ -135,6 +135,23 @@ describe('HlogWriter', () => {
     expect(got[0].start).toBe(1_700_000_000_000);
     expect(got[got.length - 1].end).toBe(1_700_000_003_000);
   });
+
+  it('a recorder resolved once keeps recording into totals and the current interval across take_interval and reset', () => {
+    const h = new HopHistograms(client_hops_for_test(), { start_ms: 0 });
+    const rec = h.recorder('send_to_receive');
+    rec.record(5_000);
+    rec.record(-1);
+    const first = h.take_interval(1000);
+    rec.record(7_000_000_000_000);
+    const second = h.take_interval(2000);
+    expect([first.count('send_to_receive'), second.count('send_to_receive'), h.count('send_to_receive')]).toEqual([2, 1, 3]);
+    expect([first.negative_samples('send_to_receive'), second.overflow_samples('send_to_receive')]).toEqual([1, 1]);
+    expect(h.count('engine_to_receive')).toBe(0);
+    h.reset(3000);
+    rec.record(9_000);
+    expect(h.percentiles('send_to_receive')).toMatchObject({ count: 1, p50: 9 });
+    expect(() => h.recorder('reader_lag')).toThrow(HopHistogramsError);
+  });
 });
 
 function client_hops_for_test(): HopName[] {
