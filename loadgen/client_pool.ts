@@ -18,9 +18,12 @@ import {
 } from './messages.js';
 import type { LoadgenOptions } from './options.js';
 import type { ClientSpec } from './plan.js';
+import { loop_lag_us } from './saturation.js';
 
 /** How often throttled readers refill their read credit and paused ones are checked. */
 const slow_tick_ms = 100;
+/** monitorEventLoopDelay's timer period: 100 samples/s of the worker's lag, at little cost. */
+const loop_resolution_ms = 10;
 /** A paused reader stops reading at the latest this long after its socket opened, synced or not. */
 const pause_after_open_ms_max = 3000;
 /** Reconnect backoff of the loadgen's clients: the SDK's defaults, written out because storms depend on them. */
@@ -57,7 +60,9 @@ export class ClientPool {
   private readonly by_index = new Map<number, Slot>();
   private readonly counters: WorkerCounters = zero_worker_counters();
   private readonly error_samples: string[] = [];
-  private readonly loop_delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loop_delay: IntervalHistogram = monitorEventLoopDelay({ resolution: loop_resolution_ms });
+  /** The same over the measured run (reset when the warm-up ends): what saturation is judged on. */
+  private readonly loop_delay_run: IntervalHistogram = monitorEventLoopDelay({ resolution: loop_resolution_ms });
   private ramp_timer: ReturnType<typeof setInterval> | null = null;
   private slow_timer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
@@ -80,6 +85,7 @@ export class ClientPool {
   /** Opens the clients at the connect rate, in slices every 10 ms. */
   start(): void {
     this.loop_delay.enable();
+    this.loop_delay_run.enable();
     const slice_ms = 10;
     const per_slice = Math.max(1, Math.round((this.connect_rate_per_s * slice_ms) / 1000));
     let next = 0;
@@ -171,10 +177,15 @@ export class ClientPool {
     c.views_synced = views_synced;
     c.views_total = views_total;
     // perf_hooks reports ns; an empty histogram reports NaN/huge values, so guard.
+    // Lag, not delay: an idle loop records about the timer's resolution itself (loop_lag_us).
     const has_delay = this.loop_delay.count > 0;
-    c.loop_delay_us_p99 = has_delay ? Math.round(this.loop_delay.percentile(99) / 1000) : 0;
-    c.loop_delay_us_max = has_delay ? Math.round(this.loop_delay.max / 1000) : 0;
+    c.loop_delay_us_p99 = has_delay ? loop_lag_us(this.loop_delay.percentile(99), loop_resolution_ms) : 0;
+    c.loop_delay_us_max = has_delay ? loop_lag_us(this.loop_delay.max, loop_resolution_ms) : 0;
     this.loop_delay.reset();
+    const run = this.loop_delay_run;
+    c.loop_lag_us_p99_run = run.count > 0 ? loop_lag_us(run.percentile(99), loop_resolution_ms) : 0;
+    // Tick `warmup_s` closes the warm-up (loadgen/merge.ts): the run's lag starts after it, like its latency totals.
+    if (seq === this.options.warmup_s) run.reset();
     const encoded = {} as EncodedSeries;
     for (const name of series_names) encoded[name] = this.series[name].take_interval(now_ms).encode();
     return {
@@ -198,6 +209,7 @@ export class ClientPool {
     this.slow_timer = null;
     for (const slot of this.slots) slot.client?.close();
     this.loop_delay.disable();
+    this.loop_delay_run.disable();
   }
 
   private open_client(slot: Slot): void {

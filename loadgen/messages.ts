@@ -65,6 +65,8 @@ export interface WorkerCounters {
   /** Event-loop delay of the worker (µs): high values mean the clients themselves lag. */
   loop_delay_us_p99: number;
   loop_delay_us_max: number;
+  /** Event-loop lag p99 (µs) over the measured run so far (after --warmup-s): what loadgen/saturation.ts judges. */
+  loop_lag_us_p99_run: number;
 }
 
 export interface WorkerReport {
@@ -109,6 +111,7 @@ export function zero_worker_counters(): WorkerCounters {
     client: zero_client_counters(), clients_started: 0, connected: 0, connected_slow: 0, views_synced: 0, views_total: 0,
     closes_by_code: {}, errors_by_kind: {}, storm_drops: 0, slow_pauses: 0,
     drain_released: 0, drain_caught_up: 0, loop_delay_us_p99: 0, loop_delay_us_max: 0,
+    loop_lag_us_p99_run: 0,
   };
 }
 
@@ -134,6 +137,7 @@ export function sum_worker_counters(list: readonly WorkerCounters[]): WorkerCoun
     out.drain_caught_up += c.drain_caught_up;
     out.loop_delay_us_p99 = Math.max(out.loop_delay_us_p99, c.loop_delay_us_p99);
     out.loop_delay_us_max = Math.max(out.loop_delay_us_max, c.loop_delay_us_max);
+    out.loop_lag_us_p99_run = Math.max(out.loop_lag_us_p99_run, c.loop_lag_us_p99_run);
   }
   return out;
 }

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { depths_allowed, interval_ms_max } from '../src/wire/codes.js';
 import { check_number, find_flag, parse_flag_value, scan_flags, type FlagKind } from '../src/util/flags.js';
 import { symbol_list_problem } from '../src/util/symbol.js';
+import { saturation_share_max_default } from './saturation.js';
 
 export type SymbolDistribution = 'uniform' | 'zipf';
 export type SlowMode = 'paused' | 'throttled';
@@ -42,6 +43,10 @@ export interface LoadgenOptions {
   out_dir: string;
   server_pid: number;
   progress: boolean;
+  /** Report latency even when the load generator was saturated (loadgen/saturation.ts). */
+  allow_saturated: boolean;
+  /** A worker whose event-loop lag p99 reaches this share of the reported p99 is saturated. */
+  saturation_share_max: number;
 }
 
 export class LoadgenOptionError extends Error {
@@ -98,6 +103,8 @@ export function default_options(): LoadgenOptions {
     reconnect_storms: [],
     seed: 1,
     workers: default_workers(),
+    allow_saturated: false,
+    saturation_share_max: saturation_share_max_default,
     source_addresses: 'auto',
     connect_rate_per_s: 2000,
     heartbeat_interval_ms: 1000,
@@ -237,6 +244,10 @@ const specs: readonly Spec[] = [
     help: "PID of a feed process on this host: the report adds its CPU time (from /proc) per delivered frame" },
   { key: 'progress', flag: '--progress', kind: 'bool', default_text: 'true',
     help: 'Live progress line on stderr once a second (--no-progress to turn off)' },
+  { key: 'allow_saturated', flag: '--allow-saturated', kind: 'bool', default_text: 'false',
+    help: 'Report latency even when the load generator was saturated (a worker\'s event-loop lag p99 at least --saturation-share-max of the reported p99); otherwise it is withheld and the exit status is 3' },
+  { key: 'saturation_share_max', flag: '--saturation-share-max', kind: 'number', min: 0.01, max: 1, default_text: String(saturation_share_max_default),
+    help: 'Share of the reported latency p99 that a worker\'s own event-loop lag p99 may reach before the run counts as saturated' },
 ];
 
 function convert_value(spec: Spec, raw: string, previous: unknown): unknown {

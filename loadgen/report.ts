@@ -1,6 +1,7 @@
 // The run's summary (summary.json), the numbers the progress line shows, and
 // `loadgen compare`. Latency is in µs everywhere in the JSON, as in
 // src/metrics; the HTML and the terminal show ms.
+import type { SaturationVerdict } from './saturation.js';
 import type { ClientCounters } from '../src/client/index.js';
 import type { HopHistograms, HopName, HopPercentiles } from '../src/metrics/hop_histograms.js';
 import { series_hops, series_names, type SeriesName } from './messages.js';
@@ -86,6 +87,10 @@ export interface LoadgenSummary {
   percentile_distribution: Record<SeriesName, Partial<Record<HopName, PercentilePoint[]>> | null>;
   timeline: TimelinePoint[];
   loop_delay_us: { p99_worst: number; max: number };
+  /** Was the load generator the bottleneck? Its own lag against the latency it reports (loadgen/saturation.ts). */
+  saturation: SaturationVerdict;
+  /** Why latency_us and percentile_distribution are empty (a saturated run without --allow-saturated); null when reported. */
+  latency_withheld: string | null;
   checks: { passed: boolean; problems: string[] };
   /** Reasons to doubt the numbers that are not failures (an overloaded load generator, skewed clocks). */
   warnings: string[];
@@ -181,7 +186,8 @@ export function summary_text(s: LoadgenSummary): string {
     `  closes by code: ${closes}; client errors: ${errors}`
       + (s.connections.drain_released > 0 ? `; paused readers caught up after release: ${s.connections.drain_caught_up}/${s.connections.drain_released}` : ''),
     `  latency (ms; per Delta frame, and *_events: per trade, each with its own engine time)${s.options.warmup_s > 0 ? `, first ${s.options.warmup_s} s left out` : ''}:`,
-    ...series_names.flatMap((name) => latency_lines(name, s.latency_us[name])),
+    ...(s.latency_withheld !== null ? [`    ${s.latency_withheld}`] : series_names.flatMap((name) => latency_lines(name, s.latency_us[name]))),
+    `  load generator: ${s.saturation.reason}`,
     `  cpu: loadgen ${s.cpu.loadgen_cpu_s.toFixed(1)} s (${s.cpu.loadgen_cores_used.toFixed(2)} cores)`
       + (s.cpu.server_cpu_s !== null ? `, server pid ${s.cpu.server_pid} ${s.cpu.server_cpu_s.toFixed(1)} s (${s.cpu.server_cores_used!.toFixed(2)} cores, ${s.cpu.server_cpu_us_per_frame!.toFixed(2)} µs per delivered frame)` : '')
       + `; worker event-loop delay p99 worst ${ms(s.loop_delay_us.p99_worst)} ms, max ${ms(s.loop_delay_us.max)} ms`,

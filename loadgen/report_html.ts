@@ -212,7 +212,8 @@ table.grid td{text-align:right}.ok{color:#1a7f37;font-weight:600}.warn{color:#9a
 ${s.warnings.map((w) => `<p class="warn">Warning: ${escape_html(w)}</p>`).join('\n')}
 <p class="${s.checks.passed ? 'ok' : 'bad'}">${s.checks.passed ? 'Checks passed: every book verified, no digest mismatch.' : `Checks FAILED: ${escape_html(s.checks.problems.join('; '))}`}</p>
 <h2>Latency</h2>
-${latency_table(s)}
+<p class="${s.saturation?.saturated ? 'bad' : 'ok'}">Load generator: ${escape_html(s.saturation?.reason ?? 'not judged (older summary)')}</p>
+${s.latency_withheld ? `<p class="bad">${escape_html(s.latency_withheld)}</p>` : latency_table(s)}
 <p class="note">Latency = client receive time − engine event time, on one host clock. <b>Per frame</b>: one sample per Delta, against
 <code>ts_engine_ns</code>, the newest engine event the frame covers. <b>Per trade</b>: one sample per trade, against the trade's own engine time.
 A stall anywhere after the engine (bus, feed, socket, client) delays events that already carry their engine time, and the load generator sends

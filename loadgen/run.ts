@@ -20,6 +20,7 @@ import {
   type LoadgenSummary, type PercentilePoint, type TimelinePoint,
 } from './report.js';
 import { render_html } from './report_html.js';
+import { exit_saturated, judge_saturation, withhold_if_saturated } from './saturation.js';
 import { process_cpu_s } from '../src/util/host.js';
 
 export interface RunHooks {
@@ -35,7 +36,7 @@ export interface RunHooks {
 
 export interface LoadgenResult {
   summary: LoadgenSummary;
-  /** 0 = checks passed, 1 = a check failed (digest mismatch, nothing received, …). */
+  /** 0 = checks passed, 1 = a check failed (digest mismatch, nothing received, …), 3 = latency withheld: the load generator was saturated. */
   exit_code: number;
 }
 
@@ -370,15 +371,19 @@ export async function run_loadgen(input: Partial<LoadgenOptions>, hooks: RunHook
       }),
       timeline,
       loop_delay_us: { p99_worst: loop_p99_worst, max: loop_max },
+      // Judged on the final counters: the whole measured run (warm-up left out), like the totals.
+      saturation: judge_saturation(final_counters.loop_lag_us_p99_run, totals.fast.percentiles('engine_to_receive').p99, options.saturation_share_max),
+      latency_withheld: null,
       checks: summary_checks(c, connected_max),
       warnings: [],
       server_stats_end,
       files,
     };
     summary.warnings = summary_warnings(summary);
+    summary.latency_withheld = withhold_if_saturated(summary, summary.saturation, options.allow_saturated);
     writeFileSync(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(files.html, render_html(summary));
-    return { summary, exit_code: summary.checks.passed ? 0 : 1 };
+    return { summary, exit_code: !summary.checks.passed ? 1 : summary.latency_withheld !== null ? exit_saturated : 0 };
   } finally {
     for (const t of timers) clearTimeout(t);
     if (tick_timer !== null) clearInterval(tick_timer);

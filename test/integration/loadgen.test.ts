@@ -93,6 +93,8 @@ describe('loadgen against the real feed', () => {
     paused_run = await run_loadgen({
       urls: [all.feed_service.url], clients: 20, workers: 1, duration_s: 5, symbols_per_client: 2,
       slow_fraction: 0.2, slow_mode: 'paused', reconnect_storms: [{ percent: 50, at_s: 2 }], seed: 5, out_dir,
+      // This run is about verification; on a busy 2-core box the worker may lag, which must not turn exit 0 into 3.
+      allow_saturated: true,
     }, { on_progress: (line) => lines.push(line) });
     const s = paused_run.summary;
     // On failure, the run's own summary says what happened.
@@ -208,7 +210,8 @@ describe('a 1 s stall after the engine stamps its events', () => {
 
   it('shows up in p99.9: stalled frames carry their engine time, so nothing is omitted', async () => {
     let stalled = false;
-    const run = await run_loadgen({ urls: [feed.url], clients: 20, workers: 1, duration_s: 4, out_dir }, {
+    // allow_saturated: the stall is the point here, whatever the worker's own lag.
+    const run = await run_loadgen({ urls: [feed.url], clients: 20, workers: 1, duration_s: 4, out_dir, allow_saturated: true }, {
       on_progress: () => {},
       on_interval: () => {
         if (stalled) return;

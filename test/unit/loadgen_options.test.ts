@@ -7,6 +7,7 @@ import { LoadgenOptionError, check_options, default_options, parse_loadgen_args,
 import { clients_of_worker, pick_symbols, plan_run, stats_url, zipf_cumulative } from '../../loadgen/plan.js';
 import { compare_text, parse_summary, summary_format, summary_warnings, type LoadgenSummary } from '../../loadgen/report.js';
 import { nines_x, render_html } from '../../loadgen/report_html.js';
+import { judge_saturation, saturation_share_max_default } from '../../loadgen/saturation.js';
 
 function run_options(argv: string[]): LoadgenOptions {
   const parsed = parse_loadgen_args(argv);
@@ -141,7 +142,8 @@ function fake_summary(p99_us: number, frames_per_s: number): LoadgenSummary {
       fast: { engine_to_receive: [{ percentile: 0, value_us: 100 }, { percentile: 99, value_us: p99_us }, { percentile: 100, value_us: p99_us }] },
       fast_events: { engine_to_receive: [{ percentile: 0, value_us: 100 }, { percentile: 100, value_us: p99_us }] }, slow: null, slow_events: null,
     },
-    timeline: [], loop_delay_us: { p99_worst: 0, max: 0 }, checks: { passed: true, problems: [] }, warnings: [], server_stats_end: null,
+    timeline: [], loop_delay_us: { p99_worst: 0, max: 0 },
+    saturation: judge_saturation(10, p99_us, saturation_share_max_default), latency_withheld: null, checks: { passed: true, problems: [] }, warnings: [], server_stats_end: null,
     files: { summary: 's', hlog: 'h', html: 'r' },
   };
 }
