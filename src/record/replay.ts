@@ -236,20 +236,23 @@ export function start_replay(options: Readonly<ReplayOptions>, bus: Bus, clock_n
     for (let record = pending; record !== null; record = next_record()) {
       if (stopped) return;
       if (options.to_ns !== undefined && record.recv_ns > options.to_ns) break;
-      if (!apply(record.subject, record.payload)) continue;
-      if (first_recv_ns < 0) {
-        first_recv_ns = record.recv_ns;
-        wall0_ns = clock_ns();
-        status.state = 'playing';
-      }
-      if (options.speed !== 'max') {
-        const due_ns = wall0_ns + (record.recv_ns - first_recv_ns) / options.speed;
-        for (let wait_ns = due_ns - clock_ns(); wait_ns > 0 && !stopped; wait_ns = due_ns - clock_ns()) {
-          chunk_events = 0;
-          await sleep(Math.min(sleep_ms_max, Math.max(1, Math.floor(wait_ns / 1e6))));
+      // Wait first, apply then: the books (what snapshot replies and heartbeats say) never run ahead of what is published.
+      if (record.subject.includes('.events.')) {
+        if (first_recv_ns < 0) {
+          first_recv_ns = record.recv_ns;
+          wall0_ns = clock_ns();
+          status.state = 'playing';
         }
-        if (stopped) return;
+        if (options.speed !== 'max') {
+          const due_ns = wall0_ns + (record.recv_ns - first_recv_ns) / options.speed;
+          for (let wait_ns = due_ns - clock_ns(); wait_ns > 0 && !stopped; wait_ns = due_ns - clock_ns()) {
+            chunk_events = 0;
+            await sleep(Math.min(sleep_ms_max, Math.max(1, Math.floor(wait_ns / 1e6))));
+          }
+          if (stopped) return;
+        }
       }
+      if (!apply(record.subject, record.payload)) continue;
       shift_ns = clock_ns() - record.recv_ns;
       const events = publish_batch();
       status.replayed_time_ms = record.recv_ns / 1e6;

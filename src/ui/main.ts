@@ -10,10 +10,11 @@
 //
 // URL parameters: ?symbol=ETH-USD&depth=50&interval=100 (depth 10, 50 or 0 =
 // full book; interval 0 streams every update, else conflated updates at most
-// once per interval), ?ws=ws://host:port/ws for another feed.
+// once per interval), ?ws=ws://host:port/ws for another feed,
+// ?heatmap_ms=500 the heatmap's column interval (its span is 240 of them).
 import { connect, type FeedClient } from '../client/index.js';
 import { browser_frame_host, DrawScheduler } from './draw_scheduler.js';
-import { PageModel, type PageSelection } from './page_model.js';
+import { heatmap_columns, PageModel, type PageSelection } from './page_model.js';
 import { Picker } from './picker.js';
 import { ReplayBadge } from './replay_badge.js';
 import { Renderer, type RenderedFrame } from './renderer.js';
@@ -28,6 +29,7 @@ const interval_choices: readonly { value: number; label: string }[] = [
 const idle_redraw_ms = 250;
 const ping_interval_ms = 2000;
 const draw_times_kept = 64;
+const heatmap_column_ms_default = 500;
 
 /** Read-only view into the running page, for the end-to-end test and for curious users (devtools). */
 export interface DebugHook {
@@ -40,6 +42,9 @@ export interface DebugHook {
   after_next_draw(callback: (frame: RenderedFrame) => void): void;
   /** Animation frame times (ms) of the last draws, oldest first. */
   draw_times(): number[];
+  /** How long each of the last draws took (ms, performance.now around the renderer), oldest first. */
+  draw_durations(): number[];
+  renderer: Renderer;
   select(selection: Partial<PageSelection>): void;
   /** The replay the feed reports (null: live). */
   replay: ReplayBadge;
@@ -88,9 +93,12 @@ async function boot(): Promise<void> {
   }, depth_choices, interval_choices, select);
 
   const draw_times = new Float64Array(draw_times_kept);
+  const draw_durations = new Float64Array(draw_times_kept);
   let after_draw: ((frame: RenderedFrame) => void)[] = [];
   scheduler = new DrawScheduler(browser_frame_host(), (frame_ms) => {
+    const started_ms = performance.now();
     renderer.draw(frame_ms, scheduler!.draws);
+    draw_durations[scheduler!.draws % draw_times_kept] = performance.now() - started_ms;
     picker.sync();
     draw_times[scheduler!.draws % draw_times_kept] = frame_ms;
     if (after_draw.length > 0) {
@@ -109,6 +117,16 @@ async function boot(): Promise<void> {
   new ResizeObserver(fit).observe(stage);
   fit();
   setInterval(request_draw, idle_redraw_ms);
+  // The heatmap's columns: sampled also while hidden (a pass over the view's levels, no drawing), painted on return.
+  const heatmap_ms = Math.max(10, Number(params.get('heatmap_ms') ?? heatmap_column_ms_default) || heatmap_column_ms_default);
+  renderer.heatmap_window_s = (heatmap_ms * heatmap_columns) / 1000;
+  setInterval(() => { model.sample_heatmap(Date.now()); request_draw(); }, heatmap_ms);
+  canvas.addEventListener('mousemove', (event) => {
+    const rect = canvas.getBoundingClientRect();
+    renderer.pointer = { x: event.clientX - rect.left, y: event.clientY - rect.top };
+    request_draw();
+  });
+  canvas.addEventListener('mouseleave', () => { renderer.pointer = null; request_draw(); });
   setInterval(() => {
     if (client.state !== 'synced') return;
     client.ping().then((rtt_ns) => { model.rtt_ns = rtt_ns; }, () => { /* socket went away; the state shows it */ });
@@ -132,6 +150,13 @@ async function boot(): Promise<void> {
       for (let i = scheduler!.draws - n + 1; i <= scheduler!.draws; i++) out.push(draw_times[i % draw_times_kept]);
       return out;
     },
+    draw_durations: () => {
+      const n = Math.min(scheduler!.draws, draw_times_kept);
+      const out: number[] = [];
+      for (let i = scheduler!.draws - n + 1; i <= scheduler!.draws; i++) out.push(draw_durations[i % draw_times_kept]);
+      return out;
+    },
+    renderer,
     select,
     replay,
   };

@@ -2,7 +2,8 @@
 // read by the renderer once per animation frame. The SDK keeps the books;
 // this keeps only what the SDK does not: the trade tape of the shown symbol,
 // the last trade per symbol, the conflation marker, and rates per second.
-import { side_bid, type BookHandle, type FeedClient, type Side, type TradeAggregateRec, type TradeRec, type UpdateInfo } from '../client/index.js';
+import { side_ask, side_bid, type BookHandle, type FeedClient, type Side, type TradeAggregateRec, type TradeRec, type UpdateInfo } from '../client/index.js';
+import { HeatmapModel } from './heatmap_model.js';
 import { TradeTape } from './trade_tape.js';
 
 export interface PageSelection {
@@ -29,9 +30,14 @@ export const trade_tape_capacity = 256;
 /** Symbols whose tops are streamed for the markets list (each is a depth-10 view). */
 export const market_tickers_max = 24;
 const ticker_depth = 10;
+/** The liquidity heatmap: columns kept (its time axis) and price buckets (240 × 64 = 15,360 cells). */
+export const heatmap_columns = 240;
+export const heatmap_rows = 64;
 
 export class PageModel {
   readonly tape = new TradeTape(trade_tape_capacity);
+  /** The shown symbol's liquidity over time: sampled by the page's timer (sample_heatmap), reset with the selection. */
+  readonly heatmap = new HeatmapModel(heatmap_columns, heatmap_rows);
   readonly markets: MarketRow[];
   readonly stats: LiveStats;
   selection: PageSelection;
@@ -89,6 +95,11 @@ export class PageModel {
     return this.market_by_symbol.get(symbol);
   }
 
+  /** One heatmap column: the shown view now (an empty column while it is not synced), the trades since the last. */
+  sample_heatmap(now_ms: number): void {
+    this.heatmap.sample(this.view.state === 'synced' ? this.view : null, now_ms);
+  }
+
   /** True while the conflation marker should show. */
   conflation_marker_on(now_ms: number): boolean {
     return now_ms - this.conflated_at_ms < conflation_marker_ms;
@@ -97,6 +108,7 @@ export class PageModel {
   private open_view(sel: PageSelection): BookHandle {
     const view = this.client.subscribe(sel.symbol, { depth: sel.depth, interval_ms: sel.interval_ms });
     this.tape.clear();
+    this.heatmap.reset();
     this.conflated_at_ms = Number.NEGATIVE_INFINITY;
     this.conflated_merged = 0;
     this.conflated_frames = 0;
@@ -145,6 +157,7 @@ export class PageModel {
 
   private readonly on_view_trade = (t: TradeRec): void => {
     this.tape.push_trade(t);
+    this.heatmap.add_trade(t.price, t.size, t.aggressor);
     const row = this.market_by_symbol.get(this.selection.symbol);
     if (row) {
       row.last_price = t.price;
@@ -154,6 +167,8 @@ export class PageModel {
 
   private readonly on_view_aggregate = (a: TradeAggregateRec): void => {
     this.tape.push_aggregate(a);
+    // Folded trades: one mark at the last price, the whole volume, the majority's side.
+    this.heatmap.add_trade(a.last, a.volume, 2 * a.buy_volume >= a.volume ? side_bid : side_ask);
     const row = this.market_by_symbol.get(this.selection.symbol);
     if (row) row.last_price = a.last;
   };

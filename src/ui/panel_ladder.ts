@@ -57,6 +57,16 @@ export interface RenderedFrame {
 
 /** Rows drawn per side for a full-book view, at most (what fits wins anyway). */
 const full_book_rows_max = 40;
+/** Layout of the rows (draw() below): header and margins, the mid row, the smallest row. */
+const rows_top_offset = 84;
+const rows_bottom_margin = 10;
+const mid_row_h = 40;
+const row_h_min = 17;
+
+/** The panel height that shows `rows` levels per side (the renderer gives the ladder at least that). */
+export function ladder_panel_h_for(rows: number): number {
+  return rows_top_offset + rows_bottom_margin + mid_row_h + 2 * rows * row_h_min;
+}
 
 function new_level(): RenderedLevel {
   return { price: 0, size: 0, orders: 0, cum: 0, price_text: '', size_text: '', cum_text: '' };
@@ -123,7 +133,7 @@ export class LadderPanel {
     cols.orders = inner_x + text_w;
     cols.zone_x = inner_x + text_w + 18;
     cols.zone_w = inner_x + inner_w - cols.zone_x;
-    const header_y = y + 70;
+    const header_y = y + rows_top_offset - 14;
     table_header(ctx, x, w, header_y, [
       ['PRICE', cols.price, 'right'], ['SIZE', cols.size, 'right'], ['TOTAL', cols.cum, 'right'], ['ORDERS', cols.orders, 'right'],
       ['DEPTH  ▮ size  ▯ total', cols.zone_x, 'left'],
@@ -131,10 +141,10 @@ export class LadderPanel {
 
     // Rows: asks above the mid row (best nearest), bids below.
     const rows_top = header_y + 14;
-    const rows_h = y + h - 10 - rows_top;
-    const mid_h = 40;
+    const rows_h = y + h - rows_bottom_margin - rows_top;
+    const mid_h = mid_row_h;
     const wanted = view.depth === 0 ? full_book_rows_max : view.depth;
-    const row_h = clamp(Math.floor((rows_h - mid_h) / (2 * wanted)), 17, 28);
+    const row_h = clamp(Math.floor((rows_h - mid_h) / (2 * wanted)), row_h_min, 28);
     const rows_per_side = Math.max(0, Math.min(wanted, Math.floor((rows_h - mid_h) / 2 / row_h)));
     const mid_top = rows_top + Math.floor((rows_h - mid_h) / 2);
     const bid_count = Math.min(rows_per_side, view.level_count(side_bid));
