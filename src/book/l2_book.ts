@@ -5,6 +5,8 @@
 //   apply(ev: BookEvent): void            Add / Reduce / Execute; throws BookError on an
 //                                         impossible event and leaves the book unchanged
 //   load(bids, asks): void                replace the content (snapshot levels, best first)
+//   set_level(side, price, size, orders)  one level's new value (size 0 removes): derived
+//                                         books (grouped_book.ts), not engine events
 //   clear(): void
 //   take_changes(): BookChanges           prices touched since the previous call (see below)
 //   best(side), level(side, price, out?), level_count(side), top(side, n, out), is_crossed()
@@ -143,6 +145,22 @@ export class L2Book {
       changed.push(l.price);
     }
     ladder.count = n;
+  }
+
+  /**
+   * Sets one level (size 0 removes it) and records the price as changed if
+   * its value moved. For books derived from another (grouped_book.ts); the
+   * engine's events go through apply().
+   */
+  set_level(side: Side, price: number, size: number, orders: number): void {
+    const ladder = this.side_ladder(side);
+    if (!ladder.set(price, size, orders)) return;
+    const i = ladder.index_of(price);
+    if (i >= 0) {
+      if (ladder.marks[i] === this.generation) return; // already listed in this generation
+      ladder.marks[i] = this.generation;
+    }
+    this.changed_list(side).push(price);
   }
 
   /** Empties the book, recording every removed price as changed. */
