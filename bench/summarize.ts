@@ -107,15 +107,30 @@ function render_transports(d: Json): string[] {
     `${w.rounds} round(s); saturation ${w.saturation_rounds} round(s); ${w.measure_s} s windows, medians. Latency stamps: ${d.latency_stamp}.`, '');
   const paced = obj(d.paced) ?? {};
   const saturation = obj(d.saturation) ?? {};
+  // Results from before the harness measured its own lag have no floor, CO or lag columns: show '–'.
+  const floor = typeof d.floor === 'string' ? d.floor : undefined;
+  const floor_p99 = floor === undefined ? undefined : num(obj(obj(paced[floor])?.latency_us)?.p99);
   out.push(...table(
-    ['server', 'paced frames/s', 'kept up', 'server CPU µs/frame', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'saturation frames/s', 'saturation µs/frame', 'bottleneck'],
+    ['server', 'paced frames/s', 'kept up', 'server CPU µs/frame', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', `p99 ÷ floor (${floor ?? '–'})`,
+      'CO-corrected p99 µs', 'driver schedule lag p99 µs', 'client loop lag p99 µs', 'saturation frames/s', 'saturation µs/frame', 'bottleneck'],
     Object.entries(paced).map(([k, v]) => {
       const s = obj(v) ?? {};
       const sat = obj(saturation[k]) ?? {};
+      const p99 = num(obj(s.latency_us)?.p99);
       return [k, fmt(s.delivered_frames_per_s), s.kept_up === true ? 'yes' : s.kept_up === false ? '**no**' : '–', fmt(s.server_cpu_us_per_frame),
-        ...latency_cells(s.latency_us), fmt(sat.delivered_frames_per_s), fmt(sat.server_cpu_us_per_frame), String(sat.bottleneck ?? '–')];
+        ...latency_cells(s.latency_us), p99 !== undefined && floor_p99 ? fmt(Math.round((p99 / floor_p99) * 100) / 100) : '–',
+        fmt(obj(s.co_latency_us)?.p99), fmt(obj(s.schedule_lag_us)?.p99), fmt(obj(s.client_loop_lag_us)?.p99),
+        fmt(sat.delivered_frames_per_s), fmt(sat.server_cpu_us_per_frame), String(sat.bottleneck ?? '–')];
     }),
   ));
+  const hops = obj(obj(paced.depthcast)?.hops_us);
+  if (hops !== undefined) {
+    out.push('', 'depthcast\'s paced latency by hop (from each Delta\'s stamps; engine = the driver\'s publish into the bus):', '');
+    out.push(...table(['hop', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs'], Object.entries(hops).map(([h, v]) => [h.replaceAll('_to_', '→'), ...latency_cells(v)])));
+  }
+  const ratios = obj(d.ratios) ?? {};
+  const p99_ratio = obj(ratios[`depthcast_to_${floor}_latency_p99_paced`]);
+  if (p99_ratio !== undefined) out.push('', `depthcast ÷ ${floor} (the floor) paced latency p99, median of per-round ratios: ${fmt(p99_ratio.median)} (rounds: ${(p99_ratio.rounds as number[]).join(', ')}).`);
   return out;
 }
 

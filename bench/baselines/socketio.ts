@@ -28,6 +28,7 @@ export async function start_socketio(r: Recording): Promise<Target> {
       for (const f of frames[k % frames.length]) {
         f.msg.t = stamp_ns;
         f.msg.n = frame_no++;
+        f.msg.k = k;
         io.to(topics[f.view]).emit('d', f.msg);
       }
       return true;

@@ -28,6 +28,7 @@ export async function start_ws_json(r: Recording): Promise<Target> {
       for (const f of frames[k % frames.length]) {
         f.msg.t = stamp_ns;
         f.msg.n = frame_no++;
+        f.msg.k = k;
         for (const ws of subscribers[f.view]) {
           if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(f.msg));
         }

@@ -6,15 +6,30 @@
 // baselines, seq ranges for depthcast). Decoding on a sample only keeps the
 // client core from becoming the bottleneck; the sample sees the same frames
 // as everyone, spread over the send order.
+//
+// Per sample, besides the latency against the frame's stamp (the real publish
+// time): in paced windows, the latency against the tick's due time (the
+// coordinated-omission-corrected figure; the tick comes from the baseline's
+// header or JSON field, or, for depthcast, from the Delta's (view, seq) in the
+// recording), and for depthcast the hops from the frame's stamps. The
+// process's own event-loop lag is reported beside them: a client that lags
+// adds its lag to every sample.
 import './quiet.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Histogram } from 'hdr-histogram-js';
 import { new_latency_histogram } from '../../../src/metrics/hop_histograms.js';
 import { now_ns } from '../../../src/util/clock.js';
+import { body_delta, DeltaReader } from '../../../src/wire/delta_reader.js';
 import { decode_server_frame, FrameEncoder } from '../../../src/wire/feed_codec.js';
+import { loop_lag_us } from '../../../loadgen/saturation.js';
 import { nats_subject } from '../../baselines/nats_ws.js';
-import type { ClientCommand, ClientReply, ClientStart, LatencySummaryUs } from './protocol.js';
+import { hop_keys, type ClientCommand, type ClientReply, type ClientStart, type HopKey, type Schedule } from './protocol.js';
 import { opcode_binary, opcode_text, RawWs } from './raw_ws.js';
+import { load_recording } from './recording.js';
+import { latency_summary } from './stats.js';
 import { view_key } from '../../../src/util/symbol.js';
+
+const loop_resolution_ms = 10;
 
 interface Client {
   ws: RawWs;
@@ -41,18 +56,44 @@ let closed = 0;
 const close_codes: Record<string, number> = {};
 let read_ns = 0;
 let histogram: Histogram = new_latency_histogram();
+let co_histogram: Histogram = new_latency_histogram();
+let hop_histograms = new_hop_histograms();
+/** The paced window's timetable (null: saturation, no due times). */
+let schedule: Schedule | null = null;
+/** depthcast: the tick of each Delta, by view and seq (from the recording). */
+const tick_of_seq = new Map<string, Map<number, number>>();
+const loop_delay = monitorEventLoopDelay({ resolution: loop_resolution_ms });
 const clients: Client[] = [];
+const delta_reader = new DeltaReader();
 
-function record_latency(stamp_ns: number, c: Client): void {
+function new_hop_histograms(): Record<HopKey, Histogram> {
+  return Object.fromEntries(hop_keys.map((k) => [k, new_latency_histogram()])) as Record<HopKey, Histogram>;
+}
+
+function record_us(h: Histogram, ns: number): void {
+  h.recordValue(Math.min(60_000_000, Math.max(0, Math.round(ns / 1000))));
+}
+
+/** One sample: against the stamp, and (paced, tick known) against tick k's due time. */
+function record_latency(stamp_ns: number, c: Client, tick: number): void {
   if (stamp_ns > c.stamp_max) c.stamp_max = stamp_ns;
   sampled_frames++;
-  const us = Math.round((read_ns - stamp_ns) / 1000);
-  if (us < 0) {
-    negative_samples++;
-    histogram.recordValue(0);
-    return;
+  if (read_ns < stamp_ns) negative_samples++;
+  record_us(histogram, read_ns - stamp_ns);
+  if (schedule !== null && tick >= schedule.k0) record_us(co_histogram, read_ns - (schedule.t0_ns + ((tick - schedule.k0) * 1e9) / schedule.ticks_per_s));
+}
+
+function index_recording(path: string): void {
+  for (const [k, frames] of load_recording(path).frames_by_tick.entries()) {
+    for (const f of frames) {
+      const msg = decode_server_frame(f.bytes);
+      if (msg.type !== 'delta') continue;
+      const key = view_key(msg.symbol, msg.depth);
+      let seqs = tick_of_seq.get(key);
+      if (seqs === undefined) tick_of_seq.set(key, (seqs = new Map()));
+      seqs.set(msg.seq, k);
+    }
   }
-  histogram.recordValue(Math.min(us, 60_000_000));
 }
 
 function check_frame_no(c: Client, n: number): void {
@@ -78,38 +119,43 @@ function on_depthcast(c: Client, payload: Buffer | null): void {
   c.ready = true;
   frames++;
   if (!c.sampled || payload === null) return;
-  let msg;
+  const d = delta_reader;
   try {
-    msg = decode_server_frame(payload);
+    if (d.read(payload) !== body_delta) {
+      const msg = decode_server_frame(payload);
+      if (msg.type === 'snapshot') c.seqs.set(view_key(msg.symbol, msg.depth), msg.seq);
+      return;
+    }
   } catch {
     decode_errors++;
     return;
   }
-  if (msg.type === 'snapshot') c.seqs.set(view_key(msg.symbol, msg.depth), msg.seq);
-  if (msg.type !== 'delta') return;
-  const key = view_key(msg.symbol, msg.depth);
+  const key = view_key(d.symbol, d.depth);
   const last = c.seqs.get(key);
-  if (last !== undefined && msg.seq_first !== last + 1) gaps++;
-  c.seqs.set(key, msg.seq);
-  record_latency(msg.ts_engine_ns, c);
+  if (last !== undefined && d.seq_first !== last + 1) gaps++;
+  c.seqs.set(key, d.seq);
+  record_latency(d.ts_engine_ns, c, tick_of_seq.get(key)?.get(d.seq) ?? -1);
+  record_us(hop_histograms.engine_to_ingest, d.ts_ingest_ns - d.ts_engine_ns);
+  record_us(hop_histograms.ingest_to_send, d.ts_send_ns - d.ts_ingest_ns);
+  record_us(hop_histograms.send_to_receive, read_ns - d.ts_send_ns);
 }
 
 function on_binary_baseline(c: Client, payload: Buffer | null): void {
   frames++;
   if (!c.sampled || payload === null) return;
-  record_latency(payload.readDoubleLE(0), c);
+  record_latency(payload.readDoubleLE(0), c, payload.readUInt32LE(8));
   check_frame_no(c, payload.readUInt32LE(12));
 }
 
 function on_json_baseline(c: Client, text: string): void {
-  let msg: { t: number; n: number };
+  let msg: { t: number; n: number; k: number };
   try {
-    msg = JSON.parse(text) as { t: number; n: number };
+    msg = JSON.parse(text) as { t: number; n: number; k: number };
   } catch {
     decode_errors++;
     return;
   }
-  record_latency(msg.t, c);
+  record_latency(msg.t, c, msg.k);
   check_frame_no(c, msg.n);
 }
 
@@ -153,7 +199,7 @@ function on_nats(c: Client, payload: Buffer, views: string[]): void {
       frames++;
       if (c.sampled) {
         const p = buf.subarray(eol + 2, eol + 2 + size);
-        record_latency(p.readDoubleLE(0), c);
+        record_latency(p.readDoubleLE(0), c, p.readUInt32LE(8));
         check_frame_no(c, p.readUInt32LE(12));
       }
       i = end;
@@ -208,6 +254,8 @@ function open_client(s: ClientStart, index: number): Client {
 }
 
 async function connect_all(s: ClientStart): Promise<void> {
+  if (s.kind === 'depthcast') index_recording(s.recording_path);
+  loop_delay.enable();
   const connect_batch = 50;
   for (let i = 0; i < s.clients; i += connect_batch) {
     const batch: Client[] = [];
@@ -231,13 +279,6 @@ async function connect_all(s: ClientStart): Promise<void> {
   }
 }
 
-function summary(): LatencySummaryUs {
-  const h = histogram;
-  return {
-    count: h.totalCount, p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99),
-    p99_9: h.getValueAtPercentile(99.9), max: h.maxValue, mean: Math.round(h.mean), negative_samples,
-  };
-}
 
 process.on('message', (m: ClientCommand) => {
   switch (m.type) {
@@ -247,6 +288,10 @@ process.on('message', (m: ClientCommand) => {
     case 'mark':
       if (m.reset_latency) {
         histogram = new_latency_histogram();
+        co_histogram = new_latency_histogram();
+        hop_histograms = new_hop_histograms();
+        schedule = m.schedule;
+        loop_delay.reset();
         negative_samples = 0;
         gaps = 0;
         decode_errors = 0;
@@ -254,7 +299,15 @@ process.on('message', (m: ClientCommand) => {
       reply({ type: 'mark', frames, bytes, sampled_frames });
       break;
     case 'report':
-      reply({ type: 'report', latency_us: summary(), gaps, decode_errors, closed, close_codes, open: clients.filter((c) => c.ws.is_open).length });
+      reply({
+        type: 'report', latency_us: latency_summary(histogram, negative_samples), gaps, decode_errors, closed, close_codes,
+        open: clients.filter((c) => c.ws.is_open).length,
+        co_latency_us: schedule === null ? null : latency_summary(co_histogram, 0),
+        hops_us: hop_histograms.send_to_receive.totalCount === 0 ? null
+          : Object.fromEntries(hop_keys.map((k) => [k, latency_summary(hop_histograms[k], 0)])) as Record<HopKey, ReturnType<typeof latency_summary>>,
+        loop_lag_us: loop_delay.count > 0
+          ? { p99: loop_lag_us(loop_delay.percentile(99), loop_resolution_ms), max: loop_lag_us(loop_delay.max, loop_resolution_ms) } : { p99: 0, max: 0 },
+      });
       break;
     case 'exit':
       for (const c of clients) c.ws.destroy();

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { round } from '../../lib.js';
-import type { ClientCommand, ClientReply, LatencySummaryUs, Mode, ServerCommand, ServerReply } from './protocol.js';
+import type { ClientCommand, ClientReply, HopKey, LatencySummaryUs, Mode, Schedule, ServerCommand, ServerReply } from './protocol.js';
 import type { TargetKind } from './target.js';
 import { process_cpu_s } from '../../../src/util/host.js';
 
@@ -62,7 +62,18 @@ export interface TrialResult {
   server_runqueue_wait_cores: number;
   client_runqueue_wait_cores: number;
   bottleneck: 'server' | 'clients' | 'none';
+  /** Receive time minus the frame's stamp: the real publish time (paced) or the send time (saturation). */
   latency_us: LatencySummaryUs;
+  /** Paced: receive time minus the tick's due time (coordinated-omission corrected: includes the schedule lag a slow server causes). */
+  co_latency_us: LatencySummaryUs | null;
+  /** Paced: the driver's own lateness, publish time minus due time per tick (the harness's, not the server's). */
+  schedule_lag_us: LatencySummaryUs | null;
+  /** depthcast: engine (driver publish) → ingest → send → receive. */
+  hops_us: Record<HopKey, LatencySummaryUs> | null;
+  /** The client process's own event-loop lag over the window: it adds to every sample. */
+  client_loop_lag_us: { p99: number; max: number };
+  /** Cores the driver spent busy-waiting for due times; taken out of server CPU. */
+  driver_spin_cores: number;
   gaps: number;
   decode_errors: number;
   closed_clients: number;
@@ -190,7 +201,7 @@ export class Pair {
       };
       const connected = await client.request({
         type: 'start', kind: spec.kind, host: '127.0.0.1', port: ready.port, clients: spec.clients,
-        sample_every: spec.sample_every, views: spec.views, credit: true,
+        sample_every: spec.sample_every, views: spec.views, credit: true, recording_path: spec.recording_path,
       }, 'connected', 120_000);
       if (connected.open === 0) throw new Error(`${spec.kind}: no client connected (${connected.first_error})`);
       return new Pair(spec, server, client, [server.pid, ...ready.extra_pids], connected.open);
@@ -215,34 +226,34 @@ export class Pair {
     let last = -1;
     const deadline = Date.now() + wait_ms_max;
     while (Date.now() < deadline) {
-      const m = await this.client.request({ type: 'mark', reset_latency: false }, 'mark');
+      const m = await this.client.request({ type: 'mark', reset_latency: false, schedule: null }, 'mark');
       if (m.frames === last) return;
       last = m.frames;
       await sleep(quiet_ms);
     }
   }
 
-  /** Clock, CPU and runqueue wait of both sides, and both sides' counters, at one instant (a window's start or end). */
-  private async reading(start: boolean) {
+  /** Clock, CPU and runqueue wait of both sides, and both sides' counters, at one instant (a window's start, with its timetable, or end). */
+  private async reading(start: boolean, schedule: Schedule | null) {
     const t_ms = performance.now();
     const server_cpu_s = this.server_cpu();
     const client_cpu_s = cpu_seconds(this.client.pid);
     const server_wait_s = this.server_wait();
     const client_wait_s = main_thread_wait_seconds(this.client.pid);
     const [client, server] = await Promise.all([
-      this.client.request({ type: 'mark', reset_latency: start }, 'mark'),
-      this.server.request({ type: 'mark' }, 'mark'),
+      this.client.request({ type: 'mark', reset_latency: start, schedule }, 'mark'),
+      this.server.request({ type: 'mark', reset: start }, 'mark'),
     ]);
     return { t_ms, server_cpu_s, client_cpu_s, server_wait_s, client_wait_s, client, server };
   }
 
   async window(w: WindowSpec): Promise<TrialResult> {
     const { server, client, spec } = this;
-    server.send({ type: 'run', mode: w.mode, ticks_per_s: w.ticks_per_s, window_ticks: w.window_ticks });
+    const { schedule } = await server.request({ type: 'run', mode: w.mode, ticks_per_s: w.ticks_per_s, window_ticks: w.window_ticks }, 'running');
     await sleep(w.warmup_s * 1000);
-    const a = await this.reading(true);
+    const a = await this.reading(true, schedule);
     await sleep(w.measure_s * 1000);
-    const b = await this.reading(false);
+    const b = await this.reading(false, null);
     const stopped = await server.request({ type: 'stop' }, 'stopped');
     await this.drained();
     const report = await client.request({ type: 'report' }, 'report');
@@ -250,7 +261,9 @@ export class Pair {
     const seconds = (b.t_ms - a.t_ms) / 1000;
     const delivered = b.client.frames - a.client.frames;
     const ticks = b.server.ticks - a.server.ticks;
-    const server_cpu_s = b.server_cpu_s - a.server_cpu_s;
+    // The driver's busy-waiting runs in the server process: the harness's CPU, not the server's.
+    const spin_s = b.server.spin_s - a.server.spin_s;
+    const server_cpu_s = Math.max(0, b.server_cpu_s - a.server_cpu_s - spin_s);
     const server_cores = server_cpu_s / seconds;
     const client_cores = (b.client_cpu_s - a.client_cpu_s) / seconds;
     const server_wait = (b.server_wait_s - a.server_wait_s) / seconds;
@@ -277,6 +290,11 @@ export class Pair {
       // Busy or waiting for a CPU nearly all the time = that side limits the rate.
       bottleneck: server_cores + server_wait >= 0.9 ? 'server' : client_cores + client_wait >= 0.9 ? 'clients' : 'none',
       latency_us: report.latency_us,
+      co_latency_us: report.co_latency_us,
+      schedule_lag_us: stopped.schedule_lag_us,
+      hops_us: report.hops_us,
+      client_loop_lag_us: report.loop_lag_us,
+      driver_spin_cores: round(spin_s / seconds, 4),
       gaps: report.gaps,
       decode_errors: report.decode_errors,
       closed_clients: report.closed,

@@ -8,14 +8,18 @@ export type ServerCommand =
   | { type: 'start'; kind: TargetKind; recording_path: string; prime_ticks: number }
   | { type: 'run'; mode: Mode; ticks_per_s: number; window_ticks: number }
   | { type: 'credit'; stamp_ns: number }
-  | { type: 'mark' }
+  /** reset: a measured window starts (the driver's schedule lag starts afresh). */
+  | { type: 'mark'; reset: boolean }
   | { type: 'stop' }
   | { type: 'exit' };
 
 export type ServerReply =
   | { type: 'ready'; port: number; extra_pids: number[] }
-  | { type: 'mark'; ticks: number; exhausted: boolean }
-  | { type: 'stopped'; ticks: number; exhausted: boolean; stats: Record<string, unknown> }
+  | { type: 'running'; schedule: Schedule | null }
+  /** spin_s: seconds the driver busy-waited so far (server CPU that is the harness's, not the server's). */
+  | { type: 'mark'; ticks: number; exhausted: boolean; spin_s: number }
+  /** schedule_lag_us: paced ticks' publish time minus due time since the last mark with reset (null in saturation). */
+  | { type: 'stopped'; ticks: number; exhausted: boolean; stats: Record<string, unknown>; schedule_lag_us: LatencySummaryUs | null }
   | { type: 'error'; message: string };
 
 export interface ClientStart {
@@ -29,9 +33,27 @@ export interface ClientStart {
   views: string[];
   /** Report the slowest sampled client's newest stamp every few ms (saturation credit). */
   credit: boolean;
+  /** The recording: depthcast clients map a Delta's (view, seq) to its tick, for the due-time (CO-corrected) latency. */
+  recording_path: string;
 }
 
-export type ClientCommand = ClientStart | { type: 'mark'; reset_latency: boolean } | { type: 'report' } | { type: 'exit' };
+/** A paced run's timetable: tick k is due at t0_ns + (k - k0) * 1e9 / ticks_per_s. */
+export interface Schedule {
+  t0_ns: number;
+  k0: number;
+  ticks_per_s: number;
+}
+
+export type ClientCommand =
+  | ClientStart
+  /** schedule: with reset_latency in a paced window, what the CO-corrected latency is measured against. */
+  | { type: 'mark'; reset_latency: boolean; schedule: Schedule | null }
+  | { type: 'report' }
+  | { type: 'exit' };
+
+/** depthcast's hops, from a Delta's stamps: engine (the driver's publish) → ingest → send → receive. */
+export const hop_keys = ['engine_to_ingest', 'ingest_to_send', 'send_to_receive'] as const;
+export type HopKey = (typeof hop_keys)[number];
 
 export interface LatencySummaryUs {
   count: number;
@@ -51,5 +73,11 @@ export type ClientReply =
   | {
     type: 'report'; latency_us: LatencySummaryUs; gaps: number; decode_errors: number;
     closed: number; close_codes: Record<string, number>; open: number;
+    /** Receive time minus the tick's due time (coordinated-omission corrected; paced windows only). */
+    co_latency_us: LatencySummaryUs | null;
+    /** depthcast only: where the time went, from the frame's stamps and the receive time. */
+    hops_us: Record<HopKey, LatencySummaryUs> | null;
+    /** The client process's own event-loop lag over the window (µs, beyond the monitor's timer period). */
+    loop_lag_us: { p99: number; max: number };
   }
   | { type: 'error'; message: string };

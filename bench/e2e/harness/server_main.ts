@@ -4,18 +4,32 @@
 //
 // The tick driver publishes exactly one tick per event-loop turn, so every
 // server makes the same frames per tick (depthcast flushes once per turn):
-//   paced       tick k is due at t0 + k / rate; its stamp is that due time,
-//               not the time it went out, so a server that falls behind shows
-//               it in latency (no coordinated omission);
+//   paced       tick k is due at t0 + k / rate. A timer wakes the driver up to
+//               `spin_us_max` early and it busy-waits the rest (a timer alone
+//               fires a millisecond or more late), then stamps the tick with
+//               the time it really went out: latency is measured from there,
+//               so the driver's own lateness is never counted as the server's.
+//               The lateness (publish minus due) is recorded apart, as the
+//               schedule lag, and clients also measure against the due time
+//               (the coordinated-omission-corrected figure: a server that
+//               falls behind delays the next due ticks, which shows there).
+//               The busy-wait is the harness's CPU: its seconds are reported
+//               (mark) so the orchestrator takes them out of server CPU;
 //   saturation  as fast as the server's loop turns, but never more than
 //               `window_ticks` ahead of what the slowest sampled client
 //               confirmed (credits relayed by the parent), so neither side
 //               queues without bound; stamps are the publish time.
 import './quiet.js';
+import type { Histogram } from 'hdr-histogram-js';
+import { new_latency_histogram } from '../../../src/metrics/hop_histograms.js';
 import { now_ns } from '../../../src/util/clock.js';
 import { load_recording } from './recording.js';
 import type { Target, TargetKind } from './target.js';
-import type { ServerCommand, ServerReply } from './protocol.js';
+import type { Schedule, ServerCommand, ServerReply } from './protocol.js';
+import { latency_summary } from './stats.js';
+
+/** How early the paced driver's timer wakes it before a tick is due; it busy-waits the rest. */
+const spin_us_max = 1500;
 
 const ring_bits = 20;
 const ring_mask = (1 << ring_bits) - 1;
@@ -27,7 +41,6 @@ class TickDriver {
   private mode: 'paced' | 'saturation' = 'paced';
   private rate_per_ms = 1;
   private window_ticks = 1;
-  private t0_ms = 0;
   private t0_ns = 0;
   private k0 = 0;
   private readonly stamps = new Float64Array(1 << ring_bits);
@@ -35,21 +48,34 @@ class TickDriver {
   private acked = 0;
   private waiting_credit = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Paced: publish time minus due time per tick (µs), since the last reset. */
+  private schedule_lag: Histogram = new_latency_histogram();
+  /** Seconds spent busy-waiting for due times, in total. */
+  spin_s = 0;
 
   constructor(private readonly target: Target) {}
 
-  /** Runs from the current tick on (the stream continues across runs: depthcast's seq must stay contiguous). */
-  start(mode: 'paced' | 'saturation', ticks_per_s: number, window_ticks: number): void {
+  reset_schedule_lag(): void {
+    this.schedule_lag = new_latency_histogram();
+  }
+
+  schedule_lag_us(): ReturnType<typeof latency_summary> | null {
+    return this.mode === 'paced' ? latency_summary(this.schedule_lag, 0) : null;
+  }
+
+  /** Runs from the current tick on (the stream continues across runs: depthcast's seq must stay contiguous); paced: returns the timetable. */
+  start(mode: 'paced' | 'saturation', ticks_per_s: number, window_ticks: number): Schedule | null {
     this.mode = mode;
     this.rate_per_ms = ticks_per_s / 1000;
     this.window_ticks = window_ticks;
-    this.t0_ms = performance.now();
     this.t0_ns = now_ns();
     this.k0 = this.k;
     this.acked = this.k;
     this.waiting_credit = false;
     this.stopped = false;
+    this.reset_schedule_lag();
     this.step();
+    return mode === 'paced' ? { t0_ns: this.t0_ns, k0: this.k0, ticks_per_s } : null;
   }
 
   /** Publishes ticks [k, n) one per turn, with nobody subscribed yet. */
@@ -79,13 +105,21 @@ class TickDriver {
     if (this.stopped) return;
     let stamp: number;
     if (this.mode === 'paced') {
-      const due_ms = this.t0_ms + (this.k - this.k0) / this.rate_per_ms;
-      const now_ms = performance.now();
-      if (now_ms < due_ms) {
-        this.timer = setTimeout(this.step, due_ms - now_ms);
+      // On the stamps' own clock (now_ns), so that a stamp is never before its due time.
+      const due_ns = this.t0_ns + (this.k - this.k0) / this.rate_per_ms * 1e6;
+      let now = now_ns();
+      if (now < due_ns - spin_us_max * 1000) {
+        this.timer = setTimeout(this.step, (due_ns - now) / 1e6 - spin_us_max / 1000);
         return;
       }
-      stamp = this.t0_ns + (due_ms - this.t0_ms) * 1e6;
+      if (now < due_ns) {
+        const spin_start_ns = now;
+        while (now < due_ns) now = now_ns();
+        this.spin_s += (now - spin_start_ns) / 1e9;
+      }
+      // The real publish time: the server's latency starts here, the driver's lateness is apart.
+      stamp = now;
+      this.schedule_lag.recordValue(Math.min(60_000_000, Math.round((now - due_ns) / 1000)));
     } else {
       if (this.k - this.acked >= this.window_ticks) {
         this.waiting_credit = true;
@@ -131,17 +165,21 @@ process.on('message', (m: ServerCommand) => {
         reply({ type: 'ready', port: target.port, extra_pids: target.extra_pids });
         break;
       case 'run':
-        driver?.start(m.mode, m.ticks_per_s, m.window_ticks);
+        reply({ type: 'running', schedule: driver?.start(m.mode, m.ticks_per_s, m.window_ticks) ?? null });
         break;
       case 'credit':
         driver?.credit(m.stamp_ns);
         break;
       case 'mark':
-        reply({ type: 'mark', ticks: driver?.k ?? 0, exhausted: driver?.exhausted ?? false });
+        if (m.reset) driver?.reset_schedule_lag();
+        reply({ type: 'mark', ticks: driver?.k ?? 0, exhausted: driver?.exhausted ?? false, spin_s: driver?.spin_s ?? 0 });
         break;
       case 'stop':
         driver?.stop();
-        reply({ type: 'stopped', ticks: driver?.k ?? 0, exhausted: driver?.exhausted ?? false, stats: target?.stats() ?? {} });
+        reply({
+          type: 'stopped', ticks: driver?.k ?? 0, exhausted: driver?.exhausted ?? false, stats: target?.stats() ?? {},
+          schedule_lag_us: driver?.schedule_lag_us() ?? null,
+        });
         break;
       case 'exit':
         await target?.close();

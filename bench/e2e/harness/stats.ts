@@ -1,11 +1,20 @@
 // Aggregation of fan-out trials over rounds: medians per server, so one
 // window disturbed by another process on the machine does not decide a number.
+import type { Histogram } from 'hdr-histogram-js';
 import { median, round } from '../../lib.js';
-import type { LatencySummaryUs } from './protocol.js';
+import { hop_keys, type HopKey, type LatencySummaryUs } from './protocol.js';
 import type { TrialResult } from './orchestrate.js';
 import type { TargetKind } from './target.js';
 
 export { median } from '../../lib.js';
+
+/** A latency histogram (µs) as the harness reports it. */
+export function latency_summary(h: Histogram, negative_samples: number): LatencySummaryUs {
+  return {
+    count: h.totalCount, p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99),
+    p99_9: h.getValueAtPercentile(99.9), max: h.maxValue, mean: Math.round(h.mean), negative_samples,
+  };
+}
 
 /** The list rotated left by n: round r starts with a different server each time. */
 export function rotate<T>(xs: readonly T[], n: number): T[] {
@@ -27,7 +36,6 @@ export function summarize_trials(trials: readonly TrialResult[], kinds: readonly
     const ts = trials.filter((t) => t.kind === kind);
     if (ts.length === 0) continue;
     const med = (k: NumericKey, digits = 3): number => round(median(ts.map((t) => t[k] as number)), digits);
-    const lat = (k: keyof LatencySummaryUs): number => median(ts.map((t) => t.latency_us[k]));
     const bottlenecks = ts.map((t) => t.bottleneck);
     out[kind] = {
       windows: ts.length,
@@ -45,12 +53,13 @@ export function summarize_trials(trials: readonly TrialResult[], kinds: readonly
       server_runqueue_wait_cores: med('server_runqueue_wait_cores'),
       client_runqueue_wait_cores: med('client_runqueue_wait_cores'),
       bottleneck: bottlenecks.sort((a, b) => bottlenecks.filter((x) => x === b).length - bottlenecks.filter((x) => x === a).length)[0],
-      latency_us: {
-        count: ts.reduce((sum, t) => sum + t.latency_us.count, 0),
-        p50: lat('p50'), p90: lat('p90'), p99: lat('p99'), p99_9: lat('p99_9'),
-        max: Math.max(...ts.map((t) => t.latency_us.max)), mean: lat('mean'),
-        negative_samples: ts.reduce((sum, t) => sum + t.latency_us.negative_samples, 0),
-      },
+      latency_us: median_latency(ts.map((t) => t.latency_us))!,
+      co_latency_us: median_latency(ts.map((t) => t.co_latency_us)),
+      schedule_lag_us: median_latency(ts.map((t) => t.schedule_lag_us)),
+      hops_us: ts.every((t) => t.hops_us !== null)
+        ? Object.fromEntries(hop_keys.map((k) => [k, median_latency(ts.map((t) => t.hops_us![k]))!])) as Record<HopKey, LatencySummaryUs> : null,
+      client_loop_lag_us: { p99: Math.max(...ts.map((t) => t.client_loop_lag_us.p99)), max: Math.max(...ts.map((t) => t.client_loop_lag_us.max)) },
+      driver_spin_cores: med('driver_spin_cores', 4),
       gaps: ts.reduce((sum, t) => sum + t.gaps, 0),
       decode_errors: ts.reduce((sum, t) => sum + t.decode_errors, 0),
       closed_clients: Math.max(...ts.map((t) => t.closed_clients)),
@@ -60,17 +69,31 @@ export function summarize_trials(trials: readonly TrialResult[], kinds: readonly
   return out;
 }
 
+/** Windows' latency summaries folded: medians of the percentiles, the max of the maxima, counts summed; null if any window has none. */
+export function median_latency(list: readonly (LatencySummaryUs | null)[]): LatencySummaryUs | null {
+  if (list.length === 0 || list.some((l) => l === null)) return null;
+  const ls = list as LatencySummaryUs[];
+  const med = (k: keyof LatencySummaryUs): number => median(ls.map((l) => l[k]));
+  return {
+    count: ls.reduce((sum, l) => sum + l.count, 0),
+    p50: med('p50'), p90: med('p90'), p99: med('p99'), p99_9: med('p99_9'),
+    max: Math.max(...ls.map((l) => l.max)), mean: med('mean'),
+    negative_samples: ls.reduce((sum, l) => sum + l.negative_samples, 0),
+  };
+}
+
 /** Per-round ratio subject ÷ baseline of one metric (windows of the same round and mode), and the median over rounds. */
 export function round_ratios(
   trials: readonly TrialResult[], subject: TargetKind, baseline: TargetKind,
-  metric: 'delivered_frames_per_s' | 'frames_per_server_cpu_s', mode: TrialResult['mode'],
+  metric: 'delivered_frames_per_s' | 'frames_per_server_cpu_s' | ((t: TrialResult) => number), mode: TrialResult['mode'],
 ): { median: number; rounds: number[] } {
+  const value = typeof metric === 'function' ? metric : (t: TrialResult) => t[metric];
   const per_round: number[] = [];
   const rounds = new Set(trials.map((t) => t.round ?? 0));
   for (const r of rounds) {
     const s = trials.find((t) => t.kind === subject && t.mode === mode && (t.round ?? 0) === r);
     const b = trials.find((t) => t.kind === baseline && t.mode === mode && (t.round ?? 0) === r);
-    if (s !== undefined && b !== undefined && b[metric] > 0) per_round.push(round(s[metric] / b[metric], 3));
+    if (s !== undefined && b !== undefined && value(b) > 0) per_round.push(round(value(s) / value(b), 3));
   }
   return { median: round(median(per_round), 3), rounds: per_round };
 }

@@ -2,7 +2,7 @@
 // tick k of the shared recording to its subscribers, stamped `stamp_ns`.
 // Baseline payloads carry the stamp and a frame number:
 //   binary (uWS, NATS): [f64 stamp_ns LE][u32 tick LE][u32 frame_no LE] + the depthcast Delta bytes
-//   JSON (ws, socket.io): the decoded Delta as an object plus { t: stamp_ns, n: frame_no }
+//   JSON (ws, socket.io): the decoded Delta as an object plus { t: stamp_ns, n: frame_no, k: tick }
 // depthcast's own frames carry the stamp as ts_engine_ns (the engine time of
 // the events, which the driver writes into the batches it publishes).
 import { decode_server_frame } from '../../../src/wire/feed_codec.js';
@@ -48,7 +48,7 @@ export function stamp_binary(buf: Buffer, stamp_ns: number, tick: number, frame_
   buf.writeUInt32LE(frame_no >>> 0, 12);
 }
 
-export type JsonDelta = DeltaMsg & { t: number; n: number };
+export type JsonDelta = DeltaMsg & { t: number; n: number; k: number };
 
 export interface JsonFrame {
   view: number;
@@ -59,7 +59,7 @@ export interface JsonFrame {
 export function json_frames(r: Recording): JsonFrame[][] {
   return r.frames_by_tick.map((tick) => tick.map((f) => {
     const msg = decode_server_frame(f.bytes) as DeltaMsg;
-    return { view: f.view, msg: { ...msg, t: 0, n: 0 } };
+    return { view: f.view, msg: { ...msg, t: 0, n: 0, k: 0 } };
   }));
 }
 
