@@ -93,7 +93,7 @@ const time_problem = (v: unknown): string | undefined =>
 
 export const option_specs: readonly OptionSpec[] = [
   { key: 'nats_url', flag: '--nats-url', env: 'DEPTHCAST_NATS_URL', kind: 'string', default: '', commands: bus_cmds,
-    help: "NATS server URL(s), comma-separated. Empty with 'all' = embedded in-process bus; 'engine' and 'feed' need one (default nats://127.0.0.1:4222)",
+    help: "NATS server URL(s), comma-separated. Empty with 'all' or 'replay' = embedded in-process bus; 'engine', 'feed' and 'record' need one (default nats://127.0.0.1:4222)",
     validate: (v) => (v as string).split(',').filter(Boolean).every((u) => /^(nats|tls):\/\/[^\s/]+$/.test(u.trim()))
       ? undefined : `expected nats://host:port[,nats://host:port…], got '${String(v)}'` },
   { key: 'subject_prefix', flag: '--subject-prefix', env: 'DEPTHCAST_SUBJECT_PREFIX', kind: 'string', default: 'depthcast', commands: bus_cmds,
@@ -273,6 +273,8 @@ export function parse_config(command: Command, argv: readonly string[], env: Rec
       config[spec.key] = parse_value(spec, raw, `option ${flag}`);
     },
   });
+  // --help answers even when a required option is missing.
+  if (help) return { config: Object.freeze(config as unknown as Config), help };
   for (const spec of specs) {
     const msg = spec.validate?.(config[spec.key]);
     if (msg !== undefined) throw new ConfigError(`option ${spec.flag} (${spec.env}): ${msg}`);

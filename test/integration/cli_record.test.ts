@@ -27,7 +27,10 @@ afterAll(async () => {
 });
 
 describe('depthcast record / book-at / replay', () => {
-  it('refuses bad flags naming them', () => {
+  it('answers --help without the required options, refuses bad flags naming them', () => {
+    const help = run(['book-at', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--time .*\n.*required/);
     const speed = run(['replay', '--speed', 'fast']);
     expect(speed.status).toBe(2);
     expect(speed.stderr).toMatch(/option --speed .*expected a number from 0.01 to 10000 or 'max', got 'fast'/);
