@@ -53,6 +53,7 @@ export interface Config {
   in_flight_bytes_max: number;
   reader_probe_interval_ms: number;
   reader_lag_ms_max: number;
+  slow_reader_compression: boolean;
   heartbeat_interval_ms: number;
   idle_timeout_s: number;
   snapshot_timeout_ms: number;
@@ -155,6 +156,8 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'A WebSocket ping carrying the byte offset goes to each connection this often while data flows: its pong tells how far behind the reader is. 0 = no probes: slowness is seen only in the server\'s own buffer (the old behaviour, for comparison)' },
   { key: 'reader_lag_ms_max', flag: '--reader-lag-ms-max', env: 'DEPTHCAST_READER_LAG_MS_MAX', kind: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
     help: 'A reader this far behind that, at its measured rate, also needs longer than this to read --in-flight-bytes-min (about one catch-up) is too slow even for catch-ups: closed with 4010. A paused reader that was fast is not' },
+  { key: 'slow_reader_compression', flag: '--slow-reader-compression', env: 'DEPTHCAST_SLOW_READER_COMPRESSION', kind: 'bool', default: true, commands: feed_cmds,
+    help: 'Offer permessage-deflate, and compress the catch-ups a lagging reader gets (about 4x smaller: fresher books on a thin link); streaming frames are never compressed' },
   { key: 'heartbeat_interval_ms', flag: '--heartbeat-interval-ms', env: 'DEPTHCAST_HEARTBEAT_INTERVAL_MS', kind: 'int', default: 1000, min: 50, max: 60000, commands: feed_cmds,
     help: 'A Heartbeat goes to every connection idle this long' },
   { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', kind: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,

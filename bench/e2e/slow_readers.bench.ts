@@ -130,7 +130,7 @@ class Reader {
   }
 
   static async open(url: string, offset_ns: number): Promise<Reader> {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url); // offers permessage-deflate, as browsers do: a lagging reader's catch-ups come deflated
     await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
     ws.send(enc.subscribe({ symbols: ['BTC-USD'], depth, interval_ms: 0 }));
     return new Reader(ws, offset_ns);

@@ -73,9 +73,23 @@ export class ReaderFlow {
   lag_ms = 0;
   /** Smallest delay seen: the path's round trip without queueing. */
   min_delay_ms = Infinity;
+  /**
+   * Uncompressed ÷ wire bytes of what is in flight now (1 unless the
+   * connection sends deflated catch-ups): rates are measured in uncompressed
+   * bytes and divided by this, so they say what uncompressed stream the
+   * reader could take.
+   */
+  wire_factor = 1;
   /** Delay samples taken (one per acknowledgement that answered a probe). */
   lag_samples = 0;
   window_bytes: number;
+  /**
+   * Most the window may be whatever the reader's rate: set by the session
+   * from what the stream needs (Infinity until known), so a fast reader that
+   * stalls holds at most about a lag target of the stream, not of its own
+   * (possibly far higher) rate.
+   */
+  stream_cap_bytes = Infinity;
   readonly lag_gate_ms: number;
 
   private readonly probe_offsets = new Float64Array(probes_outstanding_max);
@@ -101,6 +115,7 @@ export class ReaderFlow {
   /** A round sent with nothing in flight (a conflating connection's catch-ups): its start offset and time; -1 when none. */
   private round_start_bytes = -1;
   private round_sent_ms = 0;
+  private round_wire_factor = 1;
   /** Bytes acknowledged when the current burst of acknowledgements began (after a silence of lag_target or more). */
   private burst_from_bytes = 0;
   private burst_start_ms = -Infinity;
@@ -142,11 +157,12 @@ export class ReaderFlow {
     if (this.in_flight !== 0) return;
     this.round_start_bytes = this.bytes_sent;
     this.round_sent_ms = now_ms;
+    this.round_wire_factor = this.wire_factor;
   }
 
   /** More in flight than the window allows. */
   over_window(): boolean {
-    return this.in_flight > this.window_bytes;
+    return this.in_flight > Math.max(this.limits.in_flight_bytes_min, Math.min(this.window_bytes, this.stream_cap_bytes));
   }
 
   /** More in flight than in_flight_bytes_max: the cap holds whatever the reader's lag. */
@@ -301,7 +317,7 @@ export class ReaderFlow {
       this.round_start_bytes = -1;
       // A round of a few bytes (a Heartbeat) measures the path's delay, not the reader's bandwidth.
       if (round_bytes >= round_sample_bytes_min) {
-        this.push_rate((round_bytes * 1000) / Math.max(1, now_ms - this.round_sent_ms - path_delay_ms));
+        this.push_rate((round_bytes * 1000) / Math.max(1, now_ms - this.round_sent_ms - path_delay_ms) / this.round_wire_factor);
         this.resize_window();
       }
     }
@@ -315,7 +331,7 @@ export class ReaderFlow {
     const interval_ms = now_ms - this.sample_ms;
     if (interval_ms < rate_sample_interval_ms_min) return;
     const delivered = acked - this.sample_offset;
-    const rate = (delivered * 1000) / interval_ms;
+    const rate = (delivered * 1000) / interval_ms / this.wire_factor;
     // The reader had less to read than it read: the sample shows our sending, not its capacity.
     const app_limited = delivered > this.sample_in_flight;
     if (!app_limited || rate > this.rate_max) this.push_rate(rate);

@@ -39,6 +39,10 @@ import { StreamGate, type ConflationCause } from './stream_gate.js';
 import { catch_up_trades_min, conflation_trades_max, type Subscription, type SubscriptionOwner } from './subscription.js';
 import { send_backpressure, send_dropped, send_ok, type ClientTransport } from './transport.js';
 
+/** A connection's in-flight cap is at most this many lag targets of its stream (a fast reader that stalls). */
+const stream_cap_factor = 1.5;
+/** Smaller frames go uncompressed even to a lagging reader: deflate would save little and cost a call. */
+const compress_bytes_min = 512;
 /** Bytes of one Trade struct on the wire (schemas/feed.fbs), for sizing a slow reader's catch-up. */
 const trade_wire_bytes = 40;
 /** Frames queued for one connection within one event-loop turn; past it we flush early. */
@@ -92,6 +96,8 @@ export class Session implements SubscriptionOwner {
   private pending: Uint8Array[] = [];
   private pending_queued = false;
   private probe_pending = false;
+  /** This flush's frames go deflated (a lagging reader that negotiated deflate). */
+  private compress_now = false;
   private path_probe_pending = false;
   /** The transport can send pings: the reader's lag is measured. */
   private readonly probing: boolean;
@@ -322,10 +328,21 @@ export class Session implements SubscriptionOwner {
     // Nothing in flight yet: a ping now measures the path alone (before these frames add a queue).
     this.path_probe_pending = this.probing && this.flow.path_probe_due(now_ms);
     let bytes = 0;
-    for (let i = 0; i < n; i++) bytes += frames[i].byteLength;
+    let largest = frames[0];
+    for (let i = 0; i < n; i++) {
+      bytes += frames[i].byteLength;
+      if (frames[i].byteLength > largest.byteLength) largest = frames[i];
+    }
+    // Conflating catch-ups to a client that negotiated deflate go deflated: the flow measures them in wire terms.
+    this.compress_now = this.slow && this.probing && this.transport.deflate_ratio !== undefined && bytes >= compress_bytes_min;
+    this.flow.wire_factor = this.compress_now ? this.transport.deflate_ratio!(largest, now_ms) : 1;
     if (this.slow) this.flow.start_round(now_ms); // a catch-up round after everything was acknowledged: a capacity sample
     this.flow.on_sent(bytes);
-    if (!this.slow) this.gate.streamed(bytes, now_ms);
+    if (!this.slow) {
+      this.gate.streamed(bytes, now_ms);
+      const stream = this.gate.stream_bytes_per_s;
+      if (stream > 0) this.flow.stream_cap_bytes = (stream_cap_factor * stream * this.limits.reader_lag_target_ms) / 1000;
+    }
     this.probe_pending = this.probing && this.flow.probe_due(now_ms, this.slow);
     let status: number;
     if (n === 1 && !this.probe_pending && !this.path_probe_pending) {
@@ -372,7 +389,8 @@ export class Session implements SubscriptionOwner {
   };
 
   private send_one(frame: Uint8Array): number {
-    const status = this.transport.send(frame);
+    // While conflating, what goes out is catch-ups: deflated they reach a thin reader about 4x sooner.
+    const status = this.transport.send(frame, this.compress_now && frame.byteLength >= compress_bytes_min);
     if (status !== send_dropped) {
       this.frames_sent++;
       this.bytes_sent += frame.byteLength;

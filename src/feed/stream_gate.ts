@@ -28,7 +28,7 @@ export const stream_retry_ms_max = 8000;
 /** Streaming this long without falling behind resets the wait. */
 export const stream_stable_ms = 10_000;
 /** The stream's byte rate is measured over at least this much streaming time (short stretches add up). */
-export const stream_rate_window_ms = 1000;
+export const stream_rate_window_ms = 250;
 /** A conflating reader streams again only with this much more capacity than the stream needs. */
 export const stream_capacity_headroom = 1.25;
 

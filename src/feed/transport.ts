@@ -6,8 +6,18 @@ export const send_backpressure = 0;// buffered: backpressure built up, drains ov
 export const send_dropped = 2;     // NOT sent: over the socket's backpressure limit
 
 export interface ClientTransport {
-  /** Sends one binary frame; returns send_ok, send_backpressure or send_dropped. */
-  send(frame: Uint8Array): number;
+  /**
+   * Sends one binary frame; returns send_ok, send_backpressure or send_dropped.
+   * `compress`: deflate it if the connection negotiated permessage-deflate
+   * (a lagging reader's catch-ups); ignored otherwise.
+   */
+  send(frame: Uint8Array, compress?: boolean): number;
+  /**
+   * The connection negotiated permessage-deflate: returns how much deflate
+   * shrinks a frame like this one (uncompressed ÷ wire bytes; an estimate).
+   * Absent when it did not (or the transport cannot compress).
+   */
+  deflate_ratio?(frame: Uint8Array, now_ms: number): number;
   /** Bytes queued in user space for this socket. */
   buffered_bytes(): number;
   /**

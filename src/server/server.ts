@@ -26,6 +26,7 @@ import { close_code, error_code } from '../wire/codes.js';
 import { Gatekeeper } from './auth.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
 import { serve_ui_bundle, ui_bundle } from './ui_bundle.js';
+import { deflate_ratio } from './deflate_ratio.js';
 
 const log = logger_for('server');
 
@@ -36,6 +37,8 @@ interface SocketData {
   session: Session | null;
   transport: UwsTransport | null;
   remote_address: string;
+  /** The client offered permessage-deflate and the server does it: catch-ups to it may go deflated. */
+  deflates: boolean;
   /** From /ws?slow=…; undefined = the server's --slow-policy. */
   slow_policy: SlowPolicy | undefined;
   /** Set when admission refused the connection: it is closed as soon as it opens. */
@@ -55,13 +58,17 @@ class UwsTransport implements ClientTransport {
   /** Set by the close handler; a JS field, so the hot path makes no extra native call to learn it. */
   closed = false;
 
-  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string) {
+  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string, deflates: boolean) {
     this.entitled = ws.getUserData().entitled;
+    if (!deflates) this.deflate_ratio = undefined;
   }
 
-  send(frame: Uint8Array): number {
+  /** Present only when the client negotiated permessage-deflate (see ClientTransport). */
+  deflate_ratio?: (frame: Uint8Array, now_ms: number) => number = deflate_ratio;
+
+  send(frame: Uint8Array, compress = false): number {
     if (this.closed) return send_dropped;
-    return this.ws.send(frame, true, false);
+    return this.ws.send(frame, true, compress);
   }
 
   ping(payload: Uint8Array): number {
@@ -135,7 +142,9 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   sweep_timer.unref();
 
   app.ws<SocketData>('/ws', {
-    compression: uWS.DISABLED,
+    // Offered for one use: a lagging reader's catch-ups go deflated (Session). Shared (de)compressor:
+    // no per-connection zlib memory; inflated client frames are still held to maxPayloadLength.
+    compression: config.slow_reader_compression ? uWS.SHARED_COMPRESSOR | uWS.SHARED_DECOMPRESSOR : uWS.DISABLED,
     maxPayloadLength: config.inbound_frame_bytes_max * ws_payload_bytes_hard_max_factor,
     idleTimeout: config.idle_timeout_s,
     sendPingsAutomatically: true,
@@ -151,6 +160,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         });
         return;
       }
+      const extensions = req.getHeader('sec-websocket-extensions');
       const admission = gatekeeper.admit({
         remote_address, origin: req.getHeader('origin'), query_token: req.getQuery('token') ?? '', protocols: req.getHeader('sec-websocket-protocol'),
       }, Date.now());
@@ -159,11 +169,12 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
       res.upgrade<SocketData>(
         {
           session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
+          deflates: config.slow_reader_compression && extensions.includes('permessage-deflate'),
           token_exp_ms: admission.ok ? admission.exp_ms : 0, entitled: admission.ok ? admission.entitled : undefined,
         },
         req.getHeader('sec-websocket-key'),
         admission.protocol,
-        req.getHeader('sec-websocket-extensions'),
+        extensions,
         context,
       );
     },
@@ -174,7 +185,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         return;
       }
       if (data.token_exp_ms > 0) token_sockets.add(ws);
-      data.transport = new UwsTransport(ws, data.remote_address);
+      data.transport = new UwsTransport(ws, data.remote_address, data.deflates);
       data.session = feed.open_session(data.transport, { slow_policy: data.slow_policy });
     },
     message: (ws, message, is_binary) => {

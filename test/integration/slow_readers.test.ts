@@ -59,7 +59,7 @@ class Reader {
   }
 
   static async open(url: string): Promise<Reader> {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url); // offers permessage-deflate, as browsers do: a lagging reader's catch-ups come deflated
     ws.binaryType = 'nodebuffer';
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

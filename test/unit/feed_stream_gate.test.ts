@@ -18,16 +18,18 @@ function flow_with_round(bytes: number, ms: number): ReaderFlow {
 describe('StreamGate', () => {
   it('measures the stream over streaming time only, added up across short stretches', () => {
     const gate = new StreamGate(0, 500);
-    gate.streamed(50_000, 600); // 600 ms streaming
-    gate.conflating('lag', 600);
-    gate.streaming(10_000); // 9.4 s conflating: not counted
-    gate.streamed(50_000, 10_400); // 400 ms more: 1 s in all
+    gate.streamed(15_000, 150); // 150 ms streaming: not enough to measure
+    expect(gate.stream_bytes_per_s).toBe(0);
+    gate.conflating('lag', 150);
+    gate.streaming(10_000); // 9.85 s conflating: not counted
+    gate.streamed(10_000, 10_100); // 100 ms more: 250 ms in all
     expect(gate.stream_bytes_per_s).toBe(100_000);
   });
 
   it('lets a reader stream again only with capacity above what the stream needs', () => {
     const gate = new StreamGate(0, 500);
     gate.streamed(100_000, 1000); // the stream needs 100 KB/s
+    expect(gate.stream_bytes_per_s).toBe(100_000);
     gate.conflating('lag', 1000);
     expect(gate.may_stream(flow_with_round(10_000, 500), 2000)).toBe(false); // 20 KB/s
     expect(gate.may_stream(flow_with_round(10_000, 10), 2000)).toBe(true); // 1 MB/s
