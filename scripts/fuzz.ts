@@ -11,7 +11,7 @@
 //     cases over --connections sockets. After each case the socket sends a
 //     Ping and waits for its Pong; the Error frames in between must be
 //     exactly those a model of the server predicts (the decoder's code,
-//     frame_too_large, text_frame, unknown_symbol, bad_depth, the
+//     frame_too_large, text_frame, unknown_symbol, bad_group, bad_depth, the
 //     subscription limit, not_subscribed, ...). Frames over 16x the limit
 //     must close the socket; nothing else may. At the end the process must
 //     still be alive and /health 200.
@@ -27,6 +27,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as flatbuffers from 'flatbuffers';
 import WebSocket from 'ws';
+import { is_valid_group } from '../src/book/grouped_book.js';
 import { seeded_random } from '../src/util/random.js';
 import { depths_allowed, error_code, interval_ms_max } from '../src/wire/codes.js';
 import { decode_client_frame, decode_server_frame, FrameEncoder } from '../src/wire/feed_codec.js';
@@ -187,18 +188,19 @@ export class CaseGenerator {
     switch (this.pick(5)) {
       case 0: {
         const symbols = Subscribe.createSymbolsVector(b, symbol_list());
-        body = Subscribe.createSubscribe(b, symbols, depth, this.one([0, 1, interval_ms_max, interval_ms_max + 1, 2 ** 32 - 1]), 0, 0);
+        body = Subscribe.createSubscribe(b, symbols, depth, this.one([0, 1, interval_ms_max, interval_ms_max + 1, 2 ** 32 - 1]), 0, 0,
+          this.one([0, 1, 10, 1_000_000, 1_000_001, 2 ** 32 - 1]));
         type = Body.Subscribe;
         break;
       }
       case 1: {
         const symbols = Unsubscribe.createSymbolsVector(b, symbol_list());
-        body = Unsubscribe.createUnsubscribe(b, symbols, depth);
+        body = Unsubscribe.createUnsubscribe(b, symbols, depth, this.one([0, 1, 10, 2 ** 32 - 1]));
         type = Body.Unsubscribe;
         break;
       }
       case 2:
-        body = Resync.createResync(b, b.createString(this.symbol()), depth);
+        body = Resync.createResync(b, b.createString(this.symbol()), depth, this.one([0, 1, 10, 2 ** 32 - 1]));
         type = Body.Resync;
         break;
       case 3: {
@@ -210,7 +212,7 @@ export class CaseGenerator {
       default: {
         // A table under a body type it is not: a server-only type, NONE or an unknown union member.
         const symbols = Subscribe.createSymbolsVector(b, symbol_list());
-        body = Subscribe.createSubscribe(b, symbols, depth, 0, 0, 0);
+        body = Subscribe.createSubscribe(b, symbols, depth, 0, 0, 0, 0);
         type = this.one([Body.NONE, Body.Snapshot, Body.Delta, Body.Status, Body.Error, Body.Pong, 12, 200]) as Body;
         break;
       }
@@ -329,12 +331,13 @@ function expected_errors(c: FuzzCase, subs: Set<string>, o: ServerFuzzOptions): 
     case 'ack':
       return [];
     case 'subscribe': {
+      if (!is_valid_group(msg.group ?? 1)) return [error_code.bad_group];
       if (!depths_allowed.includes(msg.depth)) return [error_code.bad_depth];
       if (msg.interval_ms > interval_ms_max) return [error_code.bad_interval];
       if (msg.symbols.length === 0) return [error_code.bad_request];
       const out: number[] = [];
       for (const s of msg.symbols) {
-        const key = view_key(s, msg.depth);
+        const key = view_key(s, msg.depth, msg.group ?? 1);
         if (!known.has(s)) out.push(error_code.unknown_symbol);
         else if (subs.has(key)) continue;
         else if (subs.size >= o.subscriptions_max) out.push(error_code.too_many_subscriptions);
@@ -345,12 +348,12 @@ function expected_errors(c: FuzzCase, subs: Set<string>, o: ServerFuzzOptions): 
     case 'unsubscribe': {
       const out: number[] = [];
       for (const s of msg.symbols) {
-        if (!subs.delete(view_key(s, msg.depth))) out.push(error_code.not_subscribed);
+        if (!subs.delete(view_key(s, msg.depth, msg.group ?? 1))) out.push(error_code.not_subscribed);
       }
       return out;
     }
     case 'resync':
-      return subs.has(view_key(msg.symbol, msg.depth)) ? [] : [error_code.not_subscribed];
+      return subs.has(view_key(msg.symbol, msg.depth, msg.group ?? 1)) ? [] : [error_code.not_subscribed];
   }
 }
 

@@ -14,7 +14,8 @@ import { HopHistograms, server_hops } from '../metrics/hop_histograms.js';
 import { count_by, new_feed_counters, type FeedCounters } from './counters.js';
 import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
-import { close_code, depths_allowed, error_code, interval_ms_max } from '../wire/codes.js';
+import { is_valid_group } from '../book/grouped_book.js';
+import { close_code, depths_allowed, error_code, group_ticks_max, interval_ms_max } from '../wire/codes.js';
 import { decode_client_frame, FrameEncoder } from '../wire/feed_codec.js';
 import type { ClientMsg, ResumePoint, SymbolStatusRec } from '../wire/feed_types.js';
 import { WireError } from '../wire/wire_error.js';
@@ -23,6 +24,7 @@ import { Subscription } from './subscription.js';
 import { ResumeHistory } from './resume_history.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport } from './transport.js';
+import { GroupedSource } from './grouped_source.js';
 import { ViewChannel } from './view_channel.js';
 import { view_key } from '../util/symbol.js';
 
@@ -83,7 +85,7 @@ export class Feed {
       this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), (data) => f.on_message(data, now_ns())));
       // Every view exists from the start with its resume history, so a client failing over from another feed
       // finds the changes since its seq here too (resume_history.ts; the cost is one view update per flush each).
-      for (const depth of depths_allowed) this.channel_for(f, depth);
+      for (const depth of depths_allowed) this.channel_for(f, depth, 1);
       f.start();
     }
     this.stop_bus_watch = this.bus.on_status((status) => {
@@ -208,9 +210,9 @@ export class Feed {
       return;
     }
     switch (msg.type) {
-      case 'subscribe': this.subscribe(session, msg.symbols, msg.depth, msg.interval_ms, msg.resume); break;
-      case 'unsubscribe': this.unsubscribe(session, msg.symbols, msg.depth); break;
-      case 'resync': this.resync(session, msg.symbol, msg.depth); break;
+      case 'subscribe': this.subscribe(session, msg.symbols, msg.depth, msg.interval_ms, msg.resume, msg.group ?? 1); break;
+      case 'unsubscribe': this.unsubscribe(session, msg.symbols, msg.depth, msg.group ?? 1); break;
+      case 'resync': this.resync(session, msg.symbol, msg.depth, msg.group ?? 1); break;
       case 'ack': session.on_ack(msg.bytes_processed, now_ms); break;
       case 'ping':
         this.queue_other(session, this.encoder.pong({ nonce: msg.nonce, client_time_ns: msg.client_time_ns, server_time_ns: now_ns() }));
@@ -233,7 +235,11 @@ export class Feed {
     session.queue(frame);
   }
 
-  private subscribe(session: Session, symbols: string[], depth: number, interval_ms: number, resume?: (ResumePoint | null)[]): void {
+  private subscribe(session: Session, symbols: string[], depth: number, interval_ms: number, resume: (ResumePoint | null)[] | undefined, group: number): void {
+    if (!is_valid_group(group)) {
+      this.send_error(session, error_code.bad_group, `group must be a price bucket of 1 to ${group_ticks_max} ticks (1 = ungrouped), got ${group}`, '');
+      return;
+    }
     if (!depths_allowed.includes(depth)) {
       this.send_error(session, error_code.bad_depth, `depth must be one of ${depths_allowed.join(', ')} (0 = full book), got ${depth}`, '');
       return;
@@ -260,7 +266,7 @@ export class Feed {
         this.send_error(session, error_code.not_entitled, `your token does not entitle you to '${symbol}'`, symbol);
         continue;
       }
-      const key = view_key(symbol, depth);
+      const key = view_key(symbol, depth, group);
       const existing = session.subs.get(key);
       if (existing !== undefined) {
         session.set_interval(existing, interval_ms, Date.now());
@@ -271,7 +277,7 @@ export class Feed {
         this.send_error(session, error_code.too_many_subscriptions, `at most ${this.config.subscriptions_per_connection_max} subscriptions per connection`, symbol);
         continue;
       }
-      const channel = this.channel_for(f, depth);
+      const channel = this.channel_for(f, depth, group);
       const sub = new Subscription(session, channel, interval_ms);
       session.add_view(sub, Date.now());
       this.counters.subscriptions++;
@@ -302,9 +308,9 @@ export class Feed {
     session.start_view(sub, Date.now());
   }
 
-  private unsubscribe(session: Session, symbols: string[], depth: number): void {
+  private unsubscribe(session: Session, symbols: string[], depth: number, group: number): void {
     for (const symbol of symbols) {
-      const sub = session.subs.get(view_key(symbol, depth));
+      const sub = session.subs.get(view_key(symbol, depth, group));
       if (sub === undefined) {
         this.send_error(session, error_code.not_subscribed, `not subscribed to ${symbol} at depth ${depth}`, symbol);
         continue;
@@ -313,8 +319,8 @@ export class Feed {
     }
   }
 
-  private resync(session: Session, symbol: string, depth: number): void {
-    const sub = session.subs.get(view_key(symbol, depth));
+  private resync(session: Session, symbol: string, depth: number, group: number): void {
+    const sub = session.subs.get(view_key(symbol, depth, group));
     if (sub === undefined) {
       this.send_error(session, error_code.not_subscribed, `resync: not subscribed to ${symbol} at depth ${depth}`, symbol);
       return;
@@ -333,12 +339,14 @@ export class Feed {
     for (const sub of [...session.subs.values()]) this.remove_sub(session, sub);
   }
 
-  private channel_for(f: SymbolFeed, depth: number): ViewChannel {
+  private channel_for(f: SymbolFeed, depth: number, group: number): ViewChannel {
     let list = this.channels.get(f);
     if (list === undefined) this.channels.set(f, (list = []));
-    let ch = list.find((c) => c.depth === depth);
+    let ch = list.find((c) => c.depth === depth && c.group === group);
     if (ch === undefined) {
-      ch = new ViewChannel(f, depth, this.encoder, this.config.conflation_levels_max);
+      // A group's views of every depth share one grouped book (grouped_source.ts).
+      const source = group === 1 ? null : list.find((c) => c.group === group)?.grouped_source ?? new GroupedSource(group);
+      ch = new ViewChannel(f, depth, this.encoder, this.config.conflation_levels_max, source);
       this.resume_history.track(ch);
       if (f.state === 'live') {
         this.flush_symbol(f); // other views of the symbol must not lose the changes we are about to skip
@@ -484,7 +492,7 @@ export class Feed {
         bid_levels: f.book.level_count(0), ask_levels: f.book.level_count(1),
         best_bid: f.book.best(0) ?? null, best_ask: f.book.best(1) ?? null,
         views: (this.channels.get(f) ?? []).map((ch) => ({
-          depth: ch.depth, seq: ch.seq, subscribers: ch.subscriber_count, snapshot_encodes: ch.snapshot_encodes,
+          depth: ch.depth, group: ch.group, seq: ch.seq, subscribers: ch.subscriber_count, snapshot_encodes: ch.snapshot_encodes,
           accumulating: ch.accumulating.size, changed_levels_kept: ch.changed.live, // conflation memory of the view, shared by its slow subscribers
         })),
         ...f.stats,

@@ -50,7 +50,7 @@ export class Subscription {
   ) {}
 
   get key(): string {
-    return view_key(this.channel.symbol_feed.symbol, this.channel.depth);
+    return view_key(this.channel.symbol_feed.symbol, this.channel.depth, this.channel.group);
   }
 
   /** This subscriber's position is the view's now (it was queued everything up to the view's seq). */

@@ -1,4 +1,4 @@
-// One view (symbol, depth): the BookView a client of it sees, the frames that
+// One view (symbol, depth, group): the BookView a client of it sees, the frames that
 // move it forward, and its subscribers. A Delta is encoded ONCE here per
 // update and the same bytes go to every streaming subscriber; a Snapshot is
 // encoded once per (epoch, seq) and cached, so a reconnect storm of N clients
@@ -7,13 +7,17 @@
 // per update the view records its changes once, whatever their number.
 // Which set a subscriber is in is decided by its Session (Session.settle),
 // never here: these methods only move it.
+// A grouped view (group > 1) reads a GroupedSource (grouped_source.ts): the
+// symbol's book in price buckets, updated once per flush for all its depths.
 
+import type { L2Book } from '../book/l2_book.js';
 import { BookView, ViewLevels } from '../book/view.js';
 import { side_bid, type L2Level } from '../book/types.js';
 import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_codec.js';
 import { now_ns } from '../util/clock.js';
 import { ChangeLog } from './change_log.js';
+import type { GroupedSource } from './grouped_source.js';
 import type { SymbolFeed } from './symbol_feed.js';
 import type { Subscription } from './subscription.js';
 
@@ -43,11 +47,16 @@ export class ViewChannel {
   private readonly snapshot_levels = new ViewLevels();
   private readonly delta_msg: DeltaFields;
 
-  constructor(readonly symbol_feed: SymbolFeed, readonly depth: number, private readonly encoder: FrameEncoder, conflation_levels_max: number) {
+  /** Price bucket in ticks; 1 = the symbol's own book. */
+  readonly group: number;
+
+  constructor(readonly symbol_feed: SymbolFeed, readonly depth: number, private readonly encoder: FrameEncoder, conflation_levels_max: number,
+    readonly grouped_source: GroupedSource | null = null) {
+    this.group = grouped_source?.group ?? 1;
     this.view = new BookView(depth);
     this.changed = new ChangeLog(conflation_levels_max);
     this.delta_msg = {
-      symbol: symbol_feed.symbol, depth, epoch: 0, seq_first: 0, seq: 0, digest: 0,
+      symbol: symbol_feed.symbol, depth, group: this.group, epoch: 0, seq_first: 0, seq: 0, digest: 0,
       bids: [], asks: [], trades: [], trade_aggregate: null, updates_merged: 0, conflated: false,
       ts_engine_ns: 0, ts_ingest_ns: 0, ts_send_ns: 0,
     };
@@ -57,10 +66,16 @@ export class ViewChannel {
     return this.streaming.size + this.accumulating.size;
   }
 
+  /** The book this view shows: the symbol's, or its grouped one. */
+  private get book(): L2Book {
+    return this.grouped_source === null ? this.symbol_feed.book : this.grouped_source.book;
+  }
+
   /** Restart from the symbol's book (new channel, new epoch, recovery). */
   reset(): void {
     const f = this.symbol_feed;
-    this.view.reset_from(f.book);
+    this.grouped_source?.reset(f);
+    this.view.reset_from(this.book);
     this.seq = f.committed_seq;
     this.epoch = f.epoch;
     this.versions = f.versions;
@@ -75,7 +90,13 @@ export class ViewChannel {
    */
   update(changed_bids: Parameters<BookView['update']>[1], changed_asks: Parameters<BookView['update']>[2], trades: TradeRec[]): Uint8Array | null {
     const f = this.symbol_feed;
-    const n = this.view.update(f.book, changed_bids, changed_asks, this.changes);
+    let n: number;
+    if (this.grouped_source === null) {
+      n = this.view.update(f.book, changed_bids, changed_asks, this.changes);
+    } else {
+      const g = this.grouped_source.changes(f, changed_bids, changed_asks);
+      n = this.view.update(this.grouped_source.book, g.bids, g.asks, this.changes);
+    }
     if (n === 0 && trades.length === 0) return null;
     const seq_first = this.seq + 1;
     const merged = f.versions - this.versions;
@@ -152,7 +173,7 @@ export class ViewChannel {
     const levels = this.snapshot_levels;
     this.view.snapshot(levels);
     return {
-      symbol: f.symbol, depth: this.depth, epoch: this.epoch, seq: this.seq, digest: levels.digest,
+      symbol: f.symbol, depth: this.depth, group: this.group, epoch: this.epoch, seq: this.seq, digest: levels.digest,
       tick_size: f.instrument.tick_size, lot_size: f.instrument.lot_size,
       price_decimals: f.instrument.price_decimals, size_decimals: f.instrument.size_decimals,
       bids: levels.bids, bid_count: levels.bid_count, asks: levels.asks, ask_count: levels.ask_count,

@@ -27,7 +27,11 @@ export function symbol_list_problem(list: readonly string[]): string | undefined
   return undefined;
 }
 
-/** The key of a view (symbol, depth) wherever views are kept in a map or named in a message: `BTC-USD|10`. */
-export function view_key(symbol: string, depth: number): string {
-  return `${symbol}|${depth}`;
+/**
+ * The key of a view (symbol, depth, group) wherever views are kept in a map or
+ * named in a message: `BTC-USD|10`, and `BTC-USD|10|25` for a grouped view
+ * (group 1, ungrouped, keeps the short form).
+ */
+export function view_key(symbol: string, depth: number, group = 1): string {
+  return group > 1 ? `${symbol}|${depth}|${group}` : `${symbol}|${depth}`;
 }

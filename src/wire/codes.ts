@@ -15,6 +15,7 @@ export const error_code = {
   text_frame: 10,            // text frames are not part of the protocol
   not_entitled: 11,          // auth: symbol not in the token's entitlements
   bad_request: 12,           // well-formed but absurd (empty symbol list, …)
+  bad_group: 13,             // group not an integer from 1 to group_ticks_max
 } as const;
 export type ErrorCode = (typeof error_code)[keyof typeof error_code];
 
@@ -31,3 +32,5 @@ export const close_code = {
 
 export const depths_allowed: readonly number[] = [10, 50, 0];
 export const interval_ms_max = 60_000;
+/** Largest price bucket of a grouped view, in ticks (one definition: src/book/grouped_book.ts). */
+export { group_ticks_max } from '../book/grouped_book.js';

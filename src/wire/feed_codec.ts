@@ -49,16 +49,27 @@ export type DeltaFields = Fields<DeltaMsg> & { bid_count?: number; ask_count?: n
 const frame_slot = { body_type: 0, body: 1 } as const;
 const snapshot_slot = {
   symbol: 0, depth: 1, epoch: 2, seq: 3, digest: 4, tick_size: 5, lot_size: 6, price_decimals: 7, size_decimals: 8,
-  bids: 9, asks: 10, ts_engine_ns: 11, ts_ingest_ns: 12, ts_send_ns: 13, trades: 14, trade_aggregate: 15,
+  bids: 9, asks: 10, ts_engine_ns: 11, ts_ingest_ns: 12, ts_send_ns: 13, trades: 14, trade_aggregate: 15, group: 16,
 } as const;
 export const delta_slot = {
   symbol: 0, depth: 1, epoch: 2, seq_first: 3, seq: 4, digest: 5, bids: 6, asks: 7, trades: 8, trade_aggregate: 9,
-  updates_merged: 10, conflated: 11, ts_engine_ns: 12, ts_ingest_ns: 13, ts_send_ns: 14,
+  updates_merged: 10, conflated: 11, ts_engine_ns: 12, ts_ingest_ns: 13, ts_send_ns: 14, group: 15,
 } as const;
 const aggregate_slot = { count: 0, first_trade_id: 1, last_trade_id: 2, volume: 3, vwap: 4, high: 5, low: 6, last: 7, buy_volume: 8 } as const;
-const subscribe_slot = { symbols: 0, depth: 1, interval_ms: 2, resume_epochs: 3, resume_seqs: 4 } as const;
-const unsubscribe_slot = { symbols: 0, depth: 1 } as const;
-const resync_slot = { symbol: 0, depth: 1 } as const;
+const subscribe_slot = { symbols: 0, depth: 1, interval_ms: 2, resume_epochs: 3, resume_seqs: 4, group: 5 } as const;
+const unsubscribe_slot = { symbols: 0, depth: 1, group: 2 } as const;
+const resync_slot = { symbol: 0, depth: 1, group: 2 } as const;
+
+/** A view's group on the wire: absent (0) and 1 both mean ungrouped, written as absent. */
+function wire_group(group: number | undefined): number {
+  return group === undefined || group <= 1 ? 0 : group;
+}
+
+/** The group field of a decoded message: present only for a grouped view (> 1), so ungrouped messages read as before. */
+function read_group(r: FlatbufferReader, t: TableRef, slot: number): { group?: number } {
+  const g = r.u32(t, slot);
+  return g > 1 ? { group: g } : {};
+}
 const ping_slot = { nonce: 0, client_time_ns: 1 } as const;
 const ack_slot = { bytes_processed: 0 } as const;
 const heartbeat_slot = { server_time_ns: 0 } as const;
@@ -92,7 +103,7 @@ export class FrameEncoder {
     const trade_count = m.trade_count ?? m.trades?.length ?? 0;
     const trades = trade_count > 0 ? trades_vector(b, m.trades!, trade_count) : 0;
     const aggregate = m.trade_aggregate ? aggregate_table(b, m.trade_aggregate) : 0;
-    b.startObject(16);
+    b.startObject(17);
     add_i64(b, snapshot_slot.ts_send_ns, m.ts_send_ns);
     add_i64(b, snapshot_slot.ts_ingest_ns, m.ts_ingest_ns);
     add_i64(b, snapshot_slot.ts_engine_ns, m.ts_engine_ns);
@@ -106,6 +117,7 @@ export class FrameEncoder {
     if (trades) b.addFieldOffset(snapshot_slot.trades, trades, 0);
     if (aggregate) b.addFieldOffset(snapshot_slot.trade_aggregate, aggregate, 0);
     b.addFieldInt32(snapshot_slot.digest, m.digest, 0);
+    b.addFieldInt32(snapshot_slot.group, wire_group(m.group), 0);
     b.addFieldInt16(snapshot_slot.depth, m.depth, 0);
     b.addFieldInt8(snapshot_slot.price_decimals, m.price_decimals, 0);
     b.addFieldInt8(snapshot_slot.size_decimals, m.size_decimals, 0);
@@ -122,7 +134,7 @@ export class FrameEncoder {
     const asks = ask_count > 0 ? levels_vector(b, m.asks, ask_count) : 0;
     const trades = trade_count > 0 ? trades_vector(b, m.trades, trade_count) : 0;
     const aggregate = m.trade_aggregate ? aggregate_table(b, m.trade_aggregate) : 0;
-    b.startObject(15);
+    b.startObject(16);
     add_i64(b, delta_slot.ts_send_ns, m.ts_send_ns);
     add_i64(b, delta_slot.ts_ingest_ns, m.ts_ingest_ns);
     add_i64(b, delta_slot.ts_engine_ns, m.ts_engine_ns);
@@ -136,6 +148,7 @@ export class FrameEncoder {
     if (aggregate) b.addFieldOffset(delta_slot.trade_aggregate, aggregate, 0);
     b.addFieldInt32(delta_slot.digest, m.digest, 0);
     b.addFieldInt32(delta_slot.updates_merged, m.updates_merged, 0);
+    b.addFieldInt32(delta_slot.group, wire_group(m.group), 0);
     b.addFieldInt16(delta_slot.depth, m.depth, 0);
     b.addFieldInt8(delta_slot.conflated, m.conflated ? 1 : 0, 0);
     return this.finish(Body.Delta, b.endObject());
@@ -207,11 +220,12 @@ export class FrameEncoder {
       epochs = u64_vector(b, resume.map((p) => p?.epoch ?? 0));
       seqs = u64_vector(b, resume.map((p) => p?.seq ?? 0));
     }
-    b.startObject(5);
+    b.startObject(6);
     if (epochs !== 0) b.addFieldOffset(subscribe_slot.resume_epochs, epochs, 0);
     if (seqs !== 0) b.addFieldOffset(subscribe_slot.resume_seqs, seqs, 0);
     b.addFieldOffset(subscribe_slot.symbols, symbols, 0);
     b.addFieldInt32(subscribe_slot.interval_ms, m.interval_ms, 0);
+    b.addFieldInt32(subscribe_slot.group, wire_group(m.group), 0);
     b.addFieldInt16(subscribe_slot.depth, m.depth, 0);
     return this.finish(Body.Subscribe, b.endObject());
   }
@@ -221,8 +235,9 @@ export class FrameEncoder {
     check_uint('depth', m.depth, u16_max);
     const b = this.begin();
     const symbols = this.symbols_vector(m.symbols);
-    b.startObject(2);
+    b.startObject(3);
     b.addFieldOffset(unsubscribe_slot.symbols, symbols, 0);
+    b.addFieldInt32(unsubscribe_slot.group, wire_group(m.group), 0);
     b.addFieldInt16(unsubscribe_slot.depth, m.depth, 0);
     return this.finish(Body.Unsubscribe, b.endObject());
   }
@@ -232,8 +247,9 @@ export class FrameEncoder {
     check_uint('depth', m.depth, u16_max);
     const b = this.begin();
     const symbol = this.symbol(m.symbol);
-    b.startObject(2);
+    b.startObject(3);
     b.addFieldOffset(resync_slot.symbol, symbol, 0);
+    b.addFieldInt32(resync_slot.group, wire_group(m.group), 0);
     b.addFieldInt16(resync_slot.depth, m.depth, 0);
     return this.finish(Body.Resync, b.endObject());
   }
@@ -413,9 +429,12 @@ export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg 
       case Body.Subscribe:
         return decode_subscribe(t);
       case Body.Unsubscribe:
-        return { type: 'unsubscribe', symbols: symbol_list(t, unsubscribe_slot.symbols), depth: r.u16(t, unsubscribe_slot.depth) };
+        return { type: 'unsubscribe', symbols: symbol_list(t, unsubscribe_slot.symbols), depth: r.u16(t, unsubscribe_slot.depth), ...read_group(r, t, unsubscribe_slot.group) };
       case Body.Resync:
-        return { type: 'resync', symbol: r.required_string(t, resync_slot.symbol, symbol_bytes_max, 'symbol', error_code.bad_request), depth: r.u16(t, resync_slot.depth) };
+        return {
+          type: 'resync', symbol: r.required_string(t, resync_slot.symbol, symbol_bytes_max, 'symbol', error_code.bad_request), depth: r.u16(t, resync_slot.depth),
+          ...read_group(r, t, resync_slot.group),
+        };
       case Body.Ping:
         return { type: 'ping', nonce: r.u64_exact(t, ping_slot.nonce, 'nonce'), client_time_ns: r.u64_time(t, ping_slot.client_time_ns) };
       case Body.Ack:
@@ -429,7 +448,10 @@ export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg 
 function decode_subscribe(t: TableRef): SubscribeMsg {
   const r = reader;
   const symbols = symbol_list(t, subscribe_slot.symbols);
-  const msg: SubscribeMsg = { type: 'subscribe', symbols, depth: r.u16(t, subscribe_slot.depth), interval_ms: r.u32(t, subscribe_slot.interval_ms) };
+  const msg: SubscribeMsg = {
+    type: 'subscribe', symbols, depth: r.u16(t, subscribe_slot.depth), interval_ms: r.u32(t, subscribe_slot.interval_ms),
+    ...read_group(r, t, subscribe_slot.group),
+  };
   const epochs = u64_list(t, subscribe_slot.resume_epochs, symbols.length, 'resume_epochs');
   const seqs = u64_list(t, subscribe_slot.resume_seqs, symbols.length, 'resume_seqs');
   if (epochs === null && seqs === null) return msg;
@@ -514,6 +536,7 @@ function decode_snapshot(t: TableRef): SnapshotMsg {
     ts_send_ns: r.u64_time(t, snapshot_slot.ts_send_ns),
     trades: read_trades(t, snapshot_slot.trades),
     trade_aggregate: decode_aggregate(reader, t, snapshot_slot.trade_aggregate, inner_table),
+    ...read_group(r, t, snapshot_slot.group),
   };
 }
 
@@ -536,6 +559,7 @@ function decode_delta(t: TableRef): DeltaMsg {
     ts_engine_ns: r.u64_time(t, delta_slot.ts_engine_ns),
     ts_ingest_ns: r.u64_time(t, delta_slot.ts_ingest_ns),
     ts_send_ns: r.u64_time(t, delta_slot.ts_send_ns),
+    ...read_group(r, t, delta_slot.group),
   };
 }
 

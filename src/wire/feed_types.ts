@@ -54,6 +54,8 @@ export interface SnapshotMsg {
   trades?: TradeRec[];
   /** Catch-up snapshot only: trades folded into one record. Decoded: always set (null when none). */
   trade_aggregate?: TradeAggregateRec | null;
+  /** Price bucket in ticks (docs/PROTOCOL.md §3); absent = 1, ungrouped (decoders set it only when > 1). */
+  group?: number;
 }
 
 export interface DeltaMsg {
@@ -73,6 +75,8 @@ export interface DeltaMsg {
   ts_engine_ns: number;
   ts_ingest_ns: number;
   ts_send_ns: number;
+  /** Price bucket in ticks (docs/PROTOCOL.md §3); absent = 1, ungrouped (decoders set it only when > 1). */
+  group?: number;
 }
 
 export interface HeartbeatMsg {
@@ -128,6 +132,8 @@ export interface SubscribeMsg {
   interval_ms: number;
   /** Absent or as long as `symbols`; null = nothing held for that symbol. */
   resume?: (ResumePoint | null)[];
+  /** Price bucket in ticks (docs/PROTOCOL.md §3); absent = 1, ungrouped (decoders set it only when > 1). */
+  group?: number;
 }
 
 /** feed.fbs Resume, by index. */
@@ -138,12 +144,16 @@ export interface UnsubscribeMsg {
   type: 'unsubscribe';
   symbols: string[];
   depth: number;
+  /** Price bucket in ticks (docs/PROTOCOL.md §3); absent = 1, ungrouped (decoders set it only when > 1). */
+  group?: number;
 }
 
 export interface ResyncMsg {
   type: 'resync';
   symbol: string;
   depth: number;
+  /** Price bucket in ticks (docs/PROTOCOL.md §3); absent = 1, ungrouped (decoders set it only when > 1). */
+  group?: number;
 }
 
 export interface PingMsg {

@@ -62,19 +62,19 @@ export class ProtocolClient {
   }
 
   /** `resume`: the raw resume vectors (any lengths, so tests can send malformed ones). */
-  subscribe(symbols: string[], depth: number, interval_ms = 0, resume?: { epochs: number[]; seqs: number[] }): void {
+  subscribe(symbols: string[], depth: number, interval_ms = 0, resume?: { epochs: number[]; seqs: number[] }, group = 0): void {
     const b = new flatbuffers.Builder(256);
     const syms = Subscribe.createSymbolsVector(b, symbols.map((s) => b.createString(s)));
     const epochs = resume === undefined ? 0 : Subscribe.createResumeEpochsVector(b, resume.epochs.map(BigInt));
     const seqs = resume === undefined ? 0 : Subscribe.createResumeSeqsVector(b, resume.seqs.map(BigInt));
-    const sub = Subscribe.createSubscribe(b, syms, depth, interval_ms, epochs, seqs);
+    const sub = Subscribe.createSubscribe(b, syms, depth, interval_ms, epochs, seqs, group);
     b.finish(Frame.createFrame(b, Body.Subscribe, sub));
     this.ws.send(b.asUint8Array().slice());
   }
 
-  resync(symbol: string, depth: number): void {
+  resync(symbol: string, depth: number, group = 0): void {
     const b = new flatbuffers.Builder(64);
-    const r = Resync.createResync(b, b.createString(symbol), depth);
+    const r = Resync.createResync(b, b.createString(symbol), depth, group);
     b.finish(Frame.createFrame(b, Body.Resync, r));
     this.ws.send(b.asUint8Array().slice());
   }
@@ -87,13 +87,13 @@ export class ProtocolClient {
     this.ws.close();
   }
 
-  book(symbol: string, depth: number): MirrorView | undefined {
-    return this.mirror.view(symbol, depth);
+  book(symbol: string, depth: number, group = 1): MirrorView | undefined {
+    return this.mirror.view(symbol, depth, group);
   }
 
   /** The rebuilt book as sorted arrays, best first (for comparison with the engine). */
-  sorted(symbol: string, depth: number): { bids: [number, number, number][]; asks: [number, number, number][] } {
-    return this.book(symbol, depth)?.sorted() ?? { bids: [], asks: [] };
+  sorted(symbol: string, depth: number, group = 1): { bids: [number, number, number][]; asks: [number, number, number][] } {
+    return this.book(symbol, depth, group)?.sorted() ?? { bids: [], asks: [] };
   }
 
   private on_frame(bytes: Uint8Array): void {
@@ -160,6 +160,7 @@ function snapshot_msg(s: Snapshot): SnapshotMsg {
     bids: levels(s.bidsLength(), (i, l) => s.bids(i, l)), asks: levels(s.asksLength(), (i, l) => s.asks(i, l)),
     ts_engine_ns: Number(s.tsEngineNs()), ts_ingest_ns: Number(s.tsIngestNs()), ts_send_ns: Number(s.tsSendNs()),
     trades: trades(s.tradesLength(), (i) => s.trades(i)), trade_aggregate: aggregate(s.tradeAggregate()),
+    ...(s.group() > 1 ? { group: s.group() } : {}),
   };
 }
 
@@ -170,5 +171,6 @@ function delta_msg(d: Delta): DeltaMsg {
     trades: trades(d.tradesLength(), (i) => d.trades(i)), trade_aggregate: aggregate(d.tradeAggregate()),
     updates_merged: d.updatesMerged(), conflated: d.conflated(),
     ts_engine_ns: Number(d.tsEngineNs()), ts_ingest_ns: Number(d.tsIngestNs()), ts_send_ns: Number(d.tsSendNs()),
+    ...(d.group() > 1 ? { group: d.group() } : {}),
   };
 }

@@ -102,8 +102,8 @@ export class ViewMirror {
    */
   constructor(private readonly clock_ms: () => number = () => performance.now(), private readonly trade_gaps_at_snapshots = false) {}
 
-  view(symbol: string, depth: number): MirrorView | undefined {
-    return this.views.get(view_key(symbol, depth));
+  view(symbol: string, depth: number, group = 1): MirrorView | undefined {
+    return this.views.get(view_key(symbol, depth, group));
   }
 
   on_bytes(bytes: Uint8Array): void {
@@ -117,7 +117,7 @@ export class ViewMirror {
       this.other.push(msg);
       return;
     }
-    const key = view_key(msg.symbol, msg.depth);
+    const key = view_key(msg.symbol, msg.depth, msg.group ?? 1);
     let v = this.views.get(key);
     if (msg.type === 'snapshot') {
       if (v === undefined) this.views.set(key, (v = new MirrorView(key, msg.depth)));

@@ -36,6 +36,11 @@ const decimal = fc.stringMatching(/^[0-9]{1,8}(\.[0-9]{1,8})?$/);
 const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 
+/** A message of a grouped view half the time: group > 1 (1 is the same as absent, and decodes as absent). */
+function with_group<T extends object>(arb: fc.Arbitrary<T>): fc.Arbitrary<T> {
+  return arb.chain((m) => fc.option(fc.integer({ min: 2, max: 0xffffffff }), { nil: null }).map((group) => (group === null ? m : { ...m, group })));
+}
+
 const level: fc.Arbitrary<L2Level> = fc.record({ price: exact_int, size: exact_int, orders: u32 });
 const trade: fc.Arbitrary<TradeRec> = fc.record({ trade_id: exact_nat, price: exact_int, size: exact_int, ts_engine_ns: time_ns, aggressor: fc.constantFrom(0 as const, 1 as const) });
 const aggregate: fc.Arbitrary<TradeAggregateRec> = fc.record({
@@ -43,17 +48,17 @@ const aggregate: fc.Arbitrary<TradeAggregateRec> = fc.record({
   vwap: fc.double({ noNaN: true }).map((x) => (x === 0 ? 0 : x)), high: exact_int, low: exact_int, last: exact_int, buy_volume: exact_int,
 });
 
-const snapshot_arb: fc.Arbitrary<SnapshotMsg> = fc.record({
+const snapshot_arb: fc.Arbitrary<SnapshotMsg> = with_group(fc.record({
   type: fc.constant('snapshot' as const), symbol, depth: u16, epoch: exact_nat, seq: exact_nat, digest: u32, tick_size: decimal, lot_size: decimal,
   price_decimals: fc.integer({ min: 0, max: 255 }), size_decimals: fc.integer({ min: 0, max: 255 }),
   bids: fc.array(level, { maxLength: 60 }), asks: fc.array(level, { maxLength: 60 }), ts_engine_ns: time_ns, ts_ingest_ns: time_ns, ts_send_ns: time_ns,
   trades: fc.array(trade, { maxLength: 4 }), trade_aggregate: fc.option(aggregate, { nil: null }),
-});
-const delta_arb: fc.Arbitrary<DeltaMsg> = fc.record({
+}));
+const delta_arb: fc.Arbitrary<DeltaMsg> = with_group(fc.record({
   type: fc.constant('delta' as const), symbol, depth: u16, epoch: exact_nat, seq_first: exact_nat, seq: exact_nat, digest: u32,
   bids: fc.array(level, { maxLength: 20 }), asks: fc.array(level, { maxLength: 20 }), trades: fc.array(trade, { maxLength: 10 }),
   trade_aggregate: fc.option(aggregate, { nil: null }), updates_merged: u32, conflated: fc.boolean(), ts_engine_ns: time_ns, ts_ingest_ns: time_ns, ts_send_ns: time_ns,
-});
+}));
 const server_arb: fc.Arbitrary<ServerMsg> = fc.oneof(
   snapshot_arb,
   delta_arb,
@@ -63,13 +68,13 @@ const server_arb: fc.Arbitrary<ServerMsg> = fc.oneof(
   fc.record({ type: fc.constant('pong' as const), nonce: exact_nat, client_time_ns: time_ns, server_time_ns: time_ns }),
 );
 const client_arb: fc.Arbitrary<ClientMsg> = fc.oneof(
-  fc.record({ type: fc.constant('subscribe' as const), symbols: fc.array(symbol, { maxLength: 20 }), depth: u16, interval_ms: u32 }),
+  with_group(fc.record({ type: fc.constant('subscribe' as const), symbols: fc.array(symbol, { maxLength: 20 }), depth: u16, interval_ms: u32 })),
   // With resume points (one per symbol, some null): decoded back exactly.
   fc.array(fc.tuple(symbol, fc.option(fc.record({ epoch: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), seq: exact_nat }), { nil: null })), { minLength: 1, maxLength: 20 })
     .filter((list) => list.some(([, p]) => p !== null))
     .chain((list) => fc.record({ type: fc.constant('subscribe' as const), symbols: fc.constant(list.map(([s]) => s)), depth: u16, interval_ms: u32, resume: fc.constant(list.map(([, p]) => p)) })),
-  fc.record({ type: fc.constant('unsubscribe' as const), symbols: fc.array(symbol, { maxLength: 20 }), depth: u16 }),
-  fc.record({ type: fc.constant('resync' as const), symbol, depth: u16 }),
+  with_group(fc.record({ type: fc.constant('unsubscribe' as const), symbols: fc.array(symbol, { maxLength: 20 }), depth: u16 })),
+  with_group(fc.record({ type: fc.constant('resync' as const), symbol, depth: u16 })),
   fc.record({ type: fc.constant('ping' as const), nonce: exact_nat, client_time_ns: time_ns }),
   fc.record({ type: fc.constant('ack' as const), bytes_processed: exact_nat }),
 );
@@ -144,6 +149,8 @@ describe('feed codec agrees with the flatc-generated code', () => {
       expect([g.symbol(), g.depth(), Number(g.epoch()), Number(g.seqFirst()), Number(g.seq()), g.digest(), g.updatesMerged(), g.conflated()])
         .toEqual([d.symbol, d.depth, d.epoch, d.seq_first, d.seq, d.digest, d.updates_merged, d.conflated]);
       expect([Number(g.tsEngineNs()), Number(g.tsIngestNs()), Number(g.tsSendNs())]).toEqual([d.ts_engine_ns, d.ts_ingest_ns, d.ts_send_ns]);
+      // The slot of the appended group field, as the generated reader sees it (absent = 0 = ungrouped).
+      expect(g.group()).toBe(d.group ?? 0);
       const levels = (n: number, at: (i: number) => Level | null) => Array.from({ length: n }, (_, i) => {
         const l = at(i)!;
         return { price: Number(l.price()), size: Number(l.size()), orders: l.orders() };
@@ -169,6 +176,7 @@ describe('feed codec agrees with the flatc-generated code', () => {
         .toEqual([s.symbol, s.depth, s.epoch, s.seq, s.digest, s.tick_size, s.lot_size, s.price_decimals, s.size_decimals]);
       expect(levels(gs.bidsLength(), (i) => gs.bids(i))).toEqual(s.bids);
       expect(Number(gs.tsSendNs())).toBe(s.ts_send_ns);
+      expect(gs.group()).toBe(s.group ?? 0);
       expect(gs.tradesLength()).toBe(s.trades!.length);
       expect(gs.tradeAggregate()?.count() ?? null).toBe(s.trade_aggregate?.count ?? null);
     }), { seed: 3304, numRuns: 150 });
@@ -231,8 +239,12 @@ describe('feed codec agrees with the flatc-generated code', () => {
 
     b.clear();
     const names = Subscribe.createSymbolsVector(b, [b.createString('A'), b.createString('B')]);
-    b.finish(Frame.createFrame(b, Body.Subscribe, Subscribe.createSubscribe(b, names, 50, 100, 0, 0)));
+    b.finish(Frame.createFrame(b, Body.Subscribe, Subscribe.createSubscribe(b, names, 50, 100, 0, 0, 0)));
     expect(decode_client_frame(b.asUint8Array())).toEqual({ type: 'subscribe', symbols: ['A', 'B'], depth: 50, interval_ms: 100 });
+    b.clear();
+    const grouped = Subscribe.createSymbolsVector(b, [b.createString('A')]);
+    b.finish(Frame.createFrame(b, Body.Subscribe, Subscribe.createSubscribe(b, grouped, 10, 0, 0, 0, 25)));
+    expect(decode_client_frame(b.asUint8Array())).toEqual({ type: 'subscribe', symbols: ['A'], depth: 10, interval_ms: 0, group: 25 });
   });
 });
 

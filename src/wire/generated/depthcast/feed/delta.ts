@@ -117,8 +117,13 @@ tsSendNs():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+group():number {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startDelta(builder:flatbuffers.Builder) {
-  builder.startObject(15);
+  builder.startObject(16);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -191,6 +196,10 @@ static addTsIngestNs(builder:flatbuffers.Builder, tsIngestNs:bigint) {
 
 static addTsSendNs(builder:flatbuffers.Builder, tsSendNs:bigint) {
   builder.addFieldInt64(14, tsSendNs, BigInt('0'));
+}
+
+static addGroup(builder:flatbuffers.Builder, group:number) {
+  builder.addFieldInt32(15, group, 0);
 }
 
 static endDelta(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -32,8 +32,13 @@ depth():number {
   return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
 }
 
+group():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startResync(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -44,16 +49,21 @@ static addDepth(builder:flatbuffers.Builder, depth:number) {
   builder.addFieldInt16(1, depth, 0);
 }
 
+static addGroup(builder:flatbuffers.Builder, group:number) {
+  builder.addFieldInt32(2, group, 0);
+}
+
 static endResync(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // symbol
   return offset;
 }
 
-static createResync(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, depth:number):flatbuffers.Offset {
+static createResync(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, depth:number, group:number):flatbuffers.Offset {
   Resync.startResync(builder);
   Resync.addSymbol(builder, symbolOffset);
   Resync.addDepth(builder, depth);
+  Resync.addGroup(builder, group);
   return Resync.endResync(builder);
 }
 }

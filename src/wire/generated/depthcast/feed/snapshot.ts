@@ -126,8 +126,13 @@ tradeAggregate(obj?:TradeAggregate):TradeAggregate|null {
   return offset ? (obj || new TradeAggregate()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
 }
 
+group():number {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(16);
+  builder.startObject(17);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -204,6 +209,10 @@ static startTradesVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addTradeAggregate(builder:flatbuffers.Builder, tradeAggregateOffset:flatbuffers.Offset) {
   builder.addFieldOffset(15, tradeAggregateOffset, 0);
+}
+
+static addGroup(builder:flatbuffers.Builder, group:number) {
+  builder.addFieldInt32(16, group, 0);
 }
 
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {

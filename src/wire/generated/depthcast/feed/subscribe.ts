@@ -62,8 +62,13 @@ resumeSeqsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+group():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addSymbols(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset) {
@@ -122,19 +127,24 @@ static startResumeSeqsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(8, numElems, 8);
 }
 
+static addGroup(builder:flatbuffers.Builder, group:number) {
+  builder.addFieldInt32(5, group, 0);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // symbols
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset, depth:number, intervalMs:number, resumeEpochsOffset:flatbuffers.Offset, resumeSeqsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset, depth:number, intervalMs:number, resumeEpochsOffset:flatbuffers.Offset, resumeSeqsOffset:flatbuffers.Offset, group:number):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addSymbols(builder, symbolsOffset);
   Subscribe.addDepth(builder, depth);
   Subscribe.addIntervalMs(builder, intervalMs);
   Subscribe.addResumeEpochs(builder, resumeEpochsOffset);
   Subscribe.addResumeSeqs(builder, resumeSeqsOffset);
+  Subscribe.addGroup(builder, group);
   return Subscribe.endSubscribe(builder);
 }
 }

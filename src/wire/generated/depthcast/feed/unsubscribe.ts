@@ -37,8 +37,13 @@ depth():number {
   return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
 }
 
+group():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startUnsubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addSymbols(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset) {
@@ -61,16 +66,21 @@ static addDepth(builder:flatbuffers.Builder, depth:number) {
   builder.addFieldInt16(1, depth, 0);
 }
 
+static addGroup(builder:flatbuffers.Builder, group:number) {
+  builder.addFieldInt32(2, group, 0);
+}
+
 static endUnsubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // symbols
   return offset;
 }
 
-static createUnsubscribe(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset, depth:number):flatbuffers.Offset {
+static createUnsubscribe(builder:flatbuffers.Builder, symbolsOffset:flatbuffers.Offset, depth:number, group:number):flatbuffers.Offset {
   Unsubscribe.startUnsubscribe(builder);
   Unsubscribe.addSymbols(builder, symbolsOffset);
   Unsubscribe.addDepth(builder, depth);
+  Unsubscribe.addGroup(builder, group);
   return Unsubscribe.endUnsubscribe(builder);
 }
 }

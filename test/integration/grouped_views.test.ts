@@ -1,0 +1,85 @@
+// Grouped views end to end (real engine, feed and sockets; the tests'
+// independent client decodes with the flatc classes and checks ranges and the
+// digest of every frame): with the engine paused, each grouped view is the
+// engine's book grouped by the reference rule (bids floored, asks ceiled,
+// sizes and orders summed, top `depth`); grouped and ungrouped views of one
+// symbol stream side by side on one connection; Resync and Unsubscribe name
+// the group; a bad group gets Error 13 and the connection goes on.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { start_all, type AllInOne } from '../../src/app.js';
+import type { L2Level, L2Snapshot } from '../../src/book/types.js';
+import { error_code } from '../../src/wire/codes.js';
+import { ProtocolClient } from '../helpers/protocol_client.js';
+import { sleep, test_config, wait_for } from '../helpers/service.js';
+
+const symbols = ['BTC-USD', 'ETH-USD'];
+
+function grouped(levels: readonly L2Level[], group: number, bid: boolean, depth: number): [number, number, number][] {
+  const buckets = new Map<number, [number, number, number]>();
+  for (const l of levels) {
+    const b = bid ? Math.floor(l.price / group) * group : Math.ceil(l.price / group) * group;
+    const acc = buckets.get(b) ?? [b, 0, 0];
+    acc[1] += l.size;
+    acc[2] += l.orders;
+    buckets.set(b, acc);
+  }
+  const sorted = [...buckets.values()].sort((x, y) => (bid ? y[0] - x[0] : x[0] - y[0]));
+  return depth === 0 ? sorted : sorted.slice(0, depth);
+}
+
+describe('grouped views', () => {
+  let all: AllInOne;
+  const clients: ProtocolClient[] = [];
+  beforeAll(async () => {
+    all = await start_all(test_config({ symbols, rate_orders_per_s: 3000 }));
+    await wait_for('feed live', () => all.feed_service.feed.health().ready);
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await all?.stop();
+  });
+
+  it('each grouped view is the engine book grouped by the reference rule, beside the ungrouped one', async () => {
+    const c = await ProtocolClient.connect(all.feed_service.url);
+    clients.push(c);
+    const views = [[10, 25], [0, 100], [50, 7], [0, 1]] as const;
+    for (const [depth, group] of views) c.subscribe(symbols, depth, 0, undefined, group);
+    await sleep(1500);
+    all.engine.pause(600_000);
+    await sleep(300);
+    const final: Record<string, L2Snapshot> = {};
+    for (const s of symbols) final[s] = all.engine.snapshot(s);
+    for (const s of symbols) await wait_for(`${s} full book at ${final[s].seq}`, () => c.book(s, 0)?.seq === final[s].seq);
+    await sleep(200);
+    for (const s of symbols) {
+      for (const [depth, group] of views) {
+        const got = c.sorted(s, depth, group);
+        expect(got.bids, `${s} depth ${depth} group ${group}`).toEqual(grouped(final[s].bids, group, true, depth));
+        expect(got.asks, `${s} depth ${depth} group ${group}`).toEqual(grouped(final[s].asks, group, false, depth));
+        expect(c.book(s, depth, group)!.frames.length).toBeGreaterThan(3);
+      }
+      // Grouping sums: the full grouped book holds every lot of the book.
+      const lots = (rows: [number, number, number][]) => rows.reduce((n, r) => n + r[1], 0);
+      expect(lots(c.sorted(s, 0, 100).bids)).toBe(final[s].bids.reduce((n, l) => n + l.size, 0));
+    }
+    expect(c.errors).toEqual([]);
+    expect(c.violations).toEqual([]);
+
+    // Resync and Unsubscribe name the group.
+    const snapshots_before = c.book('BTC-USD', 10, 25)!.snapshots;
+    c.resync('BTC-USD', 10, 25);
+    await wait_for('resync snapshot of the grouped view', () => c.book('BTC-USD', 10, 25)!.snapshots === snapshots_before + 1);
+  });
+
+  it('a bad group gets Error 13 (bad_group); the connection goes on', async () => {
+    const c = await ProtocolClient.connect(all.feed_service.url);
+    clients.push(c);
+    c.subscribe(['BTC-USD'], 10, 0, undefined, 2_000_000);
+    await wait_for('error', () => c.errors.length > 0);
+    expect(c.errors[0].code).toBe(error_code.bad_group);
+    expect(c.errors[0].message).toMatch(/group must be a price bucket of 1 to 1000000 ticks/);
+    c.subscribe(['BTC-USD'], 10, 0, undefined, 5);
+    await wait_for('grouped snapshot after the error', () => c.book('BTC-USD', 10, 5) !== undefined);
+    expect(c.close_code).toBeNull();
+  });
+});
