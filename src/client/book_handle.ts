@@ -62,7 +62,8 @@ export class ViewSlot {
   /** A snapshot arrived on the current socket (the server knows this view). */
   confirmed = false;
 
-  constructor(readonly symbol: string, readonly depth: number, readonly interval_ms: number, on_listener_error: (err: unknown, event: string) => void) {
+  constructor(readonly symbol: string, readonly depth: number, readonly interval_ms: number, on_listener_error: (err: unknown, event: string) => void,
+    readonly group = 1) {
     this.book = new ClientBook(symbol, depth);
     this.events = new Emitter<BookEvents>(on_listener_error);
     this.handle = new BookHandle(this);
@@ -91,6 +92,8 @@ export class BookHandle {
 
   get symbol(): string { return this.#slot.symbol; }
   get depth(): number { return this.#slot.depth; }
+  /** Price bucket in ticks (1 = ungrouped): the book's levels are buckets (docs/PROTOCOL.md §3). */
+  get group(): number { return this.#slot.group; }
   get interval_ms(): number { return this.#slot.interval_ms; }
   get state(): ViewState { return this.#slot.state; }
   /** The feed's own state of the symbol (from Status frames). */

@@ -156,30 +156,30 @@ export class FeedClient {
    */
   subscribe(symbol: string, options: SubscribeOptions = {}): BookHandle {
     if (this.connection.state === 'closed') throw new FeedClientError('socket', 'client is closed');
-    const { depth, interval_ms } = subscription_of(symbol, options);
-    const existing = this.views.find(symbol, depth);
+    const { depth, interval_ms, group } = subscription_of(symbol, options);
+    const existing = this.views.find(symbol, depth, group);
     if (existing) return existing.handle;
-    const view = new ViewSlot(symbol, depth, interval_ms, (err, event) => this.listener_failed(err, event));
+    const view = new ViewSlot(symbol, depth, interval_ms, (err, event) => this.listener_failed(err, event), group);
     this.views.add(view);
     if (this.connection.is_open()) {
       view.awaiting_since_ns = this.clock_ns();
-      this.send({ type: 'subscribe', symbols: [symbol], depth, interval_ms });
+      this.send({ type: 'subscribe', symbols: [symbol], depth, interval_ms, ...group_field(group) });
     }
     return view.handle;
   }
 
   /** Stops a view: Unsubscribe is sent, the book goes 'closed' and receives nothing more. */
-  unsubscribe(symbol_or_book: string | BookHandle, depth?: number): void {
+  unsubscribe(symbol_or_book: string | BookHandle, depth?: number, group = 1): void {
     const view = typeof symbol_or_book === 'string'
-      ? this.views.find(symbol_or_book, depth ?? 10)
-      : this.views.find(symbol_or_book.symbol, symbol_or_book.depth);
+      ? this.views.find(symbol_or_book, depth ?? 10, group)
+      : this.views.find(symbol_or_book.symbol, symbol_or_book.depth, symbol_or_book.group);
     if (view === undefined || (typeof symbol_or_book !== 'string' && view.handle !== symbol_or_book)) return;
-    if (this.remove_view(view)) this.send({ type: 'unsubscribe', symbols: [view.symbol], depth: view.depth });
+    if (this.remove_view(view)) this.send({ type: 'unsubscribe', symbols: [view.symbol], depth: view.depth, ...group_field(view.group) });
   }
 
   /** The handle of a subscribed view, or undefined. */
-  book(symbol: string, depth = 10): BookHandle | undefined {
-    return this.views.find(symbol, depth)?.handle;
+  book(symbol: string, depth = 10, group = 1): BookHandle | undefined {
+    return this.views.find(symbol, depth, group)?.handle;
   }
 
   books(): BookHandle[] {
@@ -315,7 +315,7 @@ export class FeedClient {
 
   private on_snapshot(msg: SnapshotMsg, receive_ns: number): void {
     this.counters.snapshots++;
-    const view = this.views.find(msg.symbol, msg.depth);
+    const view = this.views.find(msg.symbol, msg.depth, msg.group ?? 1);
     if (!view) {
       this.counters.unknown_view_frames++;
       return;
@@ -350,7 +350,7 @@ export class FeedClient {
   private on_delta(msg: DeltaReader, receive_ns: number): void {
     const c = this.counters;
     c.deltas++;
-    const view = this.views.find(msg.symbol, msg.depth);
+    const view = this.views.find(msg.symbol, msg.depth, msg.group);
     if (!view) {
       c.unknown_view_frames++;
       return;
@@ -455,8 +455,8 @@ export class FeedClient {
   /** Resync if the server knows the view on this socket, else (re)subscribe. */
   private ask_snapshot(view: ViewSlot): void {
     if (!this.connection.is_open()) return;
-    if (view.confirmed) this.send({ type: 'resync', symbol: view.symbol, depth: view.depth });
-    else this.send({ type: 'subscribe', symbols: [view.symbol], depth: view.depth, interval_ms: view.interval_ms });
+    if (view.confirmed) this.send({ type: 'resync', symbol: view.symbol, depth: view.depth, ...group_field(view.group) });
+    else this.send({ type: 'subscribe', symbols: [view.symbol], depth: view.depth, interval_ms: view.interval_ms, ...group_field(view.group) });
   }
 
   private on_status(msg: StatusMsg): void {
@@ -557,4 +557,9 @@ export class FeedClient {
 /** Opens a client. Equivalent to new FeedClient(url, options). */
 export function connect(url: string | readonly string[], options: FeedClientOptions = {}): FeedClient {
   return new FeedClient(url, options);
+}
+
+/** The group field of a client message: only for a grouped view (ungrouped messages stay as they were). */
+function group_field(group: number): { group?: number } {
+  return group > 1 ? { group } : {};
 }

@@ -5,7 +5,8 @@
 // Invariants: a FeedClient is never built from an option that failed its check
 // (RangeError or FeedClientError('socket') is thrown instead, before any socket
 // opens); a bad subscription throws RangeError and sends nothing.
-import { depths_allowed, interval_ms_max } from '../wire/codes.js';
+import { is_valid_group } from '../book/grouped_book.js';
+import { depths_allowed, group_ticks_max, interval_ms_max } from '../wire/codes.js';
 import { symbol_bytes_max } from '../wire/feed_types.js';
 import { HopHistograms, client_hops } from '../metrics/hop_histograms.js';
 import type { RandomSource } from '../util/random.js';
@@ -57,6 +58,8 @@ export interface SubscribeOptions {
   depth?: number;
   /** 0 = every update; else at most one Delta per interval. Default 0. */
   interval_ms?: number;
+  /** Price bucket in ticks (docs/PROTOCOL.md §3): 1 = ungrouped (default), up to 1,000,000. */
+  group?: number;
 }
 
 /** FeedClientOptions checked, with their defaults filled in. */
@@ -121,16 +124,18 @@ export function client_settings(url: string | readonly string[], options: FeedCl
   };
 }
 
-/** The (depth, interval_ms) of a subscription; throws RangeError on a bad symbol, depth or interval. */
-export function subscription_of(symbol: string, options: SubscribeOptions): { depth: number; interval_ms: number } {
+/** The (depth, interval_ms, group) of a subscription; throws RangeError on a bad symbol, depth, interval or group. */
+export function subscription_of(symbol: string, options: SubscribeOptions): { depth: number; interval_ms: number; group: number } {
   const depth = options.depth ?? 10;
+  const group = options.group ?? 1;
+  if (!is_valid_group(group)) throw new RangeError(`group must be an integer from 1 to ${group_ticks_max}, got ${group}`);
   const interval_ms = options.interval_ms ?? 0;
   check_symbol(symbol);
   if (!depths_allowed.includes(depth)) throw new RangeError(`depth must be one of ${depths_allowed.join(', ')}, got ${depth}`);
   if (!Number.isInteger(interval_ms) || interval_ms < 0 || interval_ms > interval_ms_max) {
     throw new RangeError(`interval_ms must be an integer in 0..${interval_ms_max}, got ${interval_ms}`);
   }
-  return { depth, interval_ms };
+  return { depth, interval_ms, group };
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

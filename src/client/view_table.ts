@@ -5,7 +5,7 @@
 // depth, so at most a handful), with no closure and no allocation: the client
 // runs it per received frame. add/remove are O(views of the symbol).
 //
-// Invariants: at most one view per (symbol, depth); a symbol with no views has
+// Invariants: at most one view per (symbol, depth, group); a symbol with no views has
 // no entry; removing a view the table does not hold changes nothing.
 import type { ResumePoint, SubscribeMsg } from '../wire/feed_types.js';
 import { symbols_per_message_max } from '../wire/feed_types.js';
@@ -14,10 +14,10 @@ import type { ViewSlot } from './book_handle.js';
 export class ViewTable {
   private readonly by_symbol = new Map<string, ViewSlot[]>();
 
-  find(symbol: string, depth: number): ViewSlot | undefined {
+  find(symbol: string, depth: number, group = 1): ViewSlot | undefined {
     const list = this.by_symbol.get(symbol);
     if (!list) return undefined;
-    for (let i = 0; i < list.length; i++) if (list[i].depth === depth) return list[i];
+    for (let i = 0; i < list.length; i++) if (list[i].depth === depth && list[i].group === group) return list[i];
     return undefined;
   }
 
@@ -69,16 +69,16 @@ export function resume_point(view: ViewSlot): ResumePoint | null {
  * offers its (epoch, seq), so the feed can continue it without a Snapshot.
  */
 export function subscribe_messages(views: readonly ViewSlot[]): SubscribeMsg[] {
-  const groups = new Map<string, { depth: number; interval_ms: number; symbols: string[]; resume: (ResumePoint | null)[] }>();
+  const groups = new Map<string, { depth: number; interval_ms: number; price_group: number; symbols: string[]; resume: (ResumePoint | null)[] }>();
   for (const view of views) {
-    const key = `${view.depth}/${view.interval_ms}`;
+    const key = `${view.depth}/${view.interval_ms}/${view.group}`;
     const point = resume_point(view);
     const group = groups.get(key);
     if (group) {
       group.symbols.push(view.symbol);
       group.resume.push(point);
     } else {
-      groups.set(key, { depth: view.depth, interval_ms: view.interval_ms, symbols: [view.symbol], resume: [point] });
+      groups.set(key, { depth: view.depth, interval_ms: view.interval_ms, price_group: view.group, symbols: [view.symbol], resume: [point] });
     }
   }
   const out: SubscribeMsg[] = [];
@@ -87,6 +87,7 @@ export function subscribe_messages(views: readonly ViewSlot[]): SubscribeMsg[] {
       const msg: SubscribeMsg = { type: 'subscribe', symbols: g.symbols.slice(i, i + symbols_per_message_max), depth: g.depth, interval_ms: g.interval_ms };
       const resume = g.resume.slice(i, i + symbols_per_message_max);
       if (resume.some((p) => p !== null)) msg.resume = resume;
+      if (g.price_group > 1) msg.group = g.price_group;
       out.push(msg);
     }
   }

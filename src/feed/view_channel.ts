@@ -218,6 +218,7 @@ export class ViewChannel {
 
   /** Encodes a Delta for one subscriber (conflated catch-up): per-client work, slow clients only. */
   encode_catch_up(msg: DeltaFields): Uint8Array {
+    msg.group = this.group; // the view's, whoever built the fields
     return this.encoder.delta(msg);
   }
 }

@@ -35,6 +35,8 @@ export class DeltaReader {
   // The fields of the last Delta read (meaningless after another body).
   symbol = '';
   depth = 0;
+  /** Price bucket in ticks; 1 = ungrouped (the field absent). */
+  group = 1;
   epoch = 0;
   seq_first = 0;
   seq = 0;
@@ -68,6 +70,8 @@ export class DeltaReader {
     const t = this.body_t;
     this.symbol = this.read_symbol(t);
     this.depth = r.u16(t, delta_slot.depth);
+    const group = r.u32(t, delta_slot.group);
+    this.group = group > 1 ? group : 1;
     this.epoch = r.u64_exact(t, delta_slot.epoch, 'epoch');
     this.seq_first = r.u64_exact(t, delta_slot.seq_first, 'seq_first');
     this.seq = r.u64_exact(t, delta_slot.seq, 'seq');

@@ -6,7 +6,9 @@
 // symbol stream side by side on one connection; Resync and Unsubscribe name
 // the group; a bad group gets Error 13 and the connection goes on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { start_all, type AllInOne } from '../../src/app.js';
+import { connect, type FeedClient, type WebSocketConstructor } from '../../src/client/index.js';
 import type { L2Level, L2Snapshot } from '../../src/book/types.js';
 import { error_code } from '../../src/wire/codes.js';
 import { ProtocolClient } from '../helpers/protocol_client.js';
@@ -29,6 +31,7 @@ function grouped(levels: readonly L2Level[], group: number, bid: boolean, depth:
 
 describe('grouped views', () => {
   let all: AllInOne;
+  let sdk: FeedClient | undefined;
   const clients: ProtocolClient[] = [];
   beforeAll(async () => {
     all = await start_all(test_config({ symbols, rate_orders_per_s: 3000 }));
@@ -36,6 +39,7 @@ describe('grouped views', () => {
   });
   afterAll(async () => {
     for (const c of clients) c.close();
+    sdk?.close();
     await all?.stop();
   });
 
@@ -44,6 +48,14 @@ describe('grouped views', () => {
     clients.push(c);
     const views = [[10, 25], [0, 100], [50, 7], [0, 1]] as const;
     for (const [depth, group] of views) c.subscribe(symbols, depth, 0, undefined, group);
+    // The SDK too: a grouped and an ungrouped view of one symbol, verified frame by frame (digest, ranges).
+    sdk = connect(all.feed_service.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, heartbeat_interval_ms: 200 });
+    const sdk_errors: string[] = [];
+    sdk.on('error', (e) => sdk_errors.push(e.message));
+    const sdk_grouped = sdk.subscribe('BTC-USD', { depth: 10, group: 25 });
+    const sdk_plain = sdk.subscribe('BTC-USD', { depth: 10 });
+    expect(sdk_grouped).not.toBe(sdk_plain);
+    expect(() => sdk!.subscribe('BTC-USD', { group: 0 })).toThrow(/group must be an integer from 1 to 1000000/);
     await sleep(1500);
     all.engine.pause(600_000);
     await sleep(300);
@@ -64,6 +76,12 @@ describe('grouped views', () => {
     }
     expect(c.errors).toEqual([]);
     expect(c.violations).toEqual([]);
+    await wait_for('SDK grouped view at the final seq', () => sdk_grouped.seq === c.book('BTC-USD', 10, 25)!.seq && sdk_grouped.state === 'synced');
+    const sdk_levels = (side: readonly L2Level[]) => side.map((l) => [l.price, l.size, l.orders]);
+    expect(sdk_levels(sdk_grouped.bids)).toEqual(grouped(final['BTC-USD'].bids, 25, true, 10));
+    expect(sdk_levels(sdk_grouped.asks)).toEqual(grouped(final['BTC-USD'].asks, 25, false, 10));
+    expect(sdk_grouped.group).toBe(25);
+    expect(sdk.counters.resyncs, JSON.stringify(sdk_errors)).toBe(0);
 
     // Resync and Unsubscribe name the group.
     const snapshots_before = c.book('BTC-USD', 10, 25)!.snapshots;
