@@ -8,9 +8,10 @@
 // own book keeping and a bounded trade ring, and one draw on return shows
 // the present.
 //
-// URL parameters: ?symbol=ETH-USD&depth=50&interval=100 (depth 10, 50 or 0 =
-// full book; interval 0 streams every update, else conflated updates at most
-// once per interval), ?ws=ws://host:port/ws for another feed,
+// URL parameters: ?symbol=ETH-USD&depth=50&interval=100&group=10 (depth 10, 50
+// or 0 = full book; interval 0 streams every update, else conflated updates at
+// most once per interval; group: price buckets of that many ticks, 1 = none),
+// ?ws=ws://host:port/ws for another feed,
 // ?heatmap_ms=500 the heatmap's column interval (its span is 240 of them).
 import { connect, type FeedClient } from '../client/index.js';
 import { browser_frame_host, DrawScheduler } from './draw_scheduler.js';
@@ -21,6 +22,10 @@ import { Renderer, type RenderedFrame } from './renderer.js';
 
 const depth_choices: readonly { value: number; label: string }[] = [
   { value: 10, label: '10' }, { value: 50, label: '50' }, { value: 0, label: 'Full' },
+];
+/** Price grouping in ticks (the label is the bucket in ticks). */
+const group_choices: readonly { value: number; label: string }[] = [
+  { value: 1, label: '1' }, { value: 10, label: '10' }, { value: 100, label: '100' },
 ];
 const interval_choices: readonly { value: number; label: string }[] = [
   { value: 0, label: 'Live' }, { value: 100, label: '100 ms' }, { value: 1000, label: '1 s' },
@@ -69,6 +74,7 @@ async function boot(): Promise<void> {
     symbol: requested !== null && requested !== '' ? requested : symbols[0],
     depth: choice(params.get('depth'), depth_choices, 10),
     interval_ms: choice(params.get('interval'), interval_choices, 0),
+    group: choice(params.get('group'), group_choices, 1),
   };
 
   const replay = new ReplayBadge(element('replay'), document.querySelector<HTMLElement>('.brand .tag'));
@@ -86,11 +92,12 @@ async function boot(): Promise<void> {
     url.searchParams.set('symbol', model.selection.symbol);
     url.searchParams.set('depth', String(model.selection.depth));
     url.searchParams.set('interval', String(model.selection.interval_ms));
+    url.searchParams.set('group', String(model.selection.group));
     history.replaceState(null, '', url);
   };
   const picker = new Picker(model, {
-    symbols: element('symbols'), depth: element('depth'), interval: element('interval'),
-  }, depth_choices, interval_choices, select);
+    symbols: element('symbols'), depth: element('depth'), interval: element('interval'), group: element('group'),
+  }, depth_choices, interval_choices, select, group_choices);
 
   const draw_times = new Float64Array(draw_times_kept);
   const draw_durations = new Float64Array(draw_times_kept);

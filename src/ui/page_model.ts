@@ -12,6 +12,8 @@ export interface PageSelection {
   depth: number;
   /** 0 streams every update; more asks the feed for conflated updates at most once per interval. */
   interval_ms: number;
+  /** Price bucket in ticks: 1 = the book as it is, more = levels grouped (docs/PROTOCOL.md §3). */
+  group: number;
 }
 
 /** A symbol in the markets list: its ticker view (null while it is the shown one) and its last trade. */
@@ -75,10 +77,10 @@ export class PageModel {
     for (const row of this.markets) if (row.symbol !== selection.symbol) this.open_ticker(row);
   }
 
-  /** Shows another symbol, depth or update interval; the old view is unsubscribed, never reused. */
+  /** Shows another symbol, depth, update interval or grouping; the old view is unsubscribed, never reused. */
   select(next: PageSelection): void {
     const previous = this.selection;
-    if (next.symbol === previous.symbol && next.depth === previous.depth && next.interval_ms === previous.interval_ms) return;
+    if (next.symbol === previous.symbol && next.depth === previous.depth && next.interval_ms === previous.interval_ms && next.group === previous.group) return;
     this.close_view(this.view);
     const previous_row = this.market_by_symbol.get(previous.symbol);
     if (previous_row && previous.symbol !== next.symbol) this.open_ticker(previous_row);
@@ -106,7 +108,7 @@ export class PageModel {
   }
 
   private open_view(sel: PageSelection): BookHandle {
-    const view = this.client.subscribe(sel.symbol, { depth: sel.depth, interval_ms: sel.interval_ms });
+    const view = this.client.subscribe(sel.symbol, { depth: sel.depth, interval_ms: sel.interval_ms, group: sel.group });
     this.tape.clear();
     this.heatmap.reset();
     this.conflated_at_ms = Number.NEGATIVE_INFINITY;

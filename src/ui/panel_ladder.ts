@@ -118,7 +118,7 @@ export class LadderPanel {
     ctx.textAlign = 'left';
     ctx.font = `11px ${mono_font}`;
     ctx.fillStyle = theme.dim;
-    const depth_text = view.depth === 0 ? 'full book' : `depth ${view.depth}`;
+    const depth_text = `${view.depth === 0 ? 'full book' : `depth ${view.depth}`}${view.group > 1 ? ` · grouped by ${view.group} ticks` : ''}`;
     const interval_text = view.interval_ms === 0 ? 'every update' : `conflated every ${view.interval_ms} ms`;
     ctx.fillText(`${depth_text} · ${interval_text} · epoch ${view.epoch} · seq ${format_count(view.seq)} · tick ${view.instrument.tick_size} · lot ${view.instrument.lot_size}`, x + 16, y + 46);
 

@@ -1,5 +1,5 @@
-// The page's controls: symbol buttons (each with a state dot), depth and
-// update-interval switches. Built once; afterwards the DOM changes only when
+// The page's controls: symbol buttons (each with a state dot), depth,
+// update-interval and price-grouping switches. Built once; afterwards the DOM changes only when
 // a symbol's state or the selection changes, and only from sync() (called in
 // the draw), so a hidden page touches no DOM at all.
 import type { PageModel, PageSelection } from './page_model.js';
@@ -8,6 +8,7 @@ export interface PickerElements {
   symbols: HTMLElement;
   depth: HTMLElement;
   interval: HTMLElement;
+  group: HTMLElement;
 }
 
 interface Choice {
@@ -19,9 +20,10 @@ export class Picker {
   private readonly symbol_buttons = new Map<string, { button: HTMLButtonElement; dot: HTMLElement; state: string }>();
   private readonly depth_buttons: [number, HTMLButtonElement][] = [];
   private readonly interval_buttons: [number, HTMLButtonElement][] = [];
+  private readonly group_buttons: [number, HTMLButtonElement][] = [];
 
   constructor(private readonly model: PageModel, elements: PickerElements, depths: readonly Choice[], intervals: readonly Choice[],
-    select: (next: Partial<PageSelection>) => void) {
+    select: (next: Partial<PageSelection>) => void, groups: readonly Choice[]) {
     model.symbols.forEach((symbol, i) => {
       const button = document.createElement('button');
       button.type = 'button';
@@ -36,6 +38,7 @@ export class Picker {
     });
     for (const d of depths) this.depth_buttons.push([d.value, segment(elements.depth, d.label, () => select({ depth: d.value }))]);
     for (const c of intervals) this.interval_buttons.push([c.value, segment(elements.interval, c.label, () => select({ interval_ms: c.value }))]);
+    for (const g of groups) this.group_buttons.push([g.value, segment(elements.group, g.label, () => select({ group: g.value }))]);
     this.show_selection(model.selection);
   }
 
@@ -43,6 +46,7 @@ export class Picker {
     for (const [symbol, entry] of this.symbol_buttons) entry.button.setAttribute('aria-pressed', String(symbol === sel.symbol));
     for (const [value, button] of this.depth_buttons) button.setAttribute('aria-pressed', String(value === sel.depth));
     for (const [value, button] of this.interval_buttons) button.setAttribute('aria-pressed', String(value === sel.interval_ms));
+    for (const [value, button] of this.group_buttons) button.setAttribute('aria-pressed', String(value === sel.group));
   }
 
   /** Brings the state dots up to date; touches the DOM only where a state changed. */

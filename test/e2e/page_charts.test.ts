@@ -124,6 +124,35 @@ describe('depth chart and liquidity heatmap in Chromium', () => {
     expect(compared).toBeGreaterThan(30);
   });
 
+  it('the grouping selector shows the grouped view: ladder and depth chart are its buckets, as the SDK holds them', async () => {
+    await page.click('#group button:text-is("10")');
+    await page.waitForFunction(() => {
+      const hook = window.__depthcast!;
+      return hook.model.view.group === 10 && hook.model.view.state === 'synced' && (hook.rendered_rows()?.bids.length ?? 0) > 0;
+    }, undefined, { timeout: 20_000 });
+    const got = await page.evaluate((reader) => new Promise<{ url: string; pressed: string | null; ladder: number[]; chart: number[]; book: { version: number; bids: Level[] }; frame_version: number }>((resolve) => {
+      const hook = window.__depthcast!;
+      const read = (0, eval)(reader) as (v: unknown) => { version: number; bids: Level[]; asks: Level[] };
+      hook.after_next_draw((frame) => {
+        const chart = hook.renderer.depth_chart.frame;
+        resolve({
+          url: location.search, pressed: document.querySelector('#group button[aria-pressed="true"]')?.textContent ?? null,
+          ladder: frame.bids.map((l) => l.price), chart: chart.bids.slice(0, chart.bid_count).map((p) => p.price),
+          book: read(hook.model.view), frame_version: frame.version,
+        });
+      });
+    }), read_book_in_page());
+    expect(got.url).toContain('group=10');
+    expect(got.pressed).toBe('10');
+    expect(got.frame_version).toBe(got.book.version);
+    expect(got.ladder.length).toBeGreaterThan(3);
+    for (const p of [...got.ladder, ...got.chart]) expect(p % 10).toBe(0);
+    expect(got.chart).toEqual(got.book.bids.map((l) => l.price));
+    expect(got.ladder).toEqual(got.book.bids.slice(0, got.ladder.length).map((l) => l.price));
+    await page.click('#group button:text-is("1")');
+    await page.waitForFunction(() => window.__depthcast!.model.view.group === 1 && window.__depthcast!.model.view.state === 'synced', undefined, { timeout: 20_000 });
+  });
+
   it('paints new columns only, none while hidden, the missed ones on return; 15,360 cells within the frame budget', async () => {
     // The window fills up: 240 columns of 64 rows.
     await page.waitForFunction((n) => window.__depthcast!.model.heatmap.count >= n, heatmap_columns, { timeout: 30_000 });
