@@ -250,7 +250,7 @@ export class ClientPool {
         if (state === 'synced' && !slot.paused && !slot.released && client.books().every((b) => b.state === 'synced')) this.set_paused(slot, true);
       });
     }
-    for (const symbol of spec.symbols) client.subscribe(symbol, { depth: o.depth, interval_ms: o.interval_ms });
+    for (const symbol of spec.symbols) client.subscribe(symbol, { depth: o.depth, interval_ms: o.interval_ms, group: o.group });
     slot.client = client;
   }
 

@@ -4,7 +4,7 @@
 // Every bad value is refused with a LoadgenOptionError that names the flag
 // (the CLI prints it and exits 2).
 import { availableParallelism } from 'node:os';
-import { depths_allowed, interval_ms_max } from '../src/wire/codes.js';
+import { depths_allowed, group_ticks_max, interval_ms_max } from '../src/wire/codes.js';
 import { check_number, find_flag, parse_flag_value, scan_flags, type FlagKind } from '../src/util/flags.js';
 import { symbol_list_problem } from '../src/util/symbol.js';
 import { saturation_share_max_default } from './saturation.js';
@@ -27,6 +27,8 @@ export interface LoadgenOptions {
   symbol_dist: SymbolDistribution;
   zipf_exponent: number;
   depth: number;
+  /** Price bucket of every view in ticks (1 = ungrouped). */
+  group: number;
   interval_ms: number;
   duration_s: number;
   warmup_s: number;
@@ -94,6 +96,7 @@ export function default_options(): LoadgenOptions {
     symbol_dist: 'uniform',
     zipf_exponent: 1,
     depth: 10,
+    group: 1,
     interval_ms: 0,
     duration_s: 10,
     warmup_s: 0,
@@ -208,6 +211,8 @@ const specs: readonly Spec[] = [
       if (!depths_allowed.includes(n) || raw.trim() === '') throw new Error(`expected one of ${depths_allowed.join(', ')}, got '${raw}'`);
       return n;
     } },
+  { key: 'group', flag: '--group', kind: 'int', min: 1, max: group_ticks_max, default_text: '1',
+    help: 'Price grouping of every view, in ticks: 1 = the book as it is, N = levels summed into N-tick buckets (docs/PROTOCOL.md §3)' },
   { key: 'interval_ms', flag: '--interval-ms', kind: 'int', min: 0, max: interval_ms_max, default_text: '0',
     help: 'Subscribe interval: 0 streams every update, N > 0 asks for at most one conflated Delta per N ms' },
   { key: 'duration_s', flag: '--duration-s', kind: 'number', min: 1, max: 7 * 24 * 3600, default_text: '10',
