@@ -75,4 +75,25 @@ describe('depthcast record / book-at / replay', () => {
     expect(client.violations).toEqual([]);
     await wait_for('/stats shows the replay ended', async () => (await stats()).replay?.state === 'ended', 20_000);
   });
+
+  it('replays onto NATS: a feed in another process serves the replayed book and shows the replay in /stats', async () => {
+    const end = String(Date.now() + 60_000);
+    const at = JSON.parse(run(['book-at', '--recording-dir', dir, '--time', end, '--symbol', 'ETH-USD', '--json']).stdout) as { seq: number; epoch: number; digest: number };
+    const [replay_port, feed_port] = [await free_port(), await free_port()];
+    const replay = start(['replay', '--recording-dir', dir, '--nats-url', nats!.url, '--subject-prefix', 'rp', '--speed', '3', '--port', String(replay_port), '--no-ui']);
+    const feed = start(['feed', '--nats-url', nats!.url, '--subject-prefix', 'rp', '--symbols', 'BTC-USD,ETH-USD', '--port', String(feed_port), '--no-ui', '--no-stream']);
+    await wait_for('replay and feed up', () => replay.output().includes('replay feed is up') && feed.output().includes('feed is up'), 30_000);
+    const c = await ProtocolClient.connect(`ws://127.0.0.1:${feed_port}/ws`);
+    try {
+      c.subscribe(['ETH-USD'], 0);
+      const stats = async () => (await (await fetch(`http://127.0.0.1:${feed_port}/stats`)).json()) as { replay: { speed: number } | null };
+      await wait_for('the other feed sees the replay', async () => (await stats()).replay?.speed === 3, 20_000);
+      await wait_for(`replayed ETH-USD at seq ${at.seq} through NATS`, () => c.book('ETH-USD', 0)?.seq === at.seq, 30_000);
+      expect(c.book('ETH-USD', 0)!.digest).toBe(at.digest);
+      expect(c.book('ETH-USD', 0)!.epoch).toBe(at.epoch);
+      expect(c.violations).toEqual([]);
+    } finally {
+      c.close();
+    }
+  });
 });
