@@ -469,7 +469,7 @@ export class FeedClient {
         view.engine_silent = s.engine_silent === true;
         // The feed is rebuilding this book: no Deltas until a fresh Snapshot, so what we show is stale.
         if (s.state === 'recovering' && view.state === 'synced') this.set_view_state(view, 'stale');
-        if (s.resume === undefined || s.resume === 'none' || view.depth !== s.resume_depth) continue;
+        if (s.resume === undefined || s.resume === 'none' || view.depth !== s.resume_depth || view.group !== (s.resume_group ?? 1)) continue;
         if (s.resume === 'resumed' && view.book.has_snapshot && !view.confirmed) {
           // The feed continues this view from the seq we hold: no Snapshot comes; the next Delta starts at seq + 1.
           view.confirmed = true;

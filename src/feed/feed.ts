@@ -290,7 +290,7 @@ export class Feed {
       if (f.state === 'live') this.flush_symbol(f); // the view reaches the current commit point first
       const decision = this.resume_history.decide(channel, point);
       count_by(this.resumes_total, decision.outcome);
-      statuses.push({ ...status_of(f), resume: decision.outcome, resume_depth: depth });
+      statuses.push({ ...status_of(f), resume: decision.outcome, resume_depth: depth, ...(group > 1 ? { resume_group: group } : {}) });
       if (decision.outcome === 'resumed') resumed.push({ sub, frame: decision.frame });
       else if (f.state === 'live') this.start_sub(session, sub);
     }

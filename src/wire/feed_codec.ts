@@ -73,7 +73,7 @@ function read_group(r: FlatbufferReader, t: TableRef, slot: number): { group?: n
 const ping_slot = { nonce: 0, client_time_ns: 1 } as const;
 const ack_slot = { bytes_processed: 0 } as const;
 const heartbeat_slot = { server_time_ns: 0 } as const;
-const symbol_status_slot = { symbol: 0, state: 1, epoch: 2, seq: 3, engine_silent: 4, resume: 5, resume_depth: 6 } as const;
+const symbol_status_slot = { symbol: 0, state: 1, epoch: 2, seq: 3, engine_silent: 4, resume: 5, resume_depth: 6, resume_group: 7 } as const;
 const status_slot = { symbols: 0 } as const;
 const error_slot = { code: 0, message: 1, symbol: 2 } as const;
 const pong_slot = { nonce: 0, client_time_ns: 1, server_time_ns: 2 } as const;
@@ -166,13 +166,14 @@ export class FrameEncoder {
     const entries: number[] = [];
     for (const s of m.symbols) {
       const symbol = this.symbol(s.symbol);
-      b.startObject(7);
+      b.startObject(8);
       add_i64(b, symbol_status_slot.seq, s.seq);
       add_i64(b, symbol_status_slot.epoch, s.epoch);
       b.addFieldOffset(symbol_status_slot.symbol, symbol, 0);
       b.addFieldInt8(symbol_status_slot.state, symbol_state_names.indexOf(s.state), 0);
       b.addFieldInt8(symbol_status_slot.engine_silent, s.engine_silent === true ? 1 : 0, 0);
       b.addFieldInt16(symbol_status_slot.resume_depth, s.resume_depth ?? 0, 0);
+      b.addFieldInt32(symbol_status_slot.resume_group, wire_group(s.resume_group), 0);
       b.addFieldInt8(symbol_status_slot.resume, s.resume === undefined ? 0 : resume_names.indexOf(s.resume), 0);
       entries.push(b.endObject());
     }
@@ -605,6 +606,7 @@ function decode_status(t: TableRef): StatusMsg {
       engine_silent: r.u8(s, symbol_status_slot.engine_silent) !== 0,
       resume: resume_name(r.u8(s, symbol_status_slot.resume)),
       resume_depth: r.u16(s, symbol_status_slot.resume_depth),
+      ...(r.u32(s, symbol_status_slot.resume_group) > 1 ? { resume_group: r.u32(s, symbol_status_slot.resume_group) } : {}),
     };
   }
   return { type: 'status', symbols };

@@ -98,6 +98,8 @@ export interface SymbolStatusRec {
   resume?: ResumeName;
   /** The depth of the view `resume` is about. */
   resume_depth?: number;
+  /** The group of that view; absent = 1 (decoders set it only when > 1). */
+  resume_group?: number;
 }
 
 export interface StatusMsg {

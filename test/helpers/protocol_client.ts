@@ -25,7 +25,7 @@ export class ProtocolClient {
   /** Recoveries and resyncs restart a view: trade ids may skip there (see ViewMirror). */
   readonly mirror: ViewMirror;
   readonly errors: { code: number; message: string; symbol: string }[] = [];
-  readonly statuses: { symbol: string; state: number; engine_silent: boolean; resume: number; resume_depth: number }[] = [];
+  readonly statuses: { symbol: string; state: number; engine_silent: boolean; resume: number; resume_depth: number; resume_group: number }[] = [];
   /** Problems the decoding itself found (text frames, unknown bodies); the mirror adds the protocol's. */
   private readonly own_violations: string[] = [];
   frames = 0;
@@ -111,7 +111,7 @@ export class ProtocolClient {
         const s = frame.body(new Status()) as Status;
         for (let i = 0; i < s.symbolsLength(); i++) {
           const st = s.symbols(i)!;
-          this.statuses.push({ symbol: st.symbol()!, state: st.state(), engine_silent: st.engineSilent(), resume: st.resume(), resume_depth: st.resumeDepth() });
+          this.statuses.push({ symbol: st.symbol()!, state: st.state(), engine_silent: st.engineSilent(), resume: st.resume(), resume_depth: st.resumeDepth(), resume_group: st.resumeGroup() });
         }
         break;
       }

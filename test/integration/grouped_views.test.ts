@@ -83,6 +83,14 @@ describe('grouped views', () => {
     expect(sdk_grouped.group).toBe(25);
     expect(sdk.counters.resyncs, JSON.stringify(sdk_errors)).toBe(0);
 
+    // Another connection offers the grouped view's position: the feed resumes that view (Status names depth and group).
+    const held = c.book('BTC-USD', 10, 25)!;
+    const other = await ProtocolClient.connect(all.feed_service.url);
+    clients.push(other);
+    other.subscribe(['BTC-USD'], 10, 0, { epochs: [held.epoch], seqs: [held.seq] }, 25);
+    await wait_for('resume status', () => other.statuses.some((s) => s.resume_depth === 10));
+    expect(other.statuses.find((s) => s.resume_depth === 10)).toMatchObject({ symbol: 'BTC-USD', resume: 1, resume_group: 25 });
+
     // Resync and Unsubscribe name the group.
     const snapshots_before = c.book('BTC-USD', 10, 25)!.snapshots;
     c.resync('BTC-USD', 10, 25);

@@ -63,7 +63,7 @@ const server_arb: fc.Arbitrary<ServerMsg> = fc.oneof(
   snapshot_arb,
   delta_arb,
   fc.record({ type: fc.constant('heartbeat' as const), server_time_ns: time_ns }),
-  fc.record({ type: fc.constant('status' as const), symbols: fc.array(fc.record({ symbol, state: fc.constantFrom('unknown' as const, 'recovering' as const, 'live' as const), epoch: exact_nat, seq: exact_nat, engine_silent: fc.boolean(), resume: fc.constantFrom(...resume_names), resume_depth: u16 }), { maxLength: 8 }) }),
+  fc.record({ type: fc.constant('status' as const), symbols: fc.array(fc.record({ symbol, state: fc.constantFrom('unknown' as const, 'recovering' as const, 'live' as const), epoch: exact_nat, seq: exact_nat, engine_silent: fc.boolean(), resume: fc.constantFrom(...resume_names), resume_depth: u16 }).chain((e) => fc.option(fc.integer({ min: 2, max: 0xffffffff }), { nil: null }).map((g) => (g === null ? e : { ...e, resume_group: g }))), { maxLength: 8 }) }),
   fc.record({ type: fc.constant('error' as const), code: u16, message: fc.string({ unit: 'binary', maxLength: 200 }), symbol: fc.oneof(fc.constant(''), symbol) }),
   fc.record({ type: fc.constant('pong' as const), nonce: exact_nat, client_time_ns: time_ns, server_time_ns: time_ns }),
 );
@@ -232,7 +232,7 @@ describe('feed codec agrees with the flatc-generated code', () => {
 
     b.clear();
     const s1 = b.createString('ETH-USD');
-    const entry = SymbolStatus.createSymbolStatus(b, s1, 1, 9n, 10n, true, 3, 50);
+    const entry = SymbolStatus.createSymbolStatus(b, s1, 1, 9n, 10n, true, 3, 50, 0);
     const list = Status.createSymbolsVector(b, [entry]);
     b.finish(Frame.createFrame(b, Body.Status, Status.createStatus(b, list)));
     expect(decode_server_frame(b.asUint8Array())).toEqual({ type: 'status', symbols: [{ symbol: 'ETH-USD', state: 'recovering', epoch: 9, seq: 10, engine_silent: true, resume: 'too_old', resume_depth: 50 }] });
@@ -337,7 +337,7 @@ describe('feed decoders refuse malformed frames', () => {
     expect_wire_error(() => decode_client_frame(big_seq), error_code.bad_frame, /nonce is 2\^53/);
     const bad_state = raw(Body.Status, (b) => {
       const s = b.createString('A');
-      const entry = SymbolStatus.createSymbolStatus(b, s, 3 as SymbolState, 0n, 0n, false, 0, 0);
+      const entry = SymbolStatus.createSymbolStatus(b, s, 3 as SymbolState, 0n, 0n, false, 0, 0, 0);
       const list = Status.createSymbolsVector(b, [entry]);
       return Status.createStatus(b, list);
     });
@@ -369,7 +369,7 @@ describe('feed decoders refuse malformed frames', () => {
   it('a Status whose entries all point at one table decodes in bounded work', () => {
     // 2,000 offsets to one SymbolStatus: a DAG, legal in flatbuffers; work stays linear in the frame size.
     const frame = raw(Body.Status, (b) => {
-      const entry = SymbolStatus.createSymbolStatus(b, b.createString('X'.repeat(32)), 2, 1n, 1n, false, 0, 0);
+      const entry = SymbolStatus.createSymbolStatus(b, b.createString('X'.repeat(32)), 2, 1n, 1n, false, 0, 0, 0);
       const list = Status.createSymbolsVector(b, Array(2000).fill(entry));
       return Status.createStatus(b, list);
     });

@@ -61,8 +61,13 @@ resumeDepth():number {
   return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
 }
 
+resumeGroup():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startSymbolStatus(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -93,13 +98,17 @@ static addResumeDepth(builder:flatbuffers.Builder, resumeDepth:number) {
   builder.addFieldInt16(6, resumeDepth, 0);
 }
 
+static addResumeGroup(builder:flatbuffers.Builder, resumeGroup:number) {
+  builder.addFieldInt32(7, resumeGroup, 0);
+}
+
 static endSymbolStatus(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // symbol
   return offset;
 }
 
-static createSymbolStatus(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, state:SymbolState, epoch:bigint, seq:bigint, engineSilent:boolean, resume:Resume, resumeDepth:number):flatbuffers.Offset {
+static createSymbolStatus(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset, state:SymbolState, epoch:bigint, seq:bigint, engineSilent:boolean, resume:Resume, resumeDepth:number, resumeGroup:number):flatbuffers.Offset {
   SymbolStatus.startSymbolStatus(builder);
   SymbolStatus.addSymbol(builder, symbolOffset);
   SymbolStatus.addState(builder, state);
@@ -108,6 +117,7 @@ static createSymbolStatus(builder:flatbuffers.Builder, symbolOffset:flatbuffers.
   SymbolStatus.addEngineSilent(builder, engineSilent);
   SymbolStatus.addResume(builder, resume);
   SymbolStatus.addResumeDepth(builder, resumeDepth);
+  SymbolStatus.addResumeGroup(builder, resumeGroup);
   return SymbolStatus.endSymbolStatus(builder);
 }
 }
