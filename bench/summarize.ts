@@ -180,9 +180,17 @@ function render_slow_readers(d: Json): string[] {
   return [
     `Subscription: BTC-USD full depth, ${fmt(obj(staleness.reader_flow)?.subscription_bytes_per_s)} B/s. Staleness = now − ts_engine of the newest frame read, sampled every 50 ms; chart: \`bench/results/slow_readers.html\`.`, '',
     ...table(['reader', 'reader flow p50 / p99 / max ms', 'buffer-only p50 / p99 / max ms'], rows), '',
-    `Fast readers' engine→receive p99 with 10% slow readers ÷ none: ${fmt(fast.p99_ratio)} (goal ≤ ${fmt(goals.fast_p99_ratio_goal)}). ` +
-      `Server RSS + kernel Send-Q per slow reader: ${fmt(per_reader('reader_flow').per_reader_bytes)} B with the reader flow (kernel ${fmt(per_reader('reader_flow').per_reader_kernel_bytes)} B), ` +
-      `${fmt(per_reader('buffer_only').per_reader_bytes)} B buffer-only (kernel ${fmt(per_reader('buffer_only').per_reader_kernel_bytes)} B); goal ≤ ${fmt(goals.memory_per_slow_reader_goal_bytes)} B.`,
+    `Fast readers' engine→receive p99 with 10% slow readers ÷ none: ${fmt(fast.p99_ratio)} (goal ≤ ${fmt(goals.fast_p99_ratio_goal)}; ` +
+      `p99 ${fmt(obj(fast.without_slow)?.p99_us)} µs without, ${fmt(obj(fast.with_slow)?.p99_us)} µs with).`, '',
+    ...table(['per slow reader (1/20 rate)', 'reader flow', 'buffer-only'], [
+      ["kernel's send queue", ...['reader_flow', 'buffer_only'].map((m) => `${fmt(per_reader(m).per_reader_kernel_bytes)} B`)],
+      ['server RSS growth beyond the drift without readers', ...['reader_flow', 'buffer_only'].map((m) => {
+        const r = per_reader(m);
+        const n = Number(r.readers);
+        return `${fmt(Math.round((Number(r.rss_after_bytes) - Number(r.rss_before_bytes) - Number(r.rss_drift_without_readers_bytes)) / n))} B (drift alone ${fmt(Math.round(Number(r.rss_drift_without_readers_bytes) / n))} B: below that is noise)`;
+      })],
+      ['RSS (growth ≥ 0) + kernel, per reader', ...['reader_flow', 'buffer_only'].map((m) => `${fmt(per_reader(m).per_reader_bytes)} B`)],
+    ]), '', `Goal ≤ ${fmt(goals.memory_per_slow_reader_goal_bytes)} B per slow reader.`,
   ];
 }
 
