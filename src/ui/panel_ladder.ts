@@ -104,7 +104,11 @@ export class LadderPanel {
     const state_label = behind ? `BEHIND ${(staleness_ms / 1000).toFixed(1)} s` : view.state.toUpperCase();
     px = pill(ctx, px, y + 24, state_label, behind ? theme.warn : state_colors[view.state]) + 8;
     // The feed's own state of the symbol is news only while connected; otherwise it is a memory.
-    if (model.client.state === 'synced') pill(ctx, px, y + 24, `FEED ${view.feed_state.toUpperCase()}`, feed_state_colors[view.feed_state] ?? theme.faint);
+    if (model.client.state === 'synced') {
+      // A live book whose engine went quiet is exact but not moving: say so (Status engine_silent).
+      const feed_label = view.engine_silent ? 'ENGINE SILENT' : `FEED ${view.feed_state.toUpperCase()}`;
+      pill(ctx, px, y + 24, feed_label, view.engine_silent ? theme.warn : feed_state_colors[view.feed_state] ?? theme.faint);
+    }
     if (conflated) {
       const label = model.conflated_merged > 1 ? `CONFLATED ×${format_count(model.conflated_merged)}` : 'CONFLATED';
       ctx.font = `bold 11px ${mono_font}`;
