@@ -26,14 +26,14 @@ import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport } from './transport.js';
 import { GroupedSource } from './grouped_source.js';
 import { ViewChannel } from './view_channel.js';
+import { FeedReport } from './feed_report.js';
+export { distribution } from './feed_report.js';
 import { view_key } from '../util/symbol.js';
 
 const log = logger_for('feed');
 
 /** How often conflating sessions are re-checked and due catch-ups (intervals, slow readers) sent. */
 export const pump_tick_ms = 10;
-/** Connections listed one by one in /stats slow_consumers.slowest. */
-export const slow_sessions_reported_max = 10;
 /** Inbound frames/s at this multiple of the limit close the connection (abuse). */
 export const inbound_abuse_factor = 4;
 
@@ -56,12 +56,18 @@ export class Feed {
   private readonly pumped_sessions = new Set<Session>();
   private readonly slow_sessions = new Set<Session>();
   private flush_scheduled = false;
+  /** /stats and the slow-reader picture (feed_report.ts). */
+  private readonly report: FeedReport;
   private bus_subs: BusSubscription[] = [];
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopping = false;
   private stop_bus_watch: () => void = () => {};
 
   constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
+    this.report = new FeedReport({
+      symbols: this.symbols, sessions: this.sessions, channels: this.channels, slow_sessions: this.slow_sessions,
+      counters: this.counters, latency: this.latency, resumes_total: this.resumes_total, bus,
+    });
     this.subjects = new Subjects(config.subject_prefix);
     this.resume_history = new ResumeHistory(config.conflation_levels_max);
     const hooks = {
@@ -484,93 +490,29 @@ export class Feed {
     }
   }
 
+  /** /stats: symbols, views, connections, counters, since-start latency (src/feed/feed_report.ts). */
   stats(): Record<string, unknown> {
-    const symbols: Record<string, unknown> = {};
-    for (const [s, f] of this.symbols) {
-      symbols[s] = {
-        state: f.state, engine_silent: f.engine_silent, recovery_source: f.last_recovery_source, epoch: f.epoch, seq: f.committed_seq,
-        bid_levels: f.book.level_count(0), ask_levels: f.book.level_count(1),
-        best_bid: f.book.best(0) ?? null, best_ask: f.book.best(1) ?? null,
-        views: (this.channels.get(f) ?? []).map((ch) => ({
-          depth: ch.depth, group: ch.group, seq: ch.seq, subscribers: ch.subscriber_count, snapshot_encodes: ch.snapshot_encodes,
-          accumulating: ch.accumulating.size, changed_levels_kept: ch.changed.live, // conflation memory of the view, shared by its slow subscribers
-        })),
-        ...f.stats,
-      };
-    }
-    const latency: Record<string, unknown> = {};
-    for (const hop of server_hops) latency[hop] = this.latency.percentiles(hop);
-    return {
-      bus: { kind: this.bus.kind, connected: this.bus.is_connected() },
-      connections: this.sessions.size,
-      slow_consumers: this.slow_consumer_stats(),
-      counters: {
-        ...this.counters, closes_total: Object.fromEntries(this.counters.closes_total), errors_total: Object.fromEntries(this.counters.errors_total),
-        recoveries_total: Object.fromEntries(this.counters.recoveries_total), slow_closes_total: Object.fromEntries(this.counters.slow_closes_total),
-        resumes_total: Object.fromEntries(this.resumes_total),
-      },
-      latency_us: latency,
-      symbols,
-    };
+    return this.report.stats();
   }
 
   /** Bytes buffered for each open connection now (user space, above the kernel's socket buffer). */
   buffered_bytes_now(): number[] {
-    const out: number[] = [];
-    for (const s of this.sessions) out.push(s.transport.buffered_bytes());
-    return out;
+    return this.report.buffered_bytes_now();
   }
 
   /** Each open connection's reader flow now: lag, bytes in flight, its cap (for /metrics and /stats). */
   reader_flows_now(now_ms: number = Date.now()): { lag_ms: number; in_flight_bytes: number; cap_bytes: number }[] {
-    const out = [];
-    for (const s of this.sessions) out.push({ lag_ms: s.flow.lag_now_ms(now_ms), in_flight_bytes: s.flow.in_flight, cap_bytes: s.flow.window_bytes });
-    return out;
+    return this.report.reader_flows_now(now_ms);
   }
 
   /** Most bytes ever buffered for one connection, open or closed. */
   buffered_bytes_peak(): number {
-    let peak = this.counters.buffered_bytes_peak;
-    for (const s of this.sessions) if (s.buffered_bytes_max > peak) peak = s.buffered_bytes_max;
-    return peak;
+    return this.report.buffered_bytes_peak();
   }
 
-  /**
-   * The slow-reader picture for /stats: how far behind the readers are now
-   * (distribution and the slowest connections in detail), what they have in
-   * flight against their caps, uWS's buffers, and what conflation did.
-   */
+  /** The slow-reader picture for /stats (src/feed/feed_report.ts). */
   slow_consumer_stats(now_ms: number = Date.now()): Record<string, unknown> {
-    const c = this.counters;
-    const sessions = [...this.sessions];
-    const lag = sessions.map((s) => s.flow.lag_now_ms(now_ms));
-    const slowest = sessions.map((s, i) => ({ s, lag_ms: lag[i] })).sort((a, b) => b.lag_ms - a.lag_ms).slice(0, slow_sessions_reported_max);
-    const buffered = this.buffered_bytes_now();
-    return {
-      conflating_connections: this.slow_sessions.size,
-      conflation_episodes_total: c.conflation_episodes_total,
-      conflation_episodes_by_cause_total: Object.fromEntries(c.conflation_episodes_by_cause_total),
-      conflated_frames_total: c.conflated_frames_total,
-      catch_up_snapshots_total: c.catch_up_snapshots_total,
-      conflated_updates_merged_total: c.conflated_updates_merged_total,
-      slow_closes_total: Object.fromEntries(c.slow_closes_total),
-      reader_lag_ms: distribution(lag),
-      in_flight_bytes: distribution(sessions.map((s) => s.flow.in_flight)),
-      in_flight_cap_bytes: distribution(sessions.map((s) => s.flow.window_bytes)),
-      buffered_bytes: { ...distribution(buffered), peak: this.buffered_bytes_peak() },
-      slowest: slowest.map(({ s, lag_ms }) => ({
-        session: s.id, remote_address: s.transport.remote_address, slow: s.slow, cause: s.slow_cause, policy: s.limits.slow_policy,
-        reader_lag_ms: Math.round(lag_ms), last_probe_delay_ms: Math.round(s.flow.lag_ms), path_delay_ms: s.flow.min_delay_ms === Infinity ? null : s.flow.min_delay_ms,
-        in_flight_bytes: s.flow.in_flight, in_flight_cap_bytes: s.flow.window_bytes, read_bytes_per_s: Math.round(s.flow.rate_bytes_per_s),
-        stream_bytes_per_s: Math.round(s.gate.stream_bytes_per_s), acks: s.flow.acks_seen,
-        buffered_bytes: s.transport.buffered_bytes(), buffered_bytes_max: s.buffered_bytes_max, episodes: s.slow_episodes,
-        frames_sent: s.frames_sent, bytes_sent: s.bytes_sent,
-        views: [...s.subs.values()].map((sub) => ({
-          view: sub.key, mode: sub.mode, interval_ms: sub.interval_ms, seq_sent: sub.seq_sent, dirty_levels: sub.dirty_levels,
-          held_trades: sub.held_trades, folded_trades: sub.folded_trades, updates_pending: sub.merged_pending, snapshot_next: sub.overflowed,
-        })),
-      })),
-    };
+    return this.report.slow_consumer_stats(now_ms);
   }
 
   /** Graceful shutdown: stop ingest, close every client with 1001 going-away after what is queued. */
@@ -589,11 +531,4 @@ export class Feed {
 
 function status_of(f: SymbolFeed): SymbolStatusRec {
   return { symbol: f.symbol, state: f.state, epoch: f.epoch, seq: f.committed_seq, engine_silent: f.engine_silent };
-}
-
-/** Count, total, p50/p90/p99 and max of values now (sorted copy: /stats only). */
-export function distribution(values: readonly number[]): { connections: number; total_now: number; p50_now: number; p90_now: number; p99_now: number; max_now: number } {
-  const v = [...values].sort((a, b) => a - b);
-  const at = (q: number) => (v.length === 0 ? 0 : Math.round(v[Math.min(v.length - 1, Math.floor(q * v.length))]));
-  return { connections: v.length, total_now: Math.round(v.reduce((a, b) => a + b, 0)), p50_now: at(0.5), p90_now: at(0.9), p99_now: at(0.99), max_now: at(1) };
 }
