@@ -142,6 +142,31 @@ describe('record, replay, book-at', () => {
     }
   });
 
+  it('--from/--to (ms): the feed goes live at the book of --from, the replay ends at the book of --to', async () => {
+    const { config, dir, at_ms } = await record_live(2500);
+    const from_ms = at_ms - 2000;
+    const to_ms = at_ms - 900;
+    const { replayed, replay } = await replay_into_new_feed(config, { from_ns: from_ms * 1e6, to_ns: to_ms * 1e6 });
+    await replay.play();
+    expect(replay.status().state).toBe('ended');
+    const c0 = replayed[1];
+    for (const s of symbols) {
+      const at_from = book_at(dir, from_ms, s);
+      const before_from = book_at(dir, from_ms - 1, s);
+      const at_to = book_at(dir, to_ms, s);
+      await wait_for(`${s} at the book of --to (seq ${at_to.seq})`, () => c0.book(s, 0)?.seq === at_to.seq);
+      const frames = c0.book(s, 0)!.frames;
+      // The first frame (the feed's snapshot from the ready replay) is the book just before --from.
+      expect(frames[0].kind).toBe('snapshot');
+      expect(frames[0].seq).toBeGreaterThanOrEqual(before_from.seq);
+      expect(frames[0].seq).toBeLessThanOrEqual(at_from.seq);
+      expect(c0.book(s, 0)!.digest).toBe(at_to.digest);
+      expect(c0.book(s, 0)!.epoch).toBe(at_to.epoch);
+      expect(Math.max(...frames.map((f) => f.seq))).toBe(at_to.seq);
+    }
+    for (const c of replayed) expect(c.violations).toEqual([]);
+  });
+
   it('a torn recording replays up to the tear; a loop is a new epoch the clients follow', async () => {
     const { config, dir } = await record_live(1500);
     const torn_dir = mkdtempSync(join(tmpdir(), 'dcrec-torn-'));
