@@ -56,6 +56,10 @@ describe('grouped views', () => {
     const sdk_plain = sdk.subscribe('BTC-USD', { depth: 10 });
     expect(sdk_grouped).not.toBe(sdk_plain);
     expect(() => sdk!.subscribe('BTC-USD', { group: 0 })).toThrow(/group must be an integer from 1 to 1000000/);
+    // An interval subscriber of a grouped view: conflated Deltas, same book in the end.
+    const slow = await ProtocolClient.connect(all.feed_service.url);
+    clients.push(slow);
+    slow.subscribe(symbols, 10, 100, undefined, 25);
     await sleep(1500);
     all.engine.pause(600_000);
     await sleep(300);
@@ -76,6 +80,12 @@ describe('grouped views', () => {
     }
     expect(c.errors).toEqual([]);
     expect(c.violations).toEqual([]);
+    for (const sym of symbols) {
+      await wait_for(`interval subscriber of ${sym} at the grouped view's seq`, () => slow.book(sym, 10, 25)?.seq === c.book(sym, 10, 25)!.seq);
+      expect(slow.sorted(sym, 10, 25)).toEqual(c.sorted(sym, 10, 25));
+      expect(slow.book(sym, 10, 25)!.conflated).toBeGreaterThan(0);
+    }
+    expect(slow.violations).toEqual([]);
     await wait_for('SDK grouped view at the final seq', () => sdk_grouped.seq === c.book('BTC-USD', 10, 25)!.seq && sdk_grouped.state === 'synced');
     const sdk_levels = (side: readonly L2Level[]) => side.map((l) => [l.price, l.size, l.orders]);
     expect(sdk_levels(sdk_grouped.bids)).toEqual(grouped(final['BTC-USD'].bids, 25, true, 10));
