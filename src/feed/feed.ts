@@ -433,15 +433,18 @@ export class Feed {
       count_by(this.counters.recoveries_total, f.symbol);
       this.counters.ingest_gaps_total++;
     }
-    if (!this.channels.has(f)) return; // nobody ever subscribed to it
+    const channels = this.channels.get(f);
+    if (channels === undefined) return; // nobody ever subscribed to it
     // Every session with a subscription to the symbol, whatever its mode (waiting ones included), hears once.
     let frame: Uint8Array | null = null;
-    for (const session of this.sessions) {
-      for (const sub of session.subs.values()) {
-        if (sub.channel.symbol_feed !== f) continue;
+    const told = new Set<Session>();
+    for (const ch of channels) {
+      for (const sub of ch.subscribers) {
+        const session = sub.owner as Session;
+        if (told.has(session)) continue;
+        told.add(session);
         frame ??= this.encoder.status({ symbols: [status_of(f)] });
         this.queue_other(session, frame);
-        break;
       }
     }
   }
@@ -455,9 +458,9 @@ export class Feed {
       ch.reset();
       this.resume_history.reset(ch);
     }
-    for (const session of this.sessions) {
-      for (const sub of session.subs.values()) {
-        if (sub.channel.symbol_feed !== f) continue;
+    for (const ch of channels) {
+      for (const sub of [...ch.subscribers]) {
+        const session = sub.owner as Session;
         if (!session.defer_restart(sub)) this.start_sub(session, sub);
       }
     }

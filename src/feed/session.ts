@@ -168,6 +168,7 @@ export class Session implements SubscriptionOwner {
 
   add_view(sub: Subscription, now_ms: number): void {
     this.subs.set(sub.key, sub);
+    sub.channel.subscribers.add(sub);
     if (sub.interval_ms > 0) {
       sub.next_due_ms = now_ms + sub.interval_ms;
       this.count_interval_sub(1);
@@ -176,6 +177,7 @@ export class Session implements SubscriptionOwner {
 
   remove_view(sub: Subscription): void {
     sub.channel.remove(sub);
+    sub.channel.subscribers.delete(sub);
     if (this.subs.delete(sub.key) && sub.interval_ms > 0) this.count_interval_sub(-1);
   }
 

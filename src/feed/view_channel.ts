@@ -31,6 +31,8 @@ export class ViewChannel {
   epoch = 0;
   /** SymbolFeed.versions at `seq` (for updates_merged). */
   versions = 0;
+  /** Every subscription of the view, whatever its mode (waiting ones included): who hears of a reset or a state change. */
+  readonly subscribers = new Set<Subscription>();
   readonly streaming = new Set<Subscription>();
   /** Conflating or interval subscribers: they accumulate instead of receiving each Delta. */
   readonly accumulating = new Set<Subscription>();
@@ -63,7 +65,7 @@ export class ViewChannel {
   }
 
   get subscriber_count(): number {
-    return this.streaming.size + this.accumulating.size;
+    return this.subscribers.size;
   }
 
   /** The book this view shows: the symbol's, or its grouped one. */
