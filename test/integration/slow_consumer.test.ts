@@ -27,7 +27,10 @@ const enc = new FrameEncoder();
 function config(overrides: Partial<Config> = {}): Readonly<Config> {
   return test_config({
     symbols, rate_orders_per_s: 30_000,
-    slow_enter_bytes, slow_exit_bytes: 8 * 1024, send_buffer_bytes_max: 2 * 1024 * 1024, ...overrides,
+    slow_enter_bytes, slow_exit_bytes: 8 * 1024, send_buffer_bytes_max: 2 * 1024 * 1024,
+    // Paused clients conflate at any target; the "fast" ones here share one process (and 2 cores)
+    // with the engine and the feed, and must not be taken for lagging over a loaded second.
+    reader_lag_target_ms: 2000, ...overrides,
   });
 }
 
