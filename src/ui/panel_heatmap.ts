@@ -39,12 +39,19 @@ export interface HeatmapFrame {
   row_px: number;
   /** Plot rectangle on the page (CSS px). */
   plot: { x: number; y: number; w: number; h: number };
+  /** How long the last incremental paints took (ms, performance.now; full repaints not included), a ring. */
+  incremental_paint_ms: Float64Array;
+  incremental_paints: number;
 }
+
+/** Incremental paint times kept in HeatmapFrame. */
+const paint_times_kept = 64;
 
 export class HeatmapPanel {
   readonly frame: HeatmapFrame = {
     painted_columns: 0, full_repaint: false, painted_total: 0, full_repaints: 0, layout_version: -1, size_top: 1,
     column_px: 1, row_px: 1, plot: { x: 0, y: 0, w: 0, h: 0 },
+    incremental_paint_ms: new Float64Array(paint_times_kept), incremental_paints: 0,
   };
   /** The image (device pixels); created on first draw (the DOM is needed). */
   image: HTMLCanvasElement | null = null;
@@ -73,7 +80,11 @@ export class HeatmapPanel {
       this.image_ctx = this.image.getContext('2d', { alpha: false });
       this.repaint_wanted = true;
     }
+    const started_ms = performance.now();
     this.paint(model, px_w, px_h);
+    if (!this.frame.full_repaint && this.frame.painted_columns > 0) {
+      this.frame.incremental_paint_ms[this.frame.incremental_paints++ % paint_times_kept] = performance.now() - started_ms;
+    }
     ctx.drawImage(this.image, plot.x, plot.y, plot.w, plot.h);
     this.draw_axis(ctx, model, view, x + w - 8 - axis_w, plot.y, plot.h, plot.x, plot.w, window_s);
     if (pointer !== null) this.draw_crosshair(ctx, model, view, pointer, dpr);

@@ -9,12 +9,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { start_all, type AllInOne } from '../../src/app.js';
+import type { AllInOne } from '../../src/app.js';
 import { DecimalFormat } from '../../src/client/index.js';
 import { instrument_spec } from '../../src/engine/instruments.js';
 import type { RenderedFrame } from '../../src/ui/renderer.js';
-import { test_config, wait_for } from '../helpers/service.js';
-import { launch_chromium, type Browser } from './chromium.js';
+import { wait_for } from '../helpers/service.js';
+import { open_page_service, type PageService } from './page_service.js';
 
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
 const repo_root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -76,26 +76,20 @@ function levels_of(rows: readonly Level[]): [number, number, number][] {
 }
 
 describe('trading page in Chromium', () => {
+  let service: PageService | undefined;
   let all: AllInOne;
-  let browser: Browser;
   let page: Page;
-  const page_errors: string[] = [];
+  let page_errors: string[] = [];
 
   beforeAll(async () => {
-    all = await start_all(test_config({ ui: true, symbols, rate_orders_per_s: 2000 }));
-    await wait_for('feed live', () => all.feed_service.feed.health().ready);
-    browser = await launch_chromium();
-    page = browser.page;
-    page.on('pageerror', (err) => page_errors.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') page_errors.push(`console: ${msg.text()}`);
-    });
-    await page.goto(`http://127.0.0.1:${all.feed_service.server.port}/`);
+    service = await open_page_service({ symbols, rate_orders_per_s: 2000 }, '/');
+    all = service.all;
+    page = service.browser.page;
+    page_errors = service.errors;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await all?.stop();
+    await service?.close();
   });
 
   it('loads, turns synced, and draws exactly the SDK book, live', async () => {
