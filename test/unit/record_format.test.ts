@@ -103,6 +103,28 @@ describe('record format', () => {
     expect(ids).toEqual(Array.from({ length: ids.length }, (_, k) => ids[0] + k));
   });
 
+  it('rotates by age, and every new segment starts with what on_segment_start writes', () => {
+    const dir = temp_dir();
+    let now_ms = 1_000_000;
+    let starts = 0;
+    const w: RecordingWriter = new RecordingWriter(dir, { ...limits, segment_age_ms_max: 1000 }, () => {
+      starts++;
+      w.append('p.book.A', payload(200), 1e15, true);
+    }, () => now_ms);
+    for (let i = 0; i < 30; i++) {
+      w.append('p.events.A', payload(i), 1e15 + i);
+      now_ms += 250;
+    }
+    w.close();
+    const segments = list_segments(dir);
+    expect(segments.length).toBe(8); // 30 records, 4 per second of segment age
+    expect(starts).toBe(8);
+    for (const seg of segments) {
+      const first = new RecordingReader([seg]).records().next().value!;
+      expect(first.subject).toBe('p.book.A');
+    }
+  });
+
   it('indexes checkpoints; start_point is the last one at or before a time', () => {
     const dir = temp_dir();
     const w = new RecordingWriter(dir, limits, () => {});
