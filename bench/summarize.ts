@@ -194,6 +194,17 @@ function render_slow_readers(d: Json): string[] {
   ];
 }
 
+function render_client_delta(d: Json): string[] {
+  return [
+    `${fmt(d.frames_per_pass)} Deltas of ${fmt(d.delta_frame_bytes_mean)} B (depth 10) applied ${fmt(d.passes)} times per run, ${fmt(d.runs)} runs, medians.`, '',
+    ...table(['path', 'µs per Delta', 'minor GCs per 100k Deltas'], [
+      ['SDK: DeltaReader + apply_delta_from + recorders', fmt(d.sdk_us_per_delta), fmt(d.sdk_minor_gcs_per_100k_deltas)],
+      ['before: decode_server_frame + apply_delta + record by name', fmt(d.decoder_us_per_delta), fmt(d.decoder_minor_gcs_per_100k_deltas)],
+    ]), '',
+    `Ratio before ÷ SDK: ${fmt(d.ratio_decoder_to_sdk)}. Goal ≤ ${fmt(d.goal_us_per_delta_max)} µs per Delta: ${yes_no(d.goal_met)}.`,
+  ];
+}
+
 /** Any other bench: its headline numbers (rates, ratios, goals), whatever their shape, one level into nested objects. */
 function render_generic(d: Json): string[] {
   const cells: string[] = [];
@@ -216,6 +227,7 @@ function render_generic(d: Json): string[] {
 const renderers: Record<string, (d: Json) => string[]> = {
   fanout: render_fanout,
   transports: render_transports,
+  client_delta: render_client_delta,
   ingest: render_ingest,
   feed_fanout: render_feed_fanout,
   slow_readers: render_slow_readers,
