@@ -186,8 +186,9 @@ export function summary_text(s: LoadgenSummary): string {
     `  closes by code: ${closes}; client errors: ${errors}`
       + (s.connections.drain_released > 0 ? `; paused readers caught up after release: ${s.connections.drain_caught_up}/${s.connections.drain_released}` : ''),
     `  latency (ms; per Delta frame, and *_events: per trade, each with its own engine time)${s.options.warmup_s > 0 ? `, first ${s.options.warmup_s} s left out` : ''}:`,
-    ...(s.latency_withheld !== null ? [`    ${s.latency_withheld}`] : series_names.flatMap((name) => latency_lines(name, s.latency_us[name]))),
-    `  load generator: ${s.saturation.reason}`,
+    // A withheld latency says why itself; otherwise the verdict stands beside the numbers.
+    ...(s.latency_withheld !== null ? [`    ${s.latency_withheld}`]
+      : [...series_names.flatMap((name) => latency_lines(name, s.latency_us[name])), `  load generator: ${s.saturation.reason}`]),
     `  cpu: loadgen ${s.cpu.loadgen_cpu_s.toFixed(1)} s (${s.cpu.loadgen_cores_used.toFixed(2)} cores)`
       + (s.cpu.server_cpu_s !== null ? `, server pid ${s.cpu.server_pid} ${s.cpu.server_cpu_s.toFixed(1)} s (${s.cpu.server_cores_used!.toFixed(2)} cores, ${s.cpu.server_cpu_us_per_frame!.toFixed(2)} µs per delivered frame)` : '')
       + `; worker event-loop delay p99 worst ${ms(s.loop_delay_us.p99_worst)} ms, max ${ms(s.loop_delay_us.max)} ms`,
