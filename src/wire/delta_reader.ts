@@ -141,7 +141,11 @@ function same_ascii(s: string, bytes: Uint8Array, start: number, n: number): boo
   return true;
 }
 
-/** FNV-1a (32-bit) of bytes[start, start + n) if they are all ASCII, else -1. */
+/**
+ * FNV-1a of bytes[start, start + n), cut to 30 bits so that it is a small
+ * integer (a Map keyed by larger numbers boxes them: garbage per frame),
+ * if they are all ASCII; else -1. Collisions are caught by comparing bytes.
+ */
 function fnv1a_bytes_ascii(bytes: Uint8Array, start: number, n: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < start + n; i++) {
@@ -149,5 +153,5 @@ function fnv1a_bytes_ascii(bytes: Uint8Array, start: number, n: number): number 
     if (c >= 0x80) return -1;
     h = Math.imul(h ^ c, 0x01000193);
   }
-  return h >>> 0;
+  return h & 0x3fffffff;
 }
