@@ -90,7 +90,7 @@ export class FeedReport {
   /** Each open connection's reader flow now: lag, bytes in flight, its cap (for /metrics and /stats). */
   reader_flows_now(now_ms: number = Date.now()): { lag_ms: number; in_flight_bytes: number; cap_bytes: number }[] {
     const out = [];
-    for (const s of this.sessions) out.push({ lag_ms: s.flow.lag_now_ms(now_ms), in_flight_bytes: s.flow.in_flight, cap_bytes: s.flow.window_bytes });
+    for (const s of this.sessions) out.push({ lag_ms: s.flow.lag_now_ms(now_ms), in_flight_bytes: s.flow.in_flight, cap_bytes: s.flow.cap_bytes });
     return out;
   }
 
@@ -122,12 +122,12 @@ export class FeedReport {
       slow_closes_total: Object.fromEntries(c.slow_closes_total),
       reader_lag_ms: distribution(lag),
       in_flight_bytes: distribution(sessions.map((s) => s.flow.in_flight)),
-      in_flight_cap_bytes: distribution(sessions.map((s) => s.flow.window_bytes)),
+      in_flight_cap_bytes: distribution(sessions.map((s) => s.flow.cap_bytes)),
       buffered_bytes: { ...distribution(buffered), peak: this.buffered_bytes_peak() },
       slowest: slowest.map(({ s, lag_ms }) => ({
         session: s.id, remote_address: s.transport.remote_address, slow: s.slow, cause: s.slow_cause, policy: s.limits.slow_policy,
         reader_lag_ms: Math.round(lag_ms), last_probe_delay_ms: Math.round(s.flow.lag_ms), path_delay_ms: s.flow.min_delay_ms === Infinity ? null : s.flow.min_delay_ms,
-        in_flight_bytes: s.flow.in_flight, in_flight_cap_bytes: s.flow.window_bytes, read_bytes_per_s: Math.round(s.flow.rate_bytes_per_s),
+        in_flight_bytes: s.flow.in_flight, in_flight_cap_bytes: s.flow.cap_bytes, read_bytes_per_s: Math.round(s.flow.rate_bytes_per_s),
         stream_bytes_per_s: Math.round(s.gate.stream_bytes_per_s), acks: s.flow.acks_seen,
         buffered_bytes: s.transport.buffered_bytes(), buffered_bytes_max: s.buffered_bytes_max, episodes: s.slow_episodes,
         frames_sent: s.frames_sent, bytes_sent: s.bytes_sent,

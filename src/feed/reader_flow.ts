@@ -43,6 +43,13 @@ export const too_slow_samples_min = 3;
 export const eager_probes_per_interval_max = 4;
 /** A catch-up round smaller than this gives no capacity sample. */
 export const round_sample_bytes_min = 1024;
+/**
+ * A round read faster than this (beyond the path's delay) gives no capacity
+ * sample either: it fitted in what the reader absorbs at once (socket buffers,
+ * a read burst), so its time shows latency, not bandwidth. It counts as an
+ * instant round instead.
+ */
+export const round_transfer_ms_min = 20;
 /** Acknowledgements this close together after a silence count as one burst (burst_bytes). */
 export const burst_window_ms = 5;
 /** A path probe (nothing in flight, so the round trip alone) goes at most this often. */
@@ -80,6 +87,8 @@ export class ReaderFlow {
    * reader could take.
    */
   wire_factor = 1;
+  /** Consecutive catch-up rounds read at once (see round_transfer_ms_min): a reader that keeps up with them. */
+  instant_rounds = 0;
   /** Delay samples taken (one per acknowledgement that answered a probe). */
   lag_samples = 0;
   window_bytes: number;
@@ -160,9 +169,14 @@ export class ReaderFlow {
     this.round_wire_factor = this.wire_factor;
   }
 
-  /** More in flight than the window allows. */
+  /** The in-flight cap in force: the window, at most stream_cap_bytes, at least in_flight_bytes_min. */
+  get cap_bytes(): number {
+    return Math.max(this.limits.in_flight_bytes_min, Math.min(this.window_bytes, this.stream_cap_bytes));
+  }
+
+  /** More in flight than the cap allows. */
   over_window(): boolean {
-    return this.in_flight > Math.max(this.limits.in_flight_bytes_min, Math.min(this.window_bytes, this.stream_cap_bytes));
+    return this.in_flight > this.cap_bytes;
   }
 
   /** More in flight than in_flight_bytes_max: the cap holds whatever the reader's lag. */
@@ -316,8 +330,12 @@ export class ReaderFlow {
       const round_bytes = acked - this.round_start_bytes;
       this.round_start_bytes = -1;
       // A round of a few bytes (a Heartbeat) measures the path's delay, not the reader's bandwidth.
-      if (round_bytes >= round_sample_bytes_min) {
-        this.push_rate((round_bytes * 1000) / Math.max(1, now_ms - this.round_sent_ms - path_delay_ms) / this.round_wire_factor);
+      const transfer_ms = now_ms - this.round_sent_ms - path_delay_ms;
+      if (transfer_ms < round_transfer_ms_min) {
+        this.instant_rounds++;
+      } else if (round_bytes >= round_sample_bytes_min) {
+        this.instant_rounds = 0;
+        this.push_rate((round_bytes * 1000) / transfer_ms / this.round_wire_factor);
         this.resize_window();
       }
     }

@@ -336,8 +336,12 @@ export class Session implements SubscriptionOwner {
       if (frames[i].byteLength > largest.byteLength) largest = frames[i];
     }
     // Conflating catch-ups to a client that negotiated deflate go deflated: the flow measures them in wire terms.
-    this.compress_now = this.slow && this.probing && this.transport.deflate_ratio !== undefined && bytes >= compress_bytes_min;
-    this.flow.wire_factor = this.compress_now ? this.transport.deflate_ratio!(largest, now_ms) : 1;
+    const deflating = this.slow && this.probing && this.transport.deflate_ratio !== undefined;
+    this.compress_now = deflating && bytes >= compress_bytes_min;
+    // While it conflates, what is in flight is (mostly) deflated: a small uncompressed Status or
+    // Heartbeat does not make the reader's rate samples uncompressed ones.
+    if (this.compress_now) this.flow.wire_factor = this.transport.deflate_ratio!(largest, now_ms);
+    else if (!deflating) this.flow.wire_factor = 1;
     if (this.slow) this.flow.start_round(now_ms); // a catch-up round after everything was acknowledged: a capacity sample
     this.flow.on_sent(bytes);
     if (!this.slow) {

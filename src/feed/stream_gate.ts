@@ -12,8 +12,9 @@
 //
 // The reader can take the stream again when no probe is overdue and either
 // its measured capacity (ReaderFlow: catch-up rounds read, bytes over time)
-// exceeds what the stream needed with stream_capacity_headroom, or it has just
-// read a lag target's worth of the stream at once (a paused reader that
+// exceeds what the stream needed with stream_capacity_headroom, or it read
+// instant_rounds_min rounds in a row at once (too fast to measure), or it has
+// just read a lag target's worth of the stream at once (a paused reader that
 // resumed). Before the stream's rate is known: its latest probe came back
 // about as fast as the path allows.
 //
@@ -31,6 +32,8 @@ export const stream_stable_ms = 10_000;
 export const stream_rate_window_ms = 250;
 /** A conflating reader streams again only with this much more capacity than the stream needs. */
 export const stream_capacity_headroom = 1.25;
+/** Or after this many catch-up rounds in a row read at once (ReaderFlow.instant_rounds), answering within the gate. */
+export const instant_rounds_min = 5;
 
 export type ConflationCause = 'lag' | 'buffer';
 
@@ -87,11 +90,11 @@ export class StreamGate {
     if (flow === null) return true;
     if (flow.lagging(now_ms)) return false;
     const stream = this.stream_bytes_per_s;
-    if (stream === 0) {
-      const base = flow.min_delay_ms === Infinity ? 0 : flow.min_delay_ms;
-      return flow.lag_ms - base <= flow.lag_gate_ms;
-    }
+    const base = flow.min_delay_ms === Infinity ? 0 : flow.min_delay_ms;
+    const prompt = flow.lag_ms - base <= flow.lag_gate_ms;
+    if (stream === 0) return prompt;
     return flow.rate_bytes_per_s >= stream_capacity_headroom * stream
+      || (prompt && flow.instant_rounds >= instant_rounds_min)
       || flow.burst_bytes(now_ms) >= (stream * this.lag_target_ms) / 1000;
   }
 }

@@ -22,7 +22,7 @@ let last_sample_ms = -Infinity;
 export function deflate_ratio(frame: Uint8Array, now_ms: number): number {
   if (now_ms - last_sample_ms >= deflate_sample_interval_ms && frame.byteLength > 0) {
     last_sample_ms = now_ms;
-    const deflated = deflateRawSync(frame, { level: 1 }).byteLength;
+    const deflated = deflateRawSync(frame).byteLength; // zlib's default level, as uWS compresses
     ratio = ratio * (1 - sample_weight) + (frame.byteLength / Math.max(1, deflated)) * sample_weight;
   }
   return ratio;

@@ -21,6 +21,8 @@ import { ViewMirror } from '../helpers/view_mirror.js';
 const enc = new FrameEncoder();
 /** The proxy's receive buffer toward the feed (Linux doubles it): a thin client, not megabytes of slack. */
 const rcvbuf_bytes = 4096;
+/** A staleness sample taken this much later than asked measures this process's stall, not the feed. */
+const harness_late_ms_max = 200;
 const in_flight_bytes_max = 256 * 1024;
 
 function config(overrides: Partial<Config> = {}): Readonly<Config> {
@@ -137,25 +139,36 @@ describe('slow readers: bounded staleness through every buffer', () => {
 
     let staleness_max_ms = 0;
     const staleness: number[] = [];
+    // This process reads the sockets AND samples: when it is itself held up (a loaded CI machine,
+    // GC), the frames wait in its own socket and the sample measures the harness, not the feed.
+    // Such samples are left out and counted (the harness's own lag, reported beside the result).
+    let harness_late = 0;
     const until = Date.now() + 30_000;
     while (Date.now() < until) {
+      const asked = Date.now();
       await sleep(50);
+      if (Date.now() - asked > 50 + harness_late_ms_max) {
+        harness_late++;
+        await sleep(harness_late_ms_max); // let the frames that waited behind the stall be read
+        continue;
+      }
       const s = slow.staleness_ms();
       staleness.push(s);
       if (s > staleness_max_ms) staleness_max_ms = s;
     }
-    const session = [...all.feed_service.feed.sessions].find((s) => s.slow);
     staleness.sort((a, b) => a - b);
-    const summary = { rate_bytes_per_s: Math.round(rate), staleness_p50_ms: staleness[staleness.length >> 1], staleness_max_ms, conflated: slow.conflated_frames(), bytes: slow.bytes };
+    const summary = { rate_bytes_per_s: Math.round(rate), staleness_p50_ms: staleness[staleness.length >> 1], staleness_max_ms, conflated: slow.conflated_frames(), bytes: slow.bytes, harness_late };
+    expect(harness_late, `samples left out because this process was late: ${JSON.stringify(summary)}`).toBeLessThan(staleness.length / 10);
     expect(staleness_max_ms, JSON.stringify(summary)).toBeLessThanOrEqual(2000);
     expect(slow.close_code).toBeNull();
     expect(slow.conflated_frames(), 'it was conflated (else this test tested nothing)').toBeGreaterThan(5);
-    expect(session?.slow_cause).toBe('lag'); // the reader's own lag, not uWS's buffer, tripped it
+
     // /stats shows it as an operator would look for it: the slowest reader, its lag, what it has in flight, why.
-    const stats = all.feed_service.feed.slow_consumer_stats() as { conflation_episodes_by_cause_total: Record<string, number>; slowest: { cause: string; reader_lag_ms: number; in_flight_cap_bytes: number }[] };
+    const stats = all.feed_service.feed.slow_consumer_stats() as { conflation_episodes_by_cause_total: Record<string, number>; slowest: { episodes: number; in_flight_cap_bytes: number }[] };
     expect(stats.conflation_episodes_by_cause_total.lag).toBeGreaterThanOrEqual(1);
-    expect(stats.slowest[0].cause).toBe('lag');
-    expect(stats.slowest[0].in_flight_cap_bytes).toBeLessThan(64 * 1024); // its cap follows its rate, not the 240 KiB ceiling
+    expect(stats.conflation_episodes_by_cause_total.buffer ?? 0).toBe(0); // the reader's own lag tripped it, never uWS's buffer
+    const slow_entry = stats.slowest.find((x) => x.episodes > 0); // the fast readers never conflated
+    expect(slow_entry?.in_flight_cap_bytes).toBeLessThan(64 * 1024); // its cap follows its rate and the stream, not the 240 KiB ceiling
     expect(slow.mirror.violations).toEqual([]);
     for (const f of fast) {
       expect(f.mirror.violations).toEqual([]);

@@ -2,7 +2,7 @@
 // again, and how its tries back off while they keep failing.
 import { describe, expect, it } from 'vitest';
 import { ReaderFlow } from '../../src/feed/reader_flow.js';
-import { stream_capacity_headroom, stream_retry_ms_max, stream_retry_ms_min, stream_stable_ms, StreamGate } from '../../src/feed/stream_gate.js';
+import { instant_rounds_min, stream_capacity_headroom, stream_retry_ms_max, stream_retry_ms_min, stream_stable_ms, StreamGate } from '../../src/feed/stream_gate.js';
 
 const limits = { reader_lag_target_ms: 500, in_flight_bytes_min: 4096, in_flight_bytes_max: 240 * 1024, reader_probe_interval_ms: 100, reader_lag_ms_max: 5000 };
 
@@ -32,8 +32,8 @@ describe('StreamGate', () => {
     expect(gate.stream_bytes_per_s).toBe(100_000);
     gate.conflating('lag', 1000);
     expect(gate.may_stream(flow_with_round(10_000, 500), 2000)).toBe(false); // 20 KB/s
-    expect(gate.may_stream(flow_with_round(10_000, 10), 2000)).toBe(true); // 1 MB/s
-    const just = flow_with_round(Math.ceil(100 * stream_capacity_headroom * 10) + 100, 10);
+    expect(gate.may_stream(flow_with_round(30_000, 25), 2000)).toBe(true); // 1.2 MB/s
+    const just = flow_with_round(Math.ceil(100 * stream_capacity_headroom * 25) + 100, 25);
     expect(just.rate_bytes_per_s).toBeGreaterThan(100_000 * stream_capacity_headroom);
     expect(gate.may_stream(just, 2000)).toBe(true);
     expect(gate.may_stream(null, 2000)).toBe(true); // not probed: only the buffer's hysteresis decides
@@ -41,7 +41,7 @@ describe('StreamGate', () => {
 
   it('backs off while tries keep failing soon, and forgets after a stable stretch', () => {
     const gate = new StreamGate(0, 500);
-    const fast = flow_with_round(100_000, 1);
+    const fast = flow_with_round(100_000, 25);
     let now = 0;
     const waits: number[] = [];
     for (let i = 0; i < 8; i++) {
@@ -63,5 +63,22 @@ describe('StreamGate', () => {
     gate.streaming(now);
     gate.conflating('buffer', now + 1); // buffer episodes never back off
     expect(gate.may_stream(fast, now + 1)).toBe(true);
+  });
+
+  it('a round read at once shows latency, not bandwidth: no capacity sample, but enough of them in a row let it stream', () => {
+    const gate = new StreamGate(0, 500);
+    gate.streamed(100_000, 1000);
+    gate.conflating('lag', 1000);
+    const flow = new ReaderFlow(limits);
+    for (let i = 0; i < instant_rounds_min; i++) {
+      const t = 2000 + i * 10;
+      expect(gate.may_stream(flow, t)).toBe(false);
+      flow.start_round(t);
+      flow.on_sent(5000);
+      flow.on_pong(flow.probe(t).slice(), t + 2); // read within 2 ms: it fitted in the reader's buffers
+    }
+    expect(flow.rate_bytes_per_s).toBe(0); // no bandwidth was measured from them
+    expect(flow.instant_rounds).toBe(instant_rounds_min);
+    expect(gate.may_stream(flow, 3000)).toBe(true);
   });
 });
