@@ -44,10 +44,10 @@ export const eager_probes_per_interval_max = 4;
 /** A catch-up round smaller than this gives no capacity sample. */
 export const round_sample_bytes_min = 1024;
 /**
- * A round read faster than this (beyond the path's delay) gives no capacity
- * sample either: it fitted in what the reader absorbs at once (socket buffers,
- * a read burst), so its time shows latency, not bandwidth. It counts as an
- * instant round instead.
+ * A round read faster than this (beyond the path's delay) fitted in what the
+ * reader absorbs at once (socket buffers, a read burst): its time shows
+ * latency, not bandwidth, so its capacity sample is taken as if it had taken
+ * this long (a lower bound), and it counts as an instant round.
  */
 export const round_transfer_ms_min = 20;
 /** Acknowledgements this close together after a silence count as one burst (burst_bytes). */
@@ -231,6 +231,8 @@ export class ReaderFlow {
    * connection is conflating and waits for room, or is near its window).
    */
   probe_due(now_ms: number, eager: boolean): boolean {
+    // Bytes in flight with no probe outstanding: only a probe can ever show them read.
+    if (eager && this.probe_count === 0 && this.in_flight > 0) return true;
     if (this.bytes_sent === this.last_probe_offset || this.probe_count === probes_outstanding_max) return false;
     const since_ms = now_ms - this.last_probe_ms;
     if (since_ms >= this.limits.reader_probe_interval_ms) return true;
@@ -331,11 +333,11 @@ export class ReaderFlow {
       this.round_start_bytes = -1;
       // A round of a few bytes (a Heartbeat) measures the path's delay, not the reader's bandwidth.
       const transfer_ms = now_ms - this.round_sent_ms - path_delay_ms;
-      if (transfer_ms < round_transfer_ms_min) {
-        this.instant_rounds++;
-      } else if (round_bytes >= round_sample_bytes_min) {
-        this.instant_rounds = 0;
-        this.push_rate((round_bytes * 1000) / transfer_ms / this.round_wire_factor);
+      if (transfer_ms < round_transfer_ms_min) this.instant_rounds++;
+      else this.instant_rounds = 0;
+      if (round_bytes >= round_sample_bytes_min) {
+        // Read at once, it only shows a lower bound: as if it took round_transfer_ms_min.
+        this.push_rate((round_bytes * 1000) / Math.max(round_transfer_ms_min, transfer_ms) / this.round_wire_factor);
         this.resize_window();
       }
     }
