@@ -39,8 +39,6 @@ import { StreamGate, type ConflationCause } from './stream_gate.js';
 import { catch_up_trades_min, conflation_trades_max, type Subscription, type SubscriptionOwner } from './subscription.js';
 import { send_backpressure, send_dropped, send_ok, type ClientTransport } from './transport.js';
 
-/** A conflating connection gets a round of catch-ups at most this often (a tenth of the default lag target). */
-export const catch_up_round_interval_ms = 50;
 /** A connection's in-flight cap is at most this many lag targets of its stream (a fast reader that stalls). */
 const stream_cap_factor = 1.5;
 /** Smaller frames go uncompressed even to a lagging reader: deflate would save little and cost a call. */
@@ -98,8 +96,6 @@ export class Session implements SubscriptionOwner {
   private pending: Uint8Array[] = [];
   private pending_queued = false;
   private probe_pending = false;
-  /** Earliest time of the next catch-up round while conflating. */
-  private next_round_ms = 0;
   /** This flush's frames go deflated (a lagging reader that negotiated deflate). */
   private compress_now = false;
   private path_probe_pending = false;
@@ -230,10 +226,6 @@ export class Session implements SubscriptionOwner {
         this.stop_conflating(now_ms);
         return;
       }
-      // Rounds at most every catch_up_round_interval_ms: each is per-client work (an encode, a
-      // deflate) on the loop every fast reader shares; a reader this far behind gains little from more.
-      if (now_ms < this.next_round_ms) return;
-      this.next_round_ms = now_ms + catch_up_round_interval_ms;
     }
     for (const sub of this.subs.values()) {
       if (sub.mode !== 'accumulating') continue;
