@@ -178,10 +178,9 @@ describe('record, replay, book-at', () => {
     const end = Date.now() + 60_000;
     const at_tear = Object.fromEntries(symbols.map((s) => [s, book_at(torn_dir, end, s)]));
     expect(at_tear[symbols[0]].torn_tails).toBe(1);
-    // The cut lost events: of some symbol at least (the lost tail may hold none of one symbol's).
+    // Never past the whole recording (the cut may fall after the last event record, so it may lose none).
     const whole = Object.fromEntries(symbols.map((s) => [s, book_at(dir, end, s)]));
-    expect(symbols.every((s) => at_tear[s].seq <= whole[s].seq)).toBe(true);
-    expect(symbols.some((s) => at_tear[s].seq < whole[s].seq), JSON.stringify(symbols.map((s) => [at_tear[s].seq, whole[s].seq]))).toBe(true);
+    expect(symbols.every((s) => at_tear[s].seq <= whole[s].seq), JSON.stringify(symbols.map((s) => [at_tear[s].seq, whole[s].seq]))).toBe(true);
 
     const { replayed, replay } = await replay_into_new_feed({ ...config, recording_dir: torn_dir }, { loop: true, speed: 5 });
     void replay.play();
