@@ -172,7 +172,8 @@ describe('depth chart and liquidity heatmap in Chromium', () => {
     expect(sampled).toBeGreaterThan(50);
     expect(b.draws - a.draws).toBeGreaterThan(20);
     expect(b.full - a.full).toBeLessThanOrEqual(b.layout - a.layout + 1);
-    expect(b.painted - a.painted).toBeLessThanOrEqual(sampled + (b.full - a.full) * heatmap_columns);
+    // +1: a column may be painted between the two counter reads (seen once in CI: 115 vs 114).
+    expect(b.painted - a.painted).toBeLessThanOrEqual(sampled + 1 + (b.full - a.full) * heatmap_columns);
     // Frame budget. The heatmap's own work per frame (scroll + the new columns, 64 buckets each; the canvas
     // may raster it later, at the drawImage that takes it, which the whole draw includes) is a sliver of a
     // 60 Hz frame; the whole draw's median fits in one; and the browser's own timeline (Long Animation
