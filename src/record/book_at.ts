@@ -3,13 +3,14 @@
 // the rules replay uses), starting at the last checkpoint before T. Printed
 // as a table or JSON, with its (epoch, seq) and digest (src/book/digest.ts).
 // Cost: reads the recording from that checkpoint to T (at most
-// --record-checkpoint-interval-ms of it, plus a segment's head).
+// --record-checkpoint-interval-ms of it, plus a segment's head; an older
+// checkpoint only when a tear cut this symbol out of the newest).
 
 import { digest_of } from '../book/digest.js';
 import type { L2Snapshot } from '../book/types.js';
 import { decode_engine_reply } from '../wire/engine_codec.js';
 import { BookTracker } from './book_tracker.js';
-import { list_segments, RecordingError, RecordingReader, start_point } from './reader.js';
+import { list_segments, RecordingError, RecordingReader, start_points, type SegmentInfo, type StartPoint } from './reader.js';
 
 export interface BookAt {
   symbol: string;
@@ -31,10 +32,30 @@ export interface BookAt {
 export function book_at(dir: string, time_ms: number, symbol: string): BookAt {
   const segments = list_segments(dir);
   const time_ns = time_ms * 1e6;
+  let torn_tails = 0;
+  // The newest checkpoint first; an older one only when a tear cut this symbol out of it.
+  for (const from of start_points(segments, time_ns)) {
+    const found = book_from(segments, from, time_ns, symbol);
+    torn_tails = Math.max(torn_tails, found.torn_tails);
+    if (found.book === undefined) continue;
+    const snap = found.book.snapshot();
+    if (snap === null) {
+      throw new RecordingError(`${symbol} has no complete book at ${new Date(time_ms).toISOString()} (no snapshot of it recorded yet, or a gap since the last one)`);
+    }
+    return {
+      symbol, time_ms, as_of_ms: found.as_of_ns / 1e6, epoch: snap.epoch, seq: snap.seq, digest: digest_of(snap.bids, snap.asks),
+      last_trade_id: snap.last_trade_id, tick_size: snap.instrument.tick_size, lot_size: snap.instrument.lot_size,
+      bids: snap.bids, asks: snap.asks, torn_tails,
+    };
+  }
+  throw new RecordingError(`the recording holds nothing of ${symbol} at or before ${new Date(time_ms).toISOString()}`);
+}
+
+function book_from(segments: readonly SegmentInfo[], from: StartPoint, time_ns: number, symbol: string) {
   const reader = new RecordingReader(segments);
   const tracker = new BookTracker();
   let as_of_ns = 0;
-  for (const r of reader.records(start_point(segments, time_ns))) {
+  for (const r of reader.records(from)) {
     if (r.recv_ns > time_ns) break;
     const dot = r.subject.lastIndexOf('.');
     if (r.subject.slice(dot + 1) !== symbol) continue;
@@ -52,17 +73,7 @@ export function book_at(dir: string, time_ms: number, symbol: string): BookAt {
     }
     as_of_ns = r.recv_ns;
   }
-  const b = tracker.books.get(symbol);
-  if (b === undefined) throw new RecordingError(`the recording holds nothing of ${symbol} at or before ${new Date(time_ms).toISOString()}`);
-  const snap = b.snapshot();
-  if (snap === null) {
-    throw new RecordingError(`${symbol} has no complete book at ${new Date(time_ms).toISOString()} (no snapshot of it recorded yet, or a gap since the last one)`);
-  }
-  return {
-    symbol, time_ms, as_of_ms: as_of_ns / 1e6, epoch: snap.epoch, seq: snap.seq, digest: digest_of(snap.bids, snap.asks),
-    last_trade_id: snap.last_trade_id, tick_size: snap.instrument.tick_size, lot_size: snap.instrument.lot_size,
-    bids: snap.bids, asks: snap.asks, torn_tails: reader.stats.torn_tails,
-  };
+  return { book: tracker.books.get(symbol), as_of_ns, torn_tails: reader.stats.torn_tails };
 }
 
 /** A two-sided table, best levels on the first row. */

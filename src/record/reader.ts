@@ -56,6 +56,17 @@ export interface StartPoint { segment: number; offset: number }
  * leave entries pointing into a torn tail: those are passed over.)
  */
 export function start_point(segments: readonly SegmentInfo[], time_ns: number): StartPoint {
+  return start_points(segments, time_ns).next().value as StartPoint;
+}
+
+/**
+ * Every place to start reading for `time_ns`, best first: the intact
+ * checkpoints at or before it, newest first, then the start of the recording.
+ * A checkpoint is several records (one per book) and only its first is
+ * indexed, so a tear can cut one after its first book: a reader missing a
+ * book from one start point takes the next (book_at.ts).
+ */
+export function* start_points(segments: readonly SegmentInfo[], time_ns: number): Generator<StartPoint> {
   const candidates: StartPoint[] = [];
   scan: for (let s = 0; s < segments.length; s++) {
     let entries;
@@ -70,9 +81,9 @@ export function start_point(segments: readonly SegmentInfo[], time_ns: number): 
     }
   }
   for (let i = candidates.length - 1; i >= 0; i--) {
-    if (record_intact(segments[candidates[i].segment].path, candidates[i].offset)) return candidates[i];
+    if (record_intact(segments[candidates[i].segment].path, candidates[i].offset)) yield candidates[i];
   }
-  return { segment: 0, offset: header_bytes };
+  yield { segment: 0, offset: header_bytes };
 }
 
 function record_intact(path: string, offset: number): boolean {

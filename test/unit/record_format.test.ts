@@ -1,17 +1,21 @@
 // Recording files (src/record): records round-trip; a torn tail (cut short
 // or corrupted) is detected and skipped with everything before it read;
 // rotation by size keeps the directory under its bound; checkpoints are
-// indexed and start_point finds the last one before a time; the book tracker
+// indexed and start_point finds the last one before a time, and book_at goes
+// back a checkpoint when a tear cut its book out of the newest; the book tracker
 // rebuilds the engine's book from generated batches.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generate_event_batches } from '../../src/engine/engine.js';
+import { digest_of } from '../../src/book/digest.js';
+import { book_at } from '../../src/record/book_at.js';
 import { decode_record, encode_record, header_bytes } from '../../src/record/format.js';
 import { BookTracker } from '../../src/record/book_tracker.js';
 import { list_segments, RecordingReader, start_point } from '../../src/record/reader.js';
 import { RecordingWriter } from '../../src/record/writer.js';
+import { encode_snapshot_reply } from '../../src/wire/engine_codec.js';
 import { test_config } from '../helpers/service.js';
 
 const dirs: string[] = [];
@@ -136,6 +140,53 @@ describe('record format', () => {
     expect(first.done).toBe(false);
     expect(first.value!.recv_ns).toBe(1e18 + 30e6);
     expect(start_point(segs, 0)).toEqual({ segment: 0, offset: header_bytes });
+  });
+});
+
+describe('book_at across a torn checkpoint', () => {
+  it('a tear after the first book of the newest checkpoint: the other book comes from the checkpoint before it', () => {
+    const config = test_config({ symbols: ['BTC-USD', 'ETH-USD'], seed: 5 });
+    const batches = generate_event_batches(config, { orders: 600, epoch: 7 });
+    const dir = temp_dir();
+    const w = new RecordingWriter(dir, limits, () => {});
+    const tracker = new BookTracker();
+    const instrument = (symbol: string) => ({ symbol, tick_size: '0.01', lot_size: '0.001', price_decimals: 2, size_decimals: 3 });
+    let t_ns = 1e18;
+    const checkpoint = (): number[] => {
+      const offsets: number[] = [];
+      let first = true;
+      for (const b of tracker.books.values()) {
+        b.instrument = instrument(b.symbol);
+        w.flush();
+        offsets.push(statSync(list_segments(dir)[0].path).size);
+        w.append(`${config.subject_prefix}.book.${b.symbol}`, encode_snapshot_reply(b.snapshot()!), (t_ns += 1e6), first);
+        first = false;
+      }
+      return offsets;
+    };
+    const half = Math.floor(batches.length / 2);
+    for (const b of batches.slice(0, half)) {
+      tracker.on_batch(b.bytes);
+      w.append(b.subject, b.bytes, (t_ns += 1e6));
+    }
+    checkpoint();
+    for (const b of batches.slice(half)) {
+      tracker.on_batch(b.bytes);
+      w.append(b.subject, b.bytes, (t_ns += 1e6));
+    }
+    const [, second_book] = checkpoint();
+    w.close();
+    const want = Object.fromEntries([...tracker.books.values()].map((b) => [b.symbol, b.snapshot()!]));
+    // Cut in the middle of the newest checkpoint's second book: its first book is intact and indexed.
+    truncateSync(list_segments(dir)[0].path, second_book + 20);
+    const second_symbol = [...tracker.books.keys()][1];
+    for (const symbol of tracker.books.keys()) {
+      const b = book_at(dir, t_ns / 1e6 + 1000, symbol);
+      expect(b.torn_tails).toBe(1);
+      expect([b.seq, b.digest]).toEqual([want[symbol].seq, digest_of(want[symbol].bids, want[symbol].asks)]);
+    }
+    // The recovered book came from older records than the intact one: the checkpoint before.
+    expect(book_at(dir, t_ns / 1e6 + 1000, second_symbol).as_of_ms).toBeLessThan(t_ns / 1e6 - 1);
   });
 });
 
