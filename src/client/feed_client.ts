@@ -37,7 +37,8 @@ import { error_code } from '../wire/codes.js';
 import type {
   ClientMsg, ErrorMsg, PongMsg, ServerMsg, SnapshotMsg, StatusMsg, TradeAggregateRec, TradeRec,
 } from '../wire/feed_types.js';
-import { FrameEncoder, decode_server_frame } from '../wire/feed_codec.js';
+import { decode_server_frame } from '../wire/feed_decoder.js';
+import { FrameEncoder } from '../wire/feed_encoder.js';
 import { DeltaReader, body_delta } from '../wire/delta_reader.js';
 import type { HopHistograms, HopRecorder } from '../metrics/hop_histograms.js';
 import type { Verdict } from './book.js';

@@ -15,7 +15,7 @@ import { count_by, new_feed_counters, type FeedCounters } from './counters.js';
 import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
 import { close_code, depths_allowed } from '../wire/codes.js';
-import { FrameEncoder } from '../wire/feed_codec.js';
+import { FrameEncoder } from '../wire/feed_encoder.js';
 import { Session, type SessionLimits, type SlowPolicy } from './session.js';
 import { Subscription } from './subscription.js';
 import { ResumeHistory } from './resume_history.js';

@@ -14,7 +14,7 @@ import type { L2Book } from '../book/l2_book.js';
 import { BookView, ViewLevels } from '../book/view.js';
 import { side_bid, type L2Level } from '../book/types.js';
 import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
-import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_codec.js';
+import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_encoder.js';
 import { now_ns } from '../util/clock.js';
 import { ChangeLog } from './change_log.js';
 import type { GroupedSource } from './grouped_source.js';

@@ -17,9 +17,8 @@
 // aggregate (conflated frames only) is decoded into a new object.
 // Valid until the next read(); not reentrant (one reader per client).
 import { side_bid, type Side } from '../book/types.js';
-import {
-  decode_aggregate, delta_slot, open_frame_in, symbol_cache_entries_max, trade_bytes, trade_into, trade_vector,
-} from './feed_codec.js';
+import { decode_aggregate, open_frame_in, trade_into, trade_vector } from './feed_decoder.js';
+import { delta_slot, symbol_cache_entries_max, trade_bytes } from './feed_slots.js';
 import { symbol_bytes_max, type TradeAggregateRec, type TradeRec } from './feed_types.js';
 import { FlatbufferReader, TableRef } from './flatbuffer_reader.js';
 import { level_bytes } from './flatbuffer_write.js';
@@ -66,7 +65,7 @@ export class DeltaReader {
     r.reset_copy(bytes, copy_bytes_max);
     const type = open_frame_in(r, this.frame_t, this.body_t);
     if (type !== Body.Delta) return type;
-    // The order of decode_delta (feed_codec.ts), so a frame fails here iff it fails there.
+    // The order of decode_delta (feed_decoder.ts), so a frame fails here iff it fails there.
     const t = this.body_t;
     this.symbol = this.read_symbol(t);
     this.depth = r.u16(t, delta_slot.depth);

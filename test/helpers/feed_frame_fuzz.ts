@@ -2,7 +2,7 @@
 // them (random, truncated, bit-flipped, overwritten, spliced), shared by the
 // decoder fuzz test and the test that the SDK's DeltaReader refuses and reads
 // exactly what decode_server_frame does. Test code; seeded by the caller.
-import { FrameEncoder } from '../../src/wire/feed_codec.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 
 /** One valid frame of every body, server and client. */
 export function corpus(): Uint8Array[] {

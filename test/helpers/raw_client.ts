@@ -7,7 +7,8 @@
 // violation, since the server must never send a wrong frame.
 import WebSocket from 'ws';
 import { ClientBook } from '../../src/client/book.js';
-import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
+import { decode_server_frame } from '../../src/wire/feed_decoder.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import type { ClientMsg, ErrorMsg, ServerMsg, SnapshotMsg } from '../../src/wire/feed_types.js';
 import { view_key } from '../../src/util/symbol.js';
 

@@ -9,7 +9,7 @@
 // frame (recomputed with the BigInt implementation written from
 // docs/PROTOCOL.md), never crossed, and trade ids contiguous from the first
 // trade seen (an aggregate must cover exactly the ids it claims).
-import { decode_server_frame } from '../../src/wire/feed_codec.js';
+import { decode_server_frame } from '../../src/wire/feed_decoder.js';
 import type { ServerMsg, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
 import { side_bid, type L2Level, type Side } from '../../src/book/types.js';
 import { view_key } from '../../src/util/symbol.js';

@@ -13,7 +13,7 @@ import type { Config } from '../../src/config.js';
 import type { Session } from '../../src/feed/session.js';
 import { conflation_trades_max } from '../../src/feed/subscription.js';
 import { close_code } from '../../src/wire/codes.js';
-import { FrameEncoder } from '../../src/wire/feed_codec.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
 import { ViewMirror, type MirrorView } from '../helpers/view_mirror.js';
 

@@ -6,7 +6,8 @@ import * as flatbuffers from 'flatbuffers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { error_code } from '../../src/wire/codes.js';
-import { decode_client_frame, decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
+import { decode_client_frame, decode_server_frame } from '../../src/wire/feed_decoder.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import {
   resume_names, symbol_bytes_max, symbols_per_message_max, type ClientMsg, type DeltaMsg, type ServerMsg, type SnapshotMsg,
   type TradeAggregateRec, type TradeRec,

@@ -6,7 +6,8 @@
 // (DEPTHCAST_FUZZ_SEED picks another seed).
 import { describe, expect, it } from 'vitest';
 import { error_code } from '../../src/wire/codes.js';
-import { decode_client_frame, decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
+import { decode_client_frame, decode_server_frame } from '../../src/wire/feed_decoder.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { WireError } from '../../src/wire/wire_error.js';
 import { seeded_random } from '../../src/util/random.js';
 import { corpus, mutate } from '../helpers/feed_frame_fuzz.js';

@@ -12,7 +12,7 @@ import { session_pending_frames_max, type Session } from '../../src/feed/session
 import { conflation_trades_max } from '../../src/feed/subscription.js';
 import { send_backpressure, send_dropped, send_ok, type ClientTransport } from '../../src/feed/transport.js';
 import { close_code } from '../../src/wire/codes.js';
-import { FrameEncoder } from '../../src/wire/feed_codec.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
 import { expected_aggregate, ViewMirror, type MirrorView } from '../helpers/view_mirror.js';
 
