@@ -30,6 +30,15 @@ state = {"rate": 0.0, "paused": False, "stop": False}
 lock = threading.Lock()
 
 
+def shut_both(a, b):
+    """One side ended: end the other too, so each end sees the close."""
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def pipe_unthrottled(src, dst):
     try:
         while True:
@@ -40,11 +49,7 @@ def pipe_unthrottled(src, dst):
     except OSError:
         pass
     finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_both(src, dst)
 
 
 def pipe_throttled(up, client):
@@ -72,11 +77,7 @@ def pipe_throttled(up, client):
     except OSError:
         pass
     finally:
-        for s in (up, client):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_both(up, client)
 
 
 def serve(listener, upstream_port, rcvbuf):
