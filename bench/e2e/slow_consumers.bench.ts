@@ -33,25 +33,22 @@
 //
 // Run: npx tsx bench/e2e/slow_consumers.bench.ts [--quick] [--rate N] [--clients N]
 //      [--rounds N] [--window-s N] [--rss-clients N] [--rss-s N] [--skip-latency] [--skip-rss] [--no-pin]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { build, type Histogram } from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { now_ns } from '../../src/util/clock.js';
 import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
-import { free_port, process_rss_bytes } from '../../src/util/host.js';
+import { process_rss_bytes } from '../../src/util/host.js';
 import { cpu_seconds } from './harness/orchestrate.js';
 import { median, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
 import { estimate_clock_offset } from './harness/clock_offset.js';
+import { pin_self, start_depthcast, taskset_exists, type ServerProcess } from './harness/server_process.js';
 
 const argv = process.argv.slice(2);
 
 
-const repo_root = fileURLToPath(new URL('../..', import.meta.url));
 const rate = arg('--rate', 20_000);
 const clients_count = arg('--clients', 50);
 const paused_share = 0.1;
@@ -64,7 +61,7 @@ const rss_fast_clients = 10;
 const settle_ms = 2000;
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
 /** Pinning (the default) keeps server and clients off each other's core; --no-pin lets the scheduler place them (a busy shared machine). */
-const pin = !argv.includes('--no-pin') && (existsSync('/usr/bin/taskset') || existsSync('/bin/taskset'));
+const pin = !argv.includes('--no-pin') && taskset_exists;
 const server_core = 0;
 const client_core = 1;
 const enc = new FrameEncoder();
@@ -72,38 +69,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- the server, in its own process ----
 
-interface ServerProcess {
-  child: ChildProcess;
-  pid: number;
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function start_server(): Promise<ServerProcess> {
-  const port = await free_port();
-  const node_args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--rate', String(rate),
-    '--symbols', symbols.join(','), '--no-ui', '--log-level', 'warn'];
-  const child = pin
-    ? spawn('taskset', ['-c', String(server_core), process.execPath, ...node_args], { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(process.execPath, node_args, { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the server did not become healthy within 30 s');
-    await sleep(100);
-  }
-  return {
-    child, pid: child.pid!, port,
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
+const start_server = (): Promise<ServerProcess> => start_depthcast(['--rate', String(rate), '--symbols', symbols.join(',')], pin ? server_core : null);
 
 /** CPU used by the server process (every thread) and by this process, as a share of one core, between two take()s. */
 class CpuMeter {
@@ -446,7 +412,7 @@ async function rss_phase(): Promise<Record<string, unknown>> {
 
 // ---- main ----
 
-if (pin) execFileSync('taskset', ['-a', '-cp', String(client_core), String(process.pid)], { stdio: 'ignore' });
+if (pin) pin_self(client_core);
 const result: Record<string, unknown> = {
   command: `npx tsx bench/e2e/slow_consumers.bench.ts ${argv.join(' ')}`.trim(),
   quick, engine_rate_orders_per_s: rate, symbols,

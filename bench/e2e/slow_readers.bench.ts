@@ -15,7 +15,10 @@
 //    Goal: p99 <= 1 s at every rate with the reader flow.
 // 2. Cost to everybody else: fast readers' engine->receive p99 with 10% slow
 //    readers (1/5 rate) against none, alternating windows in one server
-//    process. Goal: ratio <= 1.1.
+//    process. Goal: ratio <= 1.1. Run again with buffer-only detection as the
+//    control (slow readers present, no server work for them within a window):
+//    that ratio is the harness's share. Each window also reports this
+//    process's event-loop delay and the server's and proxies' CPU.
 // 3. Memory per slow reader: (server RSS growth + the kernel's send queues of
 //    their sockets) / readers, for --rss-readers readers at 1/20. Goal <= 512 KB.
 //
@@ -24,23 +27,24 @@
 // bench/results/slow_readers.json and an SVG chart in slow_readers.html.
 //
 // Run: npx tsx bench/e2e/slow_readers.bench.ts [--quick] [--rate N] [--duration-s N] [--pause-s N]
-//      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N] [--depth 0|10|50]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+//      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N] [--depth 0|10|50] [--only-fast-cost]
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { build, type Histogram } from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { kernel_send_queues } from '../../src/server/kernel_queues.js';
 import { now_ns } from '../../src/util/clock.js';
-import { free_port, process_rss_bytes } from '../../src/util/host.js';
+import { process_rss_bytes } from '../../src/util/host.js';
 import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
 import { ThrottleProxy } from '../../test/helpers/throttle_proxy.js';
 import { results_dir, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
 import { estimate_clock_offset } from './harness/clock_offset.js';
+import { cpu_seconds } from './harness/orchestrate.js';
+import { has_flag } from '../../src/util/flags.js';
+import { pin_self, start_depthcast, taskset_exists, type ServerProcess } from './harness/server_process.js';
 
-const repo_root = fileURLToPath(new URL('../..', import.meta.url));
 const rate = arg('--rate', 2000);
 const duration_s = arg('--duration-s', quick ? 12 : 30);
 const pause_s = arg('--pause-s', quick ? 5 : 15);
@@ -50,6 +54,7 @@ const fast_readers = arg('--fast-readers', 18);
 const window_s = arg('--window-s', quick ? 4 : 8);
 const rounds = arg('--rounds', quick ? 1 : 2);
 const fractions = [2, 5, 20];
+const only_fast_cost = has_flag(process.argv.slice(2), '--only-fast-cost');
 /** The readers' view depth (0 = full book, the heaviest stream); results go to slow_readers[_depthN].json. */
 const depth = arg('--depth', 0);
 const result_name = depth === 0 ? 'slow_readers' : `slow_readers_depth${depth}`;
@@ -57,7 +62,7 @@ const rcvbuf_bytes = 4096;
 const sample_ms = 50;
 const live_staleness_ms = 500;
 const symbols = ['BTC-USD', 'ETH-USD'];
-const pin = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
+const pin = taskset_exists;
 const enc = new FrameEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -67,39 +72,10 @@ const modes = [
 ] as const;
 type ModeName = (typeof modes)[number]['name'];
 
-if (pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
+if (pin) pin_self(1);
 
-interface ServerProcess {
-  child: ChildProcess;
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function start_server(probe_interval_ms: number): Promise<ServerProcess> {
-  const port = await free_port();
-  const node_args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--rate', String(rate),
-    '--symbols', symbols.join(','), '--no-ui', '--log-level', 'warn', '--reader-probe-interval-ms', String(probe_interval_ms)];
-  const child = pin
-    ? spawn('taskset', ['-c', '0', process.execPath, ...node_args], { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(process.execPath, node_args, { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the server did not become healthy within 30 s');
-    await sleep(100);
-  }
-  return {
-    child, port,
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
+const start_server = (probe_interval_ms: number): Promise<ServerProcess> => start_depthcast(
+  ['--rate', String(rate), '--symbols', symbols.join(','), '--reader-probe-interval-ms', String(probe_interval_ms)], pin ? 0 : null);
 
 /** Server clock − ours (ns). */
 async function clock_offset_ns(port: number): Promise<number> {
@@ -245,8 +221,55 @@ async function staleness_run(mode: (typeof modes)[number]): Promise<Record<strin
 
 // ---- 2. fast readers' p99 with 10% slow readers vs none ----
 
-async function fast_cost_run(): Promise<Record<string, unknown>> {
-  const server = await start_server(100);
+/**
+ * What one kind of window (with slow readers, or without) cost: the fast
+ * readers' latency, and beside it the harness's own share: this process's
+ * event-loop delay (every reader is decoded here) and the CPU the proxies and
+ * the server used, per second of window.
+ */
+class WindowCost {
+  readonly latency = new_histogram();
+  readonly loop_delay = monitorEventLoopDelay({ resolution: 1 });
+  seconds = 0;
+  server_cpu_s = 0;
+  proxies_cpu_s = 0;
+
+  measure_window(fast: Reader[], window_ms: number, server_pid: number, proxy_pids: number[]): Promise<void> {
+    const server_0 = cpu_seconds(server_pid);
+    const proxies_0 = proxy_pids.reduce((t, pid) => t + cpu_seconds(pid), 0);
+    for (const f of fast) f.latency = this.latency;
+    this.loop_delay.enable();
+    return sleep(window_ms).then(() => {
+      this.loop_delay.disable();
+      for (const f of fast) f.latency = null;
+      this.seconds += window_ms / 1000;
+      this.server_cpu_s += cpu_seconds(server_pid) - server_0;
+      this.proxies_cpu_s += proxy_pids.reduce((t, pid) => t + cpu_seconds(pid), 0) - proxies_0;
+    });
+  }
+
+  summary(): Record<string, number> {
+    const h = this.latency;
+    return {
+      samples: h.totalCount, p50_us: h.getValueAtPercentile(50), p99_us: h.getValueAtPercentile(99), max_us: h.maxValue,
+      // The monitor's samples include its own 1 ms period: what is beyond it is the delay.
+      harness_loop_delay_p50_us: Math.max(0, round(this.loop_delay.percentile(50) / 1000 - 1000, 0)),
+      harness_loop_delay_p99_us: Math.max(0, round(this.loop_delay.percentile(99) / 1000 - 1000, 0)),
+      server_cpu_share: round(this.server_cpu_s / this.seconds, 3), proxies_cpu_share: round(this.proxies_cpu_s / this.seconds, 3),
+    };
+  }
+}
+
+/**
+ * Fast readers beside 10% slow ones (1/5 rate, through proxies) against none,
+ * alternating windows in one server process. With the reader flow (the cost
+ * of the server's work for them: probes, catch-up rounds) and with buffer-only
+ * detection (the slow readers are there, the server just sends to them as to
+ * anyone until their buffers fill, which takes longer than a window): the
+ * second ratio is the harness's own share (proxies, decoding, sends).
+ */
+async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<string, unknown>> {
+  const server = await start_server(mode.probe_interval_ms);
   const proxies: ThrottleProxy[] = [];
   try {
     const offset = await clock_offset_ns(server.port);
@@ -255,40 +278,47 @@ async function fast_cost_run(): Promise<Record<string, unknown>> {
     for (let i = 0; i < fast_readers; i++) fast.push(await Reader.open(`ws://127.0.0.1:${server.port}/ws`, offset));
     await sleep(2000);
     const slow_count = Math.max(1, Math.round(fast_readers / 9)); // 10% of all readers
-    const with_slow = new_histogram();
-    const without = new_histogram();
+    const with_slow = new WindowCost();
+    const without = new WindowCost();
     for (let round_i = 0; round_i < rounds; round_i++) {
       for (const slow_first of [round_i % 2 === 0, round_i % 2 !== 0]) {
         const slow: Reader[] = [];
+        const window_proxies: ThrottleProxy[] = [];
         if (slow_first) {
           for (let i = 0; i < slow_count; i++) {
             const proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, sub_rate / 5);
             proxies.push(proxy);
+            window_proxies.push(proxy);
             slow.push(await Reader.open(proxy.url, offset));
           }
           await sleep(3000); // their snapshots read, their conflation settled
         } else {
           await sleep(1000);
         }
-        const h = slow_first ? with_slow : without;
-        for (const f of fast) f.latency = h;
-        await sleep(window_s * 1000);
-        for (const f of fast) f.latency = null;
+        await (slow_first ? with_slow : without).measure_window(fast, window_s * 1000, server.pid, window_proxies.map((p) => p.pid));
         for (const s of slow) s.ws.terminate();
       }
     }
     for (const f of fast) f.ws.terminate();
-    const p99 = (h: Histogram) => h.getValueAtPercentile(99);
+    const p99 = (w: WindowCost) => w.latency.getValueAtPercentile(99);
     return {
-      fast_readers, slow_readers: slow_count, window_s, rounds,
-      without_slow: { samples: without.totalCount, p50_us: without.getValueAtPercentile(50), p99_us: p99(without), max_us: without.maxValue },
-      with_slow: { samples: with_slow.totalCount, p50_us: with_slow.getValueAtPercentile(50), p99_us: p99(with_slow), max_us: with_slow.maxValue },
+      mode: mode.name, fast_readers, slow_readers: slow_count, window_s, rounds,
+      without_slow: without.summary(), with_slow: with_slow.summary(),
       p99_ratio: round(p99(with_slow) / p99(without), 3),
     };
   } finally {
     for (const p of proxies) p.close();
     await server.stop();
   }
+}
+
+async function fast_cost_both(): Promise<Record<ModeName, Record<string, unknown>>> {
+  const out = {} as Record<ModeName, Record<string, unknown>>;
+  for (const mode of modes) {
+    process.stderr.write(`fast readers beside slow ones: ${mode.name}…\n`);
+    out[mode.name] = await fast_cost_run(mode);
+  }
+  return out;
 }
 
 // ---- 3. memory per slow reader ----
@@ -300,14 +330,14 @@ async function memory_run(mode: (typeof modes)[number]): Promise<Record<string, 
     const offset = await clock_offset_ns(server.port);
     const sub_rate = await subscription_rate(server.port, offset);
     // The server's own drift over the same time, without the readers, is subtracted.
-    const rss_0 = process_rss_bytes(server.child.pid!) ?? 0;
+    const rss_0 = process_rss_bytes(server.pid) ?? 0;
     await sleep(rss_s * 1000);
-    const rss_1 = process_rss_bytes(server.child.pid!) ?? 0;
+    const rss_1 = process_rss_bytes(server.pid) ?? 0;
     proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, sub_rate / 20);
     const readers: Reader[] = [];
     for (let i = 0; i < rss_readers; i++) readers.push(await Reader.open(proxy.url, offset));
     await sleep(rss_s * 1000);
-    const rss_2 = process_rss_bytes(server.child.pid!) ?? 0;
+    const rss_2 = process_rss_bytes(server.pid) ?? 0;
     const kernel = kernel_send_queues(server.port).map((q) => q.send_queue_bytes);
     const kernel_total = kernel.reduce((n, q) => n + q, 0);
     for (const r of readers) r.ws.terminate();
@@ -361,13 +391,18 @@ function chart(staleness: Record<ModeName, Record<string, unknown>>): string {
 
 // ---- main ----
 
+// --only-fast-cost: phase 2 alone, printed and not written (the results file always holds a whole run).
+if (only_fast_cost) {
+  const fast_cost = await fast_cost_both();
+  process.stdout.write(`${JSON.stringify({ fast_cost }, null, 2)}\n`);
+  process.exit(0);
+}
 const staleness = {} as Record<ModeName, Record<string, unknown>>;
 for (const mode of modes) {
   process.stderr.write(`staleness: ${mode.name}…\n`);
   staleness[mode.name] = await staleness_run(mode);
 }
-process.stderr.write('fast readers beside slow ones…\n');
-const fast_cost = await fast_cost_run();
+const fast_cost = await fast_cost_both();
 const memory = {} as Record<ModeName, Record<string, unknown>>;
 for (const mode of modes) {
   process.stderr.write(`memory: ${mode.name}…\n`);
@@ -377,7 +412,8 @@ const flow = staleness.reader_flow as { readers: Record<string, { p99_ms: number
 const goals = {
   staleness_p99_ms_max_reader_flow: Math.max(...Object.values(flow.readers).map((r) => r.p99_ms), flow.paused.staleness_after_resume.p99_ms),
   staleness_goal_ms: 1000,
-  fast_p99_ratio: (fast_cost as { p99_ratio: number }).p99_ratio,
+  fast_p99_ratio: (fast_cost.reader_flow as { p99_ratio: number }).p99_ratio,
+  fast_p99_ratio_buffer_only_control: (fast_cost.buffer_only as { p99_ratio: number }).p99_ratio,
   fast_p99_ratio_goal: 1.1,
   memory_per_slow_reader_bytes: (memory.reader_flow as { per_reader_bytes: number }).per_reader_bytes,
   memory_per_slow_reader_goal_bytes: 512 * 1024,

@@ -29,6 +29,11 @@ export class ThrottleProxy {
     return answered.proxy;
   }
 
+  /** The proxy's process (benches read its CPU time). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   get url(): string {
     return `ws://127.0.0.1:${this.port}/ws`;
   }

@@ -1,0 +1,57 @@
+// `depthcast all` (engine + feed + uWS in one process) as a child process for
+// the end-to-end benches that drive it over real TCP, pinned to a core when
+// `taskset` exists so that the bench's own clients (pinned to the other core)
+// do not share its CPU. Resolves once /health answers 200.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { free_port } from '../../../src/util/host.js';
+
+const repo_root = fileURLToPath(new URL('../../..', import.meta.url));
+const healthy_timeout_ms = 30_000;
+const stop_timeout_ms = 5000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const taskset_exists = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  /** SIGTERM, then SIGKILL after 5 s. */
+  stop(): Promise<void>;
+}
+
+/** `depthcast all --port <free> ...args`, on `core` when given. */
+export async function start_depthcast(args: readonly string[], core: number | null): Promise<ServerProcess> {
+  const port = await free_port();
+  const node_args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--no-ui', '--log-level', 'warn', ...args];
+  const child = core !== null
+    ? spawn('taskset', ['-c', String(core), process.execPath, ...node_args], { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(process.execPath, node_args, { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + healthy_timeout_ms;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`the server did not become healthy within ${healthy_timeout_ms / 1000} s`);
+    }
+    await sleep(100);
+  }
+  return {
+    child, pid: child.pid!, port,
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(stop_timeout_ms)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Pins this process (every thread) to `core`. */
+export function pin_self(core: number): void {
+  execFileSync('taskset', ['-a', '-cp', String(core), String(process.pid)], { stdio: 'ignore' });
+}
