@@ -46,6 +46,40 @@ export function new_feed_counters(): FeedCounters {
   };
 }
 
+/** One symbol's ingest and recovery counts (SymbolFeed.stats; /stats shows them per symbol). */
+export interface SymbolFeedStats {
+  /** Every bus message heard for the symbol (batches and heartbeats, live or recovering): flat means the engine is silent. */
+  messages: number;
+  batches: number;
+  events: number;
+  duplicates_skipped: number;
+  stale_epoch_skipped: number;
+  gaps: number;
+  recoveries: number;
+  bad_messages: number;
+  snapshot_requests: number;
+  snapshot_failures: number;
+  engine_heartbeats: number;
+  /** Resets done from the stream (latest snapshot + replay), not the engine. */
+  stream_recoveries: number;
+  /** Live books topped up from the stream without a reset (views kept streaming). */
+  stream_fills: number;
+  /** Stream attempts that failed (no answer, no snapshot, a hole): the next step was the engine or a retry. */
+  stream_failures: number;
+  stream_replayed_batches: number;
+  /** Duration (ms) and bytes read (snapshot + replayed batches, or the engine's reply) of the last reset. */
+  last_recovery_ms: number;
+  last_recovery_bytes: number;
+}
+
+export function new_symbol_feed_stats(): SymbolFeedStats {
+  return {
+    messages: 0, batches: 0, events: 0, duplicates_skipped: 0, stale_epoch_skipped: 0, gaps: 0,
+    recoveries: 0, bad_messages: 0, snapshot_requests: 0, snapshot_failures: 0, engine_heartbeats: 0,
+    stream_recoveries: 0, stream_fills: 0, stream_failures: 0, stream_replayed_batches: 0, last_recovery_ms: 0, last_recovery_bytes: 0,
+  };
+}
+
 /** Adds n to a labelled count (rare events only: it is a Map lookup). */
 export function count_by<K>(map: Map<K, number>, key: K, n = 1): void {
   map.set(key, (map.get(key) ?? 0) + n);

@@ -15,7 +15,7 @@
 // Refused (a Snapshot follows, Status says why): another epoch; a seq past
 // this feed's view (it lags); a seq before the log's horizon (more than
 // --conflation-levels-max prices changed since, or the view restarted since);
-// trades no longer remembered (SymbolFeed keeps recent_trades_max). More than
+// trades no longer remembered (a symbol's TradeHistory keeps recent_trades_max). More than
 // conflation_trades_max trades in the range are folded into one exact
 // aggregate, as for a conflating client (PROTOCOL.md §5.5).
 //
