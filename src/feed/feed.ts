@@ -1,11 +1,17 @@
-// The feed: one SymbolFeed (ingest + book) per symbol, one ViewChannel per
-// (symbol, depth) with subscribers, and the client sessions. Transport-free:
-// src/server hands it ClientTransports and bytes.
+// The feed: one SymbolFeed (ingest + book) per symbol, their views and
+// fan-out (fanout.ts), and the client sessions. Transport-free: src/server
+// hands it ClientTransports and bytes.
 //
-// Per event-loop turn: bus messages update books (commit points mark symbols
-// dirty) → one flush (setImmediate) moves each dirty symbol's views forward,
-// encoding one Delta per view and queueing the same bytes to every streaming
-// subscriber → each session with queued frames sends them corked.
+// This file wires the parts and owns the sessions: opening and closing them,
+// the counters their hooks feed, and the timers (heartbeats to idle
+// connections, the engine-silence check, the pump of conflating and interval
+// subscriptions). What clients ask for is requests.ts, what the feed reports
+// feed_report.ts, how a book reaches its subscribers fanout.ts.
+//
+// Cost: per bus message one clock read (the ingest timestamp); per batch and
+// per frame sent, the hooks' counter and histogram updates; per heartbeat tick
+// O(symbols + sessions), one Heartbeat encoded for all; per pump tick
+// O(pumped sessions).
 
 import type { Config } from '../config.js';
 import type { Bus, BusSubscription } from '../bus/bus.js';
@@ -16,15 +22,14 @@ import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
 import { close_code, depths_allowed } from '../wire/codes.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
+import { Fanout } from './fanout.js';
 import { Session, type SessionLimits, type SlowPolicy } from './session.js';
-import { Subscription } from './subscription.js';
+import type { Subscription } from './subscription.js';
 import { ResumeHistory } from './resume_history.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport } from './transport.js';
-import { GroupedSource } from './grouped_source.js';
-import { ViewChannel } from './view_channel.js';
 import { FeedReport } from './feed_report.js';
-import { ClientRequests, status_of } from './requests.js';
+import { ClientRequests } from './requests.js';
 export { inbound_abuse_factor } from './requests.js';
 export { distribution } from './feed_report.js';
 
@@ -38,20 +43,17 @@ export class Feed {
   readonly latency = new HopHistograms(server_hops);
   readonly symbols = new Map<string, SymbolFeed>();
   readonly sessions = new Set<Session>();
-  private readonly channels = new Map<SymbolFeed, ViewChannel[]>();
   private readonly encoder = new FrameEncoder();
   /** Keeps each view's recent changes so a reconnecting client can resume without a Snapshot. */
   private readonly resume_history: ResumeHistory;
   /** Resume points offered on Subscribe, by outcome (resumed, new_epoch, too_old, ahead, not_live). */
   readonly resumes_total = new Map<string, number>();
   private readonly subjects: Subjects;
-  private readonly dirty_symbols = new Set<SymbolFeed>();
-  /** Sessions with frames queued this turn, in queueing order (Session.pending_queued keeps each in once). */
-  private readonly dirty_sessions: Session[] = [];
   /** Sessions that conflate or have interval subscriptions: the pump tick visits only these. */
   private readonly pumped_sessions = new Set<Session>();
   private readonly slow_sessions = new Set<Session>();
-  private flush_scheduled = false;
+  /** Each symbol's views, moved forward at commit points and queued to their subscribers (fanout.ts). */
+  private readonly fanout: Fanout;
   /** /stats and the slow-reader picture (feed_report.ts). */
   private readonly report: FeedReport;
   /** What clients ask for: subscribe, unsubscribe, resync, resume, ping, ack (requests.ts). */
@@ -63,25 +65,27 @@ export class Feed {
 
   constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
     this.resume_history = new ResumeHistory(config.conflation_levels_max);
+    this.fanout = new Fanout({ config, counters: this.counters, latency: this.latency, encoder: this.encoder, resume_history: this.resume_history });
+    const fanout = this.fanout;
     this.requests = new ClientRequests({
       config, counters: this.counters, encoder: this.encoder, symbols: this.symbols,
       resume_history: this.resume_history, resumes_total: this.resumes_total,
-      channel_for: (f, depth, group) => this.channel_for(f, depth, group),
-      flush_symbol: (f) => this.flush_symbol(f),
-      start_sub: (session, sub) => this.start_sub(session, sub),
+      channel_for: (f, depth, group) => fanout.channel_for(f, depth, group),
+      flush_symbol: (f) => fanout.flush_symbol(f),
+      start_sub: (session, sub) => fanout.start_sub(session, sub),
       remove_sub: (session, sub) => this.remove_sub(session, sub),
-      queue_other: (session, frame) => this.queue_other(session, frame),
+      queue_other: (session, frame) => fanout.queue_other(session, frame),
       send_error: (session, code, message, symbol) => this.send_error(session, code, message, symbol),
     });
     this.report = new FeedReport({
-      symbols: this.symbols, sessions: this.sessions, channels: this.channels, slow_sessions: this.slow_sessions,
+      symbols: this.symbols, sessions: this.sessions, channels: fanout.channels, slow_sessions: this.slow_sessions,
       counters: this.counters, latency: this.latency, resumes_total: this.resumes_total, bus,
     });
     this.subjects = new Subjects(config.subject_prefix);
     const hooks = {
-      on_commit: (f: SymbolFeed) => this.mark_dirty(f),
-      on_reset: (f: SymbolFeed, reason: ResetReason) => this.on_reset(f, reason),
-      on_state: (f: SymbolFeed) => this.on_state(f),
+      on_commit: (f: SymbolFeed) => fanout.mark_dirty(f),
+      on_reset: (f: SymbolFeed, reason: ResetReason) => fanout.on_reset(f, reason),
+      on_state: (f: SymbolFeed) => fanout.on_state(f),
       on_batch_applied: (ns: number, events: number) => {
         this.latency.record('engine_to_ingest', ns);
         this.counters.ingest_events_total += events;
@@ -99,7 +103,7 @@ export class Feed {
       this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), (data) => f.on_message(data, now_ns())));
       // Every view exists from the start with its resume history, so a client failing over from another feed
       // finds the changes since its seq here too (resume_history.ts; the cost is one view update per flush each).
-      for (const depth of depths_allowed) this.channel_for(f, depth, 1);
+      for (const depth of depths_allowed) this.fanout.channel_for(f, depth, 1);
       f.start();
     }
     this.stop_bus_watch = this.bus.on_status((status) => {
@@ -166,7 +170,7 @@ export class Feed {
         else this.pumped_sessions.delete(s);
       },
       on_lag_sample: (_s, lag_ms) => { this.latency.record('reader_lag', lag_ms * 1e6); },
-    }, (s) => this.schedule_session(s), Date.now());
+    }, (s) => this.fanout.schedule_session(s), Date.now());
     this.sessions.add(session);
     this.counters.connections = this.sessions.size;
     this.counters.connections_opened_total++;
@@ -207,19 +211,7 @@ export class Feed {
 
   send_error(session: Session, code: number, message: string, symbol: string): void {
     count_by(this.counters.errors_total, code);
-    this.queue_other(session, this.encoder.error({ code, message, symbol }));
-  }
-
-  queue_other(session: Session, frame: Uint8Array): void {
-    this.counters.other_frames_out_total++;
-    session.queue(frame);
-  }
-
-  /** Snapshot now, then the view's Deltas: no window in which a Delta is lost or applied twice. */
-  private start_sub(session: Session, sub: Subscription): void {
-    this.flush_symbol(sub.channel.symbol_feed); // the view reaches the current commit point first
-    this.counters.snapshots_out_total++;
-    session.start_view(sub, Date.now());
+    this.fanout.queue_other(session, this.encoder.error({ code, message, symbol }));
   }
 
   private remove_sub(session: Session, sub: Subscription): void {
@@ -229,128 +221,6 @@ export class Feed {
 
   private drop_subscriptions(session: Session): void {
     for (const sub of [...session.subs.values()]) this.remove_sub(session, sub);
-  }
-
-  private channel_for(f: SymbolFeed, depth: number, group: number): ViewChannel {
-    let list = this.channels.get(f);
-    if (list === undefined) this.channels.set(f, (list = []));
-    let ch = list.find((c) => c.depth === depth && c.group === group);
-    if (ch === undefined) {
-      // A group's views of every depth share one grouped book (grouped_source.ts).
-      const source = group === 1 ? null : list.find((c) => c.group === group)?.grouped_source ?? new GroupedSource(group);
-      ch = new ViewChannel(f, depth, this.encoder, this.config.conflation_levels_max, source);
-      this.resume_history.track(ch);
-      if (f.state === 'live') {
-        this.flush_symbol(f); // other views of the symbol must not lose the changes we are about to skip
-        ch.reset();
-      }
-      list.push(ch);
-    }
-    return ch;
-  }
-
-  // ---- ingest side ----
-
-  private mark_dirty(f: SymbolFeed): void {
-    this.dirty_symbols.add(f);
-    this.schedule_flush();
-  }
-
-  private schedule_session(s: Session): void {
-    this.dirty_sessions.push(s);
-    this.schedule_flush();
-  }
-
-  private schedule_flush(): void {
-    if (this.flush_scheduled) return;
-    this.flush_scheduled = true;
-    setImmediate(() => this.flush_all());
-  }
-
-  private flush_all(): void {
-    this.flush_scheduled = false;
-    for (const f of this.dirty_symbols) this.flush_symbol(f);
-    this.flush_sessions();
-  }
-
-  /**
-   * A session's flush can queue more for itself (a drained slow session's
-   * catch-ups): it is then re-added and visited again in this loop, never
-   * dropped from the set with frames still pending.
-   */
-  private flush_sessions(): void {
-    const now_ms = Date.now();
-    const dirty = this.dirty_sessions;
-    // Indexed on purpose: a flush that queues more for its own session appends it again, and it is visited again here.
-    for (let i = 0; i < dirty.length; i++) dirty[i].flush(now_ms);
-    dirty.length = 0;
-  }
-
-
-  /** Moves every view of the symbol to the book's current commit point. */
-  private flush_symbol(f: SymbolFeed): void {
-    if (!this.dirty_symbols.has(f)) return;
-    if (f.state !== 'live' || !f.is_committed) return; // half an engine event is never shown
-    this.dirty_symbols.delete(f);
-    const changes = f.book.take_changes();
-    const trades = f.pending_trades;
-    const channels = this.channels.get(f);
-    if (channels !== undefined) {
-      for (const ch of channels) {
-        const seq_before = ch.seq;
-        const frame = ch.update(changes.bids, changes.asks, trades);
-        if (ch.seq !== seq_before) this.resume_history.record(ch);
-        if (frame === null) continue;
-        const sent_ns = now_ns();
-        this.latency.record('ingest_to_send', sent_ns - f.ts_ingest_ns);
-        this.latency.record('engine_to_send', sent_ns - f.ts_engine_ns);
-        for (const sub of ch.streaming) {
-          (sub.owner as Session).queue(frame);
-        }
-        this.counters.deltas_out_total += ch.streaming.size;
-      }
-    }
-    trades.length = 0;
-  }
-
-
-  private on_state(f: SymbolFeed): void {
-    if (f.state === 'recovering') {
-      count_by(this.counters.recoveries_total, f.symbol);
-      this.counters.ingest_gaps_total++;
-    }
-    const channels = this.channels.get(f);
-    if (channels === undefined) return; // nobody ever subscribed to it
-    // Every session with a subscription to the symbol, whatever its mode (waiting ones included), hears once.
-    let frame: Uint8Array | null = null;
-    const told = new Set<Session>();
-    for (const ch of channels) {
-      for (const sub of ch.subscribers) {
-        const session = sub.owner as Session;
-        if (told.has(session)) continue;
-        told.add(session);
-        frame ??= this.encoder.status({ symbols: [status_of(f)] });
-        this.queue_other(session, frame);
-      }
-    }
-  }
-
-  /** The book was replaced from a snapshot: every subscriber of the symbol starts over from a fresh Snapshot. */
-  private on_reset(f: SymbolFeed, reason: ResetReason): void {
-    this.dirty_symbols.delete(f);
-    f.pending_trades.length = 0;
-    const channels = this.channels.get(f) ?? [];
-    for (const ch of channels) {
-      ch.reset();
-      this.resume_history.reset(ch);
-    }
-    for (const ch of channels) {
-      for (const sub of [...ch.subscribers]) {
-        const session = sub.owner as Session;
-        if (!session.defer_restart(sub)) this.start_sub(session, sub);
-      }
-    }
-    if (reason !== 'start') log.info({ symbol: f.symbol, reason, epoch: f.epoch, seq: f.committed_seq }, 'views restarted from snapshot');
   }
 
   // ---- timers ----
@@ -371,7 +241,7 @@ export class Feed {
   /** Due catch-ups: interval subscriptions, and conflating connections whose reader has room. */
   private pump_tick(): void {
     if (this.pumped_sessions.size === 0) return;
-    for (const f of this.dirty_symbols) this.flush_symbol(f); // catch-ups as of the latest commit point
+    this.fanout.flush_dirty_symbols(); // catch-ups as of the latest commit point
     const now_ms = Date.now();
     for (const s of this.pumped_sessions) {
       if (s.slow) s.check_backpressure(now_ms); // reads the buffer, then pumps
@@ -413,8 +283,7 @@ export class Feed {
     for (const s of this.bus_subs) s.unsubscribe();
     this.bus_subs = [];
     for (const f of this.symbols.values()) f.stop();
-    this.flush_sessions();
+    this.fanout.flush_sessions();
     for (const s of [...this.sessions]) s.close(close_code.going_away, 'server shutting down');
   }
 }
-

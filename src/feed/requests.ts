@@ -4,7 +4,7 @@
 // resume points), Unsubscribe, Resync, Ping and Ack; anything wrong gets an
 // Error frame with a code (src/wire/codes.ts) and nothing else changes.
 // Which mode a subscription then streams in is its Session's decision
-// (Session.settle); the views and their fan-out are the Feed's.
+// (Session.settle); the views and their fan-out are fanout.ts's.
 //
 // Cost: per frame, one token-bucket take, one decode, a map lookup per
 // symbol; Status frames encoded once per request.

@@ -1,0 +1,213 @@
+// Fan-out: each symbol's views (one ViewChannel per (symbol, depth, group))
+// moved forward at the book's commit points, and their frames queued to the
+// sessions that subscribe. The Feed (feed.ts) owns the sessions and the
+// books and wires this in; requests.ts starts and stops subscriptions through
+// it.
+//
+// Per event-loop turn: commit points mark symbols dirty (mark_dirty) and
+// sessions with queued frames mark themselves (schedule_session); one flush
+// (setImmediate) moves each dirty symbol's views forward, encoding one Delta
+// per view and queueing the same bytes to every streaming subscriber, then
+// each dirty session sends what it has, corked.
+//
+// Cost per flush: per dirty symbol one change list taken from the book, per
+// view O(levels changed) (BookView) and one encode, then one queue() per
+// streaming subscriber: no per-subscriber encode, no scan of sessions. State
+// changes and resets reach only the sessions subscribed to that symbol
+// (through its channels), a Status encoded once for all of them.
+//
+// Invariants: a view is updated only at a commit point of a live book (half
+// an engine event is never shown); a subscription is started (start_sub) only
+// after its view reached the current commit point, so no Delta is lost or
+// applied twice; a reset restarts every view of the symbol from a Snapshot.
+
+import type { Config } from '../config.js';
+import type { HopHistograms } from '../metrics/hop_histograms.js';
+import { now_ns } from '../util/clock.js';
+import { logger_for } from '../util/log.js';
+import type { FrameEncoder } from '../wire/feed_encoder.js';
+import { count_by, type FeedCounters } from './counters.js';
+import { GroupedSource } from './grouped_source.js';
+import { status_of } from './requests.js';
+import type { ResumeHistory } from './resume_history.js';
+import type { Session } from './session.js';
+import type { Subscription } from './subscription.js';
+import type { ResetReason, SymbolFeed } from './symbol_feed.js';
+import { ViewChannel } from './view_channel.js';
+
+const log = logger_for('feed');
+
+/** What the fan-out shares with its Feed, fixed at construction. */
+export interface FanoutContext {
+  readonly config: Readonly<Config>;
+  readonly counters: FeedCounters;
+  readonly latency: HopHistograms;
+  readonly encoder: FrameEncoder;
+  readonly resume_history: ResumeHistory;
+}
+
+export class Fanout {
+  /** The views of each symbol that has any (every allowed depth from the start, grouped ones on demand). */
+  readonly channels = new Map<SymbolFeed, ViewChannel[]>();
+  private readonly dirty_symbols = new Set<SymbolFeed>();
+  /** Sessions with frames queued this turn, in queueing order (Session.pending_queued keeps each in once). */
+  private readonly dirty_sessions: Session[] = [];
+  private flush_scheduled = false;
+  private readonly config: Readonly<Config>;
+  private readonly counters: FeedCounters;
+  private readonly latency: HopHistograms;
+  private readonly encoder: FrameEncoder;
+  private readonly resume_history: ResumeHistory;
+
+  constructor(context: FanoutContext) {
+    this.config = context.config;
+    this.counters = context.counters;
+    this.latency = context.latency;
+    this.encoder = context.encoder;
+    this.resume_history = context.resume_history;
+  }
+
+  /** The view (symbol, depth, group), made on first use; one made while the book is live starts from the book now. */
+  channel_for(f: SymbolFeed, depth: number, group: number): ViewChannel {
+    let list = this.channels.get(f);
+    if (list === undefined) this.channels.set(f, (list = []));
+    let ch = list.find((c) => c.depth === depth && c.group === group);
+    if (ch === undefined) {
+      // A group's views of every depth share one grouped book (grouped_source.ts).
+      const source = group === 1 ? null : list.find((c) => c.group === group)?.grouped_source ?? new GroupedSource(group);
+      ch = new ViewChannel(f, depth, this.encoder, this.config.conflation_levels_max, source);
+      this.resume_history.track(ch);
+      if (f.state === 'live') {
+        this.flush_symbol(f); // other views of the symbol must not lose the changes we are about to skip
+        ch.reset();
+      }
+      list.push(ch);
+    }
+    return ch;
+  }
+
+  /** Snapshot now, then the view's Deltas: no window in which a Delta is lost or applied twice. */
+  start_sub(session: Session, sub: Subscription): void {
+    this.flush_symbol(sub.channel.symbol_feed); // the view reaches the current commit point first
+    this.counters.snapshots_out_total++;
+    session.start_view(sub, Date.now());
+  }
+
+  /** A frame that is not a view's (Status, Error, Pong): counted, then queued. */
+  queue_other(session: Session, frame: Uint8Array): void {
+    this.counters.other_frames_out_total++;
+    session.queue(frame);
+  }
+
+  // ---- one flush per event-loop turn ----
+
+  /** The book reached a commit point. */
+  mark_dirty(f: SymbolFeed): void {
+    this.dirty_symbols.add(f);
+    this.schedule_flush();
+  }
+
+  /** The session has frames queued. */
+  schedule_session(s: Session): void {
+    this.dirty_sessions.push(s);
+    this.schedule_flush();
+  }
+
+  /** Every dirty symbol's views to the latest commit point (the pump's catch-ups are as of it). */
+  flush_dirty_symbols(): void {
+    for (const f of this.dirty_symbols) this.flush_symbol(f);
+  }
+
+  private schedule_flush(): void {
+    if (this.flush_scheduled) return;
+    this.flush_scheduled = true;
+    setImmediate(() => this.flush_all());
+  }
+
+  private flush_all(): void {
+    this.flush_scheduled = false;
+    for (const f of this.dirty_symbols) this.flush_symbol(f);
+    this.flush_sessions();
+  }
+
+  /**
+   * A session's flush can queue more for itself (a drained slow session's
+   * catch-ups): it is then re-added and visited again in this loop, never
+   * dropped from the set with frames still pending.
+   */
+  flush_sessions(): void {
+    const now_ms = Date.now();
+    const dirty = this.dirty_sessions;
+    // Indexed on purpose: a flush that queues more for its own session appends it again, and it is visited again here.
+    for (let i = 0; i < dirty.length; i++) dirty[i].flush(now_ms);
+    dirty.length = 0;
+  }
+
+  /** Moves every view of the symbol to the book's current commit point. */
+  flush_symbol(f: SymbolFeed): void {
+    if (!this.dirty_symbols.has(f)) return;
+    if (f.state !== 'live' || !f.is_committed) return; // half an engine event is never shown
+    this.dirty_symbols.delete(f);
+    const changes = f.book.take_changes();
+    const trades = f.pending_trades;
+    const channels = this.channels.get(f);
+    if (channels !== undefined) {
+      for (const ch of channels) {
+        const seq_before = ch.seq;
+        const frame = ch.update(changes.bids, changes.asks, trades);
+        if (ch.seq !== seq_before) this.resume_history.record(ch);
+        if (frame === null) continue;
+        const sent_ns = now_ns();
+        this.latency.record('ingest_to_send', sent_ns - f.ts_ingest_ns);
+        this.latency.record('engine_to_send', sent_ns - f.ts_engine_ns);
+        for (const sub of ch.streaming) {
+          (sub.owner as Session).queue(frame);
+        }
+        this.counters.deltas_out_total += ch.streaming.size;
+      }
+    }
+    trades.length = 0;
+  }
+
+  // ---- what the book's state changes mean for the views ----
+
+  /** The symbol went live or recovering, or its engine silent or heard again: every subscribed session hears once. */
+  on_state(f: SymbolFeed): void {
+    if (f.state === 'recovering') {
+      count_by(this.counters.recoveries_total, f.symbol);
+      this.counters.ingest_gaps_total++;
+    }
+    const channels = this.channels.get(f);
+    if (channels === undefined) return; // nobody ever subscribed to it
+    // Every session with a subscription to the symbol, whatever its mode (waiting ones included), hears once.
+    let frame: Uint8Array | null = null;
+    const told = new Set<Session>();
+    for (const ch of channels) {
+      for (const sub of ch.subscribers) {
+        const session = sub.owner as Session;
+        if (told.has(session)) continue;
+        told.add(session);
+        frame ??= this.encoder.status({ symbols: [status_of(f)] });
+        this.queue_other(session, frame);
+      }
+    }
+  }
+
+  /** The book was replaced from a snapshot: every subscriber of the symbol starts over from a fresh Snapshot. */
+  on_reset(f: SymbolFeed, reason: ResetReason): void {
+    this.dirty_symbols.delete(f);
+    f.pending_trades.length = 0;
+    const channels = this.channels.get(f) ?? [];
+    for (const ch of channels) {
+      ch.reset();
+      this.resume_history.reset(ch);
+    }
+    for (const ch of channels) {
+      for (const sub of [...ch.subscribers]) {
+        const session = sub.owner as Session;
+        if (!session.defer_restart(sub)) this.start_sub(session, sub);
+      }
+    }
+    if (reason !== 'start') log.info({ symbol: f.symbol, reason, epoch: f.epoch, seq: f.committed_seq }, 'views restarted from snapshot');
+  }
+}
