@@ -20,7 +20,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { FrameEncoder } from '../../src/wire/feed_codec.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { process_cpu_s } from '../../src/util/host.js';
 import { free_port, spawn_depthcast, type DepthcastProcess } from '../../test/helpers/depthcast_process.js';
 import { start_nats_server } from '../../test/helpers/nats_server.js';

@@ -26,7 +26,8 @@ import { side_ask, side_bid, type L2Level, type Side } from '../../src/book/type
 import { HopHistograms, client_hops } from '../../src/metrics/hop_histograms.js';
 import { seeded_random } from '../../src/util/random.js';
 import { body_delta, DeltaReader } from '../../src/wire/delta_reader.js';
-import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
+import { decode_server_frame } from '../../src/wire/feed_decoder.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { median, round, write_result } from '../lib.js';
 import { arg } from '../e2e/harness/args.js';
 

@@ -18,7 +18,8 @@
 
 import * as flatbuffers from 'flatbuffers';
 import { digest_add, digest_of, digest_sub, level_hash } from '../../src/book/digest.js';
-import { decode_server_frame, FrameEncoder } from '../../src/wire/feed_codec.js';
+import { decode_server_frame } from '../../src/wire/feed_decoder.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import type { DeltaMsg } from '../../src/wire/feed_types.js';
 import { Body } from '../../src/wire/generated/depthcast/feed/body.js';
 import { Delta } from '../../src/wire/generated/depthcast/feed/delta.js';

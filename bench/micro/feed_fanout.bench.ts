@@ -24,7 +24,7 @@ import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { Subjects } from '../../src/bus/subjects.js';
 import { Feed } from '../../src/feed/feed.js';
 import type { ClientTransport } from '../../src/feed/transport.js';
-import { FrameEncoder } from '../../src/wire/feed_codec.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { bench_config, event_timestamp_offsets, make_recording, patch_u64, serve_empty_snapshots } from '../e2e/harness/recording.js';
 import { machine_description, round, write_result } from '../lib.js';
 import { arg, quick } from '../e2e/harness/args.js';

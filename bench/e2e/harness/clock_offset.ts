@@ -6,7 +6,8 @@
 // Cost: 40 pings 25 ms apart (the server allows 50 frames/s per connection): one second.
 import WebSocket from 'ws';
 import { now_ns } from '../../../src/util/clock.js';
-import { decode_server_frame, FrameEncoder } from '../../../src/wire/feed_codec.js';
+import { decode_server_frame } from '../../../src/wire/feed_decoder.js';
+import { FrameEncoder } from '../../../src/wire/feed_encoder.js';
 import { round } from '../../lib.js';
 
 const pings = 40;

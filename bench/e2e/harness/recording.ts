@@ -17,7 +17,8 @@ import { instrument_spec } from '../../../src/engine/instruments.js';
 import { Feed } from '../../../src/feed/feed.js';
 import type { ClientTransport } from '../../../src/feed/transport.js';
 import { encode_snapshot_reply } from '../../../src/wire/engine_codec.js';
-import { decode_server_frame, FrameEncoder } from '../../../src/wire/feed_codec.js';
+import { decode_server_frame } from '../../../src/wire/feed_decoder.js';
+import { FrameEncoder } from '../../../src/wire/feed_encoder.js';
 import { view_key } from '../../../src/util/symbol.js';
 
 export const tick_ns_virtual = 1e6;

@@ -5,7 +5,7 @@
 //   JSON (ws, socket.io): the decoded Delta as an object plus { t: stamp_ns, n: frame_no, k: tick }
 // depthcast's own frames carry the stamp as ts_engine_ns (the engine time of
 // the events, which the driver writes into the batches it publishes).
-import { decode_server_frame } from '../../../src/wire/feed_codec.js';
+import { decode_server_frame } from '../../../src/wire/feed_decoder.js';
 import type { DeltaMsg } from '../../../src/wire/feed_types.js';
 import type { Recording } from './recording.js';
 
