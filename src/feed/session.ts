@@ -1,7 +1,7 @@
 // One client connection: its outgoing frames for this event-loop turn (sent
-// corked, in one syscall), its inbound rate limit, how far behind its reader
-// is (ReaderFlow), and the ONE place where each of its subscriptions'
-// delivery mode is decided (`settle`):
+// corked, in one syscall, by session_sender.ts), its inbound rate limit, how
+// far behind its reader is (ReaderFlow), and the ONE place where each of its
+// subscriptions' delivery mode is decided (`settle`):
 //
 //   waiting ──start_view──▶ streaming ⇄ accumulating
 //
@@ -37,16 +37,13 @@ import { TokenBucket } from './rate_limiter.js';
 import { ReaderFlow, type ReaderFlowLimits } from './reader_flow.js';
 import { StreamGate, type ConflationCause } from './stream_gate.js';
 import { catch_up_trades_min, conflation_trades_max, type Subscription, type SubscriptionOwner } from './subscription.js';
-import { send_backpressure, send_dropped, send_ok, type ClientTransport } from './transport.js';
+import { FrameSender, queued_first, queued_full } from './session_sender.js';
+import { send_backpressure, send_dropped, type ClientTransport } from './transport.js';
 
 /** A connection's in-flight cap is at most this many lag targets of its stream (a fast reader that stalls). */
 const stream_cap_factor = 1.5;
-/** Smaller frames go uncompressed even to a lagging reader: deflate would save little and cost a call. */
-const compress_bytes_min = 512;
 /** Bytes of one Trade struct on the wire (schemas/feed.fbs), for sizing a slow reader's catch-up. */
 const trade_wire_bytes = 40;
-/** Frames queued for one connection within one event-loop turn; past it we flush early. */
-export const session_pending_frames_max = 1024;
 export type SlowPolicy = 'conflate' | 'close';
 export type { ConflationCause } from './stream_gate.js';
 
@@ -81,27 +78,18 @@ export class Session implements SubscriptionOwner {
   slow_cause: ConflationCause | null = null;
   /** Set when we decided to close: nothing is queued or sent after it. */
   closing = false;
-  last_send_ms: number;
   readonly inbound: TokenBucket;
   readonly flow: ReaderFlow;
   inbound_refused = 0;
   slow_episodes = 0;
   /** Most bytes ever seen buffered for this connection (sampled after each flush, on drain and every slow tick). */
   buffered_bytes_max = 0;
-  /** Frames and bytes the socket accepted (sent or buffered); nothing is added after the close decision. */
-  frames_sent = 0;
-  bytes_sent = 0;
   /** The close code we decided on, if we closed the connection. */
   close_decision: number | null = null;
-  private pending: Uint8Array[] = [];
-  private pending_queued = false;
-  private probe_pending = false;
-  /** This flush's frames go deflated (a lagging reader that negotiated deflate). */
-  private compress_now = false;
-  private path_probe_pending = false;
   /** The transport can send pings: the reader's lag is measured. */
   private readonly probing: boolean;
-  private cork_status = send_ok;
+  /** Sends what this connection queued, corked, with its probes. */
+  private readonly sender: FrameSender;
   private interval_subs = 0;
   private pumped = false;
   /** When a conflating connection may stream again (and what the stream needs). */
@@ -114,10 +102,10 @@ export class Session implements SubscriptionOwner {
     private readonly schedule_flush: (s: Session) => void,
     now_ms: number,
   ) {
-    this.last_send_ms = now_ms;
     this.gate = new StreamGate(now_ms, limits.reader_lag_target_ms);
     this.flow = new ReaderFlow(limits);
     this.probing = transport.ping !== undefined && limits.reader_probe_interval_ms > 0;
+    this.sender = new FrameSender(transport, this.flow, this.probing, (bytes) => this.events.on_frame_sent(bytes), now_ms);
     // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
     this.inbound = new TokenBucket(limits.inbound_messages_per_s_max, limits.inbound_messages_per_s_max, now_ms);
   }
@@ -217,7 +205,7 @@ export class Session implements SubscriptionOwner {
       }
       if (!this.has_room()) {
         // Bytes sent since the last probe (one was not due then): without a probe after them, room could never be seen to open.
-        if (this.probing && this.flow.probe_due(now_ms, true) && this.transport.ping!(this.flow.probe(now_ms)) === send_dropped) {
+        if (this.probing && this.flow.probe_due(now_ms, true) && this.sender.probe(now_ms) === send_dropped) {
           this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
         }
         return;
@@ -293,74 +281,45 @@ export class Session implements SubscriptionOwner {
 
   // ---- sending ----
 
+  /** Frames and bytes the socket accepted (sent or buffered); nothing is added after the close decision. */
+  get frames_sent(): number {
+    return this.sender.frames_sent;
+  }
+
+  get bytes_sent(): number {
+    return this.sender.bytes_sent;
+  }
+
+  get last_send_ms(): number {
+    return this.sender.last_send_ms;
+  }
+
   /** Queues a frame for this turn's corked flush. */
   queue(frame: Uint8Array): void {
     if (this.closing) return;
-    this.pending.push(frame);
-    if (this.pending.length >= session_pending_frames_max) {
-      this.flush();
-      return;
-    }
-    if (!this.pending_queued) {
-      this.pending_queued = true;
-      this.schedule_flush(this);
-    }
+    const next = this.sender.queue(frame);
+    if (next === queued_full) this.flush();
+    else if (next === queued_first) this.schedule_flush(this);
   }
 
-  /**
-   * Sends every queued frame (and a probe when one is due), then
-   * re-evaluates the connection. The common case on the fan-out path is one
-   * frame per session per turn and no probe: it goes out with a plain send
-   * (uWS corks and uncorks it itself, so its result says whether anything
-   * stayed buffered). Several frames, or a frame and a probe, go out inside
-   * one cork, whose result only the buffered amount tells.
-   */
+  /** Sends every queued frame (session_sender.ts), then re-evaluates the connection. */
   flush(now_ms: number = Date.now()): void {
-    this.pending_queued = false;
+    this.sender.unschedule();
     if (this.closing) {
-      this.pending.length = 0;
+      this.sender.drop_pending();
       return;
     }
-    const frames = this.pending;
-    const n = frames.length;
+    const n = this.sender.pending_frames;
     if (n === 0) {
       this.evaluate(now_ms, true);
       return;
     }
-    // Nothing in flight yet: a ping now measures the path alone (before these frames add a queue).
-    this.path_probe_pending = this.probing && this.flow.path_probe_due(now_ms);
-    let bytes = 0;
-    let largest = frames[0];
-    for (let i = 0; i < n; i++) {
-      bytes += frames[i].byteLength;
-      if (frames[i].byteLength > largest.byteLength) largest = frames[i];
-    }
-    // Conflating catch-ups to a client that negotiated deflate go deflated: the flow measures them in wire terms.
-    const deflating = this.slow && this.probing && this.transport.deflate_ratio !== undefined;
-    this.compress_now = deflating && bytes >= compress_bytes_min;
-    // While it conflates, what is in flight is (mostly) deflated: a small uncompressed Status or
-    // Heartbeat does not make the reader's rate samples uncompressed ones.
-    if (this.compress_now) this.flow.wire_factor = this.transport.deflate_ratio!(largest, now_ms);
-    else if (!deflating) this.flow.wire_factor = 1;
-    if (this.slow) this.flow.start_round(now_ms); // a catch-up round after everything was acknowledged: a capacity sample
-    this.flow.on_sent(bytes);
+    const status = this.sender.send(now_ms, this.slow);
     if (!this.slow) {
-      this.gate.streamed(bytes, now_ms);
+      this.gate.streamed(this.sender.last_flush_bytes, now_ms);
       const stream = this.gate.stream_bytes_per_s;
       if (stream > 0) this.flow.stream_cap_bytes = (stream_cap_factor * stream * this.limits.reader_lag_target_ms) / 1000;
     }
-    this.probe_pending = this.probing && this.flow.probe_due(now_ms, this.slow);
-    let status: number;
-    if (n === 1 && !this.probe_pending && !this.path_probe_pending) {
-      status = this.send_one(frames[0]);
-    } else {
-      this.cork_status = send_ok;
-      this.probe_now_ms = now_ms;
-      this.transport.cork(this.send_pending);
-      status = this.cork_status;
-    }
-    frames.length = 0;
-    this.last_send_ms = now_ms;
     if (status === send_dropped) {
       // A frame the socket refused would break the client's book: close rather than skip.
       this.events.on_send_dropped(this);
@@ -368,41 +327,6 @@ export class Session implements SubscriptionOwner {
       return;
     }
     this.evaluate(now_ms, n > 1 || status === send_backpressure || this.slow);
-  }
-
-  private probe_now_ms = 0;
-
-  /** The cork callback, made once per session (not a closure per flush). */
-  private readonly send_pending = (): void => {
-    if (this.path_probe_pending) {
-      this.path_probe_pending = false;
-      if (this.transport.ping!(this.flow.path_probe(this.probe_now_ms)) === send_dropped) {
-        this.cork_status = send_dropped;
-        return;
-      }
-    }
-    const frames = this.pending;
-    for (let i = 0; i < frames.length; i++) {
-      if (this.send_one(frames[i]) === send_dropped) {
-        this.cork_status = send_dropped;
-        return;
-      }
-    }
-    if (this.probe_pending) {
-      this.probe_pending = false;
-      if (this.transport.ping!(this.flow.probe(this.probe_now_ms)) === send_dropped) this.cork_status = send_dropped;
-    }
-  };
-
-  private send_one(frame: Uint8Array): number {
-    // While conflating, what goes out is catch-ups: deflated they reach a thin reader about 4x sooner.
-    const status = this.transport.send(frame, this.compress_now && frame.byteLength >= compress_bytes_min);
-    if (status !== send_dropped) {
-      this.frames_sent++;
-      this.bytes_sent += frame.byteLength;
-      this.events.on_frame_sent(frame.byteLength);
-    }
-    return status;
   }
 
   /** On uWS's drain event and the feed's tick: the buffered amount may have changed. */
@@ -466,7 +390,7 @@ export class Session implements SubscriptionOwner {
     if (this.closing) return;
     this.closing = true;
     this.close_decision = code;
-    this.pending.length = 0;
+    this.sender.drop_pending();
     this.events.on_close_decision(this, code);
     this.transport.end(code, reason);
   }
