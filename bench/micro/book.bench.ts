@@ -15,7 +15,7 @@
 // Goal (issue 3): >= 5M level updates/s per core.
 
 import { L2Book } from '../../src/book/l2_book.js';
-import { event_add, event_execute, event_reduce, new_book_event, type BookEvent, type Side } from '../../src/book/types.js';
+import { event_add, event_execute, event_reduce, new_book_event, side_ask, side_bid, type BookEvent, type Side } from '../../src/book/types.js';
 import { BookView, ViewLevels } from '../../src/book/view.js';
 import { median, write_result } from '../lib.js';
 import { arg } from '../e2e/harness/args.js';
@@ -38,13 +38,13 @@ function generate(n: number): BookEvent[] {
   const best = [mid - 1, mid + 1];
   while (events.length < n) {
     const u = r();
-    const side = (r() < 0.5 ? 0 : 1) as Side;
+    const side = r() < 0.5 ? side_bid : side_ask;
     const ev = new_book_event();
     ev.seq = events.length + 1;
     if (u < 0.5 || orders.length < 200) {
       // Distance from the touch: geometric, most orders within a few ticks.
       const distance = Math.floor(-Math.log(1 - r()) * 12);
-      const price = side === 0 ? best[0] - distance : best[1] + distance;
+      const price = side === side_bid ? best[0] - distance : best[1] + distance;
       const qty = 1 + Math.floor(r() * 20);
       orders.push({ side, price, remaining: qty });
       Object.assign(ev, { kind: event_add, side, price, qty, remaining: qty });
@@ -120,7 +120,7 @@ for (let round = 0; round <= runs; round++) {
   book_ms.push(b.ms);
   ingest4_ms.push(ing4.ms);
   ingest64_ms.push(ing64.ms);
-  final_levels = b.book.level_count(0) + b.book.level_count(1);
+  final_levels = b.book.level_count(side_bid) + b.book.level_count(side_ask);
   if (final_levels !== base.levels) throw new Error(`book has ${final_levels} levels, baseline ${base.levels}`);
 }
 

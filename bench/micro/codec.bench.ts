@@ -29,7 +29,7 @@ import { Trade } from '../../src/wire/generated/depthcast/feed/trade.js';
 import { BookEvent as FbBookEvent } from '../../src/wire/generated/depthcast/engine/book-event.js';
 import { EventBatch as FbEventBatch } from '../../src/wire/generated/depthcast/engine/event-batch.js';
 import { EventBatchEncoder, EventBatchReader } from '../../src/wire/engine_codec.js';
-import { new_book_event, type BookEvent } from '../../src/book/types.js';
+import { new_book_event, side_bid, type BookEvent } from '../../src/book/types.js';
 import { median, write_result } from '../lib.js';
 import { arg } from '../e2e/harness/args.js';
 
@@ -41,7 +41,7 @@ const msg: DeltaMsg = {
   type: 'delta', symbol: 'BTC-USD', depth: 10, epoch: 3, seq_first: 1_000_001, seq: 1_000_003, digest: 0x9e3779b9,
   bids: [{ price: 6_500_012, size: 40, orders: 3 }, { price: 6_500_010, size: 0, orders: 0 }, { price: 6_499_990, size: 12, orders: 1 }],
   asks: [{ price: 6_500_013, size: 5, orders: 1 }, { price: 6_500_020, size: 33, orders: 4 }, { price: 6_500_031, size: 0, orders: 0 }],
-  trades: [{ trade_id: 77_001, price: 6_500_013, size: 2, ts_engine_ns: 1.7e18, aggressor: 0 }],
+  trades: [{ trade_id: 77_001, price: 6_500_013, size: 2, ts_engine_ns: 1.7e18, aggressor: side_bid }],
   trade_aggregate: null, updates_merged: 2, conflated: false,
   ts_engine_ns: 1.7e18, ts_ingest_ns: 1.7e18 + 20_000, ts_send_ns: 1.7e18 + 45_000,
 };
@@ -168,12 +168,12 @@ function engine_batch_generated(bytes: Uint8Array): number {
 function digest_incremental(): number {
   const sizes = new Float64Array(10).fill(5);
   let d = 0;
-  for (let r = 0; r < 10; r++) d = digest_add(d, level_hash(0, 1000 - r, 5, 1));
+  for (let r = 0; r < 10; r++) d = digest_add(d, level_hash(side_bid, 1000 - r, 5, 1));
   for (let i = 0; i < digest_ops; i++) {
     const r = i % 10;
     const size = 1 + (i & 15);
-    d = digest_sub(d, level_hash(0, 1000 - r, sizes[r], 1));
-    d = digest_add(d, level_hash(0, 1000 - r, size, 1));
+    d = digest_sub(d, level_hash(side_bid, 1000 - r, sizes[r], 1));
+    d = digest_add(d, level_hash(side_bid, 1000 - r, size, 1));
     sizes[r] = size;
   }
   return d;

@@ -22,7 +22,7 @@
 // Run: npx tsx bench/micro/ingest.bench.ts [--orders N] [--runs N] [--rate N] [--quick]
 import '../e2e/harness/quiet.js';
 import { L2Book } from '../../src/book/l2_book.js';
-import { new_book_event, type BookEvent } from '../../src/book/types.js';
+import { new_book_event, side_ask, side_bid, type BookEvent } from '../../src/book/types.js';
 import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { Subjects } from '../../src/bus/subjects.js';
 import { default_config } from '../../src/config.js';
@@ -164,7 +164,7 @@ async function bench_stream(rate_orders_per_s: number) {
   // Same books both ways, and nothing skipped: the ingest path really applied every event.
   for (const [symbol, f] of last_feeds!) {
     const bare = last_books!.get(symbol)!;
-    if (f.state !== 'live' || f.book.level_count(0) !== bare.level_count(0) || f.book.level_count(1) !== bare.level_count(1)) {
+    if (f.state !== 'live' || f.book.level_count(side_bid) !== bare.level_count(side_bid) || f.book.level_count(side_ask) !== bare.level_count(side_ask)) {
       throw new Error(`${symbol}: ingest book differs from the bare book`);
     }
     if (f.stats.duplicates_skipped + f.stats.gaps + f.stats.bad_messages > 0) throw new Error(`${symbol}: ingest skipped batches ${JSON.stringify(f.stats)}`);

@@ -16,7 +16,7 @@
 //
 // Caveats: one thread, no I/O; generation is not timed in the main figure.
 // Run: npx tsx bench/micro/matcher.bench.ts [--orders N] [--runs N]
-import type { BookEvent } from '../../src/book/types.js';
+import type { BookEvent, Side } from '../../src/book/types.js';
 import { default_config } from '../../src/config.js';
 import { instrument_spec } from '../../src/engine/instruments.js';
 import { Matcher, new_order_command, order_cancel, order_ioc, order_limit, order_market, order_replace, type OrderType } from '../../src/engine/matcher.js';
@@ -65,7 +65,7 @@ function replay(r: Recording, sink: (ev: Readonly<BookEvent>) => void): Matcher 
   const n = r.type.length;
   for (let i = 0; i < n; i++) {
     cmd.type = r.type[i] as OrderType;
-    cmd.side = r.side[i] as 0 | 1;
+    cmd.side = r.side[i] as Side;
     cmd.price = r.price[i];
     cmd.qty = r.qty[i];
     cmd.order_id = r.order_id[i];

@@ -123,8 +123,8 @@ export class L2Book {
    * duplicate prices, non-integer values, size <= 0 or orders < 1.
    */
   load(bids: readonly L2Level[], asks: readonly L2Level[]): void {
-    check_snapshot_side(bids, 0);
-    check_snapshot_side(asks, 1);
+    check_snapshot_side(bids, side_bid);
+    check_snapshot_side(asks, side_ask);
     this.clear();
     this.load_side(this.bids, bids);
     this.load_side(this.asks, asks);
@@ -180,11 +180,11 @@ export class L2Book {
    */
   take_changes(): BookChanges {
     const out = this.changes_out;
-    out.bids = this.changed_list(0);
-    out.asks = this.changed_list(1);
+    out.bids = this.changed_list(side_bid);
+    out.asks = this.changed_list(side_ask);
     this.generation++;
-    this.changed_list(0).count = 0;
-    this.changed_list(1).count = 0;
+    this.changed_list(side_bid).count = 0;
+    this.changed_list(side_ask).count = 0;
     return out;
   }
 
@@ -229,8 +229,8 @@ export class L2Book {
 
   /** True when best bid >= best ask: a state a matching engine never rests in. */
   is_crossed(): boolean {
-    const bid = this.best(0);
-    const ask = this.best(1);
+    const bid = this.best(side_bid);
+    const ask = this.best(side_ask);
     return bid !== undefined && ask !== undefined && bid >= ask;
   }
 }

@@ -32,7 +32,7 @@ export interface BookEvent {
 }
 
 export function new_book_event(): BookEvent {
-  return { seq: 0, ts_engine_ns: 0, order_id: 0, taker_order_id: 0, trade_id: 0, price: 0, qty: 0, remaining: 0, kind: 0, side: 0, aggressor: 0, flags: 0 };
+  return { seq: 0, ts_engine_ns: 0, order_id: 0, taker_order_id: 0, trade_id: 0, price: 0, qty: 0, remaining: 0, kind: 0, side: side_bid, aggressor: side_bid, flags: 0 };
 }
 
 export interface Instrument {

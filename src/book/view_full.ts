@@ -21,7 +21,7 @@ export class FullLevels implements ShownLevels {
 
   reset_from(book: L2Book): void {
     let d = 0;
-    for (const side of [0, 1] as const) {
+    for (const side of [side_bid, side_ask]) {
       const src = book.side_ladder(side);
       const dst = this.shown[side];
       dst.reserve(src.count);

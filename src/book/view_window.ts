@@ -14,7 +14,7 @@
 import { digest_add, digest_sub, level_hash } from './digest.js';
 import { BookError, type L2Book } from './l2_book.js';
 import type { Ladder, PriceList } from './ladder.js';
-import { side_bid, type L2Level, type Side } from './types.js';
+import { side_ask, side_bid, type L2Level, type Side } from './types.js';
 import { put, type ShownLevels } from './view_levels.js';
 
 /**
@@ -98,7 +98,7 @@ export class WindowedLevels implements ShownLevels {
 
   reset_from(book: L2Book): void {
     let d = 0;
-    for (const side of [0, 1] as const) {
+    for (const side of [side_bid, side_ask]) {
       const src = book.side_ladder(side);
       const w = this.windows[side];
       w.count = Math.min(this.depth, src.count);

@@ -19,6 +19,7 @@
 // state changes only through set_view_state, which emits 'book_state' once per
 // change and never leaves 'closed'; awaiting_since_ns != 0 exactly while a
 // view waits for a snapshot it asked for.
+import { side_bid } from '../book/types.js';
 import { error_code } from '../wire/codes.js';
 import type { ClientMsg, ErrorMsg, SnapshotMsg, StatusMsg, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { DeltaReader } from '../wire/delta_reader.js';
@@ -290,7 +291,7 @@ export class ViewSync {
     this.counters.trades += n;
     const to_client = this.events.has_listeners('trade');
     if (n > 0 && (to_client || view.events.has_listeners('trade'))) {
-      for (let i = 0; i < n; i++) this.emit_trade(view, d.trade_into(i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: 0 }), to_client);
+      for (let i = 0; i < n; i++) this.emit_trade(view, d.trade_into(i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid }), to_client);
     }
     this.emit_aggregate(view, d.trade_aggregate);
   }

@@ -231,7 +231,7 @@ export class Matcher {
     const h = this.handle_by_id.get(order_id);
     if (h === undefined) return outcome.unknown_order;
     this.begin(ts_ns);
-    this.emit(event_reduce, order_id, 0, 0, this.o_price[h], this.o_qty[h], 0, this.o_side[h] as Side, 0);
+    this.emit(event_reduce, order_id, 0, 0, this.o_price[h], this.o_qty[h], 0, this.o_side[h] as Side, side_bid);
     this.remove_order(h);
     this.end();
     return outcome.ok;
@@ -258,9 +258,9 @@ export class Matcher {
       const removed = old_qty - qty;
       this.o_qty[h] = qty;
       (this.o_level[h] as Level).size -= removed;
-      this.emit(event_reduce, order_id, 0, 0, price, removed, qty, side, 0);
+      this.emit(event_reduce, order_id, 0, 0, price, removed, qty, side, side_bid);
     } else {
-      this.emit(event_reduce, order_id, 0, 0, old_price, old_qty, 0, side, 0);
+      this.emit(event_reduce, order_id, 0, 0, old_price, old_qty, 0, side, side_bid);
       this.remove_order(h);
       const left = this.take(order_id, side, price, qty);
       if (left > 0) this.rest(order_id, side, price, left);
@@ -447,7 +447,7 @@ export class Matcher {
     this.handle_by_id.set(order_id, h);
     this.o_live_index[h] = this.live_count;
     this.live[this.live_count++] = h;
-    this.emit(event_add, order_id, 0, 0, price, qty, qty, side, 0);
+    this.emit(event_add, order_id, 0, 0, price, qty, qty, side, side_bid);
   }
 
   /** Unlinks a resting order from anywhere in its queue and frees it (no event). */
@@ -501,6 +501,7 @@ export class Matcher {
     this.capacity = capacity;
   }
 
+  /** aggressor: the incoming order's side on an execute; side_bid (the wire's 0) on adds and reduces. */
   private emit(kind: EventKind, order_id: number, taker_order_id: number, trade_id: number, price: number,
     qty: number, remaining: number, side: Side, aggressor: Side): void {
     const ev = this.pending;

@@ -7,6 +7,7 @@
 // Cost: O(connections + views) per call, with sorted copies for the
 // distributions: for /stats and scrapes, never the hot path.
 
+import { side_ask, side_bid } from '../book/types.js';
 import type { Bus } from '../bus/bus.js';
 import { server_hops, type HopHistograms } from '../metrics/hop_histograms.js';
 import type { FeedCounters } from './counters.js';
@@ -55,8 +56,8 @@ export class FeedReport {
     for (const [s, f] of this.symbols) {
       symbols[s] = {
         state: f.state, engine_silent: f.engine_silent, recovery_source: f.last_recovery_source, epoch: f.epoch, seq: f.committed_seq,
-        bid_levels: f.book.level_count(0), ask_levels: f.book.level_count(1),
-        best_bid: f.book.best(0) ?? null, best_ask: f.book.best(1) ?? null,
+        bid_levels: f.book.level_count(side_bid), ask_levels: f.book.level_count(side_ask),
+        best_bid: f.book.best(side_bid) ?? null, best_ask: f.book.best(side_ask) ?? null,
         views: (this.channels.get(f) ?? []).map((ch) => ({
           depth: ch.depth, group: ch.group, seq: ch.seq, subscribers: ch.subscriber_count, snapshot_encodes: ch.snapshot_encodes,
           accumulating: ch.accumulating.size, changed_levels_kept: ch.changed.live, // conflation memory of the view, shared by its slow subscribers

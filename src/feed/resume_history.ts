@@ -22,7 +22,7 @@
 // Cost: per view update O(levels changed) into a log of at most
 // conflation_levels_max prices per view; a resume costs O(changes since).
 import type { ResumeName, ResumePoint, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
-import { side_bid } from '../book/types.js';
+import { side_ask, side_bid } from '../book/types.js';
 import { now_ns } from '../util/clock.js';
 import { ChangeLog } from './change_log.js';
 import { conflation_trades_max } from './subscription.js';
@@ -52,8 +52,8 @@ export class ResumeHistory {
     const log = this.logs.get(ch);
     if (log === undefined) return;
     const c = ch.changes;
-    for (let i = 0; i < c.bid_count; i++) log.record(0, c.bids[i].price, ch.seq);
-    for (let i = 0; i < c.ask_count; i++) log.record(1, c.asks[i].price, ch.seq);
+    for (let i = 0; i < c.bid_count; i++) log.record(side_bid, c.bids[i].price, ch.seq);
+    for (let i = 0; i < c.ask_count; i++) log.record(side_ask, c.asks[i].price, ch.seq);
   }
 
   /** The view restarted from a snapshot (recovery, new epoch): nothing before it can be resumed. */
@@ -79,7 +79,7 @@ export class ResumeHistory {
     const bids: ReturnType<ViewChannel['view']['shown_level']>[] = [];
     const asks: typeof bids = [];
     log.changed_since(after_seq, (side, price) => {
-      (side === 0 ? bids : asks).push(ch.view.shown_level(side, price, { price, size: 0, orders: 0 }));
+      (side === side_bid ? bids : asks).push(ch.view.shown_level(side, price, { price, size: 0, orders: 0 }));
     });
     return ch.encode_catch_up({
       symbol: f.symbol, depth: ch.depth, epoch: ch.epoch, seq_first: after_seq + 1, seq: ch.seq, digest: ch.view.digest,

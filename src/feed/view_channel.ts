@@ -12,7 +12,7 @@
 
 import type { L2Book } from '../book/l2_book.js';
 import { BookView, ViewLevels } from '../book/view.js';
-import { side_bid, type L2Level } from '../book/types.js';
+import { side_ask, side_bid, type L2Level } from '../book/types.js';
 import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_encoder.js';
 import { now_ns } from '../util/clock.js';
@@ -128,8 +128,8 @@ export class ViewChannel {
   /** Once per update for all accumulating subscribers: changed prices into the shared log; trades to each (they fold their own). */
   private accumulate(trades: readonly TradeRec[]): void {
     const c = this.changes;
-    for (let i = 0; i < c.bid_count; i++) this.changed.record(0, c.bids[i].price, this.seq);
-    for (let i = 0; i < c.ask_count; i++) this.changed.record(1, c.asks[i].price, this.seq);
+    for (let i = 0; i < c.bid_count; i++) this.changed.record(side_bid, c.bids[i].price, this.seq);
+    for (let i = 0; i < c.ask_count; i++) this.changed.record(side_ask, c.asks[i].price, this.seq);
     if (trades.length > 0) for (const sub of this.accumulating) sub.accumulate_trades(trades);
     if (++this.updates_since_trim >= changes_trim_every_updates) this.trim_changes();
   }

@@ -21,7 +21,7 @@
 // bounded by the frame's size. Hot client paths read Deltas with DeltaReader
 // instead, which builds nothing.
 
-import type { Side } from '../book/types.js';
+import { side_bid, type Side } from '../book/types.js';
 import { error_code } from './codes.js';
 import {
   decimal_string_bytes_max, error_message_bytes_max, resume_names, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
@@ -268,7 +268,7 @@ function read_trades(t: TableRef, slot: number): TradeRec[] {
   if (pos === 0) return [];
   const n = r.view.getUint32(pos, true);
   const out = new Array<TradeRec>(n);
-  for (let i = 0; i < n; i++) out[i] = trade_into(r, pos + 4 + trade_bytes * i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: 0 });
+  for (let i = 0; i < n; i++) out[i] = trade_into(r, pos + 4 + trade_bytes * i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid });
   return out;
 }
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AllInOne } from '../../src/app.js';
+import type { Side } from '../../src/book/types.js';
 import { DecimalFormat } from '../../src/client/index.js';
 import { instrument_spec } from '../../src/engine/instruments.js';
 import type { RenderedFrame } from '../../src/ui/renderer.js';
@@ -52,7 +53,7 @@ function sample_after_draw(page: Page): Promise<DrawSample> {
     hook.after_next_draw((frame) => {
       const view = hook.model.view;
       const out = { price: 0, size: 0, orders: 0 };
-      const read = (side: 0 | 1): Level[] => {
+      const read = (side: Side): Level[] => {
         const levels: Level[] = [];
         for (let r = 0; r < view.level_count(side); r++) {
           const l = view.level_at(side, r, out)!;

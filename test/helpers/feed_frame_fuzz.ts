@@ -2,6 +2,7 @@
 // them (random, truncated, bit-flipped, overwritten, spliced), shared by the
 // decoder fuzz test and the test that the SDK's DeltaReader refuses and reads
 // exactly what decode_server_frame does. Test code; seeded by the caller.
+import { side_ask } from '../../src/book/types.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 
 /** One valid frame of every body, server and client. */
@@ -10,7 +11,7 @@ export function corpus(): Uint8Array[] {
   const levels = (n: number, base: number) => Array.from({ length: n }, (_, i) => ({ price: base + i, size: 10 * i + 1, orders: i + 1 }));
   return [
     enc.snapshot({ symbol: 'BTC-USD', depth: 10, epoch: 3, seq: 1000, digest: 0xabcdef01, tick_size: '0.01', lot_size: '0.0001', price_decimals: 2, size_decimals: 4, bids: levels(10, 100), asks: levels(10, 200), ts_engine_ns: 1.7e18, ts_ingest_ns: 1.7e18 + 5000, ts_send_ns: 1.7e18 + 9000 }),
-    enc.delta({ symbol: 'ETH-USD', depth: 0, epoch: 1, seq_first: 5, seq: 9, digest: 7, bids: levels(3, 50), asks: levels(2, 60), trades: [{ trade_id: 1, price: 55, size: 2, ts_engine_ns: 1.7e18, aggressor: 1 }], trade_aggregate: { count: 3, first_trade_id: 1, last_trade_id: 3, volume: 9, vwap: 55.5, high: 56, low: 55, last: 56, buy_volume: 4 }, updates_merged: 4, conflated: true, ts_engine_ns: 1, ts_ingest_ns: 2, ts_send_ns: 3 }),
+    enc.delta({ symbol: 'ETH-USD', depth: 0, epoch: 1, seq_first: 5, seq: 9, digest: 7, bids: levels(3, 50), asks: levels(2, 60), trades: [{ trade_id: 1, price: 55, size: 2, ts_engine_ns: 1.7e18, aggressor: side_ask }], trade_aggregate: { count: 3, first_trade_id: 1, last_trade_id: 3, volume: 9, vwap: 55.5, high: 56, low: 55, last: 56, buy_volume: 4 }, updates_merged: 4, conflated: true, ts_engine_ns: 1, ts_ingest_ns: 2, ts_send_ns: 3 }),
     enc.delta({ symbol: 'X', depth: 50, epoch: 1, seq_first: 10, seq: 10, digest: 0, bids: [], asks: levels(1, 5), trades: [], trade_aggregate: null, updates_merged: 1, conflated: false, ts_engine_ns: 0, ts_ingest_ns: 0, ts_send_ns: 0 }),
     enc.heartbeat({ server_time_ns: 1.7e18 }),
     enc.status({ symbols: [{ symbol: 'BTC-USD', state: 'live', epoch: 1, seq: 2 }, { symbol: 'ETH-USD', state: 'recovering', epoch: 4, seq: 0 }] }),

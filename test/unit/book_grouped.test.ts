@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { digest_of } from '../../src/book/digest.js';
 import { GroupedBook, is_valid_group } from '../../src/book/grouped_book.js';
 import { L2Book } from '../../src/book/l2_book.js';
-import { new_book_event, type L2Level } from '../../src/book/types.js';
+import { new_book_event, side_ask, side_bid, type L2Level } from '../../src/book/types.js';
 import { BookView, ViewLevels } from '../../src/book/view.js';
 import { generate_event_batches } from '../../src/engine/engine.js';
 import { EventBatchReader } from '../../src/wire/engine_codec.js';
@@ -17,19 +17,19 @@ import { test_config } from '../helpers/service.js';
 /** The reference: every level of the full book put in its bucket (bids floor, asks ceil), summed, best first. */
 function reference(book: L2Book, group: number, depth: number): { bids: L2Level[]; asks: L2Level[] } {
   const out = { bids: [] as L2Level[], asks: [] as L2Level[] };
-  for (const side of [0, 1] as const) {
+  for (const side of [side_bid, side_ask]) {
     const all: L2Level[] = [];
     book.top(side, 0, all);
     const buckets = new Map<number, L2Level>();
     for (const l of all) {
-      const b = side === 0 ? Math.floor(l.price / group) * group : Math.ceil(l.price / group) * group;
+      const b = side === side_bid ? Math.floor(l.price / group) * group : Math.ceil(l.price / group) * group;
       const acc = buckets.get(b) ?? { price: b, size: 0, orders: 0 };
       acc.size += l.size;
       acc.orders += l.orders;
       buckets.set(b, acc);
     }
-    const sorted = [...buckets.values()].sort((a, b) => (side === 0 ? b.price - a.price : a.price - b.price));
-    (side === 0 ? out.bids : out.asks).push(...(depth === 0 ? sorted : sorted.slice(0, depth)));
+    const sorted = [...buckets.values()].sort((a, b) => (side === side_bid ? b.price - a.price : a.price - b.price));
+    (side === side_bid ? out.bids : out.asks).push(...(depth === 0 ? sorted : sorted.slice(0, depth)));
   }
   return out;
 }
@@ -95,7 +95,7 @@ describe('grouped books', () => {
     }
     const one = new GroupedBook(1);
     one.reset_from(raw);
-    for (const side of [0, 1] as const) {
+    for (const side of [side_bid, side_ask]) {
       const a: L2Level[] = [];
       const b: L2Level[] = [];
       raw.top(side, 0, a);

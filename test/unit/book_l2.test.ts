@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BookError, L2Book } from '../../src/book/l2_book.js';
-import { event_add, event_execute, event_reduce, new_book_event, type BookEvent, type EventKind, type L2Level, type Side } from '../../src/book/types.js';
+import { event_add, event_execute, event_reduce, new_book_event, side_ask, side_bid, type BookEvent, type EventKind, type L2Level, type Side } from '../../src/book/types.js';
 
 class NaiveBook {
   sides = [new Map<number, { size: number; orders: number }>(), new Map<number, { size: number; orders: number }>()];
@@ -28,7 +28,7 @@ class NaiveBook {
 
   top(side: Side): L2Level[] {
     const levels = [...this.sides[side]].map(([price, l]) => ({ price, size: l.size, orders: l.orders }));
-    return levels.sort((a, b) => (side === 0 ? b.price - a.price : a.price - b.price));
+    return levels.sort((a, b) => (side === side_bid ? b.price - a.price : a.price - b.price));
   }
 }
 
@@ -56,7 +56,7 @@ function events_from(ops: Op[]): BookEvent[] {
     const side = op.side as Side;
     if (op.what < 45 || live.length === 0) {
       // Bids around 1000 and below, asks around 1010 and above; they overlap at times.
-      const price = side === 0 ? 1005 - op.price_offset : 1000 + op.price_offset;
+      const price = side === side_bid ? 1005 - op.price_offset : 1000 + op.price_offset;
       const o = { id: next_id++, side, price, remaining: op.qty };
       live.push(o);
       Object.assign(ev, { kind: event_add, side, price, qty: op.qty, remaining: op.qty, order_id: o.id });
@@ -86,8 +86,8 @@ function events_from(ops: Op[]): BookEvent[] {
 function snapshot_of(book: L2Book): [L2Level[], L2Level[]] {
   const bids: L2Level[] = [];
   const asks: L2Level[] = [];
-  book.top(0, 0, bids);
-  book.top(1, 0, asks);
+  book.top(side_bid, 0, bids);
+  book.top(side_ask, 0, asks);
   return [bids, asks];
 }
 
@@ -115,7 +115,7 @@ describe('L2Book', () => {
           } else {
             book.apply(ev);
           }
-          for (const side of [0, 1] as const) {
+          for (const side of [side_bid, side_ask]) {
             const want = naive.top(side);
             const got: L2Level[] = [];
             expect(book.top(side, 0, got)).toBe(want.length);
@@ -126,8 +126,8 @@ describe('L2Book', () => {
             expect(book.top(side, 3, top3)).toBe(Math.min(3, want.length));
             expect(top3).toEqual(want.slice(0, 3));
           }
-          const bid = naive.top(0)[0]?.price;
-          const ask = naive.top(1)[0]?.price;
+          const bid = naive.top(side_bid)[0]?.price;
+          const ask = naive.top(side_ask)[0]?.price;
           expect(book.is_crossed()).toBe(bid !== undefined && ask !== undefined && bid >= ask);
         }
         expect(refused).toBeLessThanOrEqual(ops.length);
@@ -153,8 +153,8 @@ describe('L2Book', () => {
           if (k % batch !== batch - 1 && k !== events.length - 1) continue;
           const changes = book.take_changes();
           const after = snapshot_of(book);
-          for (const side of [0, 1] as const) {
-            const list = side === 0 ? changes.bids : changes.asks;
+          for (const side of [side_bid, side_ask]) {
+            const list = side === side_bid ? changes.bids : changes.asks;
             const listed = new Set(Array.from(list.prices.subarray(0, list.count)));
             const old = new Map(before[side].map((l) => [l.price, `${l.size}/${l.orders}`]));
             const now = new Map(after[side].map((l) => [l.price, `${l.size}/${l.orders}`]));
@@ -174,7 +174,7 @@ describe('L2Book', () => {
   it('load replaces the content, records old and new prices, and refuses bad snapshots', () => {
     const book = new L2Book();
     const ev = new_book_event();
-    Object.assign(ev, { kind: event_add, side: 0, price: 90, qty: 4, remaining: 4 });
+    Object.assign(ev, { kind: event_add, side: side_bid, price: 90, qty: 4, remaining: 4 });
     book.apply(ev);
     book.take_changes();
     book.load([{ price: 100, size: 5, orders: 1 }, { price: 99, size: 2, orders: 2 }], [{ price: 101, size: 3, orders: 1 }]);
@@ -195,8 +195,8 @@ describe('L2Book', () => {
       expect(snapshot_of(book)[0]).toHaveLength(2);
     }
     book.clear();
-    expect(book.level_count(0) + book.level_count(1)).toBe(0);
-    expect(book.best(0)).toBeUndefined();
+    expect(book.level_count(side_bid) + book.level_count(side_ask)).toBe(0);
+    expect(book.best(side_bid)).toBeUndefined();
     const cleared = book.take_changes();
     expect(cleared.bids.count + cleared.asks.count).toBe(3);
   });
@@ -207,17 +207,17 @@ describe('L2Book', () => {
     const prices: number[] = [];
     for (let i = 0; i < 500; i++) prices.push(((i * 7919) % 1000) + 1);
     for (const price of prices) {
-      Object.assign(ev, { kind: event_add, side: 1, price, qty: 1, remaining: 1 });
+      Object.assign(ev, { kind: event_add, side: side_ask, price, qty: 1, remaining: 1 });
       book.apply(ev);
     }
     for (const price of prices.slice(0, 250)) {
-      Object.assign(ev, { kind: event_execute, side: 1, price, qty: 1, remaining: 0 });
+      Object.assign(ev, { kind: event_execute, side: side_ask, price, qty: 1, remaining: 0 });
       book.apply(ev);
     }
     const asks: L2Level[] = [];
-    book.top(1, 0, asks);
+    book.top(side_ask, 0, asks);
     expect(asks.map((l) => l.price)).toEqual(prices.slice(250).sort((a, b) => a - b));
-    expect(book.level(1, asks[0].price)).toEqual({ price: asks[0].price, size: 1, orders: 1 });
-    expect(book.level(1, prices[0])).toBeNull();
+    expect(book.level(side_ask, asks[0].price)).toEqual({ price: asks[0].price, size: 1, orders: 1 });
+    expect(book.level(side_ask, prices[0])).toBeNull();
   });
 });

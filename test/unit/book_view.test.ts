@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { digest_add, digest_of, digest_sub, level_hash } from '../../src/book/digest.js';
 import { L2Book } from '../../src/book/l2_book.js';
-import { event_add, event_execute, event_reduce, new_book_event, type L2Level, type Side } from '../../src/book/types.js';
+import { event_add, event_execute, event_reduce, new_book_event, side_ask, side_bid, type L2Level, type Side } from '../../src/book/types.js';
 import { BookView, ViewLevels } from '../../src/book/view.js';
 
 class Client {
@@ -40,7 +40,7 @@ class Client {
   }
 
   sorted(side: Side): L2Level[] {
-    return [...this.sides[side].values()].sort((a, b) => (side === 0 ? b.price - a.price : a.price - b.price));
+    return [...this.sides[side].values()].sort((a, b) => (side === side_bid ? b.price - a.price : a.price - b.price));
   }
 }
 
@@ -80,7 +80,7 @@ describe('BookView', () => {
             const asks = Array.from({ length: step.price_offset % 12 }, (_, r) => ({ price: base + 1 + r, size: 2, orders: 1 }));
             book.load(bids, asks);
           } else if (step.what < 50 || count === 0) {
-            const price = side === 0 ? 1010 - step.price_offset : 1000 + step.price_offset;
+            const price = side === side_bid ? 1010 - step.price_offset : 1000 + step.price_offset;
             Object.assign(ev, { kind: event_add, side, price, qty: step.qty, remaining: step.qty });
             book.apply(ev);
           } else {
@@ -101,8 +101,8 @@ describe('BookView', () => {
             clients[i].apply(out);
             const want_bids: L2Level[] = [];
             const want_asks: L2Level[] = [];
-            book.top(0, view.depth, want_bids);
-            book.top(1, view.depth, want_asks);
+            book.top(side_bid, view.depth, want_bids);
+            book.top(side_ask, view.depth, want_asks);
             expect(clients[i].sorted(0)).toEqual(want_bids);
             expect(clients[i].sorted(1)).toEqual(want_asks);
             expect(out.digest).toBe(digest_of(want_bids, want_asks));
@@ -137,7 +137,7 @@ describe('BookView', () => {
     expect(b).toEqual(a);
     // A change beyond a full window is invisible to it.
     const ev = new_book_event();
-    Object.assign(ev, { kind: event_add, side: 0, price: 900, qty: 1, remaining: 1 });
+    Object.assign(ev, { kind: event_add, side: side_bid, price: 900, qty: 1, remaining: 1 });
     book.apply(ev);
     const far = book.take_changes();
     expect(by_update.update(book, far.bids, far.asks, out)).toBe(0);
@@ -148,7 +148,7 @@ describe('BookView', () => {
     const book = new L2Book();
     const view = new BookView(10);
     const ev = new_book_event();
-    Object.assign(ev, { kind: event_add, side: 1, price: 1005, qty: 2, remaining: 2 });
+    Object.assign(ev, { kind: event_add, side: side_ask, price: 1005, qty: 2, remaining: 2 });
     book.apply(ev);
     book.take_changes(); // the view never sees these changes
     view.reset_from(new L2Book());
@@ -180,13 +180,13 @@ describe('digest', () => {
         const d = digest_of(levels, []);
         expect(digest_of([...levels].reverse(), [])).toBe(d);
         let e = d;
-        for (const l of levels) e = digest_sub(e, level_hash(0, l.price, l.size, l.orders));
+        for (const l of levels) e = digest_sub(e, level_hash(side_bid, l.price, l.size, l.orders));
         expect(e).toBe(0);
-        for (const l of levels) e = digest_add(e, level_hash(0, l.price, l.size, l.orders));
+        for (const l of levels) e = digest_add(e, level_hash(side_bid, l.price, l.size, l.orders));
         expect(e).toBe(d);
       }),
       { seed: 3202, numRuns: 200 },
     );
-    expect(level_hash(0, 100, 5, 1)).not.toBe(level_hash(1, 100, 5, 1));
+    expect(level_hash(side_bid, 100, 5, 1)).not.toBe(level_hash(side_ask, 100, 5, 1));
   });
 });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { ClientBook } from '../../src/client/book.js';
 import { DecimalFormat } from '../../src/client/decimal_format.js';
 import { digest_of } from '../../src/book/digest.js';
-import type { L2Level } from '../../src/book/types.js';
+import { side_ask, side_bid, type L2Level } from '../../src/book/types.js';
 
 function snapshot(bids: L2Level[], asks: L2Level[], over: Partial<{ epoch: number; seq: number; digest: number }> = {}) {
   return {
@@ -28,7 +28,7 @@ describe('ClientBook', () => {
 
   it('applies deltas with an incrementally kept digest equal to a from-scratch one (random streams)', () => {
     fc.assert(fc.property(
-      fc.array(fc.record({ side: fc.constantFrom(0, 1), price: fc.integer({ min: 1, max: 40 }), size: fc.integer({ min: 0, max: 5 }) }), { maxLength: 200 }),
+      fc.array(fc.record({ side: fc.constantFrom(side_bid, side_ask), price: fc.integer({ min: 1, max: 40 }), size: fc.integer({ min: 0, max: 5 }) }), { maxLength: 200 }),
       (changes) => {
         const b = new ClientBook('X', 0);
         const model = [new Map<number, number>(), new Map<number, number>()];
@@ -36,13 +36,13 @@ describe('ClientBook', () => {
         let seq = 10;
         for (const ch of changes) {
           // Keep the model uncrossed: bids at or below 20, asks above 20.
-          const price = ch.side === 0 ? ch.price % 20 + 1 : 21 + (ch.price % 20);
+          const price = ch.side === side_bid ? ch.price % 20 + 1 : 21 + (ch.price % 20);
           if (ch.size === 0) model[ch.side].delete(price); else model[ch.side].set(price, ch.size);
           const levels = (side: number) => [...model[side]].map(([p, s]) => lv(p, s));
           const digest = digest_of(levels(0), levels(1));
           const l = [lv(price, ch.size, ch.size === 0 ? 0 : 1)];
           seq++;
-          const v = b.apply_delta({ epoch: 1, seq_first: seq, seq, digest, bids: ch.side === 0 ? l : [], asks: ch.side === 1 ? l : [] });
+          const v = b.apply_delta({ epoch: 1, seq_first: seq, seq, digest, bids: ch.side === side_bid ? l : [], asks: ch.side === side_ask ? l : [] });
           expect(v).toBe('ok');
           expect(b.digest_from_scratch()).toBe(b.digest);
         }

@@ -2,7 +2,7 @@
 // Each fault must end in a correct book or an explicit state.
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { connect, seeded_random, type BookHandle, type ConnectionState, type FeedClient, type FeedClientError, type FeedClientOptions, type ViewState } from '../../src/client/index.js';
+import { connect, seeded_random, side_ask, side_bid, type BookHandle, type ConnectionState, type FeedClient, type FeedClientError, type FeedClientOptions, type ViewState } from '../../src/client/index.js';
 import { FakeFeedServer, type LevelTuple } from '../helpers/fake_feed_server.js';
 import { wait_for } from '../helpers/service.js';
 
@@ -57,7 +57,7 @@ describe('FeedClient against a fake feed', () => {
     const trades: number[] = [];
     c.on('trade', (_book, t) => trades.push(t.trade_id));
     for (let i = 0; i < 20; i++) s.update('BTC-USD', bids([97 - i, 1 + i, 1]));
-    s.update('BTC-USD', { asks: [[101, 1, 1]], trades: [{ trade_id: 7, price: 101, size: 1, aggressor: 0 }] });
+    s.update('BTC-USD', { asks: [[101, 1, 1]], trades: [{ trade_id: 7, price: 101, size: 1, aggressor: side_bid }] });
     await wait_for('deltas', () => in_sync(s, deep) && in_sync(s, top) && top.seq === s.seq('BTC-USD'));
     expect(deep.bids.length).toBe(23);
     expect(top.bids.length).toBe(10);
@@ -253,7 +253,7 @@ describe('FeedClient against a fake feed', () => {
     const aggregates: number[] = [];
     btc.on('trade_aggregate', (a) => aggregates.push(a.count));
     s.pause_deltas();
-    for (let i = 0; i < 5; i++) s.update('BTC-USD', { bids: [[100, 10 + i, 1]], trades: [{ trade_id: 100 + i, price: 101, size: 1, aggressor: 0 }] });
+    for (let i = 0; i < 5; i++) s.update('BTC-USD', { bids: [[100, 10 + i, 1]], trades: [{ trade_id: 100 + i, price: 101, size: 1, aggressor: side_bid }] });
     s.flush_conflated();
     await wait_for('conflated delta applied', () => in_sync(s, btc) && aggregates.length === 1);
     expect(infos).toEqual([{ conflated: true, updates_merged: 5 }]);
@@ -268,7 +268,7 @@ describe('FeedClient against a fake feed', () => {
     const aggregates: number[] = [];
     btc.on('trade_aggregate', (a) => aggregates.push(a.last_trade_id));
     s.pause_deltas();
-    for (let i = 0; i < 3; i++) s.update('BTC-USD', { bids: [[99, 0, 0]], trades: [{ trade_id: 200 + i, price: 99, size: 2, aggressor: 1 }] });
+    for (let i = 0; i < 3; i++) s.update('BTC-USD', { bids: [[99, 0, 0]], trades: [{ trade_id: 200 + i, price: 99, size: 2, aggressor: side_ask }] });
     s.flush_conflated({ as_snapshot: true });
     await wait_for('catch-up snapshot', () => in_sync(s, btc) && aggregates.length === 1);
     expect(aggregates).toEqual([202]);

@@ -39,7 +39,7 @@ function flyweight(reader: DeltaReader, bytes: Uint8Array): Outcome {
   }
   const side_levels = (side: typeof side_bid | typeof side_ask): L2Level[] => Array.from({ length: reader.level_count(side) },
     (_, i) => ({ price: reader.level_price(side, i), size: reader.level_size(side, i), orders: reader.level_orders(side, i) }));
-  const trades: TradeRec[] = Array.from({ length: reader.trade_count }, (_, i) => reader.trade_into(i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: 0 }));
+  const trades: TradeRec[] = Array.from({ length: reader.trade_count }, (_, i) => reader.trade_into(i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid }));
   const msg: DeltaMsg = {
     type: 'delta', symbol: reader.symbol, depth: reader.depth, epoch: reader.epoch, seq_first: reader.seq_first, seq: reader.seq,
     digest: reader.digest, bids: side_levels(side_bid), asks: side_levels(side_ask), trades, trade_aggregate: reader.trade_aggregate,

@@ -3,7 +3,7 @@
 import * as flatbuffers from 'flatbuffers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type BookEvent, type L2Snapshot, flag_end_of_engine_event, new_book_event } from '../../src/book/types.js';
+import { type BookEvent, type L2Snapshot, flag_end_of_engine_event, new_book_event, side_ask, side_bid } from '../../src/book/types.js';
 import {
   EventBatchEncoder, EventBatchReader, WireError, book_event_bytes, decode_engine_reply, encode_engine_error,
   encode_instruments_reply, encode_snapshot_reply, engine_error_code, event_batch_bytes_max,
@@ -18,8 +18,8 @@ const event_fields_arb = fc.record({
   ts_engine_ns: fc.oneof(safe, fc.integer({ min: 1_600_000_000, max: 1_900_000_000 }).map((s) => s * 1e9 + 256 * 12345)),
   order_id: safe, taker_order_id: safe, trade_id: safe, price: signed_safe, qty: signed_safe, remaining: signed_safe,
   kind: fc.constantFrom(0, 1, 2) as fc.Arbitrary<0 | 1 | 2>,
-  side: fc.constantFrom(0, 1) as fc.Arbitrary<0 | 1>,
-  aggressor: fc.constantFrom(0, 1) as fc.Arbitrary<0 | 1>,
+  side: fc.constantFrom(side_bid, side_ask),
+  aggressor: fc.constantFrom(side_bid, side_ask),
   flags: fc.integer({ min: 0, max: 255 }),
 });
 
@@ -90,8 +90,8 @@ describe('EventBatch encoder and reader', () => {
   });
 
   const valid = encode('ETH-USD', 3, events_from([
-    { ts_engine_ns: 1, order_id: 1, taker_order_id: 0, trade_id: 0, price: 100, qty: 5, remaining: 5, kind: 0, side: 0, aggressor: 0, flags: 0 },
-    { ts_engine_ns: 1, order_id: 2, taker_order_id: 9, trade_id: 1, price: 101, qty: 2, remaining: 0, kind: 2, side: 1, aggressor: 0, flags: flag_end_of_engine_event },
+    { ts_engine_ns: 1, order_id: 1, taker_order_id: 0, trade_id: 0, price: 100, qty: 5, remaining: 5, kind: 0, side: side_bid, aggressor: side_bid, flags: 0 },
+    { ts_engine_ns: 1, order_id: 2, taker_order_id: 9, trade_id: 1, price: 101, qty: 2, remaining: 0, kind: 2, side: side_ask, aggressor: side_bid, flags: flag_end_of_engine_event },
   ], 41));
 
   it('throws WireError for every truncation of a valid batch', () => {

@@ -26,7 +26,7 @@ import { SymbolStatus } from '../../src/wire/generated/depthcast/feed/symbol-sta
 import { Trade } from '../../src/wire/generated/depthcast/feed/trade.js';
 import { TradeAggregate } from '../../src/wire/generated/depthcast/feed/trade-aggregate.js';
 import { WireError } from '../../src/wire/wire_error.js';
-import type { L2Level } from '../../src/book/types.js';
+import { side_ask, type L2Level } from '../../src/book/types.js';
 
 const utf8 = new TextEncoder();
 const exact_int = fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000_000 }), fc.maxSafeInteger(), fc.constantFrom(0, -1, 2 ** 32, 2 ** 32 - 1, 2 ** 53 - 1, -(2 ** 53 - 1)));
@@ -226,7 +226,7 @@ describe('feed codec agrees with the flatc-generated code', () => {
     expect(decode_server_frame(b.asUint8Array())).toEqual({
       type: 'delta', symbol: 'BTC-USD', depth: 10, epoch: 3, seq_first: 41, seq: 42, digest: 0xdeadbeef,
       bids: [{ price: 100, size: 5, orders: 1 }, { price: 99, size: 7, orders: 2 }], asks: [],
-      trades: [{ trade_id: 77, price: 100, size: 3, ts_engine_ns: 1.7e18, aggressor: 1 }],
+      trades: [{ trade_id: 77, price: 100, size: 3, ts_engine_ns: 1.7e18, aggressor: side_ask }],
       trade_aggregate: { count: 4, first_trade_id: 70, last_trade_id: 77, volume: 12, vwap: 100.25, high: 101, low: 99, last: 100, buy_volume: 5 },
       updates_merged: 2, conflated: true, ts_engine_ns: 5, ts_ingest_ns: 0, ts_send_ns: 0,
     });

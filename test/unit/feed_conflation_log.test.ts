@@ -3,10 +3,11 @@
 // levels_max distinct prices changed after it. Seeded fast-check.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Side } from '../../src/book/types.js';
 import { ChangeLog } from '../../src/feed/change_log.js';
 
 type Op =
-  | { kind: 'update'; changes: { side: 0 | 1; price: number }[] }
+  | { kind: 'update'; changes: { side: Side; price: number }[] }
   | { kind: 'drop'; back: number }
   | { kind: 'clear' };
 
@@ -21,7 +22,7 @@ describe('ChangeLog', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 120 }), (levels_max, ops) => {
       const log = new ChangeLog(levels_max);
       // Model: every change ever, with its seq; readers below `floor` are not asked (dropped or cleared).
-      const history: { side: 0 | 1; price: number; seq: number }[] = [];
+      const history: { side: Side; price: number; seq: number }[] = [];
       let seq = 0;
       let floor = 0;
       for (const o of ops) {
@@ -59,7 +60,7 @@ describe('ChangeLog', () => {
 
   it('costs a reader O(changes since it), found by binary search, however long the log', () => {
     const log = new ChangeLog(2000);
-    for (let seq = 1; seq <= 1000; seq++) log.record(seq % 2 as 0 | 1, 1000 + (seq % 1500), seq);
+    for (let seq = 1; seq <= 1000; seq++) log.record(seq % 2 as Side, 1000 + (seq % 1500), seq);
     let visited = 0;
     log.changed_since(995, () => { visited++; });
     expect(visited).toBe(5);

@@ -6,6 +6,7 @@
 // snapshot (retry until it is there), a gap in a live book filled from the
 // stream with no reset, and a stream that does not answer.
 import { describe, expect, it } from 'vitest';
+import { side_ask, side_bid } from '../../src/book/types.js';
 import { MemoryBus } from '../../src/bus/memory_bus.js';
 import type { EventStream, ReplayResult, StoredMessage, StreamInfo } from '../../src/bus/event_stream.js';
 import { Subjects } from '../../src/bus/subjects.js';
@@ -102,10 +103,10 @@ function expect_book(f: SymbolFeed, core: EngineCore): void {
   const want = core.snapshot(symbol)!;
   expect(f.committed_seq).toBe(want.seq);
   const got = { bids: [] as { price: number; size: number; orders: number }[], asks: [] as { price: number; size: number; orders: number }[] };
-  f.book.top(0, 100_000, got.bids);
-  f.book.top(1, 100_000, got.asks);
-  expect(levels(got.bids.slice(0, f.book.level_count(0)))).toEqual(levels(want.bids));
-  expect(levels(got.asks.slice(0, f.book.level_count(1)))).toEqual(levels(want.asks));
+  f.book.top(side_bid, 100_000, got.bids);
+  f.book.top(side_ask, 100_000, got.asks);
+  expect(levels(got.bids.slice(0, f.book.level_count(side_bid)))).toEqual(levels(want.bids));
+  expect(levels(got.asks.slice(0, f.book.level_count(side_ask)))).toEqual(levels(want.asks));
 }
 
 describe('SymbolFeed recovers from the durable stream', () => {
