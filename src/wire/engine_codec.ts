@@ -15,7 +15,7 @@ import {
 import { EventBatch as FbEventBatch } from './generated/depthcast/engine/event-batch.js';
 import type { BookEvent, EventKind, Instrument, L2Level, L2Snapshot, Side } from '../book/types.js';
 import { error_code } from './codes.js';
-import { count_unlimited, FlatbufferReader, guarded, guarded_call, TableRef } from './flatbuffer_reader.js';
+import { count_unlimited, FlatbufferReader, guarded_call, TableRef } from './flatbuffer_reader.js';
 import { levels_vector } from './flatbuffer_write.js';
 import { WireError } from './wire_error.js';
 
@@ -286,8 +286,7 @@ const reply_inner = new TableRef();
 
 /** Decodes an EngineReply, checking every offset and the book's invariants; throws WireError. */
 export function decode_engine_reply(bytes: Uint8Array): EngineReplyDecoded {
-  // One reply per snapshot request: a closure here costs nothing that matters.
-  return guarded(() => decode_reply_checked(bytes));
+  return guarded_call(undefined, decode_reply_checked, bytes);
 }
 
 function decode_reply_checked(bytes: Uint8Array): EngineReplyDecoded {

@@ -32,7 +32,7 @@ import {
   ack_slot, aggregate_slot, delta_slot, error_slot, frame_slot, heartbeat_slot, ping_slot, pong_slot, resync_slot, snapshot_slot,
   status_slot, subscribe_slot, symbol_status_slot, trade_bytes, unsubscribe_slot,
 } from './feed_slots.js';
-import { count_unlimited, FlatbufferReader, guarded, TableRef } from './flatbuffer_reader.js';
+import { as_wire_error, count_unlimited, FlatbufferReader, TableRef } from './flatbuffer_reader.js';
 import { Body } from './generated/depthcast/feed/body.js';
 import { WireError } from './wire_error.js';
 
@@ -72,7 +72,7 @@ export function open_frame_in(r: FlatbufferReader, frame_t: TableRef, body_t: Ta
 
 /** Decodes a frame a client sent. Throws WireError (bad_frame, not_a_client_message, bad_request). */
 export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg {
-  return guarded(() => {
+  try {
     const type = open_frame(input);
     const r = reader;
     const t = body_table;
@@ -93,7 +93,9 @@ export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg 
       default:
         throw new WireError(`a client may not send ${Body[type]}`, error_code.not_a_client_message);
     }
-  });
+  } catch (e) {
+    throw as_wire_error(e);
+  }
 }
 
 function decode_subscribe(t: TableRef): SubscribeMsg {
@@ -139,7 +141,7 @@ function symbol_list(t: TableRef, slot: number): string[] {
 
 /** Decodes a frame the server sent. Throws WireError (bad_frame). */
 export function decode_server_frame(input: Uint8Array | ArrayBuffer): ServerMsg {
-  return guarded(() => {
+  try {
     const type = open_frame(input);
     const r = reader;
     const t = body_table;
@@ -164,7 +166,9 @@ export function decode_server_frame(input: Uint8Array | ArrayBuffer): ServerMsg 
       default:
         return r.fail(`${Body[type]} is a client message, not a server frame`);
     }
-  });
+  } catch (e) {
+    throw as_wire_error(e);
+  }
 }
 
 function decode_snapshot(t: TableRef): SnapshotMsg {

@@ -299,21 +299,13 @@ export function as_wire_error(e: unknown): WireError {
 }
 
 /**
- * guarded() without a closure: calls fn with `this` = self and one argument.
- * For per-frame decoders (a closure per call is young garbage at frame rate).
+ * Runs fn with `this` = self and one argument, turning anything it throws into
+ * a WireError (see as_wire_error). Takes the function and its argument rather
+ * than a closure: per-frame decoders must not make one per call.
  */
 export function guarded_call<S, A, T>(self: S, fn: (this: S, arg: A) => T, arg: A): T {
   try {
     return fn.call(self, arg);
-  } catch (e) {
-    throw as_wire_error(e);
-  }
-}
-
-/** Runs a decode, turning anything it throws into a WireError (see as_wire_error). Allocates a closure per call. */
-export function guarded<T>(decode: () => T): T {
-  try {
-    return decode();
   } catch (e) {
     throw as_wire_error(e);
   }
