@@ -105,7 +105,7 @@ export class Session implements SubscriptionOwner {
     this.gate = new StreamGate(now_ms, limits.reader_lag_target_ms);
     this.flow = new ReaderFlow(limits);
     this.probing = transport.ping !== undefined && limits.reader_probe_interval_ms > 0;
-    this.sender = new FrameSender(transport, this.flow, this.probing, (bytes) => this.events.on_frame_sent(bytes), now_ms);
+    this.sender = new FrameSender(transport, this.flow, this.probing, events, now_ms);
     // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
     this.inbound = new TokenBucket(limits.inbound_messages_per_s_max, limits.inbound_messages_per_s_max, now_ms);
   }

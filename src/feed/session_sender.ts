@@ -11,8 +11,9 @@
 // amount tells.
 //
 // Cost per flush: a pass over the queued frames (sizes), the sends, and a
-// probe every reader_probe_interval_ms. No allocation: the queue array and
-// the cork callback are made once per connection.
+// probe every reader_probe_interval_ms. No allocation: the queue's slots and
+// the cork callback are made once per connection (slots are overwritten, not
+// the array resized).
 
 import type { ReaderFlow } from './reader_flow.js';
 import { send_dropped, send_ok, type ClientTransport } from './transport.js';
@@ -21,6 +22,9 @@ import { send_dropped, send_ok, type ClientTransport } from './transport.js';
 export const session_pending_frames_max = 1024;
 /** Smaller frames go uncompressed even to a lagging reader: deflate would save little and cost a call. */
 const compress_bytes_min = 512;
+
+/** What an emptied slot holds. */
+const no_frame = new Uint8Array(0);
 
 /** What queue() asks of its caller. */
 export const queued_more = 0;
@@ -34,7 +38,9 @@ export class FrameSender {
   last_send_ms: number;
   /** Uncompressed bytes of the last flush's frames. */
   last_flush_bytes = 0;
+  /** Queued frames are pending[0 .. pending_count) (slots are reused: no array resizing per flush). */
   private readonly pending: Uint8Array[] = [];
+  private pending_count = 0;
   private scheduled = false;
   /** This flush's frames go deflated (a lagging reader that negotiated deflate). */
   private compress_now = false;
@@ -48,20 +54,20 @@ export class FrameSender {
     private readonly flow: ReaderFlow,
     /** The transport can send pings and probing is on: the reader's lag is measured. */
     private readonly probing: boolean,
-    private readonly on_frame_sent: (bytes: number) => void,
+    private readonly events: { on_frame_sent(bytes: number): void },
     now_ms: number,
   ) {
     this.last_send_ms = now_ms;
   }
 
   get pending_frames(): number {
-    return this.pending.length;
+    return this.pending_count;
   }
 
   /** Queues a frame for this turn's flush: queued_first (schedule a flush), queued_full (flush now) or queued_more. */
   queue(frame: Uint8Array): number {
-    this.pending.push(frame);
-    if (this.pending.length >= session_pending_frames_max) return queued_full;
+    this.pending[this.pending_count++] = frame;
+    if (this.pending_count >= session_pending_frames_max) return queued_full;
     if (this.scheduled) return queued_more;
     this.scheduled = true;
     return queued_first;
@@ -73,7 +79,8 @@ export class FrameSender {
   }
 
   drop_pending(): void {
-    this.pending.length = 0;
+    for (let i = 0; i < this.pending_count; i++) this.pending[i] = no_frame;
+    this.pending_count = 0;
   }
 
   /**
@@ -86,12 +93,12 @@ export class FrameSender {
    */
   send(now_ms: number, catching_up: boolean): number {
     const frames = this.pending;
-    const n = frames.length;
+    const n = this.pending_count;
     const flow = this.flow;
     this.path_probe_pending = this.probing && flow.path_probe_due(now_ms);
-    let bytes = 0;
     let largest = frames[0];
-    for (let i = 0; i < n; i++) {
+    let bytes = largest.byteLength;
+    for (let i = 1; i < n; i++) {
       bytes += frames[i].byteLength;
       if (frames[i].byteLength > largest.byteLength) largest = frames[i];
     }
@@ -115,7 +122,8 @@ export class FrameSender {
       this.transport.cork(this.send_corked);
       status = this.cork_status;
     }
-    frames.length = 0;
+    for (let i = 0; i < n; i++) frames[i] = no_frame; // sent: not kept alive by this connection
+    this.pending_count = 0;
     this.last_send_ms = now_ms;
     return status;
   }
@@ -135,7 +143,7 @@ export class FrameSender {
       }
     }
     const frames = this.pending;
-    for (let i = 0; i < frames.length; i++) {
+    for (let i = 0, n = this.pending_count; i < n; i++) {
       if (this.send_one(frames[i]) === send_dropped) {
         this.cork_status = send_dropped;
         return;
@@ -153,7 +161,7 @@ export class FrameSender {
     if (status !== send_dropped) {
       this.frames_sent++;
       this.bytes_sent += frame.byteLength;
-      this.on_frame_sent(frame.byteLength);
+      this.events.on_frame_sent(frame.byteLength);
     }
     return status;
   }
