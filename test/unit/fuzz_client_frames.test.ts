@@ -4,7 +4,8 @@
 // predicts. The full run (1M decoder cases + 100k live cases against a child
 // process) is `npx tsx scripts/fuzz.ts`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fuzz_decoder, fuzz_server } from '../../scripts/fuzz.js';
+import { fuzz_decoder } from '../../scripts/fuzz/decoder_phase.js';
+import { fuzz_server } from '../../scripts/fuzz/server_phase.js';
 import { start_all, type AllInOne } from '../../src/app.js';
 import { error_code } from '../../src/wire/codes.js';
 import { test_config, wait_for } from '../helpers/service.js';
