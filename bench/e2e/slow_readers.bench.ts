@@ -25,28 +25,26 @@
 // Cores (2 here): the server is pinned to core 0, this process (all readers)
 // to core 1 when taskset exists; the proxies (Python) float. Results:
 // bench/results/slow_readers.json and an SVG chart in slow_readers.html.
+// The readers are in harness/reader_clients.ts, the chart in
+// harness/slow_readers_chart.ts; this file holds the phases.
 //
 // Run: npx tsx bench/e2e/slow_readers.bench.ts [--quick] [--rate N] [--duration-s N] [--pause-s N]
 //      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N] [--depth 0|10|50] [--only-fast-cost]
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { build, type Histogram } from 'hdr-histogram-js';
-import WebSocket from 'ws';
 import { kernel_send_queues } from '../../src/server/kernel_queues.js';
-import { now_ns } from '../../src/util/clock.js';
+import { has_flag } from '../../src/util/flags.js';
 import { process_rss_bytes } from '../../src/util/host.js';
-import { body_delta, DeltaReader } from '../../src/wire/delta_reader.js';
-import { decode_server_frame } from '../../src/wire/feed_decoder.js';
-import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { ThrottleProxy } from '../../test/helpers/throttle_proxy.js';
 import { median, results_dir, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
 import { estimate_clock_offset } from './harness/clock_offset.js';
 import { cpu_seconds } from './harness/orchestrate.js';
-import { has_flag } from '../../src/util/flags.js';
-import { opcode_binary, RawWs } from './harness/raw_ws.js';
-import { pin_self, start_depthcast, taskset_exists, type ServerProcess } from './harness/server_process.js';
+import { FastReader, Reader, subscription_bytes_per_s, type ReaderView } from './harness/reader_clients.js';
+import { pin_self, slow_consumer_stats, start_depthcast, taskset_exists, type ServerProcess } from './harness/server_process.js';
+import { staleness_chart_html } from './harness/slow_readers_chart.js';
+import { new_bench_latency_histogram } from './harness/stats.js';
 
 const rate = arg('--rate', 2000);
 const duration_s = arg('--duration-s', quick ? 12 : 30);
@@ -66,9 +64,8 @@ const sample_ms = 50;
 const live_staleness_ms = 500;
 const symbols = ['BTC-USD', 'ETH-USD'];
 const pin = taskset_exists;
-const enc = new FrameEncoder();
-/** One for every reader: read() is synchronous and its fields are used before the next frame. */
-const delta_reader = new DeltaReader();
+/** The readers' one view. */
+const view: ReaderView = { symbol: 'BTC-USD', depth };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const modes = [
@@ -87,106 +84,15 @@ async function clock_offset_ns(port: number): Promise<number> {
   return (await estimate_clock_offset(port)).offset_ns;
 }
 
-/** One reader: every frame decoded; the newest engine time it has read; engine->receive latency on request. */
-class Reader {
-  newest_engine_ns = 0;
-  bytes = 0;
-  conflated = 0;
-  closed_with: number | null = null;
-  latency: Histogram | null = null;
-
-  private constructor(readonly ws: WebSocket, private readonly offset_ns: number) {
-    ws.on('message', (data: Buffer) => {
-      this.bytes += data.byteLength;
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      // Deltas through the flyweight (nothing allocated per frame: this process's own lag is the harness floor).
-      if (delta_reader.read(bytes) === body_delta) {
-        const ts_engine_ns = delta_reader.ts_engine_ns;
-        if (ts_engine_ns > this.newest_engine_ns) this.newest_engine_ns = ts_engine_ns;
-        if (delta_reader.conflated) this.conflated++;
-        if (this.latency !== null) this.latency.recordValue(Math.max(1, Math.round((now_ns() + this.offset_ns - ts_engine_ns) / 1000)));
-        return;
-      }
-      const msg = decode_server_frame(bytes);
-      if (msg.type === 'snapshot' && msg.ts_engine_ns > this.newest_engine_ns) this.newest_engine_ns = msg.ts_engine_ns;
-    });
-    ws.on('close', (code) => { this.closed_with = code; });
-    ws.on('error', () => { /* followed by close */ });
-  }
-
-  static async open(url: string, offset_ns: number): Promise<Reader> {
-    const ws = new WebSocket(url); // offers permessage-deflate, as browsers do: a lagging reader's catch-ups come deflated
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
-    ws.send(enc.subscribe({ symbols: ['BTC-USD'], depth, interval_ms: 0 }));
-    return new Reader(ws, offset_ns);
-  }
-
-  staleness_ms(): number {
-    return (now_ns() + this.offset_ns - this.newest_engine_ns) / 1e6;
-  }
-}
-
-/**
- * A fast reader for phase 2, over the minimal client (harness/raw_ws.ts: no
- * per-message event objects, Deltas read through the flyweight), so that the
- * measuring process's own lag stays well under what it measures. It answers
- * pings at once, so the server sees a reader that keeps up.
- */
-class FastReader {
-  latency: Histogram | null = null;
-  private ws: RawWs | null = null;
-
-  private constructor(private readonly offset_ns: number) {}
-
-  static open(port: number, offset_ns: number): Promise<FastReader> {
-    const reader = new FastReader(offset_ns);
-    return new Promise((resolve, reject) => {
-      reader.ws = new RawWs({
-        host: '127.0.0.1', port, path: '/ws', want_payloads: true,
-        on_open: (ws) => {
-          ws.send(opcode_binary, enc.subscribe({ symbols: ['BTC-USD'], depth, interval_ms: 0 }));
-          resolve(reader);
-        },
-        on_message: (_ws, opcode, payload) => {
-          if (opcode !== opcode_binary || payload === null || reader.latency === null) return;
-          if (delta_reader.read(payload) !== body_delta) return;
-          reader.latency.recordValue(Math.max(1, Math.round((now_ns() + reader.offset_ns - delta_reader.ts_engine_ns) / 1000)));
-        },
-        on_close: (_ws, code, reason) => reject(new Error(`a fast reader closed before it opened: ${code} ${reason}`)),
-      });
-    });
-  }
-
-  close(): void {
-    this.ws?.destroy();
-  }
-}
-
-function new_histogram(): Histogram {
-  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
-}
-
 function quantiles_ms(samples: number[]): { p50_ms: number; p99_ms: number; max_ms: number; samples: number } {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => (s.length === 0 ? 0 : round(s[Math.min(s.length - 1, Math.floor(q * s.length))], 1));
   return { p50_ms: at(0.5), p99_ms: at(0.99), max_ms: s.length === 0 ? 0 : round(s[s.length - 1], 1), samples: s.length };
 }
 
-/** Bytes/s of the BTC-USD view at --depth, on a fast reader. */
-async function subscription_rate(port: number, offset_ns: number): Promise<number> {
-  const r = await Reader.open(`ws://127.0.0.1:${port}/ws`, offset_ns);
-  await sleep(1000);
-  const from = r.bytes;
-  const t0 = Date.now();
-  await sleep(3000);
-  const rate_bytes_per_s = ((r.bytes - from) * 1000) / (Date.now() - t0);
-  r.ws.close();
-  return rate_bytes_per_s;
-}
-
-async function stats_of(port: number): Promise<Record<string, unknown>> {
-  const body = await (await fetch(`http://127.0.0.1:${port}/stats`)).json() as { slow_consumers: Record<string, unknown> };
-  const s = body.slow_consumers;
+/** What the server's conflation did for the readers (its /stats). */
+async function conflation_counters(port: number): Promise<Record<string, unknown>> {
+  const s = await slow_consumer_stats(port);
   return { conflation_episodes_by_cause_total: s.conflation_episodes_by_cause_total, slow_closes_total: s.slow_closes_total, conflated_frames_total: s.conflated_frames_total };
 }
 
@@ -197,16 +103,16 @@ async function staleness_run(mode: (typeof modes)[number]): Promise<Record<strin
   const proxies: ThrottleProxy[] = [];
   try {
     const offset = await clock_offset_ns(server.port);
-    const sub_rate = await subscription_rate(server.port, offset);
+    const sub_rate = await subscription_bytes_per_s(server.port, offset, view);
     const readers: { name: string; reader: Reader; proxy: ThrottleProxy }[] = [];
     for (const f of fractions) {
       const proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, sub_rate / f);
       proxies.push(proxy);
-      readers.push({ name: `1/${f}`, reader: await Reader.open(proxy.url, offset), proxy });
+      readers.push({ name: `1/${f}`, reader: await Reader.open(proxy.url, offset, view), proxy });
     }
     const paused_proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, 50e6);
     proxies.push(paused_proxy);
-    const paused = await Reader.open(paused_proxy.url, offset);
+    const paused = await Reader.open(paused_proxy.url, offset, view);
     await sleep(5000); // snapshots read, readers settled
     const samples = new Map(readers.map((r) => [r.name, [] as number[]]));
     const kernel_max = new Map<string, number>();
@@ -253,7 +159,7 @@ async function staleness_run(mode: (typeof modes)[number]): Promise<Record<strin
         closed_with: paused.closed_with,
       },
       kernel_send_queue_max_bytes: kernel_max.get('all') ?? 0,
-      server: await stats_of(server.port),
+      server: await conflation_counters(server.port),
     };
     for (const r of readers) r.reader.ws.terminate();
     paused.ws.terminate();
@@ -273,7 +179,7 @@ async function staleness_run(mode: (typeof modes)[number]): Promise<Record<strin
  * the server used, per second of window.
  */
 class WindowCost {
-  readonly latency = new_histogram();
+  readonly latency = new_bench_latency_histogram();
   readonly loop_delay = monitorEventLoopDelay({ resolution: 1 });
   seconds = 0;
   server_cpu_s = 0;
@@ -283,7 +189,7 @@ class WindowCost {
   measure_window(fast: FastReader[], window_ms: number, server_pid: number, proxy_pids: number[]): Promise<number> {
     const server_0 = cpu_seconds(server_pid);
     const proxies_0 = proxy_pids.reduce((t, pid) => t + cpu_seconds(pid), 0);
-    const window = new_histogram();
+    const window = new_bench_latency_histogram();
     for (const f of fast) f.latency = window;
     this.loop_delay.enable();
     return sleep(window_ms).then(() => {
@@ -322,9 +228,9 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
   const proxies: ThrottleProxy[] = [];
   try {
     const offset = await clock_offset_ns(server.port);
-    const sub_rate = await subscription_rate(server.port, offset);
+    const sub_rate = await subscription_bytes_per_s(server.port, offset, view);
     const fast: FastReader[] = [];
-    for (let i = 0; i < fast_readers; i++) fast.push(await FastReader.open(server.port, offset));
+    for (let i = 0; i < fast_readers; i++) fast.push(await FastReader.open(server.port, offset, view));
     await sleep(2000);
     const slow_count = Math.max(1, Math.round(fast_readers / 9)); // 10% of all readers
     const with_slow = new WindowCost();
@@ -340,7 +246,7 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
             const proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, sub_rate / 5);
             proxies.push(proxy);
             window_proxies.push(proxy);
-            slow.push(await Reader.open(proxy.url, offset));
+            slow.push(await Reader.open(proxy.url, offset, view));
           }
           await sleep(3000); // their snapshots read, their conflation settled
         } else {
@@ -383,14 +289,14 @@ async function memory_run(mode: (typeof modes)[number]): Promise<Record<string, 
   let proxy: ThrottleProxy | null = null;
   try {
     const offset = await clock_offset_ns(server.port);
-    const sub_rate = await subscription_rate(server.port, offset);
+    const sub_rate = await subscription_bytes_per_s(server.port, offset, view);
     // The server's own drift over the same time, without the readers, is subtracted.
     const rss_0 = process_rss_bytes(server.pid) ?? 0;
     await sleep(rss_s * 1000);
     const rss_1 = process_rss_bytes(server.pid) ?? 0;
     proxy = await ThrottleProxy.start(server.port, rcvbuf_bytes, sub_rate / 20);
     const readers: Reader[] = [];
-    for (let i = 0; i < rss_readers; i++) readers.push(await Reader.open(proxy.url, offset));
+    for (let i = 0; i < rss_readers; i++) readers.push(await Reader.open(proxy.url, offset, view));
     await sleep(rss_s * 1000);
     const rss_2 = process_rss_bytes(server.pid) ?? 0;
     const kernel = kernel_send_queues(server.port).map((q) => q.send_queue_bytes);
@@ -407,41 +313,6 @@ async function memory_run(mode: (typeof modes)[number]): Promise<Record<string, 
     proxy?.close();
     await server.stop();
   }
-}
-
-// ---- chart ----
-
-function chart(staleness: Record<ModeName, Record<string, unknown>>): string {
-  const groups = [...fractions.map((f) => `1/${f}`), 'paused'];
-  const series = ['p50_ms', 'p99_ms', 'max_ms'] as const;
-  const colors: Record<ModeName, string[]> = { reader_flow: ['#7bd88f', '#3fae5a', '#1f6b33'], buffer_only: ['#f2a3a3', '#d65f5f', '#8f2b2b'] };
-  const value = (mode: ModeName, g: string, s: (typeof series)[number]): number => {
-    const r = staleness[mode] as { readers: Record<string, Record<string, number>>; paused: { staleness_after_resume: Record<string, number> } };
-    return g === 'paused' ? r.paused.staleness_after_resume[s] : r.readers[g][s]; // paused: once live again
-  };
-  const w = 900; const h = 380; const left = 70; const bottom = 60; const top = 40;
-  const y_of = (ms: number) => { const lo = 10; const hi = 120_000; const v = Math.min(hi, Math.max(lo, ms)); return top + (h - top - bottom) * (1 - Math.log10(v / lo) / Math.log10(hi / lo)); };
-  const group_w = (w - left - 20) / groups.length;
-  const bar_w = group_w / 8;
-  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="monospace" font-size="11">`;
-  for (const tick of [10, 100, 1000, 10_000, 100_000]) {
-    svg += `<line x1="${left}" x2="${w - 20}" y1="${y_of(tick)}" y2="${y_of(tick)}" stroke="#ddd"/><text x="${left - 6}" y="${y_of(tick) + 4}" text-anchor="end">${tick >= 1000 ? `${tick / 1000} s` : `${tick} ms`}</text>`;
-  }
-  svg += `<line x1="${left}" x2="${w - 20}" y1="${y_of(1000)}" y2="${y_of(1000)}" stroke="#333" stroke-dasharray="4 3"/><text x="${w - 22}" y="${y_of(1000) - 4}" text-anchor="end">goal: p99 ≤ 1 s</text>`;
-  groups.forEach((g, gi) => {
-    const gx = left + gi * group_w + bar_w;
-    (['reader_flow', 'buffer_only'] as ModeName[]).forEach((mode, mi) => {
-      series.forEach((s, si) => {
-        const v = value(mode, g, s);
-        const x = gx + (mi * 3.5 + si) * bar_w;
-        svg += `<rect x="${x}" y="${y_of(v)}" width="${bar_w - 2}" height="${h - bottom - y_of(v)}" fill="${colors[mode][si]}"><title>${mode} ${g} ${s}: ${v} ms</title></rect>`;
-      });
-    });
-    svg += `<text x="${gx + 3.5 * bar_w}" y="${h - bottom + 16}" text-anchor="middle">${g === 'paused' ? `paused ${pause_s} s, once live` : `reads ${g} of the rate`}</text>`;
-  });
-  svg += `<text x="${left}" y="22" font-size="13">Staleness of a slow reader of BTC-USD ${depth === 0 ? 'full depth' : `depth ${depth}`} (now − ts_engine of the newest frame read), log scale</text>`;
-  svg += `<text x="${left}" y="${h - 16}">green: reader flow (p50, p99, max) · red: buffer-only detection (p50, p99, max)</text></svg>`;
-  return `<!doctype html><meta charset="utf-8"><title>depthcast slow readers</title><body style="font-family:monospace">${svg}<pre>${JSON.stringify(staleness, null, 2)}</pre></body>`;
 }
 
 // ---- main ----
@@ -474,6 +345,6 @@ const goals = {
   memory_per_slow_reader_goal_bytes: 512 * 1024,
 };
 const path = write_result(result_name, { rate_orders_per_s: rate, depth, pinned: pin, goals, staleness, fast_cost, memory });
-writeFileSync(join(results_dir, `${result_name}.html`), chart(staleness));
+writeFileSync(join(results_dir, `${result_name}.html`), staleness_chart_html(staleness, { symbol: view.symbol, depth, fractions, pause_s }));
 process.stdout.write(`${JSON.stringify({ goals }, null, 2)}\nwrote ${path} and ${result_name}.html\n`);
 process.exit(0);

@@ -1,7 +1,8 @@
 // `depthcast all` (engine + feed + uWS in one process) as a child process for
 // the end-to-end benches that drive it over real TCP, pinned to a core when
 // `taskset` exists so that the bench's own clients (pinned to the other core)
-// do not share its CPU. Resolves once /health answers 200.
+// do not share its CPU. Resolves once /health answers 200. Also what its
+// /stats says about slow consumers (one HTTP request per call).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -54,4 +55,20 @@ export async function start_depthcast(args: readonly string[], core: number | nu
 /** Pins this process (every thread) to `core`. */
 export function pin_self(core: number): void {
   execFileSync('taskset', ['-a', '-cp', String(core), String(process.pid)], { stdio: 'ignore' });
+}
+
+/** The slow_consumers section of a server's /stats (src/feed/feed_report.ts): the fields the benches read; the object holds them all. */
+export interface SlowConsumerStats {
+  conflating_connections: number;
+  conflation_episodes_total: number;
+  conflation_episodes_by_cause_total: Record<string, number>;
+  conflated_frames_total: number;
+  catch_up_snapshots_total: number;
+  slow_closes_total: Record<string, number>;
+  buffered_bytes: { connections: number; total_now: number; max_now: number; p50_now: number; peak: number };
+}
+
+export async function slow_consumer_stats(port: number): Promise<SlowConsumerStats> {
+  const body = await (await fetch(`http://127.0.0.1:${port}/stats`)).json() as { slow_consumers: SlowConsumerStats };
+  return body.slow_consumers;
 }

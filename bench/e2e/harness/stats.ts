@@ -1,12 +1,24 @@
 // Aggregation of fan-out trials over rounds: medians per server, so one
 // window disturbed by another process on the machine does not decide a number.
-import type { Histogram } from 'hdr-histogram-js';
+// Also the latency histogram of the benches that record in this process
+// (slow readers, slow consumers).
+import { build, type Histogram } from 'hdr-histogram-js';
 import { median, round } from '../../lib.js';
 import { hop_keys, type HopKey, type LatencySummaryUs } from './protocol.js';
 import type { TrialResult } from './orchestrate.js';
 import type { TargetKind } from './target.js';
 
 export { median } from '../../lib.js';
+
+/**
+ * An empty latency histogram (µs, 3 significant digits) sized for 120 s that
+ * grows past it rather than throwing (hdr-histogram-js's autoResize, on by
+ * default), unlike src/metrics' fixed-range new_latency_histogram: a bench
+ * window with a stalled reader still reports.
+ */
+export function new_bench_latency_histogram(): Histogram {
+  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+}
 
 /** A latency histogram (µs) as the harness reports it. */
 export function latency_summary(h: Histogram, negative_samples: number): LatencySummaryUs {
