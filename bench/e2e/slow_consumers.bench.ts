@@ -31,24 +31,23 @@
 // pausing them changes this thread's load little (what is measured is the
 // server's side).
 //
+// The clients are in harness/pausable_client.ts, the CPU meter in
+// harness/cpu_meter.ts; this file holds the phases.
+//
 // Run: npx tsx bench/e2e/slow_consumers.bench.ts [--quick] [--rate N] [--clients N]
 //      [--rounds N] [--window-s N] [--rss-clients N] [--rss-s N] [--skip-latency] [--skip-rss] [--no-pin]
-import type { Socket } from 'node:net';
 import { loadavg } from 'node:os';
-import { build, type Histogram } from 'hdr-histogram-js';
-import WebSocket from 'ws';
-import { now_ns } from '../../src/util/clock.js';
-import { decode_server_frame } from '../../src/wire/feed_decoder.js';
-import { FrameEncoder } from '../../src/wire/feed_encoder.js';
+import type { Histogram } from 'hdr-histogram-js';
 import { process_rss_bytes } from '../../src/util/host.js';
-import { cpu_seconds } from './harness/orchestrate.js';
 import { median, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
 import { estimate_clock_offset } from './harness/clock_offset.js';
-import { pin_self, start_depthcast, taskset_exists, type ServerProcess } from './harness/server_process.js';
+import { CpuMeter, type CpuShares } from './harness/cpu_meter.js';
+import { keep_alive, PausableClient } from './harness/pausable_client.js';
+import { heap_used_bytes, pin_self, slow_consumer_stats, start_depthcast, taskset_exists, type ServerProcess } from './harness/server_process.js';
+import { new_bench_latency_histogram } from './harness/stats.js';
 
 const argv = process.argv.slice(2);
-
 
 const rate = arg('--rate', 20_000);
 const clients_count = arg('--clients', 50);
@@ -65,130 +64,14 @@ const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
 const pin = !argv.includes('--no-pin') && taskset_exists;
 const server_core = 0;
 const client_core = 1;
-const enc = new FrameEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- the server, in its own process ----
 
 const start_server = (): Promise<ServerProcess> => start_depthcast(['--rate', String(rate), '--symbols', symbols.join(',')], pin ? server_core : null);
 
-/** CPU used by the server process (every thread) and by this process, as a share of one core, between two take()s. */
-class CpuMeter {
-  private server_cpu_s: number;
-  private self = process.cpuUsage();
-  private at = performance.now();
-
-  constructor(private readonly pid: number) {
-    this.server_cpu_s = cpu_seconds(pid);
-  }
-
-  take(): { server_cpu_share: number; clients_cpu_share: number } {
-    const now = performance.now();
-    const server_cpu_s = cpu_seconds(this.pid);
-    const self = process.cpuUsage();
-    const wall_s = (now - this.at) / 1000;
-    const out = {
-      server_cpu_share: round((server_cpu_s - this.server_cpu_s) / wall_s, 2),
-      clients_cpu_share: round((self.user - this.self.user + self.system - this.self.system) / 1e6 / wall_s, 2),
-    };
-    this.server_cpu_s = server_cpu_s;
-    this.self = self;
-    this.at = now;
-    return out;
-  }
-}
-
 function rss_bytes(pid: number): number {
   return process_rss_bytes(pid) ?? 0;
-}
-
-interface SlowStats {
-  conflating_connections: number;
-  conflation_episodes_total: number;
-  conflated_frames_total: number;
-  catch_up_snapshots_total: number;
-  buffered_bytes: { connections: number; total_now: number; max_now: number; p50_now: number; peak: number };
-}
-
-async function slow_stats(server: ServerProcess): Promise<SlowStats> {
-  const body = await (await fetch(`http://127.0.0.1:${server.port}/stats`)).json() as { slow_consumers: SlowStats };
-  return body.slow_consumers;
-}
-
-/** The server's V8 heap in use (prom-client's process metrics on /metrics): RSS minus this is mostly native (uWS buffers). */
-async function heap_used_bytes(server: ServerProcess): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-  const m = /^depthcast_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
-  return m === null ? 0 : Number(m[1]);
-}
-
-// ---- clients ----
-
-let clock_offset_ns = 0; // server clock − this process's clock
-
-/** A pausable client decodes only one frame in this many (to know how fresh its stream is): its reading costs this thread little. */
-const light_decode_every = 32;
-
-class BenchClient {
-  measured = false;
-  /** Decode one frame in light_decode_every only (pausable clients; they share this thread with the measured ones). */
-  light = false;
-  frames = 0;
-  conflated = 0;
-  /** engine→receive of the last frame decoded, µs. */
-  last_latency_us = Infinity;
-  private socket!: Socket;
-
-  constructor(readonly ws: WebSocket, private readonly record: (latency_us: number) => void) {}
-
-  static async open(port: number, record: (latency_us: number) => void): Promise<BenchClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-    ws.binaryType = 'nodebuffer';
-    const c = new BenchClient(ws, record);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    c.socket = (ws as unknown as { _socket: Socket })._socket;
-    ws.on('message', (data: Buffer) => c.on_frame(data));
-    return c;
-  }
-
-  private on_frame(data: Buffer): void {
-    this.frames++;
-    if (this.light && this.frames % light_decode_every !== 0) return;
-    const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    if (msg.type !== 'delta') return;
-    this.last_latency_us = (now_ns() + clock_offset_ns - msg.ts_engine_ns) / 1000;
-    if (msg.conflated) this.conflated++;
-    else if (this.measured) this.record(this.last_latency_us);
-  }
-
-  /** Writes still go out from a client that does not read: a Ping keeps the server's idle timeout from closing it. */
-  ping(): void {
-    this.ws.send(enc.ping({ nonce: 1, client_time_ns: now_ns() }));
-  }
-
-  subscribe(list: string[], depth: number): void {
-    this.ws.send(enc.subscribe({ symbols: list, depth, interval_ms: 0 }));
-  }
-
-  unsubscribe(list: string[], depth: number): void {
-    this.ws.send(enc.unsubscribe({ symbols: list, depth }));
-  }
-
-  pause(): void {
-    this.socket.pause();
-  }
-
-  resume(): void {
-    this.last_latency_us = Infinity;
-    this.socket.resume();
-  }
-}
-
-function new_histogram(): Histogram {
-  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 }
 
 function summary(h: Histogram): Record<string, number> {
@@ -206,26 +89,19 @@ async function wait_until(what: string, check: () => Promise<boolean>, timeout_m
   }
 }
 
-/** Every client pings every 5 s: a paused one is alive, just not reading (else uWS's idle timeout, 32 s, closes it). */
-function keep_alive(clients: BenchClient[]): () => void {
-  const timer = setInterval(() => { for (const c of clients) c.ping(); }, 5000);
-  return () => clearInterval(timer);
-}
-
 // ---- 1. latency of fast clients, with and without paused neighbours ----
 
 async function latency_phase(): Promise<Record<string, unknown>> {
   const server = await start_server();
   try {
     const clock = await estimate_clock_offset(server.port);
-    clock_offset_ns = clock.offset_ns;
-    const totals = { baseline: new_histogram(), paused: new_histogram() };
+    const totals = { baseline: new_bench_latency_histogram(), paused: new_bench_latency_histogram() };
     const cpu = new CpuMeter(server.pid);
     let current: Histogram | null = null;
     const record = (us: number) => { current?.recordValue(Math.max(1, Math.round(us))); };
-    const clients: BenchClient[] = [];
+    const clients: PausableClient[] = [];
     for (let i = 0; i < clients_count; i++) {
-      const c = await BenchClient.open(server.port, record);
+      const c = await PausableClient.open(server.port, clock.offset_ns, record);
       c.subscribe([symbols[i % symbols.length]], 10); // one view each: the client process must not be the bottleneck
       clients.push(c);
     }
@@ -237,9 +113,9 @@ async function latency_phase(): Promise<Record<string, unknown>> {
     for (const c of pausable) c.light = true;
     await sleep(5000); // warm-up: JIT, books, kernel buffers
     /** Records the measured clients' latencies for window_s seconds; returns them and the CPU used meanwhile. */
-    const measure_window = async (): Promise<[Histogram, ReturnType<CpuMeter['take']>]> => {
+    const measure_window = async (): Promise<[Histogram, CpuShares]> => {
       await sleep(settle_ms); // every window starts after the same quiet spell, whatever came before it
-      const h = new_histogram();
+      const h = new_bench_latency_histogram();
       cpu.take();
       current = h;
       await sleep(window_s * 1000);
@@ -261,17 +137,17 @@ async function latency_phase(): Promise<Record<string, unknown>> {
       const paused_at = performance.now();
       // (The kernel may take a little more now and then as its windows grow, so a paused client can
       // leave conflation briefly before its buffers are truly full; we wait for all at once.)
-      await wait_until('paused clients conflating', async () => (await slow_stats(server)).conflating_connections >= paused_count, 300_000);
+      await wait_until('paused clients conflating', async () => (await slow_consumer_stats(server.port)).conflating_connections >= paused_count, 300_000);
       const tripped_after_ms = Math.round(performance.now() - paused_at);
-      const connections = (await slow_stats(server)).buffered_bytes.connections;
+      const connections = (await slow_consumer_stats(server.port)).buffered_bytes.connections;
       if (connections !== clients_count) throw new Error(`${clients_count - connections} clients were disconnected`);
       const [h, used] = await measure_window();
-      const during = await slow_stats(server);
+      const during = await slow_consumer_stats(server.port);
       for (const c of pausable) {
         c.unsubscribe(symbols, 0);
         c.resume();
       }
-      await wait_until('resumed clients drained', async () => (await slow_stats(server)).conflating_connections === 0, 60_000);
+      await wait_until('resumed clients drained', async () => (await slow_consumer_stats(server.port)).conflating_connections === 0, 60_000);
       // The kernel still holds their backlog: wait until they read fresh frames again, so the next
       // window is not slowed by this thread reading it.
       await wait_until('resumed clients reading fresh frames', async () => pausable.every((c) => c.last_latency_us < 50_000), 60_000);
@@ -281,7 +157,7 @@ async function latency_phase(): Promise<Record<string, unknown>> {
     for (let r = 0; r < rounds; r++) {
       // Rounds alternate which window comes first, so neither always follows the other.
       let base: Histogram;
-      let base_cpu: ReturnType<CpuMeter['take']>;
+      let base_cpu: CpuShares;
       let pw: Awaited<ReturnType<typeof paused_window>>;
       if (r % 2 === 0) {
         [base, base_cpu] = await measure_window();
@@ -307,7 +183,7 @@ async function latency_phase(): Promise<Record<string, unknown>> {
     const p = summary(totals.paused);
     const round_ratios = per_round.map((r) => r.p99_ratio as number);
     const geomean = Math.exp(round_ratios.reduce((a, x) => a + Math.log(x), 0) / round_ratios.length);
-    const end = await slow_stats(server);
+    const end = await slow_consumer_stats(server.port);
     const fast_conflated = fast.reduce((n, c) => n + c.conflated, 0);
     stop_keep_alive();
     for (const c of clients) c.ws.terminate();
@@ -347,9 +223,9 @@ async function rss_phase(): Promise<Record<string, unknown>> {
   const server = await start_server();
   const mb = (bytes: number) => round(bytes / (1024 * 1024), 2);
   try {
-    const fast: BenchClient[] = [];
+    const fast: PausableClient[] = [];
     for (let i = 0; i < rss_fast_clients; i++) {
-      const c = await BenchClient.open(server.port, () => {});
+      const c = await PausableClient.open(server.port, 0, () => {}); // no latency read: no clock offset needed
       c.subscribe([symbols[i % symbols.length]], 10);
       fast.push(c);
     }
@@ -362,10 +238,10 @@ async function rss_phase(): Promise<Record<string, unknown>> {
     }
     const rss_before = median(before);
     const cpu_before = cpu.take();
-    const heap_before = await heap_used_bytes(server);
-    const paused: BenchClient[] = [];
+    const heap_before = await heap_used_bytes(server.port);
+    const paused: PausableClient[] = [];
     for (let i = 0; i < rss_clients; i++) {
-      const c = await BenchClient.open(server.port, () => {});
+      const c = await PausableClient.open(server.port, 0, () => {}); // no latency read: no clock offset needed
       c.pause(); // before any data: it never reads a byte
       c.subscribe(symbols, 0);
       c.subscribe(symbols, 10);
@@ -380,7 +256,7 @@ async function rss_phase(): Promise<Record<string, unknown>> {
       if (t === rss_s - 10) cpu.take();
       if (t === rss_s) cpu_with_paused = cpu.take();
       const rss = rss_bytes(server.pid);
-      const st = t % 5 === 0 || t === rss_s ? await slow_stats(server) : null;
+      const st = t % 5 === 0 || t === rss_s ? await slow_consumer_stats(server.port) : null;
       series.push({ t_s: t, rss_mb: mb(rss), conflating: st?.conflating_connections ?? -1, buffered_max: st?.buffered_bytes.max_now ?? -1 });
       if (st !== null) console.log(`t=${t}s rss ${mb(rss)} MB, conflating ${st.conflating_connections}, buffered max ${st.buffered_bytes.max_now} B`);
     }
@@ -390,8 +266,8 @@ async function rss_phase(): Promise<Record<string, unknown>> {
     const rss_end = median(last.map((p) => p.rss_mb));
     const per_client_mb = (rss_end - mb(rss_before)) / rss_clients;
     const slope = slope_mb_per_min(after);
-    const end = await slow_stats(server);
-    const heap_end = await heap_used_bytes(server);
+    const end = await slow_consumer_stats(server.port);
+    const heap_end = await heap_used_bytes(server.port);
     stop_keep_alive();
     for (const c of [...fast, ...paused]) c.ws.terminate();
     return {

@@ -2,7 +2,8 @@
 // the end-to-end benches that drive it over real TCP, pinned to a core when
 // `taskset` exists so that the bench's own clients (pinned to the other core)
 // do not share its CPU. Resolves once /health answers 200. Also what its
-// /stats says about slow consumers (one HTTP request per call).
+// /stats says about slow consumers and its V8 heap from /metrics (one HTTP
+// request per call).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -71,4 +72,11 @@ export interface SlowConsumerStats {
 export async function slow_consumer_stats(port: number): Promise<SlowConsumerStats> {
   const body = await (await fetch(`http://127.0.0.1:${port}/stats`)).json() as { slow_consumers: SlowConsumerStats };
   return body.slow_consumers;
+}
+
+/** The server's V8 heap in use (prom-client's process metrics on /metrics): RSS minus this is mostly native (uWS buffers). */
+export async function heap_used_bytes(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = /^depthcast_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
+  return m === null ? 0 : Number(m[1]);
 }
