@@ -1,7 +1,9 @@
 // One load-generator run, programmatically: plan, start the worker threads,
 // tick once a second (merge the workers' interval histograms, write one .hlog
 // interval per series and hop, a timeline point and the progress line), fire
-// the storms, stop, write summary.json, latency.hlog and report.html.
+// the storms, stop, write summary.json, latency.hlog and report.html. The
+// worker threads themselves (start, messages, first failure) are
+// ./worker_set.ts.
 //
 //   const result = await run_loadgen({ urls: [url], clients: 20, duration_s: 4, workers: 1 });
 //   result.summary.latency_us.fast_events.engine_to_receive.p99_9
@@ -9,10 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { HlogWriter } from '../src/metrics/hlog.js';
 import { IntervalMerger, type MergedInterval } from './merge.js';
-import { series_names, sum_worker_counters, type FromWorker, type SeriesName, type ToWorker, type WorkerCounters, type WorkerReport } from './messages.js';
+import { series_names, sum_worker_counters, type FromWorker, type SeriesName, type WorkerCounters, type WorkerReport } from './messages.js';
 import { LoadgenOptionError, check_options, default_options, type LoadgenOptions } from './options.js';
 import { clients_of_worker, discover_symbols, plan_run, stats_url, type RunPlan } from './plan.js';
 import {
@@ -21,6 +22,7 @@ import {
 } from './report.js';
 import { render_html } from './report_html.js';
 import { exit_saturated, judge_saturation, withhold_if_saturated } from './saturation.js';
+import { wait_until, WorkerSet } from './worker_set.js';
 import { process_cpu_s } from '../src/util/host.js';
 
 export interface RunHooks {
@@ -63,72 +65,6 @@ async function fetch_json(url: string, timeout_ms: number): Promise<unknown> {
   } catch (err) {
     return { error: (err as Error).message };
   }
-}
-
-class WorkerSet {
-  private readonly workers: Worker[] = [];
-  private failure: Error | null = null;
-  private on_failure: ((err: Error) => void) | null = null;
-
-  constructor(count: number, private readonly on_message: (msg: FromWorker) => void) {
-    for (let w = 0; w < count; w++) {
-      const worker = new Worker(new URL('./worker_boot.mjs', import.meta.url), { workerData: { worker: w } });
-      worker.on('message', (msg: FromWorker) => {
-        if (msg.type === 'failed') this.fail(new Error(`loadgen worker ${msg.worker} failed: ${msg.message}`));
-        else this.on_message(msg);
-      });
-      worker.on('error', (err) => this.fail(new Error(`loadgen worker ${w} crashed: ${err.stack ?? err.message}`)));
-      this.workers.push(worker);
-    }
-  }
-
-  get count(): number {
-    return this.workers.length;
-  }
-
-  /** Rejects with the first worker failure; the run aborts on it. */
-  failed(): Promise<never> {
-    return new Promise((_, reject) => {
-      if (this.failure) reject(this.failure);
-      else this.on_failure = reject;
-    });
-  }
-
-  post(worker: number, msg: ToWorker): void {
-    this.workers[worker].postMessage(msg);
-  }
-
-  broadcast(msg: ToWorker): void {
-    for (const w of this.workers) w.postMessage(msg);
-  }
-
-  async terminate(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
-
-  private fail(err: Error): void {
-    if (this.failure) return;
-    this.failure = err;
-    this.on_failure?.(err);
-  }
-}
-
-function wait_until(predicate: () => boolean, timeout_ms: number, what: string, failed: Promise<never>): Promise<void> {
-  return Promise.race([
-    failed,
-    new Promise<void>((resolve_, reject) => {
-      const deadline = Date.now() + timeout_ms;
-      const poll = setInterval(() => {
-        if (predicate()) {
-          clearInterval(poll);
-          resolve_();
-        } else if (Date.now() > deadline) {
-          clearInterval(poll);
-          reject(new Error(`loadgen: timed out after ${timeout_ms} ms waiting for ${what}`));
-        }
-      }, 10);
-    }),
-  ]);
 }
 
 function hlog_file(path: string, start_ms: number, comment: string): { writer: HlogWriter; stream: WriteStream } {

@@ -6,7 +6,7 @@ import { ClientPool } from './client_pool.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const port = parentPort;
-if (port === null) throw new Error('loadgen/worker.ts runs as a worker thread (see loadgen/run.ts)');
+if (port === null) throw new Error('loadgen/worker.ts runs as a worker thread (see loadgen/worker_set.ts)');
 const worker = (workerData as { worker: number }).worker;
 let pool: ClientPool | null = null;
 
