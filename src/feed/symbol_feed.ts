@@ -249,10 +249,9 @@ export class SymbolFeed {
   private record_trade(seq: number, trade_id: number, price: number, size: number, ts_engine_ns: number, aggressor: Side): void {
     // Several makers can fill at one price in one sweep; each is a trade of its own.
     this.last_trade_id = trade_id;
-    const trade: TradeRec = { trade_id, price, size, ts_engine_ns, aggressor };
-    this.trade_history.remember(seq, trade);
+    this.trade_history.remember(seq, trade_id, price, size, ts_engine_ns, aggressor);
     if (this.pending_trades.length >= pending_trades_max) return; // flushes run every turn; unreachable in practice
-    this.pending_trades.push(trade);
+    this.pending_trades.push({ trade_id, price, size, ts_engine_ns, aggressor });
   }
 
   /**
