@@ -212,6 +212,54 @@ function render_client_delta(d: Json): string[] {
   ];
 }
 
+function render_connections(d: Json): string[] {
+  const w = obj(d.workload) ?? {};
+  const s = obj(d.storm) ?? {};
+  const idle = obj(d.idle) ?? {};
+  const m = obj(d.memory) ?? {};
+  const goal = obj(d.goal) ?? {};
+  const codes = (v: unknown): string => {
+    const e = Object.entries(obj(v) ?? {});
+    return e.length === 0 ? 'none' : e.map(([k, n]) => `${k}: ${fmt(n)}`).join(', ');
+  };
+  return [
+    `${fmt(w.connections)} connections from ${w.source_addresses}, ${fmt(w.in_flight_max)} handshakes in flight at most; each subscribes to one of ${(w.symbols as string[] | undefined)?.length ?? '?'} symbols at depth ${fmt(w.depth)}; engine ${fmt(w.engine_rate_orders_per_s)} orders/s; per-IP cap: ${w.per_ip_per_s_max}. Chart: \`bench/results/connections.html\`.`, '',
+    ...table(['connect storm', 'value'], [
+      ['all open / all with their Snapshot', `${fmt(s.all_open_s)} s / ${fmt(s.all_subscribed_s)} s`],
+      ['subscribed / failed / retries', `${fmt(s.subscribed)} / ${fmt(s.failed)} / ${fmt(s.retries)}`],
+      ['closes seen by clients, by code', codes(s.closes_by_code)],
+      ['refused by the server (admission), by code', codes(s.server_refused_by_code)],
+      ['idle: frames/s per connection; closes after subscribing', `${fmt(idle.frames_per_s_per_connection)}; ${fmt(idle.closes_after_subscribed)}`],
+    ]), '',
+    ...table(['memory per idle subscribed connection', 'bytes'], [
+      ['**server RSS** (growth − drift without clients) ÷ N', `**${fmt(m.per_connection_bytes)}**`],
+      ['… V8 heap used / committed', `${fmt(m.heap_used_per_connection_bytes)} / ${fmt(m.heap_committed_per_connection_bytes)}`],
+      ['… external (ArrayBuffer backing stores)', fmt(m.external_per_connection_bytes)],
+      ['… the rest: native (uWS, libuv, malloc) = RSS − heap committed − external', fmt(m.native_per_connection_bytes)],
+      ['kernel, not in RSS (both ends of a loopback connection): TCP buffers / TCP socket objects', `${fmt(m.kernel_tcp_buffers_per_connection_bytes)} / ${fmt(m.kernel_tcp_sockets_per_connection_bytes)}`],
+      ['drift without clients over the same time (total)', fmt(m.rss_drift_without_clients_bytes)],
+      ['client process (raw_ws) RSS per connection', fmt(m.client_process_rss_per_connection_bytes)],
+    ]), '',
+    `Goal ≤ ${fmt(goal.per_connection_bytes_max)} B per connection at ${fmt(goal.measured_at_connections)} connections: ${goal.met === null ? '– (needs ≥ 10,000 subscribed)' : yes_no(goal.met)}.`,
+  ];
+}
+
+function render_session_memory(d: Json): string[] {
+  const parts = obj(d.parts) ?? {};
+  const names: Record<string, string> = {
+    reader_flow: 'ReaderFlow', token_bucket: 'TokenBucket', stream_gate: 'StreamGate', transport: 'transport (shaped like UwsTransport)',
+    session: 'Session (with the three above, FrameSender, subs Map)', feed_open_session: 'Feed.open_session (Session + what the feed adds)',
+    subscription_one_view: '+ subscribe to one view (Subscription, Map and Set entries)', feed_session_subscribed: '**idle subscribed session, JS total**',
+  };
+  return [
+    `${fmt(d.sessions)} of each kept alive; bytes per object after a forced GC.`, '',
+    ...table(['part', 'V8 heap B', 'ArrayBuffer backing stores B', 'RSS B (noisy)'], Object.entries(parts).map(([k, v]) => {
+      const p = obj(v) ?? {};
+      return [names[k] ?? k, fmt(p.heap_bytes), fmt(p.array_buffer_bytes), fmt(p.rss_bytes)];
+    })),
+  ];
+}
+
 /** Any other bench: its headline numbers (rates, ratios, goals), whatever their shape, one level into nested objects. */
 function render_generic(d: Json): string[] {
   const cells: string[] = [];
@@ -238,6 +286,8 @@ const renderers: Record<string, (d: Json) => string[]> = {
   ingest: render_ingest,
   feed_fanout: render_feed_fanout,
   slow_readers: render_slow_readers,
+  connections: render_connections,
+  session_memory: render_session_memory,
 };
 
 export function render_results(results: readonly LoadedResult[]): string {
