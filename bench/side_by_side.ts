@@ -85,8 +85,8 @@ try {
       if (key === 'duration_s' || !seen.base.every((f) => key in f)) continue;
       const base_runs = seen.base.map((f) => f[key]);
       const head_runs = seen.head.map((f) => f[key]);
-      const base_median = median(base_runs);
-      const head_median = median(head_runs);
+      const base_median = Number(median(base_runs).toPrecision(6));
+      const head_median = Number(median(head_runs).toPrecision(6));
       if (base_runs.every((v) => v === head_runs[0]) && head_runs.every((v) => v === head_runs[0])) continue; // a parameter, not a measurement
       fields[key] = { base_median, head_median, ratio_head_to_base: base_median === 0 ? NaN : round(head_median / base_median, 3), base_runs, head_runs };
     }

@@ -315,10 +315,8 @@ export class Session implements SubscriptionOwner {
       return;
     }
     const status = this.sender.send(now_ms, this.slow);
-    if (!this.slow) {
-      this.gate.streamed(this.sender.last_flush_bytes, now_ms);
-      const stream = this.gate.stream_bytes_per_s;
-      if (stream > 0) this.flow.stream_cap_bytes = (stream_cap_factor * stream * this.limits.reader_lag_target_ms) / 1000;
+    if (!this.slow && this.gate.streamed(this.sender.last_flush_bytes, now_ms) && this.gate.stream_bytes_per_s > 0) {
+      this.flow.stream_cap_bytes = (stream_cap_factor * this.gate.stream_bytes_per_s * this.limits.reader_lag_target_ms) / 1000;
     }
     if (status === send_dropped) {
       // A frame the socket refused would break the client's book: close rather than skip.
@@ -326,7 +324,9 @@ export class Session implements SubscriptionOwner {
       this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
       return;
     }
-    this.evaluate(now_ms, n > 1 || status === send_backpressure || this.slow);
+    const read_buffer = n > 1 || status === send_backpressure || this.slow;
+    // Unprobed, streaming and nothing left buffered, nothing can have changed (the common fan-out case).
+    if (read_buffer || this.probing) this.evaluate(now_ms, read_buffer);
   }
 
   /** On uWS's drain event and the feed's tick: the buffered amount may have changed. */

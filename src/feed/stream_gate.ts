@@ -55,16 +55,17 @@ export class StreamGate {
     this.streaming_since_ms = now_ms;
   }
 
-  /** Bytes went out while streaming. */
-  streamed(bytes: number, now_ms: number): void {
+  /** Bytes went out while streaming; true when that updated stream_bytes_per_s. */
+  streamed(bytes: number, now_ms: number): boolean {
     this.window_bytes += bytes;
     const elapsed_ms = this.window_ms + now_ms - this.window_start_ms;
-    if (elapsed_ms < stream_rate_window_ms) return;
+    if (elapsed_ms < stream_rate_window_ms) return false;
     const rate = (this.window_bytes * 1000) / elapsed_ms;
     this.stream_bytes_per_s = this.stream_bytes_per_s === 0 ? rate : (this.stream_bytes_per_s + rate) / 2;
     this.window_bytes = 0;
     this.window_ms = 0;
     this.window_start_ms = now_ms;
+    return true;
   }
 
   /** The connection starts conflating: the stream's clock pauses, and a lag episode sets the wait before the next try. */
