@@ -11,7 +11,10 @@
 // Cost: per bus message one clock read (the ingest timestamp); per batch and
 // per frame sent, the hooks' counter and histogram updates; per heartbeat tick
 // O(symbols + sessions), one Heartbeat encoded for all; per pump tick
-// O(pumped sessions).
+// O(pumped sessions). Memory per connection: its Session and what that owns
+// (bench/micro/session_memory.bench.ts); the limits and hooks a Session is
+// handed are made once here, not per connection (a closure each would cost
+// ~300 B under tsx, whose keepNames gives every closure its own name).
 
 import type { Config } from '../config.js';
 import type { Bus, BusSubscription } from '../bus/bus.js';
@@ -23,7 +26,7 @@ import { logger_for } from '../util/log.js';
 import { close_code, depths_allowed } from '../wire/codes.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { Fanout } from './fanout.js';
-import { Session, type SessionLimits, type SlowPolicy } from './session.js';
+import { Session, type SessionEvents, type SessionLimits, type SlowPolicy } from './session.js';
 import type { Subscription } from './subscription.js';
 import { ResumeHistory } from './resume_history.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
@@ -62,6 +65,10 @@ export class Feed {
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopping = false;
   private stop_bus_watch: () => void = () => {};
+  /** What every session is handed, made once (a closure or object per connection would be memory per connection). */
+  private readonly session_limits: Record<SlowPolicy, SessionLimits>;
+  private readonly session_events: SessionEvents;
+  private readonly schedule_session: (s: Session) => void;
 
   constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
     this.resume_history = new ResumeHistory(config.conflation_levels_max);
@@ -82,6 +89,9 @@ export class Feed {
       counters: this.counters, latency: this.latency, resumes_total: this.resumes_total, bus,
     });
     this.subjects = new Subjects(config.subject_prefix);
+    this.session_limits = this.make_session_limits();
+    this.session_events = this.make_session_events();
+    this.schedule_session = (s) => fanout.schedule_session(s);
     const hooks = {
       on_commit: (f: SymbolFeed) => fanout.mark_dirty(f),
       on_reset: (f: SymbolFeed, reason: ResetReason) => fanout.on_reset(f, reason),
@@ -131,14 +141,29 @@ export class Feed {
 
   /** A new connection. `options.slow_policy` overrides the server's policy for it (e.g. /ws?slow=close). */
   open_session(transport: ClientTransport, options: { slow_policy?: SlowPolicy } = {}): Session {
+    const limits = this.session_limits[options.slow_policy ?? this.config.slow_policy];
+    const session = new Session(transport, limits, this.session_events, this.schedule_session, Date.now());
+    this.sessions.add(session);
+    this.counters.connections = this.sessions.size;
+    this.counters.connections_opened_total++;
+    return session;
+  }
+
+  /** Every session's limits, one object per slow policy (shared: nothing per connection). */
+  private make_session_limits(): Record<SlowPolicy, SessionLimits> {
     const c = this.config;
-    const limits: SessionLimits = {
+    const limits = (slow_policy: SlowPolicy): SessionLimits => Object.freeze({
       slow_enter_bytes: c.slow_enter_bytes, slow_exit_bytes: c.slow_exit_bytes, send_buffer_bytes_max: c.send_buffer_bytes_max,
-      slow_policy: options.slow_policy ?? c.slow_policy, inbound_messages_per_s_max: c.inbound_messages_per_s_max,
+      slow_policy, inbound_messages_per_s_max: c.inbound_messages_per_s_max,
       reader_lag_target_ms: c.reader_lag_target_ms, in_flight_bytes_min: c.in_flight_bytes_min, in_flight_bytes_max: c.in_flight_bytes_max,
       reader_probe_interval_ms: c.reader_probe_interval_ms, reader_lag_ms_max: c.reader_lag_ms_max,
-    };
-    const session = new Session(transport, limits, {
+    });
+    return { conflate: limits('conflate'), close: limits('close') };
+  }
+
+  /** The hooks every session reports to (shared: each gets its session as an argument, so no closures per connection). */
+  private make_session_events(): SessionEvents {
+    return {
       on_frame_sent: (bytes) => { this.counters.bytes_out_total += bytes; },
       on_slow_change: (s, slow, cause) => {
         if (slow) {
@@ -170,11 +195,7 @@ export class Feed {
         else this.pumped_sessions.delete(s);
       },
       on_lag_sample: (_s, lag_ms) => { this.latency.record('reader_lag', lag_ms * 1e6); },
-    }, (s) => this.fanout.schedule_session(s), Date.now());
-    this.sessions.add(session);
-    this.counters.connections = this.sessions.size;
-    this.counters.connections_opened_total++;
-    return session;
+    };
   }
 
   /** The connection is gone (closed by either side). */

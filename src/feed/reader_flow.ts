@@ -28,11 +28,21 @@
 // smallest delay by more than lag_gate_ms: a fast reader that briefly has
 // more than the window in flight (a burst) is never held back for it.
 //
-// Cost: O(1) per send, probe and acknowledgement; two rings of fixed size,
-// no allocation after construction.
+// Cost: O(1) per send, probe and acknowledgement; no allocation after
+// construction except when the probe ring grows (doubling, at most 4 times:
+// a reader with more than probes_initial unanswered probes, i.e. a slow one)
+// and once at the first rate sample (V8 moves the array to unboxed doubles).
+// Memory per connection (it is one of the larger parts of an idle one,
+// bench/micro/session_memory.bench.ts): the probe ring starts at
+// probes_initial entries, small enough to live in the V8 heap (a typed array
+// over 64 bytes gets a separate malloc'd backing store, a few hundred bytes
+// of bookkeeping each); the rate samples are a plain array of doubles; the
+// probe payload buffer is one for all flows.
 
 /** Probes outstanding at once; past it no new probe is sent until one is answered. */
 export const probes_outstanding_max = 64;
+/** The probe ring's first size (it doubles up to probes_outstanding_max): a prompt reader has one or two outstanding. */
+export const probes_initial = 4;
 /** Delivery-rate samples the max filter keeps (about this many probe intervals). */
 export const rate_samples_max = 16;
 /** A rate sample spans at least this long: shorter ones would measure how a reader bursts (a read of its socket buffer), not how fast it drains. */
@@ -56,6 +66,15 @@ export const burst_window_ms = 5;
 export const path_probe_interval_ms = 1000;
 /** Bytes of a probe's payload: the offset as a little-endian float64 (exact below 2^53). */
 export const probe_payload_bytes = 8;
+
+/** Every flow's probe payload is written here and sent at once (uWS copies it): one buffer, not one per connection. */
+const payload = new Uint8Array(probe_payload_bytes);
+const payload_view = new DataView(payload.buffer);
+
+function payload_of(offset: number): Uint8Array {
+  payload_view.setFloat64(0, offset, true);
+  return payload;
+}
 
 export interface ReaderFlowLimits {
   /** Staleness the window aims at: a reader is sent at most what it drains in this time. */
@@ -101,13 +120,15 @@ export class ReaderFlow {
   stream_cap_bytes = Infinity;
   readonly lag_gate_ms: number;
 
-  private readonly probe_offsets = new Float64Array(probes_outstanding_max);
-  private readonly probe_sent_ms = new Float64Array(probes_outstanding_max);
+  /** Outstanding probes, a ring of (offset, sent ms) pairs: entry i at [2i, 2i + 1]; grows by doubling. */
+  private probes = new Float64Array(2 * probes_initial);
+  private probe_capacity = probes_initial;
   private probe_head = 0;
   private probe_count = 0;
   private last_probe_ms = -Infinity;
   private last_probe_offset = 0;
-  private readonly rate_samples = new Float64Array(rate_samples_max);
+  /** Doubles only (a plain array: kept in the V8 heap, no separate backing store). */
+  private readonly rate_samples: number[] = new Array<number>(rate_samples_max).fill(0);
   private rate_next = 0;
   private rate_max = 0;
   private sample_offset = 0;
@@ -128,8 +149,6 @@ export class ReaderFlow {
   /** Bytes acknowledged when the current burst of acknowledgements began (after a silence of lag_target or more). */
   private burst_from_bytes = 0;
   private burst_start_ms = -Infinity;
-  private readonly payload = new Uint8Array(probe_payload_bytes);
-  private readonly payload_view = new DataView(this.payload.buffer);
 
   constructor(readonly limits: ReaderFlowLimits) {
     this.window_bytes = limits.in_flight_bytes_min;
@@ -192,14 +211,14 @@ export class ReaderFlow {
   /** How far behind the reader is now: the age of its oldest unanswered probe, else the last measured delay. */
   lag_now_ms(now_ms: number): number {
     if (this.probe_count === 0) return this.lag_ms;
-    return Math.max(this.lag_ms, now_ms - this.probe_sent_ms[this.probe_head]);
+    return Math.max(this.lag_ms, now_ms - this.probes[2 * this.probe_head + 1]);
   }
 
   /** The reader is queueing: its oldest unanswered probe waits longer than the path alone explains. */
   lagging(now_ms: number): boolean {
     if (this.probe_count === 0) return false;
     const base = this.min_delay_ms === Infinity ? 0 : this.min_delay_ms;
-    return now_ms - this.probe_sent_ms[this.probe_head] - base > this.lag_gate_ms;
+    return now_ms - this.probes[2 * this.probe_head + 1] - base > this.lag_gate_ms;
   }
 
   /**
@@ -240,16 +259,31 @@ export class ReaderFlow {
     return (eager || this.in_flight * 2 > this.window_bytes) && since_ms * eager_probes_per_interval_max >= this.limits.reader_probe_interval_ms;
   }
 
-  /** Records a probe at the current offset; returns its payload (valid until the next call). */
+  /** Records a probe at the current offset; returns its payload (valid until the next probe or path probe of any flow: send it at once). */
   probe(now_ms: number): Uint8Array {
-    const i = (this.probe_head + this.probe_count) % probes_outstanding_max;
-    this.probe_offsets[i] = this.bytes_sent;
-    this.probe_sent_ms[i] = now_ms;
+    if (this.probe_count === this.probe_capacity && this.probe_capacity < probes_outstanding_max) this.grow_probes();
+    const i = 2 * ((this.probe_head + this.probe_count) % this.probe_capacity);
+    this.probes[i] = this.bytes_sent;
+    this.probes[i + 1] = now_ms;
     this.probe_count++;
     this.last_probe_ms = now_ms;
     this.last_probe_offset = this.bytes_sent;
-    this.payload_view.setFloat64(0, this.bytes_sent, true);
-    return this.payload;
+    return payload_of(this.bytes_sent);
+  }
+
+  /** Twice the ring, the outstanding probes first in order. */
+  private grow_probes(): void {
+    const from = this.probes;
+    const capacity = Math.min(probes_outstanding_max, 2 * this.probe_capacity);
+    const to = new Float64Array(2 * capacity);
+    for (let k = 0; k < this.probe_count; k++) {
+      const i = 2 * ((this.probe_head + k) % this.probe_capacity);
+      to[2 * k] = from[i];
+      to[2 * k + 1] = from[i + 1];
+    }
+    this.probes = to;
+    this.probe_capacity = capacity;
+    this.probe_head = 0;
   }
 
   /** A path probe is due: nothing in flight (so no queue to wait behind), none outstanding, none for a while. */
@@ -257,13 +291,12 @@ export class ReaderFlow {
     return this.in_flight === 0 && this.path_probe_sent_ms < 0 && now_ms - this.last_path_probe_ms >= path_probe_interval_ms;
   }
 
-  /** Records a path probe; returns its payload (valid until the next call). */
+  /** Records a path probe; returns its payload (valid until the next probe or path probe of any flow: send it at once). */
   path_probe(now_ms: number): Uint8Array {
     this.path_probe_seq++;
     this.path_probe_sent_ms = now_ms;
     this.last_path_probe_ms = now_ms;
-    this.payload_view.setFloat64(0, -this.path_probe_seq, true);
-    return this.payload;
+    return payload_of(-this.path_probe_seq);
   }
 
   /**
@@ -299,7 +332,7 @@ export class ReaderFlow {
 
   private outstanding(offset: number): boolean {
     for (let k = 0; k < this.probe_count; k++) {
-      if (this.probe_offsets[(this.probe_head + k) % probes_outstanding_max] === offset) return true;
+      if (this.probes[2 * ((this.probe_head + k) % this.probe_capacity)] === offset) return true;
     }
     return false;
   }
@@ -316,9 +349,9 @@ export class ReaderFlow {
     const acked = this.bytes_acked;
     this.sample_offset_acked = acked;
     let newest_sent_ms = -1;
-    while (this.probe_count > 0 && this.probe_offsets[this.probe_head] <= acked) {
-      newest_sent_ms = this.probe_sent_ms[this.probe_head];
-      this.probe_head = (this.probe_head + 1) % probes_outstanding_max;
+    while (this.probe_count > 0 && this.probes[2 * this.probe_head] <= acked) {
+      newest_sent_ms = this.probes[2 * this.probe_head + 1];
+      this.probe_head = (this.probe_head + 1) % this.probe_capacity;
       this.probe_count--;
     }
     if (newest_sent_ms >= 0) {

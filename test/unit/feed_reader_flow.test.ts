@@ -2,7 +2,7 @@
 // and forged answers. Every pong here is what a standard WebSocket client
 // would send back: the probe's own payload.
 import { describe, expect, it } from 'vitest';
-import { probe_payload_bytes, probes_outstanding_max, ReaderFlow, type ReaderFlowLimits } from '../../src/feed/reader_flow.js';
+import { probe_payload_bytes, probes_initial, probes_outstanding_max, ReaderFlow, type ReaderFlowLimits } from '../../src/feed/reader_flow.js';
 
 const limits: ReaderFlowLimits = {
   reader_lag_target_ms: 500, in_flight_bytes_min: 4096, in_flight_bytes_max: 240 * 1024, reader_probe_interval_ms: 100, reader_lag_ms_max: 5000,
@@ -142,6 +142,29 @@ describe('ReaderFlow', () => {
     for (const p of probes) flow.on_pong(p, 10_000);
     expect(flow.burst_bytes(10_002)).toBe(200_000);
     expect(flow.burst_bytes(10_100)).toBe(0); // a burst is now, not history
+  });
+
+  it('the probe ring grows past probes_initial with its probes in order, wherever its head was', () => {
+    const flow = new ReaderFlow(limits);
+    let now = 0;
+    const send_probe = (): Uint8Array => {
+      flow.on_sent(100);
+      now += 10;
+      return flow.probe(now).slice();
+    };
+    // Two answered: the head has moved, so the ring wraps before it grows.
+    for (let i = 0; i < 2; i++) expect(flow.on_pong(send_probe(), now + 1)).toBe(true);
+    const outstanding = Array.from({ length: probes_initial * 4 + 3 }, send_probe);
+    const sent_at = outstanding.map((_, k) => now - (outstanding.length - 1 - k) * 10);
+    expect(flow.lag_now_ms(now)).toBe(now - sent_at[0]); // the oldest unanswered is the first sent
+    expect(flow.on_pong(payload(12_345), now)).toBe(false); // not an offset it sent
+    for (let k = 0; k < outstanding.length; k++) {
+      expect(flow.on_pong(outstanding[k], now + 5)).toBe(true);
+      expect(flow.lag_ms).toBe(now + 5 - sent_at[k]);
+      expect(flow.bytes_read).toBe(100 * (3 + k));
+    }
+    expect(flow.in_flight).toBe(0);
+    expect(flow.lagging(now + 1000)).toBe(false); // none outstanding
   });
 
   it('bounds what it remembers: at most probes_outstanding_max probes, none due while the ring is full', () => {
