@@ -9,8 +9,12 @@
 //   - memory per idle subscribed connection: server RSS before any client
 //     (after warm-up) and after all N are subscribed and have settled
 //     (--settle-s); the server's own drift over a window of the same length
-//     without clients is taken out: per connection = (growth − drift) ÷ N.
-//     Goal (issue 11): ≤ 10 KB at 10,000 connections. Beside it, from the
+//     without clients is taken out: per connection = (growth − drift) ÷ N,
+//     both readings right after a full GC of the server (what the
+//     connections hold). Goal (issue 11): ≤ 10 KB at 10,000 connections.
+//     Also the steady state without a forced GC (median RSS of each
+//     window): it adds the young generation as the stream's garbage grows
+//     it, a cost bounded per process, not per connection. Beside it, from the
 //     server's /metrics (prom-client), V8 heap used and committed and
 //     external (ArrayBuffer) memory, so the JS heap per connection is
 //     separated from native memory (uWS, libuv, malloc); and the kernel's
@@ -19,6 +23,11 @@
 //     loopback connection.
 // Baseline in the same run: the server's RSS drift without clients.
 // bench/micro/session_memory.bench.ts breaks the JS part down by object.
+//
+// Engine rate: 10 orders/s by default (about 2 frames/s per connection, and
+// the feed's reader probes: a ping after data at most every 100 ms). At 50
+// the 10,000 connections get about 6.5 frames/s each; server and clients
+// each use a whole core, and the storm then times the client core.
 //
 // Clients: minimal WebSocket clients over node:net (harness/raw_ws.ts), all
 // in this process, each subscribing to one of the 4 symbols (round-robin) at
@@ -39,6 +48,10 @@
 // CAP_SYS_RESOURCE: a process cannot raise its own hard limit) before it
 // starts the server, which inherits them; without that it stops and says so.
 //
+// Also reported: server and client CPU (cores) in the storm and the idle
+// window, and SYNs dropped because the listen queue was full (TcpExt
+// ListenOverflows, machine-wide): a storm that outruns accept shows there.
+//
 // Cores (2 here): server pinned to core 0, this process to core 1 (taskset).
 // Everything is bounded: retries, the storm (--storm-s-max), a watchdog that
 // stops the server and exits; at the end every socket and the server close.
@@ -46,23 +59,27 @@
 // Caveats: RSS counts pages touched, so a V8 heap that grew its committed
 // space for the connections and a malloc arena that keeps freed memory show
 // up whole; the per-connection figure is what a feed process really holds,
-// not the bytes of live objects. The heap figures come from one /metrics
-// scrape each (no forced GC): garbage not yet collected counts.
+// not the bytes of live objects. Before each reading the server runs a full
+// GC, asked through its inspector (NODE_OPTIONS=--inspect on a free loopback
+// port, HeapProfiler.collectGarbage), so heap used is live objects, not the
+// storm's garbage; --no-gc reads without it (then garbage counts).
 //
 // Run: npx tsx bench/e2e/connections.bench.ts [--quick] [--connections N] [--addresses N]
 //      [--in-flight N] [--rate N] [--depth 10] [--warmup-s N] [--settle-s N] [--storm-s-max N]
-//      [--per-ip-per-s-max N] [--no-pin]
+//      [--per-ip-per-s-max N] [--no-pin] [--no-gc]
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
+import WebSocket from 'ws';
 import { has_flag } from '../../src/util/flags.js';
-import { process_rss_bytes } from '../../src/util/host.js';
+import { free_port, process_rss_bytes } from '../../src/util/host.js';
 import { DeltaReader } from '../../src/wire/delta_reader.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { Body } from '../../src/wire/generated/depthcast/feed/body.js';
-import { results_dir, round, write_result } from '../lib.js';
+import { median, results_dir, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
+import { cpu_seconds } from './harness/orchestrate.js';
 import { opcode_binary, RawWs } from './harness/raw_ws.js';
 import { pin_self, start_depthcast, taskset_exists, type ServerProcess } from './harness/server_process.js';
 
@@ -71,7 +88,8 @@ const connections = arg('--connections', quick ? 2000 : 10_000);
 const per_address_default_max = 500;
 const addresses = arg('--addresses', Math.max(1, Math.ceil(connections / per_address_default_max)));
 const in_flight_max = arg('--in-flight', 500);
-const rate = arg('--rate', 50);
+/** Low on purpose: at 50 orders/s 10,000 connections get ~65k frames/s (+ a probe ping each) and both cores saturate, so the storm would time the clients' core. */
+const rate = arg('--rate', 10);
 const depth = arg('--depth', 10);
 const warmup_s = arg('--warmup-s', quick ? 5 : 10);
 const settle_s = arg('--settle-s', quick ? 5 : 10);
@@ -79,6 +97,7 @@ const storm_s_max = arg('--storm-s-max', 120);
 /** 0 = the server's default (1000/s). */
 const per_ip_per_s_max = arg('--per-ip-per-s-max', 0);
 const pin = taskset_exists && !has_flag(process.argv.slice(2), '--no-pin');
+const force_gc = !has_flag(process.argv.slice(2), '--no-gc');
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
 /** File descriptors besides the sockets (node, tsx, pipes, the bus). */
 const fd_margin = 1000;
@@ -161,10 +180,72 @@ function kernel_tcp(): { mem_bytes: number | null; slab_bytes: number | null; so
   return { mem_bytes, slab_bytes, sockets };
 }
 
+/** TcpExt counters (machine-wide): SYNs dropped because a listen queue was full, SYNs retransmitted. */
+function tcp_ext(): { listen_overflows: number; syn_retransmits: number } {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0].split(' ');
+    const values = lines[1].split(' ').map(Number);
+    return { listen_overflows: values[names.indexOf('ListenOverflows')] ?? 0, syn_retransmits: values[names.indexOf('TCPSynRetrans')] ?? 0 };
+  } catch {
+    return { listen_overflows: 0, syn_retransmits: 0 };
+  }
+}
+
+/** CPU cores used by the server and by this process (all clients) between two marks. */
+function cpu_mark(server: ServerProcess): { t: number; server_s: number; self_s: number } {
+  const c = process.cpuUsage();
+  return { t: performance.now(), server_s: cpu_seconds(server.pid), self_s: (c.user + c.system) / 1e6 };
+}
+
+function cores(a: ReturnType<typeof cpu_mark>, b: ReturnType<typeof cpu_mark>): { server: number; clients: number } {
+  const s = (b.t - a.t) / 1000;
+  return { server: round((b.server_s - a.server_s) / s, 3), clients: round((b.self_s - a.self_s) / s, 3) };
+}
+
 const t0 = performance.now();
 const now_s = () => round((performance.now() - t0) / 1000, 2);
 
+/** The server's inspector (--inspect): a full GC on request. */
+class ServerGc {
+  private next_id = 1;
+  private constructor(private readonly ws: WebSocket) {}
+
+  static async open(inspector_port: number): Promise<ServerGc> {
+    const targets = await (await fetch(`http://127.0.0.1:${inspector_port}/json/list`)).json() as { webSocketDebuggerUrl: string }[];
+    const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    return new ServerGc(ws);
+  }
+
+  /** Resolves when the server has run a full GC (twice: what the first frees may let the second free more). */
+  async collect(): Promise<void> {
+    for (let k = 0; k < 2; k++) {
+      const id = this.next_id++;
+      await new Promise<void>((resolve) => {
+        const on = (data: Buffer) => {
+          if ((JSON.parse(data.toString()) as { id?: number }).id !== id) return;
+          this.ws.off('message', on);
+          resolve();
+        };
+        this.ws.on('message', on);
+        this.ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+      });
+    }
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+let server_gc: ServerGc | null = null;
+
 async function reading(server: ServerProcess): Promise<Reading> {
+  if (server_gc !== null) {
+    await server_gc.collect();
+    await sleep(200);
+  }
   const rss_bytes = process_rss_bytes(server.pid) ?? 0; // before the scrape: the scrape allocates
   const k = kernel_tcp();
   const m = await metrics(server.port);
@@ -315,8 +396,14 @@ if (pin) pin_self(1);
 const load_start = round(loadavg()[0], 2);
 const server_args = ['--rate', String(rate), '--symbols', symbols.join(',')];
 if (per_ip_per_s_max > 0) server_args.push('--new-connections-per-ip-per-s-max', String(per_ip_per_s_max));
+const inspector_port = force_gc ? await free_port() : 0;
+const node_options = process.env.NODE_OPTIONS;
+if (force_gc) process.env.NODE_OPTIONS = `${node_options ?? ''} --inspect=127.0.0.1:${inspector_port}`.trim(); // the server's, not ours
 const server = await start_depthcast(server_args, pin ? 0 : null);
+if (node_options === undefined) delete process.env.NODE_OPTIONS;
+else process.env.NODE_OPTIONS = node_options;
 port = server.port;
+if (force_gc) server_gc = await ServerGc.open(inspector_port);
 const watchdog_s = warmup_s + 3 * settle_s + storm_s_max + close_wait_s + 60;
 const watchdog = setTimeout(() => {
   process.stderr.write(`connections bench: watchdog (${watchdog_s} s): stopping\n`);
@@ -341,9 +428,13 @@ try {
   const client_rss_before = process.memoryUsage().rss;
 
   phase = 'storm';
+  const tcp_0 = tcp_ext();
+  const cpu_0 = cpu_mark(server);
   process.stderr.write(`connections: storm of ${connections} over ${addresses} source address(es), ${in_flight_max} in flight\n`);
   await storm();
   const storm_s = (performance.now() - storm_start_ms) / 1000;
+  const cpu_1 = cpu_mark(server);
+  const tcp_1 = tcp_ext();
   process.stderr.write(`connections: ${subscribed_count}/${connections} subscribed in ${storm_s.toFixed(1)} s (all open: ${all_open_ms === null ? 'no' : `${(all_open_ms / 1000).toFixed(2)} s`}); settling ${settle_s} s\n`);
 
   phase = 'idle, subscribed';
@@ -352,6 +443,12 @@ try {
   await sleep(settle_s * 1000);
   const settle_elapsed_s = (performance.now() - settle_t0) / 1000;
   const frames_per_s_per_connection = (clients.reduce((n, c) => n + c.frames, 0) - frames_at_settle) / settle_elapsed_s / Math.max(1, subscribed_count);
+  const cpu_2 = cpu_mark(server);
+  // Steady state, no GC forced: RSS samples of the settle window (the young generation as this traffic grows it).
+  const settled = series.filter((p) => p.phase === 'idle, subscribed').map((p) => p.rss_bytes);
+  const steady_rss_bytes = settled.length === 0 ? null : median(settled);
+  const steady_before = series.filter((p) => p.phase === 'no clients (drift)').map((p) => p.rss_bytes);
+  const steady_before_rss_bytes = steady_before.length === 0 ? null : median(steady_before);
   const r2 = await reading(server);
   const client_rss_after = process.memoryUsage().rss;
   const stats = await (await fetch(`http://127.0.0.1:${port}/stats`)).json() as { connections?: number; admission?: { refused_total?: Record<string, number> } };
@@ -379,7 +476,7 @@ try {
       connections, source_addresses: `127.0.0.2 … 127.0.0.${1 + addresses} (${addresses})`, per_address: Math.ceil(connections / addresses),
       in_flight_max, engine_rate_orders_per_s: rate, symbols, depth, subscription: 'one symbol per connection (round-robin), depth ' + String(depth),
       per_ip_per_s_max: per_ip_per_s_max > 0 ? per_ip_per_s_max : 'server default (1000)', warmup_s, settle_s,
-      fd_limit: fds, pinned: pin ? 'server core 0, clients core 1' : 'no',
+      fd_limit: fds, pinned: pin ? 'server core 0, clients core 1' : 'no', full_gc_before_readings: force_gc,
     },
     storm: {
       seconds: round(storm_s, 2),
@@ -389,15 +486,22 @@ try {
       closes_by_code, errors_by_reason, error_frames: error_frames_total.n,
       server_refused_by_code: stats.admission?.refused_total ?? {},
       server_connections: stats.connections ?? null,
+      syns_dropped_listen_queue_full: tcp_1.listen_overflows - tcp_0.listen_overflows,
+      syn_retransmits: tcp_1.syn_retransmits - tcp_0.syn_retransmits,
+      cores: cores(cpu_0, cpu_1),
     },
     idle: {
       frames_per_s_per_connection: round(frames_per_s_per_connection, 2),
       closes_after_subscribed,
+      cores: cores(cpu_1, cpu_2),
     },
     memory: {
       rss_before_bytes: r1.rss_bytes, rss_after_bytes: r2.rss_bytes, rss_after_close_bytes: r3.rss_bytes,
       rss_drift_without_clients_bytes: Math.round(drift_bytes),
       per_connection_bytes: rss_per_connection,
+      steady_rss_before_bytes: steady_before_rss_bytes, steady_rss_after_bytes: steady_rss_bytes,
+      steady_per_connection_bytes: steady_rss_bytes === null || steady_before_rss_bytes === null ? null
+        : Math.round((steady_rss_bytes - steady_before_rss_bytes - drift_bytes) / n),
       heap_used_per_connection_bytes: heap_used_per,
       heap_committed_per_connection_bytes: heap_total_per,
       external_per_connection_bytes: external_per,
@@ -416,6 +520,7 @@ try {
   process.stdout.write(`${JSON.stringify({ storm: result.storm, idle: result.idle, memory: { ...result.memory, readings: undefined }, goal: result.goal }, null, 2)}\nwrote ${path} and connections.html\n`);
 } finally {
   clearInterval(sampler);
+  server_gc?.close();
   close_all();
   await server.stop();
 }
