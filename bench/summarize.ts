@@ -227,11 +227,11 @@ function render_connections(d: Json): string[] {
     ...table(['connect storm', 'value'], [
       ['all open / all with their Snapshot', `${fmt(s.all_open_s)} s / ${fmt(s.all_subscribed_s)} s`],
       ['subscribed / failed / retries', `${fmt(s.subscribed)} / ${fmt(s.failed)} / ${fmt(s.retries)}`],
-      ['closes seen by clients, by code', codes(s.closes_by_code)],
+      ['closes in the storm (retried with backoff), by code', codes(s.closes_by_code)],
       ['refused by the server (admission), by code', codes(s.server_refused_by_code)],
       ['SYNs dropped at a full listen queue / SYN retransmits (machine-wide)', `${fmt(s.syns_dropped_listen_queue_full)} / ${fmt(s.syn_retransmits)}`],
       ['cores in the storm: server / clients', `${fmt(obj(s.cores)?.server)} / ${fmt(obj(s.cores)?.clients)}`],
-      ['idle: frames/s per connection; closes after subscribing', `${fmt(idle.frames_per_s_per_connection)}; ${fmt(idle.closes_after_subscribed)}`],
+      ['idle: frames/s per connection; closes after the storm, by code', `${fmt(idle.frames_per_s_per_connection)}; ${codes(idle.closes_after_storm_by_code)}`],
       ['cores when idle: server / clients', `${fmt(obj(idle.cores)?.server)} / ${fmt(obj(idle.cores)?.clients)}`],
     ]), '',
     ...table(['memory per idle subscribed connection', 'bytes'], [
@@ -240,7 +240,7 @@ function render_connections(d: Json): string[] {
       ['server RSS kept after every connection closed (total growth over before)', fmt(num(m.rss_after_close_bytes) !== undefined && num(m.rss_before_bytes) !== undefined ? Number(m.rss_after_close_bytes) - Number(m.rss_before_bytes) : undefined)],
       ['… V8 heap used / committed', `${fmt(m.heap_used_per_connection_bytes)} / ${fmt(m.heap_committed_per_connection_bytes)}`],
       ['… external (ArrayBuffer backing stores)', fmt(m.external_per_connection_bytes)],
-      ['… the rest: native (uWS, libuv, malloc) = RSS − heap committed − external', fmt(m.native_per_connection_bytes)],
+      ['… the rest: native (uWS, libuv, malloc) = RSS − heap committed − external (± the drift ÷ N)', fmt(m.native_per_connection_bytes)],
       ['kernel, not in RSS (both ends of a loopback connection): TCP buffers / TCP socket objects', `${fmt(m.kernel_tcp_buffers_per_connection_bytes)} / ${fmt(m.kernel_tcp_sockets_per_connection_bytes)}`],
       ['drift without clients over the same time (total)', fmt(m.rss_drift_without_clients_bytes)],
       ['client process (raw_ws) RSS per connection', fmt(m.client_process_rss_per_connection_bytes)],

@@ -276,7 +276,9 @@ interface Client {
 }
 
 const clients: Client[] = Array.from({ length: connections }, (_, i) => ({ i, ws: null, state: 'idle' as ClientState, attempts: 0, frames: 0 }));
+/** Closes the clients saw in the storm (retried) and after it (not retried), by code. */
 const closes_by_code: Record<string, number> = {};
+const closes_after_storm_by_code: Record<string, number> = {};
 const errors_by_reason: Record<string, number> = {};
 const error_frames_total = { n: 0 };
 let storming = true;
@@ -339,7 +341,7 @@ function connect(c: Client): void {
     on_close: (_ws, code, reason) => {
       const was = c.state;
       if (was === 'closed') return;
-      count(closes_by_code, String(code));
+      count(storming ? closes_by_code : closes_after_storm_by_code, String(code));
       if (code === 1006) count(errors_by_reason, reason.slice(0, 60));
       if (was === 'connecting') in_flight--;
       if (was === 'open' || was === 'subscribed') open_count--;
@@ -357,9 +359,11 @@ function connect(c: Client): void {
           pending.push(c.i);
           pump();
         }, backoff * (0.5 + Math.random() / 2));
-      } else {
-        c.state = 'failed';
+      } else if (storming) {
+        c.state = 'failed'; // attempts_max used up
         failed_count++;
+      } else {
+        c.state = 'closed';
       }
       pump();
     },
@@ -433,6 +437,7 @@ try {
   process.stderr.write(`connections: storm of ${connections} over ${addresses} source address(es), ${in_flight_max} in flight\n`);
   await storm();
   const storm_s = (performance.now() - storm_start_ms) / 1000;
+  const subscribed_at_storm_end = subscribed_count;
   const cpu_1 = cpu_mark(server);
   const tcp_1 = tcp_ext();
   process.stderr.write(`connections: ${subscribed_count}/${connections} subscribed in ${storm_s.toFixed(1)} s (all open: ${all_open_ms === null ? 'no' : `${(all_open_ms / 1000).toFixed(2)} s`}); settling ${settle_s} s\n`);
@@ -482,7 +487,7 @@ try {
       seconds: round(storm_s, 2),
       all_open_s: all_open_ms === null ? null : round(all_open_ms / 1000, 3),
       all_subscribed_s: all_subscribed_ms === null ? null : round(all_subscribed_ms / 1000, 3),
-      subscribed: subscribed_at_measure, failed: failed_count, retries: retries_total,
+      subscribed: subscribed_at_storm_end, failed: failed_count, retries: retries_total,
       closes_by_code, errors_by_reason, error_frames: error_frames_total.n,
       server_refused_by_code: stats.admission?.refused_total ?? {},
       server_connections: stats.connections ?? null,
@@ -492,7 +497,7 @@ try {
     },
     idle: {
       frames_per_s_per_connection: round(frames_per_s_per_connection, 2),
-      closes_after_subscribed,
+      closes_after_subscribed, closes_after_storm_by_code, subscribed_at_measure,
       cores: cores(cpu_1, cpu_2),
     },
     memory: {
@@ -516,7 +521,7 @@ try {
     series,
   };
   const path = write_result('connections', result);
-  writeFileSync(join(results_dir, 'connections.html'), chart(result.series, result));
+  writeFileSync(join(results_dir, 'connections.html'), chart(result.series, [r0, r1, r2, r3], result));
   process.stdout.write(`${JSON.stringify({ storm: result.storm, idle: result.idle, memory: { ...result.memory, readings: undefined }, goal: result.goal }, null, 2)}\nwrote ${path} and connections.html\n`);
 } finally {
   clearInterval(sampler);
@@ -528,7 +533,7 @@ process.exit(0);
 
 // ---- chart ----
 
-function chart(points: readonly { t_s: number; rss_bytes: number; open: number; subscribed: number; phase: string }[], r: Record<string, unknown>): string {
+function chart(points: readonly { t_s: number; rss_bytes: number; open: number; subscribed: number; phase: string }[], readings: readonly Reading[], r: Record<string, unknown>): string {
   const w = 900; const h = 360; const left = 70; const right = 70; const top = 40; const bottom = 50;
   const t_max = Math.max(1, ...points.map((p) => p.t_s));
   const mb_max = Math.max(1, ...points.map((p) => p.rss_bytes / 1e6)) * 1.1;
@@ -550,8 +555,11 @@ function chart(points: readonly { t_s: number; rss_bytes: number; open: number; 
   }
   svg += `<path d="${line((p) => p.rss_bytes / 1e6, y_mb)}" fill="none" stroke="#1f6bb3" stroke-width="2"/>`;
   svg += `<path d="${line((p) => p.subscribed, y_n)}" fill="none" stroke="#3fae5a" stroke-width="1.5"/>`;
+  for (const q of readings) {
+    svg += `<circle cx="${x(q.t_s)}" cy="${y_mb(q.rss_bytes / 1e6)}" r="4" fill="#d65f5f"><title>reading after a full GC: ${(q.rss_bytes / 1e6).toFixed(1)} MB</title></circle>`;
+  }
   svg += `<text x="${left}" y="22" font-size="13">Feed RSS (blue, left) and subscribed connections (green, right) over the run, seconds</text>`;
-  svg += `<text x="${left}" y="${h - 14}">0 … ${t_max.toFixed(0)} s; sampled every ${sample_ms} ms</text></svg>`;
+  svg += `<text x="${left}" y="${h - 14}">0 … ${t_max.toFixed(0)} s; sampled every ${sample_ms} ms; red dots: the readings (each after a full GC of the server)</text></svg>`;
   const { series: _series, ...summary } = r;
   return `<!doctype html><meta charset="utf-8"><title>depthcast connections</title><body style="font-family:monospace">${svg}<pre>${JSON.stringify(summary, null, 2)}</pre></body>`;
 }
