@@ -42,11 +42,12 @@
 // a different cap to the server. Loopback only.
 //
 // File descriptors: this process holds N client sockets and the server N
-// server sockets. Both need N + a margin under RLIMIT_NOFILE. Here `ulimit
-// -n` is 20000 (soft and hard): enough for 10,000. For more, the bench raises
-// its own limits with `prlimit --pid <self> --nofile=…` (needs root or
-// CAP_SYS_RESOURCE: a process cannot raise its own hard limit) before it
-// starts the server, which inherits them; without that it stops and says so.
+// server sockets. Both need N + 1000 under RLIMIT_NOFILE. Here `ulimit -n`
+// is 20000 (soft and hard): enough for 10,000, at most ~19,000. For more, the
+// bench tries to raise its own limits with `prlimit --pid <self>
+// --nofile=…` before it starts the server (which inherits them); raising a
+// hard limit needs CAP_SYS_RESOURCE, which this sandbox's root lacks (prlimit
+// says "Operation not permitted"), so here it stops and says so.
 //
 // Also reported: server and client CPU (cores) in the storm and the idle
 // window, and SYNs dropped because the listen queue was full (TcpExt
@@ -131,7 +132,7 @@ function ensure_fds(): { soft: number; hard: number; raised: boolean } {
   const after = nofile_limit();
   if (after.soft < need) {
     throw new Error(`${connections} connections need ${need} file descriptors per process; the limit is ${after.soft} (hard ${after.hard}) ` +
-      `and prlimit could not raise it (needs root). Run under \`prlimit --nofile=${want}:${want}\` or lower --connections.`);
+      `and prlimit could not raise it (raising a hard limit needs CAP_SYS_RESOURCE). Run under \`prlimit --nofile=${want}:${want}\` where that is allowed, or lower --connections.`);
   }
   return { ...after, raised: true };
 }
