@@ -131,6 +131,12 @@ export class ReaderFlow {
   private readonly rate_samples: number[] = new Array<number>(rate_samples_max).fill(0);
   private rate_next = 0;
   private rate_max = 0;
+  /**
+   * A sample showed what the reader can read rather than what it was sent (it
+   * had a backlog the whole time): only then can it be judged too slow. A
+   * reader of a quiet stream that stalls has only shown the stream's rate.
+   */
+  private capacity_measured = false;
   private sample_offset = 0;
   /** bytes_acked as of the previous acknowledgement. */
   private sample_offset_acked = 0;
@@ -235,12 +241,14 @@ export class ReaderFlow {
    * Too slow even for catch-ups: more than reader_lag_ms_max behind now, AND
    * at its measured rate it needs longer than that to read in_flight_bytes_min
    * (about one catch-up round). A paused reader that was fast keeps its
-   * measured rate, so a pause alone never makes it too slow; one that never
-   * answered at all is the idle timeout's (it may be dead, not slow).
+   * measured rate, so a pause alone never makes it too slow; nor does one
+   * whose samples all showed its stream's rate, not its own (a quiet stream);
+   * one that never answered at all is the idle timeout's (it may be dead, not
+   * slow).
    */
   too_slow(now_ms: number): boolean {
     const l = this.limits;
-    return this.lag_samples >= too_slow_samples_min && this.lag_now_ms(now_ms) > l.reader_lag_ms_max
+    return this.capacity_measured && this.lag_samples >= too_slow_samples_min && this.lag_now_ms(now_ms) > l.reader_lag_ms_max
       && (this.rate_max * l.reader_lag_ms_max) / 1000 < l.in_flight_bytes_min;
   }
 
@@ -371,6 +379,7 @@ export class ReaderFlow {
       if (round_bytes >= round_sample_bytes_min) {
         // Read at once, it only shows a lower bound: as if it took round_transfer_ms_min.
         this.push_rate((round_bytes * 1000) / Math.max(round_transfer_ms_min, transfer_ms) / this.round_wire_factor);
+        if (transfer_ms >= round_transfer_ms_min) this.capacity_measured = true;
         this.resize_window();
       }
     }
@@ -388,6 +397,7 @@ export class ReaderFlow {
     // The reader had less to read than it read: the sample shows our sending, not its capacity.
     const app_limited = delivered > this.sample_in_flight;
     if (!app_limited || rate > this.rate_max) this.push_rate(rate);
+    if (!app_limited && delivered > 0) this.capacity_measured = true;
     this.start_sample(acked, now_ms);
     this.resize_window();
   }

@@ -101,7 +101,7 @@ describe('ReaderFlow', () => {
     expect(flow.path_probe_due(5000)).toBe(false); // something in flight: it would wait behind it
   });
 
-  it('too slow: far behind AND too little bandwidth for one catch-up within reader_lag_ms_max; a pause alone is not', () => {
+  it('too slow: far behind AND too little bandwidth for one catch-up within reader_lag_ms_max; a pause alone is not, nor a stall on a quiet stream', () => {
     // A reader that was fast, then stalls for 15 s: behind, but its measured rate says it is fast.
     const paused = new ReaderFlow(limits);
     const fast = new SimReader(paused, 1e6);
@@ -123,6 +123,21 @@ describe('ReaderFlow', () => {
     }
     expect(flow.lag_now_ms(now)).toBeGreaterThan(limits.reader_lag_ms_max);
     expect(flow.too_slow(now)).toBe(true);
+    // A fast reader of a quiet stream (600 B/s, under 4 KB per 5 s) that stalls: every sample showed the
+    // stream's rate, not the reader's, so nothing says it is slow.
+    const quiet = new ReaderFlow(limits);
+    const quiet_reader = new SimReader(quiet, 1e6);
+    now = 0;
+    for (; now < 10_000; now += 100) {
+      quiet_reader.send(60, now);
+      quiet_reader.tick(100, now);
+    }
+    expect(quiet.rate_bytes_per_s * limits.reader_lag_ms_max / 1000).toBeLessThan(limits.in_flight_bytes_min);
+    quiet.on_sent(60);
+    quiet.probe(now);
+    for (let i = 0; i < 4; i++) quiet.on_sent(60); // sent during the stall, never read
+    expect(quiet.lag_now_ms(now + 15_000)).toBeGreaterThan(limits.reader_lag_ms_max);
+    expect(quiet.too_slow(now + 15_000)).toBe(false);
     // One that answered nothing at all is the idle timeout's, not judged here.
     const silent = new ReaderFlow(limits);
     silent.on_sent(1000);
