@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { connect, HopHistograms, client_hops, seeded_random, type FeedClient } from '../src/client/index.js';
 import { free_port, process_rss_bytes } from '../src/util/host.js';
+import { least_squares_slope } from '../bench/lib.js';
 
 interface Options {
   minutes: number;
@@ -67,21 +68,6 @@ interface Sample {
 
 function rss_mb_of(pid: number): number {
   return (process_rss_bytes(pid) ?? 0) / 2 ** 20;
-}
-
-/** Least-squares slope of y over x. */
-function slope(xs: number[], ys: number[]): number {
-  const n = xs.length;
-  if (n < 2) return 0;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    num += (xs[i] - mx) * (ys[i] - my);
-    den += (xs[i] - mx) ** 2;
-  }
-  return den === 0 ? 0 : num / den;
 }
 
 /** The lowest RSS and heap-used samples in each minute of the run (the last minute only if it is whole). */
@@ -238,12 +224,12 @@ async function main(): Promise<void> {
   // Warm-up: the first fifth of the run, at least 30 s (JIT, pools and the books grow to their working size).
   const warmup_s = Math.max(30, (o.minutes * 60) / 5);
   const after = samples.filter((s) => s.t_s >= warmup_s);
-  const slope_mb_per_min = slope(after.map((s) => s.t_s / 60), after.map((s) => s.feed_rss_mb));
+  const slope_mb_per_min = least_squares_slope(after.map((s) => s.t_s / 60), after.map((s) => s.feed_rss_mb));
   const rss_after = after.map((s) => s.feed_rss_mb);
   // RSS saws up and down with V8's major GCs; its floor (the lowest sample of each minute) shows a leak more clearly.
   const floors = per_minute_floor(after, o.sample_s);
-  const floor_slope = slope(floors.map((f) => f.minute), floors.map((f) => f.rss_mb));
-  const heap_floor_slope = slope(floors.map((f) => f.minute), floors.map((f) => f.heap_used_mb));
+  const floor_slope = least_squares_slope(floors.map((f) => f.minute), floors.map((f) => f.rss_mb));
+  const heap_floor_slope = least_squares_slope(floors.map((f) => f.minute), floors.map((f) => f.heap_used_mb));
   const heaps = after.map((x) => x.feed_heap_used_mb);
   const summary = {
     warmup_s,

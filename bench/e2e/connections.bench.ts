@@ -68,6 +68,7 @@
 // Run: npx tsx bench/e2e/connections.bench.ts [--quick] [--connections N] [--addresses N]
 //      [--in-flight N] [--rate N] [--depth 10] [--warmup-s N] [--settle-s N] [--storm-s-max N]
 //      [--per-ip-per-s-max N] [--no-pin] [--no-gc]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -108,7 +109,6 @@ const attempts_max = 30;
 /** How often RSS is sampled for the chart. */
 const sample_ms = 1000;
 const close_wait_s = 3;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (addresses < 1 || addresses > 250) throw new Error(`--addresses must be 1..250 (127.0.0.2 … 127.0.0.251), got ${addresses}`);
 

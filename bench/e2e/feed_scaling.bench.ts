@@ -17,6 +17,7 @@
 // 4 feeds the feeds compete for the same 2 cores, so the curve shows the cost
 // per frame, not the throughput a fleet on N machines reaches.
 // Run: npx tsx bench/e2e/feed_scaling.bench.ts [--clients N] [--rate N] [--window-s N]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -39,7 +40,6 @@ const nats = await start_nats_server();
 const engine: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/bin/depthcast.ts', 'engine', '--nats-url', nats.url,
   '--rate', String(rate), '--no-stream', '--log-level', 'warn'], { cwd: repo_root, stdio: 'ignore' });
 const encoder = new FrameEncoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cpu = (pid: number | undefined) => (pid === undefined ? 0 : process_cpu_s(pid) ?? 0);
 const own_cpu_s = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 

@@ -14,6 +14,7 @@
 // --replay-chunk-events-max events), so this is a feed-bound number. The live
 // rate is the engine's configured flow, not its ceiling.
 // Run: npx tsx bench/e2e/replay.bench.ts [--rate 2000] [--seconds 10] [--runs 5] [--chunk 4096]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,6 @@ const config: Config = {
 };
 /** One client per depth, subscribed to every symbol. */
 const depths = [10, 0];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function feed_with_clients(bus: MemoryBus) {
   const feed = await start_feed_service(config, bus);

@@ -36,10 +36,11 @@
 //
 // Run: npx tsx bench/e2e/slow_consumers.bench.ts [--quick] [--rate N] [--clients N]
 //      [--rounds N] [--window-s N] [--rss-clients N] [--rss-s N] [--skip-latency] [--skip-rss] [--no-pin]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadavg } from 'node:os';
 import type { Histogram } from 'hdr-histogram-js';
 import { process_rss_bytes } from '../../src/util/host.js';
-import { median, round, write_result } from '../lib.js';
+import { least_squares_slope, median, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
 import { estimate_clock_offset } from './harness/clock_offset.js';
 import { CpuMeter, type CpuShares } from './harness/cpu_meter.js';
@@ -64,7 +65,6 @@ const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
 const pin = !argv.includes('--no-pin') && taskset_exists;
 const server_core = 0;
 const client_core = 1;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- the server, in its own process ----
 
@@ -206,17 +206,7 @@ async function latency_phase(): Promise<Record<string, unknown>> {
 // ---- 2. server RSS with 100 paused clients ----
 
 function slope_mb_per_min(points: { t_s: number; rss_mb: number }[]): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mt = points.reduce((s, p) => s + p.t_s, 0) / n;
-  const mr = points.reduce((s, p) => s + p.rss_mb, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (const p of points) {
-    num += (p.t_s - mt) * (p.rss_mb - mr);
-    den += (p.t_s - mt) ** 2;
-  }
-  return den === 0 ? 0 : (num / den) * 60;
+  return least_squares_slope(points.map((p) => p.t_s), points.map((p) => p.rss_mb)) * 60;
 }
 
 async function rss_phase(): Promise<Record<string, unknown>> {

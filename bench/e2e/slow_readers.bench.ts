@@ -30,6 +30,7 @@
 //
 // Run: npx tsx bench/e2e/slow_readers.bench.ts [--quick] [--rate N] [--duration-s N] [--pause-s N]
 //      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N] [--depth 0|10|50] [--only-fast-cost]
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -66,7 +67,6 @@ const symbols = ['BTC-USD', 'ETH-USD'];
 const pin = taskset_exists;
 /** The readers' one view. */
 const view: ReaderView = { symbol: 'BTC-USD', depth };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const modes = [
   { name: 'reader_flow', probe_interval_ms: 100, what: 'pings with the byte offset + Acks; cap = rate x 500 ms' },

@@ -32,6 +32,10 @@
 // construction except when the probe ring grows (doubling, at most 4 times:
 // a reader with more than probes_initial unanswered probes, i.e. a slow one)
 // and once at the first rate sample (V8 moves the array to unboxed doubles).
+//
+// One estimator, kept whole on purpose (~420 lines): its probes, rate samples,
+// rounds and window feed each other, and splitting them would spread one
+// invariant (what counts as acknowledged) over several files.
 // Memory per connection (it is one of the larger parts of an idle one,
 // bench/micro/session_memory.bench.ts): the probe ring starts at
 // probes_initial entries, small enough to live in the V8 heap (a typed array

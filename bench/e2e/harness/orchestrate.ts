@@ -3,6 +3,7 @@
 // pinned to core 1; this parent only relays IPC and reads /proc. CPU is read
 // from /proc/<pid>/stat (utime + stime of every thread of the process), so it
 // is the same measure for Node servers and for nats-server.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -170,7 +171,6 @@ export function main_thread_wait_seconds(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One server under test with its connected clients, kept up across several

@@ -14,6 +14,7 @@
 // must stay well under what it measures); other bodies (snapshots, rare) go
 // through decode_server_frame. Latency and staleness are corrected by the
 // offset between the server's clock and ours (./clock_offset.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Histogram } from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { now_ns } from '../../../src/util/clock.js';
@@ -32,7 +33,6 @@ export interface ReaderView {
 const enc = new FrameEncoder();
 /** One for every reader: read() is synchronous and its fields are used before the next frame. */
 const delta_reader = new DeltaReader();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function subscribe_frame(view: ReaderView): Uint8Array {
   return enc.subscribe({ symbols: [view.symbol], depth: view.depth, interval_ms: 0 });

@@ -4,6 +4,7 @@
 // do not share its CPU. Resolves once /health answers 200. Also what its
 // /stats says about slow consumers and its V8 heap from /metrics (one HTTP
 // request per call).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,6 @@ import { free_port } from '../../../src/util/host.js';
 const repo_root = fileURLToPath(new URL('../../..', import.meta.url));
 const healthy_timeout_ms = 30_000;
 const stop_timeout_ms = 5000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const taskset_exists = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
 
