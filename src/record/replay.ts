@@ -38,6 +38,8 @@ const log = logger_for('replay');
 const status_interval_ms = 1000;
 /** Longest sleep while waiting for a record's time: timers and requests run meanwhile anyway. */
 const sleep_ms_max = 100;
+/** Pause between two passes of a looping replay, so that feeds show the end of one before the next epoch. */
+const pass_gap_ms = 100;
 /** prime() reads at most this much recording past the start for every symbol's first complete book. */
 const prime_window_ns = 10e9;
 
@@ -281,6 +283,11 @@ export function start_replay(options: Readonly<ReplayOptions>, bus: Bus, clock_n
       status.events_per_s = pass_events / Math.max(0.001, (Date.now() - pass_started_ms) / 1000);
       status.torn_tails = reader.stats.torn_tails;
       if (stopped || !options.loop) break;
+      // The pass's last batches reach the feeds (and their clients) before the next pass's new epoch
+      // replaces the books: without the gap both can land in one flush and the pass's end is never shown.
+      await yield_to_feed();
+      await sleep(pass_gap_ms);
+      if (stopped) break;
       pass++;
       status.pass = pass;
       epochs = new Map();
