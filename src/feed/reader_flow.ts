@@ -53,6 +53,9 @@ export const rate_samples_max = 16;
 export const rate_sample_interval_ms_min = 50;
 /** Delay samples a reader must have given before it can be judged too slow (a reader that answers nothing is left to the idle timeout). */
 export const too_slow_samples_min = 3;
+/** A connection with at most 1/quiet_cap_divisor of its cap in flight is probed quiet_probe_interval_factor times less often. */
+export const quiet_cap_divisor = 4;
+export const quiet_probe_interval_factor = 4;
 /** Eager probes (near the window, or conflating) go at most this many times per probe interval. */
 export const eager_probes_per_interval_max = 4;
 /** A catch-up round smaller than this gives no capacity sample. */
@@ -258,15 +261,19 @@ export class ReaderFlow {
 
   /**
    * A probe is due when something was sent since the last one and either the
-   * interval passed, or the caller needs to hear back soon (`eager`: the
-   * connection is conflating and waits for room, or is near its window).
+   * interval passed (four intervals while at most a quarter of the cap is in
+   * flight), or the caller needs to hear back soon (`eager`: the connection
+   * is conflating and waits for room, or is near its window).
    */
   probe_due(now_ms: number, eager: boolean): boolean {
     // Bytes in flight with no probe outstanding: only a probe can ever show them read.
     if (eager && this.probe_count === 0 && this.in_flight > 0) return true;
     if (this.bytes_sent === this.last_probe_offset || this.probe_count === probes_outstanding_max) return false;
     const since_ms = now_ms - this.last_probe_ms;
-    if (since_ms >= this.limits.reader_probe_interval_ms) return true;
+    // Little in flight against the cap: the reader has room to spare, and a probe per frame of a quiet
+    // stream would cost a ping and a pong each. Past a quarter, probes come every interval again.
+    const quiet = this.in_flight * quiet_cap_divisor <= this.cap_bytes;
+    if (since_ms >= (quiet ? quiet_probe_interval_factor : 1) * this.limits.reader_probe_interval_ms) return true;
     // Near the window a probe tells sooner when room opens; never one per flush (a burst would fill the ring).
     return (eager || this.in_flight * 2 > this.window_bytes) && since_ms * eager_probes_per_interval_max >= this.limits.reader_probe_interval_ms;
   }
