@@ -161,7 +161,9 @@ export class Connection {
       return;
     }
     if (this.sockets_opened++ > 0) this.counters.reconnects++;
-    ws.binaryType = 'arraybuffer';
+    // Browsers default to Blobs: ask for ArrayBuffers. Node's ws defaults to Buffers, which the client reads
+    // in place; asking it for ArrayBuffers would copy every message.
+    if (ws.binaryType !== 'nodebuffer') ws.binaryType = 'arraybuffer';
     ws.onopen = () => this.on_open(ws);
     ws.onmessage = (event: { data: unknown }) => this.on_message(ws, event.data);
     ws.onclose = (event: { code?: number; reason?: string }) => this.on_socket_closed(ws, event.code ?? 1006, event.reason ?? '');

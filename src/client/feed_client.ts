@@ -219,21 +219,22 @@ export class FeedClient {
   private on_message(data: unknown, receive_ns: number): void {
     const c = this.counters;
     c.frames++;
-    if (!(data instanceof ArrayBuffer)) {
+    // Browsers hand ArrayBuffers; Node's ws hands Buffers (Uint8Arrays), read in place without a copy.
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
+    if (bytes === null) {
       c.decode_errors++;
       this.emit_error(new FeedClientError('decode', `expected a binary frame, got ${typeof data === 'string' ? 'text' : typeof data}`));
       return;
     }
-    c.bytes += data.byteLength;
-    const bytes = new Uint8Array(data);
+    c.bytes += bytes.byteLength;
     const delta = this.delta_reader;
     let msg: ServerMsg | null = null;
     try {
       if (delta.read(bytes) !== body_delta) msg = decode_server_frame(bytes);
     } catch (err) {
       c.decode_errors++;
-      this.progress.processed(data.byteLength, 0, this.clock_ns());
-      this.emit_error(new FeedClientError('decode', `undecodable frame (${data.byteLength} bytes): ${(err as Error).message}`));
+      this.progress.processed(bytes.byteLength, 0, this.clock_ns());
+      this.emit_error(new FeedClientError('decode', `undecodable frame (${bytes.byteLength} bytes): ${(err as Error).message}`));
       return;
     }
     let sent_ns = 0;
@@ -254,7 +255,7 @@ export class FeedClient {
       case 'pong': this.on_pong(msg, receive_ns); sent_ns = msg.server_time_ns; break;
     }
     // After every listener ran: what the application has really processed.
-    this.progress.processed(data.byteLength, sent_ns, this.clock_ns());
+    this.progress.processed(bytes.byteLength, sent_ns, this.clock_ns());
   }
 
   private on_pong(msg: PongMsg, receive_ns: number): void {
