@@ -118,11 +118,16 @@ describe('feeds recover from the stream', () => {
   });
 
   it('a gap in a live book is filled from the stream: clients get Deltas only, no Snapshot', async () => {
-    const { engine, feed, client } = await setup();
+    const { engine, feed, client, config } = await setup();
     const e = await engine();
+    // A feed fills gaps from the stream only once the stream has answered it. The stream holds every
+    // symbol's snapshot after one stream_snapshot_interval_ms: a feed started sooner loads from the
+    // engine instead, and would rebuild from a snapshot on a gap (it failed CI that way once).
+    await sleep(3 * config.stream_snapshot_interval_ms);
     let fault!: FaultBus;
     const f = await feed((b) => (fault = new FaultBus(b)));
     await wait_for('feed live', () => f.feed.health().ready);
+    await wait_for('books loaded from the stream', () => symbols.every((s) => f.feed.symbols.get(s)!.last_recovery_source === 'stream'));
     const c = await client(f, 0);
     const c10 = await client(f, 10);
     await wait_for('snapshots', () => symbols.every((s) => c.book(s, 0) !== undefined && c10.book(s, 10) !== undefined));
