@@ -37,7 +37,12 @@ export function book_at(dir: string, time_ms: number, symbol: string): BookAt {
   for (const from of start_points(segments, time_ns)) {
     const found = book_from(segments, from, time_ns, symbol);
     torn_tails = Math.max(torn_tails, found.torn_tails);
-    if (found.book === undefined) continue;
+    if (found.book === undefined) {
+      // Only a tear can cut a book out of an intact checkpoint's read: without one, older checkpoints
+      // would be read in vain (a symbol the recording never held would cost a read per checkpoint).
+      if (found.torn_tails === 0) break;
+      continue;
+    }
     const snap = found.book.snapshot();
     if (snap === null) {
       throw new RecordingError(`${symbol} has no complete book at ${new Date(time_ms).toISOString()} (no snapshot of it recorded yet, or a gap since the last one)`);
