@@ -19,6 +19,11 @@
 // - The engine's request/reply is the fallback (no stream, no snapshot in it,
 //   a hole in it): the snapshot is requested and the buffered batches past it
 //   are applied, as before the stream existed.
+// - A reset served by the engine while the stream had never answered (a feed
+//   started before the engine stored its first snapshot, or while the stream
+//   had no leader) leaves a *probe*: the stream's latest snapshot is asked for
+//   again after 1 s, then at doubling intervals up to 30 s, until it answers;
+//   from then on a gap is filled, not reset.
 //
 // Division of work: SymbolFeed decides when (its state, the reasons, what the
 // views are told) and owns the book; this runs the rounds and the I/O, and
@@ -27,7 +32,9 @@
 // Cost: a fill or reset from the stream is two JetStream round trips plus the
 // batches since the last stored snapshot (--stream-snapshot-interval-ms of
 // them while the engine runs); a copy of each live batch held meanwhile
-// (at most recovery_buffer_batches_max). Nothing on the live path.
+// (at most recovery_buffer_batches_max). Nothing on the live path. A probe is
+// one direct get per symbol; on a server without JetStream it settles at one
+// per symbol every 30 s.
 //
 // Invariants: at most one fill and one reset loop run at a time; after stop()
 // no round starts and no hook is called for a fill; the buffer keeps the
@@ -50,6 +57,9 @@ export const recovery_buffer_batches_max = 20_000;
 /** Stream rounds that may end in 'retry' (new epoch without its snapshot yet, stream behind the buffer) before the engine is asked. */
 const stream_retries_max = 20;
 const stream_retry_pause_ms = 50;
+/** First probe of a stream that never answered, after a reset from the engine (the engine stores snapshots every ~1 s). */
+const stream_probe_first_ms = 1000;
+const stream_probe_ms_max = 30_000;
 
 export interface RecoveryOptions {
   /** The durable stream; null = recover from the engine's request/reply alone. */
@@ -80,6 +90,9 @@ export class SymbolRecovery {
   /** Ends the current retry pause early (the bus came back, or stop). */
   private wake: (() => void) | null = null;
   private stopped = false;
+  /** The pending probe of a stream that has not answered yet (schedule_stream_probe). */
+  private probe_timer: ReturnType<typeof setTimeout> | null = null;
+  private probe_delay_ms = stream_probe_first_ms;
   private readonly stream: EventStream | null;
   private readonly engine_silence_ms_max: number;
   private readonly symbol: string;
@@ -101,6 +114,8 @@ export class SymbolRecovery {
 
   stop(): void {
     this.stopped = true;
+    if (this.probe_timer !== null) clearTimeout(this.probe_timer);
+    this.probe_timer = null;
     this.wake?.();
   }
 
@@ -199,6 +214,7 @@ export class SymbolRecovery {
       if (this.stopped) return;
       const outcome = await this.recover_from_engine();
       if (outcome === 'live') {
+        this.schedule_stream_probe();
         this.hooks.reset_done('engine', started_ms);
         return;
       }
@@ -224,6 +240,37 @@ export class SymbolRecovery {
     // A buffer that starts past the stream's end (it lags the live path) or a newer epoch: another round.
     if (buffered === 'gap' || buffered === 'new_epoch') return 'retry';
     return buffered === 'ok' ? 'live' : 'broken';
+  }
+
+  /**
+   * With a stream that has never answered: ask it for the latest snapshot a
+   * little later, and again at doubling intervals, until it has one
+   * (stream_answered: the next gap is filled from it, not reset).
+   */
+  private schedule_stream_probe(): void {
+    if (this.stream === null || this.stream_answered || this.stopped || this.probe_timer !== null) return;
+    this.probe_timer = setTimeout(() => {
+      this.probe_timer = null;
+      void this.probe_stream();
+    }, this.probe_delay_ms);
+    this.probe_timer.unref?.();
+  }
+
+  private async probe_stream(): Promise<void> {
+    const stream = this.stream as EventStream;
+    try {
+      const stored = await stream.last_snapshot(this.symbol);
+      if (this.stopped || this.stream_answered) return;
+      if (stored !== null) {
+        this.stream_answered = true;
+        log.info({ symbol: this.symbol }, 'the stream holds a snapshot now: gaps will be filled from it');
+        return;
+      }
+    } catch {
+      // No JetStream on this server, or no stream leader yet: ask again later.
+    }
+    this.probe_delay_ms = Math.min(this.probe_delay_ms * 2, stream_probe_ms_max);
+    this.schedule_stream_probe();
   }
 
   /** One snapshot request to the engine; on a reply the book is loaded and the buffer applied on top. */

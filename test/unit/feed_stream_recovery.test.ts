@@ -14,7 +14,7 @@ import { default_config } from '../../src/config.js';
 import { EngineCore } from '../../src/engine/engine_core.js';
 import { SymbolFeed, type ResetReason } from '../../src/feed/symbol_feed.js';
 import { encode_snapshot_reply } from '../../src/wire/engine_codec.js';
-import { wait_for } from '../helpers/service.js';
+import { sleep, wait_for } from '../helpers/service.js';
 
 const symbol = 'BTC-USD';
 const subjects = new Subjects();
@@ -188,6 +188,40 @@ describe('SymbolFeed recovers from the durable stream', () => {
     e.run(50);
     expect_book(f, e.core);
     expect(f.stats.gaps).toBe(1);
+    expect(f.stats.recoveries).toBe(0);
+    expect(resets).toEqual(['start']);
+    f.stop();
+  });
+
+  it('started from the engine before the stream held a snapshot: once the stream has one, a lost batch is filled from it, no reset', async () => {
+    const stream = new FakeStream();
+    let live: ((bytes: Uint8Array) => void) | null = null;
+    const e = engine(1, (b) => {
+      stream.store_batch(b);
+      live?.(b);
+    });
+    e.run(100); // batches stored, but no snapshot yet (the engine stores its first one an interval after it starts)
+    const bus = new MemoryBus();
+    bus.serve(subjects.snapshot_all, () => e.snapshot_bytes());
+    const { f, resets } = feed(stream, bus);
+    live = (b) => f.on_message(b, 0);
+    f.start();
+    await wait_for('live', () => f.state === 'live');
+    expect(f.last_recovery_source).toBe('engine');
+    e.run(20);
+    await stream.put_snapshot(symbol, e.snapshot_bytes()); // the engine's first periodic snapshot
+    await sleep(1_300); // the feed asks the stream again a second after its engine reset
+    let n = 0;
+    live = (b) => {
+      if (++n !== 5) f.on_message(b, 0); // the fifth batch never arrives live
+    };
+    e.run(50);
+    await wait_for('filled or reset', () => f.stats.stream_fills === 1 || f.stats.recoveries > 0);
+    await wait_for('live', () => f.state === 'live');
+    e.run(50);
+    expect_book(f, e.core);
+    expect(f.stats.gaps).toBe(1);
+    expect(f.stats.stream_fills).toBe(1);
     expect(f.stats.recoveries).toBe(0);
     expect(resets).toEqual(['start']);
     f.stop();
