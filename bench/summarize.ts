@@ -265,6 +265,38 @@ function render_session_memory(d: Json): string[] {
   ];
 }
 
+function render_stream_recovery(d: Json): string[] {
+  const st = obj(d.stream) ?? {};
+  const en = obj(d.engine) ?? {};
+  const r = obj(d.ratios) ?? {};
+  const stopped = obj(d.engine_stopped) ?? {};
+  const s_st = obj(stopped.stream) ?? {};
+  const s_en = obj(stopped.engine) ?? {};
+  return [
+    `Engine at ${fmt(d.rate_orders_per_s)} orders/s, stream snapshots every ${fmt(d.stream_snapshot_interval_ms)} ms; medians of ${fmt(d.runs)} runs.`, '',
+    ...table(['a feed starts from', 'ms (median / max)', 'bytes read (median)'], [
+      ['the stream (latest snapshot + batches after it)', `${fmt(st.ms_median)} / ${fmt(st.ms_max)}`, fmt(st.bytes_median)],
+      ['the engine (request/reply)', `${fmt(en.ms_median)} / ${fmt(en.ms_max)}`, fmt(en.bytes_median)],
+      ['the stream, engine stopped', s_st.live === true ? fmt(s_st.ms) : '**not live**', fmt(s_st.bytes)],
+      ['the engine, engine stopped', s_en.live === true ? fmt(s_en.ms) : `not live (gave up after ${fmt(s_en.gave_up_after_ms)} ms)`, '–'],
+    ]), '',
+    `Stream ÷ engine: ${fmt(r.time_stream_over_engine)}× the time, ${fmt(r.bytes_stream_over_engine)}× the bytes.`,
+  ];
+}
+
+function render_feed_scaling(d: Json): string[] {
+  const points = Array.isArray(d.points) ? (d.points as Json[]) : [];
+  const ratios = Array.isArray(d.ratios_vs_one_feed) ? (d.ratios_vs_one_feed as Json[]) : [];
+  return [
+    `${fmt(d.clients)} clients × ${fmt(d.views_per_client)} views, engine ${fmt(d.rate_orders_per_s)} orders/s, ${fmt(d.window_s)} s windows, ${fmt(d.cores)} cores shared by everything.`, '',
+    ...table(['feeds', 'frames/s delivered', 'feed CPU (cores)', '**frames per feed CPU-second**', 'ratio to 1 feed', 'engine / NATS / clients cores'], points.map((p) => {
+      const ratio = ratios.find((x) => x.feeds === p.feeds) ?? {};
+      return [fmt(p.feeds), fmt(p.frames_per_s), fmt(p.feed_cpu_s_per_s), `**${fmt(p.frames_per_feed_cpu_s)}**`, fmt(ratio.frames_per_feed_cpu_s),
+        `${fmt(p.engine_cpu_s_per_s)} / ${fmt(p.nats_cpu_s_per_s)} / ${fmt(p.clients_cpu_s_per_s)}`];
+    })),
+  ];
+}
+
 /** Any other bench: its headline numbers (rates, ratios, goals), whatever their shape, one level into nested objects. */
 function render_generic(d: Json): string[] {
   const cells: string[] = [];
@@ -293,6 +325,8 @@ const renderers: Record<string, (d: Json) => string[]> = {
   slow_readers: render_slow_readers,
   connections: render_connections,
   session_memory: render_session_memory,
+  stream_recovery: render_stream_recovery,
+  feed_scaling: render_feed_scaling,
 };
 
 export function render_results(results: readonly LoadedResult[]): string {
