@@ -54,6 +54,7 @@ export interface Config {
   reader_probe_interval_ms: number;
   reader_lag_ms_max: number;
   slow_reader_compression: boolean;
+  fanout_topics: boolean;
   heartbeat_interval_ms: number;
   idle_timeout_s: number;
   snapshot_timeout_ms: number;
@@ -158,6 +159,8 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'A reader this far behind that, at its measured rate, also needs longer than this to read --in-flight-bytes-min (about one catch-up) is too slow even for catch-ups: closed with 4010. A paused reader that was fast is not' },
   { key: 'slow_reader_compression', flag: '--slow-reader-compression', env: 'DEPTHCAST_SLOW_READER_COMPRESSION', kind: 'bool', default: true, commands: feed_cmds,
     help: 'Offer permessage-deflate, and compress the catch-ups a lagging reader gets (about 4x smaller: fresher books on a thin link); streaming frames are never compressed' },
+  { key: 'fanout_topics', flag: '--fanout-topics', env: 'DEPTHCAST_FANOUT_TOPICS', kind: 'bool', default: true, commands: feed_cmds,
+    help: "Streaming subscribers get a view's Deltas through uWS topics: one publish per update, sent to each socket by uWS's C++ (in order with that socket's other frames); --no-fanout-topics sends each connection its copy from JS" },
   { key: 'heartbeat_interval_ms', flag: '--heartbeat-interval-ms', env: 'DEPTHCAST_HEARTBEAT_INTERVAL_MS', kind: 'int', default: 1000, min: 50, max: 60000, commands: feed_cmds,
     help: 'A Heartbeat goes to every connection idle this long' },
   { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', kind: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,

@@ -7,12 +7,15 @@
 // Per event-loop turn: commit points mark symbols dirty (mark_dirty) and
 // sessions with queued frames mark themselves (schedule_session); one flush
 // (setImmediate) moves each dirty symbol's views forward, encoding one Delta
-// per view and queueing the same bytes to every streaming subscriber, then
-// each dirty session sends what it has, corked.
+// per view, publishing it once to the view's topic for the subscribers whose
+// connections take topics (uWS sends it to each from C++) and queueing the
+// same bytes to every other streaming subscriber; then each dirty session
+// sends what it has, corked.
 //
 // Cost per flush: per dirty symbol one change list taken from the book, per
-// view O(levels changed) (BookView) and one encode, then one queue() per
-// streaming subscriber: no per-subscriber encode, no scan of sessions. State
+// view O(levels changed) (BookView) and one encode, then one publish, and
+// one queue() per streaming subscriber without topics: no per-subscriber
+// encode, no scan of sessions. State
 // changes and resets reach only the sessions subscribed to that symbol
 // (through its channels), a Status encoded once for all of them.
 //
@@ -32,6 +35,7 @@ import { status_of } from './requests.js';
 import type { ResumeHistory } from './resume_history.js';
 import type { Session } from './session.js';
 import type { Subscription } from './subscription.js';
+import type { TopicPublisher } from './transport.js';
 import type { ResetReason, SymbolFeed } from './symbol_feed.js';
 import { ViewChannel } from './view_channel.js';
 
@@ -53,6 +57,8 @@ export class Fanout {
   /** Sessions with frames queued this turn, in queueing order (Session.pending_queued keeps each in once). */
   private readonly dirty_sessions: Session[] = [];
   private flush_scheduled = false;
+  /** Publishes to the views' topics; set by the server whose transports take topics (Feed.set_publisher). */
+  publisher: TopicPublisher | null = null;
   private readonly config: Readonly<Config>;
   private readonly counters: FeedCounters;
   private readonly latency: HopHistograms;
@@ -160,10 +166,17 @@ export class Fanout {
         const sent_ns = now_ns();
         this.latency.record('ingest_to_send', sent_ns - f.ts_ingest_ns);
         this.latency.record('engine_to_send', sent_ns - f.ts_engine_ns);
+        const published = ch.published.size;
+        if (published > 0) {
+          // Sessions subscribe a view's topic only when the server gave us its publisher.
+          this.publisher!.publish(ch.topic, frame);
+          ch.on_published(frame.byteLength);
+          this.counters.bytes_out_total += frame.byteLength * published;
+        }
         for (const sub of ch.streaming) {
           (sub.owner as Session).queue(frame);
         }
-        this.counters.deltas_out_total += ch.streaming.size;
+        this.counters.deltas_out_total += ch.streaming.size + published;
       }
     }
     trades.length = 0;

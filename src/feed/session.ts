@@ -14,6 +14,21 @@
 //   conflating; the interval mechanism and the slow-reader one are the same
 //   code path (pump).
 //
+// Topics: when the transport takes them (uWS, --fanout-topics), a streaming
+// subscription is subscribed to its view's topic and gets each Delta from
+// one publish for all its subscribers, sent by uWS's C++; its connection's
+// JS does no work per Delta. Order: uWS sends a socket's published messages
+// before any later direct send to it, so this session sends its queued frames
+// BEFORE subscribing a topic, and while it holds one it sends each frame
+// at once instead of at the turn's end (a Status queued before a publish
+// must not arrive after it). Every such socket also holds anchor_topic,
+// which is never published to: uWS frees a socket's subscriber state, with
+// the messages published to it and not yet written, when it leaves its last
+// topic. Nothing published is ever skipped: the server sets uWS's
+// maxBackpressure to 0 (no limit) for topics, and this session bounds the
+// buffer itself, per tick (tick_published): its in-flight cap moves it to
+// conflation (leaving the topics) long before send_buffer_bytes_max.
+//
 // The connection conflates (hysteresis, once per crossing as nats.js's
 // SlowNotifier) when its reader lags (ReaderFlow): more bytes in flight than
 // its reader drains within the lag target AND its oldest unanswered probe
@@ -30,7 +45,10 @@
 //
 // Cost per flush: the sends, one JS comparison for the lag gate, one native
 // buffered-amount read only when a send reported backpressure or several
-// frames went out corked, and a ping every reader_probe_interval_ms.
+// frames went out corked, and a ping every reader_probe_interval_ms. With
+// topics, per published_tick_ms: a pass over its subscriptions (its share of
+// what was published), the lag gate, a native buffered-amount read only when
+// more than slow_enter_bytes is in flight, and the probes.
 
 import { close_code } from '../wire/codes.js';
 import { TokenBucket } from './rate_limiter.js';
@@ -45,6 +63,8 @@ const stream_cap_factor = 1.5;
 /** Bytes of one Trade struct on the wire (schemas/feed.fbs), for sizing a slow reader's catch-up. */
 const trade_wire_bytes = 40;
 export type SlowPolicy = 'conflate' | 'close';
+/** A topic every topic-taking socket holds and nothing is published to (see the header: leaving the last topic would drop unsent messages). */
+export const anchor_topic = '#anchor';
 export type { ConflationCause } from './stream_gate.js';
 
 export interface SessionLimits extends ReaderFlowLimits {
@@ -67,6 +87,8 @@ export interface SessionEvents {
   on_pump_change(session: Session, needed: boolean): void;
   /** A probe was answered: its delay, in ms. */
   on_lag_sample(session: Session, lag_ms: number): void;
+  /** The session now holds (or no longer holds) topic subscriptions: the feed's published tick visits it. */
+  on_published_change(session: Session, published: boolean): void;
 }
 
 export class Session implements SubscriptionOwner {
@@ -92,6 +114,11 @@ export class Session implements SubscriptionOwner {
   private readonly sender: FrameSender;
   private interval_subs = 0;
   private pumped = false;
+  /** The transport takes topics: streaming subscriptions get their view's published Deltas. */
+  private readonly topics: boolean;
+  /** Subscriptions streaming through their view's topic now. */
+  private published_subs = 0;
+  private anchored = false;
   /** When a conflating connection may stream again (and what the stream needs). */
   readonly gate: StreamGate;
 
@@ -106,6 +133,7 @@ export class Session implements SubscriptionOwner {
     this.flow = new ReaderFlow(limits);
     this.probing = transport.ping !== undefined && limits.reader_probe_interval_ms > 0;
     this.sender = new FrameSender(transport, this.flow, this.probing, events, now_ms);
+    this.topics = transport.subscribe !== undefined;
     // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
     this.inbound = new TokenBucket(limits.inbound_messages_per_s_max, limits.inbound_messages_per_s_max, now_ms);
   }
@@ -114,7 +142,7 @@ export class Session implements SubscriptionOwner {
 
   /** The view's Snapshot goes out now; then the subscription streams or accumulates from there. */
   start_view(sub: Subscription, now_ms: number): void {
-    sub.channel.remove(sub);
+    this.detach(sub);
     this.queue(sub.channel.snapshot());
     sub.mark_sent();
     sub.clear();
@@ -128,7 +156,7 @@ export class Session implements SubscriptionOwner {
    * at the view's seq); then the subscription streams or accumulates from there.
    */
   resume_view(sub: Subscription, catch_up: Uint8Array | null, now_ms: number): void {
-    sub.channel.remove(sub);
+    this.detach(sub);
     if (catch_up !== null) this.queue(catch_up);
     sub.mark_sent();
     sub.clear();
@@ -164,7 +192,7 @@ export class Session implements SubscriptionOwner {
   }
 
   remove_view(sub: Subscription): void {
-    sub.channel.remove(sub);
+    this.detach(sub);
     sub.channel.subscribers.delete(sub);
     if (this.subs.delete(sub.key) && sub.interval_ms > 0) this.count_interval_sub(-1);
   }
@@ -179,16 +207,89 @@ export class Session implements SubscriptionOwner {
     const ch = sub.channel;
     if (positioned) {
       if (accumulate) ch.start_accumulating(sub);
-      else ch.start_streaming(sub);
+      else this.stream(sub);
     } else if (accumulate && sub.mode === 'streaming') {
+      this.leave_topic(sub);
       ch.start_accumulating(sub);
     } else if (!accumulate && sub.mode === 'accumulating') {
       this.send_catch_up(sub); // to the view's seq: then it can share the view's Deltas
-      ch.start_streaming(sub);
+      this.stream(sub);
     } else {
       return;
     }
     if (accumulate) sub.next_due_ms = now_ms + sub.interval_ms;
+  }
+
+  /** The subscription shares its view's Deltas: through the view's topic when the transport takes topics. */
+  private stream(sub: Subscription): void {
+    if (!this.topics) {
+      sub.channel.start_streaming(sub);
+      return;
+    }
+    // Everything queued so far was made before the view's next Delta: it must be on the socket before the topic is.
+    if (this.sender.pending_frames > 0) this.send_queued(Date.now());
+    if (this.closing) return;
+    if (!this.anchored) {
+      this.anchored = true;
+      this.transport.subscribe!(anchor_topic);
+    }
+    sub.channel.start_publishing(sub);
+    this.transport.subscribe!(sub.channel.topic);
+    if (++this.published_subs === 1) this.events.on_published_change(this, true);
+  }
+
+  /** The subscription stops receiving its view's topic (its share of what was published is counted first). */
+  private leave_topic(sub: Subscription): void {
+    if (!sub.channel.published.has(sub)) return;
+    this.collect_published(Date.now());
+    this.transport.unsubscribe!(sub.channel.topic);
+    sub.channel.published.delete(sub); // still 'streaming': its position is the view's (everything was published to it)
+    if (--this.published_subs === 0) this.events.on_published_change(this, false);
+  }
+
+  /** Out of every set of its view (waiting); off the view's topic first if it was on it. */
+  private detach(sub: Subscription): void {
+    this.leave_topic(sub);
+    sub.channel.remove(sub);
+  }
+
+  /**
+   * Counts what was published to this connection's topics since the last
+   * count as sent by it (the reader flow, the stream's rate, idleness): its
+   * share, the growth of each view's published bytes. Called before any
+   * direct send, so a probe's offset covers every byte on the socket before it.
+   */
+  private collect_published(now_ms: number): void {
+    if (this.published_subs === 0) return;
+    let bytes = 0;
+    let frames = 0;
+    for (const sub of this.subs.values()) {
+      if (sub.mode !== 'streaming') continue;
+      const ch = sub.channel;
+      bytes += ch.published_bytes - sub.published_bytes_seen;
+      frames += ch.published_frames - sub.published_frames_seen;
+      sub.published_bytes_seen = ch.published_bytes;
+      sub.published_frames_seen = ch.published_frames;
+    }
+    if (bytes === 0) return;
+    this.sender.count_published(frames, bytes, now_ms);
+    if (this.gate.streamed(bytes, now_ms) && this.gate.stream_bytes_per_s > 0) this.update_stream_cap();
+  }
+
+  /**
+   * The feed's tick for a connection with topic subscriptions (it has no
+   * flush per Delta): counts what was published to it, applies the hard cap
+   * and the lag gate as a flush would, and sends the probes that are due.
+   */
+  tick_published(now_ms: number): void {
+    if (this.closing || this.published_subs === 0) return;
+    this.collect_published(now_ms);
+    // What is buffered was sent and not yet read: never more than what is in flight.
+    this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);
+    if (this.closing || this.slow || !this.probing) return;
+    const flow = this.flow;
+    const payload = flow.path_probe_due(now_ms) ? flow.path_probe(now_ms) : flow.probe_due(now_ms, false) ? flow.probe(now_ms) : null;
+    if (payload !== null && this.transport.ping!(payload) === send_dropped) this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
   }
 
   /**
@@ -294,11 +395,11 @@ export class Session implements SubscriptionOwner {
     return this.sender.last_send_ms;
   }
 
-  /** Queues a frame for this turn's corked flush. */
+  /** Queues a frame for this turn's corked flush (sent at once while the connection holds topics: see the header). */
   queue(frame: Uint8Array): void {
     if (this.closing) return;
     const next = this.sender.queue(frame);
-    if (next === queued_full) this.flush();
+    if (next === queued_full || this.published_subs > 0) this.flush();
     else if (next === queued_first) this.schedule_flush(this);
   }
 
@@ -314,19 +415,28 @@ export class Session implements SubscriptionOwner {
       this.evaluate(now_ms, true);
       return;
     }
+    const status = this.send_queued(now_ms);
+    if (status === send_dropped) return;
+    const read_buffer = n > 1 || status === send_backpressure || this.slow;
+    // Unprobed, streaming and nothing left buffered, nothing can have changed (the common fan-out case).
+    if (read_buffer || this.probing) this.evaluate(now_ms, read_buffer);
+  }
+
+  /** Sends what is queued (there is something); a send the socket refused closes the connection. Returns the send status. */
+  private send_queued(now_ms: number): number {
+    this.collect_published(now_ms);
     const status = this.sender.send(now_ms, this.slow);
-    if (!this.slow && this.gate.streamed(this.sender.last_flush_bytes, now_ms) && this.gate.stream_bytes_per_s > 0) {
-      this.flow.stream_cap_bytes = (stream_cap_factor * this.gate.stream_bytes_per_s * this.limits.reader_lag_target_ms) / 1000;
-    }
+    if (!this.slow && this.gate.streamed(this.sender.last_flush_bytes, now_ms) && this.gate.stream_bytes_per_s > 0) this.update_stream_cap();
     if (status === send_dropped) {
       // A frame the socket refused would break the client's book: close rather than skip.
       this.events.on_send_dropped(this);
       this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
-      return;
     }
-    const read_buffer = n > 1 || status === send_backpressure || this.slow;
-    // Unprobed, streaming and nothing left buffered, nothing can have changed (the common fan-out case).
-    if (read_buffer || this.probing) this.evaluate(now_ms, read_buffer);
+    return status;
+  }
+
+  private update_stream_cap(): void {
+    this.flow.stream_cap_bytes = (stream_cap_factor * this.gate.stream_bytes_per_s * this.limits.reader_lag_target_ms) / 1000;
   }
 
   /** On uWS's drain event and the feed's tick: the buffered amount may have changed. */

@@ -128,6 +128,14 @@ export class FrameSender {
     return status;
   }
 
+  /** Frames the transport sent from a topic this connection holds (Session.collect_published): counted as sent now. */
+  count_published(frames: number, bytes: number, now_ms: number): void {
+    this.frames_sent += frames;
+    this.bytes_sent += bytes;
+    this.last_send_ms = now_ms;
+    this.flow.on_sent(bytes);
+  }
+
   /** A probe alone (bytes in flight and none outstanding): send_dropped if the socket refused it. */
   probe(now_ms: number): number {
     return this.transport.ping!(this.flow.probe(now_ms));

@@ -34,6 +34,9 @@ export class Subscription {
   epoch_sent = 0;
   versions_sent = 0;
   next_due_ms = 0;
+  /** The view's published_bytes/frames when this subscriber's connection last counted its share (published subscribers only). */
+  published_bytes_seen = 0;
+  published_frames_seen = 0;
   /** Accumulated since seq_sent (mode 'accumulating'). */
   private snapshot_next = false;
   private trades: TradeRec[] = [];

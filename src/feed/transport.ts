@@ -26,6 +26,14 @@ export interface ClientTransport {
    * and benches) gets only the buffer-based slow detection.
    */
   ping?(payload: Uint8Array): number;
+  /**
+   * Topic fan-out (uWS topics): this connection receives what is published
+   * to `topic` from now on, sent by the transport itself, in order with its
+   * direct sends (session.ts). Absent when the transport cannot (in-memory,
+   * or --no-fanout-topics): every frame then goes through send().
+   */
+  subscribe?(topic: string): void;
+  unsubscribe?(topic: string): void;
   /** Runs fn with the socket corked: every send inside goes out in one syscall. */
   cork(fn: () => void): void;
   /** Closes with a WebSocket close code after flushing what is already queued. */
@@ -33,4 +41,14 @@ export interface ClientTransport {
   readonly remote_address: string;
   /** Access control: the symbols this connection's token covers; undefined = every symbol. */
   readonly entitled?: (symbol: string) => boolean;
+}
+
+/**
+ * Sends one frame to every connection subscribed to a topic (uWS
+ * app.publish): one call per update per view, whatever the number of its
+ * streaming subscribers. src/server provides it with the transports that
+ * have subscribe().
+ */
+export interface TopicPublisher {
+  publish(topic: string, frame: Uint8Array): void;
 }

@@ -6,7 +6,11 @@
 // interval subscriptions) share one ChangeLog of the prices that changed:
 // per update the view records its changes once, whatever their number.
 // Which set a subscriber is in is decided by its Session (Session.settle),
-// never here: these methods only move it.
+// never here: these methods only move it. A streaming subscriber whose
+// connection takes topics (transport.ts) is in `published`: the Delta goes to
+// all of them in one publish to the view's topic (Fanout), and each counts
+// its share lazily from published_bytes; the others are in `streaming` and
+// get the same bytes queued one by one.
 // A grouped view (group > 1) reads a GroupedSource (grouped_source.ts): the
 // symbol's book in price buckets, updated once per flush for all its depths.
 
@@ -20,6 +24,7 @@ import { ChangeLog } from './change_log.js';
 import type { GroupedSource } from './grouped_source.js';
 import type { SymbolFeed } from './symbol_feed.js';
 import type { Subscription } from './subscription.js';
+import { view_key } from '../util/symbol.js';
 
 /** Accumulating updates between two trims of the shared change log (forgetting what every reader has). */
 export const changes_trim_every_updates = 256;
@@ -33,7 +38,15 @@ export class ViewChannel {
   versions = 0;
   /** Every subscription of the view, whatever its mode (waiting ones included): who hears of a reset or a state change. */
   readonly subscribers = new Set<Subscription>();
+  /** Streaming subscribers that are sent each Delta one by one (their connection takes no topics). */
   readonly streaming = new Set<Subscription>();
+  /** Streaming subscribers that receive the view's Deltas through its topic (one publish for all). */
+  readonly published = new Set<Subscription>();
+  /** The topic this view's Deltas are published to (uWS topics are per app: one name per view). */
+  readonly topic: string;
+  /** Bytes and frames published to the topic since the channel was made (a subscriber's share is the growth since it joined). */
+  published_bytes = 0;
+  published_frames = 0;
   /** Conflating or interval subscribers: they accumulate instead of receiving each Delta. */
   readonly accumulating = new Set<Subscription>();
   /** Prices changed while anyone accumulates, with the seq of their last change (kept only then). */
@@ -55,6 +68,7 @@ export class ViewChannel {
   constructor(readonly symbol_feed: SymbolFeed, readonly depth: number, private readonly encoder: FrameEncoder, conflation_levels_max: number,
     readonly grouped_source: GroupedSource | null = null) {
     this.group = grouped_source?.group ?? 1;
+    this.topic = view_key(symbol_feed.symbol, depth, this.group);
     this.view = new BookView(depth);
     this.changed = new ChangeLog(conflation_levels_max);
     this.delta_msg = {
@@ -105,7 +119,7 @@ export class ViewChannel {
     this.seq = f.committed_seq;
     this.versions = f.versions;
     if (this.accumulating.size > 0) this.accumulate(trades);
-    if (this.streaming.size === 0) return null;
+    if (this.streaming.size === 0 && this.published.size === 0) return null;
     const m = this.delta_msg;
     m.epoch = this.epoch;
     m.seq_first = seq_first;
@@ -183,10 +197,15 @@ export class ViewChannel {
     };
   }
 
+  get streaming_count(): number {
+    return this.streaming.size + this.published.size;
+  }
+
   /** Moves a subscriber to accumulating from the view's current position (its connection got slow, or it wants an interval). */
   start_accumulating(sub: Subscription): void {
     if (sub.mode === 'accumulating') return;
     this.streaming.delete(sub);
+    this.published.delete(sub);
     // A streaming subscriber was queued every Delta up to this.seq.
     if (sub.mode === 'streaming') sub.mark_sent();
     sub.clear();
@@ -201,8 +220,24 @@ export class ViewChannel {
     this.streaming.add(sub);
   }
 
+  /** Like start_streaming, for a subscriber whose connection gets the view's Deltas through its topic (its Session subscribes it). */
+  start_publishing(sub: Subscription): void {
+    this.stop_accumulating(sub);
+    sub.mode = 'streaming';
+    sub.published_bytes_seen = this.published_bytes;
+    sub.published_frames_seen = this.published_frames;
+    this.published.add(sub);
+  }
+
+  /** Counts a publish of `bytes` to the topic (Fanout, after app.publish). */
+  on_published(bytes: number): void {
+    this.published_bytes += bytes;
+    this.published_frames++;
+  }
+
   remove(sub: Subscription): void {
     this.streaming.delete(sub);
+    this.published.delete(sub);
     this.stop_accumulating(sub);
     sub.mode = 'waiting';
   }

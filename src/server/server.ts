@@ -58,9 +58,22 @@ class UwsTransport implements ClientTransport {
   /** Set by the close handler; a JS field, so the hot path makes no extra native call to learn it. */
   closed = false;
 
-  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string, deflates: boolean) {
+  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string, deflates: boolean, topics: boolean) {
     this.entitled = ws.getUserData().entitled;
     if (!deflates) this.deflate_ratio = undefined;
+    if (!topics) {
+      this.subscribe = undefined;
+      this.unsubscribe = undefined;
+    }
+  }
+
+  /** Present only with --fanout-topics (see ClientTransport). */
+  subscribe?: (topic: string) => void = subscribe_topic;
+  unsubscribe?: (topic: string) => void = unsubscribe_topic;
+
+  /** The socket itself, for the topic methods (shared functions, not closures per connection). */
+  get socket(): WebSocket<SocketData> {
+    return this.ws;
   }
 
   /** Present only when the client negotiated permessage-deflate (see ClientTransport). */
@@ -90,6 +103,14 @@ class UwsTransport implements ClientTransport {
     if (this.closed) return;
     this.ws.end(code, reason);
   }
+}
+
+function subscribe_topic(this: UwsTransport, topic: string): void {
+  if (!this.closed) this.socket.subscribe(topic);
+}
+
+function unsubscribe_topic(this: UwsTransport, topic: string): void {
+  if (!this.closed) this.socket.unsubscribe(topic);
 }
 
 export interface ServerHandle {
@@ -148,9 +169,12 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     maxPayloadLength: config.inbound_frame_bytes_max * ws_payload_bytes_hard_max_factor,
     idleTimeout: config.idle_timeout_s,
     sendPingsAutomatically: true,
-    // Our own hard cap closes first (Session.check_backpressure); this is a backstop so
+    // Without topics: our own hard cap closes first (Session.check_backpressure); this is a backstop so
     // uWS never silently drops: a send refused with 2 closes the connection too.
-    maxBackpressure: config.send_buffer_bytes_max + 1024 * 1024,
+    // With topics: 0, no limit. uWS skips a socket over maxBackpressure in a publish without telling
+    // anyone (no dropped handler in this version; closeOnBackpressureLimit only half-closes it later),
+    // and a skipped Delta breaks a book. Session bounds each socket instead (tick_published).
+    maxBackpressure: config.fanout_topics ? 0 : config.send_buffer_bytes_max + 1024 * 1024,
     upgrade: (res, req, context) => {
       const remote_address = Buffer.from(res.getRemoteAddressAsText()).toString();
       const slow = req.getQuery('slow');
@@ -185,7 +209,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         return;
       }
       if (data.token_exp_ms > 0) token_sockets.add(ws);
-      data.transport = new UwsTransport(ws, data.remote_address, data.deflates);
+      data.transport = new UwsTransport(ws, data.remote_address, data.deflates, config.fanout_topics);
       data.session = feed.open_session(data.transport, { slow_policy: data.slow_policy });
     },
     message: (ws, message, is_binary) => {
@@ -215,6 +239,9 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
       if (data.session !== null) feed.close_session(data.session, code);
     },
   });
+
+  // One publish per update per view; uWS copies the frame (small ones into its batch, large ones straight to each socket).
+  if (config.fanout_topics) feed.set_publisher({ publish: (topic, frame) => { app.publish(topic, frame, true, false); } });
 
   app.get('/health', (res) => {
     const h = feed.health();

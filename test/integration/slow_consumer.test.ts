@@ -5,24 +5,20 @@
 // frames go through ViewMirror (ranges, digest per frame written from
 // docs/PROTOCOL.md, never crossed, trade ids contiguous). Small slow
 // thresholds make the switch happen within a second or two.
-import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { start_all, type AllInOne } from '../../src/app.js';
+import { MirrorClient, service_per_test } from '../helpers/mirror_client.js';
+import type { AllInOne } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
-import type { Session } from '../../src/feed/session.js';
 import { conflation_trades_max } from '../../src/feed/subscription.js';
 import { close_code } from '../../src/wire/codes.js';
-import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
-import { ViewMirror, type MirrorView } from '../helpers/view_mirror.js';
 
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD'];
 const depths = [0, 10];
 const slow_enter_bytes = 64 * 1024;
 /** What one connection may have buffered in user space while conflating: the threshold plus one flush's frames. */
 const buffered_bytes_bound = slow_enter_bytes + 64 * 1024;
-const enc = new FrameEncoder();
 
 function config(overrides: Partial<Config> = {}): Readonly<Config> {
   return test_config({
@@ -34,80 +30,23 @@ function config(overrides: Partial<Config> = {}): Readonly<Config> {
   });
 }
 
-class Client {
-  readonly mirror = new ViewMirror();
-  close_code: number | null = null;
-  private constructor(readonly ws: WebSocket, readonly session: Session) {}
-
-  static async connect(all: AllInOne, query = ''): Promise<Client> {
-    const feed = all.feed_service.feed;
-    const before = new Set(feed.sessions);
-    const ws = new WebSocket(all.feed_service.url + query);
-    ws.binaryType = 'nodebuffer';
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    await wait_for('session open', () => [...feed.sessions].some((s) => !before.has(s)));
-    const c = new Client(ws, [...feed.sessions].find((s) => !before.has(s))!);
-    ws.on('message', (data: Buffer) => c.mirror.on_bytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
-    ws.on('close', (code) => { c.close_code = code; });
-    return c;
-  }
-
-  subscribe(list: string[], depth: number, interval_ms = 0): void {
-    this.ws.send(enc.subscribe({ symbols: list, depth, interval_ms }));
-  }
-
-  /** Stops reading from the TCP socket: the kernel's buffers fill, then the server's. */
-  pause(): void {
-    (this.ws as unknown as { _socket: Socket })._socket.pause();
-  }
-
-  resume(): void {
-    (this.ws as unknown as { _socket: Socket })._socket.resume();
-  }
-
-  view(symbol: string, depth: number): MirrorView {
-    const v = this.mirror.view(symbol, depth);
-    if (v === undefined) throw new Error(`no snapshot of ${symbol}|${depth}`);
-    return v;
-  }
-
-  has_all_views(list = symbols, ds = depths): boolean {
-    return list.every((s) => ds.every((d) => this.mirror.view(s, d) !== undefined));
-  }
-}
-
 function top(levels: { price: number; size: number; orders: number }[], depth: number): [number, number, number][] {
   const list = levels.map((l) => [l.price, l.size, l.orders] as [number, number, number]);
   return depth === 0 ? list : list.slice(0, depth);
 }
 
-let running: { all: AllInOne; clients: Client[] } | null = null;
-
-afterEach(async () => {
-  if (running === null) return;
-  for (const c of running.clients) c.ws.terminate();
-  await running.all.stop();
-  running = null;
-});
+const service = service_per_test();
 
 async function start(overrides: Partial<Config> = {}): Promise<AllInOne> {
-  const all = await start_all(config(overrides));
-  running = { all, clients: [] };
-  await wait_for('feed live', () => all.feed_service.feed.health().ready);
-  return all;
+  return service.start(config(overrides));
 }
 
-async function connect(all: AllInOne, query = ''): Promise<Client> {
-  const c = await Client.connect(all, query);
-  running!.clients.push(c);
-  return c;
+async function connect(all: AllInOne, query = ''): Promise<MirrorClient> {
+  return service.connect(all, query);
 }
 
 /** Stops the engine and waits until every client's full-book views reach its last seq. */
-async function stop_engine_and_settle(all: AllInOne, clients: Client[], list = symbols): Promise<void> {
+async function stop_engine_and_settle(all: AllInOne, clients: MirrorClient[], list = symbols): Promise<void> {
   await all.engine.stop();
   const last = Object.fromEntries(list.map((s) => [s, all.engine.snapshot(s).seq]));
   await wait_for('clients at the engine final seq', () =>
@@ -115,7 +54,7 @@ async function stop_engine_and_settle(all: AllInOne, clients: Client[], list = s
   await sleep(50);
 }
 
-function expect_engine_book(all: AllInOne, c: Client, symbol: string, depth: number): void {
+function expect_engine_book(all: AllInOne, c: MirrorClient, symbol: string, depth: number): void {
   const snap = all.engine.snapshot(symbol);
   const got = c.view(symbol, depth).sorted();
   expect(got.bids, `${symbol}|${depth} bids`).toEqual(top(snap.bids, depth));
@@ -132,7 +71,7 @@ describe('slow consumers over real sockets', () => {
     slow.pause();
     for (const c of [...fast, slow]) for (const d of depths) c.subscribe(symbols, d);
     slow.subscribe(symbols, 50);
-    await wait_for('snapshots', () => fast.every((c) => c.has_all_views()));
+    await wait_for('snapshots', () => fast.every((c) => c.has_all_views(symbols, depths)));
 
     await wait_for('the paused client conflates', () => slow.session.slow, 20_000);
     // While paused: nothing is queued for it, so what the server holds for it stays flat and bounded.

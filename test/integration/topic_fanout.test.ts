@@ -1,0 +1,125 @@
+// The topic fan-out over real sockets (src/feed/session.ts, "Topics"):
+// streaming subscribers get each Delta from one uWS publish per view, and
+// everything else a connection is sent (Snapshots, Status, Pongs, Heartbeats,
+// catch-ups) goes directly, so the two paths must interleave in order. Each
+// client's frames go through ViewMirror (contiguous ranges, digest on every
+// frame, trade ids contiguous), and its books end equal to the engine's.
+// The same scenario runs with --no-fanout-topics: both paths give the same
+// protocol.
+import { describe, expect, it } from 'vitest';
+import type { AllInOne } from '../../src/app.js';
+import type { Config } from '../../src/config.js';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
+import { MirrorClient, service_per_test } from '../helpers/mirror_client.js';
+import { sleep, test_config, wait_for } from '../helpers/service.js';
+
+const symbols = ['BTC-USD', 'ETH-USD'];
+const enc = new FrameEncoder();
+
+const service = service_per_test();
+
+async function start(overrides: Partial<Config>): Promise<AllInOne> {
+  return service.start(test_config({
+    symbols, rate_orders_per_s: 20_000, slow_enter_bytes: 64 * 1024, slow_exit_bytes: 8 * 1024,
+    // The clients share this process (and 2 cores) with the engine and the feed: a loaded second must not look like a lagging reader.
+    reader_lag_target_ms: 2000, ...overrides,
+  }));
+}
+
+async function connect(all: AllInOne, trade_gaps_at_snapshots = false): Promise<MirrorClient> {
+  return service.connect(all, '', trade_gaps_at_snapshots);
+}
+
+function expect_engine_books(all: AllInOne, c: MirrorClient, depths: number[]): void {
+  for (const s of symbols) {
+    const snap = all.engine.snapshot(s);
+    for (const d of depths) {
+      const top = (levels: typeof snap.bids) => (d === 0 ? levels : levels.slice(0, d)).map((l) => [l.price, l.size, l.orders]);
+      const got = c.view(s, d).sorted();
+      expect(got.bids, `${s}|${d} bids`).toEqual(top(snap.bids));
+      expect(got.asks, `${s}|${d} asks`).toEqual(top(snap.asks));
+    }
+  }
+}
+
+async function stop_engine_and_settle(all: AllInOne, clients: MirrorClient[]): Promise<void> {
+  await all.engine.stop();
+  const last = Object.fromEntries(symbols.map((s) => [s, all.engine.snapshot(s).seq]));
+  await wait_for('clients at the final seq', () => clients.every((c) => symbols.every((s) => c.mirror.view(s, 0)?.seq === last[s])), 20_000);
+  await sleep(50);
+}
+
+describe.each([true, false])('fan-out with fanout_topics=%s', (fanout_topics) => {
+  it('Deltas published or sent, interleaved with Snapshots, Pongs, Status, resyncs and interval changes, stay in order and exact', async () => {
+    const all = await start({ fanout_topics });
+    const a = await connect(all, true); // it resyncs and subscribes a view again: those Snapshots carry no trades
+    const b = await connect(all);
+    for (const c of [a, b]) c.subscribe(symbols, 0);
+    b.subscribe(symbols, 10);
+    await wait_for('snapshots', () => a.has_all_views(symbols, [0]) && b.has_all_views(symbols, [0, 10]));
+    // Topics: every streaming subscription is on its view's topic, and the views publish.
+    const published = () => [...a.session.subs.values()].filter((s) => s.channel.published.has(s)).length;
+    expect(published()).toBe(fanout_topics ? 2 : 0);
+
+    // Direct frames while the Deltas flow: Pongs, a new view (Snapshot, then its topic), a resync, an interval and back.
+    let nonce = 0;
+    for (let round = 0; round < 10; round++) {
+      a.ws.send(enc.ping({ nonce: ++nonce, client_time_ns: 0 }));
+      if (round === 2) a.subscribe(symbols, 10);
+      if (round === 4) a.ws.send(enc.resync({ symbol: 'BTC-USD', depth: 0 }));
+      if (round === 5) a.subscribe(['ETH-USD'], 0, 50); // interval: leaves the topic, catch-ups every 50 ms
+      if (round === 7) a.subscribe(['ETH-USD'], 0, 0); // back to streaming: one catch-up, then the topic again
+      if (round === 8) {
+        a.ws.send(enc.unsubscribe({ symbols: ['BTC-USD'], depth: 10 }));
+        a.subscribe(['BTC-USD'], 10);
+      }
+      await sleep(60);
+    }
+    await wait_for('pongs', () => a.mirror.other.filter((m) => m.type === 'pong').length === nonce);
+    await wait_for('views back', () => a.has_all_views(symbols, [0, 10]));
+    await sleep(200);
+    expect(published()).toBe(fanout_topics ? 4 : 0);
+    if (fanout_topics) {
+      const channels = [...a.session.subs.values()].map((s) => s.channel);
+      expect(channels.every((ch) => ch.published_frames > 0)).toBe(true);
+    }
+
+    await stop_engine_and_settle(all, [a, b]);
+    for (const c of [a, b]) expect(c.mirror.violations).toEqual([]);
+    expect_engine_books(all, a, [0, 10]);
+    expect_engine_books(all, b, [0, 10]);
+    // Every Delta a streaming subscriber got was the view's own (none conflated for b, which only streamed).
+    for (const s of symbols) for (const d of [0, 10]) expect(b.view(s, d).count((f) => f.conflated)).toBe(0);
+    expect(b.session.slow_episodes).toBe(0);
+  });
+
+  it('a reader that stops is taken off its topics and bounded, then resumes on them exactly', async () => {
+    const all = await start({ fanout_topics });
+    const fast = await connect(all);
+    const slow = await connect(all);
+    slow.pause();
+    for (const c of [fast, slow]) c.subscribe(symbols, 0);
+    await wait_for('fast has its snapshots', () => fast.has_all_views(symbols, [0]));
+    await wait_for('the stopped reader conflates', () => slow.session.slow, 20_000);
+    const on_topics = () => [...slow.session.subs.values()].filter((s) => s.channel.published.has(s)).length;
+    // Off the topics: nothing more is published to it, so uWS's buffer for it stops growing.
+    expect(on_topics()).toBe(0);
+    const buffered: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      buffered.push(slow.session.transport.buffered_bytes());
+      await sleep(50);
+    }
+    expect(buffered.every((b) => b <= buffered[0])).toBe(true);
+    expect(Math.max(...buffered)).toBeLessThan(2 * 1024 * 1024);
+
+    slow.resume();
+    await wait_for('streaming again', () => !slow.session.slow, 20_000);
+    expect(on_topics()).toBe(fanout_topics ? 2 : 0);
+    await stop_engine_and_settle(all, [fast, slow]);
+    for (const c of [fast, slow]) expect(c.mirror.violations).toEqual([]);
+    expect_engine_books(all, slow, [0]);
+    expect_engine_books(all, fast, [0]);
+    expect(fast.session.slow_episodes).toBe(0);
+    expect(slow.mirror.view('BTC-USD', 0)!.count((f) => f.conflated) + slow.mirror.view('ETH-USD', 0)!.count((f) => f.conflated)).toBeGreaterThan(0);
+  });
+});
