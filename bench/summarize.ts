@@ -90,12 +90,15 @@ function render_fanout(d: Json): string[] {
     return x === undefined ? '–' : `${fmt(x.median)} (rounds: ${(x.rounds as number[] | undefined)?.join(', ') ?? '–'})`;
   };
   out.push('', ...table(['ratio (median of per-round ratios)', 'value', 'goal'], [
-    ['depthcast ÷ uws, frames per server CPU-s', r('depthcast_to_uws_frames_per_server_cpu_s'), `≥ 0.7: ${yes_no(g('at_least_0_7_of_uws').met)}`],
+    // Issue 11 raised the goal from 0.7 to 0.9; a result file says which it was judged on.
+    ['depthcast ÷ uws, frames per server CPU-s', r('depthcast_to_uws_frames_per_server_cpu_s'),
+      goals.at_least_0_9_of_uws !== undefined ? `≥ 0.9: ${yes_no(g('at_least_0_9_of_uws').met)}` : `≥ 0.7: ${yes_no(g('at_least_0_7_of_uws').met)}`],
     ['depthcast ÷ ws, frames per server CPU-s', r('depthcast_to_ws_frames_per_server_cpu_s'), `≥ 10: ${yes_no(g('at_least_10x_ws').met)}`],
     ['depthcast ÷ uws, delivered frames/s', r('depthcast_to_uws_delivered_frames_per_s'), ''],
     ['depthcast ÷ ws, delivered frames/s', r('depthcast_to_ws_delivered_frames_per_s'), ''],
     ['depthcast ÷ uws_send, frames per server CPU-s (the feed\'s own work)', r('depthcast_to_uws_send_frames_per_server_cpu_s'), ''],
     ['uws_send ÷ uws, frames per server CPU-s (fan-out from JS vs in C++)', r('uws_send_to_uws_frames_per_server_cpu_s'), ''],
+    ['depthcast ÷ depthcast_js, frames per server CPU-s (uWS topics vs JS sends)', r('depthcast_to_depthcast_js_frames_per_server_cpu_s'), ''],
   ]));
   return out;
 }

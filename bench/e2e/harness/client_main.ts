@@ -105,7 +105,8 @@ function check_frame_no(c: Client, n: number): void {
 function path_for(s: ClientStart): string {
   const views = encodeURIComponent(s.views.join(','));
   switch (s.kind) {
-    case 'depthcast': return '/ws';
+    case 'depthcast':
+    case 'depthcast_js': return '/ws';
     case 'uws':
     case 'uws_send': return `/ws?views=${views}`;
     case 'ws': return `/?views=${views}`;
@@ -223,7 +224,7 @@ function open_client(s: ClientStart, index: number): Client {
   const encoder = new FrameEncoder();
   const depths = [...new Set(s.views.map((v) => Number(v.split('|')[1])))];
   const symbols = [...new Set(s.views.map((v) => v.split('|')[0]))];
-  const subscribes = s.kind === 'depthcast' ? depths.map((depth) => encoder.subscribe({ symbols, depth, interval_ms: 0 }).slice()) : [];
+  const subscribes = s.kind === 'depthcast' || s.kind === 'depthcast_js' ? depths.map((depth) => encoder.subscribe({ symbols, depth, interval_ms: 0 }).slice()) : [];
   const c: Client = { ws: null as unknown as RawWs, sampled, ready: false, stamp_max: 0, last_frame_no: -1, seqs: new Map(), leftover: null };
   c.ws = new RawWs({
     host: s.host, port: s.port, path: path_for(s), want_payloads: wants,
@@ -235,7 +236,8 @@ function open_client(s: ClientStart, index: number): Client {
     on_message: (_ws, _opcode, payload, length) => {
       bytes += length;
       switch (s.kind) {
-        case 'depthcast': on_depthcast(c, payload); break;
+        case 'depthcast':
+        case 'depthcast_js': on_depthcast(c, payload); break;
         case 'uws':
         case 'uws_send': on_binary_baseline(c, payload); break;
         case 'ws':
@@ -255,7 +257,7 @@ function open_client(s: ClientStart, index: number): Client {
 }
 
 async function connect_all(s: ClientStart): Promise<void> {
-  if (s.kind === 'depthcast') index_recording(s.recording_path);
+  if (s.kind === 'depthcast' || s.kind === 'depthcast_js') index_recording(s.recording_path);
   loop_delay.enable();
   const connect_batch = 50;
   for (let i = 0; i < s.clients; i += connect_batch) {

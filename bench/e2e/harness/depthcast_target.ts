@@ -18,8 +18,9 @@ interface PreparedBatch {
   ts_offsets: number[];
 }
 
-export async function start_depthcast(r: Recording): Promise<Target> {
-  const config = bench_config(r.meta.orders_per_tick, r.meta.symbols);
+/** `fanout_topics` false: the JS fan-out path (kind depthcast_js), to compare with uWS topics in the same run. */
+export async function start_depthcast(r: Recording, fanout_topics = true): Promise<Target> {
+  const config = Object.freeze({ ...bench_config(r.meta.orders_per_tick, r.meta.symbols), fanout_topics });
   const bus = new MemoryBus();
   serve_empty_snapshots(bus, config);
   const service = await start_feed_service(config, bus);
@@ -30,7 +31,7 @@ export async function start_depthcast(r: Recording): Promise<Target> {
     ts_offsets: event_timestamp_offsets(b.bytes),
   })));
   return {
-    kind: 'depthcast',
+    kind: fanout_topics ? 'depthcast' : 'depthcast_js',
     port: service.server.port,
     extra_pids: [],
     publish_tick(k, stamp_ns) {

@@ -143,6 +143,7 @@ async function start_target(kind: TargetKind, recording_path: string): Promise<T
   const r = load_recording(recording_path);
   switch (kind) {
     case 'depthcast': return (await import('./depthcast_target.js')).start_depthcast(r);
+    case 'depthcast_js': return (await import('./depthcast_target.js')).start_depthcast(r, false);
     case 'uws': return (await import('../../baselines/uws_publish.js')).start_uws_publish(r);
     case 'uws_send': return (await import('../../baselines/uws_send.js')).start_uws_send(r);
     case 'ws': return (await import('../../baselines/ws_json.js')).start_ws_json(r);

@@ -9,7 +9,8 @@ import { decode_server_frame } from '../../../src/wire/feed_decoder.js';
 import type { DeltaMsg } from '../../../src/wire/feed_types.js';
 import type { Recording } from './recording.js';
 
-export type TargetKind = 'depthcast' | 'uws' | 'uws_send' | 'ws' | 'socketio' | 'nats';
+/** depthcast_js: depthcast with --no-fanout-topics (every Delta sent per connection from JS), a fan-out diagnostic. */
+export type TargetKind = 'depthcast' | 'depthcast_js' | 'uws' | 'uws_send' | 'ws' | 'socketio' | 'nats';
 /** The transports compared in e2e/transports (uws_send is a fan-out diagnostic, in e2e/fanout). */
 export const target_kinds: readonly TargetKind[] = ['depthcast', 'uws', 'ws', 'socketio', 'nats'];
 
