@@ -14,20 +14,17 @@
 //   conflating; the interval mechanism and the slow-reader one are the same
 //   code path (pump).
 //
-// Topics: when the transport takes them (uWS, --fanout-topics), a streaming
-// subscription is subscribed to its view's topic and gets each Delta from
-// one publish for all its subscribers, sent by uWS's C++; its connection's
-// JS does no work per Delta. Order: uWS sends a socket's published messages
-// before any later direct send to it, so this session sends its queued frames
-// BEFORE subscribing a topic, and while it holds one it sends each frame
-// at once instead of at the turn's end (a Status queued before a publish
-// must not arrive after it). Every such socket also holds anchor_topic,
-// which is never published to: uWS frees a socket's subscriber state, with
-// the messages published to it and not yet written, when it leaves its last
-// topic. Nothing published is ever skipped: the server sets uWS's
+// Topics (session_topics.ts): when the transport takes them (uWS,
+// --fanout-topics), a streaming subscription is on its view's topic and gets
+// each Delta from one publish for all its subscribers; this connection's JS
+// does no work per Delta. Order: uWS writes a socket's published messages
+// before any later direct send to it, so this session sends what it queued
+// BEFORE joining a topic, and while on one sends each frame at once instead
+// of at the turn's end (a Status queued before a publish must not arrive
+// after it). Nothing published is ever skipped: the server sets uWS's
 // maxBackpressure to 0 (no limit) for topics, and this session bounds the
 // buffer itself, per tick (tick_published): its in-flight cap moves it to
-// conflation (leaving the topics) long before send_buffer_bytes_max.
+// conflation (off the topics) long before send_buffer_bytes_max.
 //
 // The connection conflates (hysteresis, once per crossing as nats.js's
 // SlowNotifier) when its reader lags (ReaderFlow): more bytes in flight than
@@ -56,6 +53,7 @@ import { ReaderFlow, type ReaderFlowLimits } from './reader_flow.js';
 import { StreamGate, type ConflationCause } from './stream_gate.js';
 import { catch_up_trades_min, conflation_trades_max, type Subscription, type SubscriptionOwner } from './subscription.js';
 import { FrameSender, queued_first, queued_full } from './session_sender.js';
+import { SessionTopics } from './session_topics.js';
 import { send_backpressure, send_dropped, type ClientTransport } from './transport.js';
 
 /** A connection's in-flight cap is at most this many lag targets of its stream (a fast reader that stalls). */
@@ -63,8 +61,7 @@ const stream_cap_factor = 1.5;
 /** Bytes of one Trade struct on the wire (schemas/feed.fbs), for sizing a slow reader's catch-up. */
 const trade_wire_bytes = 40;
 export type SlowPolicy = 'conflate' | 'close';
-/** A topic every topic-taking socket holds and nothing is published to (see the header: leaving the last topic would drop unsent messages). */
-export const anchor_topic = '#anchor';
+
 export type { ConflationCause } from './stream_gate.js';
 
 export interface SessionLimits extends ReaderFlowLimits {
@@ -114,11 +111,8 @@ export class Session implements SubscriptionOwner {
   private readonly sender: FrameSender;
   private interval_subs = 0;
   private pumped = false;
-  /** The transport takes topics: streaming subscriptions get their view's published Deltas. */
-  private readonly topics: boolean;
-  /** Subscriptions streaming through their view's topic now. */
-  private published_subs = 0;
-  private anchored = false;
+  /** Which subscriptions are on their view's topic (when the transport takes topics). */
+  private readonly topics: SessionTopics;
   /** When a conflating connection may stream again (and what the stream needs). */
   readonly gate: StreamGate;
 
@@ -133,7 +127,7 @@ export class Session implements SubscriptionOwner {
     this.flow = new ReaderFlow(limits);
     this.probing = transport.ping !== undefined && limits.reader_probe_interval_ms > 0;
     this.sender = new FrameSender(transport, this.flow, this.probing, events, now_ms);
-    this.topics = transport.subscribe !== undefined;
+    this.topics = new SessionTopics(transport);
     // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
     this.inbound = new TokenBucket(limits.inbound_messages_per_s_max, limits.inbound_messages_per_s_max, now_ms);
   }
@@ -222,29 +216,23 @@ export class Session implements SubscriptionOwner {
 
   /** The subscription shares its view's Deltas: through the view's topic when the transport takes topics. */
   private stream(sub: Subscription): void {
-    if (!this.topics) {
+    if (!this.topics.enabled) {
       sub.channel.start_streaming(sub);
       return;
     }
     // Everything queued so far was made before the view's next Delta: it must be on the socket before the topic is.
     if (this.sender.pending_frames > 0) this.send_queued(Date.now());
     if (this.closing) return;
-    if (!this.anchored) {
-      this.anchored = true;
-      this.transport.subscribe!(anchor_topic);
-    }
-    sub.channel.start_publishing(sub);
-    this.transport.subscribe!(sub.channel.topic);
-    if (++this.published_subs === 1) this.events.on_published_change(this, true);
+    this.topics.join(sub);
+    if (this.topics.count === 1) this.events.on_published_change(this, true);
   }
 
   /** The subscription stops receiving its view's topic (its share of what was published is counted first). */
   private leave_topic(sub: Subscription): void {
     if (!sub.channel.published.has(sub)) return;
     this.collect_published(Date.now());
-    this.transport.unsubscribe!(sub.channel.topic);
-    sub.channel.published.delete(sub); // still 'streaming': its position is the view's (everything was published to it)
-    if (--this.published_subs === 0) this.events.on_published_change(this, false);
+    this.topics.leave(sub);
+    if (this.topics.count === 0) this.events.on_published_change(this, false);
   }
 
   /** Out of every set of its view (waiting); off the view's topic first if it was on it. */
@@ -260,19 +248,10 @@ export class Session implements SubscriptionOwner {
    * direct send, so a probe's offset covers every byte on the socket before it.
    */
   private collect_published(now_ms: number): void {
-    if (this.published_subs === 0) return;
-    let bytes = 0;
-    let frames = 0;
-    for (const sub of this.subs.values()) {
-      if (sub.mode !== 'streaming') continue;
-      const ch = sub.channel;
-      bytes += ch.published_bytes - sub.published_bytes_seen;
-      frames += ch.published_frames - sub.published_frames_seen;
-      sub.published_bytes_seen = ch.published_bytes;
-      sub.published_frames_seen = ch.published_frames;
-    }
+    if (this.topics.count === 0) return;
+    const bytes = this.topics.collect(this.subs.values());
     if (bytes === 0) return;
-    this.sender.count_published(frames, bytes, now_ms);
+    this.sender.count_published(this.topics.collected_frames, bytes, now_ms);
     if (this.gate.streamed(bytes, now_ms) && this.gate.stream_bytes_per_s > 0) this.update_stream_cap();
   }
 
@@ -282,7 +261,7 @@ export class Session implements SubscriptionOwner {
    * and the lag gate as a flush would, and sends the probes that are due.
    */
   tick_published(now_ms: number): void {
-    if (this.closing || this.published_subs === 0) return;
+    if (this.closing || this.topics.count === 0) return;
     this.collect_published(now_ms);
     // What is buffered was sent and not yet read: never more than what is in flight.
     this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);
@@ -399,7 +378,7 @@ export class Session implements SubscriptionOwner {
   queue(frame: Uint8Array): void {
     if (this.closing) return;
     const next = this.sender.queue(frame);
-    if (next === queued_full || this.published_subs > 0) this.flush();
+    if (next === queued_full || this.topics.count > 0) this.flush();
     else if (next === queued_first) this.schedule_flush(this);
   }
 
