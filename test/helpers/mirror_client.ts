@@ -18,6 +18,10 @@ const enc = new FrameEncoder();
 export class MirrorClient {
   readonly mirror: ViewMirror;
   close_code: number | null = null;
+  /** Payload bytes of the binary frames received so far. */
+  bytes_received = 0;
+  /** Each reader-flow probe: the offset it carries and the bytes this client had received when it came. */
+  readonly probes: { offset: number; received: number }[] = [];
   private constructor(readonly ws: WebSocket, readonly session: Session, trade_gaps_at_snapshots: boolean) {
     this.mirror = new ViewMirror(undefined, trade_gaps_at_snapshots);
   }
@@ -34,7 +38,14 @@ export class MirrorClient {
     });
     await wait_for('session open', () => [...feed.sessions].some((s) => !before.has(s)));
     const c = new MirrorClient(ws, [...feed.sessions].find((s) => !before.has(s))!, trade_gaps_at_snapshots);
-    ws.on('message', (data: Buffer) => c.mirror.on_bytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+    ws.on('message', (data: Buffer) => {
+      c.bytes_received += data.byteLength;
+      c.mirror.on_bytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    });
+    // A reader-flow probe carries the byte offset the server had sent before it (src/feed/reader_flow.ts).
+    ws.on('ping', (data: Buffer) => {
+      if (data.byteLength === 8 && data.readDoubleLE(0) >= 0) c.probes.push({ offset: data.readDoubleLE(0), received: c.bytes_received });
+    });
     ws.on('close', (code) => { c.close_code = code; });
     return c;
   }

@@ -86,6 +86,11 @@ describe.each([true, false])('fan-out with fanout_topics=%s', (fanout_topics) =>
 
     await stop_engine_and_settle(all, [a, b]);
     for (const c of [a, b]) expect(c.mirror.violations).toEqual([]);
+    // The server counts what it published to a connection exactly: every probe's offset is what the client had received before it.
+    for (const c of [a, b]) {
+      expect(c.probes.length).toBeGreaterThan(0);
+      expect(c.probes.filter((p) => p.offset !== p.received)).toEqual([]);
+    }
     expect_engine_books(all, a, [0, 10]);
     expect_engine_books(all, b, [0, 10]);
     // Every Delta a streaming subscriber got was the view's own (none conflated for b, which only streamed).
