@@ -61,6 +61,8 @@ export class FeedReport {
         views: (this.channels.get(f) ?? []).map((ch) => ({
           depth: ch.depth, group: ch.group, seq: ch.seq, subscribers: ch.subscriber_count, snapshot_encodes: ch.snapshot_encodes,
           accumulating: ch.accumulating.size, changed_levels_kept: ch.changed.live, // conflation memory of the view, shared by its slow subscribers
+          // Streaming subscribers by path: on the view's uWS topic (one publish each update) or sent one by one from JS.
+          published: ch.published.size, streaming_direct: ch.streaming.size, published_frames: ch.published_frames,
         })),
         ...f.stats,
       };

@@ -60,6 +60,10 @@ describe.each([true, false])('fan-out with fanout_topics=%s', (fanout_topics) =>
     // Topics: every streaming subscription is on its view's topic, and the views publish.
     const published = () => [...a.session.subs.values()].filter((s) => s.channel.published.has(s)).length;
     expect(published()).toBe(fanout_topics ? 2 : 0);
+    // /stats says which path each view's streaming subscribers take.
+    const views = (all.feed_service.feed.stats() as { symbols: Record<string, { views: { depth: number; published: number; streaming_direct: number }[] }> })
+      .symbols['BTC-USD'].views.find((v) => v.depth === 0)!;
+    expect([views.published, views.streaming_direct]).toEqual(fanout_topics ? [2, 0] : [0, 2]);
 
     // Direct frames while the Deltas flow: Pongs, a new view (Snapshot, then its topic), a resync, an interval and back.
     let nonce = 0;
