@@ -137,6 +137,57 @@ function render_transports(d: Json): string[] {
   return out;
 }
 
+function render_latency_sweep(d: Json): string[] {
+  const out: string[] = [];
+  const w = obj(d.workload) ?? {};
+  const sat = obj(d.saturation) ?? {};
+  const levels = Array.isArray(d.levels) ? (d.levels as Json[]) : [];
+  const goals = obj(d.goals) ?? {};
+  const goal = obj(goals.p99_within_1_5x_of_uws_up_to_75pct) ?? {};
+  const ingest_goal = obj(goals.ingest_to_client_p99_at_50pct) ?? {};
+  const share_max = num(d.harness_share_max);
+  const ratio = (r: unknown): string => {
+    const x = obj(r);
+    return x === undefined ? '–' : `${fmt(x.median)} (rounds: ${(x.rounds as number[] | undefined)?.join(', ') ?? '–'})`;
+  };
+  const verdict = (l: Json): string => {
+    const g = obj(l.goal);
+    return g === undefined ? '– (no goal above 75%)' : `≤ ${fmt(g.ratio_max)}: ${yes_no(g.met)}`;
+  };
+  const limited = (l: Json): string => (obj(l.harness)?.harness_limited === true ? '**yes**' : 'no');
+  const lag = (l: Json): string => {
+    const x = obj(obj(l.harness)?.client_loop_lag_p99_us) ?? {};
+    return `${fmt(x.depthcast)} / ${fmt(x.uws)}`;
+  };
+  out.push(`${w.clients} clients × ${w.views_per_client} views (every symbol at depth ${(w.depths as number[] | undefined)?.join(', ') ?? 10}), ${w.frames_per_tick} frames per tick (${w.bytes_per_frame} B); ` +
+    `${w.rounds} round(s) of ${w.measure_s} s windows per level and server, medians. Saturation: **${fmt(sat.ticks_per_s)} ticks/s**, ${sat.defined_by}'s (uws: ${fmt(sat.uws_ticks_per_s)}): ${sat.why}. ` +
+    `Latency stamps: ${d.latency_stamp}. Cores: ${d.cores}. Chart: \`bench/results/latency_sweep.html\`.`, '');
+  out.push(...table(
+    ['load', 'ticks/s', 'p99 depthcast ÷ uws (engine→client)', 'goal', 'ingest→client p99 µs', 'ingest→client p99 ÷ uws p99', 'client loop lag p99 µs (depthcast / uws)', 'harness-limited'],
+    levels.map((l) => [`${fmt(l.load_pct)}%`, fmt(l.offered_ticks_per_s), ratio(l.p99_ratio), verdict(l), fmt(obj(l.ingest_to_client_us)?.p99), fmt(obj(l.ingest_to_client_p99_ratio)?.median), lag(l), limited(l)]),
+  ));
+  out.push('', `Goal: depthcast's p99 ≤ ${fmt(goal.ratio_max)}× uws's at every load up to ${fmt(goal.load_pct_max)}%: ${yes_no(goal.met)}` +
+    `${Array.isArray(goal.harness_limited_levels) && goal.harness_limited_levels.length > 0 ? ` (harness-limited at ${(goal.harness_limited_levels as number[]).join(', ')}%)` : ''}. ` +
+    `ingest→client p99 at 50%: ${fmt(ingest_goal.us)} µs (aim < ${fmt(ingest_goal.aim_us_max)} µs: ${yes_no(ingest_goal.met)}). ` +
+    `Harness-limited: the client process's loop lag p99 is ≥ ${share_max === undefined ? '–' : `${share_max * 100}%`} of a p99 measured at that load.`);
+  for (const l of levels) {
+    const results = obj(l.results) ?? {};
+    out.push('', `**${fmt(l.load_pct)}% load** (${fmt(l.offered_ticks_per_s)} ticks/s offered): p99 ratio ${ratio(l.p99_ratio)}, ${verdict(l)}; p50 ratio ${fmt(obj(l.p50_ratio)?.median)}, p99.9 ratio ${fmt(obj(l.p99_9_ratio)?.median)}.`, '');
+    out.push(...table(
+      ['server', 'achieved ticks/s', 'kept up', 'delivered frames/s', 'server cores (+wait)', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'CO-corrected p99 µs', 'ingest→client p50 / p99 / p99.9 µs', 'schedule lag p99 µs', 'client loop lag p99 µs', 'bottleneck'],
+      Object.entries(results).map(([k, v]) => {
+        const s = obj(v) ?? {};
+        const ingest = obj(obj(s.hops_us)?.ingest_to_receive);
+        return [k, fmt(s.achieved_ticks_per_s), s.kept_up === true ? 'yes' : s.kept_up === false ? '**no**' : '–', fmt(s.delivered_frames_per_s),
+          `${fmt(s.server_cpu_cores)} (+${fmt(s.server_runqueue_wait_cores)})`, ...latency_cells(s.latency_us), fmt(obj(s.co_latency_us)?.p99),
+          ingest === undefined ? '–' : `${fmt(ingest.p50)} / ${fmt(ingest.p99)} / ${fmt(ingest.p99_9)}`,
+          fmt(obj(s.schedule_lag_us)?.p99), fmt(obj(s.client_loop_lag_us)?.p99), String(s.bottleneck ?? '–')];
+      }),
+    ));
+  }
+  return out;
+}
+
 function render_ingest(d: Json): string[] {
   const rows: string[][] = [];
   for (const key of ['loaded', 'default_rate']) {
@@ -322,6 +373,7 @@ function render_generic(d: Json): string[] {
 const renderers: Record<string, (d: Json) => string[]> = {
   fanout: render_fanout,
   transports: render_transports,
+  latency_sweep: render_latency_sweep,
   client_delta: render_client_delta,
   ingest: render_ingest,
   feed_fanout: render_feed_fanout,
@@ -334,7 +386,7 @@ const renderers: Record<string, (d: Json) => string[]> = {
 
 export function render_results(results: readonly LoadedResult[]): string {
   const out: string[] = [];
-  const order = (name: string): number => ['fanout', 'transports', 'feed_fanout', 'ingest'].findIndex((k) => name === k || name.startsWith(`${k}_`));
+  const order = (name: string): number => ['fanout', 'transports', 'latency_sweep', 'feed_fanout', 'ingest'].findIndex((k) => name === k || name.startsWith(`${k}_`));
   const sorted = [...results].sort((a, b) => {
     const na = String(a.data.name ?? a.file);
     const nb = String(b.data.name ?? b.file);

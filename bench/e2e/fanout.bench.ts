@@ -36,59 +36,32 @@
 // shared machine, CPU taken by other processes shows as runqueue wait.
 // Run: npx tsx bench/e2e/fanout.bench.ts [--clients N] [--depths 10,50,0] [--rounds N] [--measure-s S] [--quick]
 import './harness/quiet.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { machine_description, round, si, write_result } from '../lib.js';
-import { client_core, type Pair, prime_ticks_default, server_core, start_pairs, type TrialResult } from './harness/orchestrate.js';
-import { make_recording, save_recording } from './harness/recording.js';
-import { rotate, round_ratios, summarize_trials, window_line } from './harness/stats.js';
+import { client_core, prime_ticks_default, server_core, type TrialResult } from './harness/orchestrate.js';
+import { measure_in_turn, paired_run_options, recording_workload, start_paired_run, ticks_per_s_max_default } from './harness/setup.js';
+import { round_ratios, summarize_trials } from './harness/stats.js';
 import type { TargetKind } from './harness/target.js';
-import { arg, list_arg, quick } from './harness/args.js';
+import { arg, quick } from './harness/args.js';
 
-/** Depths every client subscribes to, for every symbol (more views = more frames per socket write). */
-const depths = list_arg('--depths', [10]);
-const clients = arg('--clients', quick ? 50 : 500);
-const rounds = arg('--rounds', quick ? 1 : 3);
-const warmup_s = arg('--warmup-s', quick ? 0.3 : 1);
-const measure_s = arg('--measure-s', quick ? 1 : 3);
-const window_ticks = arg('--window-ticks', 100);
-const sample_every = arg('--sample-every', 10);
-const orders_per_tick = arg('--orders-per-tick', 8);
-/**
- * Highest tick rate the recording must cover for depthcast (its stream cannot
- * loop). A tick costs about clients × frames per tick × a few µs, so a few
- * hundred clients stay far below this; a window that runs out is flagged.
- */
-const ticks_per_s_max = arg('--ticks-per-s-max', Math.min(3000, Math.ceil(600_000 / clients)));
+const { depths, clients, rounds, warmup_s, measure_s, window_ticks, sample_every, orders_per_tick } = paired_run_options({ clients: quick ? 50 : 500, rounds: quick ? 1 : 3 });
+/** Highest tick rate the recording must cover for depthcast (its stream cannot loop; see harness/setup.ts). */
+const ticks_per_s_max = arg('--ticks-per-s-max', ticks_per_s_max_default(clients));
 // --quick leaves out the diagnostic uws_send (start-up is most of a short run).
 const kinds: TargetKind[] = quick ? ['depthcast', 'uws', 'ws'] : ['depthcast', 'depthcast_js', 'uws', 'uws_send', 'ws'];
 
 const started = performance.now();
 const load_average_1m_start = machine_description().load_average_1m;
-const dir = mkdtempSync(join(tmpdir(), 'depthcast-bench-fanout-'));
-const recording_path = join(dir, 'recording.bin');
 const ticks = Math.ceil(ticks_per_s_max * (warmup_s + measure_s) * rounds * 1.2) + prime_ticks_default;
-const recording = await make_recording(ticks, orders_per_tick, depths);
-save_recording(recording_path, recording);
-process.stdout.write(`  recorded ${recording.meta.ticks} ticks (${recording.meta.frames} frames) in ${round((performance.now() - started) / 1000, 1)} s\n`);
+const run = await start_paired_run({ bench: 'fanout', kinds, ticks, orders_per_tick, depths, clients, sample_every, started_ms: started });
+const { recording } = run;
 
-const pairs = new Map<TargetKind, Pair>();
 const trials: TrialResult[] = [];
 try {
-  const started_pairs = await start_pairs(kinds.map((kind) => ({ kind, clients, sample_every, recording_path, views: recording.meta.views })));
-  started_pairs.forEach((p, i) => pairs.set(kinds[i], p));
-  process.stdout.write(`  ${kinds.length} servers up with ${clients} clients each at ${round((performance.now() - started) / 1000, 1)} s\n`);
   for (let r = 0; r < rounds; r++) {
-    for (const kind of rotate(kinds, r)) {
-      const t = await pairs.get(kind)!.window({ mode: 'saturation', ticks_per_s: 0, window_ticks, warmup_s, measure_s });
-      trials.push({ ...t, round: r });
-      process.stdout.write(window_line({ ...t, round: r }, rounds));
-    }
+    trials.push(...await measure_in_turn(run.pairs, kinds, { mode: 'saturation', ticks_per_s: 0, window_ticks, warmup_s, measure_s }, r, r, rounds));
   }
 } finally {
-  for (const p of pairs.values()) await p.close();
-  rmSync(dir, { recursive: true, force: true });
+  await run.close();
 }
 
 const by_kind = summarize_trials(trials, kinds);
@@ -107,12 +80,7 @@ const m = machine_description();
 const result = {
   what: 'fan-out at saturation: delivered frames/s and server CPU per delivered frame, depthcast vs bare uWS publish (limit) vs ws per-client JSON (and bare uWS per-socket sends, diagnostic)',
   cores: `server process pinned to core ${server_core}, ${clients} raw WebSocket clients in one process pinned to core ${client_core}; parent unpinned (IPC relay, /proc reads)`,
-  workload: {
-    clients, depths, views_per_client: recording.meta.views.length, views: recording.meta.views, orders_per_tick, tick_engine_ms: 1,
-    recorded_ticks: recording.meta.ticks, frames_per_tick: round(recording.meta.frames / recording.meta.ticks, 3),
-    bytes_per_frame: Math.round(recording.meta.frame_bytes / recording.meta.frames), events_per_tick: round(recording.meta.events / recording.meta.ticks, 2),
-    window_ticks, sample_every, rounds, warmup_s, measure_s,
-  },
+  workload: { ...recording_workload(recording, clients), window_ticks, sample_every, rounds, warmup_s, measure_s },
   results: by_kind,
   ratios: {
     depthcast_to_uws_frames_per_server_cpu_s: efficiency_vs_uws,

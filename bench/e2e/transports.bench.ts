@@ -36,64 +36,42 @@
 // processes' CPU shows as runqueue wait.
 // Run: npx tsx bench/e2e/transports.bench.ts [--clients N] [--ticks-per-s N] [--depths 10,50,0] [--rounds N] [--quick]
 import './harness/quiet.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { machine_description, round, si, write_result } from '../lib.js';
-import { client_core, prime_ticks_default, server_core, start_pairs, type Pair, type TrialResult, type WindowSpec } from './harness/orchestrate.js';
-import { make_recording, save_recording } from './harness/recording.js';
-import { rotate, round_ratios, summarize_trials, window_line } from './harness/stats.js';
+import { client_core, prime_ticks_default, server_core, type TrialResult, type WindowSpec } from './harness/orchestrate.js';
+import { measure_in_turn, paired_run_options, recording_workload, start_paired_run, stream_exhausted_warning, ticks_per_s_max_default } from './harness/setup.js';
+import { round_ratios, summarize_trials } from './harness/stats.js';
 import { target_kinds, type TargetKind } from './harness/target.js';
-import { arg, list_arg, quick } from './harness/args.js';
+import { arg, quick } from './harness/args.js';
 
-/** Depths every client subscribes to, for every symbol (more views = more frames per socket write). */
-const depths = list_arg('--depths', [10]);
-const clients = arg('--clients', quick ? 50 : 100);
+const { depths, clients, rounds, warmup_s, measure_s, window_ticks, sample_every, orders_per_tick } = paired_run_options({ clients: quick ? 50 : 100, rounds: quick ? 1 : 2 });
 const ticks_per_s = arg('--ticks-per-s', 50);
-const rounds = arg('--rounds', quick ? 1 : 2);
-const warmup_s = arg('--warmup-s', quick ? 0.3 : 1);
-const measure_s = arg('--measure-s', quick ? 1 : 3);
 const saturation_rounds = arg('--saturation-rounds', quick ? 0 : 1);
-const window_ticks = arg('--window-ticks', 100);
-const sample_every = arg('--sample-every', 10);
-const orders_per_tick = arg('--orders-per-tick', 8);
-/** Highest saturation tick rate the recording covers for depthcast (see e2e/fanout). */
-const saturation_ticks_per_s_max = Math.min(3000, Math.ceil(600_000 / clients));
+/** Highest saturation tick rate the recording covers for depthcast (see harness/setup.ts). */
+const saturation_ticks_per_s_max = ticks_per_s_max_default(clients);
 const kinds: TargetKind[] = [...target_kinds];
 
 const started = performance.now();
 const load_average_1m_start = machine_description().load_average_1m;
-const dir = mkdtempSync(join(tmpdir(), 'depthcast-bench-transports-'));
-const recording_path = join(dir, 'recording.bin');
 const ticks = Math.ceil((ticks_per_s * rounds + saturation_ticks_per_s_max * saturation_rounds) * (warmup_s + measure_s) * 1.2) + prime_ticks_default;
-const recording = await make_recording(ticks, orders_per_tick, depths);
-save_recording(recording_path, recording);
-process.stdout.write(`  recorded ${recording.meta.ticks} ticks (${recording.meta.frames} frames) in ${round((performance.now() - started) / 1000, 1)} s\n`);
+const run = await start_paired_run({ bench: 'transports', kinds, ticks, orders_per_tick, depths, clients, sample_every, started_ms: started });
+const { recording } = run;
 
 const paced: WindowSpec = { mode: 'paced', ticks_per_s, window_ticks, warmup_s, measure_s };
 const saturation: WindowSpec = { mode: 'saturation', ticks_per_s: 0, window_ticks, warmup_s, measure_s };
 const trials: TrialResult[] = [];
-let pairs: Pair[] = [];
 try {
-  pairs = await start_pairs(kinds.map((kind) => ({ kind, clients, sample_every, recording_path, views: recording.meta.views })));
-  process.stdout.write(`  ${kinds.length} servers up with ${clients} clients each at ${round((performance.now() - started) / 1000, 1)} s\n`);
   const schedule: { w: WindowSpec; round: number }[] = [
     ...Array.from({ length: rounds }, (_, r) => ({ w: paced, round: r })),
     ...Array.from({ length: saturation_rounds }, (_, r) => ({ w: saturation, round: r })),
   ];
   for (const [i, { w, round: r }] of schedule.entries()) {
-    for (const kind of rotate(kinds, i)) {
-      const t = { ...(await pairs[kinds.indexOf(kind)].window(w)), round: r };
-      trials.push(t);
-      process.stdout.write(window_line(t, w.mode === 'paced' ? rounds : saturation_rounds));
-    }
+    trials.push(...await measure_in_turn(run.pairs, kinds, w, r, i, w.mode === 'paced' ? rounds : saturation_rounds));
   }
 } finally {
-  for (const p of pairs) await p.close();
-  rmSync(dir, { recursive: true, force: true });
+  await run.close();
 }
 
-if (trials.some((t) => t.stream_exhausted)) process.stdout.write('  WARNING: depthcast ran out of recorded ticks in a window (its numbers are cut short)\n');
+if (trials.some((t) => t.stream_exhausted)) process.stdout.write(stream_exhausted_warning);
 const paced_summary = summarize_trials(trials.filter((t) => t.mode === 'paced'), kinds);
 const saturation_summary = summarize_trials(trials.filter((t) => t.mode === 'saturation'), kinds);
 const ratios: Record<string, unknown> = {};
@@ -112,12 +90,7 @@ const result = {
   cores: `servers (and nats-server) pinned to core ${server_core}, clients in one process per server pinned to core ${client_core}; parent unpinned`,
   latency_stamp: 'depthcast: ts_engine_ns written into the ingested engine events; baselines: time the frame was handed to the server; paced ticks are stamped with the time they really went out (the driver busy-waits the last 1.5 ms before a due time), the driver\'s lateness is the schedule lag, latency against the due time is the CO-corrected column',
   floor: 'uws',
-  workload: {
-    clients, depths, views_per_client: recording.meta.views.length, views: recording.meta.views, orders_per_tick, tick_engine_ms: 1,
-    paced_ticks_per_s: ticks_per_s, frames_per_tick: round(recording.meta.frames / recording.meta.ticks, 3),
-    bytes_per_frame: Math.round(recording.meta.frame_bytes / recording.meta.frames),
-    rounds, saturation_rounds, warmup_s, measure_s, window_ticks, sample_every,
-  },
+  workload: { ...recording_workload(recording, clients), paced_ticks_per_s: ticks_per_s, rounds, saturation_rounds, warmup_s, measure_s, window_ticks, sample_every },
   paced: paced_summary,
   saturation: saturation_summary,
   ratios,

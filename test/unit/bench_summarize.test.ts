@@ -40,6 +40,41 @@ const other = {
   ratio_matcher_to_map: 0.388, meets_goal: true, orders: 1_000_000,
 };
 
+const sweep_kind = (p50: number, p99: number, loop_lag_p99: number, ingest_p99: number | null) => ({
+  achieved_ticks_per_s: 30, kept_up: true, delivered_frames_per_s: 94000, server_cpu_cores: 0.4, server_runqueue_wait_cores: 0.01, bottleneck: 'none',
+  latency_us: { p50, p99, p99_9: p99 * 2, max: p99 * 3 }, co_latency_us: { p99: p99 + 100 }, schedule_lag_us: { p99: 12 },
+  client_loop_lag_us: { p99: loop_lag_p99, max: loop_lag_p99 * 2 },
+  hops_us: ingest_p99 === null ? null : { ingest_to_receive: { p50: 700, p99: ingest_p99, p99_9: ingest_p99 + 1 } },
+});
+
+const latency_sweep = {
+  name: 'latency_sweep', timestamp: '2026-01-02T03:04:05.678Z', machine, what: 'latency against throughput', cores: 'core 0 / core 1',
+  latency_stamp: 'stamps', floor: 'uws', harness_share_max: 0.25,
+  workload: { clients: 1000, depths: [10], views_per_client: 4, frames_per_tick: 3.1, bytes_per_frame: 245, rounds: 2, measure_s: 3 },
+  saturation: { defined_by: 'depthcast', why: 'levels are fractions of depthcast\'s saturation', ticks_per_s: 61.5, uws_ticks_per_s: 70.2 },
+  levels: [
+    {
+      load_pct: 50, offered_ticks_per_s: 30.8, results: { depthcast: sweep_kind(2100, 6400, 900, 5800), uws: sweep_kind(1900, 5000, 800, null) },
+      p99_ratio: { median: 1.28, rounds: [1.2, 1.36] }, p50_ratio: { median: 1.1, rounds: [1.1] }, p99_9_ratio: { median: 1.3, rounds: [1.3] },
+      ingest_to_client_p99_ratio: { median: 1.16, rounds: [1.16] }, ingest_to_client_us: { p50: 700, p99: 5800, p99_9: 5801 },
+      goal: { ratio_max: 1.5, met: true },
+      harness: { client_loop_lag_p99_us: { depthcast: 900, uws: 800 }, share_of_p99: { depthcast_p99: 0.14 }, harness_limited: false },
+    },
+    {
+      load_pct: 90, offered_ticks_per_s: 55.4, results: { depthcast: sweep_kind(4000, 40000, 12000, 39000), uws: sweep_kind(2000, 9000, 3000, null) },
+      p99_ratio: { median: 4.44, rounds: [4.44] }, p50_ratio: { median: 2, rounds: [2] }, p99_9_ratio: { median: 4, rounds: [4] },
+      ingest_to_client_p99_ratio: { median: 4.33, rounds: [4.33] }, ingest_to_client_us: { p50: 3000, p99: 39000, p99_9: 39001 },
+      goal: null,
+      harness: { client_loop_lag_p99_us: { depthcast: 12000, uws: 3000 }, share_of_p99: { depthcast_p99: 0.3 }, harness_limited: true },
+    },
+  ],
+  goals: {
+    p99_within_1_5x_of_uws_up_to_75pct: { ratio_max: 1.5, load_pct_max: 75, met: true, ratios: { 50: 1.28 }, harness_limited_levels: [] },
+    ingest_to_client_p99_at_50pct: { us: 5800, aim_us_max: 1000, met: false },
+  },
+  load_average_1m_start: 0.4,
+};
+
 describe('bench/summarize', () => {
   it('renders the fan-out servers, ratios and goal verdicts from the result file', () => {
     const dir = temp_dir();
@@ -51,6 +86,20 @@ describe('bench/summarize', () => {
     expect(text).toContain('| depthcast ÷ uws, frames per server CPU-s | 0.717 (rounds: 0.7, 0.717, 0.73) | ≥ 0.9: **not met** |');
     expect(text).toContain('| depthcast ÷ ws, frames per server CPU-s | 6.5 (rounds: 6.1, 6.5, 7) | ≥ 10: **not met** |');
     expect(text).toContain('load average (1 min) 3.25 at start, 0.5 at end');
+  });
+
+  it('renders the latency sweep: a ratio and a verdict per load, the ingest→client p99 and the harness-limited flag', () => {
+    const dir = temp_dir();
+    writeFileSync(join(dir, 'latency_sweep.json'), JSON.stringify(latency_sweep));
+    const text = render_results(load_results(dir));
+    expect(text).toContain('### latency_sweep (`bench/results/latency_sweep.json`)');
+    expect(text).toContain('Saturation: **61.5 ticks/s**, depthcast\'s (uws: 70.2)');
+    expect(text).toContain('| 50% | 30.8 | 1.28 (rounds: 1.2, 1.36) | ≤ 1.5: met | 5800 | 1.16 | 900 / 800 | no |');
+    expect(text).toContain('| 90% | 55.4 | 4.44 (rounds: 4.44) | – (no goal above 75%) | 39.0k | 4.33 | 12.0k / 3000 | **yes** |');
+    expect(text).toContain('Goal: depthcast\'s p99 ≤ 1.5× uws\'s at every load up to 75%: met.');
+    expect(text).toContain('ingest→client p99 at 50%: 5800 µs (aim < 1000 µs: **not met**)');
+    expect(text).toMatch(/\| depthcast \| 30 \| yes \| 94\.0k \| 0\.4 \(\+0\.01\) \| 2100 \| 6400 \| 12\.8k \| 19\.2k \| 6500 \| 700 \/ 5800 \/ 5801 \| 12 \| 900 \| none \|/);
+    expect(text).toMatch(/\| uws \| 30 \| yes \| 94\.0k \| 0\.4 \(\+0\.01\) \| 1900 \| 5000 \| 10\.0k \| 15\.0k \| 5100 \| – \| 12 \| 800 \| none \|/);
   });
 
   it('shows headline numbers of benches it has no layout for, and skips their raw runs', () => {

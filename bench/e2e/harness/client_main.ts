@@ -140,6 +140,7 @@ function on_depthcast(c: Client, payload: Buffer | null): void {
   record_us(hop_histograms.engine_to_ingest, d.ts_ingest_ns - d.ts_engine_ns);
   record_us(hop_histograms.ingest_to_send, d.ts_send_ns - d.ts_ingest_ns);
   record_us(hop_histograms.send_to_receive, read_ns - d.ts_send_ns);
+  record_us(hop_histograms.ingest_to_receive, read_ns - d.ts_ingest_ns);
 }
 
 function on_binary_baseline(c: Client, payload: Buffer | null): void {

@@ -51,8 +51,13 @@ export type ClientCommand =
   | { type: 'report' }
   | { type: 'exit' };
 
-/** depthcast's hops, from a Delta's stamps: engine (the driver's publish) → ingest → send → receive. */
-export const hop_keys = ['engine_to_ingest', 'ingest_to_send', 'send_to_receive'] as const;
+/**
+ * depthcast's hops, from a Delta's stamps: engine (the driver's publish) →
+ * ingest → send → receive; and the span ingest → receive (the two last hops
+ * of the same sample added: its percentiles are the span's own, which the
+ * sum of the hops' percentiles is not).
+ */
+export const hop_keys = ['engine_to_ingest', 'ingest_to_send', 'send_to_receive', 'ingest_to_receive'] as const;
 export type HopKey = (typeof hop_keys)[number];
 
 export interface LatencySummaryUs {
