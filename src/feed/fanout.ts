@@ -59,6 +59,8 @@ export class Fanout {
   private flush_scheduled = false;
   /** Publishes to the views' topics; set by the server whose transports take topics (Feed.set_publisher). */
   publisher: TopicPublisher | null = null;
+  /** Views that published since the feed's last published tick: their subscribers' connections are due a tick. */
+  readonly published_since_tick = new Set<ViewChannel>();
   private readonly config: Readonly<Config>;
   private readonly counters: FeedCounters;
   private readonly latency: HopHistograms;
@@ -171,6 +173,7 @@ export class Fanout {
           // Sessions subscribe a view's topic only when the server gave us its publisher.
           this.publisher!.publish(ch.topic, frame);
           ch.on_published(frame.byteLength);
+          this.published_since_tick.add(ch);
           this.counters.bytes_out_total += frame.byteLength * published;
         }
         for (const sub of ch.streaming) {

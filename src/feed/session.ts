@@ -43,7 +43,8 @@
 // Cost per flush: the sends, one JS comparison for the lag gate, one native
 // buffered-amount read only when a send reported backpressure or several
 // frames went out corked, and a ping every reader_probe_interval_ms. With
-// topics, per published_tick_ms: a pass over its subscriptions (its share of
+// topics, per published_tick_ms while its views publish or it has bytes in
+// flight: a pass over its subscriptions (its share of
 // what was published), the lag gate, a native buffered-amount read only when
 // more than slow_enter_bytes is in flight, and the probes.
 
@@ -84,8 +85,6 @@ export interface SessionEvents {
   on_pump_change(session: Session, needed: boolean): void;
   /** A probe was answered: its delay, in ms. */
   on_lag_sample(session: Session, lag_ms: number): void;
-  /** The session now holds (or no longer holds) topic subscriptions: the feed's published tick visits it. */
-  on_published_change(session: Session, published: boolean): void;
 }
 
 export class Session implements SubscriptionOwner {
@@ -224,7 +223,6 @@ export class Session implements SubscriptionOwner {
     if (this.sender.pending_frames > 0) this.send_queued(Date.now());
     if (this.closing) return;
     this.topics.join(sub);
-    if (this.topics.count === 1) this.events.on_published_change(this, true);
   }
 
   /** The subscription stops receiving its view's topic (its share of what was published is counted first). */
@@ -232,7 +230,6 @@ export class Session implements SubscriptionOwner {
     if (!sub.channel.published.has(sub)) return;
     this.collect_published(Date.now());
     this.topics.leave(sub);
-    if (this.topics.count === 0) this.events.on_published_change(this, false);
   }
 
   /** Out of every set of its view (waiting); off the view's topic first if it was on it. */
@@ -257,18 +254,28 @@ export class Session implements SubscriptionOwner {
 
   /**
    * The feed's tick for a connection with topic subscriptions (it has no
-   * flush per Delta): counts what was published to it, applies the hard cap
-   * and the lag gate as a flush would, and sends the probes that are due.
+   * flush per Delta), while something was published to it or it has bytes
+   * in flight: counts what was published to it, applies the hard cap and the
+   * lag gate as a flush would, and sends the probes that are due. Returns
+   * whether it needs the next tick too (bytes in flight or not yet probed);
+   * otherwise the feed visits it again when one of its views publishes.
    */
-  tick_published(now_ms: number): void {
-    if (this.closing || this.topics.count === 0) return;
+  tick_published(now_ms: number): boolean {
+    if (this.closing || this.topics.count === 0) return false;
+    const bytes_before = this.flow.bytes_sent;
     this.collect_published(now_ms);
     // What is buffered was sent and not yet read: never more than what is in flight.
     this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);
-    if (this.closing || this.slow || !this.probing) return;
+    if (this.closing || this.slow) return false;
+    // Without probes nothing is ever acknowledged: it is watched while data flows (the buffer only).
+    if (!this.probing) return this.flow.bytes_sent !== bytes_before;
     const flow = this.flow;
     const payload = flow.path_probe_due(now_ms) ? flow.path_probe(now_ms) : flow.probe_due(now_ms, false) ? flow.probe(now_ms) : null;
-    if (payload !== null && this.transport.ping!(payload) === send_dropped) this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+    if (payload !== null && this.transport.ping!(payload) === send_dropped) {
+      this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+      return false;
+    }
+    return flow.in_flight > 0 || flow.unprobed_bytes > 0;
   }
 
   /**
