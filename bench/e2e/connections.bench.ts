@@ -401,6 +401,9 @@ if (pin) pin_self(1);
 const load_start = round(loadavg()[0], 2);
 const server_args = ['--rate', String(rate), '--symbols', symbols.join(',')];
 if (per_ip_per_s_max > 0) server_args.push('--new-connections-per-ip-per-s-max', String(per_ip_per_s_max));
+// --js-fanout: the server sends each connection its Deltas from JS (--no-fanout-topics), to compare with uWS topics.
+const fanout_topics = !has_flag(process.argv.slice(2), '--js-fanout');
+if (!fanout_topics) server_args.push('--no-fanout-topics');
 const inspector_port = force_gc ? await free_port() : 0;
 const node_options = process.env.NODE_OPTIONS;
 if (force_gc) process.env.NODE_OPTIONS = `${node_options ?? ''} --inspect=127.0.0.1:${inspector_port}`.trim(); // the server's, not ours
@@ -480,7 +483,7 @@ try {
     baseline: 'the server RSS drift over the same time without clients',
     workload: {
       connections, source_addresses: `127.0.0.2 … 127.0.0.${1 + addresses} (${addresses})`, per_address: Math.ceil(connections / addresses),
-      in_flight_max, engine_rate_orders_per_s: rate, symbols, depth, subscription: 'one symbol per connection (round-robin), depth ' + String(depth),
+      in_flight_max, engine_rate_orders_per_s: rate, fanout_topics, symbols, depth, subscription: 'one symbol per connection (round-robin), depth ' + String(depth),
       per_ip_per_s_max: per_ip_per_s_max > 0 ? per_ip_per_s_max : 'server default (1000)', warmup_s, settle_s,
       fd_limit: fds, pinned: pin ? 'server core 0, clients core 1' : 'no', full_gc_before_readings: force_gc,
     },
@@ -521,9 +524,10 @@ try {
     load_average_1m_start: load_start,
     series,
   };
-  const path = write_result('connections', result);
-  writeFileSync(join(results_dir, 'connections.html'), chart(result.series, [r0, r1, r2, r3], result));
-  process.stdout.write(`${JSON.stringify({ storm: result.storm, idle: result.idle, memory: { ...result.memory, readings: undefined }, goal: result.goal }, null, 2)}\nwrote ${path} and connections.html\n`);
+  const name = fanout_topics ? 'connections' : 'connections_js_fanout';
+  const path = write_result(name, result);
+  writeFileSync(join(results_dir, `${name}.html`), chart(result.series, [r0, r1, r2, r3], result));
+  process.stdout.write(`${JSON.stringify({ storm: result.storm, idle: result.idle, memory: { ...result.memory, readings: undefined }, goal: result.goal }, null, 2)}\nwrote ${path} and ${name}.html\n`);
 } finally {
   clearInterval(sampler);
   server_gc?.close();

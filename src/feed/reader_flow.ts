@@ -413,7 +413,9 @@ export class ReaderFlow {
     // The reader had less to read than it read: the sample shows our sending, not its capacity.
     const app_limited = delivered > this.sample_in_flight;
     if (!app_limited || rate > this.rate_max) this.push_rate(rate);
-    if (!app_limited && delivered > 0) this.capacity_measured = true;
+    // Its capacity shows only while it had a backlog the whole sample: what it read fell short of what it had at the start.
+    // (One that read exactly that, a quiet stream's reader keeping up, showed the stream's rate, not its own.)
+    if (delivered > 0 && delivered < this.sample_in_flight) this.capacity_measured = true;
     this.start_sample(acked, now_ms);
     this.resize_window();
   }

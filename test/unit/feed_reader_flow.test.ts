@@ -138,6 +138,21 @@ describe('ReaderFlow', () => {
     for (let i = 0; i < 4; i++) quiet.on_sent(60); // sent during the stall, never read
     expect(quiet.lag_now_ms(now + 15_000)).toBeGreaterThan(limits.reader_lag_ms_max);
     expect(quiet.too_slow(now + 15_000)).toBe(false);
+    // The same, with a frame sent between each probe and its answer: each sample then read exactly what was
+    // in flight at its start (the stream's rate again, not a backlog the reader could not finish).
+    const exact = new ReaderFlow(limits);
+    now = 0;
+    for (; now < 10_000; now += 200) {
+      const probe = exact.probe(now);
+      exact.on_sent(60);
+      exact.on_pong(probe, now + 1);
+    }
+    expect(exact.lag_samples).toBeGreaterThanOrEqual(3);
+    expect(exact.rate_bytes_per_s * limits.reader_lag_ms_max / 1000).toBeLessThan(limits.in_flight_bytes_min);
+    exact.on_sent(60);
+    exact.probe(now);
+    expect(exact.lag_now_ms(now + 15_000)).toBeGreaterThan(limits.reader_lag_ms_max);
+    expect(exact.too_slow(now + 15_000)).toBe(false);
     // One that answered nothing at all is the idle timeout's, not judged here.
     const silent = new ReaderFlow(limits);
     silent.on_sent(1000);
