@@ -41,12 +41,12 @@ const log = logger_for('feed');
 /** How often conflating sessions are re-checked and due catch-ups (intervals, slow readers) sent. */
 export const pump_tick_ms = 10;
 /**
- * How often a connection with topic subscriptions (no JS work per Delta) is
- * checked while one of its views published or it has bytes in flight: its
- * share of what was published, the lag gate, its probes. Its conflation may
- * start this much later than a flush would start it. The tick costs
- * O(subscribers of the views that published since the last one), not
- * O(connections): idle connections are not visited.
+ * How often the connections with topic subscriptions (no JS work per Delta)
+ * whose views published since the last tick are looked at: their share of
+ * what was published, the lag gate, their probes. Their conflation may start
+ * this much later than a flush would start it. The tick costs O(subscribers
+ * of the views that published), once per tick however often they published:
+ * idle connections are not visited.
  */
 export const published_tick_ms = 50;
 
@@ -64,7 +64,7 @@ export class Feed {
   /** Sessions that conflate or have interval subscriptions: the pump tick visits only these. */
   private readonly pumped_sessions = new Set<Session>();
   private readonly slow_sessions = new Set<Session>();
-  /** Sessions with topic subscriptions that need the next published tick (Session.tick_published). */
+  /** The sessions a published tick visits (reused: each once, however many of its views published). */
   private readonly ticked_sessions = new Set<Session>();
   /** Each symbol's views, moved forward at commit points and queued to their subscribers (fanout.ts). */
   private readonly fanout: Fanout;
@@ -219,7 +219,6 @@ export class Feed {
     this.drop_subscriptions(session);
     this.slow_sessions.delete(session);
     this.pumped_sessions.delete(session);
-    this.ticked_sessions.delete(session);
     this.counters.connections = this.sessions.size;
     this.counters.conflating_connections = this.slow_sessions.size;
   }
@@ -286,11 +285,13 @@ export class Feed {
   /** Connections served through topics: what was published to them, their lag gate and probes (Session.tick_published). */
   private published_tick(): void {
     const channels = this.fanout.published_since_tick;
-    for (const ch of channels) for (const sub of ch.published) this.ticked_sessions.add(sub.owner as Session);
+    if (channels.size === 0) return;
+    const sessions = this.ticked_sessions;
+    for (const ch of channels) for (const sub of ch.published) sessions.add(sub.owner as Session);
     channels.clear();
-    if (this.ticked_sessions.size === 0) return;
     const now_ms = Date.now();
-    for (const s of this.ticked_sessions) if (!s.tick_published(now_ms)) this.ticked_sessions.delete(s);
+    for (const s of sessions) s.tick_published(now_ms);
+    sessions.clear();
   }
 
   /** The server's publisher for the views' topics (its transports take topics: ClientTransport.subscribe). */

@@ -179,11 +179,6 @@ export class ReaderFlow {
     return this.bytes_sent - this.bytes_acked;
   }
 
-  /** Bytes sent since the last probe (a probe is due for them sooner or later). */
-  get unprobed_bytes(): number {
-    return this.bytes_sent - this.last_probe_offset;
-  }
-
   /** The reader's delivery rate estimate (0 until measured). */
   get rate_bytes_per_s(): number {
     return this.rate_max;

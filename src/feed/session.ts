@@ -43,8 +43,8 @@
 // Cost per flush: the sends, one JS comparison for the lag gate, one native
 // buffered-amount read only when a send reported backpressure or several
 // frames went out corked, and a ping every reader_probe_interval_ms. With
-// topics, per published_tick_ms while its views publish or it has bytes in
-// flight: a pass over its subscriptions (its share of
+// topics, per published_tick_ms in which its views published: a pass over
+// its subscriptions (its share of
 // what was published), the lag gate, a native buffered-amount read only when
 // more than slow_enter_bytes is in flight, and the probes.
 
@@ -254,28 +254,20 @@ export class Session implements SubscriptionOwner {
 
   /**
    * The feed's tick for a connection with topic subscriptions (it has no
-   * flush per Delta), while something was published to it or it has bytes
-   * in flight: counts what was published to it, applies the hard cap and the
-   * lag gate as a flush would, and sends the probes that are due. Returns
-   * whether it needs the next tick too (bytes in flight or not yet probed);
-   * otherwise the feed visits it again when one of its views publishes.
+   * flush per Delta), when one of its views published since the last tick:
+   * counts what was published to it, then does what a flush of those frames
+   * would: the hard cap, the lag gate, a probe if one is due. (As on the JS
+   * path, a connection nothing is sent to is looked at again on its next
+   * frame, a pong or a drain.)
    */
-  tick_published(now_ms: number): boolean {
-    if (this.closing || this.topics.count === 0) return false;
-    const bytes_before = this.flow.bytes_sent;
+  tick_published(now_ms: number): void {
+    if (this.closing || this.topics.count === 0) return;
     this.collect_published(now_ms);
     // What is buffered was sent and not yet read: never more than what is in flight.
     this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);
-    if (this.closing || this.slow) return false;
-    // Without probes nothing is ever acknowledged: it is watched while data flows (the buffer only).
-    if (!this.probing) return this.flow.bytes_sent !== bytes_before;
-    const flow = this.flow;
-    const payload = flow.path_probe_due(now_ms) ? flow.path_probe(now_ms) : flow.probe_due(now_ms, false) ? flow.probe(now_ms) : null;
-    if (payload !== null && this.transport.ping!(payload) === send_dropped) {
-      this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
-      return false;
-    }
-    return flow.in_flight > 0 || flow.unprobed_bytes > 0;
+    if (this.closing || this.slow || !this.probing || !this.flow.probe_due(now_ms, false)) return;
+    // After a publish a probe always waits behind data, so path probes go with direct frames (session_sender.ts).
+    if (this.transport.ping!(this.flow.probe(now_ms)) === send_dropped) this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
   }
 
   /**
