@@ -242,7 +242,16 @@ function render_slow_readers(d: Json): string[] {
         return [m === 'reader_flow' ? 'reader flow' : 'buffer-only (control: the harness\'s share)', `${fmt(f.p99_ratio)}; ${fmt(f.p99_ratio_median_of_rounds)}`, `${fmt(wo.p99_us)} / ${fmt(w.p99_us)}`,
           `${fmt(wo.harness_loop_delay_p99_us)} / ${fmt(w.harness_loop_delay_p99_us)}`, `${fmt(wo.server_cpu_share)} / ${fmt(w.server_cpu_share)}`, fmt(w.proxies_cpu_share)];
       })), '',
-    `Goal: p99 ratio ≤ ${fmt(goals.fast_p99_ratio_goal)} with the reader flow.`, '',
+    `Goal: p99 ratio ≤ ${fmt(goals.fast_p99_ratio_goal)} with the reader flow.`,
+    ...(obj(fast.reader_flow)?.server_p99_ratio === undefined ? [] : ['',
+      ...table(['the same frames, engine→send as the server stamped them (no client harness in it)', 'p99 with ÷ without (pooled; median of rounds)', 'p50 / p99 µs without', 'p50 / p99 µs with'],
+        ['reader_flow', 'buffer_only'].map((m) => {
+          const f = obj(fast[m]) ?? {};
+          const w = obj(f.with_slow) ?? {};
+          const wo = obj(f.without_slow) ?? {};
+          return [m === 'reader_flow' ? 'reader flow' : 'buffer-only (control)', `${fmt(f.server_p99_ratio)}; ${fmt(f.server_p99_ratio_median_of_rounds)}`,
+            `${fmt(wo.server_engine_to_send_p50_us)} / ${fmt(wo.server_engine_to_send_p99_us)}`, `${fmt(w.server_engine_to_send_p50_us)} / ${fmt(w.server_engine_to_send_p99_us)}`];
+        }))]), '',
     ...table(['per slow reader (1/20 rate)', 'reader flow', 'buffer-only'], [
       ["kernel's send queue", ...['reader_flow', 'buffer_only'].map((m) => `${fmt(per_reader(m).per_reader_kernel_bytes)} B`)],
       ['server RSS growth beyond the drift without readers', ...['reader_flow', 'buffer_only'].map((m) => {

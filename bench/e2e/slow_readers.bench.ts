@@ -180,6 +180,10 @@ async function staleness_run(mode: (typeof modes)[number]): Promise<Record<strin
  */
 class WindowCost {
   readonly latency = new_bench_latency_histogram();
+  /** The server's engine→send of the same frames (FastReader.server_latency): no client harness in it. */
+  readonly server_latency = new_bench_latency_histogram();
+  /** The last window's server engine→send p99 (µs). */
+  last_server_p99 = 0;
   readonly loop_delay = monitorEventLoopDelay({ resolution: 1 });
   seconds = 0;
   server_cpu_s = 0;
@@ -190,12 +194,21 @@ class WindowCost {
     const server_0 = cpu_seconds(server_pid);
     const proxies_0 = proxy_pids.reduce((t, pid) => t + cpu_seconds(pid), 0);
     const window = new_bench_latency_histogram();
-    for (const f of fast) f.latency = window;
+    const server_window = new_bench_latency_histogram();
+    for (const f of fast) {
+      f.latency = window;
+      f.server_latency = server_window;
+    }
     this.loop_delay.enable();
     return sleep(window_ms).then(() => {
       this.loop_delay.disable();
-      for (const f of fast) f.latency = null;
+      for (const f of fast) {
+        f.latency = null;
+        f.server_latency = null;
+      }
       this.latency.add(window);
+      this.server_latency.add(server_window);
+      this.last_server_p99 = server_window.getValueAtPercentile(99);
       this.seconds += window_ms / 1000;
       this.server_cpu_s += cpu_seconds(server_pid) - server_0;
       this.proxies_cpu_s += proxy_pids.reduce((t, pid) => t + cpu_seconds(pid), 0) - proxies_0;
@@ -207,6 +220,7 @@ class WindowCost {
     const h = this.latency;
     return {
       samples: h.totalCount, p50_us: h.getValueAtPercentile(50), p99_us: h.getValueAtPercentile(99), max_us: h.maxValue,
+      server_engine_to_send_p50_us: this.server_latency.getValueAtPercentile(50), server_engine_to_send_p99_us: this.server_latency.getValueAtPercentile(99),
       // The monitor's samples include its own 1 ms period: what is beyond it is the delay.
       harness_loop_delay_p50_us: Math.max(0, round(this.loop_delay.percentile(50) / 1000 - 1000, 0)),
       harness_loop_delay_p99_us: Math.max(0, round(this.loop_delay.percentile(99) / 1000 - 1000, 0)),
@@ -236,8 +250,10 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
     const with_slow = new WindowCost();
     const without = new WindowCost();
     const round_ratios: number[] = [];
+    const server_round_ratios: number[] = [];
     for (let round_i = 0; round_i < rounds; round_i++) {
       const round_p99 = { with: 0, without: 0 };
+      const server_round_p99 = { with: 0, without: 0 };
       for (const slow_first of [round_i % 2 === 0, round_i % 2 !== 0]) {
         const slow: Reader[] = [];
         const window_proxies: ThrottleProxy[] = [];
@@ -252,11 +268,13 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
         } else {
           await sleep(1000);
         }
-        round_p99[slow_first ? 'with' : 'without'] =
-          await (slow_first ? with_slow : without).measure_window(fast, window_s * 1000, server.pid, window_proxies.map((p) => p.pid));
+        const cost = slow_first ? with_slow : without;
+        round_p99[slow_first ? 'with' : 'without'] = await cost.measure_window(fast, window_s * 1000, server.pid, window_proxies.map((p) => p.pid));
+        server_round_p99[slow_first ? 'with' : 'without'] = cost.last_server_p99;
         for (const s of slow) s.ws.terminate();
       }
       round_ratios.push(round(round_p99.with / round_p99.without, 3));
+      server_round_ratios.push(round(server_round_p99.with / server_round_p99.without, 3));
     }
     for (const f of fast) f.close();
     const p99 = (w: WindowCost) => w.latency.getValueAtPercentile(99);
@@ -266,6 +284,9 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
       p99_ratio: round(p99(with_slow) / p99(without), 3),
       // Per round (a window with and one without, side by side): one noisy window moves the pooled ratio, not the median.
       p99_ratio_per_round: round_ratios, p99_ratio_median_of_rounds: round(median(round_ratios), 3),
+      // The same frames' engine→send as the server stamped them: the server's share, free of this process's loop delay.
+      server_p99_ratio: round(with_slow.server_latency.getValueAtPercentile(99) / without.server_latency.getValueAtPercentile(99), 3),
+      server_p99_ratio_per_round: server_round_ratios, server_p99_ratio_median_of_rounds: round(median(server_round_ratios), 3),
     };
   } finally {
     for (const p of proxies) p.close();
@@ -340,6 +361,8 @@ const goals = {
   staleness_goal_ms: 1000,
   fast_p99_ratio: (fast_cost.reader_flow as { p99_ratio: number }).p99_ratio,
   fast_p99_ratio_buffer_only_control: (fast_cost.buffer_only as { p99_ratio: number }).p99_ratio,
+  fast_server_engine_to_send_p99_ratio: (fast_cost.reader_flow as { server_p99_ratio: number }).server_p99_ratio,
+  fast_server_engine_to_send_p99_ratio_buffer_only_control: (fast_cost.buffer_only as { server_p99_ratio: number }).server_p99_ratio,
   fast_p99_ratio_goal: 1.1,
   memory_per_slow_reader_bytes: (memory.reader_flow as { per_reader_bytes: number }).per_reader_bytes,
   memory_per_slow_reader_goal_bytes: 512 * 1024,

@@ -85,6 +85,12 @@ export class Reader {
  */
 export class FastReader {
   latency: Histogram | null = null;
+  /**
+   * The server's own engine→send of each Delta (ts_send_ns − ts_engine_ns,
+   * both stamped by the server's clock when it encoded the frame): what the
+   * server's work for other connections adds, without this process's delays.
+   */
+  server_latency: Histogram | null = null;
   private ws: RawWs | null = null;
 
   private constructor(private readonly offset_ns: number) {}
@@ -102,6 +108,7 @@ export class FastReader {
           if (opcode !== opcode_binary || payload === null || reader.latency === null) return;
           if (delta_reader.read(payload) !== body_delta) return;
           reader.latency.recordValue(Math.max(1, Math.round((now_ns() + reader.offset_ns - delta_reader.ts_engine_ns) / 1000)));
+          reader.server_latency?.recordValue(Math.max(1, Math.round((delta_reader.ts_send_ns - delta_reader.ts_engine_ns) / 1000)));
         },
         on_close: (_ws, code, reason) => reject(new Error(`a fast reader closed before it opened: ${code} ${reason}`)),
       });
