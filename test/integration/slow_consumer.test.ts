@@ -25,8 +25,10 @@ function config(overrides: Partial<Config> = {}): Readonly<Config> {
     symbols, rate_orders_per_s: 30_000,
     slow_enter_bytes, slow_exit_bytes: 8 * 1024, send_buffer_bytes_max: 2 * 1024 * 1024,
     // Paused clients conflate at any target; the "fast" ones here share one process (and 2 cores)
-    // with the engine and the feed, and must not be taken for lagging over a loaded second.
-    reader_lag_target_ms: 2000, ...overrides,
+    // with the engine and the feed, and must not be taken for lagging over a loaded second: nor
+    // capped by the in-flight ceiling (240 KB is ~0.2 s of these full-book streams; a paused client
+    // still conflates on uWS's buffer, slow_enter_bytes).
+    reader_lag_target_ms: 2000, in_flight_bytes_max: 2 * 1024 * 1024, ...overrides,
   });
 }
 

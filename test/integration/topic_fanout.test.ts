@@ -21,8 +21,10 @@ const service = service_per_test();
 async function start(overrides: Partial<Config>): Promise<AllInOne> {
   return service.start(test_config({
     symbols, rate_orders_per_s: 20_000, slow_enter_bytes: 64 * 1024, slow_exit_bytes: 8 * 1024,
-    // The clients share this process (and 2 cores) with the engine and the feed: a loaded second must not look like a lagging reader.
-    reader_lag_target_ms: 2000, ...overrides,
+    // The clients share this process (and 2 cores) with the engine and the feed: a loaded second must not look like a lagging
+    // reader, nor reach the in-flight ceiling (240 KB is a fraction of a second of these streams; a stopped reader still
+    // conflates on uWS's buffer, slow_enter_bytes).
+    reader_lag_target_ms: 2000, in_flight_bytes_max: 2 * 1024 * 1024, ...overrides,
   }));
 }
 
