@@ -15,9 +15,9 @@
 // Cost per flush: per dirty symbol one change list taken from the book, per
 // view O(levels changed) (BookView) and one encode, then one publish, and
 // one queue() per streaming subscriber without topics: no per-subscriber
-// encode, no scan of sessions. State
-// changes and resets reach only the sessions subscribed to that symbol
-// (through its channels), a Status encoded once for all of them.
+// encode, no scan of sessions. State changes and resets reach only the
+// sessions subscribed to that symbol (through its channels), a Status
+// encoded once for all of them.
 //
 // Invariants: a view is updated only at a commit point of a live book (half
 // an engine event is never shown); a subscription is started (start_sub) only

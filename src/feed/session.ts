@@ -44,9 +44,14 @@
 // buffered-amount read only when a send reported backpressure or several
 // frames went out corked, and a ping every reader_probe_interval_ms. With
 // topics, per published_tick_ms in which its views published: a pass over
-// its subscriptions (its share of
-// what was published), the lag gate, a native buffered-amount read only when
-// more than slow_enter_bytes is in flight, and the probes.
+// its subscriptions (its share of what was published), the lag gate, a
+// native buffered-amount read only when more than slow_enter_bytes is in
+// flight, and the probes.
+//
+// One piece on purpose (~490 lines): every mode change, its topic and its
+// byte accounting is decided here, in one state machine; how frames leave is
+// session_sender.ts, which topics it holds session_topics.ts, the reader's
+// lag reader_flow.ts, when to stream again stream_gate.ts.
 
 import { close_code } from '../wire/codes.js';
 import { TokenBucket } from './rate_limiter.js';
@@ -62,7 +67,6 @@ const stream_cap_factor = 1.5;
 /** Bytes of one Trade struct on the wire (schemas/feed.fbs), for sizing a slow reader's catch-up. */
 const trade_wire_bytes = 40;
 export type SlowPolicy = 'conflate' | 'close';
-
 export type { ConflationCause } from './stream_gate.js';
 
 export interface SessionLimits extends ReaderFlowLimits {
@@ -225,7 +229,7 @@ export class Session implements SubscriptionOwner {
     this.topics.join(sub);
   }
 
-  /** The subscription stops receiving its view's topic (its share of what was published is counted first). */
+  /** The subscription stops receiving its view's topic (its share of what was published is counted first, while it still counts). */
   private leave_topic(sub: Subscription): void {
     if (!sub.channel.published.has(sub)) return;
     this.collect_published(Date.now());

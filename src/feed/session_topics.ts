@@ -44,13 +44,11 @@ export class SessionTopics {
     this.count++;
   }
 
-  /** Takes it off its view's topic; false if it was not on it. It stays 'streaming' (everything was published to it). */
-  leave(sub: Subscription): boolean {
-    if (!sub.channel.published.has(sub)) return false;
+  /** Takes a subscription that is on its view's topic off it. It stays 'streaming' (everything was published to it). */
+  leave(sub: Subscription): void {
     this.transport.unsubscribe!(sub.channel.topic);
     sub.channel.published.delete(sub);
     this.count--;
-    return true;
   }
 
   /** Bytes published to these subscriptions' topics since the last call (collected_frames: frames); each remembers what it counted. */

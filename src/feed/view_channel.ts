@@ -197,10 +197,6 @@ export class ViewChannel {
     };
   }
 
-  get streaming_count(): number {
-    return this.streaming.size + this.published.size;
-  }
-
   /** Moves a subscriber to accumulating from the view's current position (its connection got slow, or it wants an interval). */
   start_accumulating(sub: Subscription): void {
     if (sub.mode === 'accumulating') return;
