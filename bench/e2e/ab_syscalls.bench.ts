@@ -1,0 +1,184 @@
+// What it measures: the server's socket-write syscalls and CPU per frame
+// delivered, for this checkout against another commit (--against, default
+// HEAD~1), in ONE run: the same engine rate, the same clients, one server
+// process per checkout, alternating rounds (A B B A ...). Made for changes
+// whose effect is on syscalls (corking, batching), which a throughput bench
+// on 2 cores cannot resolve but strace counts exactly.
+//
+// Each round starts `depthcast all` from one checkout on core 0, opens
+// --clients minimal clients (harness/raw_ws.ts, they answer pings as browsers
+// do) on core 1, each subscribed to one view, waits for the streams to settle,
+// then counts the server's send-class syscalls with `strace -c -f` for
+// --window-s while the clients count frames. strace slows every syscall it
+// traces, so only the counts are compared, not its times; CPU per frame is
+// measured in separate windows without strace.
+//
+// Cost: a git worktree of --against (node_modules linked from this checkout),
+// removed at the end. Results: bench/results/ab_syscalls.json.
+//
+// Run: npx tsx bench/e2e/ab_syscalls.bench.ts [--against REV] [--clients N] [--depth 0|10|50]
+//      [--rate N] [--window-s N] [--rounds N]
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FrameEncoder } from '../../src/wire/feed_encoder.js';
+import { free_port } from '../../src/util/host.js';
+import { median, round, write_result } from '../lib.js';
+import { arg } from './harness/args.js';
+import { cpu_seconds } from './harness/orchestrate.js';
+import { opcode_binary, RawWs } from './harness/raw_ws.js';
+import { pin_self, taskset_exists } from './harness/server_process.js';
+
+const repo_root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const flag_value = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+};
+const against = flag_value('--against', 'HEAD~1');
+const clients = arg('--clients', 200);
+const depth = arg('--depth', 0);
+const rate = arg('--rate', 2000);
+const window_s = arg('--window-s', 8);
+const rounds = arg('--rounds', 4);
+const settle_ms = 3000;
+const healthy_timeout_ms = 20_000;
+/** The syscalls a uWS server writes a socket with (uSockets uses send; the rest would show a change of path). */
+const send_syscalls = ['sendto', 'sendmsg', 'write', 'writev'];
+
+if (!existsSync('/usr/bin/strace')) {
+  process.stderr.write('ab_syscalls needs strace (apt-get install -y strace)\n');
+  process.exit(2);
+}
+if (taskset_exists) pin_self(1);
+
+interface Checkout { name: string; root: string; rev: string }
+
+function worktree_of(rev: string): Checkout {
+  const dir = mkdtempSync(join(tmpdir(), 'depthcast-ab-'));
+  execFileSync('git', ['worktree', 'add', '--detach', '-f', dir, rev], { cwd: repo_root, stdio: 'ignore' });
+  symlinkSync(join(repo_root, 'node_modules'), join(dir, 'node_modules'));
+  return { name: 'against', root: dir, rev: execFileSync('git', ['rev-parse', '--short', rev], { cwd: repo_root }).toString().trim() };
+}
+
+async function start_server(root: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await free_port();
+  const args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--no-ui', '--log-level', 'warn',
+    '--rate', String(rate), '--symbols', 'BTC-USD,ETH-USD'];
+  const child = taskset_exists
+    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + healthy_timeout_ms;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) return { child, port };
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the server in ${root} did not become healthy`);
+    }
+    await sleep(100);
+  }
+}
+
+/** strace -c's summary table: calls per syscall name. */
+function strace_counts(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    // % time, seconds, usecs/call, calls, [errors], syscall
+    if (cols.length >= 5 && /^\d+(\.\d+)?$/.test(cols[0]) && /^\d+$/.test(cols[3]) && cols[cols.length - 1] !== 'total') {
+      out[cols[cols.length - 1]] = Number(cols[3]);
+    }
+  }
+  return out;
+}
+
+function strace_window(pid: number, seconds: number): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const st = spawn('strace', ['-c', '-f', '-e', `trace=${send_syscalls.join(',')}`, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    st.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    st.once('exit', () => resolve(strace_counts(err)));
+    st.once('error', reject);
+    setTimeout(() => st.kill('SIGINT'), seconds * 1000);
+  });
+}
+
+interface RoundResult { checkout: string; frames_per_s: number; send_syscalls_per_frame: number; cpu_us_per_frame: number; syscalls: Record<string, number> }
+
+async function one_round(c: Checkout): Promise<RoundResult> {
+  const server = await start_server(c.root);
+  const enc = new FrameEncoder();
+  const subscribe = enc.subscribe({ symbols: ['BTC-USD'], depth, interval_ms: 0 });
+  let frames = 0;
+  const sockets: RawWs[] = [];
+  try {
+    for (let i = 0; i < clients; i++) {
+      sockets.push(new RawWs({
+        host: '127.0.0.1', port: server.port, path: '/ws', want_payloads: false,
+        on_open: (ws) => ws.send(opcode_binary, subscribe),
+        on_message: (_ws, opcode) => { if (opcode === opcode_binary) frames++; },
+        on_close: () => {},
+      }));
+    }
+    await sleep(settle_ms);
+    // CPU per frame, untraced.
+    const cpu0 = cpu_seconds(server.child.pid!);
+    const f0 = frames;
+    await sleep(window_s * 1000);
+    const cpu_frames = frames - f0;
+    const cpu_us_per_frame = ((cpu_seconds(server.child.pid!) - cpu0) * 1e6) / Math.max(1, cpu_frames);
+    // Syscalls per frame, traced.
+    const f1 = frames;
+    const syscalls = await strace_window(server.child.pid!, window_s);
+    const traced_frames = frames - f1;
+    const sends = send_syscalls.reduce((n, s) => n + (syscalls[s] ?? 0), 0);
+    return {
+      checkout: c.name, frames_per_s: round(cpu_frames / window_s, 0),
+      send_syscalls_per_frame: round(sends / Math.max(1, traced_frames), 4), cpu_us_per_frame: round(cpu_us_per_frame, 3), syscalls,
+    };
+  } finally {
+    for (const s of sockets) s.close();
+    server.child.kill('SIGTERM');
+    await sleep(500);
+  }
+}
+
+// A working tree with uncommitted changes is not HEAD: say so in the result.
+const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repo_root }).toString().trim() !== '';
+const here_rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo_root }).toString().trim();
+const here: Checkout = { name: 'this', root: repo_root, rev: dirty ? `${here_rev}+uncommitted` : here_rev };
+const other = worktree_of(against);
+const results: RoundResult[] = [];
+try {
+  for (let r = 0; r < rounds; r++) {
+    // A B, B A, ...: neither checkout always runs on the warmer machine.
+    const order = r % 2 === 0 ? [here, other] : [other, here];
+    for (const c of order) {
+      const res = await one_round(c);
+      results.push(res);
+      process.stderr.write(`round ${r + 1} ${c.name}: ${JSON.stringify(res)}\n`);
+    }
+  }
+} finally {
+  execFileSync('git', ['worktree', 'remove', '--force', other.root], { cwd: repo_root, stdio: 'ignore' });
+  rmSync(other.root, { recursive: true, force: true });
+}
+
+const of = (name: string, k: 'send_syscalls_per_frame' | 'cpu_us_per_frame') => results.filter((r) => r.checkout === name).map((r) => r[k]);
+const summary = {
+  this_rev: here.rev, against_rev: other.rev, clients, depth, rate_orders_per_s: rate, window_s, rounds,
+  load_at_end: readFileSync('/proc/loadavg', 'utf8').split(' ')[0],
+  send_syscalls_per_frame: { this: median(of('this', 'send_syscalls_per_frame')), against: median(of('against', 'send_syscalls_per_frame')) },
+  cpu_us_per_frame: { this: median(of('this', 'cpu_us_per_frame')), against: median(of('against', 'cpu_us_per_frame')) },
+  ratio_this_over_against: {
+    send_syscalls_per_frame: round(median(of('this', 'send_syscalls_per_frame')) / median(of('against', 'send_syscalls_per_frame')), 3),
+    cpu_us_per_frame: round(median(of('this', 'cpu_us_per_frame')) / median(of('against', 'cpu_us_per_frame')), 3),
+  },
+  rounds_detail: results,
+};
+process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+process.stdout.write(`written to ${write_result('ab_syscalls', summary)}\n`);
