@@ -275,6 +275,19 @@ function render_client_delta(d: Json): string[] {
   ];
 }
 
+function render_ab_syscalls(d: Json): string[] {
+  const s = obj(d.send_syscalls_per_frame) ?? {};
+  const c = obj(d.cpu_us_per_frame) ?? {};
+  const r = obj(d.ratio_this_over_against) ?? {};
+  return [
+    `${d.this_rev} against ${d.against_rev}: ${fmt(d.clients)} clients on one view (depth ${fmt(d.depth)}), ${fmt(d.rounds)} alternating rounds of ${fmt(d.window_s)} s windows, medians.`, '',
+    ...table(['per delivered frame', String(d.this_rev), String(d.against_rev), 'ratio'], [
+      ['server send syscalls (strace -c)', fmt(s.this), fmt(s.against), fmt(r.send_syscalls_per_frame)],
+      ['server CPU µs (untraced window)', fmt(c.this), fmt(c.against), fmt(r.cpu_us_per_frame)],
+    ]),
+  ];
+}
+
 function render_connections(d: Json): string[] {
   const w = obj(d.workload) ?? {};
   const s = obj(d.storm) ?? {};
@@ -384,6 +397,7 @@ const renderers: Record<string, (d: Json) => string[]> = {
   transports: render_transports,
   latency_sweep: render_latency_sweep,
   client_delta: render_client_delta,
+  ab_syscalls: render_ab_syscalls,
   ingest: render_ingest,
   feed_fanout: render_feed_fanout,
   slow_readers: render_slow_readers,

@@ -169,11 +169,12 @@ try {
 }
 
 const of = (name: string, k: 'send_syscalls_per_frame' | 'cpu_us_per_frame') => results.filter((r) => r.checkout === name).map((r) => r[k]);
+const mid = (name: string, k: 'send_syscalls_per_frame' | 'cpu_us_per_frame') => round(median(of(name, k)), 4);
 const summary = {
   this_rev: here.rev, against_rev: other.rev, clients, depth, rate_orders_per_s: rate, window_s, rounds,
   load_at_end: readFileSync('/proc/loadavg', 'utf8').split(' ')[0],
-  send_syscalls_per_frame: { this: median(of('this', 'send_syscalls_per_frame')), against: median(of('against', 'send_syscalls_per_frame')) },
-  cpu_us_per_frame: { this: median(of('this', 'cpu_us_per_frame')), against: median(of('against', 'cpu_us_per_frame')) },
+  send_syscalls_per_frame: { this: mid('this', 'send_syscalls_per_frame'), against: mid('against', 'send_syscalls_per_frame') },
+  cpu_us_per_frame: { this: mid('this', 'cpu_us_per_frame'), against: mid('against', 'cpu_us_per_frame') },
   ratio_this_over_against: {
     send_syscalls_per_frame: round(median(of('this', 'send_syscalls_per_frame')) / median(of('against', 'send_syscalls_per_frame')), 3),
     cpu_us_per_frame: round(median(of('this', 'cpu_us_per_frame')) / median(of('against', 'cpu_us_per_frame')), 3),

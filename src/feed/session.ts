@@ -271,7 +271,7 @@ export class Session implements SubscriptionOwner {
     this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);
     if (this.closing || this.slow || !this.probing || !this.flow.probe_due(now_ms, false)) return;
     // After a publish a probe always waits behind data, so path probes go with direct frames (session_sender.ts).
-    if (this.sender.probe(now_ms) === send_dropped) this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+    if (this.transport.ping!(this.flow.probe(now_ms)) === send_dropped) this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
   }
 
   /**

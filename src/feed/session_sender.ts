@@ -136,23 +136,10 @@ export class FrameSender {
     this.flow.on_sent(bytes);
   }
 
-  /**
-   * A probe alone (bytes in flight and none outstanding): send_dropped if the
-   * socket refused it. Corked: on a connection that takes topics uWS first
-   * writes what was published to it since, and uncorked that write and the
-   * ping would be two syscalls.
-   */
+  /** A probe alone (bytes in flight and none outstanding): send_dropped if the socket refused it. */
   probe(now_ms: number): number {
-    this.cork_status = send_ok;
-    this.probe_now_ms = now_ms;
-    this.transport.cork(this.send_probe_corked);
-    return this.cork_status;
+    return this.transport.ping!(this.flow.probe(now_ms));
   }
-
-  /** probe's cork callback, made once per connection. */
-  private readonly send_probe_corked = (): void => {
-    this.cork_status = this.transport.ping!(this.flow.probe(this.probe_now_ms));
-  };
 
   /** The cork callback, made once per connection (not a closure per flush). */
   private readonly send_corked = (): void => {
