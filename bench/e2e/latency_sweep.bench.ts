@@ -19,9 +19,19 @@
 // saturates later, the same rate is a lighter load). Then, per round and per
 // level (lowest first), one paced window per kind, the kinds' order rotated
 // every window. Paced windows are e2e/transports': the driver busy-waits the
-// last 1.5 ms before a due time and stamps the real publish time, its own
+// last 1.5 ms before a due time (timers only, when the wire is measured: see
+// spin_us_max) and stamps the real publish time, its own
 // lateness is the schedule lag (reported apart), latency against the due
 // time is the CO-corrected column.
+//
+// At the wire (when tcpdump exists; --no-wire skips it): every paced window
+// is also captured on the loopback (harness/wire_capture.ts) and each frame's
+// latency taken at the packet that carried it, as the kernel stamped it in
+// the server's send. One client thread reading 1,000 sockets queues every
+// receive behind the others (the harness-limited levels below); the wire
+// has none of that, so the goal is judged there when the capture is
+// complete (no packet lost or cut, at most 1% of packets unparsed), and at
+// the client's read otherwise. Both are reported.
 //
 // Harness floor: the client process's own event-loop lag p99 is reported
 // beside every level; a level where it is ≥ 25% of a measured p99
@@ -39,7 +49,7 @@
 // depthcast's stream cannot loop, so the recording is sized for
 // --ticks-per-s-max and `stream_exhausted` says when a window ran out.
 // Writes bench/results/latency_sweep.json and latency_sweep.html (the chart).
-// Run: npx tsx bench/e2e/latency_sweep.bench.ts [--clients N] [--loads 10,25,50,75,90] [--rounds N] [--measure-s S] [--depths 10] [--quick]
+// Run: npx tsx bench/e2e/latency_sweep.bench.ts [--clients N] [--loads 10,25,50,75,90] [--rounds N] [--measure-s S] [--depths 10] [--quick] [--no-wire]
 import './harness/quiet.js';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -50,6 +60,9 @@ import { measure_in_turn, paired_run_options, recording_workload, start_paired_r
 import { type KindSummary, round_ratios, summarize_trials } from './harness/stats.js';
 import type { TargetKind } from './harness/target.js';
 import { arg, list_arg, quick } from './harness/args.js';
+import { tcpdump_exists } from './harness/wire_capture.js';
+import { spin_us_max_default } from './harness/protocol.js';
+import { has_flag } from '../../src/util/flags.js';
 
 const { depths, clients, rounds, warmup_s, measure_s, window_ticks, sample_every, orders_per_tick } = paired_run_options({ clients: quick ? 100 : 1000, rounds: quick ? 1 : 2 });
 /** Load levels, % of depthcast's saturation. */
@@ -57,6 +70,15 @@ const loads = list_arg('--loads', [10, 25, 50, 75, 90]);
 /** Highest saturation tick rate the recording covers for depthcast (see harness/setup.ts). */
 const ticks_per_s_max = arg('--ticks-per-s-max', ticks_per_s_max_default(clients));
 const kinds: TargetKind[] = ['depthcast', 'uws'];
+/** Latency at the wire too (harness/wire_capture.ts): the floor that is not the client process. */
+const wire = tcpdump_exists && !has_flag(process.argv.slice(2), '--no-wire');
+/**
+ * The paced driver's busy-wait (µs before each due time). It runs in the
+ * server's process, on the server's core: at 50% load it took 0.35-0.48 of
+ * that core, which the server then waited behind. With the wire measured the
+ * driver uses timers only (0) and its lateness is schedule lag, reported apart.
+ */
+const spin_us_max = arg('--spin-us-max', wire ? 0 : spin_us_max_default);
 /** Issue 11: depthcast's p99 within this factor of uws's at every load up to goal_load_pct_max. */
 const goal_ratio_max = 1.5;
 const goal_load_pct_max = 75;
@@ -85,7 +107,7 @@ try {
   let windows = 0;
   for (let r = 0; r < rounds; r++) {
     for (const load_pct of loads) {
-      const w: WindowSpec = { mode: 'paced', ticks_per_s: round((saturation_ticks_per_s * load_pct) / 100, 1), window_ticks, warmup_s, measure_s };
+      const w: WindowSpec = { mode: 'paced', ticks_per_s: round((saturation_ticks_per_s * load_pct) / 100, 1), window_ticks, warmup_s, measure_s, wire_capture: wire, spin_us_max };
       process.stdout.write(`  ${load_pct}% load:\n`);
       trials.push(...(await measure_in_turn(run.pairs, kinds, w, r, windows++, rounds)).map((t) => ({ ...t, load_pct })));
     }
@@ -100,6 +122,33 @@ const ingest_to_client = (s: KindSummary | undefined) => s?.hops_us?.ingest_to_r
 /** Loop lag p99 ÷ a p99, when both are known. */
 const share = (lag_us: number, p99_us: number | undefined): number | null => (p99_us !== undefined && p99_us > 0 ? round(lag_us / p99_us, 3) : null);
 
+/**
+ * One level's wire measurement: both kinds' latency at the wire (medians over
+ * rounds), depthcast's ingest→wire, the per-round p99 ratio, and whether the
+ * capture saw every packet (a lost one breaks a connection's frame boundaries).
+ */
+function wire_level(at: readonly LevelTrial[], dc: KindSummary, uws: KindSummary) {
+  if (dc.wire === null || uws.wire === null) return null;
+  const capture = {
+    dropped: dc.wire.capture_dropped + uws.wire.capture_dropped,
+    truncated_packets: dc.wire.truncated_packets + uws.wire.truncated_packets,
+    unsynced_packets: dc.wire.unsynced_packets + uws.wire.unsynced_packets,
+    packets: dc.wire.packets + uws.wire.packets,
+    resyncs: dc.wire.resyncs + uws.wire.resyncs,
+    frames: { depthcast: dc.wire.frames, uws: uws.wire.frames },
+  };
+  return {
+    depthcast_us: dc.wire.latency_us,
+    depthcast_ingest_to_wire_us: dc.wire.ingest_to_wire_us,
+    uws_us: uws.wire.latency_us,
+    p99_ratio: round_ratios(at, 'depthcast', 'uws', (t) => t.wire?.latency_us.p99 ?? 0, 'paced'),
+    ingest_to_wire_p99_ratio: round_ratios(at, 'depthcast', 'uws', (t) => (t.kind === 'depthcast' ? t.wire?.ingest_to_wire_us?.p99 ?? 0 : t.wire?.latency_us.p99 ?? 0), 'paced'),
+    capture,
+    // Every packet captured whole, and (the window starting mid-frame aside) at most 1% of them unparsed.
+    complete: capture.dropped === 0 && capture.truncated_packets === 0 && capture.unsynced_packets + capture.resyncs <= 0.01 * capture.packets,
+  };
+}
+
 const levels = loads.map((load_pct) => {
   const at = trials.filter((t) => t.load_pct === load_pct);
   const results = summarize_trials(at, kinds);
@@ -113,6 +162,8 @@ const levels = loads.map((load_pct) => {
     depthcast_ingest_to_client_p99: share(dc.client_loop_lag_us.p99, ingest?.p99),
   };
   const harness_limited = Object.values(shares).some((s) => s !== null && s >= harness_share_max);
+  const wire_at = wire_level(at, dc, uws);
+  const client_goal_met = p99_ratio.rounds.length > 0 && p99_ratio.median <= goal_ratio_max;
   return {
     load_pct,
     offered_ticks_per_s: round((saturation_ticks_per_s * load_pct) / 100, 1),
@@ -124,7 +175,12 @@ const levels = loads.map((load_pct) => {
     /** depthcast ingest→client p99 ÷ uws p99 (the part of depthcast after its bus). */
     ingest_to_client_p99_ratio: round_ratios(at, 'depthcast', 'uws', (t) => (t.kind === 'depthcast' ? t.hops_us?.ingest_to_receive.p99 ?? 0 : t.latency_us.p99), 'paced'),
     ingest_to_client_us: ingest,
-    goal: load_pct <= goal_load_pct_max ? { ratio_max: goal_ratio_max, met: p99_ratio.rounds.length > 0 && p99_ratio.median <= goal_ratio_max } : null,
+    /** At the wire (packet capture; no client lag in it), when captured. */
+    wire: wire_at,
+    // Judged at the wire when the capture is complete (the floor the issue asks for), else at the client's read.
+    goal: load_pct > goal_load_pct_max ? null : wire_at?.complete === true
+      ? { ratio_max: goal_ratio_max, measured_at: 'wire' as const, ratio: wire_at.p99_ratio.median, met: wire_at.p99_ratio.rounds.length > 0 && wire_at.p99_ratio.median <= goal_ratio_max }
+      : { ratio_max: goal_ratio_max, measured_at: 'client' as const, ratio: p99_ratio.median, met: client_goal_met },
     harness: { client_loop_lag_p99_us: { depthcast: dc.client_loop_lag_us.p99, uws: uws.client_loop_lag_us.p99 }, share_of_p99: shares, harness_limited },
   };
 });
@@ -132,13 +188,14 @@ const levels = loads.map((load_pct) => {
 const judged = levels.filter((l) => l.goal !== null);
 const at_50 = levels.find((l) => l.load_pct === 50);
 const ingest_p99_at_50 = at_50?.ingest_to_client_us?.p99 ?? null;
+const ingest_to_wire_p99_at_50 = at_50?.wire?.complete === true ? at_50.wire.depthcast_ingest_to_wire_us?.p99 ?? null : null;
 const m = machine_description();
 const result = {
   what: 'latency against throughput: engine→client and ingest→client p50/p99/p99.9 at fractions of saturation, depthcast vs bare uWS publish (the floor) in one run',
   cores: `server processes pinned to core ${server_core}, ${clients} raw WebSocket clients per kind in one process pinned to core ${client_core}; parent unpinned (IPC relay, /proc reads)`,
-  latency_stamp: 'depthcast engine→client: ts_engine_ns written into the ingested engine events (the driver\'s publish into the bus); ingest→client: ts_ingest_ns to the client\'s read, per sample; uws: the time the frame was handed to app.publish; paced ticks are stamped with the time they really went out (the driver busy-waits the last 1.5 ms), its lateness is the schedule lag, latency against the due time is the CO-corrected column',
+  latency_stamp: 'depthcast engine→client: ts_engine_ns written into the ingested engine events (the driver\'s publish into the bus); ingest→client: ts_ingest_ns to the client\'s read, per sample; uws: the time the frame was handed to app.publish; paced ticks are stamped with the time they really went out (the driver busy-waits the last workload.driver_spin_us_max µs; 0: timers only), its lateness is the schedule lag, latency against the due time is the CO-corrected column',
   floor: 'uws',
-  workload: { ...recording_workload(recording, clients), loads_pct: loads, rounds, warmup_s, measure_s, window_ticks, sample_every, ticks_per_s_max },
+  workload: { ...recording_workload(recording, clients), loads_pct: loads, rounds, warmup_s, measure_s, window_ticks, sample_every, ticks_per_s_max, wire_capture: wire, driver_spin_us_max: spin_us_max },
   saturation: {
     defined_by: 'depthcast',
     why: 'the load levels are fractions of depthcast\'s own saturation (median achieved ticks/s over the saturation rounds); uws, the floor, is offered the same tick rates',
@@ -152,10 +209,13 @@ const result = {
     p99_within_1_5x_of_uws_up_to_75pct: {
       ratio_max: goal_ratio_max, load_pct_max: goal_load_pct_max,
       met: judged.length > 0 && judged.every((l) => l.goal!.met),
-      ratios: Object.fromEntries(judged.map((l) => [`${l.load_pct}`, l.p99_ratio.median])),
+      ratios: Object.fromEntries(judged.map((l) => [`${l.load_pct}`, l.goal!.ratio])),
+      measured_at: Object.fromEntries(judged.map((l) => [`${l.load_pct}`, l.goal!.measured_at])),
+      client_read_ratios: Object.fromEntries(judged.map((l) => [`${l.load_pct}`, l.p99_ratio.median])),
       harness_limited_levels: judged.filter((l) => l.harness.harness_limited).map((l) => l.load_pct),
     },
     ingest_to_client_p99_at_50pct: { us: ingest_p99_at_50, aim_us_max: ingest_aim_us, met: ingest_p99_at_50 === null ? null : ingest_p99_at_50 < ingest_aim_us },
+    ingest_to_wire_p99_at_50pct: { us: ingest_to_wire_p99_at_50, aim_us_max: ingest_aim_us, met: ingest_to_wire_p99_at_50 === null ? null : ingest_to_wire_p99_at_50 < ingest_aim_us },
   },
   harness_share_max,
   trials,
@@ -168,7 +228,9 @@ const chart_levels: SweepChartLevel[] = levels.map((l) => ({
   load_pct: l.load_pct, offered_ticks_per_s: l.offered_ticks_per_s,
   depthcast: { p50: l.results.depthcast.latency_us.p50, p99: l.results.depthcast.latency_us.p99, ingest_to_client_p99: l.ingest_to_client_us?.p99 ?? null, client_loop_lag_p99: l.harness.client_loop_lag_p99_us.depthcast },
   uws: { p50: l.results.uws.latency_us.p50, p99: l.results.uws.latency_us.p99, client_loop_lag_p99: l.harness.client_loop_lag_p99_us.uws },
-  p99_ratio: l.p99_ratio.median, goal_met: l.goal?.met ?? null, harness_limited: l.harness.harness_limited,
+  wire: l.wire === null ? null : { depthcast_p99: l.wire.depthcast_us.p99, depthcast_ingest_p99: l.wire.depthcast_ingest_to_wire_us?.p99 ?? null, uws_p99: l.wire.uws_us.p99 },
+  p99_ratio: l.goal?.ratio ?? l.wire?.p99_ratio.median ?? l.p99_ratio.median, measured_at: l.goal?.measured_at ?? (l.wire?.complete === true ? 'wire' as const : 'client' as const),
+  goal_met: l.goal?.met ?? null, harness_limited: l.goal?.measured_at === 'wire' ? false : l.harness.harness_limited,
 }));
 const html_path = join(results_dir, basename(path).replace(/\.json$/, '.html'));
 const { trials: _trials, ...summary } = result;
@@ -186,7 +248,14 @@ for (const l of levels) {
     `client loop lag p99 ${l.harness.client_loop_lag_p99_us.depthcast}/${l.harness.client_loop_lag_p99_us.uws}${l.harness.harness_limited ? ' HARNESS-LIMITED' : ''}; ` +
     `${si(dc.delivered_frames_per_s)} frames/s, server ${dc.server_cpu_cores}/${uws.server_cpu_cores} cores`);
 }
-lines.push(`  goal p99 ≤ ${goal_ratio_max}× uws up to ${goal_load_pct_max}%: ${result.goals.p99_within_1_5x_of_uws_up_to_75pct.met ? 'met' : 'NOT met'}; ` +
-  `ingest→client p99 at 50%: ${ingest_p99_at_50 ?? '–'} µs (aim < ${ingest_aim_us})`);
+for (const l of levels) {
+  if (l.wire === null) continue;
+  lines.push(`  ${String(l.load_pct).padStart(3)}% at the wire: depthcast p50/p99/p99.9 ${l.wire.depthcast_us.p50}/${l.wire.depthcast_us.p99}/${l.wire.depthcast_us.p99_9} µs ` +
+    `(ingest→wire p99 ${l.wire.depthcast_ingest_to_wire_us?.p99 ?? '–'}); uws ${l.wire.uws_us.p50}/${l.wire.uws_us.p99}/${l.wire.uws_us.p99_9}; ` +
+    `p99 ratio ${l.wire.p99_ratio.median} (rounds ${l.wire.p99_ratio.rounds.join(', ')}); capture ${l.wire.complete ? 'complete' : `INCOMPLETE (${JSON.stringify(l.wire.capture)})`}`);
+}
+lines.push(`  goal p99 ≤ ${goal_ratio_max}× uws up to ${goal_load_pct_max}%: ${result.goals.p99_within_1_5x_of_uws_up_to_75pct.met ? 'met' : 'NOT met'} ` +
+  `(judged at: ${JSON.stringify(result.goals.p99_within_1_5x_of_uws_up_to_75pct.measured_at)}); ` +
+  `ingest→client p99 at 50%: ${ingest_p99_at_50 ?? '–'} µs, ingest→wire p99: ${ingest_to_wire_p99_at_50 ?? '–'} µs (aim < ${ingest_aim_us})`);
 lines.push(`  wrote ${path} and ${html_path} (${result.duration_s} s)`, '');
 process.stdout.write(lines.join('\n'));

@@ -1,7 +1,8 @@
 // The HTML page of the latency sweep (bench/results/latency_sweep.html): one
 // SVG line chart of latency against load (% of depthcast's saturation):
 // depthcast's engine→client p50 and p99 and its ingest→client p99, bare uWS
-// publish's p50 and p99 (the floor), and the client process's own loop lag
+// publish's p50 and p99 (the floor), both p99s at the wire (packet capture,
+// when the run had tcpdump), and the client process's own loop lag
 // p99 (the harness's floor) on a log scale; under each load the p99 ratio
 // and its verdict; the result's summary as JSON below the chart.
 //
@@ -13,7 +14,11 @@ export interface SweepChartLevel {
   offered_ticks_per_s: number;
   depthcast: { p50: number; p99: number; ingest_to_client_p99: number | null; client_loop_lag_p99: number };
   uws: { p50: number; p99: number; client_loop_lag_p99: number };
+  /** At the wire (packet capture), when the run captured. */
+  wire: { depthcast_p99: number; depthcast_ingest_p99: number | null; uws_p99: number } | null;
+  /** The judged p99 ratio, and where it was measured. */
   p99_ratio: number;
+  measured_at: 'wire' | 'client';
   /** null: no goal at this load (above 75%). */
   goal_met: boolean | null;
   harness_limited: boolean;
@@ -33,6 +38,8 @@ const series: readonly Series[] = [
   { label: 'depthcast p50', color: '#1f4fb3', dash: '5 3', value: (l) => l.depthcast.p50 },
   { label: 'uws p99 (the floor)', color: '#c0392b', dash: '', value: (l) => l.uws.p99 },
   { label: 'uws p50', color: '#c0392b', dash: '5 3', value: (l) => l.uws.p50 },
+  { label: 'depthcast p99 at the wire', color: '#7b3fb3', dash: '', value: (l) => l.wire?.depthcast_p99 ?? null },
+  { label: 'uws p99 at the wire (floor)', color: '#e67e22', dash: '', value: (l) => l.wire?.uws_p99 ?? null },
   { label: 'client loop lag p99 (harness)', color: '#888', dash: '2 3', value: (l) => Math.max(l.depthcast.client_loop_lag_p99, l.uws.client_loop_lag_p99) },
 ];
 
@@ -54,7 +61,7 @@ export function latency_sweep_chart_html(levels: readonly SweepChartLevel[], tit
     const verdict = l.goal_met === null ? 'no goal' : l.goal_met ? 'met' : 'NOT met';
     svg += `<line x1="${x(l.load_pct)}" x2="${x(l.load_pct)}" y1="${h - bottom}" y2="${h - bottom + 4}" stroke="#333"/>`;
     svg += `<text x="${x(l.load_pct)}" y="${h - bottom + 16}" text-anchor="middle">${l.load_pct}%</text>`;
-    svg += `<text x="${x(l.load_pct)}" y="${h - bottom + 30}" text-anchor="middle">×${l.p99_ratio}</text>`;
+    svg += `<text x="${x(l.load_pct)}" y="${h - bottom + 30}" text-anchor="middle">×${l.p99_ratio}${l.measured_at === 'wire' ? ' (wire)' : ''}</text>`;
     svg += `<text x="${x(l.load_pct)}" y="${h - bottom + 44}" text-anchor="middle" fill="${l.goal_met === false ? '#c0392b' : '#333'}">${verdict}${l.harness_limited ? '*' : ''}</text>`;
   }
   series.forEach((s, i) => {
@@ -66,7 +73,7 @@ export function latency_sweep_chart_html(levels: readonly SweepChartLevel[], tit
     svg += `<line x1="${w - right + 12}" x2="${w - right + 40}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/><text x="${w - right + 46}" y="${ly}">${s.label}</text>`;
   });
   svg += `<text x="${left}" y="22" font-size="13">${title}</text>`;
-  svg += `<text x="${left}" y="${h - 24}">load, % of depthcast's saturation; under each: depthcast p99 ÷ uws p99 (median of rounds), goal ≤ 1.5 up to 75%;</text>`;
+  svg += `<text x="${left}" y="${h - 24}">load, % of depthcast's saturation; under each: depthcast p99 ÷ uws p99 (median of rounds; at the wire when captured), goal ≤ 1.5 up to 75%;</text>`;
   svg += `<text x="${left}" y="${h - 8}">* harness-limited: the client process's loop lag p99 (the larger of both kinds' drawn) is ≥ ${Math.round(harness_share_max * 100)}% of a p99 there</text></svg>`;
   return `<!doctype html><meta charset="utf-8"><title>depthcast latency sweep</title><body style="font-family:monospace">${svg}<pre>${JSON.stringify(summary, null, 2)}</pre></body>`;
 }

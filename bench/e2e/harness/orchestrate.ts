@@ -9,9 +9,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { round } from '../../lib.js';
-import type { ClientCommand, ClientReply, HopKey, LatencySummaryUs, Mode, Schedule, ServerCommand, ServerReply } from './protocol.js';
+import { spin_us_max_default, type ClientCommand, type ClientReply, type HopKey, type LatencySummaryUs, type Mode, type Schedule, type ServerCommand, type ServerReply } from './protocol.js';
 import type { TargetKind } from './target.js';
 import { process_cpu_s } from '../../../src/util/host.js';
+import { body_delta, DeltaReader } from '../../../src/wire/delta_reader.js';
+import { WireCapture, type FrameStamps, type WireSummary } from './wire_capture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const server_core = 0;
@@ -38,6 +40,14 @@ export interface WindowSpec {
   window_ticks: number;
   warmup_s: number;
   measure_s: number;
+  /** Also measure at the wire (./wire_capture.ts, needs tcpdump): latency free of the client process's lag. */
+  wire_capture?: boolean;
+  /**
+   * Paced: how early the driver wakes to busy-wait for a due time (default
+   * 1500 µs). The busy-wait runs in the server's process, on its core: 0
+   * leaves the core to the server, and the timers' lateness shows as schedule lag.
+   */
+  spin_us_max?: number;
 }
 
 export interface TrialResult {
@@ -71,6 +81,8 @@ export interface TrialResult {
   schedule_lag_us: LatencySummaryUs | null;
   /** depthcast: engine (driver publish) → ingest → send → receive. */
   hops_us: Record<HopKey, LatencySummaryUs> | null;
+  /** Paced windows with wire_capture: stamp → the packet that carried the frame (no client lag in it). */
+  wire: WireSummary | null;
   /** The client process's own event-loop lag over the window: it adds to every sample. */
   client_loop_lag_us: { p99: number; max: number };
   /** Cores the driver spent busy-waiting for due times; taken out of server CPU. */
@@ -184,6 +196,8 @@ export class Pair {
     private readonly client: Child<ClientCommand, ClientReply>,
     private readonly server_pids: number[],
     readonly clients_connected: number,
+    /** The server's WebSocket port (what the wire capture filters on). */
+    private readonly port: number,
   ) {}
 
   static async start(spec: PairSpec): Promise<Pair> {
@@ -204,7 +218,7 @@ export class Pair {
         sample_every: spec.sample_every, views: spec.views, credit: true, recording_path: spec.recording_path,
       }, 'connected', 120_000);
       if (connected.open === 0) throw new Error(`${spec.kind}: no client connected (${connected.first_error})`);
-      return new Pair(spec, server, client, [server.pid, ...ready.extra_pids], connected.open);
+      return new Pair(spec, server, client, [server.pid, ...ready.extra_pids], connected.open, ready.port);
     } catch (err) {
       await client?.stop({ type: 'exit' });
       await server.stop({ type: 'exit' });
@@ -249,11 +263,13 @@ export class Pair {
 
   async window(w: WindowSpec): Promise<TrialResult> {
     const { server, client, spec } = this;
-    const { schedule } = await server.request({ type: 'run', mode: w.mode, ticks_per_s: w.ticks_per_s, window_ticks: w.window_ticks }, 'running');
+    const { schedule } = await server.request({ type: 'run', mode: w.mode, ticks_per_s: w.ticks_per_s, window_ticks: w.window_ticks, spin_us_max: w.spin_us_max ?? spin_us_max_default }, 'running');
     await sleep(w.warmup_s * 1000);
+    const capture = w.wire_capture === true ? await WireCapture.start(this.port, client_core) : null;
     const a = await this.reading(true, schedule);
     await sleep(w.measure_s * 1000);
     const b = await this.reading(false, null);
+    const wire = capture === null ? null : await capture.stop(frame_stamps(spec.kind));
     const stopped = await server.request({ type: 'stop' }, 'stopped');
     await this.drained();
     const report = await client.request({ type: 'report' }, 'report');
@@ -293,6 +309,7 @@ export class Pair {
       co_latency_us: report.co_latency_us,
       schedule_lag_us: stopped.schedule_lag_us,
       hops_us: report.hops_us,
+      wire,
       client_loop_lag_us: report.loop_lag_us,
       driver_spin_cores: round(spin_s / seconds, 4),
       gaps: report.gaps,
@@ -309,6 +326,23 @@ export class Pair {
     await this.client.stop({ type: 'exit' });
     await this.server.stop({ type: 'exit' });
   }
+}
+
+const delta_reader = new DeltaReader();
+
+/** Where each kind's frames carry their stamps (./target.ts): depthcast's in the Delta, the baselines' in a 16-byte header. */
+function frame_stamps(kind: TargetKind): FrameStamps {
+  if (kind === 'depthcast' || kind === 'depthcast_js') {
+    return (payload) => {
+      try {
+        return delta_reader.read(payload) === body_delta ? { stamp_ns: delta_reader.ts_engine_ns, ingest_ns: delta_reader.ts_ingest_ns } : null;
+      } catch {
+        return null; // not a frame of ours: the parse lost a boundary (counted there as a broken connection)
+      }
+    };
+  }
+  if (kind === 'uws' || kind === 'uws_send' || kind === 'nats') return (payload) => (payload.length >= 16 ? { stamp_ns: payload.readDoubleLE(0), ingest_ns: null } : null);
+  throw new Error(`no wire stamps for ${kind} (its frames are JSON)`);
 }
 
 /** Starts several pairs at once; if one fails, closes the others and throws. */

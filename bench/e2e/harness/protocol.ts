@@ -6,7 +6,7 @@ export type Mode = 'paced' | 'saturation';
 export type ServerCommand =
   /** prime_ticks: ticks published before any client connects, so every server starts measuring at the same point of the stream with depthcast's books in steady state. */
   | { type: 'start'; kind: TargetKind; recording_path: string; prime_ticks: number }
-  | { type: 'run'; mode: Mode; ticks_per_s: number; window_ticks: number }
+  | { type: 'run'; mode: Mode; ticks_per_s: number; window_ticks: number; spin_us_max: number }
   | { type: 'credit'; stamp_ns: number }
   /** reset: a measured window starts (the driver's schedule lag starts afresh). */
   | { type: 'mark'; reset: boolean }
@@ -86,3 +86,6 @@ export type ClientReply =
     loop_lag_us: { p99: number; max: number };
   }
   | { type: 'error'; message: string };
+
+/** How early the paced driver's timer wakes it before a tick is due, by default; it busy-waits the rest (server_main.ts). */
+export const spin_us_max_default = 1500;

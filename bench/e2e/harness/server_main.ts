@@ -25,11 +25,9 @@ import { new_latency_histogram } from '../../../src/metrics/hop_histograms.js';
 import { now_ns } from '../../../src/util/clock.js';
 import { load_recording } from './recording.js';
 import type { Target, TargetKind } from './target.js';
-import type { Schedule, ServerCommand, ServerReply } from './protocol.js';
+import { spin_us_max_default, type Schedule, type ServerCommand, type ServerReply } from './protocol.js';
 import { latency_summary } from './stats.js';
 
-/** How early the paced driver's timer wakes it before a tick is due; it busy-waits the rest. */
-const spin_us_max = 1500;
 
 const ring_bits = 20;
 const ring_mask = (1 << ring_bits) - 1;
@@ -40,6 +38,8 @@ class TickDriver {
   private stopped = true;
   private mode: 'paced' | 'saturation' = 'paced';
   private rate_per_ms = 1;
+  /** Paced: how early the timer wakes the driver to busy-wait (0: timers only, no busy-wait). */
+  private spin_us_max = spin_us_max_default;
   private window_ticks = 1;
   private t0_ns = 0;
   private k0 = 0;
@@ -64,8 +64,9 @@ class TickDriver {
   }
 
   /** Runs from the current tick on (the stream continues across runs: depthcast's seq must stay contiguous); paced: returns the timetable. */
-  start(mode: 'paced' | 'saturation', ticks_per_s: number, window_ticks: number): Schedule | null {
+  start(mode: 'paced' | 'saturation', ticks_per_s: number, window_ticks: number, spin_us_max: number): Schedule | null {
     this.mode = mode;
+    this.spin_us_max = spin_us_max;
     this.rate_per_ms = ticks_per_s / 1000;
     this.window_ticks = window_ticks;
     this.t0_ns = now_ns();
@@ -108,8 +109,8 @@ class TickDriver {
       // On the stamps' own clock (now_ns), so that a stamp is never before its due time.
       const due_ns = this.t0_ns + (this.k - this.k0) / this.rate_per_ms * 1e6;
       let now = now_ns();
-      if (now < due_ns - spin_us_max * 1000) {
-        this.timer = setTimeout(this.step, (due_ns - now) / 1e6 - spin_us_max / 1000);
+      if (now < due_ns - this.spin_us_max * 1000) {
+        this.timer = setTimeout(this.step, (due_ns - now) / 1e6 - this.spin_us_max / 1000);
         return;
       }
       if (now < due_ns) {
@@ -166,7 +167,7 @@ process.on('message', (m: ServerCommand) => {
         reply({ type: 'ready', port: target.port, extra_pids: target.extra_pids });
         break;
       case 'run':
-        reply({ type: 'running', schedule: driver?.start(m.mode, m.ticks_per_s, m.window_ticks) ?? null });
+        reply({ type: 'running', schedule: driver?.start(m.mode, m.ticks_per_s, m.window_ticks, m.spin_us_max) ?? null });
         break;
       case 'credit':
         driver?.credit(m.stamp_ns);

@@ -7,6 +7,7 @@ import { median, round } from '../../lib.js';
 import { hop_keys, type HopKey, type LatencySummaryUs } from './protocol.js';
 import type { TrialResult } from './orchestrate.js';
 import type { TargetKind } from './target.js';
+import type { WireSummary } from './wire_capture.js';
 
 export { median } from '../../lib.js';
 
@@ -70,6 +71,7 @@ export function summarize_trials(trials: readonly TrialResult[], kinds: readonly
       schedule_lag_us: median_latency(ts.map((t) => t.schedule_lag_us)),
       hops_us: ts.every((t) => t.hops_us !== null)
         ? Object.fromEntries(hop_keys.map((k) => [k, median_latency(ts.map((t) => t.hops_us![k]))!])) as Record<HopKey, LatencySummaryUs> : null,
+      wire: median_wire(ts.map((t) => t.wire)),
       client_loop_lag_us: { p99: Math.max(...ts.map((t) => t.client_loop_lag_us.p99)), max: Math.max(...ts.map((t) => t.client_loop_lag_us.max)) },
       driver_spin_cores: med('driver_spin_cores', 4),
       gaps: ts.reduce((sum, t) => sum + t.gaps, 0),
@@ -79,6 +81,19 @@ export function summarize_trials(trials: readonly TrialResult[], kinds: readonly
     };
   }
   return out;
+}
+
+/** Windows' wire measurements folded as latency summaries are; capture losses summed (null if any window has none). */
+function median_wire(list: readonly (WireSummary | null)[]): WireSummary | null {
+  if (list.length === 0 || list.some((w) => w === null)) return null;
+  const ws = list as WireSummary[];
+  const sum = (k: 'packets' | 'frames' | 'capture_dropped' | 'truncated_packets' | 'unsynced_packets' | 'resyncs') => ws.reduce((n, w) => n + w[k], 0);
+  return {
+    latency_us: median_latency(ws.map((w) => w.latency_us))!,
+    ingest_to_wire_us: median_latency(ws.map((w) => w.ingest_to_wire_us)),
+    packets: sum('packets'), frames: sum('frames'), capture_dropped: sum('capture_dropped'),
+    truncated_packets: sum('truncated_packets'), unsynced_packets: sum('unsynced_packets'), resyncs: sum('resyncs'),
+  };
 }
 
 /** Windows' latency summaries folded: medians of the percentiles, the max of the maxima, counts summed; null if any window has none. */
@@ -115,5 +130,7 @@ export function window_line(t: TrialResult, rounds: number): string {
   const offered = t.offered_ticks_per_s === null ? 'saturation' : `${t.achieved_ticks_per_s}/${t.offered_ticks_per_s} ticks/s`;
   return `  round ${(t.round ?? 0) + 1}/${rounds} ${t.kind.padEnd(9)} ${offered}: ${Math.round(t.delivered_frames_per_s)} frames/s, ` +
     `${t.server_cpu_us_per_frame} µs server CPU/frame, server ${t.server_cpu_cores} cores (+${t.server_runqueue_wait_cores} waiting), ` +
-    `clients ${t.client_cpu_cores} (+${t.client_runqueue_wait_cores}), p50/p99 ${t.latency_us.p50}/${t.latency_us.p99} µs\n`;
+    `clients ${t.client_cpu_cores} (+${t.client_runqueue_wait_cores}), p50/p99 ${t.latency_us.p50}/${t.latency_us.p99} µs` +
+    `${t.wire === null ? '' : `, at the wire ${t.wire.latency_us.p50}/${t.wire.latency_us.p99} µs ${t.wire.ingest_to_wire_us === null ? '' : ` (ingest→wire ${t.wire.ingest_to_wire_us.p50}/${t.wire.ingest_to_wire_us.p99})`} ` +
+      `(${t.wire.frames} frames, ${t.wire.capture_dropped} dropped, ${t.wire.truncated_packets} truncated, ${t.wire.unsynced_packets}/${t.wire.packets} packets unsynced, ${t.wire.resyncs} resyncs)`}\n`;
 }
