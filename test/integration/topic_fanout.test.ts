@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AllInOne } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
+import { published_tick_sessions_per_turn_max } from '../../src/feed/feed.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { MirrorClient, service_per_test } from '../helpers/mirror_client.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
@@ -132,5 +133,25 @@ describe.each([true, false])('fan-out with fanout_topics=%s', (fanout_topics) =>
     expect_engine_books(all, fast, [0]);
     expect(fast.session.slow_episodes).toBe(0);
     expect(slow.mirror.view('BTC-USD', 0)!.count((f) => f.conflated) + slow.mirror.view('ETH-USD', 0)!.count((f) => f.conflated)).toBeGreaterThan(0);
+  });
+});
+
+describe('the published tick with more connections than one turn visits', () => {
+  it(`all ${3 * published_tick_sessions_per_turn_max + 10} topic connections are looked at: the last one, stopped, is taken off its topics`, async () => {
+    // No heartbeats in the test's time: only the published tick looks at a topic connection nothing is sent to directly.
+    const all = await start({ fanout_topics: true, rate_orders_per_s: 2000, heartbeat_interval_ms: 60_000 });
+    const clients: MirrorClient[] = [];
+    for (let i = 0; i < 3 * published_tick_sessions_per_turn_max + 10; i++) clients.push(await connect(all));
+    const last = clients[clients.length - 1];
+    last.pause();
+    for (const c of clients) c.subscribe(['BTC-USD'], 0);
+    // The tick visits them over several turns, in subscription order: the last is visited in the last turn, or never.
+    await wait_for('the stopped last connection conflates', () => last.session.slow, 20_000);
+    expect([...last.session.subs.values()].some((s) => s.channel.published.has(s))).toBe(false);
+    const running = clients.slice(0, -1);
+    await wait_for('every running connection probed', () => running.every((c) => c.probes.length >= 2), 20_000);
+    for (const c of running) expect(c.probes.filter((p) => p.offset !== p.received)).toEqual([]);
+    expect(running.filter((c) => c.session.slow_episodes > 0)).toEqual([]);
+    for (const c of running) expect(c.mirror.violations).toEqual([]);
   });
 });
