@@ -152,7 +152,7 @@ function render_latency_sweep(d: Json): string[] {
   };
   const verdict = (l: Json): string => {
     const g = obj(l.goal);
-    return g === undefined ? '– (no goal above 75%)' : `≤ ${fmt(g.ratio_max)}: ${yes_no(g.met)}`;
+    return g === undefined ? '– (no goal above 75%)' : `≤ ${fmt(g.ratio_max)}${g.measured_at === 'wire' ? ` at the wire (${fmt(g.ratio)})` : ''}: ${yes_no(g.met)}`;
   };
   const limited = (l: Json): string => (obj(l.harness)?.harness_limited === true ? '**yes**' : 'no');
   const lag = (l: Json): string => {
@@ -163,11 +163,33 @@ function render_latency_sweep(d: Json): string[] {
     `${w.rounds} round(s) of ${w.measure_s} s windows per level and server, medians. Saturation: **${fmt(sat.ticks_per_s)} ticks/s**, ${sat.defined_by}'s (uws: ${fmt(sat.uws_ticks_per_s)}): ${sat.why}. ` +
     `Latency stamps: ${d.latency_stamp}. Cores: ${d.cores}. Chart: \`bench/results/latency_sweep.html\`.`, '');
   out.push(...table(
-    ['load', 'ticks/s', 'p99 depthcast ÷ uws (engine→client)', 'goal', 'ingest→client p99 µs', 'ingest→client p99 ÷ uws p99', 'client loop lag p99 µs (depthcast / uws)', 'harness-limited'],
+    ['load', 'ticks/s', 'p99 depthcast ÷ uws (engine→client read)', 'goal', 'ingest→client p99 µs', 'ingest→client p99 ÷ uws p99', 'client loop lag p99 µs (depthcast / uws)', 'harness-limited'],
     levels.map((l) => [`${fmt(l.load_pct)}%`, fmt(l.offered_ticks_per_s), ratio(l.p99_ratio), verdict(l), fmt(obj(l.ingest_to_client_us)?.p99), fmt(obj(l.ingest_to_client_p99_ratio)?.median), lag(l), limited(l)]),
   ));
+  const wire_levels = levels.filter((l) => obj(l.wire) !== undefined);
+  if (wire_levels.length > 0) {
+    // At the wire (packet capture, harness/wire_capture.ts): no client process's lag in these.
+    const lat = (x: unknown): string => {
+      const v = obj(x);
+      return v === undefined ? '–' : `${fmt(v.p50)} / ${fmt(v.p99)} / ${fmt(v.p99_9)}`;
+    };
+    out.push('', 'At the wire (each frame at the packet that carried it, as the kernel stamped it in the server\'s send; the driver on timers only, ' +
+      `busy-wait ${fmt(w.driver_spin_us_max)} µs):`, '');
+    out.push(...table(
+      ['load', 'depthcast engine→wire p50 / p99 / p99.9 µs', 'depthcast ingest→wire', 'uws (the floor)', 'p99 ratio (rounds)', 'capture'],
+      wire_levels.map((l) => {
+        const x = obj(l.wire) ?? {};
+        const c = obj(x.capture) ?? {};
+        return [`${fmt(l.load_pct)}%`, lat(x.depthcast_us), lat(x.depthcast_ingest_to_wire_us), lat(x.uws_us), ratio(x.p99_ratio),
+          x.complete === true ? 'complete' : `**incomplete** (dropped ${fmt(c.dropped)}, unsynced ${fmt(c.unsynced_packets)} of ${fmt(c.packets)} packets)`];
+      }),
+    ));
+    const wire_goal = obj(goals.ingest_to_wire_p99_at_50pct) ?? {};
+    out.push('', `Judged at: ${Object.entries(obj(goal.measured_at) ?? {}).map(([k, v]) => `${k}% ${String(v)}`).join(', ')}. ` +
+      `ingest→wire p99 at 50%: ${fmt(wire_goal.us)} µs (aim < ${fmt(wire_goal.aim_us_max)} µs: ${yes_no(wire_goal.met)}).`);
+  }
   out.push('', `Goal: depthcast's p99 ≤ ${fmt(goal.ratio_max)}× uws's at every load up to ${fmt(goal.load_pct_max)}%: ${yes_no(goal.met)}` +
-    `${Array.isArray(goal.harness_limited_levels) && goal.harness_limited_levels.length > 0 ? ` (harness-limited at ${(goal.harness_limited_levels as number[]).join(', ')}%)` : ''}. ` +
+    `${Array.isArray(goal.harness_limited_levels) && goal.harness_limited_levels.length > 0 ? ` (the client's read harness-limited at ${(goal.harness_limited_levels as number[]).join(', ')}%)` : ''}. ` +
     `ingest→client p99 at 50%: ${fmt(ingest_goal.us)} µs (aim < ${fmt(ingest_goal.aim_us_max)} µs: ${yes_no(ingest_goal.met)}). ` +
     `Harness-limited: the client process's loop lag p99 is ≥ ${share_max === undefined ? '–' : `${share_max * 100}%`} of a p99 measured at that load.`);
   for (const l of levels) {
@@ -276,15 +298,22 @@ function render_client_delta(d: Json): string[] {
 }
 
 function render_ab_syscalls(d: Json): string[] {
+  // A ratio is the median of per-round ratios (older results: one number, the ratio of the medians).
+  const paired = (x: unknown): string => {
+    const o = obj(x);
+    return o === undefined ? fmt(x) : `${fmt(o.median)} (rounds: ${(o.rounds as number[]).join(', ')})`;
+  };
   const s = obj(d.send_syscalls_per_frame) ?? {};
   const c = obj(d.cpu_us_per_frame) ?? {};
   const r = obj(d.ratio_this_over_against) ?? {};
   return [
     `${d.this_rev} against ${d.against_rev}: ${fmt(d.clients)} clients on one view (depth ${fmt(d.depth)}), ${fmt(d.rounds)} alternating rounds of ${fmt(d.window_s)} s windows, medians.`, '',
-    ...table(['per delivered frame', String(d.this_rev), String(d.against_rev), 'ratio'], [
-      ['server send syscalls (strace -c)', fmt(s.this), fmt(s.against), fmt(r.send_syscalls_per_frame)],
-      ['server CPU µs (untraced window)', fmt(c.this), fmt(c.against), fmt(r.cpu_us_per_frame)],
+    ...table(['per delivered frame', String(d.this_rev), String(d.against_rev), 'ratio (median of rounds)'], [
+      ['server send syscalls (strace -c)', fmt(s.this), fmt(s.against), paired(r.send_syscalls_per_frame)],
+      ['server CPU µs (untraced window)', fmt(c.this), fmt(c.against), paired(r.cpu_us_per_frame)],
     ]),
+    ...(d.loop_lag_p99_ms === undefined ? [] : ['', `Server event-loop delay (untraced window) p99 / max: ${fmt(obj(d.loop_lag_p99_ms)?.this)} / ${fmt(obj(d.loop_lag_max_ms)?.this)} ms ` +
+      `against ${fmt(obj(d.loop_lag_p99_ms)?.against)} / ${fmt(obj(d.loop_lag_max_ms)?.against)} ms.`]),
   ];
 }
 
