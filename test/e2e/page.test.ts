@@ -274,12 +274,17 @@ describe('trading page in Chromium', () => {
       // The depth-10 view's seq stays at the last version that changed its window, which may
       // be before the engine's last seq (a deep-book change): wait until the feed has taken
       // every event, then for the page to draw the view's last frame.
+      // The view moves at the feed's flush, a turn after the ingest: its seq is read again after the draw, and
+      // must not have moved (read once, before, it could be the seq before the last flush, which the page had drawn).
       const feed_symbol = all.feed_service.feed.symbols.get('SOL-USD')!;
       if (feed_symbol.committed_seq !== engine_seq) return false;
-      const stats = all.feed_service.feed.stats() as { symbols: Record<string, { views: { depth: number; seq: number }[] }> };
-      const view_seq = stats.symbols['SOL-USD'].views.find((v) => v.depth === 10)?.seq;
+      const view_seq = () => {
+        const stats = all.feed_service.feed.stats() as { symbols: Record<string, { views: { depth: number; group: number; seq: number }[] }> };
+        return stats.symbols['SOL-USD'].views.find((v) => v.depth === 10 && v.group === 1)?.seq;
+      };
+      const seq_before = view_seq();
       const drawn = await sample_after_draw(page);
-      if (drawn.frame.seq !== view_seq || all.engine.snapshot('SOL-USD').seq !== engine_seq) return false;
+      if (drawn.frame.seq !== seq_before || view_seq() !== seq_before || all.engine.snapshot('SOL-USD').seq !== engine_seq) return false;
       matched = { drawn, engine_seq };
       return true;
     }, 7000, 100);
