@@ -273,6 +273,16 @@ function render_slow_readers(d: Json): string[] {
           const wo = obj(f.without_slow) ?? {};
           return [m === 'reader_flow' ? 'reader flow' : 'buffer-only (control)', `${fmt(f.server_p99_ratio)}; ${fmt(f.server_p99_ratio_median_of_rounds)}`,
             `${fmt(wo.server_engine_to_send_p50_us)} / ${fmt(wo.server_engine_to_send_p99_us)}`, `${fmt(w.server_engine_to_send_p50_us)} / ${fmt(w.server_engine_to_send_p99_us)}`];
+        }))]),
+    ...(obj(fast.reader_flow)?.wire_p99_ratio_per_round === undefined ? [] : ['',
+      ...table(['the same frames at the wire (engine → the packet that carried each to a fast reader)', 'p99 with ÷ without (median of rounds; rounds)', 'p50 / p99 µs without', 'p50 / p99 µs with', 'capture losses'],
+        ['reader_flow', 'buffer_only'].map((m) => {
+          const f = obj(fast[m]) ?? {};
+          const w = obj(f.with_slow) ?? {};
+          const wo = obj(f.without_slow) ?? {};
+          return [m === 'reader_flow' ? 'reader flow' : 'buffer-only (control)', `${fmt(f.wire_p99_ratio_median_of_rounds)} (${(f.wire_p99_ratio_per_round as number[]).join(', ')})`,
+            `${fmt(wo.wire_p50_us_median_of_windows)} / ${fmt(wo.wire_p99_us_median_of_windows)}`, `${fmt(w.wire_p50_us_median_of_windows)} / ${fmt(w.wire_p99_us_median_of_windows)}`,
+            fmt(Number(wo.wire_capture_lost ?? 0) + Number(w.wire_capture_lost ?? 0))];
         }))]), '',
     ...table(['per slow reader (1/20 rate)', 'reader flow', 'buffer-only'], [
       ["kernel's send queue", ...['reader_flow', 'buffer_only'].map((m) => `${fmt(per_reader(m).per_reader_kernel_bytes)} B`)],

@@ -18,7 +18,10 @@
 //    process. Goal: ratio <= 1.1. Run again with buffer-only detection as the
 //    control (slow readers present, no server work for them within a window):
 //    that ratio is the harness's share. Each window also reports this
-//    process's event-loop delay and the server's and proxies' CPU.
+//    process's event-loop delay and the server's and proxies' CPU, and (with
+//    tcpdump) the fast readers' latency at the wire: engine → the packet
+//    that carried each frame to them (harness/wire_capture.ts), the server's
+//    whole share with no client process in it; its ratio per round.
 // 3. Memory per slow reader: (server RSS growth + the kernel's send queues of
 //    their sockets) / readers, for --rss-readers readers at 1/20. Goal <= 512 KB.
 //
@@ -29,7 +32,7 @@
 // harness/slow_readers_chart.ts; this file holds the phases.
 //
 // Run: npx tsx bench/e2e/slow_readers.bench.ts [--quick] [--rate N] [--duration-s N] [--pause-s N]
-//      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N] [--depth 0|10|50] [--only-fast-cost]
+//      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N] [--depth 0|10|50] [--only-fast-cost] [--no-wire]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +48,7 @@ import { cpu_seconds } from './harness/orchestrate.js';
 import { FastReader, Reader, subscription_bytes_per_s, type ReaderView } from './harness/reader_clients.js';
 import { pin_self, slow_consumer_stats, start_depthcast, taskset_exists, type ServerProcess } from './harness/server_process.js';
 import { staleness_chart_html } from './harness/slow_readers_chart.js';
+import { depthcast_frame_stamps, tcpdump_exists, WireCapture, type WireSummary } from './harness/wire_capture.js';
 import { new_bench_latency_histogram } from './harness/stats.js';
 
 const rate = arg('--rate', 2000);
@@ -65,6 +69,8 @@ const sample_ms = 50;
 const live_staleness_ms = 500;
 const symbols = ['BTC-USD', 'ETH-USD'];
 const pin = taskset_exists;
+/** Also measure the fast readers at the wire (tcpdump; --no-wire skips it): no client harness in that number. */
+const wire = tcpdump_exists && !has_flag(process.argv.slice(2), '--no-wire');
 /** The readers' one view. */
 const view: ReaderView = { symbol: 'BTC-USD', depth };
 
@@ -184,13 +190,18 @@ class WindowCost {
   readonly server_latency = new_bench_latency_histogram();
   /** The last window's server engine→send p99 (µs). */
   last_server_p99 = 0;
+  /** The same frames at the wire (harness/wire_capture.ts), per window: engine → the packet that carried each to a fast reader. */
+  readonly wire: WireSummary[] = [];
   readonly loop_delay = monitorEventLoopDelay({ resolution: 1 });
   seconds = 0;
   server_cpu_s = 0;
   proxies_cpu_s = 0;
 
   /** Measures one window; resolves to its own p99 (µs). */
-  measure_window(fast: FastReader[], window_ms: number, server_pid: number, proxy_pids: number[]): Promise<number> {
+  async measure_window(fast: FastReader[], window_ms: number, server: ServerProcess, proxy_pids: number[]): Promise<number> {
+    const server_pid = server.pid;
+    // Only what the server sends the fast readers: their latency at the wire, with no client process in it.
+    const capture = wire ? await WireCapture.start(server.port, pin ? 1 : null, fast.map((f) => f.local_port)) : null;
     const server_0 = cpu_seconds(server_pid);
     const proxies_0 = proxy_pids.reduce((t, pid) => t + cpu_seconds(pid), 0);
     const window = new_bench_latency_histogram();
@@ -200,8 +211,9 @@ class WindowCost {
       f.server_latency = server_window;
     }
     this.loop_delay.enable();
-    return sleep(window_ms).then(() => {
+    return sleep(window_ms).then(async () => {
       this.loop_delay.disable();
+      if (capture !== null) this.wire.push(await capture.stop(depthcast_frame_stamps));
       for (const f of fast) {
         f.latency = null;
         f.server_latency = null;
@@ -225,6 +237,12 @@ class WindowCost {
       harness_loop_delay_p50_us: Math.max(0, round(this.loop_delay.percentile(50) / 1000 - 1000, 0)),
       harness_loop_delay_p99_us: Math.max(0, round(this.loop_delay.percentile(99) / 1000 - 1000, 0)),
       server_cpu_share: round(this.server_cpu_s / this.seconds, 3), proxies_cpu_share: round(this.proxies_cpu_s / this.seconds, 3),
+      ...(this.wire.length === 0 ? {} : {
+        wire_p99_us_median_of_windows: median(this.wire.map((w) => w.latency_us.p99)),
+        wire_p50_us_median_of_windows: median(this.wire.map((w) => w.latency_us.p50)),
+        wire_frames: this.wire.reduce((n, w) => n + w.frames, 0),
+        wire_capture_lost: this.wire.reduce((n, w) => n + w.capture_dropped + w.truncated_packets + w.resyncs, 0),
+      }),
     };
   }
 }
@@ -251,9 +269,11 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
     const without = new WindowCost();
     const round_ratios: number[] = [];
     const server_round_ratios: number[] = [];
+    const wire_round_ratios: number[] = [];
     for (let round_i = 0; round_i < rounds; round_i++) {
       const round_p99 = { with: 0, without: 0 };
       const server_round_p99 = { with: 0, without: 0 };
+      const wire_round_p99 = { with: 0, without: 0 };
       for (const slow_first of [round_i % 2 === 0, round_i % 2 !== 0]) {
         const slow: Reader[] = [];
         const window_proxies: ThrottleProxy[] = [];
@@ -269,12 +289,14 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
           await sleep(1000);
         }
         const cost = slow_first ? with_slow : without;
-        round_p99[slow_first ? 'with' : 'without'] = await cost.measure_window(fast, window_s * 1000, server.pid, window_proxies.map((p) => p.pid));
+        round_p99[slow_first ? 'with' : 'without'] = await cost.measure_window(fast, window_s * 1000, server, window_proxies.map((p) => p.pid));
         server_round_p99[slow_first ? 'with' : 'without'] = cost.last_server_p99;
+        if (wire) wire_round_p99[slow_first ? 'with' : 'without'] = cost.wire[cost.wire.length - 1].latency_us.p99;
         for (const s of slow) s.ws.terminate();
       }
       round_ratios.push(round(round_p99.with / round_p99.without, 3));
       server_round_ratios.push(round(server_round_p99.with / server_round_p99.without, 3));
+      if (wire && wire_round_p99.without > 0) wire_round_ratios.push(round(wire_round_p99.with / wire_round_p99.without, 3));
     }
     for (const f of fast) f.close();
     const p99 = (w: WindowCost) => w.latency.getValueAtPercentile(99);
@@ -287,6 +309,8 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
       // The same frames' engine→send as the server stamped them: the server's share, free of this process's loop delay.
       server_p99_ratio: round(with_slow.server_latency.getValueAtPercentile(99) / without.server_latency.getValueAtPercentile(99), 3),
       server_p99_ratio_per_round: server_round_ratios, server_p99_ratio_median_of_rounds: round(median(server_round_ratios), 3),
+      // At the wire: the fast readers' frames at the packets that carried them (the server's whole share, its writes included).
+      ...(wire ? { wire_p99_ratio_per_round: wire_round_ratios, wire_p99_ratio_median_of_rounds: round(median(wire_round_ratios), 3) } : {}),
     };
   } finally {
     for (const p of proxies) p.close();
@@ -363,6 +387,8 @@ const goals = {
   fast_p99_ratio_buffer_only_control: (fast_cost.buffer_only as { p99_ratio: number }).p99_ratio,
   fast_server_engine_to_send_p99_ratio: (fast_cost.reader_flow as { server_p99_ratio: number }).server_p99_ratio,
   fast_server_engine_to_send_p99_ratio_buffer_only_control: (fast_cost.buffer_only as { server_p99_ratio: number }).server_p99_ratio,
+  fast_wire_p99_ratio_median_of_rounds: (fast_cost.reader_flow as { wire_p99_ratio_median_of_rounds?: number }).wire_p99_ratio_median_of_rounds ?? null,
+  fast_wire_p99_ratio_median_of_rounds_buffer_only_control: (fast_cost.buffer_only as { wire_p99_ratio_median_of_rounds?: number }).wire_p99_ratio_median_of_rounds ?? null,
   fast_p99_ratio_goal: 1.1,
   memory_per_slow_reader_bytes: (memory.reader_flow as { per_reader_bytes: number }).per_reader_bytes,
   memory_per_slow_reader_goal_bytes: 512 * 1024,

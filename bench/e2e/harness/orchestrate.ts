@@ -12,8 +12,7 @@ import { round } from '../../lib.js';
 import { spin_us_max_default, type ClientCommand, type ClientReply, type HopKey, type LatencySummaryUs, type Mode, type Schedule, type ServerCommand, type ServerReply } from './protocol.js';
 import type { TargetKind } from './target.js';
 import { process_cpu_s } from '../../../src/util/host.js';
-import { body_delta, DeltaReader } from '../../../src/wire/delta_reader.js';
-import { WireCapture, type FrameStamps, type WireSummary } from './wire_capture.js';
+import { depthcast_frame_stamps, WireCapture, type FrameStamps, type WireSummary } from './wire_capture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const server_core = 0;
@@ -328,19 +327,9 @@ export class Pair {
   }
 }
 
-const delta_reader = new DeltaReader();
-
 /** Where each kind's frames carry their stamps (./target.ts): depthcast's in the Delta, the baselines' in a 16-byte header. */
 function frame_stamps(kind: TargetKind): FrameStamps {
-  if (kind === 'depthcast' || kind === 'depthcast_js') {
-    return (payload) => {
-      try {
-        return delta_reader.read(payload) === body_delta ? { stamp_ns: delta_reader.ts_engine_ns, ingest_ns: delta_reader.ts_ingest_ns } : null;
-      } catch {
-        return null; // not a frame of ours: the parse lost a boundary (counted there as a broken connection)
-      }
-    };
-  }
+  if (kind === 'depthcast' || kind === 'depthcast_js') return depthcast_frame_stamps;
   if (kind === 'uws' || kind === 'uws_send' || kind === 'nats') return (payload) => (payload.length >= 16 ? { stamp_ns: payload.readDoubleLE(0), ingest_ns: null } : null);
   throw new Error(`no wire stamps for ${kind} (its frames are JSON)`);
 }

@@ -59,6 +59,11 @@ export class RawWs {
     this.socket.on('close', () => this.finish(1006, 'socket closed'));
   }
 
+  /** This end's TCP port (what a capture of the server's sends to it filters on). */
+  get local_port(): number {
+    return this.socket.localPort ?? 0;
+  }
+
   get is_closed(): boolean {
     return this.closed;
   }

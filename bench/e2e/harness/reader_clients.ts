@@ -95,6 +95,11 @@ export class FastReader {
 
   private constructor(private readonly offset_ns: number) {}
 
+  /** This reader's TCP port (a capture of what the server sends it filters on it). */
+  get local_port(): number {
+    return this.ws?.local_port ?? 0;
+  }
+
   static open(port: number, offset_ns: number, view: ReaderView): Promise<FastReader> {
     const reader = new FastReader(offset_ns);
     return new Promise((resolve, reject) => {

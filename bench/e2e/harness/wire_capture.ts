@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import type { Histogram } from 'hdr-histogram-js';
 import { latency_summary, new_bench_latency_histogram } from './stats.js';
 import type { LatencySummaryUs } from './protocol.js';
+import { body_delta, DeltaReader } from '../../../src/wire/delta_reader.js';
 
 export const tcpdump_exists = existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump');
 
@@ -68,10 +69,11 @@ export class WireCapture {
 
   private constructor(private readonly proc: ChildProcess, private readonly path: string, private readonly port: number) {}
 
-  /** Starts capturing what the server on `port` sends; resolves once tcpdump is listening. */
-  static start(port: number, core: number | null): Promise<WireCapture> {
+  /** Starts capturing what the server on `port` sends (to `to_ports` only, when given); resolves once tcpdump is listening. */
+  static start(port: number, core: number | null, to_ports: readonly number[] = []): Promise<WireCapture> {
     const path = join(tmpdir(), `depthcast-wire-${port}-${process.pid}-${Date.now()}.pcap`);
-    const args = ['-i', 'lo', '-n', '-s', String(snap_bytes), '-B', String(capture_buffer_kib), '--time-stamp-precision=nano', '-w', path, `tcp src port ${port}`];
+    const filter = `tcp src port ${port}${to_ports.length === 0 ? '' : ` and (${to_ports.map((p) => `dst port ${p}`).join(' or ')})`}`;
+    const args = ['-i', 'lo', '-n', '-s', String(snap_bytes), '-B', String(capture_buffer_kib), '--time-stamp-precision=nano', '-w', path, filter];
     const proc = core === null ? spawn('tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] })
       : spawn('taskset', ['-c', String(core), 'tcpdump', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     const capture = new WireCapture(proc, path, port);
@@ -100,6 +102,17 @@ export class WireCapture {
 }
 
 /** Per connection: where its byte stream is, and whether frame boundaries are known. */
+const delta_reader = new DeltaReader();
+
+/** depthcast's frames: a Delta carries its engine and ingest stamps (anything else is not measured). */
+export const depthcast_frame_stamps: FrameStamps = (payload) => {
+  try {
+    return delta_reader.read(payload) === body_delta ? { stamp_ns: delta_reader.ts_engine_ns, ingest_ns: delta_reader.ts_ingest_ns } : null;
+  } catch {
+    return null; // not a frame of ours: the parse lost a boundary
+  }
+};
+
 interface Stream { next_seq: number; partial: Buffer | null; synced: boolean }
 
 /** The frame header at i, or null when it cannot be one of the server's (RSV bits, a mask, an unknown opcode, an absurd length). */
