@@ -49,7 +49,7 @@ const limits: SessionLimits = {
 };
 const events: SessionEvents = {
   on_frame_sent: () => {}, on_slow_change: () => {}, on_close_decision: () => {}, on_catch_up: () => {},
-  on_send_dropped: () => {}, on_pump_change: () => {}, on_lag_sample: () => {},
+  on_send_dropped: () => {}, on_pump_change: () => {}, on_lag_sample: () => {}, pump_soon: () => {},
 };
 
 /** Shaped like src/server/server.ts's UwsTransport (fields and methods), over nothing. */

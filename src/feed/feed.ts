@@ -74,6 +74,8 @@ export class Feed {
   private readonly slow_sessions = new Set<Session>();
   /** The sessions a published tick visits (reused: each once, however many of its views published). */
   private readonly ticked_sessions = new Set<Session>();
+  /** Conflating connections whose reader acknowledged since the last pump_acknowledged. */
+  private readonly acknowledged_sessions = new Set<Session>();
   /** Each symbol's views, moved forward at commit points and queued to their subscribers (fanout.ts). */
   private readonly fanout: Fanout;
   /** /stats and the slow-reader picture (feed_report.ts). */
@@ -215,6 +217,10 @@ export class Feed {
         else this.pumped_sessions.delete(s);
       },
       on_lag_sample: (_s, lag_ms) => { this.latency.record('reader_lag', lag_ms * 1e6); },
+      pump_soon: (s) => {
+        this.acknowledged_sessions.add(s);
+        if (this.acknowledged_sessions.size === 1) setImmediate(this.pump_acknowledged);
+      },
     };
   }
 
@@ -289,6 +295,22 @@ export class Feed {
       else s.pump(now_ms);
     }
   }
+
+  /**
+   * Catch-ups for conflating connections whose reader just acknowledged, in
+   * the next immediate: a pong or Ack read in the same I/O turn as an engine
+   * batch would otherwise encode (and deflate) catch-ups before that batch's
+   * Deltas leave for everyone else. The dirty symbols flush first, so the
+   * catch-ups are also as of the latest commit point.
+   */
+  private readonly pump_acknowledged = (): void => {
+    if (this.stopping) return;
+    this.fanout.flush_dirty_symbols();
+    const now_ms = Date.now();
+    const sessions = [...this.acknowledged_sessions]; // one pumped now may acknowledge again: that is the next immediate
+    this.acknowledged_sessions.clear();
+    for (const s of sessions) if (s.slow) s.pump(now_ms);
+  };
 
   /** Connections served through topics: what was published to them, their lag gate and probes (Session.tick_published). */
   private published_tick(): void {

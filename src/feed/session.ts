@@ -89,6 +89,8 @@ export interface SessionEvents {
   on_pump_change(session: Session, needed: boolean): void;
   /** A probe was answered: its delay, in ms. */
   on_lag_sample(session: Session, lag_ms: number): void;
+  /** The conflating session's reader acknowledged: pump it after the turn's fan-out (Feed), not before it. */
+  pump_soon(session: Session): void;
 }
 
 export class Session implements SubscriptionOwner {
@@ -347,19 +349,19 @@ export class Session implements SubscriptionOwner {
 
   on_pong(payload: Uint8Array, now_ms: number): void {
     if (this.closing || !this.flow.on_pong(payload, now_ms)) return;
-    this.after_acknowledgement(now_ms);
+    this.after_acknowledgement();
   }
 
   on_ack(bytes_processed: number, now_ms: number): void {
     if (this.closing) return;
     const samples = this.flow.lag_samples;
     this.flow.on_ack(bytes_processed, now_ms);
-    if (this.flow.lag_samples !== samples) this.after_acknowledgement(now_ms);
+    if (this.flow.lag_samples !== samples) this.after_acknowledgement();
   }
 
-  private after_acknowledgement(now_ms: number): void {
+  private after_acknowledgement(): void {
     this.events.on_lag_sample(this, this.flow.lag_ms);
-    if (this.slow) this.pump(now_ms);
+    if (this.slow) this.events.pump_soon(this);
   }
 
   // ---- sending ----
