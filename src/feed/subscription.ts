@@ -91,6 +91,7 @@ export class Subscription {
   }
 
   accumulate_trades(trades: readonly TradeRec[]): void {
+    if (this.snapshot_next) return; // the restart's Snapshot is a new baseline: it lists no trades (force_snapshot)
     if (this.aggregate === null && this.trades.length + trades.length <= conflation_trades_max) {
       for (const t of trades) this.trades.push(t);
       return;
@@ -117,9 +118,19 @@ export class Subscription {
     if (t.aggressor === side_bid) a.buy_volume += t.size;
   }
 
-  /** The next catch-up is a full Snapshot (the view restarted, e.g. after recovery). */
+  /**
+   * The view restarted (the feed rebuilt the book from a snapshot): the next
+   * catch-up is a full Snapshot, and it carries no trades, as the Snapshot a
+   * subscribe gets. The trades between this subscriber's last frame and the
+   * restart never reached the feed, so a list of what it holds would claim a
+   * continuity it does not have (PROTOCOL.md §5.5); what it accumulated is
+   * dropped, and nothing more is accumulated until that Snapshot is sent.
+   */
   force_snapshot(): void {
     this.snapshot_next = true;
+    this.trades = [];
+    this.aggregate = null;
+    this.notional = 0;
   }
 
   /** Forget what was accumulated (after a snapshot or a catch-up was sent). */

@@ -18,7 +18,7 @@ import { sleep, test_config, wait_for } from '../helpers/service.js';
 import { expected_aggregate, ViewMirror, type MirrorView } from '../helpers/view_mirror.js';
 
 class MemTransport implements ClientTransport {
-  readonly mirror = new ViewMirror();
+  readonly mirror: ViewMirror;
   readonly remote_address = '10.0.0.1';
   buffered = 0;
   /** Paused: every frame sent stays buffered (a client that stopped reading). */
@@ -65,6 +65,11 @@ class MemTransport implements ClientTransport {
     this.paused = false;
     this.buffered = 0;
   }
+
+  /** `trade_gaps_at_snapshots`: a Snapshot without trades may start a new trade baseline (after a reset, PROTOCOL.md §5.5). */
+  constructor(trade_gaps_at_snapshots = false) {
+    this.mirror = new ViewMirror(undefined, trade_gaps_at_snapshots);
+  }
 }
 
 const enc = new FrameEncoder();
@@ -74,7 +79,7 @@ interface Rig {
   feed: Feed;
   engine: EngineHandle;
   bus: MemoryBus;
-  connect(options?: { slow_policy?: 'conflate' | 'close' }): { session: Session; t: MemTransport };
+  connect(options?: { slow_policy?: 'conflate' | 'close'; trade_gaps_at_snapshots?: boolean }): { session: Session; t: MemTransport };
   subscribe(session: Session, symbols: string[], depth: number, interval_ms?: number): void;
   /** The engine stopped and every symbol's views at its last seq. */
   quiesce(): Promise<void>;
@@ -104,7 +109,7 @@ async function rig(overrides: Partial<Config>): Promise<Rig> {
   const r: Rig = {
     config, feed, engine, bus,
     connect(options = {}) {
-      const t = new MemTransport();
+      const t = new MemTransport(options.trade_gaps_at_snapshots);
       return { session: feed.open_session(t, options), t };
     },
     subscribe(session, symbols, depth, interval_ms = 0) {
@@ -255,6 +260,36 @@ describe('slow consumer: conflation inside the feed', () => {
     expect(got.vwap).toBeCloseTo(want.vwap, 6);
     expect(v.last_trade_id).toBe(fv.last_trade_id);
     expect_engine_book(r, v, 'BTC-USD', 0);
+  });
+
+  it('a view that restarts while its subscriber conflates: the catch-up Snapshot lists no trades (none lost claimed), then continuity again', async () => {
+    const r = await rig({});
+    const slow = r.connect({ trade_gaps_at_snapshots: true });
+    r.subscribe(slow.session, ['BTC-USD'], 0);
+    // Trades seen before it stops reading: the mirror checks their ids stay contiguous except at the restart's Snapshot.
+    await wait_for('trades received', () => (slow.t.mirror.view('BTC-USD', 0)?.trades_listed ?? 0) > 0);
+    slow.t.paused = true;
+    await wait_for('conflating', () => slow.session.slow);
+    const sub = [...slow.session.subs.values()][0];
+    await wait_for('trades accumulated', () => sub.held_trades + sub.folded_trades > 0);
+    // The feed loses its upstream: the book is rebuilt from the engine's snapshot, and trades in between never reach it.
+    const f = r.feed.symbols.get('BTC-USD')!;
+    const epoch = f.epoch;
+    f.upstream_lost();
+    expect(f.state).toBe('recovering');
+    await wait_for('live again', () => f.state === 'live');
+    expect(f.epoch).toBe(epoch);
+    expect(sub.held_trades + sub.folded_trades).toBe(0);
+    await sleep(100);
+    expect(sub.held_trades + sub.folded_trades).toBe(0); // nothing accumulates before the restart's Snapshot
+    slow.t.resume();
+    r.feed.on_drain(slow.session);
+    await r.quiesce();
+    const v = slow.t.mirror.view('BTC-USD', 0)!;
+    expect(v.count((fr) => fr.kind === 'snapshot')).toBe(2);
+    const restart = v.frames.filter((fr) => fr.kind === 'snapshot')[1];
+    expect(restart.trades_listed + restart.trades_folded).toBe(0);
+    expect(slow.t.mirror.violations).toEqual([]);
   });
 
   it("policy 'close': closes with 4008 at the crossing, sends nothing after the decision and releases the subscriptions", async () => {
