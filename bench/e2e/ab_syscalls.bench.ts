@@ -20,33 +20,28 @@
 // Run: npx tsx bench/e2e/ab_syscalls.bench.ts [--against REV] [--clients N] [--depth 0|10|50]
 //      [--rate N] [--window-s N] [--rounds N] [--quick]
 // Without strace installed the syscall column is 0 and only CPU and loop delay compare.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
-import { free_port } from '../../src/util/host.js';
 import { median, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
 import { cpu_seconds } from './harness/orchestrate.js';
 import { opcode_binary, RawWs } from './harness/raw_ws.js';
-import { pin_self, taskset_exists } from './harness/server_process.js';
+import { pin_self, start_depthcast, taskset_exists } from './harness/server_process.js';
+import { string_flag } from '../../src/util/flags.js';
 
 const repo_root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const flag_value = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-};
-const against = flag_value('--against', 'HEAD~1');
+const against = string_flag(process.argv.slice(2), '--against', 'HEAD~1');
 const clients = arg('--clients', quick ? 50 : 200);
 const depth = arg('--depth', 0);
 const rate = arg('--rate', 2000);
 const window_s = arg('--window-s', quick ? 2 : 8);
 const rounds = arg('--rounds', quick ? 1 : 4);
 const settle_ms = 3000;
-const healthy_timeout_ms = 20_000;
 /** The syscalls a uWS server writes a socket with (uSockets uses send; the rest would show a change of path). */
 const send_syscalls = ['sendto', 'sendmsg', 'write', 'writev'];
 
@@ -62,26 +57,6 @@ function worktree_of(rev: string): Checkout {
   execFileSync('git', ['worktree', 'add', '--detach', '-f', dir, rev], { cwd: repo_root, stdio: 'ignore' });
   symlinkSync(join(repo_root, 'node_modules'), join(dir, 'node_modules'));
   return { name: 'against', root: dir, rev: execFileSync('git', ['rev-parse', '--short', rev], { cwd: repo_root }).toString().trim() };
-}
-
-async function start_server(root: string): Promise<{ child: ChildProcess; port: number }> {
-  const port = await free_port();
-  const args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--no-ui', '--log-level', 'warn',
-    '--rate', String(rate), '--symbols', 'BTC-USD,ETH-USD'];
-  const child = taskset_exists
-    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + healthy_timeout_ms;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) return { child, port };
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the server in ${root} did not become healthy`);
-    }
-    await sleep(100);
-  }
 }
 
 /** strace -c's summary table: calls per syscall name. */
@@ -123,7 +98,7 @@ async function loop_lag(port: number): Promise<{ p99_ms: number; max_ms: number 
 }
 
 async function one_round(c: Checkout): Promise<RoundResult> {
-  const server = await start_server(c.root);
+  const server = await start_depthcast(['--rate', String(rate), '--symbols', 'BTC-USD,ETH-USD'], taskset_exists ? 0 : null, c.root);
   const enc = new FrameEncoder();
   const subscribe = enc.subscribe({ symbols: ['BTC-USD'], depth, interval_ms: 0 });
   let frames = 0;
@@ -140,15 +115,15 @@ async function one_round(c: Checkout): Promise<RoundResult> {
     await sleep(settle_ms);
     // CPU per frame and loop delay, untraced.
     await loop_lag(server.port);
-    const cpu0 = cpu_seconds(server.child.pid!);
+    const cpu0 = cpu_seconds(server.pid);
     const f0 = frames;
     await sleep(window_s * 1000);
     const cpu_frames = frames - f0;
-    const cpu_us_per_frame = ((cpu_seconds(server.child.pid!) - cpu0) * 1e6) / Math.max(1, cpu_frames);
+    const cpu_us_per_frame = ((cpu_seconds(server.pid) - cpu0) * 1e6) / Math.max(1, cpu_frames);
     const lag = await loop_lag(server.port);
     // Syscalls per frame, traced.
     const f1 = frames;
-    const syscalls = strace_exists ? await strace_window(server.child.pid!, window_s) : {};
+    const syscalls = strace_exists ? await strace_window(server.pid, window_s) : {};
     const traced_frames = strace_exists ? frames - f1 : 0;
     const sends = send_syscalls.reduce((n, s) => n + (syscalls[s] ?? 0), 0);
     return {
@@ -158,8 +133,7 @@ async function one_round(c: Checkout): Promise<RoundResult> {
     };
   } finally {
     for (const s of sockets) s.close();
-    server.child.kill('SIGTERM');
-    await sleep(500);
+    await server.stop();
   }
 }
 

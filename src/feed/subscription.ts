@@ -127,10 +127,8 @@ export class Subscription {
    * dropped, and nothing more is accumulated until that Snapshot is sent.
    */
   force_snapshot(): void {
+    this.clear();
     this.snapshot_next = true;
-    this.trades = [];
-    this.aggregate = null;
-    this.notional = 0;
   }
 
   /** Forget what was accumulated (after a snapshot or a catch-up was sent). */

@@ -24,13 +24,13 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** `depthcast all --port <free> ...args`, on `core` when given. */
-export async function start_depthcast(args: readonly string[], core: number | null): Promise<ServerProcess> {
+/** `depthcast all --port <free> ...args`, on `core` when given, from the checkout at `root` (default: this one). */
+export async function start_depthcast(args: readonly string[], core: number | null, root: string = repo_root): Promise<ServerProcess> {
   const port = await free_port();
   const node_args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--no-ui', '--log-level', 'warn', ...args];
   const child = core !== null
-    ? spawn('taskset', ['-c', String(core), process.execPath, ...node_args], { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(process.execPath, node_args, { cwd: repo_root, stdio: ['ignore', 'ignore', 'inherit'] });
+    ? spawn('taskset', ['-c', String(core), process.execPath, ...node_args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(process.execPath, node_args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + healthy_timeout_ms;
   for (;;) {
