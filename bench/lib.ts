@@ -107,6 +107,28 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/**
+ * A 95% confidence interval for the median of xs, distribution-free: the
+ * order statistics x_(k) and x_(n+1-k) with k the largest such that a
+ * Binomial(n, 1/2) falls below k with probability at most 2.5%. Needs n >= 6
+ * (below that no such k exists: null). Per-round ratios of a noisy bench are
+ * not normal, so this rather than mean ± 2 SE.
+ */
+export function median_interval_95(xs: readonly number[]): [number, number] | null {
+  const n = xs.length;
+  let below = 0; // P(Binomial(n, 1/2) < k), built up term by term
+  let term = 0.5 ** n; // P(= 0)
+  let k = 0;
+  while (below + term <= 0.025) {
+    below += term;
+    term = (term * (n - k)) / (k + 1);
+    k++;
+  }
+  if (k === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return [s[k - 1], s[n - k]];
+}
+
 /** Least-squares slope of y over x (0 with fewer than two points or no spread in x). */
 export function least_squares_slope(xs: readonly number[], ys: readonly number[]): number {
   const n = xs.length;

@@ -244,7 +244,9 @@ function fast_goal_line(goals: Json, flow: Json): string {
   const at_wire = num(flow.wire_p99_ratio_median_of_rounds);
   const ratio = at_wire ?? num(flow.p99_ratio);
   const where = at_wire !== undefined ? 'at the wire, median of rounds' : 'at the client, pooled';
-  return `Goal: p99 ratio ≤ ${fmt(goal)} with the reader flow; judged ${where}: ${fmt(ratio)}, ${yes_no(goal !== undefined && ratio !== undefined && ratio <= goal)}.`;
+  const interval = Array.isArray(flow.wire_p99_ratio_median_interval_95) ? flow.wire_p99_ratio_median_interval_95.map(num) : [];
+  const spread = interval.length === 2 ? ` (95% interval of the median ${fmt(interval[0])}–${fmt(interval[1])})` : '';
+  return `Goal: p99 ratio ≤ ${fmt(goal)} with the reader flow; judged ${where}: ${fmt(ratio)}${spread}, ${yes_no(goal !== undefined && ratio !== undefined && ratio <= goal)}.`;
 }
 
 function render_slow_readers(d: Json): string[] {
