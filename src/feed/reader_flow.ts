@@ -67,6 +67,10 @@ export const round_sample_bytes_min = 1024;
  * this long (a lower bound), and it counts as an instant round.
  */
 export const round_transfer_ms_min = 20;
+/** An instant round's transfer counts as at least this long (Date.now()'s resolution: 0 ms would mean any rate). */
+export const instant_transfer_ms_floor = 1;
+/** The instant rounds' rate weighs each older round by this much less (about the last five count): a reader that sped up shows it within a few rounds. */
+const instant_rate_decay = 0.8;
 /** Acknowledgements this close together after a silence count as one burst (burst_bytes). */
 export const burst_window_ms = 5;
 /** A path probe (nothing in flight, so the round trip alone) goes at most this often. */
@@ -115,6 +119,15 @@ export class ReaderFlow {
   wire_factor = 1;
   /** Consecutive catch-up rounds read at once (see round_transfer_ms_min): a reader that keeps up with them. */
   instant_rounds = 0;
+  /**
+   * Wire bytes of those rounds over their transfer times, recent rounds
+   * weighted most (instant_rate_decay): what they show of the reader's rate.
+   * Small rounds come back "at once" from a slow reader too (400 bytes in
+   * 12 ms at 33 KB/s), so a streak of them says the reader keeps up with
+   * rounds, not that it could take the stream.
+   */
+  private instant_wire_bytes = 0;
+  private instant_transfer_ms = 0;
   /** Delay samples taken (one per acknowledgement that answered a probe). */
   lag_samples = 0;
   window_bytes: number;
@@ -177,6 +190,11 @@ export class ReaderFlow {
 
   get in_flight(): number {
     return this.bytes_sent - this.bytes_acked;
+  }
+
+  /** Wire bytes/s the current streak of instant rounds shows, its latest rounds weighted most (0 without one); each transfer floored at instant_transfer_ms_floor. */
+  get instant_rate_bytes_per_s(): number {
+    return this.instant_transfer_ms > 0 ? (this.instant_wire_bytes * 1000) / this.instant_transfer_ms : 0;
   }
 
   /** The reader's delivery rate estimate (0 until measured). */
@@ -385,8 +403,15 @@ export class ReaderFlow {
       this.round_start_bytes = -1;
       // A round of a few bytes (a Heartbeat) measures the path's delay, not the reader's bandwidth.
       const transfer_ms = now_ms - this.round_sent_ms - path_delay_ms;
-      if (transfer_ms < round_transfer_ms_min) this.instant_rounds++;
-      else this.instant_rounds = 0;
+      if (transfer_ms < round_transfer_ms_min) {
+        this.instant_rounds++;
+        this.instant_wire_bytes = this.instant_wire_bytes * instant_rate_decay + round_bytes / this.round_wire_factor;
+        this.instant_transfer_ms = this.instant_transfer_ms * instant_rate_decay + Math.max(instant_transfer_ms_floor, transfer_ms);
+      } else {
+        this.instant_rounds = 0;
+        this.instant_wire_bytes = 0;
+        this.instant_transfer_ms = 0;
+      }
       if (round_bytes >= round_sample_bytes_min) {
         // Read at once, it only shows a lower bound: as if it took round_transfer_ms_min.
         this.push_rate((round_bytes * 1000) / Math.max(round_transfer_ms_min, transfer_ms) / this.round_wire_factor);

@@ -13,7 +13,11 @@
 // The reader can take the stream again when no probe is overdue and either
 // its measured capacity (ReaderFlow: catch-up rounds read, bytes over time)
 // exceeds what the stream needed with stream_capacity_headroom, or it read
-// instant_rounds_min rounds in a row at once (too fast to measure), or it has
+// instant_rounds_min rounds in a row at once (too fast to measure each) at a
+// rate, over the streak, above that same need (small rounds come back within
+// the instant bound from a reader at a fifth of the stream's rate too: without
+// this, such a reader went back to the stream every retry and fell behind
+// again, 7 times in 15 s), or it has
 // just read a lag target's worth of the stream at once (a paused reader that
 // resumed). Before the stream's rate is known: its latest probe came back
 // about as fast as the path allows.
@@ -32,7 +36,7 @@ export const stream_stable_ms = 10_000;
 export const stream_rate_window_ms = 250;
 /** A conflating reader streams again only with this much more capacity than the stream needs. */
 export const stream_capacity_headroom = 1.25;
-/** Or after this many catch-up rounds in a row read at once (ReaderFlow.instant_rounds), answering within the gate. */
+/** Or after this many catch-up rounds in a row read at once (ReaderFlow.instant_rounds), answering within the gate, fast enough over the streak. */
 export const instant_rounds_min = 5;
 
 export type ConflationCause = 'lag' | 'buffer';
@@ -95,7 +99,7 @@ export class StreamGate {
     const prompt = flow.lag_ms - base <= flow.lag_gate_ms;
     if (stream === 0) return prompt;
     return flow.rate_bytes_per_s >= stream_capacity_headroom * stream
-      || (prompt && flow.instant_rounds >= instant_rounds_min)
+      || (prompt && flow.instant_rounds >= instant_rounds_min && flow.instant_rate_bytes_per_s >= stream_capacity_headroom * stream)
       || flow.burst_bytes(now_ms) >= (stream * this.lag_target_ms) / 1000;
   }
 }

@@ -81,4 +81,38 @@ describe('StreamGate', () => {
     expect(flow.instant_rounds).toBe(instant_rounds_min);
     expect(gate.may_stream(flow, 3000)).toBe(true);
   });
+
+  it('small rounds read within the instant bound by a reader far below the stream do not let it stream', () => {
+    // A reader at a fifth of a 130 KB/s stream gets catch-ups of ~400 bytes, one per round trip: each
+    // comes back in ~12 ms, under round_transfer_ms_min, but together they show ~33 KB/s.
+    const gate = new StreamGate(0, 500);
+    gate.streamed(130_000, 1000);
+    gate.conflating('lag', 1000);
+    const flow = new ReaderFlow(limits);
+    flow.on_pong(flow.path_probe(1990).slice(), 1990); // the path alone: under a millisecond
+    let t = 2000;
+    for (let i = 0; i < 4 * instant_rounds_min; i++) {
+      flow.start_round(t);
+      flow.on_sent(400);
+      flow.on_pong(flow.probe(t).slice(), t + 12);
+      t += 13;
+      expect(gate.may_stream(flow, t)).toBe(false);
+    }
+    expect(flow.instant_rounds).toBe(4 * instant_rounds_min);
+    expect(flow.instant_rate_bytes_per_s).toBeCloseTo(400_000 / 12, 0);
+    // The same reader once its rounds come back at once (it sped up): 600 bytes in 1 ms each. The rate
+    // weighs the latest rounds most, so it shows within a few rounds (not after as many as came before).
+    const fast_round = (): void => {
+      flow.start_round(t);
+      flow.on_sent(600);
+      flow.on_pong(flow.probe(t).slice(), t + 1);
+      t += 2;
+    };
+    for (let i = 0; i < 5; i++) fast_round();
+    expect(flow.instant_rounds).toBe(4 * instant_rounds_min + 5); // still one streak
+    expect(gate.may_stream(flow, t)).toBe(false);
+    for (let i = 0; i < 5; i++) fast_round();
+    expect(flow.instant_rate_bytes_per_s).toBeGreaterThan(stream_capacity_headroom * 130_000);
+    expect(gate.may_stream(flow, t)).toBe(true);
+  });
 });
