@@ -67,8 +67,12 @@ export const round_sample_bytes_min = 1024;
  * this long (a lower bound), and it counts as an instant round.
  */
 export const round_transfer_ms_min = 20;
-/** An instant round's transfer counts as at least this long (Date.now()'s resolution: 0 ms would mean any rate). */
-export const instant_transfer_ms_floor = 1;
+/**
+ * An instant round's transfer counts only beyond this (Date.now()'s
+ * resolution): a round read within it is as fast as can be told, whatever its
+ * size (a fast reader's rounds, one per round trip, carry a few changes each).
+ */
+export const instant_transfer_ms_resolution = 1;
 /** The instant rounds' rate weighs each older round by this much less (about the last five count): a reader that sped up shows it within a few rounds. */
 const instant_rate_decay = 0.8;
 /** Acknowledgements this close together after a silence count as one burst (burst_bytes). */
@@ -192,9 +196,10 @@ export class ReaderFlow {
     return this.bytes_sent - this.bytes_acked;
   }
 
-  /** Wire bytes/s the current streak of instant rounds shows, its latest rounds weighted most (0 without one); each transfer floored at instant_transfer_ms_floor. */
+  /** Wire bytes/s the current streak of instant rounds shows, its latest rounds weighted most: Infinity when all were read within instant_transfer_ms_resolution, 0 without a streak. */
   get instant_rate_bytes_per_s(): number {
-    return this.instant_transfer_ms > 0 ? (this.instant_wire_bytes * 1000) / this.instant_transfer_ms : 0;
+    if (this.instant_rounds === 0) return 0;
+    return this.instant_transfer_ms > 0 ? (this.instant_wire_bytes * 1000) / this.instant_transfer_ms : Infinity;
   }
 
   /** The reader's delivery rate estimate (0 until measured). */
@@ -406,7 +411,7 @@ export class ReaderFlow {
       if (transfer_ms < round_transfer_ms_min) {
         this.instant_rounds++;
         this.instant_wire_bytes = this.instant_wire_bytes * instant_rate_decay + round_bytes / this.round_wire_factor;
-        this.instant_transfer_ms = this.instant_transfer_ms * instant_rate_decay + Math.max(instant_transfer_ms_floor, transfer_ms);
+        this.instant_transfer_ms = this.instant_transfer_ms * instant_rate_decay + Math.max(0, transfer_ms - instant_transfer_ms_resolution);
       } else {
         this.instant_rounds = 0;
         this.instant_wire_bytes = 0;

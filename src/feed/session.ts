@@ -64,15 +64,6 @@ import { send_backpressure, send_dropped, type ClientTransport } from './transpo
 
 /** A connection's in-flight cap is at most this many lag targets of its stream (a fast reader that stalls). */
 const stream_cap_factor = 1.5;
-/**
- * A conflating connection's catch-up rounds start at most this many times per
- * lag target (every 50 ms at the default 500 ms). Unpaced, a round went out
- * whenever the previous one was acknowledged: every ~16 ms for a reader at a
- * fifth of a full-depth stream, a few changes each, and each round an encode,
- * a deflate, a send, a ping and a pong. Waiting gathers more changes per
- * round for at most this much staleness.
- */
-export const catch_up_rounds_per_lag_target_max = 10;
 /** Bytes of one Trade struct on the wire (schemas/feed.fbs), for sizing a slow reader's catch-up. */
 const trade_wire_bytes = 40;
 export type SlowPolicy = 'conflate' | 'close';
@@ -125,8 +116,6 @@ export class Session implements SubscriptionOwner {
   private readonly sender: FrameSender;
   private interval_subs = 0;
   private pumped = false;
-  /** When this conflating connection's latest catch-up round was due (pump paces them). */
-  private last_round_ms = -Infinity;
   /** Which subscriptions are on their view's topic (when the transport takes topics). */
   private readonly topics: SessionTopics;
   /** When a conflating connection may stream again (and what the stream needs). */
@@ -309,10 +298,6 @@ export class Session implements SubscriptionOwner {
       if (this.gate.may_stream(this.probing ? this.flow : null, now_ms)) {
         this.stop_conflating(now_ms);
         return;
-      }
-      if (this.probing) {
-        if (now_ms - this.last_round_ms < this.limits.reader_lag_target_ms / catch_up_rounds_per_lag_target_max) return; // the feed's pump tick comes back
-        this.last_round_ms = now_ms;
       }
     }
     for (const sub of this.subs.values()) {

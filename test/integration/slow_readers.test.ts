@@ -10,7 +10,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { start_all, type AllInOne } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
-import { catch_up_rounds_per_lag_target_max } from '../../src/feed/session.js';
 import { close_code } from '../../src/wire/codes.js';
 import { kernel_send_queues } from '../../src/server/kernel_queues.js';
 import { now_ns } from '../../src/util/clock.js';
@@ -146,8 +145,7 @@ describe('slow readers: bounded staleness through every buffer', () => {
     // GC), the frames wait in its own socket and the sample measures the harness, not the feed.
     // Such samples are left out and counted (the harness's own lag, reported beside the result).
     let harness_late = 0;
-    const from = Date.now();
-    const until = from + 30_000;
+    const until = Date.now() + 30_000;
     while (Date.now() < until) {
       const asked = Date.now();
       await sleep(50);
@@ -173,10 +171,10 @@ describe('slow readers: bounded staleness through every buffer', () => {
     expect(stats.conflation_episodes_by_cause_total.buffer ?? 0).toBe(0); // the reader's own lag tripped it, never uWS's buffer
     const slow_entry = stats.slowest.find((x) => x.episodes > 0); // the fast readers never conflated
     expect(slow_entry?.in_flight_cap_bytes).toBeLessThan(64 * 1024); // its cap follows its rate and the stream, not the 240 KiB ceiling
-    // Its rounds are paced (Session.pump), not one per round trip with a few changes each.
-    const rounds_per_s_max = (catch_up_rounds_per_lag_target_max * 1000) / config().reader_lag_target_ms;
-    const catch_ups = slow.reads.filter((r) => r.conflated && r.at_ms >= from && r.at_ms <= until).length;
-    expect(catch_ups, JSON.stringify(summary)).toBeLessThanOrEqual(Math.ceil(rounds_per_s_max * 30 * 1.05));
+    // It stayed conflated: its small catch-up rounds, each read within the 20 ms instant bound, are no
+    // proof of the bandwidth for the stream (taken as such, it went back to the stream and behind again at
+    // every retry, 7 times in 15 s at 1/5).
+    expect(slow_entry?.episodes, JSON.stringify(summary)).toBeLessThanOrEqual(2);
     expect(slow.mirror.violations).toEqual([]);
     for (const f of fast) {
       expect(f.mirror.violations).toEqual([]);
