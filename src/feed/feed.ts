@@ -307,9 +307,9 @@ export class Feed {
     if (this.stopping) return;
     this.fanout.flush_dirty_symbols();
     const now_ms = Date.now();
-    const sessions = [...this.acknowledged_sessions]; // one pumped now may acknowledge again: that is the next immediate
+    // No copy: acknowledgements arrive only from I/O, never while this loop pumps, so nothing joins the set meanwhile.
+    for (const s of this.acknowledged_sessions) if (s.slow) s.pump(now_ms);
     this.acknowledged_sessions.clear();
-    for (const s of sessions) if (s.slow) s.pump(now_ms);
   };
 
   /** Connections served through topics: what was published to them, their lag gate and probes (Session.tick_published). */
