@@ -295,6 +295,7 @@ async function fast_cost_run(mode: (typeof modes)[number]): Promise<Record<strin
         server_round_p99[slow_first ? 'with' : 'without'] = cost.last_server_p99;
         if (wire) wire_round_p99[slow_first ? 'with' : 'without'] = cost.wire[cost.wire.length - 1].latency_us.p99;
         for (const s of slow) s.ws.terminate();
+        for (const p of window_proxies) p.close(); // not left running (idle) for the rest of the run
       }
       round_ratios.push(round(round_p99.with / round_p99.without, 3));
       server_round_ratios.push(round(server_round_p99.with / server_round_p99.without, 3));

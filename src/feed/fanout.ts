@@ -6,7 +6,7 @@
 //
 // Per event-loop turn: commit points mark symbols dirty (mark_dirty) and
 // sessions with queued frames mark themselves (schedule_session); one flush
-// (setImmediate) moves each dirty symbol's views forward, encoding one Delta
+// (a microtask: see "When the flush runs") moves each dirty symbol's views forward, encoding one Delta
 // per view, publishing it once to the view's topic for the subscribers whose
 // connections take topics (uWS sends it to each from C++) and queueing the
 // same bytes to every other streaming subscriber; then each dirty session
@@ -18,6 +18,18 @@
 // encode, no scan of sessions. State changes and resets reach only the
 // sessions subscribed to that symbol (through its channels), a Status
 // encoded once for all of them.
+//
+// When the flush runs: right after the callback that ingested (a microtask:
+// after the whole engine turn or bus read, so its batches go out together),
+// not in a later phase of the loop. uWS writes what is published to a topic
+// only when its loop hook drains the topic tree: before the poll phase and at
+// the start of the check phase, before Node's immediates. A flush in an
+// immediate was written only at the next loop turn's drain, after that turn's
+// timers and after every immediate queued behind it; slow readers' catch-ups
+// ran there (Feed.pump_acknowledged, pump_tick), so each one held the fast
+// readers' Deltas (bench/results/slow_readers.json, "fast readers").
+// Flushed here, the drain comes before any immediate; the catch-ups run in
+// immediates (Feed), after it.
 //
 // Invariants: a view is updated only at a commit point of a live book (half
 // an engine event is never shown); a subscription is started (start_sub) only
@@ -129,14 +141,14 @@ export class Fanout {
   private schedule_flush(): void {
     if (this.flush_scheduled) return;
     this.flush_scheduled = true;
-    setImmediate(() => this.flush_all());
+    queueMicrotask(this.flush_all);
   }
 
-  private flush_all(): void {
+  private readonly flush_all = (): void => {
     this.flush_scheduled = false;
     for (const f of this.dirty_symbols) this.flush_symbol(f);
     this.flush_sessions();
-  }
+  };
 
   /**
    * A session's flush can queue more for itself (a drained slow session's

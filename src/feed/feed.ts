@@ -76,6 +76,8 @@ export class Feed {
   private readonly ticked_sessions = new Set<Session>();
   /** Conflating connections whose reader acknowledged since the last pump_acknowledged. */
   private readonly acknowledged_sessions = new Set<Session>();
+  /** pump_tick queued pump_due and it has not run yet. */
+  private pump_due_scheduled = false;
   /** Each symbol's views, moved forward at commit points and queued to their subscribers (fanout.ts). */
   private readonly fanout: Fanout;
   /** /stats and the slow-reader picture (feed_report.ts). */
@@ -285,23 +287,37 @@ export class Feed {
     }
   }
 
-  /** Due catch-ups: interval subscriptions, and conflating connections whose reader has room. */
+  /**
+   * Due catch-ups (interval subscriptions, conflating connections whose
+   * reader has room), in the next immediate like pump_acknowledged: in the
+   * timer's own phase they would run before uWS writes what the last flush
+   * published (fanout.ts, "When the flush runs").
+   */
   private pump_tick(): void {
-    if (this.pumped_sessions.size === 0) return;
+    if (this.pumped_sessions.size === 0 || this.pump_due_scheduled) return;
+    this.pump_due_scheduled = true;
+    setImmediate(this.pump_due);
+  }
+
+  private readonly pump_due = (): void => {
+    this.pump_due_scheduled = false;
+    if (this.stopping) return;
     this.fanout.flush_dirty_symbols(); // catch-ups as of the latest commit point
     const now_ms = Date.now();
     for (const s of this.pumped_sessions) {
       if (s.slow) s.check_backpressure(now_ms); // reads the buffer, then pumps
       else s.pump(now_ms);
     }
-  }
+  };
 
   /**
    * Catch-ups for conflating connections whose reader just acknowledged, in
-   * the next immediate: a pong or Ack read in the same I/O turn as an engine
-   * batch would otherwise encode (and deflate) catch-ups before that batch's
-   * Deltas leave for everyone else. The dirty symbols flush first, so the
-   * catch-ups are also as of the latest commit point.
+   * the next immediate: after uWS has written what the turn published (its
+   * drain precedes the immediates: fanout.ts, "When the flush runs"), so a
+   * pong or Ack read in the same I/O turn as an engine batch never holds that
+   * batch's Deltas behind encoding (and deflating) catch-ups. The dirty
+   * symbols flush first, so the catch-ups are also as of the latest commit
+   * point.
    */
   private readonly pump_acknowledged = (): void => {
     if (this.stopping) return;
