@@ -8,9 +8,16 @@
 //      yet written; holding an anchor topic (never published to) keeps it;
 //   3. maxBackpressure skips a socket in a publish silently (uWebSockets
 //      issue 1338), and maxBackpressure 0 never skips: a reader that stops
-//      gets every frame once it reads again.
+//      gets every frame once it reads again;
+//   4. when a small publish is written: at uWS's drain of the topic tree,
+//      which runs before Node's immediates, so a publish made before the check
+//      phase goes out ahead of them, and one made in an immediate waits for
+//      every immediate queued behind it (src/feed/fanout.ts, "When the flush
+//      runs": slow readers' catch-ups run in immediates).
 // Frames carry a u32 sequence number; the client checks the order it got.
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import uWS from '../../src/server/uws.js';
@@ -18,6 +25,7 @@ import type { WebSocket as UwsSocket, us_listen_socket } from '../../src/server/
 import { sleep, wait_for } from '../helpers/service.js';
 
 interface Rig {
+  port: number;
   socket: () => UwsSocket<unknown>;
   client: WebSocket;
   received: number[];
@@ -64,6 +72,7 @@ async function start(max_backpressure: number, topics: string[]): Promise<Rig> {
   });
   await wait_for('server socket open', () => socket !== null);
   rig = {
+    port,
     socket: () => socket!,
     client,
     received,
@@ -157,5 +166,46 @@ describe('uWS topics, as the fan-out uses them', () => {
 
     const unlimited = await run(0);
     expect(unlimited).toEqual(Array.from({ length: frames }, (_, i) => i));
+  });
+
+  it('a small publish made before the check phase is written ahead of its immediates; one made in an immediate only after those queued behind it', async () => {
+    const r = await start(0, ['a']);
+    // The reader is on its own thread, so it reads (and stamps) while this one is busy.
+    const reader = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads');
+      const WebSocket = require(workerData.ws);
+      const c = new WebSocket(workerData.url);
+      c.binaryType = 'nodebuffer';
+      c.on('open', () => parentPort.postMessage({ seq: -1, at_ms: 0 }));
+      c.on('message', (d) => parentPort.postMessage({ seq: d.readUInt32LE(0), at_ms: performance.timeOrigin + performance.now() }));
+    `, { eval: true, workerData: { ws: createRequire(import.meta.url).resolve('ws'), url: `ws://127.0.0.1:${r.port}/ws` } });
+    try {
+      const arrived = new Map<number, number>();
+      reader.on('message', (m: { seq: number; at_ms: number }) => arrived.set(m.seq, m.at_ms));
+      await wait_for('the reader connected', () => arrived.has(-1));
+      await sleep(50); // its subscription is in place
+      const busy_ms = 150;
+      const wall_ms = () => performance.timeOrigin + performance.now();
+      const busy_immediate = (done: (end_ms: number) => void) => setImmediate(() => {
+        const t = wall_ms();
+        while (wall_ms() - t < busy_ms) { /* the immediate's work */ }
+        done(wall_ms());
+      });
+      // As the fan-out flushes: a microtask after the timer (engine turn) that ingested.
+      const ahead_end_ms = await new Promise<number>((resolve) => setTimeout(() => {
+        queueMicrotask(() => r.publish('a', 1));
+        busy_immediate(resolve);
+      }, 0));
+      // As it flushed before: in an immediate, with another queued behind it.
+      const behind_end_ms = await new Promise<number>((resolve) => setTimeout(() => {
+        setImmediate(() => r.publish('a', 2));
+        busy_immediate(resolve);
+      }, 0));
+      await wait_for('both publishes read', () => arrived.has(1) && arrived.has(2));
+      expect(arrived.get(1)!, 'written before the immediate ran').toBeLessThan(ahead_end_ms - busy_ms / 2);
+      expect(arrived.get(2)!, 'written only after the immediate behind it').toBeGreaterThanOrEqual(behind_end_ms - 1);
+    } finally {
+      await reader.terminate();
+    }
   });
 });
