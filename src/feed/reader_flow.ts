@@ -154,7 +154,11 @@ export class ReaderFlow {
   /** Doubles only (a plain array: kept in the V8 heap, no separate backing store). */
   private readonly rate_samples: number[] = new Array<number>(rate_samples_max).fill(0);
   private rate_next = 0;
+  /** Samples in the ring so far (its zeros before that are not samples). */
+  private rate_count = 0;
   private rate_max = 0;
+  /** Scratch for rate_median (no allocation per call). */
+  private readonly rate_sorted: number[] = new Array<number>(rate_samples_max).fill(0);
   /**
    * A sample showed what the reader can read rather than what it was sent (it
    * had a backlog the whole time): only then can it be judged too slow. A
@@ -279,7 +283,30 @@ export class ReaderFlow {
   too_slow(now_ms: number): boolean {
     const l = this.limits;
     return this.capacity_measured && this.lag_samples >= too_slow_samples_min && this.lag_now_ms(now_ms) > l.reader_lag_ms_max
-      && (this.rate_max * l.reader_lag_ms_max) / 1000 < l.in_flight_bytes_min;
+      && (this.rate_median() * l.reader_lag_ms_max) / 1000 < l.in_flight_bytes_min;
+  }
+
+  /**
+   * The median of the rate samples held. The window follows their max (it
+   * must not starve a reader that showed it can read more), but judging a
+   * reader too slow by the max let one sample veto it for the whole ring: a
+   * catch-up round that looked quick because the path delay subtracted from
+   * it was itself learnt behind a backlog. At 300 B/s (a pong every few
+   * seconds) that kept a 4010 from coming for over 40 s (one CI run in the
+   * slow_readers test); the median needs half the ring to say otherwise.
+   */
+  private rate_median(): number {
+    const n = this.rate_count;
+    if (n === 0) return 0;
+    const s = this.rate_sorted;
+    for (let i = 0; i < n; i++) s[i] = this.rate_samples[i];
+    for (let i = 1; i < n; i++) { // insertion sort: at most 16 numbers
+      const v = s[i];
+      let j = i - 1;
+      for (; j >= 0 && s[j] > v; j--) s[j + 1] = s[j];
+      s[j + 1] = v;
+    }
+    return n % 2 === 1 ? s[n >> 1] : (s[(n >> 1) - 1] + s[n >> 1]) / 2;
   }
 
   /**
@@ -460,6 +487,7 @@ export class ReaderFlow {
   private push_rate(rate: number): void {
     this.rate_samples[this.rate_next] = rate;
     this.rate_next = (this.rate_next + 1) % rate_samples_max;
+    if (this.rate_count < rate_samples_max) this.rate_count++;
     let max = 0;
     for (let i = 0; i < rate_samples_max; i++) if (this.rate_samples[i] > max) max = this.rate_samples[i];
     this.rate_max = max;

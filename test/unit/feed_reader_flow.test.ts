@@ -123,6 +123,27 @@ describe('ReaderFlow', () => {
     }
     expect(flow.lag_now_ms(now)).toBeGreaterThan(limits.reader_lag_ms_max);
     expect(flow.too_slow(now)).toBe(true);
+    // One catch-up round that looks read at once (as when the path delay subtracted from it was itself
+    // learnt behind a backlog) does not keep it from being judged for the rest of the ring: 10 s later,
+    // behind again at 300 B/s, it is too slow again.
+    slow.rate_bytes_per_s = 1e7;
+    slow.tick(10, now);
+    now += 10;
+    flow.on_pong(flow.probe(now).slice(), now + 1); // it has read everything: nothing in flight, a round may start
+    now += 10;
+    expect(flow.in_flight).toBe(0);
+    flow.start_round(now);
+    flow.on_sent(2000);
+    flow.on_pong(flow.probe(now).slice(), now + 2);
+    slow.rate_bytes_per_s = 300;
+    const quick_at = now;
+    for (now += 10; now < quick_at + 10_000; now += 10) {
+      if (flow.in_flight < 10_000 || now % 1000 === 0) slow.send(500, now); // and a frame a second: a probe goes with it
+      slow.tick(10, now);
+    }
+    expect(flow.rate_bytes_per_s, 'the window still follows the quick sample').toBeGreaterThanOrEqual(50_000);
+    expect(flow.lag_now_ms(now)).toBeGreaterThan(limits.reader_lag_ms_max);
+    expect(flow.too_slow(now)).toBe(true);
     // A fast reader of a quiet stream (600 B/s, under 4 KB per 5 s) that stalls: every sample showed the
     // stream's rate, not the reader's, so nothing says it is slow.
     const quiet = new ReaderFlow(limits);
