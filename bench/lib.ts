@@ -144,6 +144,13 @@ export function least_squares_slope(xs: readonly number[], ys: readonly number[]
   return den === 0 ? 0 : num / den;
 }
 
+/** p50, p99 and max (nearest rank, 0.1 ms) of samples in ms, and how many there were. */
+export function quantiles_ms(samples: readonly number[]): { p50_ms: number; p99_ms: number; max_ms: number; samples: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => (s.length === 0 ? 0 : round(s[Math.min(s.length - 1, Math.floor(q * s.length))], 1));
+  return { p50_ms: at(0.5), p99_ms: at(0.99), max_ms: s.length === 0 ? 0 : round(s[s.length - 1], 1), samples: s.length };
+}
+
 export function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;

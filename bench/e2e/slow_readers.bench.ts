@@ -42,7 +42,7 @@ import { kernel_send_queues } from '../../src/server/kernel_queues.js';
 import { has_flag } from '../../src/util/flags.js';
 import { process_rss_bytes } from '../../src/util/host.js';
 import { ThrottleProxy } from '../../test/helpers/throttle_proxy.js';
-import { median, median_interval_95, results_dir, round, write_result } from '../lib.js';
+import { median, median_interval_95, quantiles_ms, results_dir, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
 import { estimate_clock_offset } from './harness/clock_offset.js';
 import { cpu_seconds } from './harness/orchestrate.js';
@@ -90,12 +90,6 @@ const start_server = (probe_interval_ms: number): Promise<ServerProcess> => star
 /** Server clock − ours (ns). */
 async function clock_offset_ns(port: number): Promise<number> {
   return (await estimate_clock_offset(port)).offset_ns;
-}
-
-function quantiles_ms(samples: number[]): { p50_ms: number; p99_ms: number; max_ms: number; samples: number } {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => (s.length === 0 ? 0 : round(s[Math.min(s.length - 1, Math.floor(q * s.length))], 1));
-  return { p50_ms: at(0.5), p99_ms: at(0.99), max_ms: s.length === 0 ? 0 : round(s[s.length - 1], 1), samples: s.length };
 }
 
 /** What the server's conflation did for the readers (its /stats). */
