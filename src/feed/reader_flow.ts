@@ -33,7 +33,7 @@
 // a reader with more than probes_initial unanswered probes, i.e. a slow one)
 // and once at the first rate sample (V8 moves the array to unboxed doubles).
 //
-// One estimator, kept whole on purpose (~470 lines): its probes, rate samples,
+// One estimator, kept whole on purpose (~500 lines): its probes, rate samples,
 // rounds and window feed each other, and splitting them would spread one
 // invariant (what counts as acknowledged) over several files.
 // Memory per connection (it is one of the larger parts of an idle one,
