@@ -26,7 +26,7 @@
 // the start of the check phase, before Node's immediates. A flush in an
 // immediate was written only at the next loop turn's drain, after that turn's
 // timers and after every immediate queued behind it; slow readers' catch-ups
-// ran there (Feed.pump_acknowledged, pump_tick), so each one held the fast
+// ran there (what is now Feed.run_pumps), so each one held the fast
 // readers' Deltas (bench/results/slow_readers.json, "fast readers").
 // Flushed here, the drain comes before any immediate; the catch-ups run in
 // immediates (Feed), after it.

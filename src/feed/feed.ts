@@ -74,10 +74,12 @@ export class Feed {
   private readonly slow_sessions = new Set<Session>();
   /** The sessions a published tick visits (reused: each once, however many of its views published). */
   private readonly ticked_sessions = new Set<Session>();
-  /** Conflating connections whose reader acknowledged since the last pump_acknowledged. */
+  /** Conflating connections whose reader acknowledged since the last run_pumps. */
   private readonly acknowledged_sessions = new Set<Session>();
-  /** pump_tick queued pump_due and it has not run yet. */
-  private pump_due_scheduled = false;
+  /** pump_tick fired since the last run_pumps: every pumped session is due a look. */
+  private pump_tick_due = false;
+  /** run_pumps is queued (one immediate for both causes). */
+  private pumps_scheduled = false;
   /** Each symbol's views, moved forward at commit points and queued to their subscribers (fanout.ts). */
   private readonly fanout: Fanout;
   /** /stats and the slow-reader picture (feed_report.ts). */
@@ -221,7 +223,7 @@ export class Feed {
       on_lag_sample: (_s, lag_ms) => { this.latency.record('reader_lag', lag_ms * 1e6); },
       pump_soon: (s) => {
         this.acknowledged_sessions.add(s);
-        if (this.acknowledged_sessions.size === 1) setImmediate(this.pump_acknowledged);
+        this.schedule_pumps();
       },
     };
   }
@@ -287,44 +289,42 @@ export class Feed {
     }
   }
 
-  /**
-   * Due catch-ups (interval subscriptions, conflating connections whose
-   * reader has room), in the next immediate like pump_acknowledged: in the
-   * timer's own phase they would run before uWS writes what the last flush
-   * published (fanout.ts, "When the flush runs").
-   */
+  /** Due catch-ups: interval subscriptions, and conflating connections whose reader has room (run_pumps). */
   private pump_tick(): void {
-    if (this.pumped_sessions.size === 0 || this.pump_due_scheduled) return;
-    this.pump_due_scheduled = true;
-    setImmediate(this.pump_due);
+    if (this.pumped_sessions.size === 0) return;
+    this.pump_tick_due = true;
+    this.schedule_pumps();
   }
 
-  private readonly pump_due = (): void => {
-    this.pump_due_scheduled = false;
-    if (this.stopping) return;
-    this.fanout.flush_dirty_symbols(); // catch-ups as of the latest commit point
-    const now_ms = Date.now();
-    for (const s of this.pumped_sessions) {
-      if (s.slow) s.check_backpressure(now_ms); // reads the buffer, then pumps
-      else s.pump(now_ms);
-    }
-  };
+  private schedule_pumps(): void {
+    if (this.pumps_scheduled) return;
+    this.pumps_scheduled = true;
+    setImmediate(this.run_pumps);
+  }
 
   /**
-   * Catch-ups for conflating connections whose reader just acknowledged, in
-   * the next immediate: after uWS has written what the turn published (its
-   * drain precedes the immediates: fanout.ts, "When the flush runs"), so a
-   * pong or Ack read in the same I/O turn as an engine batch never holds that
-   * batch's Deltas behind encoding (and deflating) catch-ups. The dirty
-   * symbols flush first, so the catch-ups are also as of the latest commit
-   * point.
+   * Every catch-up is sent here, in an immediate: after uWS has written what
+   * the turn published (its drain precedes the immediates: fanout.ts, "When
+   * the flush runs"), so neither a pump tick nor a pong or Ack read in the
+   * same turn as an engine batch holds that batch's Deltas behind encoding
+   * (and deflating) catch-ups. The dirty symbols flush first, so the
+   * catch-ups are also as of the latest commit point.
    */
-  private readonly pump_acknowledged = (): void => {
+  private readonly run_pumps = (): void => {
+    this.pumps_scheduled = false;
     if (this.stopping) return;
     this.fanout.flush_dirty_symbols();
     const now_ms = Date.now();
+    const tick = this.pump_tick_due;
+    this.pump_tick_due = false;
+    if (tick) {
+      for (const s of this.pumped_sessions) {
+        if (s.slow) s.check_backpressure(now_ms); // reads the buffer, then pumps
+        else s.pump(now_ms);
+      }
+    }
     // No copy: acknowledgements arrive only from I/O, never while this loop pumps, so nothing joins the set meanwhile.
-    for (const s of this.acknowledged_sessions) if (s.slow) s.pump(now_ms);
+    for (const s of this.acknowledged_sessions) if (s.slow && !(tick && this.pumped_sessions.has(s))) s.pump(now_ms); // pumped above already
     this.acknowledged_sessions.clear();
   };
 
