@@ -126,7 +126,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  log_root.fatal({ err: (err as Error).message }, 'depthcast failed to start');
+  // The stack names TypeScript lines in the build too (bin/depthcast.mjs turns source maps on).
+  log_root.fatal({ err: (err as Error).message, stack: (err as Error).stack }, 'depthcast failed to start');
   process.stderr.write(`depthcast: ${(err as Error).message}\n`);
   process.exit(1);
 });

@@ -14,8 +14,7 @@
 // close code but not the status of a refused upgrade.
 // TLS: with --tls-cert-path/--tls-key-path the app is a uWS SSLApp (wss://, https://).
 import { accessSync, constants as fs_constants, readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Feed } from '../feed/feed.js';
@@ -25,7 +24,7 @@ import { logger_for } from '../util/log.js';
 import { close_code, error_code } from '../wire/codes.js';
 import { Gatekeeper } from './auth.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
-import { serve_ui_bundle, ui_bundle } from './ui_bundle.js';
+import { serve_ui_bundle, ui_bundle, ui_dir } from './ui_bundle.js';
 import { deflate_ratio } from './deflate_ratio.js';
 
 const log = logger_for('server');
@@ -129,7 +128,6 @@ export interface ServerDeps {
   stats_sections?: () => Record<string, unknown>;
 }
 
-const ui_dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 /** The static files the page may load from src/ui; anything else there (its TypeScript sources) is not served. */
 const content_types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8',
