@@ -12,6 +12,8 @@ import { latency_interval_ms, LatencyWindows } from './metrics/latency_windows.j
 import { create_registry, register_feed_metrics, register_hop_histograms } from './metrics/registry.js';
 import { kernel_send_queues } from './server/kernel_queues.js';
 import { start_server, type ServerHandle } from './server/server.js';
+import { start_gateway_server, type GatewayServerHandle } from './server/gateway_server.js';
+import { register_gateway_metrics } from './metrics/gateway_metrics.js';
 import { logger_for } from './util/log.js';
 
 const log = logger_for('app');
@@ -24,6 +26,8 @@ export async function open_bus(config: Readonly<Config>, name: string): Promise<
 export interface FeedService {
   feed: Feed;
   server: ServerHandle;
+  /** The Binance gateway, when --gateway-binance-port is set (>= 0). */
+  gateway: GatewayServerHandle | null;
   url: string;
   stop(): Promise<void>;
 }
@@ -65,10 +69,25 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
     await feed.stop(); // no timers or bus subscriptions left behind by a server that never listened
     throw err;
   }
+  let gateway: GatewayServerHandle | null = null;
+  if (config.gateway_binance_port >= 0) {
+    try {
+      gateway = await start_gateway_server(feed, config);
+    } catch (err) {
+      clearInterval(latency_timer);
+      replay_status.close();
+      await feed.stop();
+      server.close();
+      throw err;
+    }
+    const g = gateway.gateway;
+    register_gateway_metrics(registry, g.counters, () => g.stream_subscriptions);
+  }
   let stopped = false;
   return {
     feed,
     server,
+    gateway,
     url: `${server.tls ? 'wss' : 'ws'}://${server.host}:${server.port}/ws`,
     async stop() {
       if (stopped) return;
@@ -79,6 +98,7 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
       // Let the going-away closes reach the sockets before the listener goes.
       await new Promise((r) => setTimeout(r, 50));
       server.close();
+      gateway?.close();
     },
   };
 }

@@ -76,12 +76,12 @@ export function create_registry(options: RegistryOptions = {}): Registry {
 type LabelKey = string | number;
 
 /** Sets a counter to an absolute value read from our own counts (never decreasing in practice). */
-function set_counter(counter: Counter<string>, value: number, labels?: Record<string, LabelKey>): void {
+export function set_counter(counter: Counter<string>, value: number, labels?: Record<string, LabelKey>): void {
   if (labels) counter.inc(labels, value);
   else counter.inc(value);
 }
 
-function counter_from(registry: Registry, name: string, help: string, read: (c: Counter<string>) => void, label_names: string[] = []): Counter<string> {
+export function counter_from(registry: Registry, name: string, help: string, read: (c: Counter<string>) => void, label_names: string[] = []): Counter<string> {
   return new Counter({
     name, help, labelNames: label_names, registers: [registry],
     collect(this: Counter<string>) {
@@ -91,7 +91,7 @@ function counter_from(registry: Registry, name: string, help: string, read: (c: 
   });
 }
 
-function gauge_from(registry: Registry, name: string, help: string, read: (g: Gauge<string>) => void, label_names: string[] = []): Gauge<string> {
+export function gauge_from(registry: Registry, name: string, help: string, read: (g: Gauge<string>) => void, label_names: string[] = []): Gauge<string> {
   return new Gauge({
     name, help, labelNames: label_names, registers: [registry],
     collect(this: Gauge<string>) {
