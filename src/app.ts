@@ -14,6 +14,8 @@ import { kernel_send_queues } from './server/kernel_queues.js';
 import { start_server, type ServerHandle } from './server/server.js';
 import { start_gateway_server, type GatewayServerHandle } from './server/gateway_server.js';
 import { register_gateway_metrics } from './metrics/gateway_metrics.js';
+import { admission_refusal_kinds } from './server/auth.js';
+import { register_admission_metrics } from './metrics/admission_metrics.js';
 import { logger_for } from './util/log.js';
 
 const log = logger_for('app');
@@ -60,28 +62,29 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
   });
   feed.start();
   let server: ServerHandle;
+  let gateway: GatewayServerHandle | null = null;
   try {
     server = await start_server({ feed, registry, config, stats_sections });
     listening = server;
+    const admission = server.admission;
+    register_admission_metrics(registry, {
+      reasons: admission_refusal_kinds, refused_by_reason: admission.refused_by_reason,
+      token_expired_total: () => admission.token_expired_total, jwks: server.jwks,
+    });
+    if (config.gateway_binance_port >= 0) {
+      const listening_server = server;
+      gateway = await start_gateway_server(feed, config).catch((err: unknown) => {
+        listening_server.close();
+        throw err;
+      });
+      const g = gateway.gateway;
+      register_gateway_metrics(registry, g.counters, () => g.stream_subscriptions);
+    }
   } catch (err) {
     clearInterval(latency_timer);
     replay_status.close();
     await feed.stop(); // no timers or bus subscriptions left behind by a server that never listened
     throw err;
-  }
-  let gateway: GatewayServerHandle | null = null;
-  if (config.gateway_binance_port >= 0) {
-    try {
-      gateway = await start_gateway_server(feed, config);
-    } catch (err) {
-      clearInterval(latency_timer);
-      replay_status.close();
-      await feed.stop();
-      server.close();
-      throw err;
-    }
-    const g = gateway.gateway;
-    register_gateway_metrics(registry, g.counters, () => g.stream_subscriptions);
   }
   let stopped = false;
   return {

@@ -45,6 +45,7 @@
 // | depthcast_engine_messages_total           | counter   | symbol | bus messages from the engine (batches and heartbeats); flat = engine silent
 // | depthcast_recoveries_total                | counter   | symbol | symbol recoveries started (snapshot requested); every symbol present from 0
 // | depthcast_symbol_live                     | gauge     | symbol | 1 when the symbol's book is live, 0 while recovering
+// | depthcast_auth_refusals_total, depthcast_jwks_* | (src/metrics/admission_metrics.ts)
 // | depthcast_process_*, depthcast_nodejs_*   |           |        | prom-client's process metrics (CPU, memory, event-loop lag)
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FeedCounters } from '../feed/counters.js';
