@@ -283,7 +283,7 @@ export class Feed {
     const idle_ms = this.config.heartbeat_interval_ms;
     let frame: Uint8Array | null = null;
     for (const s of this.sessions) {
-      if (s.closing || now_ms - s.last_send_ms < idle_ms || (s.slow && !s.has_room())) continue;
+      if (s.closing || now_ms - s.last_send_ms < idle_ms || (s.slow && !s.has_room()) || s.transport.heartbeats === false) continue;
       frame ??= this.encoder.heartbeat({ server_time_ns: now_ns() });
       this.counters.heartbeats_out_total++;
       s.queue(frame);
