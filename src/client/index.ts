@@ -16,6 +16,7 @@ export { DecimalFormat } from './decimal_format.js';
 export { Backoff } from './backoff.js';
 export { seeded_random, type RandomSource } from '../util/random.js';
 export { Emitter } from './emitter.js';
+export { type TokenOption } from './token_keeper.js';
 export { HopHistograms, client_hops, type HopName, type HopPercentiles } from '../metrics/hop_histograms.js';
 export type {
   TradeRec, TradeAggregateRec, SymbolStateName, SnapshotMsg, DeltaMsg, StatusMsg,
