@@ -12,6 +12,8 @@ import { latency_interval_ms, LatencyWindows } from './metrics/latency_windows.j
 import { create_registry, register_feed_metrics, register_hop_histograms } from './metrics/registry.js';
 import { kernel_send_queues } from './server/kernel_queues.js';
 import { start_server, type ServerHandle } from './server/server.js';
+import { admission_refusal_kinds } from './server/auth.js';
+import { register_admission_metrics } from './metrics/admission_metrics.js';
 import { logger_for } from './util/log.js';
 
 const log = logger_for('app');
@@ -59,6 +61,11 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
   try {
     server = await start_server({ feed, registry, config, stats_sections });
     listening = server;
+    const admission = server.admission;
+    register_admission_metrics(registry, {
+      reasons: admission_refusal_kinds, refused_by_reason: admission.refused_by_reason,
+      token_expired_total: () => admission.token_expired_total, jwks: server.jwks,
+    });
   } catch (err) {
     clearInterval(latency_timer);
     replay_status.close();

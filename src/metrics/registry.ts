@@ -45,6 +45,7 @@
 // | depthcast_engine_messages_total           | counter   | symbol | bus messages from the engine (batches and heartbeats); flat = engine silent
 // | depthcast_recoveries_total                | counter   | symbol | symbol recoveries started (snapshot requested); every symbol present from 0
 // | depthcast_symbol_live                     | gauge     | symbol | 1 when the symbol's book is live, 0 while recovering
+// | depthcast_auth_refusals_total, depthcast_jwks_* | (src/metrics/admission_metrics.ts)
 // | depthcast_process_*, depthcast_nodejs_*   |           |        | prom-client's process metrics (CPU, memory, event-loop lag)
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FeedCounters } from '../feed/counters.js';
@@ -76,12 +77,12 @@ export function create_registry(options: RegistryOptions = {}): Registry {
 type LabelKey = string | number;
 
 /** Sets a counter to an absolute value read from our own counts (never decreasing in practice). */
-function set_counter(counter: Counter<string>, value: number, labels?: Record<string, LabelKey>): void {
+export function set_counter(counter: Counter<string>, value: number, labels?: Record<string, LabelKey>): void {
   if (labels) counter.inc(labels, value);
   else counter.inc(value);
 }
 
-function counter_from(registry: Registry, name: string, help: string, read: (c: Counter<string>) => void, label_names: string[] = []): Counter<string> {
+export function counter_from(registry: Registry, name: string, help: string, read: (c: Counter<string>) => void, label_names: string[] = []): Counter<string> {
   return new Counter({
     name, help, labelNames: label_names, registers: [registry],
     collect(this: Counter<string>) {
@@ -91,7 +92,7 @@ function counter_from(registry: Registry, name: string, help: string, read: (c: 
   });
 }
 
-function gauge_from(registry: Registry, name: string, help: string, read: (g: Gauge<string>) => void, label_names: string[] = []): Gauge<string> {
+export function gauge_from(registry: Registry, name: string, help: string, read: (g: Gauge<string>) => void, label_names: string[] = []): Gauge<string> {
   return new Gauge({
     name, help, labelNames: label_names, registers: [registry],
     collect(this: Gauge<string>) {

@@ -14,8 +14,7 @@
 // close code but not the status of a refused upgrade.
 // TLS: with --tls-cert-path/--tls-key-path the app is a uWS SSLApp (wss://, https://).
 import { accessSync, constants as fs_constants, readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Feed } from '../feed/feed.js';
@@ -23,9 +22,10 @@ import type { Session, SlowPolicy } from '../feed/session.js';
 import { send_dropped, type ClientTransport } from '../feed/transport.js';
 import { logger_for } from '../util/log.js';
 import { close_code, error_code } from '../wire/codes.js';
-import { Gatekeeper } from './auth.js';
+import { admission_from_config, type Admission, type AdmissionStats, type Gatekeeper, type UpgradeRequest } from './auth.js';
+import type { JwksCounters } from './jwks.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
-import { serve_ui_bundle, ui_bundle } from './ui_bundle.js';
+import { serve_ui_bundle, ui_bundle, ui_dir } from './ui_bundle.js';
 import { deflate_ratio } from './deflate_ratio.js';
 
 const log = logger_for('server');
@@ -118,6 +118,10 @@ export interface ServerHandle {
   host: string;
   /** Serving wss:// and https://. */
   tls: boolean;
+  /** Refusals and token expiries (read by src/metrics at scrape time). */
+  admission: AdmissionStats;
+  /** Where tokens' keys come from, for the JWKS metrics; null without --auth-jwks. */
+  jwks: JwksCounters | null;
   close(): void;
 }
 
@@ -129,7 +133,6 @@ export interface ServerDeps {
   stats_sections?: () => Record<string, unknown>;
 }
 
-const ui_dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 /** The static files the page may load from src/ui; anything else there (its TypeScript sources) is not served. */
 const content_types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -146,9 +149,9 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   const { feed, registry, config } = deps;
   const tls = config.tls_cert_path !== '';
   const app = tls ? ssl_app(config.tls_cert_path, config.tls_key_path) : uWS.App();
-  const gatekeeper = new Gatekeeper(config);
-  /** Refused connections by close code; token expiries while connected. */
-  const admission_stats = { refused_total: {} as Record<string, number>, token_expired_total: 0 };
+  const gatekeeper: Gatekeeper = admission_from_config(config);
+  const jwks_started = gatekeeper.verifier?.jwks?.start() ?? Promise.resolve();
+  const admission_stats: AdmissionStats = { refused_total: {}, refused_by_reason: {}, token_expired_total: 0 };
   const token_sockets = new Set<WebSocket<SocketData>>();
   const sweep_timer = setInterval(() => {
     const now_ms = Date.now();
@@ -184,23 +187,38 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         });
         return;
       }
+      // Everything of `req` is read now: it is gone once this handler returns (the token check may not be done by then).
       const extensions = req.getHeader('sec-websocket-extensions');
-      const admission = gatekeeper.admit({
+      const key = req.getHeader('sec-websocket-key');
+      const upgrade_req: UpgradeRequest = {
         remote_address, origin: req.getHeader('origin'), query_token: req.getQuery('token') ?? '', protocols: req.getHeader('sec-websocket-protocol'),
-      }, Date.now());
-      const refusal = admission.ok ? null : { code: admission.code, reason: admission.reason };
-      if (refusal !== null) admission_stats.refused_total[refusal.code] = (admission_stats.refused_total[refusal.code] ?? 0) + 1;
-      res.upgrade<SocketData>(
-        {
-          session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
-          deflates: config.slow_reader_compression && extensions.includes('permessage-deflate'),
-          token_exp_ms: admission.ok ? admission.exp_ms : 0, entitled: admission.ok ? admission.entitled : undefined,
-        },
-        req.getHeader('sec-websocket-key'),
-        admission.protocol,
-        extensions,
-        context,
-      );
+      };
+      const finish = (admission: Admission) => {
+        const refusal = admission.ok ? null : { code: admission.code, reason: admission.reason };
+        if (!admission.ok) {
+          admission_stats.refused_total[admission.code] = (admission_stats.refused_total[admission.code] ?? 0) + 1;
+          admission_stats.refused_by_reason[admission.kind] = (admission_stats.refused_by_reason[admission.kind] ?? 0) + 1;
+        }
+        res.upgrade<SocketData>(
+          {
+            session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
+            deflates: config.slow_reader_compression && extensions.includes('permessage-deflate'),
+            token_exp_ms: admission.ok ? (admission.grant?.exp_ms ?? 0) : 0, entitled: admission.ok ? admission.grant?.entitled : undefined,
+          },
+          key, admission.protocol, extensions, context,
+        );
+      };
+      const admission = gatekeeper.admit(upgrade_req, Date.now());
+      if (!(admission instanceof Promise)) {
+        finish(admission);
+        return;
+      }
+      // The token check is asynchronous (a JWKS refetch may be part of it): the client may be gone by then.
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      void admission.then((a) => {
+        if (!aborted) res.cork(() => finish(a));
+      });
     },
     open: (ws) => {
       const data = ws.getUserData();
@@ -249,12 +267,13 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   });
 
   app.get('/stats', (res, req) => {
-    const refusal = gatekeeper.check_operator(req.getQuery('token') ?? '', req.getHeader('authorization'), Date.now());
-    if (refusal !== undefined) {
-      send_json(res, '401 Unauthorized', { error: refusal });
-      return;
-    }
-    send_json(res, '200 OK', { ...feed.stats(), ...deps.stats_sections?.(), admission: { ...admission_stats, ip_buckets: gatekeeper.limiter.size, auth: gatekeeper.auth_enabled } });
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    void gatekeeper.check_operator(req.getQuery('token') ?? '', req.getHeader('authorization'), Date.now()).then((refusal) => {
+      if (aborted) return;
+      if (refusal !== undefined) send_json(res, '401 Unauthorized', { error: refusal });
+      else send_json(res, '200 OK', { ...feed.stats(), ...deps.stats_sections?.(), admission: { ...admission_stats, ip_buckets: gatekeeper.limiter.size, auth: gatekeeper.auth_enabled } });
+    });
   });
 
   app.get('/metrics', (res) => {
@@ -293,10 +312,12 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     res.cork(() => { res.writeStatus('404 Not Found').end('not found'); });
   });
 
-  return new Promise((resolve, reject) => {
+  // The first JWKS fetch is tried before listening, so the first clients are not refused for want of keys.
+  return jwks_started.then(() => new Promise((resolve, reject) => {
     app.listen(config.host, config.port, (listen_socket: us_listen_socket | false) => {
       if (!listen_socket) {
         clearInterval(sweep_timer);
+        gatekeeper.verifier?.jwks?.stop();
         reject(new Error(`cannot listen on ${config.host}:${config.port} (in use or not permitted)`));
         return;
       }
@@ -306,13 +327,16 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         port,
         host: config.host,
         tls,
+        admission: admission_stats,
+        jwks: gatekeeper.verifier?.jwks?.counters ?? null,
         close: () => {
           clearInterval(sweep_timer);
+          gatekeeper.verifier?.jwks?.stop();
           uWS.us_listen_socket_close(listen_socket);
         },
       });
     });
-  });
+  }));
 }
 
 /** uWS reports any certificate problem as "App construction failed": check the files first so the error says which. */

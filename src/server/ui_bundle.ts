@@ -9,6 +9,7 @@
 //
 // A build that fails must not take the feed down: the page then gets a module
 // that shows the build error instead of a blank screen, and the log says why.
+import { existsSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { logger_for } from '../util/log.js';
@@ -24,7 +25,19 @@ export interface UiAsset {
 /** URL path (e.g. "/main.js") → asset. */
 export type UiBundle = ReadonlyMap<string, UiAsset>;
 
-export const ui_dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
+/**
+ * src/ui of the checkout this code runs from: the nearest ancestor holding it, so the
+ * same code finds it from src/server (tsx) and from dist/ (the build, scripts/build_server.mjs).
+ */
+export const ui_dir = find_ui_dir(dirname(fileURLToPath(import.meta.url)));
+
+function find_ui_dir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'src', 'ui');
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+    if (dirname(dir) === dir) return join(from, '..', 'ui');
+  }
+}
 export const ui_entry = join(ui_dir, 'main.ts');
 export const ui_bundle_path = '/main.js';
 /** The SDK's entry (the package's `depthcast/client`), served whole as one ES module. */
@@ -70,6 +83,7 @@ export function serve_ui_bundle(res: HttpResponse, url: string, bundle: Promise<
 /** Builds both bundles now (no sharing). Never rejects: a failed build yields a page module that reports it. */
 export async function build_ui_bundle(entry: string = ui_entry): Promise<UiBundle> {
   const started_ms = Date.now();
+  builds_in_flight++;
   try {
     const esbuild = await import('esbuild');
     const result = await esbuild.build({
@@ -100,5 +114,10 @@ export async function build_ui_bundle(entry: string = ui_entry): Promise<UiBundl
     const script = `document.body.textContent = ${JSON.stringify(`depthcast: the page could not be built on the server:\n${message}`)};`
       + 'document.body.style.cssText = "white-space:pre-wrap;color:#ff5f6d;background:#090c11;font:13px monospace;padding:24px";';
     return new Map([[ui_bundle_path, { body: utf8.encode(script), content_type: js_type }]]);
+  } finally {
+    // esbuild runs as a child process (~20 MB RSS) that would stay for the life of the service: stop it after the last build.
+    if (--builds_in_flight === 0) await import('esbuild').then((e) => e.stop(), () => undefined);
   }
 }
+
+let builds_in_flight = 0;
