@@ -40,6 +40,11 @@ export interface Config {
   host: string;
   port: number;
   ui: boolean;
+  gateway_binance_port: number;  // -1 = no Binance gateway (default); 0 = any free port (docs/GATEWAYS.md)
+  gateway_streams_per_connection_max: number;
+  gateway_method_frames_per_s_max: number;
+  gateway_rest_requests_per_s_max: number;
+  gateway_depth_levels_max: number;
   subscriptions_per_connection_max: number;
   inbound_frame_bytes_max: number;
   inbound_messages_per_s_max: number;
@@ -140,6 +145,16 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'Port of the WebSocket endpoint (/ws), the page (/), /health, /metrics and /stats; 0 = any free port' },
   { key: 'ui', flag: '--ui', env: 'DEPTHCAST_UI', kind: 'bool', default: true, commands: feed_cmds,
     help: 'Serve the trading page at /' },
+  { key: 'gateway_binance_port', flag: '--gateway-binance-port', env: 'DEPTHCAST_GATEWAY_BINANCE_PORT', kind: 'int', default: -1, min: -1, max: 65535, commands: feed_cmds,
+    help: 'Port of the Binance-compatible gateway (spot diff-depth streams at /ws and /stream, REST at /api/v3/; docs/GATEWAYS.md); -1 = off, 0 = any free port' },
+  { key: 'gateway_streams_per_connection_max', flag: '--gateway-streams-per-connection-max', env: 'DEPTHCAST_GATEWAY_STREAMS_PER_CONNECTION_MAX', kind: 'int', default: 1024, min: 1, max: 65536, commands: feed_cmds,
+    help: "Most streams one gateway connection may subscribe to (Binance's limit: 1024)" },
+  { key: 'gateway_method_frames_per_s_max', flag: '--gateway-method-frames-per-s-max', env: 'DEPTHCAST_GATEWAY_METHOD_FRAMES_PER_S_MAX', kind: 'int', default: 5, min: 1, max: 10000, commands: feed_cmds,
+    help: "Method frames (SUBSCRIBE, ...) per second one gateway connection may send; 4x over it closes the connection (Binance's limit: 5)" },
+  { key: 'gateway_rest_requests_per_s_max', flag: '--gateway-rest-requests-per-s-max', env: 'DEPTHCAST_GATEWAY_REST_REQUESTS_PER_S_MAX', kind: 'int', default: 20, min: 1, max: 100000, commands: feed_cmds,
+    help: 'Gateway REST requests per second per client IP; more are answered 429 with code -1003' },
+  { key: 'gateway_depth_levels_max', flag: '--gateway-depth-levels-max', env: 'DEPTHCAST_GATEWAY_DEPTH_LEVELS_MAX', kind: 'int', default: 5000, min: 1, max: 100000, commands: feed_cmds,
+    help: "Most levels per side GET /api/v3/depth returns; a larger limit is cut to it, as Binance does (Binance's maximum: 5000)" },
   { key: 'subscriptions_per_connection_max', flag: '--subscriptions-per-connection-max', env: 'DEPTHCAST_SUBSCRIPTIONS_PER_CONNECTION_MAX', kind: 'int', default: 64, min: 1, max: 4096, commands: feed_cmds,
     help: 'Most (symbol, depth) views one connection may subscribe to' },
   { key: 'inbound_frame_bytes_max', flag: '--inbound-frame-bytes-max', env: 'DEPTHCAST_INBOUND_FRAME_BYTES_MAX', kind: 'int', default: 4096, min: 256, max: 1024 * 1024, commands: feed_cmds,

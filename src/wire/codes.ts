@@ -30,6 +30,9 @@ export const close_code = {
   too_many_connections: 4029,// new connections per IP per second over the limit
 } as const;
 
+/** The close codes that mean "closed for slowness" (4008 policy close, 4009 buffer cap, 4010 reader too slow): one list for the feed's counts and /metrics. */
+export const slow_close_codes: readonly number[] = [close_code.slow_consumer, close_code.send_buffer_overflow, close_code.reader_too_slow];
+
 export const depths_allowed: readonly number[] = [10, 50, 0];
 export const interval_ms_max = 60_000;
 /** Largest price bucket of a grouped view, in ticks (one definition: src/book/grouped_book.ts). */
