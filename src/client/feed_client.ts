@@ -37,6 +37,8 @@ import { FeedClientError, new_counters, type ClientCounters } from './counters.j
 import { Emitter } from './emitter.js';
 import { ReaderProgress } from './reader_progress.js';
 import { ViewSync } from './view_sync.js';
+import { TokenKeeper } from './token_keeper.js';
+import { error_code } from '../wire/codes.js';
 import { client_settings, client_urls, subscription_of, type FeedClientOptions, type LatencySink, type SubscribeOptions } from './options.js';
 
 export type { ClientHop, FeedClientOptions, HopSampleRecorder, LatencySink, SubscribeOptions } from './options.js';
@@ -76,6 +78,7 @@ export class FeedClient {
   private readonly progress: ReaderProgress;
   private readonly behind_ms: number;
   private readonly delta_reader = new DeltaReader();
+  private readonly token: TokenKeeper | null;
 
   /** `url`: one feed, or several to fail over between (each reconnect tries the next, after a jittered backoff). */
   constructor(url: string | readonly string[], options: FeedClientOptions = {}) {
@@ -86,9 +89,17 @@ export class FeedClient {
     this.progress = new ReaderProgress(settings.ack_interval_ms,
       settings.ack ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
     this.events = new Emitter<ClientEvents>((err, event) => this.listener_failed(err, event));
+    this.token = settings.token_source === undefined ? null : new TokenKeeper(settings.token_source, settings.token_refresh_lead_ms, settings.random, {
+      send_refresh: (token) => {
+        if (!this.connection.is_open()) return false;
+        this.send({ type: 'refresh', token });
+        return true;
+      },
+      failed: (message) => this.emit_error(new FeedClientError('socket', message)),
+    }, settings.backoff.initial_ms, settings.backoff.max_ms);
     // The hooks reach this.views only once the connection starts, below.
     this.connection = new Connection(
-      { urls: client_urls(url), ...settings },
+      { urls: client_urls(url), ...settings, token: this.token },
       this.counters,
       {
         state: (next, previous) => this.events.emit('state', next, previous),
@@ -193,6 +204,7 @@ export class FeedClient {
   close(): void {
     if (this.connection.state === 'closed') return;
     this.connection.close();
+    this.token?.stop();
     this.reject_pings('client closed');
     this.progress.stop();
     this.connection.mark_closed();
@@ -248,10 +260,15 @@ export class FeedClient {
         c.heartbeats++;
         this.server_clock_offset_ns = msg.server_time_ns - receive_ns;
         this.connection.healthy();
+        this.token?.on_accepted();
         sent_ns = msg.server_time_ns;
         break;
       case 'status': this.views.on_status(msg); break;
-      case 'error': this.views.on_server_error(msg); break;
+      case 'error':
+        if (msg.code === error_code.refresh_refused) this.token?.on_refresh_refused(msg.message);
+        this.views.on_server_error(msg);
+        break;
+      case 'refreshed': this.token?.on_refreshed(msg.expires_at_ms); break;
       case 'pong': this.on_pong(msg, receive_ns); sent_ns = msg.server_time_ns; break;
     }
     // After every listener ran: what the application has really processed.

@@ -22,6 +22,7 @@ export { DecimalFormat } from './decimal_format.js';
 export { Backoff } from './backoff.js';
 export { seeded_random, type RandomSource } from '../util/random.js';
 export { Emitter } from './emitter.js';
+export { type TokenOption } from './token_keeper.js';
 export type {
   TradeRec, TradeAggregateRec, SymbolStateName, SnapshotMsg, DeltaMsg, StatusMsg,
 } from '../wire/feed_types.js';

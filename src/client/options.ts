@@ -12,6 +12,7 @@ import type { RandomSource } from '../util/random.js';
 import { Backoff } from './backoff.js';
 import type { WebSocketConstructor } from './connection.js';
 import { FeedClientError } from './counters.js';
+import type { TokenOption } from './token_keeper.js';
 
 export interface FeedClientOptions {
   /** WebSocket constructor; default globalThis.WebSocket (browsers). In Node 20 pass `ws`'s WebSocket. */
@@ -50,6 +51,14 @@ export interface FeedClientOptions {
   behind_ms?: number;
   /** Clock in ns since the Unix epoch, the same clock the server stamps with. Default src/util/clock now_ns. */
   clock_ns?: () => number;
+  /**
+   * Access token (a JWT; docs/OPERATIONS.md §4), sent as the subprotocol `token.<TOKEN>`: a string, or a
+   * function returning a promise of one, called for each new connection that needs one, before the token
+   * expires (sent in a Refresh frame, no reconnect) and after a 4003 close (then the client reconnects).
+   */
+  token?: TokenOption;
+  /** With a token function: refresh this long before `exp` (plus up to 50% jitter; at most half the lifetime). Default 30_000. */
+  token_refresh_lead_ms?: number;
 }
 
 /** The hops a client measures, per Delta: engine stamp → receive, server send stamp → receive. */
@@ -91,6 +100,9 @@ export interface ClientSettings {
   ack: boolean;
   ack_interval_ms: number;
   behind_ms: number;
+  token_source: TokenOption | undefined;
+  token_refresh_lead_ms: number;
+  random: RandomSource;
 }
 
 /** One feed URL, or several to fail over between (tried in turn on each reconnect); each checked. */
@@ -131,6 +143,9 @@ export function client_settings(url: string | readonly string[], options: FeedCl
     ack: options.ack ?? true,
     ack_interval_ms: positive(options.ack_interval_ms, 100, 'ack_interval_ms'),
     behind_ms: positive(options.behind_ms, 1500, 'behind_ms'),
+    token_source: token_option(options.token),
+    token_refresh_lead_ms: positive(options.token_refresh_lead_ms, 30_000, 'token_refresh_lead_ms'),
+    random: options.random ?? Math.random,
   };
 }
 
@@ -146,6 +161,12 @@ export function subscription_of(symbol: string, options: SubscribeOptions): { de
     throw new RangeError(`interval_ms must be an integer in 0..${interval_ms_max}, got ${interval_ms}`);
   }
   return { depth, interval_ms, group };
+}
+
+function token_option(token: unknown): TokenOption | undefined {
+  if (token === undefined || typeof token === 'function') return token as TokenOption | undefined;
+  if (typeof token !== 'string' || token.length === 0) throw new RangeError('token must be a non-empty string or a function returning a promise of one');
+  return token;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

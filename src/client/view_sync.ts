@@ -253,8 +253,10 @@ export class ViewSync {
         this.ask_snapshot(view);
       }
     }
-    if (view_refused_codes.includes(msg.code) && waiting.length > 0) {
-      for (const view of waiting) {
+    // not_entitled may also come for a streaming view, dropped by the server after a token Refresh (PROTOCOL §5.9).
+    const refused = msg.code === error_code.not_entitled ? views.slice() : waiting;
+    if (view_refused_codes.includes(msg.code) && refused.length > 0) {
+      for (const view of refused) {
         this.emit_error(new FeedClientError('refused', `${view.symbol}@${view.depth}: refused by the server: ${msg.message}`, msg.code, view.symbol));
         this.remove_view(view);
       }
