@@ -31,7 +31,6 @@ import type { ClientMsg, PongMsg, ServerMsg, StatusMsg, TradeAggregateRec, Trade
 import { decode_server_frame } from '../wire/feed_decoder.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { DeltaReader, body_delta } from '../wire/delta_reader.js';
-import type { HopHistograms } from '../metrics/hop_histograms.js';
 import type { BookHandle, UpdateInfo, ViewState } from './book_handle.js';
 import { Connection, type ConnectionState } from './connection.js';
 import { FeedClientError, new_counters, type ClientCounters } from './counters.js';
@@ -40,9 +39,9 @@ import { ReaderProgress } from './reader_progress.js';
 import { ViewSync } from './view_sync.js';
 import { TokenKeeper } from './token_keeper.js';
 import { error_code } from '../wire/codes.js';
-import { client_settings, client_urls, subscription_of, type FeedClientOptions, type SubscribeOptions } from './options.js';
+import { client_settings, client_urls, subscription_of, type FeedClientOptions, type LatencySink, type SubscribeOptions } from './options.js';
 
-export type { FeedClientOptions, SubscribeOptions } from './options.js';
+export type { ClientHop, FeedClientOptions, HopSampleRecorder, LatencySink, SubscribeOptions } from './options.js';
 
 export type ClientEvents = {
   state: (state: ConnectionState, previous: ConnectionState) => void;
@@ -62,7 +61,8 @@ interface PendingPing {
 
 export class FeedClient {
   readonly counters: ClientCounters = new_counters();
-  readonly hops: HopHistograms;
+  /** options.hops: where per-frame latency goes, undefined when not opted in. */
+  readonly hops: LatencySink | undefined;
   /** Last round trip measured by ping() (ns), NaN before the first. */
   last_rtt_ns = Number.NaN;
   /** server_time_ns - receive time of the last Heartbeat/Pong: clock offset plus one-way delay. */
