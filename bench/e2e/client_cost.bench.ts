@@ -41,7 +41,10 @@ const window_s = arg('--window-s', quick ? 2 : 5);
 const warmup_s = arg('--warmup-s', quick ? 1 : 2);
 const kinds = string_flag(process.argv.slice(2), '--kinds', 'raw,sdk,sdk_latency').split(',') as CostKind[];
 for (const k of kinds) if (!cost_kinds.includes(k)) throw new Error(`--kinds: unknown kind '${k}' (${cost_kinds.join(', ')})`);
+/** Issue 21: ≤ 7 µs per verifying Delta and ≥ 150k verified frames/s per core: the stricter of the two is 6.67 µs. */
 const goal_us_per_frame = 7;
+const goal_frames_per_core_s = 150_000;
+const goal_met = (us: number): boolean => us <= goal_us_per_frame && 1e6 / us >= goal_frames_per_core_s;
 /** A reader using this much of its core, or reading fewer of the frames sent, did not keep up. */
 const saturated_cpu_share = 0.9;
 
@@ -112,7 +115,7 @@ async function main(): Promise<void> {
       by_kind.get(kind)!.push(round_result);
       console.log(`round ${r + 1} ${kind}: ${round_result.us_per_frame} µs/frame, ${round_result.frames_per_s} frames/s at ${round_result.cpu_share} of a core (kernel ${round(result.cpu_system_s / result.cpu_s, 2)})`
         + `${round_result.saturated ? ' (SATURATED)' : ''}; acks ${result.acks_sent}, pongs ${stats.pongs}/${stats.pings} pings; `
-        + `feed schedule lag p99 ${stats.schedule_lag_ms_p99} ms${result.check_failures > 0 ? `; CHECK FAILURES ${result.check_failures}` : ''}`);
+        + `feed ${stats.frames_per_write} frames per write, schedule lag p99 ${stats.schedule_lag_ms_p99} ms${result.check_failures > 0 ? `; CHECK FAILURES ${result.check_failures}` : ''}`);
       if (result.check_failures > 0) process.exitCode = 1;
     }
   }
@@ -130,13 +133,13 @@ async function main(): Promise<void> {
       ratios_to_raw: ratios,
       saturated_rounds: list.filter((x) => x.saturated).length,
       check_failures: list.reduce((a, x) => a + x.check_failures, 0),
-      goal_met: kind === 'raw' ? null : us <= goal_us_per_frame,
+      goal_met: kind === 'raw' ? null : goal_met(us),
     };
     console.log(`${kind}: ${us} µs per frame (median of ${list.length}), ${Math.round(1e6 / us)} frames/s per core${ratios.length > 0 && kind !== 'raw' ? `, ${median(ratios)}x raw` : ''}`
-      + `${kind === 'raw' ? '' : ` (goal ≤ ${goal_us_per_frame} µs: ${us <= goal_us_per_frame ? 'met' : 'NOT met'})`}`);
+      + `${kind === 'raw' ? '' : ` (goal ≤ ${goal_us_per_frame} µs and ≥ ${goal_frames_per_core_s / 1000}k/core: ${goal_met(us) ? 'met' : 'NOT met'})`}`);
   }
   const path = write_result('client_cost', {
-    goal: `a verifying Delta ≤ ${goal_us_per_frame} µs of client CPU, socket to applied and verified, Acks and pongs included (≥ ${Math.round(1e6 / goal_us_per_frame / 1000)}k frames/s per core)`,
+    goal: `a verifying Delta ≤ ${goal_us_per_frame} µs of client CPU, socket to applied and verified, Acks and pongs included, and ≥ ${goal_frames_per_core_s / 1000}k verified frames/s per core`,
     options: { clients, rate_offered: offered, ticks_per_s, rounds, window_s, warmup_s, kinds, cores_split: two_cores ? 'feed core 0, reader core 1' : 'one core shared' },
     stream: { frames_per_tick_per_view: ready.frames_per_tick_per_view, frame_bytes_mean: ready.frame_bytes_mean, views: ready.views },
     summary,

@@ -76,6 +76,7 @@ export class FeedClient {
   private readonly progress: ReaderProgress;
   private readonly behind_ms: number;
   private readonly delta_reader = new DeltaReader();
+  private readonly ack: boolean | 'auto';
 
   /** `url`: one feed, or several to fail over between (each reconnect tries the next, after a jittered backoff). */
   constructor(url: string | readonly string[], options: FeedClientOptions = {}) {
@@ -83,8 +84,9 @@ export class FeedClient {
     this.clock_ns = settings.clock_ns;
     this.hops = settings.hops;
     this.behind_ms = settings.behind_ms;
+    this.ack = settings.ack;
     this.progress = new ReaderProgress(settings.ack_interval_ms,
-      settings.ack ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
+      settings.ack !== false ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
     this.events = new Emitter<ClientEvents>((err, event) => this.listener_failed(err, event));
     // The hooks reach this.views only once the connection starts, below.
     this.connection = new Connection(
@@ -174,7 +176,7 @@ export class FeedClient {
     return this.connection.state === 'synced' && this.staleness_ms() > this.behind_ms;
   }
 
-  /** Acks sent on this connection so far. */
+  /** Acks sent so far (none on a socket whose pongs prove processing, unless options.ack is true). */
   get acks_sent(): number {
     return this.progress.acks_sent;
   }
@@ -202,14 +204,14 @@ export class FeedClient {
   // ---- connection lifecycle (called by Connection) ----
 
   private on_open(now: number): void {
-    this.progress.reset();
+    this.progress.reset(this.ack === true || (this.ack === 'auto' && !this.connection.pongs_follow_processing()));
     this.views.opened(now);
   }
 
   private on_disconnect(code: number, reason: string): void {
     this.counters.closes++;
     this.reject_pings('connection closed');
-    this.progress.reset();
+    this.progress.reset(false);
     this.events.emit('disconnect', code, reason);
     this.views.disconnected();
   }

@@ -16,7 +16,9 @@
 //
 // Cost: per connection per due tick, one write of prebuilt bytes (no copy,
 // no encode). Its own schedule lag (how late it wrote a tick, p99 and max)
-// is reported with each round: a late feed would flatter the reader.
+// and the frames per write (1 on time; more when late ticks go together) are
+// reported with each round: a late feed means fewer reads per frame, which
+// flatters the reader.
 import { createHash } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { instrument_spec } from '../../../src/engine/instruments.js';
@@ -26,7 +28,7 @@ import { make_recording, recording_epoch } from './recording.js';
 export type ReplayCommand = { type: 'round_stats' } | { type: 'stop' };
 export type ReplayReply =
   | { type: 'ready'; port: number; views: string[]; ticks: number; frames_per_tick_per_view: number; frame_bytes_mean: number }
-  | { type: 'round_stats'; connections: number; frames_sent: number; pings: number; pongs: number; client_binary_frames: number; schedule_lag_ms_p99: number; schedule_lag_ms_max: number }
+  | { type: 'round_stats'; connections: number; frames_sent: number; writes: number; frames_per_write: number; pings: number; pongs: number; client_binary_frames: number; schedule_lag_ms_p99: number; schedule_lag_ms_max: number }
   | { type: 'error'; message: string };
 
 const websocket_guid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
 
   const conns = new Set<Conn>();
   const lags: number[] = [];
-  const stats = { connections: 0, frames_sent: 0, pings: 0, pongs: 0, client_binary_frames: 0 };
+  const stats = { connections: 0, frames_sent: 0, writes: 0, pings: 0, pongs: 0, client_binary_frames: 0 };
 
   const server = createServer({ noDelay: true }, (socket) => {
     let head = '';
@@ -187,6 +189,7 @@ async function main(): Promise<void> {
         stats.pings++;
       }
       c.socket.uncork();
+      if (sent_frames) stats.writes++;
     }
   }, 1);
 
@@ -204,11 +207,11 @@ async function main(): Promise<void> {
     if (m.type === 'round_stats') {
       lags.sort((a, b) => a - b);
       const p = (q: number): number => (lags.length === 0 ? 0 : Math.round(lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] * 100) / 100);
-      send({ type: 'round_stats', ...stats, schedule_lag_ms_p99: p(0.99), schedule_lag_ms_max: p(1) });
+      send({ type: 'round_stats', ...stats, frames_per_write: Math.round((stats.frames_sent / Math.max(1, stats.writes)) * 1000) / 1000, schedule_lag_ms_p99: p(0.99), schedule_lag_ms_max: p(1) });
       for (const c of conns) c.socket.destroy();
       conns.clear();
       lags.length = 0;
-      stats.connections = stats.frames_sent = stats.pings = stats.pongs = stats.client_binary_frames = 0;
+      stats.connections = stats.frames_sent = stats.writes = stats.pings = stats.pongs = stats.client_binary_frames = 0;
     } else {
       clearInterval(timer);
       for (const c of conns) c.socket.destroy();
