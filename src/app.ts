@@ -12,6 +12,10 @@ import { latency_interval_ms, LatencyWindows } from './metrics/latency_windows.j
 import { create_registry, register_feed_metrics, register_hop_histograms } from './metrics/registry.js';
 import { kernel_send_queues } from './server/kernel_queues.js';
 import { start_server, type ServerHandle } from './server/server.js';
+import { start_gateway_server, type GatewayServerHandle } from './server/gateway_server.js';
+import { register_gateway_metrics } from './metrics/gateway_metrics.js';
+import { admission_refusal_kinds } from './server/auth.js';
+import { register_admission_metrics } from './metrics/admission_metrics.js';
 import { logger_for } from './util/log.js';
 
 const log = logger_for('app');
@@ -24,6 +28,8 @@ export async function open_bus(config: Readonly<Config>, name: string): Promise<
 export interface FeedService {
   feed: Feed;
   server: ServerHandle;
+  /** The Binance gateway, when --gateway-binance-port is set (>= 0). */
+  gateway: GatewayServerHandle | null;
   url: string;
   stop(): Promise<void>;
 }
@@ -56,9 +62,24 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
   });
   feed.start();
   let server: ServerHandle;
+  let gateway: GatewayServerHandle | null = null;
   try {
     server = await start_server({ feed, registry, config, stats_sections });
     listening = server;
+    const admission = server.admission;
+    register_admission_metrics(registry, {
+      reasons: admission_refusal_kinds, refused_by_reason: admission.refused_by_reason,
+      token_expired_total: () => admission.token_expired_total, jwks: server.jwks,
+    });
+    if (config.gateway_binance_port >= 0) {
+      const listening_server = server;
+      gateway = await start_gateway_server(feed, config).catch((err: unknown) => {
+        listening_server.close();
+        throw err;
+      });
+      const g = gateway.gateway;
+      register_gateway_metrics(registry, g.counters, () => g.stream_subscriptions);
+    }
   } catch (err) {
     clearInterval(latency_timer);
     replay_status.close();
@@ -69,6 +90,7 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
   return {
     feed,
     server,
+    gateway,
     url: `${server.tls ? 'wss' : 'ws'}://${server.host}:${server.port}/ws`,
     async stop() {
       if (stopped) return;
@@ -79,6 +101,7 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
       // Let the going-away closes reach the sockets before the listener goes.
       await new Promise((r) => setTimeout(r, 50));
       server.close();
+      gateway?.close();
     },
   };
 }

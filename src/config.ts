@@ -40,6 +40,11 @@ export interface Config {
   host: string;
   port: number;
   ui: boolean;
+  gateway_binance_port: number;  // -1 = no Binance gateway (default); 0 = any free port (docs/GATEWAYS.md)
+  gateway_streams_per_connection_max: number;
+  gateway_method_frames_per_s_max: number;
+  gateway_rest_requests_per_s_max: number;
+  gateway_depth_levels_max: number;
   subscriptions_per_connection_max: number;
   inbound_frame_bytes_max: number;
   inbound_messages_per_s_max: number;
@@ -65,7 +70,17 @@ export interface Config {
   stream_snapshot_interval_ms: number;
   log_level: string;
   new_connections_per_ip_per_s_max: number; // 0 = no limit
-  auth_secret: string;           // '' = no access control (default); else HMAC-SHA256 key of the tokens
+  auth_secret: string;           // '' = no HS256 tokens; with auth_jwks '' too, no access control (default)
+  auth_jwks: string;             // '' = no RS256/ES256/EdDSA tokens; else a JWKS file path or http(s) URL
+  auth_issuer: string;           // '' = iss not checked
+  auth_audience: string;         // '' = aud not checked
+  auth_clock_skew_s: number;
+  auth_entitlements_claim: string;
+  jwks_bytes_max: number;
+  jwks_keys_max: number;
+  jwks_fetch_timeout_ms: number;
+  jwks_refresh_interval_ms: number;
+  jwks_unknown_kid_refetch_interval_ms: number;
   origin_allow_list: string[];   // [] = any Origin
   tls_cert_path: string;         // both set = wss:// and https:// (uWS SSLApp); both empty = plain
   tls_key_path: string;
@@ -130,6 +145,16 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'Port of the WebSocket endpoint (/ws), the page (/), /health, /metrics and /stats; 0 = any free port' },
   { key: 'ui', flag: '--ui', env: 'DEPTHCAST_UI', kind: 'bool', default: true, commands: feed_cmds,
     help: 'Serve the trading page at /' },
+  { key: 'gateway_binance_port', flag: '--gateway-binance-port', env: 'DEPTHCAST_GATEWAY_BINANCE_PORT', kind: 'int', default: -1, min: -1, max: 65535, commands: feed_cmds,
+    help: 'Port of the Binance-compatible gateway (spot diff-depth streams at /ws and /stream, REST at /api/v3/; docs/GATEWAYS.md); -1 = off, 0 = any free port' },
+  { key: 'gateway_streams_per_connection_max', flag: '--gateway-streams-per-connection-max', env: 'DEPTHCAST_GATEWAY_STREAMS_PER_CONNECTION_MAX', kind: 'int', default: 1024, min: 1, max: 65536, commands: feed_cmds,
+    help: "Most streams one gateway connection may subscribe to (Binance's limit: 1024)" },
+  { key: 'gateway_method_frames_per_s_max', flag: '--gateway-method-frames-per-s-max', env: 'DEPTHCAST_GATEWAY_METHOD_FRAMES_PER_S_MAX', kind: 'int', default: 5, min: 1, max: 10000, commands: feed_cmds,
+    help: "Method frames (SUBSCRIBE, ...) per second one gateway connection may send; 4x over it closes the connection (Binance's limit: 5)" },
+  { key: 'gateway_rest_requests_per_s_max', flag: '--gateway-rest-requests-per-s-max', env: 'DEPTHCAST_GATEWAY_REST_REQUESTS_PER_S_MAX', kind: 'int', default: 20, min: 1, max: 100000, commands: feed_cmds,
+    help: 'Gateway REST requests per second per client IP; more are answered 429 with code -1003' },
+  { key: 'gateway_depth_levels_max', flag: '--gateway-depth-levels-max', env: 'DEPTHCAST_GATEWAY_DEPTH_LEVELS_MAX', kind: 'int', default: 5000, min: 1, max: 100000, commands: feed_cmds,
+    help: "Most levels per side GET /api/v3/depth returns; a larger limit is cut to it, as Binance does (Binance's maximum: 5000)" },
   { key: 'subscriptions_per_connection_max', flag: '--subscriptions-per-connection-max', env: 'DEPTHCAST_SUBSCRIPTIONS_PER_CONNECTION_MAX', kind: 'int', default: 64, min: 1, max: 4096, commands: feed_cmds,
     help: 'Most (symbol, depth) views one connection may subscribe to' },
   { key: 'inbound_frame_bytes_max', flag: '--inbound-frame-bytes-max', env: 'DEPTHCAST_INBOUND_FRAME_BYTES_MAX', kind: 'int', default: 4096, min: 256, max: 1024 * 1024, commands: feed_cmds,
@@ -180,8 +205,29 @@ export const option_specs: readonly OptionSpec[] = [
   { key: 'new_connections_per_ip_per_s_max', flag: '--new-connections-per-ip-per-s-max', env: 'DEPTHCAST_NEW_CONNECTIONS_PER_IP_PER_S_MAX', kind: 'int', default: 1000, min: 0, max: 1_000_000, commands: feed_cmds,
     help: 'New WebSocket connections one IP address may open per second (bursts up to one second\'s worth); over it they are closed with 4029. 0 = no limit' },
   { key: 'auth_secret', flag: '--auth-secret', env: 'DEPTHCAST_AUTH_SECRET', kind: 'string', default: '', commands: feed_cmds,
-    help: 'HMAC-SHA256 secret of access tokens (at least 32 bytes; prefer the environment variable to the flag, which shows in ps). Empty = no access control. Set: every connection needs a token (?token= or subprotocol token.<TOKEN>); see docs/OPERATIONS.md',
+    help: 'Shared secret of HS256 JWT access tokens (at least 32 bytes; prefer the environment variable to the flag, which shows in ps). With it or --auth-jwks, every connection needs a token (?token= or subprotocol token.<TOKEN>); both empty = no access control. See docs/OPERATIONS.md §4',
     validate: (v) => (v === '' || new TextEncoder().encode(v as string).length >= 32) ? undefined : 'must be empty (no auth) or at least 32 bytes' },
+  { key: 'auth_jwks', flag: '--auth-jwks', env: 'DEPTHCAST_AUTH_JWKS', kind: 'string', default: '', commands: feed_cmds,
+    help: "Your identity provider's signing keys for RS256/ES256/EdDSA JWTs: a JWKS file path or http(s) URL (fetched at start, every --jwks-refresh-interval-ms, and on an unknown kid)" },
+  { key: 'auth_issuer', flag: '--auth-issuer', env: 'DEPTHCAST_AUTH_ISSUER', kind: 'string', default: '', commands: feed_cmds,
+    help: "Required iss claim of tokens; empty = not checked" },
+  { key: 'auth_audience', flag: '--auth-audience', env: 'DEPTHCAST_AUTH_AUDIENCE', kind: 'string', default: '', commands: feed_cmds,
+    help: "Required aud claim of tokens (one of theirs); empty = not checked" },
+  { key: 'auth_clock_skew_s', flag: '--auth-clock-skew-s', env: 'DEPTHCAST_AUTH_CLOCK_SKEW_S', kind: 'int', default: 30, min: 0, max: 600, commands: feed_cmds,
+    help: 'Clock difference with the token issuer tolerated on exp, nbf and iat' },
+  { key: 'auth_entitlements_claim', flag: '--auth-entitlements-claim', env: 'DEPTHCAST_AUTH_ENTITLEMENTS_CLAIM', kind: 'string', default: 'symbols', commands: feed_cmds,
+    help: 'The token claim listing the symbols its holder may subscribe to: "*" or a list',
+    validate: (v) => /^[A-Za-z0-9_:./-]{1,64}$/.test(v as string) ? undefined : `expected a claim name, got '${String(v)}'` },
+  { key: 'jwks_bytes_max', flag: '--jwks-bytes-max', env: 'DEPTHCAST_JWKS_BYTES_MAX', kind: 'int', default: 256 * 1024, min: 1024, max: 16 * 1024 * 1024, commands: feed_cmds,
+    help: 'Largest JWKS document accepted; a larger one fails the fetch (the last good keys stay)' },
+  { key: 'jwks_keys_max', flag: '--jwks-keys-max', env: 'DEPTHCAST_JWKS_KEYS_MAX', kind: 'int', default: 64, min: 1, max: 4096, commands: feed_cmds,
+    help: 'Most keys in the JWKS; more fails the fetch' },
+  { key: 'jwks_fetch_timeout_ms', flag: '--jwks-fetch-timeout-ms', env: 'DEPTHCAST_JWKS_FETCH_TIMEOUT_MS', kind: 'int', default: 5000, min: 100, max: 60000, commands: feed_cmds,
+    help: 'Longest a JWKS fetch may take' },
+  { key: 'jwks_refresh_interval_ms', flag: '--jwks-refresh-interval-ms', env: 'DEPTHCAST_JWKS_REFRESH_INTERVAL_MS', kind: 'int', default: 300_000, min: 1000, max: 86_400_000, commands: feed_cmds,
+    help: 'How often the JWKS is fetched again on schedule' },
+  { key: 'jwks_unknown_kid_refetch_interval_ms', flag: '--jwks-unknown-kid-refetch-interval-ms', env: 'DEPTHCAST_JWKS_UNKNOWN_KID_REFETCH_INTERVAL_MS', kind: 'int', default: 10_000, min: 100, max: 3_600_000, commands: feed_cmds,
+    help: 'A token whose kid is not in the JWKS makes it fetched again at once, at most once per this interval' },
   { key: 'origin_allow_list', flag: '--origin-allow-list', env: 'DEPTHCAST_ORIGIN_ALLOW_LIST', kind: 'list', default: [], commands: feed_cmds,
     help: 'Origins allowed to open /ws, comma-separated, exact scheme://host[:port]; others are closed with 4003. Empty = any origin',
     validate: (v) => {

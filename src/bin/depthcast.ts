@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The depthcast CLI: `all` (what `npm start` runs), `engine`, `feed`,
-// `record`, `replay`, `book-at` (docs/RECORDING.md) and `token` (mints an
-// access token, docs/OPERATIONS.md).
+// `record`, `replay`, `book-at` (docs/RECORDING.md) and `token` (mints an HS256 JWT
+// for development, docs/OPERATIONS.md §4).
 import { ConfigError, help_text, parse_config, type Command } from '../config.js';
 import { log_root } from '../util/log.js';
 
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
       return;
     }
     try {
-      process.stdout.write(token_from_args(rest, process.env, Math.floor(Date.now() / 1000)) + '\n');
+      process.stdout.write(await token_from_args(rest, process.env, Math.floor(Date.now() / 1000)) + '\n');
     } catch (err) {
       fail((err as Error).message);
     }
@@ -126,7 +126,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  log_root.fatal({ err: (err as Error).message }, 'depthcast failed to start');
+  // The stack names TypeScript lines in the build too (bin/depthcast.mjs turns source maps on).
+  log_root.fatal({ err: (err as Error).message, stack: (err as Error).stack }, 'depthcast failed to start');
   process.stderr.write(`depthcast: ${(err as Error).message}\n`);
   process.exit(1);
 });

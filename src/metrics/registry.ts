@@ -45,11 +45,12 @@
 // | depthcast_engine_messages_total           | counter   | symbol | bus messages from the engine (batches and heartbeats); flat = engine silent
 // | depthcast_recoveries_total                | counter   | symbol | symbol recoveries started (snapshot requested); every symbol present from 0
 // | depthcast_symbol_live                     | gauge     | symbol | 1 when the symbol's book is live, 0 while recovering
+// | depthcast_auth_refusals_total, depthcast_jwks_* | (src/metrics/admission_metrics.ts)
 // | depthcast_process_*, depthcast_nodejs_*   |           |        | prom-client's process metrics (CPU, memory, event-loop lag)
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FeedCounters } from '../feed/counters.js';
 import type { ConflationCause } from '../feed/stream_gate.js';
-import { close_code } from '../wire/codes.js';
+import { slow_close_codes } from '../wire/codes.js';
 import type { HopHistograms } from './hop_histograms.js';
 import { latency_histogram_metric } from './latency_export.js';
 
@@ -76,12 +77,12 @@ export function create_registry(options: RegistryOptions = {}): Registry {
 type LabelKey = string | number;
 
 /** Sets a counter to an absolute value read from our own counts (never decreasing in practice). */
-function set_counter(counter: Counter<string>, value: number, labels?: Record<string, LabelKey>): void {
+export function set_counter(counter: Counter<string>, value: number, labels?: Record<string, LabelKey>): void {
   if (labels) counter.inc(labels, value);
   else counter.inc(value);
 }
 
-function counter_from(registry: Registry, name: string, help: string, read: (c: Counter<string>) => void, label_names: string[] = []): Counter<string> {
+export function counter_from(registry: Registry, name: string, help: string, read: (c: Counter<string>) => void, label_names: string[] = []): Counter<string> {
   return new Counter({
     name, help, labelNames: label_names, registers: [registry],
     collect(this: Counter<string>) {
@@ -91,7 +92,7 @@ function counter_from(registry: Registry, name: string, help: string, read: (c: 
   });
 }
 
-function gauge_from(registry: Registry, name: string, help: string, read: (g: Gauge<string>) => void, label_names: string[] = []): Gauge<string> {
+export function gauge_from(registry: Registry, name: string, help: string, read: (g: Gauge<string>) => void, label_names: string[] = []): Gauge<string> {
   return new Gauge({
     name, help, labelNames: label_names, registers: [registry],
     collect(this: Gauge<string>) {
@@ -146,8 +147,6 @@ export const reader_lag_buckets_s = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1
 /** Buckets of depthcast_connection_buffered_bytes: 0, then 1 KiB … 64 MiB by powers of 4. */
 export const buffered_bytes_buckets = [0, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
-/** Close codes of depthcast_slow_closes_total, exported from 0 so that rate() and alerts see them before the first close. */
-const slow_close_codes = [close_code.slow_consumer, close_code.send_buffer_overflow, close_code.reader_too_slow];
 /** Causes of depthcast_conflation_episodes_total, exported from 0 likewise. */
 const conflation_causes = ['lag', 'buffer'] as const satisfies readonly ConflationCause[];
 
@@ -189,6 +188,7 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
   counter_from(registry, `${p}conflated_updates_merged_total`, 'Updates merged into conflated frames (slow catch-ups and intervals)', (c) => set_counter(c, counters.conflated_updates_merged_total));
   counter_from(registry, `${p}catch_up_snapshots_total`, 'Catch-ups sent as a Snapshot instead of a conflated Delta', (c) => set_counter(c, counters.catch_up_snapshots_total));
   counter_from(registry, `${p}slow_closes_total`, 'Connections closed for slowness, by close code (4008 policy close, 4009 buffer cap, 4010 reader too slow)', (c) => {
+    // Every slow close code from 0, so that rate() and alerts see them before the first close.
     for (const code of slow_close_codes) if (!counters.slow_closes_total.has(code)) set_counter(c, 0, { code });
     for (const [code, n] of counters.slow_closes_total) set_counter(c, n, { code });
   }, ['code']);

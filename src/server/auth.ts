@@ -1,94 +1,26 @@
-// Admission of a WebSocket connection: who may connect (signed token with
-// expiry and per-symbol entitlements, origin allow-list) and how fast one IP
-// may open connections. Decided once, at the upgrade; the feed only asks
-// `entitled(symbol)` afterwards. Everything here is off unless configured.
+// Admission of a WebSocket connection: who may connect (a JWT with expiry
+// and per-symbol entitlements, checked by src/server/token_verifier.ts; an
+// origin allow-list) and how fast one IP may open connections. Decided once,
+// at the upgrade (asynchronously only when a token must be checked); the feed
+// only asks `entitled(symbol)` afterwards, until a Refresh replaces it.
+// Everything here is off unless configured.
 //
-// Token (docs/OPERATIONS.md "Access control"):
-//   token   = base64url(payload_json) "." base64url(HMAC-SHA256(secret, base64url(payload_json)))
-//   payload = { "sub": string, "exp": unix seconds, "symbols": "*" | [symbol, ...] }   (other fields ignored)
-// Presented as the query parameter `?token=` or as a WebSocket subprotocol
-// `token.<TOKEN>` (browsers cannot set headers; the server answers with the
-// other offered subprotocol, e.g. `depthcast`).
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// A token is presented as the query parameter `?token=` or as a WebSocket
+// subprotocol `token.<TOKEN>` (browsers cannot set headers; the server
+// answers with the other offered subprotocol, e.g. `depthcast`).
+import { SignJWT } from 'jose';
 import { close_code } from '../wire/codes.js';
 import { find_flag, scan_flags, type FlagSpec } from '../util/flags.js';
+import type { Config } from '../config.js';
+import { JwksSource } from './jwks.js';
+import { refusal_kinds, token_symbols_max, TokenVerifier, type RefusalKind, type TokenGrant } from './token_verifier.js';
 
-/** Longest token accepted; longer ones are refused before any crypto. */
-export const token_chars_max = 8192;
-/** Most symbols one token may list. */
-export const token_symbols_max = 4096;
 /** Subprotocol prefix that carries a token. */
 export const token_protocol_prefix = 'token.';
 /** Shortest secret accepted (bytes): HMAC-SHA256 wants a key of at least its output size. */
 export const auth_secret_bytes_min = 32;
 /** Per-IP buckets remembered; past it idle ones are swept at once (a flood from many addresses stays bounded). */
 export const ip_buckets_max = 100_000;
-
-export interface TokenClaims {
-  /** Who the token was issued to (logged, never trusted for anything else). */
-  sub: string;
-  /** Expiry, Unix seconds. */
-  exp: number;
-  /** Symbols the holder may subscribe to; '*' = all. */
-  symbols: '*' | string[];
-}
-
-export type TokenCheck =
-  | { ok: true; claims: TokenClaims; entitled: (symbol: string) => boolean }
-  | { ok: false; reason: string };
-
-function hmac(secret: string, data: string): Buffer {
-  return createHmac('sha256', secret).update(data).digest();
-}
-
-/** Signs claims into a token. */
-export function mint_token(claims: TokenClaims, secret: string): string {
-  const payload = Buffer.from(JSON.stringify({ sub: claims.sub, exp: claims.exp, symbols: claims.symbols })).toString('base64url');
-  return `${payload}.${hmac(secret, payload).toString('base64url')}`;
-}
-
-const base64url_re = /^[A-Za-z0-9_-]+$/;
-
-/** Checks signature, shape and expiry. Never throws: every failure is a reason the client can read. */
-export function verify_token(token: string, secret: string, now_s: number): TokenCheck {
-  if (token.length === 0) return { ok: false, reason: 'token required' };
-  if (token.length > token_chars_max) return { ok: false, reason: `token longer than ${token_chars_max} characters` };
-  const dot = token.indexOf('.');
-  if (dot <= 0 || dot !== token.lastIndexOf('.')) return { ok: false, reason: 'malformed token: expected payload.signature' };
-  const payload = token.slice(0, dot);
-  const signature = token.slice(dot + 1);
-  if (!base64url_re.test(payload) || !base64url_re.test(signature)) return { ok: false, reason: 'malformed token: not base64url' };
-  const given = Buffer.from(signature, 'base64url');
-  const expected = hmac(secret, payload);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad token signature' };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  } catch {
-    return { ok: false, reason: 'malformed token payload: not JSON' };
-  }
-  const claims = check_claims(raw);
-  if (typeof claims === 'string') return { ok: false, reason: `malformed token payload: ${claims}` };
-  if (claims.exp <= now_s) return { ok: false, reason: 'token expired' };
-  const entitled = claims.symbols === '*' ? () => true : set_membership(new Set(claims.symbols));
-  return { ok: true, claims, entitled };
-}
-
-function set_membership(set: ReadonlySet<string>): (symbol: string) => boolean {
-  return (symbol) => set.has(symbol);
-}
-
-function check_claims(raw: unknown): TokenClaims | string {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not an object';
-  const o = raw as Record<string, unknown>;
-  if (typeof o.sub !== 'string' || o.sub.length > 256) return 'sub must be a string of at most 256 characters';
-  if (typeof o.exp !== 'number' || !Number.isSafeInteger(o.exp) || o.exp < 0) return 'exp must be Unix seconds (integer)';
-  if (o.symbols === '*') return { sub: o.sub, exp: o.exp, symbols: '*' };
-  if (!Array.isArray(o.symbols) || o.symbols.length > token_symbols_max || !o.symbols.every((s) => typeof s === 'string')) {
-    return `symbols must be "*" or a list of at most ${token_symbols_max} strings`;
-  }
-  return { sub: o.sub, exp: o.exp, symbols: o.symbols as string[] };
-}
 
 /** Exact match of the Origin header (scheme://host[:port]); an empty list allows every origin. */
 export function origin_allowed(origin: string, allow_list: readonly string[]): boolean {
@@ -163,8 +95,24 @@ export class ConnectionRateLimiter {
   }
 }
 
+/** Every reason a connection is refused, as Prometheus labels: the token's, plus origin and connection rate. */
+export const admission_refusal_kinds: readonly string[] = [...refusal_kinds, 'origin', 'rate'];
+
+/** Refusals (by close code, by reason kind) and token expiries while connected. */
+export interface AdmissionStats {
+  refused_total: Record<string, number>;
+  refused_by_reason: Record<string, number>;
+  token_expired_total: number;
+}
+
+/** The gatekeeper the configuration asks for: a token verifier when --auth-secret or --auth-jwks is set. */
+export function admission_from_config(config: Readonly<Config>): Gatekeeper {
+  const jwks = config.auth_jwks === '' ? null : new JwksSource(config.auth_jwks, config);
+  const verifier = config.auth_secret === '' && jwks === null ? null : new TokenVerifier(config, jwks);
+  return new Gatekeeper(config, verifier);
+}
+
 export interface AdmissionConfig {
-  auth_secret: string;
   origin_allow_list: readonly string[];
   new_connections_per_ip_per_s_max: number;
 }
@@ -179,64 +127,70 @@ export interface UpgradeRequest {
 }
 
 export type Admission =
-  | { ok: true; protocol: string; sub: string; exp_ms: number; entitled: ((symbol: string) => boolean) | undefined }
-  | { ok: false; protocol: string; code: number; reason: string };
+  | { ok: true; protocol: string; grant: TokenGrant | undefined }
+  | { ok: false; protocol: string; code: number; reason: string; kind: RefusalKind | 'origin' | 'rate' };
 
 /** Decides, at the upgrade, whether a connection may open and what it may see. */
 export class Gatekeeper {
   readonly limiter: ConnectionRateLimiter;
 
-  constructor(private readonly config: AdmissionConfig) {
+  /** verifier null = no access control. */
+  constructor(private readonly config: AdmissionConfig, readonly verifier: TokenVerifier | null) {
     this.limiter = new ConnectionRateLimiter(config.new_connections_per_ip_per_s_max);
   }
 
   get auth_enabled(): boolean {
-    return this.config.auth_secret !== '';
+    return this.verifier !== null;
   }
 
   /**
    * /stats shows each book's best prices: with auth on, it needs a token for
-   * every symbol ('*'), from `?token=` or `Authorization: Bearer`. Returns why
-   * not, or undefined when allowed.
+   * every symbol ('*'), from `?token=` or `Authorization: Bearer`. Resolves to
+   * why not, or undefined when allowed.
    */
-  check_operator(query_token: string, authorization: string, now_ms: number): string | undefined {
-    if (!this.auth_enabled) return undefined;
+  async check_operator(query_token: string, authorization: string, now_ms: number): Promise<string | undefined> {
+    if (this.verifier === null) return undefined;
     const token = query_token !== '' ? query_token : (/^Bearer\s+(\S+)$/i.exec(authorization)?.[1] ?? '');
-    const check = verify_token(token, this.config.auth_secret, Math.floor(now_ms / 1000));
+    const check = await this.verifier.verify(token, now_ms);
     if (!check.ok) return check.reason;
-    return check.claims.symbols === '*' ? undefined : 'needs a token for all symbols ("*")';
+    return check.grant.symbols === '*' ? undefined : 'needs a token for all symbols ("*")';
   }
 
-  admit(req: UpgradeRequest, now_ms: number): Admission {
+  /** Synchronous unless a token must be checked (then a promise; the caller must watch for an aborted upgrade). */
+  admit(req: UpgradeRequest, now_ms: number): Admission | Promise<Admission> {
     const { token: protocol_token, answer: protocol } = split_protocols(req.protocols);
     if (!this.limiter.admit(req.remote_address, now_ms)) {
-      return { ok: false, protocol, code: close_code.too_many_connections, reason: `more than ${this.config.new_connections_per_ip_per_s_max} new connections/s from this address` };
+      return { ok: false, protocol, code: close_code.too_many_connections, kind: 'rate', reason: `more than ${this.config.new_connections_per_ip_per_s_max} new connections/s from this address` };
     }
     if (!origin_allowed(req.origin, this.config.origin_allow_list)) {
-      return { ok: false, protocol, code: close_code.unauthorized, reason: 'origin not allowed' };
+      return { ok: false, protocol, code: close_code.unauthorized, kind: 'origin', reason: 'origin not allowed' };
     }
-    if (!this.auth_enabled) return { ok: true, protocol, sub: '', exp_ms: 0, entitled: undefined };
+    if (this.verifier === null) return { ok: true, protocol, grant: undefined };
     const token = req.query_token !== '' ? req.query_token : protocol_token;
-    const check = verify_token(token, this.config.auth_secret, Math.floor(now_ms / 1000));
-    if (!check.ok) return { ok: false, protocol, code: close_code.unauthorized, reason: check.reason };
-    return { ok: true, protocol, sub: check.claims.sub, exp_ms: check.claims.exp * 1000, entitled: check.entitled };
+    return this.verifier.verify(token, now_ms).then((check): Admission => check.ok
+      ? { ok: true, protocol, grant: check.grant }
+      : { ok: false, protocol, code: close_code.unauthorized, kind: check.kind, reason: check.reason });
   }
 }
 
 export const token_ttl_s_default = 3600;
 export const token_help = [
-  'Usage: depthcast token --symbols <SYM,SYM|*> [--sub <name>] [--ttl-s <seconds>] [--secret <secret>]',
+  'Usage: depthcast token --symbols <SYM,SYM|*> [--sub <name>] [--ttl-s <seconds>] [--issuer <iss>] [--audience <aud>] [--secret <secret>]',
   '',
-  'Prints an access token signed with the feed\'s secret (--secret, else DEPTHCAST_AUTH_SECRET).',
+  'Prints a JWT signed HS256 with the feed\'s secret (--secret, else DEPTHCAST_AUTH_SECRET), for development',
+  'and for feeds that share a secret with their token issuer (docs/OPERATIONS.md §4).',
   `  --symbols   symbols the holder may subscribe to, comma-separated, or '*' for all (required)`,
   `  --sub       who the token is for (default 'user')`,
   `  --ttl-s     seconds until it expires (default ${token_ttl_s_default})`,
+  `  --issuer    iss claim (default DEPTHCAST_AUTH_ISSUER, else none)`,
+  `  --audience  aud claim (default DEPTHCAST_AUTH_AUDIENCE, else none)`,
+  `  --claim     the entitlements claim (default DEPTHCAST_AUTH_ENTITLEMENTS_CLAIM, else 'symbols')`,
 ].join('\n');
 
-const token_flags: readonly FlagSpec[] = ['--secret', '--sub', '--symbols', '--ttl-s'].map((flag) => ({ flag, kind: 'string' }));
+const token_flags: readonly FlagSpec[] = ['--secret', '--sub', '--symbols', '--ttl-s', '--issuer', '--audience', '--claim'].map((flag) => ({ flag, kind: 'string' }));
 
-/** `depthcast token …`: returns the token, or throws an Error whose message says what is wrong. */
-export function token_from_args(argv: readonly string[], env: Record<string, string | undefined>, now_s: number): string {
+/** `depthcast token …`: resolves to the JWT, or rejects with an Error whose message says what is wrong. */
+export async function token_from_args(argv: readonly string[], env: Record<string, string | undefined>, now_s: number): Promise<string> {
   const values: Record<string, string> = {};
   scan_flags(argv, (flag) => find_flag(token_flags, flag), {
     unknown: (flag) => { throw new Error(`unknown option '${flag}'\n${token_help}`); },
@@ -251,5 +205,30 @@ export function token_from_args(argv: readonly string[], env: Record<string, str
   if (symbols !== '*' && (symbols.length === 0 || symbols.length > token_symbols_max)) throw new Error(`--symbols: list 1..${token_symbols_max} symbols, or '*'`);
   const ttl_s = values['--ttl-s'] === undefined ? token_ttl_s_default : Number(values['--ttl-s']);
   if (!Number.isSafeInteger(ttl_s) || ttl_s <= 0) throw new Error(`--ttl-s: expected a positive integer, got '${values['--ttl-s']}'`);
-  return mint_token({ sub: values['--sub'] ?? 'user', exp: now_s + ttl_s, symbols }, secret);
+  return mint_hs256({
+    sub: values['--sub'] ?? 'user', exp_s: now_s + ttl_s, iat_s: now_s, symbols,
+    issuer: values['--issuer'] ?? env.DEPTHCAST_AUTH_ISSUER ?? '', audience: values['--audience'] ?? env.DEPTHCAST_AUTH_AUDIENCE ?? '',
+    claim: values['--claim'] ?? env.DEPTHCAST_AUTH_ENTITLEMENTS_CLAIM ?? 'symbols',
+  }, secret);
+}
+
+export interface MintRequest {
+  sub: string;
+  exp_s: number;
+  iat_s: number;
+  symbols: '*' | readonly string[];
+  /** '' = no iss / aud claim. */
+  issuer: string;
+  audience: string;
+  /** The entitlements claim. */
+  claim: string;
+}
+
+/** An HS256 JWT (jose's SignJWT), as `depthcast token` prints and tests use. */
+export function mint_hs256(req: MintRequest, secret: string): Promise<string> {
+  const jwt = new SignJWT({ [req.claim]: req.symbols }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(req.sub).setIssuedAt(req.iat_s).setExpirationTime(req.exp_s);
+  if (req.issuer !== '') jwt.setIssuer(req.issuer);
+  if (req.audience !== '') jwt.setAudience(req.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
 }

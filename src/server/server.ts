@@ -14,18 +14,19 @@
 // close code but not the status of a refused upgrade.
 // TLS: with --tls-cert-path/--tls-key-path the app is a uWS SSLApp (wss://, https://).
 import { accessSync, constants as fs_constants, readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Feed } from '../feed/feed.js';
 import type { Session, SlowPolicy } from '../feed/session.js';
-import { send_dropped, type ClientTransport } from '../feed/transport.js';
+import { send_dropped, type ClientTransport, type RefreshOutcome } from '../feed/transport.js';
 import { logger_for } from '../util/log.js';
 import { close_code, error_code } from '../wire/codes.js';
-import { Gatekeeper } from './auth.js';
+import { admission_from_config, type Admission, type AdmissionStats, type Gatekeeper, type UpgradeRequest } from './auth.js';
+import type { JwksCounters } from './jwks.js';
+import type { TokenVerifier } from './token_verifier.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
-import { serve_ui_bundle, ui_bundle } from './ui_bundle.js';
+import { serve_ui_bundle, ui_bundle, ui_dir } from './ui_bundle.js';
 import { deflate_ratio } from './deflate_ratio.js';
 
 const log = logger_for('server');
@@ -43,8 +44,10 @@ interface SocketData {
   slow_policy: SlowPolicy | undefined;
   /** Set when admission refused the connection: it is closed as soon as it opens. */
   refusal: { code: number; reason: string } | null;
-  /** Token expiry (ms since 1970); 0 = no token. */
+  /** Token expiry (ms since 1970); 0 = no token. A Refresh moves it. */
   token_exp_ms: number;
+  /** The token's subject: a Refresh must present the same. */
+  sub: string;
   entitled: ((symbol: string) => boolean) | undefined;
 }
 
@@ -53,19 +56,31 @@ const admission_sweep_ms = 1000;
 
 const slow_policies: readonly string[] = ['conflate', 'close'] satisfies SlowPolicy[];
 
+/** What a connection's Refresh needs, one per server (connections hold a pointer to it). */
+interface ServerTokens {
+  verifier: TokenVerifier;
+  /** Connections whose token expires (checked every admission_sweep_ms). */
+  sockets: Set<WebSocket<SocketData>>;
+}
+
 class UwsTransport implements ClientTransport {
-  readonly entitled: ((symbol: string) => boolean) | undefined;
+  entitled: ((symbol: string) => boolean) | undefined;
   /** Set by the close handler; a JS field, so the hot path makes no extra native call to learn it. */
   closed = false;
 
-  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string, deflates: boolean, topics: boolean) {
+  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string, deflates: boolean, topics: boolean,
+    readonly tokens: ServerTokens | null) {
     this.entitled = ws.getUserData().entitled;
+    if (tokens === null) this.refresh = undefined;
     if (!deflates) this.deflate_ratio = undefined;
     if (!topics) {
       this.subscribe = undefined;
       this.unsubscribe = undefined;
     }
   }
+
+  /** Present only with access control (see ClientTransport). */
+  refresh?: (token: string) => Promise<RefreshOutcome> = refresh_token;
 
   /** Present only with --fanout-topics (see ClientTransport). */
   subscribe?: (topic: string) => void = subscribe_topic;
@@ -105,6 +120,21 @@ class UwsTransport implements ClientTransport {
   }
 }
 
+/** A Refresh frame's token: the same subject, valid now; from then on the connection runs on it. */
+async function refresh_token(this: UwsTransport, token: string): Promise<RefreshOutcome> {
+  const tokens = this.tokens!;
+  const check = await tokens.verifier.verify(token, Date.now());
+  if (this.closed) return { ok: false, reason: 'connection closed' };
+  if (!check.ok) return { ok: false, reason: check.reason };
+  const data = this.socket.getUserData();
+  if (check.grant.sub !== data.sub) return { ok: false, reason: 'the new token is for another subject (sub)' };
+  data.token_exp_ms = check.grant.exp_ms;
+  data.entitled = check.grant.entitled;
+  this.entitled = check.grant.entitled;
+  tokens.sockets.add(this.socket);
+  return { ok: true, expires_at_ms: check.grant.exp_ms, entitled: check.grant.entitled };
+}
+
 function subscribe_topic(this: UwsTransport, topic: string): void {
   if (!this.closed) this.socket.subscribe(topic);
 }
@@ -118,6 +148,10 @@ export interface ServerHandle {
   host: string;
   /** Serving wss:// and https://. */
   tls: boolean;
+  /** Refusals and token expiries (read by src/metrics at scrape time). */
+  admission: AdmissionStats;
+  /** Where tokens' keys come from, for the JWKS metrics; null without --auth-jwks. */
+  jwks: JwksCounters | null;
   close(): void;
 }
 
@@ -129,7 +163,6 @@ export interface ServerDeps {
   stats_sections?: () => Record<string, unknown>;
 }
 
-const ui_dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 /** The static files the page may load from src/ui; anything else there (its TypeScript sources) is not served. */
 const content_types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -146,10 +179,11 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   const { feed, registry, config } = deps;
   const tls = config.tls_cert_path !== '';
   const app = tls ? ssl_app(config.tls_cert_path, config.tls_key_path) : uWS.App();
-  const gatekeeper = new Gatekeeper(config);
-  /** Refused connections by close code; token expiries while connected. */
-  const admission_stats = { refused_total: {} as Record<string, number>, token_expired_total: 0 };
+  const gatekeeper: Gatekeeper = admission_from_config(config);
+  const jwks_started = gatekeeper.verifier?.jwks?.start() ?? Promise.resolve();
+  const admission_stats: AdmissionStats = { refused_total: {}, refused_by_reason: {}, token_expired_total: 0 };
   const token_sockets = new Set<WebSocket<SocketData>>();
+  const server_tokens: ServerTokens | null = gatekeeper.verifier === null ? null : { verifier: gatekeeper.verifier, sockets: token_sockets };
   const sweep_timer = setInterval(() => {
     const now_ms = Date.now();
     gatekeeper.limiter.sweep(now_ms);
@@ -184,23 +218,39 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         });
         return;
       }
+      // Everything of `req` is read now: it is gone once this handler returns (the token check may not be done by then).
       const extensions = req.getHeader('sec-websocket-extensions');
-      const admission = gatekeeper.admit({
+      const key = req.getHeader('sec-websocket-key');
+      const upgrade_req: UpgradeRequest = {
         remote_address, origin: req.getHeader('origin'), query_token: req.getQuery('token') ?? '', protocols: req.getHeader('sec-websocket-protocol'),
-      }, Date.now());
-      const refusal = admission.ok ? null : { code: admission.code, reason: admission.reason };
-      if (refusal !== null) admission_stats.refused_total[refusal.code] = (admission_stats.refused_total[refusal.code] ?? 0) + 1;
-      res.upgrade<SocketData>(
-        {
-          session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
-          deflates: config.slow_reader_compression && extensions.includes('permessage-deflate'),
-          token_exp_ms: admission.ok ? admission.exp_ms : 0, entitled: admission.ok ? admission.entitled : undefined,
-        },
-        req.getHeader('sec-websocket-key'),
-        admission.protocol,
-        extensions,
-        context,
-      );
+      };
+      const finish = (admission: Admission) => {
+        const refusal = admission.ok ? null : { code: admission.code, reason: admission.reason };
+        if (!admission.ok) {
+          admission_stats.refused_total[admission.code] = (admission_stats.refused_total[admission.code] ?? 0) + 1;
+          admission_stats.refused_by_reason[admission.kind] = (admission_stats.refused_by_reason[admission.kind] ?? 0) + 1;
+        }
+        res.upgrade<SocketData>(
+          {
+            session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
+            deflates: config.slow_reader_compression && extensions.includes('permessage-deflate'),
+            token_exp_ms: admission.ok ? (admission.grant?.exp_ms ?? 0) : 0, entitled: admission.ok ? admission.grant?.entitled : undefined,
+            sub: admission.ok ? (admission.grant?.sub ?? '') : '',
+          },
+          key, admission.protocol, extensions, context,
+        );
+      };
+      const admission = gatekeeper.admit(upgrade_req, Date.now());
+      if (!(admission instanceof Promise)) {
+        finish(admission);
+        return;
+      }
+      // The token check is asynchronous (a JWKS refetch may be part of it): the client may be gone by then.
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      void admission.then((a) => {
+        if (!aborted) res.cork(() => finish(a));
+      });
     },
     open: (ws) => {
       const data = ws.getUserData();
@@ -209,7 +259,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         return;
       }
       if (data.token_exp_ms > 0) token_sockets.add(ws);
-      data.transport = new UwsTransport(ws, data.remote_address, data.deflates, config.fanout_topics);
+      data.transport = new UwsTransport(ws, data.remote_address, data.deflates, config.fanout_topics, server_tokens);
       data.session = feed.open_session(data.transport, { slow_policy: data.slow_policy });
     },
     message: (ws, message, is_binary) => {
@@ -249,12 +299,13 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   });
 
   app.get('/stats', (res, req) => {
-    const refusal = gatekeeper.check_operator(req.getQuery('token') ?? '', req.getHeader('authorization'), Date.now());
-    if (refusal !== undefined) {
-      send_json(res, '401 Unauthorized', { error: refusal });
-      return;
-    }
-    send_json(res, '200 OK', { ...feed.stats(), ...deps.stats_sections?.(), admission: { ...admission_stats, ip_buckets: gatekeeper.limiter.size, auth: gatekeeper.auth_enabled } });
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    void gatekeeper.check_operator(req.getQuery('token') ?? '', req.getHeader('authorization'), Date.now()).then((refusal) => {
+      if (aborted) return;
+      if (refusal !== undefined) send_json(res, '401 Unauthorized', { error: refusal });
+      else send_json(res, '200 OK', { ...feed.stats(), ...deps.stats_sections?.(), admission: { ...admission_stats, ip_buckets: gatekeeper.limiter.size, auth: gatekeeper.auth_enabled } });
+    });
   });
 
   app.get('/metrics', (res) => {
@@ -293,10 +344,12 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
     res.cork(() => { res.writeStatus('404 Not Found').end('not found'); });
   });
 
-  return new Promise((resolve, reject) => {
+  // The first JWKS fetch is tried before listening, so the first clients are not refused for want of keys.
+  return jwks_started.then(() => new Promise((resolve, reject) => {
     app.listen(config.host, config.port, (listen_socket: us_listen_socket | false) => {
       if (!listen_socket) {
         clearInterval(sweep_timer);
+        gatekeeper.verifier?.jwks?.stop();
         reject(new Error(`cannot listen on ${config.host}:${config.port} (in use or not permitted)`));
         return;
       }
@@ -306,13 +359,16 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         port,
         host: config.host,
         tls,
+        admission: admission_stats,
+        jwks: gatekeeper.verifier?.jwks?.counters ?? null,
         close: () => {
           clearInterval(sweep_timer);
+          gatekeeper.verifier?.jwks?.stop();
           uWS.us_listen_socket_close(listen_socket);
         },
       });
     });
-  });
+  }));
 }
 
 /** uWS reports any certificate problem as "App construction failed": check the files first so the error says which. */

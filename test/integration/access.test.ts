@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { start_all, type AllInOne } from '../../src/app.js';
 import { connect, type FeedClientError } from '../../src/client/index.js';
-import { mint_token } from '../../src/server/auth.js';
+import { mint_hs256 } from '../../src/server/auth.js';
 import { close_code, error_code } from '../../src/wire/codes.js';
 import { RawClient } from '../helpers/raw_client.js';
 import { test_config, wait_for } from '../helpers/service.js';
@@ -20,7 +20,9 @@ const secret = 'test-secret-of-at-least-32-bytes!!';
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD'];
 const allowed_origin = 'https://trade.example.com';
 const now_s = () => Math.floor(Date.now() / 1000);
-const token_for = (syms: '*' | string[], ttl_s = 60) => mint_token({ sub: 'tester', exp: now_s() + ttl_s, symbols: syms }, secret);
+const mint = (sub: string, exp_s: number, syms: '*' | string[], key: string) =>
+  mint_hs256({ sub, exp_s, iat_s: Math.min(now_s(), exp_s), symbols: syms, issuer: '', audience: '', claim: 'symbols' }, key);
+const token_for = (syms: '*' | string[], ttl_s = 60) => mint('tester', now_s() + ttl_s, syms, secret);
 
 describe('access control', () => {
   let all: AllInOne;
@@ -28,7 +30,7 @@ describe('access control', () => {
 
   beforeAll(async () => {
     all = await start_all(test_config({
-      symbols, rate_orders_per_s: 300, auth_secret: secret, origin_allow_list: [allowed_origin],
+      symbols, rate_orders_per_s: 300, auth_secret: secret, origin_allow_list: [allowed_origin], auth_clock_skew_s: 0,
     }));
     url = all.feed_service.url;
     await wait_for('feed live', () => all.feed_service.feed.health().ready);
@@ -41,10 +43,10 @@ describe('access control', () => {
   it('refuses a connection without a token, with a bad one or an expired one: close 4003 with the reason', async () => {
     const cases: [string, string][] = [
       [url, 'token required'],
-      [`${url}?token=${token_for('*')}x`, 'bad token signature'],
-      [`${url}?token=${mint_token({ sub: 't', exp: now_s() + 60, symbols: '*' }, 'another-secret-that-is-32-bytes-long')}`, 'bad token signature'],
-      [`${url}?token=${mint_token({ sub: 't', exp: now_s() - 1, symbols: '*' }, secret)}`, 'token expired'],
-      [`${url}?token=garbage`, 'malformed token: expected payload.signature'],
+      [`${url}?token=${await token_for('*')}x`, 'bad token signature'],
+      [`${url}?token=${await mint('t', now_s() + 60, '*', 'another-secret-that-is-32-bytes-long')}`, 'bad token signature'],
+      [`${url}?token=${await mint('t', now_s() - 60, '*', secret)}`, 'token expired'],
+      [`${url}?token=garbage`, 'malformed token: not a JWT (header.payload.signature)'],
     ];
     for (const [u, reason] of cases) {
       const c = await RawClient.open(u, { origin: allowed_origin });
@@ -52,31 +54,31 @@ describe('access control', () => {
       expect(c.close_reason).toBe(reason);
       expect(c.frame_count).toBe(0); // not one byte of market data
     }
-    const stats = await (await fetch(`http://127.0.0.1:${all.feed_service.server.port}/stats?token=${token_for('*')}`)).json() as { admission: { refused_total: Record<string, number> } };
+    const stats = await (await fetch(`http://127.0.0.1:${all.feed_service.server.port}/stats?token=${await token_for('*')}`)).json() as { admission: { refused_total: Record<string, number> } };
     expect(stats.admission.refused_total['4003']).toBeGreaterThanOrEqual(cases.length);
   });
 
   it('guards /stats (it shows best prices) with a token for all symbols; /health and /metrics stay open', async () => {
     const base = `http://127.0.0.1:${all.feed_service.server.port}`;
     expect((await fetch(`${base}/stats`)).status).toBe(401);
-    const narrow = await fetch(`${base}/stats?token=${token_for(['BTC-USD'])}`);
+    const narrow = await fetch(`${base}/stats?token=${await token_for(['BTC-USD'])}`);
     expect(narrow.status).toBe(401);
     expect(await narrow.json()).toEqual({ error: 'needs a token for all symbols ("*")' });
-    expect((await fetch(`${base}/stats`, { headers: { authorization: `Bearer ${token_for('*')}` } })).status).toBe(200);
+    expect((await fetch(`${base}/stats`, { headers: { authorization: `Bearer ${await token_for('*')}` } })).status).toBe(200);
     expect((await fetch(`${base}/health`)).status).toBe(200);
     expect((await fetch(`${base}/metrics`)).status).toBe(200);
   });
 
   it('refuses an origin not on the allow-list even with a good token', async () => {
-    const c = await RawClient.open(`${url}?token=${token_for('*')}`, { origin: 'https://evil.example' });
+    const c = await RawClient.open(`${url}?token=${await token_for('*')}`, { origin: 'https://evil.example' });
     expect(await c.closed).toBe(close_code.unauthorized);
     expect(c.close_reason).toBe('origin not allowed');
-    const none = await RawClient.open(`${url}?token=${token_for('*')}`); // no Origin header at all (not a browser)
+    const none = await RawClient.open(`${url}?token=${await token_for('*')}`); // no Origin header at all (not a browser)
     expect(await none.closed).toBe(close_code.unauthorized);
   });
 
   it('serves only entitled symbols: others get Error not_entitled (11) naming the symbol', async () => {
-    const c = await RawClient.open(`${url}?token=${token_for(['BTC-USD', 'SOL-USD'])}`, { origin: allowed_origin });
+    const c = await RawClient.open(`${url}?token=${await token_for(['BTC-USD', 'SOL-USD'])}`, { origin: allowed_origin });
     expect(c.opened).toBe(true);
     c.subscribe(['BTC-USD', 'ETH-USD', 'SOL-USD'], 10);
     await wait_for('errors and snapshots', () => c.errors.length >= 1 && c.book('BTC-USD')!.has_snapshot && c.book('SOL-USD')!.has_snapshot);
@@ -91,7 +93,7 @@ describe('access control', () => {
   });
 
   it('accepts the token as a subprotocol and answers with the other offered protocol', async () => {
-    const c = await RawClient.open(url, { origin: allowed_origin, protocols: ['depthcast', `token.${token_for('*')}`] });
+    const c = await RawClient.open(url, { origin: allowed_origin, protocols: ['depthcast', `token.${await token_for('*')}`] });
     expect(c.opened).toBe(true);
     expect(c.ws.protocol).toBe('depthcast');
     c.subscribe(['ETH-USD'], 0);
@@ -100,7 +102,7 @@ describe('access control', () => {
   });
 
   it('closes a connection with 4003 when its token expires while connected', async () => {
-    const c = await RawClient.open(`${url}?token=${token_for('*', 2)}`, { origin: allowed_origin });
+    const c = await RawClient.open(`${url}?token=${await token_for('*', 2)}`, { origin: allowed_origin });
     expect(c.opened).toBe(true);
     c.subscribe(['BTC-USD'], 10);
     expect(await c.closed).toBe(close_code.unauthorized);
@@ -110,7 +112,7 @@ describe('access control', () => {
 
   it('the SDK reports a refusal as fatal and does not reconnect', async () => {
     const errors: FeedClientError[] = [];
-    const client = connect(`${url}?token=${token_for('*', -5)}`, {
+    const client = connect(`${url}?token=${await token_for('*', -5)}`, {
       WebSocket: class extends WebSocket { constructor(u: string, p?: string | string[]) { super(u, p, { origin: allowed_origin }); } } as never,
       backoff_initial_ms: 10, backoff_max_ms: 20,
     });
