@@ -5,7 +5,8 @@
 //               answered with pongs; no payload looked at. The floor: what
 //               Node and the kernel cost to receive the same bytes.
 //   sdk         the SDK (src/client) on `ws`, one FeedClient per connection,
-//               one depth-10 view each, with its defaults: every frame
+//               one depth-10 view each, with its defaults (no latency
+//               histograms: opt-in since depthcast/client/latency): every frame
 //               decoded, applied and verified (digest, range, not crossed),
 //               Acks as the SDK sends them, pongs by `ws`.
 //   sdk_latency the same, recording both latency hops into one shared
@@ -18,6 +19,7 @@
 // bench (a reader that skipped work would look cheap).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { connect, type FeedClient, type WebSocketConstructor } from '../../../src/client/index.js';
 import { HopHistograms, client_hops } from '../../../src/metrics/hop_histograms.js';
@@ -81,7 +83,7 @@ function open_sdk(i: number, hops: HopHistograms | undefined): void {
   const view = i % views.length;
   const client = connect(`ws://127.0.0.1:${port}/ws?view=${view}`, {
     WebSocket: BenchSocket as unknown as WebSocketConstructor,
-    ...(hops ? { hops, record_latency: true } : { record_latency: false }),
+    ...(hops ? { hops } : {}),
     reconnect: false,
   });
   client.subscribe(views[view].split('|')[0], { depth: 10 });
