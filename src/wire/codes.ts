@@ -16,6 +16,7 @@ export const error_code = {
   not_entitled: 11,          // auth: symbol not in the token's entitlements
   bad_request: 12,           // well-formed but absurd (empty symbol list, …)
   bad_group: 13,             // group not an integer from 1 to group_ticks_max
+  refresh_refused: 14,       // Refresh: the new token is invalid, or for another subject; the current token stays in force
 } as const;
 export type ErrorCode = (typeof error_code)[keyof typeof error_code];
 
