@@ -130,6 +130,17 @@ export class Connection {
     this.socket?.send(bytes);
   }
 
+  /**
+   * The current socket answers pings itself, from this thread, in order with
+   * the messages and after their listeners ran: it has a pong() method, as
+   * Node's `ws` does (its receiver emits messages and answers pings one frame
+   * at a time, in order). A browser's WebSocket has none: its network thread
+   * answers pings whatever the page has processed.
+   */
+  pongs_follow_processing(): boolean {
+    return typeof (this.socket as { pong?: unknown } | null)?.pong === 'function';
+  }
+
   /** The connection delivered what it should: the next outage starts from a short delay. */
   healthy(): void {
     this.settings.backoff.reset();

@@ -78,6 +78,7 @@ export class FeedClient {
   private readonly progress: ReaderProgress;
   private readonly behind_ms: number;
   private readonly delta_reader = new DeltaReader();
+  private readonly ack: boolean | 'auto';
   private readonly token: TokenKeeper | null;
 
   /** `url`: one feed, or several to fail over between (each reconnect tries the next, after a jittered backoff). */
@@ -86,8 +87,9 @@ export class FeedClient {
     this.clock_ns = settings.clock_ns;
     this.hops = settings.hops;
     this.behind_ms = settings.behind_ms;
+    this.ack = settings.ack;
     this.progress = new ReaderProgress(settings.ack_interval_ms,
-      settings.ack ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
+      settings.ack !== false ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
     this.events = new Emitter<ClientEvents>((err, event) => this.listener_failed(err, event));
     this.token = settings.token_source === undefined ? null : new TokenKeeper(settings.token_source, settings.token_refresh_lead_ms, settings.random, {
       send_refresh: (token) => {
@@ -185,7 +187,7 @@ export class FeedClient {
     return this.connection.state === 'synced' && this.staleness_ms() > this.behind_ms;
   }
 
-  /** Acks sent on this connection so far. */
+  /** Acks sent so far (none on a socket whose pongs prove processing, unless options.ack is true). */
   get acks_sent(): number {
     return this.progress.acks_sent;
   }
@@ -214,14 +216,14 @@ export class FeedClient {
   // ---- connection lifecycle (called by Connection) ----
 
   private on_open(now: number): void {
-    this.progress.reset();
+    this.progress.reset(this.ack === true || (this.ack === 'auto' && !this.connection.pongs_follow_processing()));
     this.views.opened(now);
   }
 
   private on_disconnect(code: number, reason: string): void {
     this.counters.closes++;
     this.reject_pings('connection closed');
-    this.progress.reset();
+    this.progress.reset(false);
     this.events.emit('disconnect', code, reason);
     this.views.disconnected();
   }

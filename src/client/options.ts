@@ -42,9 +42,15 @@ export interface FeedClientOptions {
   /**
    * Send Ack frames (bytes processed) so the server caps what it has in flight
    * by what this client has processed, not just read: a busy page then gets a
-   * catch-up instead of a backlog. Default true.
+   * catch-up instead of a backlog. 'auto' (default): only on a socket whose
+   * pongs do not already prove it (docs/PROTOCOL.md §5.7). A browser answers
+   * the feed's pings on its network thread, however far behind the page is,
+   * so it acks; Node's `ws` answers them from the thread that runs this
+   * client, in order with the messages, after their listeners ran, so an Ack
+   * would only repeat a pong (one more socket write each): no Acks there.
+   * true: always; false: never.
    */
-  ack?: boolean;
+  ack?: boolean | 'auto';
   /** Most one Ack per this long (plus one after the last frame of a burst). Default 100. */
   ack_interval_ms?: number;
   /** The client is 'behind' while its newest processed state is older than this (staleness_ms()). Default 1500. */
@@ -97,7 +103,7 @@ export interface ClientSettings {
   backoff: Backoff;
   hops: LatencySink | undefined;
   clock_ns: () => number;
-  ack: boolean;
+  ack: boolean | 'auto';
   ack_interval_ms: number;
   behind_ms: number;
   token_source: TokenOption | undefined;
@@ -140,7 +146,7 @@ export function client_settings(url: string | readonly string[], options: FeedCl
     ws_ctor, protocols: options.protocols, heartbeat_interval_ms, connect_timeout_ms, snapshot_timeout_ms,
     reconnect: options.reconnect ?? true, backoff, hops: options.hops,
     clock_ns: options.clock_ns ?? default_clock_ns,
-    ack: options.ack ?? true,
+    ack: options.ack ?? 'auto',
     ack_interval_ms: positive(options.ack_interval_ms, 100, 'ack_interval_ms'),
     behind_ms: positive(options.behind_ms, 1500, 'behind_ms'),
     token_source: token_option(options.token),
