@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'src/wire/generated/', 'bench/results/', 'loadgen/out/', 'src/ui/dist/', 'artifacts/'] },
+  { ignores: ['node_modules/', 'dist/', 'src/wire/generated/', 'bench/results/', 'loadgen/out/', 'src/ui/dist/', 'src/client/dist/', 'docs/api/', 'examples/*/dist/', 'artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

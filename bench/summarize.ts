@@ -322,6 +322,22 @@ function render_client_delta(d: Json): string[] {
   ];
 }
 
+function render_client_cost(d: Json): string[] {
+  const o = obj(d.options) ?? {};
+  const s = obj(d.summary) ?? {};
+  const rounds = obj(d.rounds) ?? {};
+  const per_write = (kind: string): string => ((rounds[kind] as Json[] | undefined) ?? []).map((r) => fmt(obj(r.feed)?.frames_per_write)).join(', ');
+  return [
+    `${fmt(o.clients)} connections, one depth-10 view each, ${fmt(o.rate_offered)} frames/s offered, ${fmt(o.rounds)} alternating rounds of ${fmt(o.window_s)} s; ${String(o.cores_split)}.`, '',
+    ...table(['reader', 'CPU µs per frame (median)', 'frames/s per core', '÷ raw (median of rounds)', 'saturated rounds', 'feed frames per write (rounds)'],
+      Object.entries(s).map(([kind, v]) => {
+        const k = obj(v) ?? {};
+        return [kind, fmt(k.us_per_frame), fmt(k.frames_per_core_s), fmt(k.ratio_to_raw), fmt(k.saturated_rounds), per_write(kind)];
+      })), '',
+    `Goal: ${String(d.goal)}: ${Object.entries(s).filter(([k]) => k !== 'raw').map(([k, v]) => `${k} ${yes_no(obj(v)?.goal_met)}`).join(', ')}.`,
+  ];
+}
+
 function render_ab_syscalls(d: Json): string[] {
   // A ratio is the median of per-round ratios (older results: one number, the ratio of the medians).
   const paired = (x: unknown): string => {
@@ -451,6 +467,7 @@ const renderers: Record<string, (d: Json) => string[]> = {
   transports: render_transports,
   latency_sweep: render_latency_sweep,
   client_delta: render_client_delta,
+  client_cost: render_client_cost,
   ab_syscalls: render_ab_syscalls,
   ingest: render_ingest,
   feed_fanout: render_feed_fanout,

@@ -34,6 +34,8 @@ export function parse_module_table(markdown) {
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
+    // A package's build output (src/client/dist: .d.ts files) is not source.
+    if (name === 'dist' || name === 'node_modules') return [];
     return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') ? [p] : [];
   });
 }

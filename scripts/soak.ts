@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { connect, HopHistograms, client_hops, seeded_random, type FeedClient } from '../src/client/index.js';
+import { connect, seeded_random, type FeedClient } from '../src/client/index.js';
 import { free_port, process_rss_bytes } from '../src/util/host.js';
 import { least_squares_slope } from '../bench/lib.js';
 
@@ -135,7 +135,6 @@ async function main(): Promise<void> {
     newest_socket = ws;
     return ws;
   };
-  const hops = new HopHistograms(client_hops);
   const clients = new Set<FeedClient>();
   const totals = { opened: 0, closed: 0, digest_mismatches: 0, range_breaks: 0, crossed_books: 0, invalid_frames: 0, decode_errors: 0, frames: 0, conflated_frames: 0, reconnects: 0, slow_pauses: 0 };
   const fold = (c: FeedClient) => {
@@ -150,7 +149,7 @@ async function main(): Promise<void> {
     totals.reconnects += k.reconnects;
   };
   const open_client = () => {
-    const c = connect(`ws://127.0.0.1:${port}/ws`, { WebSocket: TrackedWebSocket as never, hops, record_latency: false, random });
+    const c = connect(`ws://127.0.0.1:${port}/ws`, { WebSocket: TrackedWebSocket as never, random });
     if (newest_socket !== null) sockets.set(c, newest_socket);
     const views = 1 + Math.floor(random() * 3);
     for (let v = 0; v < views; v++) {

@@ -56,7 +56,7 @@ const hooks: SymbolFeedHooks = {
 async function live_feeds(symbols: string[]): Promise<Map<string, SymbolFeed>> {
   const feeds = new Map<string, SymbolFeed>();
   for (const symbol of symbols) {
-    const f = new SymbolFeed(symbol, bus, subjects, hooks, 1000);
+    const f = new SymbolFeed(symbol, bus, subjects, hooks, 1000, { engine_silence_ms_max: default_config().engine_silence_ms_max });
     f.start();
     feeds.set(symbol, f);
   }

@@ -17,8 +17,9 @@ import * as flatbuffers from 'flatbuffers';
 import { seeded_random } from '../../src/util/random.js';
 import { depths_allowed, error_code, interval_ms_max } from '../../src/wire/codes.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
-import { symbol_bytes_max, symbols_per_message_max } from '../../src/wire/feed_types.js';
+import { symbol_bytes_max, symbols_per_message_max, token_bytes_max } from '../../src/wire/feed_types.js';
 import { Body } from '../../src/wire/generated/depthcast/feed/body.js';
+import { Refresh } from '../../src/wire/generated/depthcast/feed/refresh.js';
 import { Frame } from '../../src/wire/generated/depthcast/feed/frame.js';
 import { Ping } from '../../src/wire/generated/depthcast/feed/ping.js';
 import { Resync } from '../../src/wire/generated/depthcast/feed/resync.js';
@@ -131,6 +132,17 @@ export class CaseGenerator {
     return out;
   }
 
+  /** Tokens for Refresh frames: JWT-shaped garbage, alg none, the 0.1 format, binary, empty and oversize. */
+  private token(): string {
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const seg = () => b64(String.fromCharCode(...Array.from({ length: this.pick(40) }, () => this.pick(256))));
+    return this.one([
+      `${seg()}.${seg()}.${seg()}`, `${b64('{"alg":"none"}')}.${b64('{"sub":"a","exp":9999999999,"symbols":"*"}')}.`,
+      `${b64('{"alg":"HS256","kid":"' + 'k'.repeat(this.pick(300)) + '"}')}.${seg()}.${seg()}`, `${seg()}.${seg()}`,
+      '', '\u0000', '💥.💥.💥', 'a.b.c.d', 'e'.repeat(8192), 'e'.repeat(8193), '.'.repeat(this.pick(50)),
+    ]);
+  }
+
   private symbol(): string {
     return this.one([
       this.one(this.symbols), this.one(this.symbols), '', 'X'.repeat(symbol_bytes_max), 'Y'.repeat(symbol_bytes_max + 1), 'Z'.repeat(300),
@@ -141,10 +153,14 @@ export class CaseGenerator {
   private valid(): Uint8Array {
     const e = this.encoder;
     const symbols = Array.from({ length: 1 + this.pick(4) }, () => this.one(this.symbols));
-    switch (this.pick(4)) {
+    switch (this.pick(5)) {
       case 0: return e.subscribe({ symbols, depth: this.one(depths_allowed), interval_ms: this.one([0, 0, 100]) });
       case 1: return e.unsubscribe({ symbols, depth: this.one(depths_allowed) });
       case 2: return e.resync({ symbol: symbols[0], depth: this.one(depths_allowed) });
+      case 3: {
+        const token = this.token(); // the encoder refuses empty and oversize tokens: those go through absurd()
+        return e.refresh({ token: token.length > 0 && Buffer.byteLength(token) <= token_bytes_max ? token : 'x' });
+      }
       default: return e.ping({ nonce: this.pick(2 ** 40), client_time_ns: this.pick(2 ** 52) });
     }
   }
@@ -167,7 +183,7 @@ export class CaseGenerator {
     const depth = this.one([0, 10, 50, 1, 7, 100, 65535]);
     let type: Body;
     let body: number;
-    switch (this.pick(5)) {
+    switch (this.pick(6)) {
       case 0: {
         const symbols = Subscribe.createSymbolsVector(b, symbol_list());
         body = Subscribe.createSubscribe(b, symbols, depth, this.one([0, 1, interval_ms_max, interval_ms_max + 1, 2 ** 32 - 1]), 0, 0,
@@ -191,11 +207,15 @@ export class CaseGenerator {
         type = Body.Ping;
         break;
       }
+      case 4:
+        body = Refresh.createRefresh(b, b.createString(this.token()));
+        type = Body.Refresh;
+        break;
       default: {
         // A table under a body type it is not: a server-only type, NONE or an unknown union member.
         const symbols = Subscribe.createSymbolsVector(b, symbol_list());
         body = Subscribe.createSubscribe(b, symbols, depth, 0, 0, 0, 0);
-        type = this.one([Body.NONE, Body.Snapshot, Body.Delta, Body.Status, Body.Error, Body.Pong, 12, 200]) as Body;
+        type = this.one([Body.NONE, Body.Snapshot, Body.Delta, Body.Status, Body.Error, Body.Pong, Body.Refreshed, 14, 200]) as Body;
         break;
       }
     }

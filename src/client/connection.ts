@@ -22,6 +22,7 @@
 import { close_code } from '../wire/codes.js';
 import type { Backoff } from './backoff.js';
 import { FeedClientError, type ClientCounters } from './counters.js';
+import type { TokenKeeper } from './token_keeper.js';
 
 export type ConnectionState = 'connecting' | 'synced' | 'stale' | 'closed';
 
@@ -78,6 +79,8 @@ export interface ConnectionSettings {
   reconnect: boolean;
   backoff: Backoff;
   clock_ns: () => number;
+  /** The access token, when the client has one (option `token`). */
+  token: TokenKeeper | null;
 }
 
 export class Connection {
@@ -127,6 +130,17 @@ export class Connection {
     this.socket?.send(bytes);
   }
 
+  /**
+   * The current socket answers pings itself, from this thread, in order with
+   * the messages and after their listeners ran: it has a pong() method, as
+   * Node's `ws` does (its receiver emits messages and answers pings one frame
+   * at a time, in order). A browser's WebSocket has none: its network thread
+   * answers pings whatever the page has processed.
+   */
+  pongs_follow_processing(): boolean {
+    return typeof (this.socket as { pong?: unknown } | null)?.pong === 'function';
+  }
+
   /** The connection delivered what it should: the next outage starts from a short delay. */
   healthy(): void {
     this.settings.backoff.reset();
@@ -150,7 +164,19 @@ export class Connection {
   private open_socket(): void {
     this.reconnect_timer = null;
     this.set_state('connecting');
-    const { protocols, ws_ctor } = this.settings;
+    const { ws_ctor, token } = this.settings;
+    if (token !== null && !token.ready) {
+      // A token function: get a token first (the first connection, or after a 4003).
+      token.fetch().then(() => {
+        if (this.connection_state !== 'closed') this.open_socket();
+      }, (err: unknown) => {
+        if (this.connection_state === 'closed') return;
+        this.hooks.error(new FeedClientError('socket', `token function failed: ${(err as Error)?.message ?? String(err)}`));
+        this.schedule_reconnect();
+      });
+      return;
+    }
+    const protocols = token === null ? this.settings.protocols : token.protocols(this.settings.protocols);
     const url = this.url;
     let ws: WebSocketLike;
     try {
@@ -215,6 +241,11 @@ export class Connection {
     this.hooks.disconnected(code, reason);
     if (this.connection_state === 'closed') return;
     if (fatal_close_codes.includes(code)) {
+      // With a token function, a 4003 (expired, revoked) means: get a new token, reconnect, resume the views.
+      if (this.settings.token?.on_refused() === true && this.settings.reconnect) {
+        this.schedule_reconnect();
+        return;
+      }
       this.hooks.error(new FeedClientError('socket', `server refused the connection (close ${code}${reason ? `: ${reason}` : ''}); not reconnecting`, code));
       this.hooks.give_up();
       return;

@@ -31,16 +31,17 @@ import type { ClientMsg, PongMsg, ServerMsg, StatusMsg, TradeAggregateRec, Trade
 import { decode_server_frame } from '../wire/feed_decoder.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { DeltaReader, body_delta } from '../wire/delta_reader.js';
-import type { HopHistograms } from '../metrics/hop_histograms.js';
 import type { BookHandle, UpdateInfo, ViewState } from './book_handle.js';
 import { Connection, type ConnectionState } from './connection.js';
 import { FeedClientError, new_counters, type ClientCounters } from './counters.js';
 import { Emitter } from './emitter.js';
 import { ReaderProgress } from './reader_progress.js';
 import { ViewSync } from './view_sync.js';
-import { client_settings, client_urls, subscription_of, type FeedClientOptions, type SubscribeOptions } from './options.js';
+import { TokenKeeper } from './token_keeper.js';
+import { error_code } from '../wire/codes.js';
+import { client_settings, client_urls, subscription_of, type FeedClientOptions, type LatencySink, type SubscribeOptions } from './options.js';
 
-export type { FeedClientOptions, SubscribeOptions } from './options.js';
+export type { ClientHop, FeedClientOptions, HopSampleRecorder, LatencySink, SubscribeOptions } from './options.js';
 
 export type ClientEvents = {
   state: (state: ConnectionState, previous: ConnectionState) => void;
@@ -60,7 +61,8 @@ interface PendingPing {
 
 export class FeedClient {
   readonly counters: ClientCounters = new_counters();
-  readonly hops: HopHistograms;
+  /** options.hops: where per-frame latency goes, undefined when not opted in. */
+  readonly hops: LatencySink | undefined;
   /** Last round trip measured by ping() (ns), NaN before the first. */
   last_rtt_ns = Number.NaN;
   /** server_time_ns - receive time of the last Heartbeat/Pong: clock offset plus one-way delay. */
@@ -76,6 +78,8 @@ export class FeedClient {
   private readonly progress: ReaderProgress;
   private readonly behind_ms: number;
   private readonly delta_reader = new DeltaReader();
+  private readonly ack: boolean | 'auto';
+  private readonly token: TokenKeeper | null;
 
   /** `url`: one feed, or several to fail over between (each reconnect tries the next, after a jittered backoff). */
   constructor(url: string | readonly string[], options: FeedClientOptions = {}) {
@@ -83,12 +87,21 @@ export class FeedClient {
     this.clock_ns = settings.clock_ns;
     this.hops = settings.hops;
     this.behind_ms = settings.behind_ms;
+    this.ack = settings.ack;
     this.progress = new ReaderProgress(settings.ack_interval_ms,
-      settings.ack ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
+      settings.ack !== false ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
     this.events = new Emitter<ClientEvents>((err, event) => this.listener_failed(err, event));
+    this.token = settings.token_source === undefined ? null : new TokenKeeper(settings.token_source, settings.token_refresh_lead_ms, settings.random, {
+      send_refresh: (token) => {
+        if (!this.connection.is_open()) return false;
+        this.send({ type: 'refresh', token });
+        return true;
+      },
+      failed: (message) => this.emit_error(new FeedClientError('socket', message)),
+    }, settings.backoff.initial_ms, settings.backoff.max_ms);
     // The hooks reach this.views only once the connection starts, below.
     this.connection = new Connection(
-      { urls: client_urls(url), ...settings },
+      { urls: client_urls(url), ...settings, token: this.token },
       this.counters,
       {
         state: (next, previous) => this.events.emit('state', next, previous),
@@ -174,7 +187,7 @@ export class FeedClient {
     return this.connection.state === 'synced' && this.staleness_ms() > this.behind_ms;
   }
 
-  /** Acks sent on this connection so far. */
+  /** Acks sent so far (none on a socket whose pongs prove processing, unless options.ack is true). */
   get acks_sent(): number {
     return this.progress.acks_sent;
   }
@@ -193,6 +206,7 @@ export class FeedClient {
   close(): void {
     if (this.connection.state === 'closed') return;
     this.connection.close();
+    this.token?.stop();
     this.reject_pings('client closed');
     this.progress.stop();
     this.connection.mark_closed();
@@ -202,14 +216,14 @@ export class FeedClient {
   // ---- connection lifecycle (called by Connection) ----
 
   private on_open(now: number): void {
-    this.progress.reset();
+    this.progress.reset(this.ack === true || (this.ack === 'auto' && !this.connection.pongs_follow_processing()));
     this.views.opened(now);
   }
 
   private on_disconnect(code: number, reason: string): void {
     this.counters.closes++;
     this.reject_pings('connection closed');
-    this.progress.reset();
+    this.progress.reset(false);
     this.events.emit('disconnect', code, reason);
     this.views.disconnected();
   }
@@ -248,10 +262,15 @@ export class FeedClient {
         c.heartbeats++;
         this.server_clock_offset_ns = msg.server_time_ns - receive_ns;
         this.connection.healthy();
+        this.token?.on_accepted();
         sent_ns = msg.server_time_ns;
         break;
       case 'status': this.views.on_status(msg); break;
-      case 'error': this.views.on_server_error(msg); break;
+      case 'error':
+        if (msg.code === error_code.refresh_refused) this.token?.on_refresh_refused(msg.message);
+        this.views.on_server_error(msg);
+        break;
+      case 'refreshed': this.token?.on_refreshed(msg.expires_at_ms); break;
       case 'pong': this.on_pong(msg, receive_ns); sent_ns = msg.server_time_ns; break;
     }
     // After every listener ran: what the application has really processed.

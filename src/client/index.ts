@@ -1,11 +1,17 @@
-// The depthcast client SDK: one import for browsers and Node.
+// depthcast/client: the depthcast client SDK, one import for browsers and Node
+// (docs/SDK.md). Its cost: ~20 KB minified+gzipped with flatbuffers and the
+// wire codec (CI's size check prints the number); latency histograms are the
+// opt-in entry depthcast/client/latency (src/client/latency.ts).
 //
-//   import { connect } from 'depthcast/src/client/index.js';
-//   const client = connect('ws://127.0.0.1:8080/ws', { WebSocket });   // Node: pass ws's WebSocket
+//   import { connect } from 'depthcast/client';
+//   const client = connect('ws://127.0.0.1:8080/ws', { WebSocket });   // Node 20: pass ws's WebSocket
 //   const book = client.subscribe('BTC-USD', { depth: 10 });
 //   book.on('update', () => render(book.bids, book.asks, book.mid()));
-//   client.on('error', (e) => …);   client.counters, client.hops.percentiles('engine_to_receive')
-export { connect, FeedClient, type FeedClientOptions, type SubscribeOptions, type ClientEvents } from './feed_client.js';
+//   client.on('error', (e) => …);   client.counters, client.staleness_ms()
+export {
+  connect, FeedClient, type FeedClientOptions, type SubscribeOptions, type ClientEvents,
+  type LatencySink, type ClientHop, type HopSampleRecorder,
+} from './feed_client.js';
 export { BookHandle, type BookEvents, type ViewState, type UpdateInfo } from './book_handle.js';
 export {
   stale_heartbeats, client_close_stale, type ConnectionState, type WebSocketLike, type WebSocketConstructor,
@@ -16,7 +22,7 @@ export { DecimalFormat } from './decimal_format.js';
 export { Backoff } from './backoff.js';
 export { seeded_random, type RandomSource } from '../util/random.js';
 export { Emitter } from './emitter.js';
-export { HopHistograms, client_hops, type HopName, type HopPercentiles } from '../metrics/hop_histograms.js';
+export { type TokenOption } from './token_keeper.js';
 export type {
   TradeRec, TradeAggregateRec, SymbolStateName, SnapshotMsg, DeltaMsg, StatusMsg,
 } from '../wire/feed_types.js';

@@ -8,11 +8,11 @@
 import { is_valid_group } from '../book/grouped_book.js';
 import { depths_allowed, group_ticks_max, interval_ms_max } from '../wire/codes.js';
 import { symbol_bytes_max } from '../wire/feed_types.js';
-import { HopHistograms, client_hops } from '../metrics/hop_histograms.js';
 import type { RandomSource } from '../util/random.js';
 import { Backoff } from './backoff.js';
 import type { WebSocketConstructor } from './connection.js';
 import { FeedClientError } from './counters.js';
+import type { TokenOption } from './token_keeper.js';
 
 export interface FeedClientOptions {
   /** WebSocket constructor; default globalThis.WebSocket (browsers). In Node 20 pass `ws`'s WebSocket. */
@@ -32,25 +32,55 @@ export interface FeedClientOptions {
   /** A view waiting this long for its snapshot asks again. Default 5_000. */
   snapshot_timeout_ms?: number;
   /**
-   * Where per-hop latency goes; default a new HopHistograms of the client hops
-   * (~280 KB: totals and interval, two hops). Many clients in one process
-   * (loadgen) should share one.
+   * Where per-frame latency goes (engine_to_receive, send_to_receive); default
+   * nowhere. Opt in with `client_latency()` from `depthcast/client/latency`
+   * (HDR histograms, which bring hdr-histogram-js: ~140 KB a core client does
+   * not carry), or any object with the same `recorder(hop).record(ns)`. Many
+   * clients in one process (loadgen) should share one.
    */
-  hops?: HopHistograms;
-  /** Record per-frame latency. Default true. */
-  record_latency?: boolean;
+  hops?: LatencySink;
   /**
    * Send Ack frames (bytes processed) so the server caps what it has in flight
    * by what this client has processed, not just read: a busy page then gets a
-   * catch-up instead of a backlog. Default true.
+   * catch-up instead of a backlog. 'auto' (default): only on a socket whose
+   * pongs do not already prove it (docs/PROTOCOL.md §5.7). A browser answers
+   * the feed's pings on its network thread, however far behind the page is,
+   * so it acks; Node's `ws` answers them from the thread that runs this
+   * client, in order with the messages, after their listeners ran, so an Ack
+   * would only repeat a pong (one more socket write each): no Acks there.
+   * true: always; false: never.
    */
-  ack?: boolean;
+  ack?: boolean | 'auto';
   /** Most one Ack per this long (plus one after the last frame of a burst). Default 100. */
   ack_interval_ms?: number;
   /** The client is 'behind' while its newest processed state is older than this (staleness_ms()). Default 1500. */
   behind_ms?: number;
   /** Clock in ns since the Unix epoch, the same clock the server stamps with. Default src/util/clock now_ns. */
   clock_ns?: () => number;
+  /**
+   * Access token (a JWT; docs/OPERATIONS.md §4), sent as the subprotocol `token.<TOKEN>`: a string, or a
+   * function returning a promise of one, called for each new connection that needs one, before the token
+   * expires (sent in a Refresh frame, no reconnect) and after a 4003 close (then the client reconnects).
+   */
+  token?: TokenOption;
+  /** With a token function: refresh this long before `exp` (plus up to 50% jitter; at most half the lifetime). Default 30_000. */
+  token_refresh_lead_ms?: number;
+}
+
+/** The hops a client measures, per Delta: engine stamp → receive, server send stamp → receive. */
+export type ClientHop = 'engine_to_receive' | 'send_to_receive';
+
+/** Records one hop's samples (ns; negative when clocks disagree: the sink decides). */
+export interface HopSampleRecorder {
+  record(value_ns: number): void;
+}
+
+/**
+ * Where a client's per-frame latency goes. `depthcast/client/latency`'s
+ * HopHistograms is one; the client asks for each hop's recorder once.
+ */
+export interface LatencySink {
+  recorder(hop: ClientHop): HopSampleRecorder;
 }
 
 export interface SubscribeOptions {
@@ -71,12 +101,14 @@ export interface ClientSettings {
   snapshot_timeout_ms: number;
   reconnect: boolean;
   backoff: Backoff;
-  hops: HopHistograms;
-  record_latency: boolean;
+  hops: LatencySink | undefined;
   clock_ns: () => number;
-  ack: boolean;
+  ack: boolean | 'auto';
   ack_interval_ms: number;
   behind_ms: number;
+  token_source: TokenOption | undefined;
+  token_refresh_lead_ms: number;
+  random: RandomSource;
 }
 
 /** One feed URL, or several to fail over between (tried in turn on each reconnect); each checked. */
@@ -110,17 +142,16 @@ export function client_settings(url: string | readonly string[], options: FeedCl
     positive(options.backoff_max_ms, 10_000, 'backoff_max_ms'),
     options.random ?? Math.random,
   );
-  const hops = options.hops ?? new HopHistograms(client_hops);
-  for (const hop of client_hops) {
-    if (!hops.has(hop)) throw new FeedClientError('socket', `options.hops must track '${hop}'`);
-  }
   return {
     ws_ctor, protocols: options.protocols, heartbeat_interval_ms, connect_timeout_ms, snapshot_timeout_ms,
-    reconnect: options.reconnect ?? true, backoff, hops, record_latency: options.record_latency ?? true,
+    reconnect: options.reconnect ?? true, backoff, hops: options.hops,
     clock_ns: options.clock_ns ?? default_clock_ns,
-    ack: options.ack ?? true,
+    ack: options.ack ?? 'auto',
     ack_interval_ms: positive(options.ack_interval_ms, 100, 'ack_interval_ms'),
     behind_ms: positive(options.behind_ms, 1500, 'behind_ms'),
+    token_source: token_option(options.token),
+    token_refresh_lead_ms: positive(options.token_refresh_lead_ms, 30_000, 'token_refresh_lead_ms'),
+    random: options.random ?? Math.random,
   };
 }
 
@@ -136,6 +167,12 @@ export function subscription_of(symbol: string, options: SubscribeOptions): { de
     throw new RangeError(`interval_ms must be an integer in 0..${interval_ms_max}, got ${interval_ms}`);
   }
   return { depth, interval_ms, group };
+}
+
+function token_option(token: unknown): TokenOption | undefined {
+  if (token === undefined || typeof token === 'function') return token as TokenOption | undefined;
+  if (typeof token !== 'string' || token.length === 0) throw new RangeError('token must be a non-empty string or a function returning a promise of one');
+  return token;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -16,6 +16,11 @@
 // sent(newest processed) − floor: how much older the newest processed state
 // is than it would be on an idle path. Behind = staleness over behind_ms.
 //
+// Acks go on a connection only where its pongs do not prove the same
+// (FeedClient decides per socket, reset(acking)): the server reads the lower
+// of pongs and Acks, so an Ack that only repeats a pong is a socket write for
+// nothing.
+//
 // Cost per frame: a few additions and comparisons; at most one timer at a time.
 // Invariant: bytes_processed counts this connection only (reset on open),
 // exactly as the server counts what it sent on it.
@@ -30,6 +35,8 @@ export class ReaderProgress {
   private bytes_acked = 0;
   private last_ack_ns = -Infinity;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Acks go on this connection (send_ack given and reset(true)). */
+  private acking: boolean;
   private newest_sent_ns = 0;
   private floor_ns = Infinity;
   private floor_previous_ns = Infinity;
@@ -39,10 +46,13 @@ export class ReaderProgress {
     private readonly ack_interval_ms: number,
     private readonly send_ack: ((bytes_processed: number) => void) | null,
     private readonly clock_ns: () => number,
-  ) {}
+  ) {
+    this.acking = send_ack !== null;
+  }
 
-  /** A new connection: the server counts from zero again. */
-  reset(): void {
+  /** A new connection: the server counts from zero again; `acking` false: this one gets no Acks (its pongs say it). */
+  reset(acking = true): void {
+    this.acking = acking && this.send_ack !== null;
     this.bytes_processed = 0;
     this.bytes_acked = 0;
     this.last_ack_ns = -Infinity;
@@ -53,7 +63,7 @@ export class ReaderProgress {
   processed(bytes: number, sent_ns: number, now_ns: number): void {
     this.bytes_processed += bytes;
     if (sent_ns > 0) this.observe(sent_ns, now_ns);
-    if (this.send_ack === null) return;
+    if (!this.acking) return;
     const wait_ms = this.ack_interval_ms - (now_ns - this.last_ack_ns) / 1e6;
     if (wait_ms <= 0) this.ack(now_ns);
     else this.timer ??= setTimeout(() => {

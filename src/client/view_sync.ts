@@ -23,14 +23,13 @@ import { side_bid } from '../book/types.js';
 import { error_code } from '../wire/codes.js';
 import type { ClientMsg, ErrorMsg, SnapshotMsg, StatusMsg, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { DeltaReader } from '../wire/delta_reader.js';
-import type { HopRecorder } from '../metrics/hop_histograms.js';
 import type { Verdict } from './book.js';
 import { ViewSlot, type BookHandle, type UpdateInfo, type ViewState } from './book_handle.js';
 import type { Connection } from './connection.js';
 import { FeedClientError, count_verdict, type ClientCounters } from './counters.js';
 import type { Emitter } from './emitter.js';
 import type { ClientEvents } from './feed_client.js';
-import type { ClientSettings } from './options.js';
+import type { ClientSettings, HopSampleRecorder } from './options.js';
 import { ViewTable, subscribe_messages } from './view_table.js';
 
 /** Error codes that mean a view can never be served as asked. */
@@ -42,9 +41,9 @@ export class ViewSync {
   private readonly views = new ViewTable();
   private readonly clock_ns: () => number;
   private readonly snapshot_timeout_ns: number;
-  private readonly record_latency: boolean;
-  private readonly engine_to_receive: HopRecorder;
-  private readonly send_to_receive: HopRecorder;
+  /** Both undefined unless options.hops opted in to latency recording. */
+  private readonly engine_to_receive: HopSampleRecorder | undefined;
+  private readonly send_to_receive: HopSampleRecorder | undefined;
 
   /** The counters, events and connection are the client's own; `send` encodes and sends (nothing when the socket is not writable). */
   constructor(
@@ -57,9 +56,8 @@ export class ViewSync {
   ) {
     this.clock_ns = settings.clock_ns;
     this.snapshot_timeout_ns = settings.snapshot_timeout_ms * 1e6;
-    this.record_latency = settings.record_latency;
-    this.engine_to_receive = settings.hops.recorder('engine_to_receive');
-    this.send_to_receive = settings.hops.recorder('send_to_receive');
+    this.engine_to_receive = settings.hops?.recorder('engine_to_receive');
+    this.send_to_receive = settings.hops?.recorder('send_to_receive');
   }
 
   find(symbol: string, depth: number, group: number): ViewSlot | undefined {
@@ -202,14 +200,9 @@ export class ViewSync {
     }
     if (msg.conflated) c.conflated_frames++;
     c.updates_merged += msg.updates_merged;
-    let engine_to_receive_ns = Number.NaN;
-    if (this.record_latency) {
-      if (msg.ts_engine_ns > 0) {
-        engine_to_receive_ns = receive_ns - msg.ts_engine_ns;
-        this.engine_to_receive.record(engine_to_receive_ns);
-      }
-      if (msg.ts_send_ns > 0) this.send_to_receive.record(receive_ns - msg.ts_send_ns);
-    }
+    const engine_to_receive_ns = msg.ts_engine_ns > 0 ? receive_ns - msg.ts_engine_ns : Number.NaN;
+    if (this.engine_to_receive !== undefined && msg.ts_engine_ns > 0) this.engine_to_receive.record(engine_to_receive_ns);
+    if (this.send_to_receive !== undefined && msg.ts_send_ns > 0) this.send_to_receive.record(receive_ns - msg.ts_send_ns);
     view.last_receive_ns = receive_ns;
     const info = view.info;
     info.kind = 'delta';
@@ -260,8 +253,10 @@ export class ViewSync {
         this.ask_snapshot(view);
       }
     }
-    if (view_refused_codes.includes(msg.code) && waiting.length > 0) {
-      for (const view of waiting) {
+    // not_entitled may also come for a streaming view, dropped by the server after a token Refresh (PROTOCOL §5.9).
+    const refused = msg.code === error_code.not_entitled ? views.slice() : waiting;
+    if (view_refused_codes.includes(msg.code) && refused.length > 0) {
+      for (const view of refused) {
         this.emit_error(new FeedClientError('refused', `${view.symbol}@${view.depth}: refused by the server: ${msg.message}`, msg.code, view.symbol));
         this.remove_view(view);
       }

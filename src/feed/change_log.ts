@@ -84,12 +84,37 @@ export class ChangeLog {
     return seq >= this.horizon_seq;
   }
 
-  /** Visits each price changed after seq, once, with its side. */
+  /** Visits each price changed after seq, once, with its side (resumes; a catch-up walks cursor() instead). */
   changed_since(seq: number, visit: (side: Side, price: number) => void): void {
     for (let i = this.first_after(seq); i < this.prices.length; i++) {
       const f = this.flags[i];
       if ((f & flag_dead) === 0) visit((f & flag_ask) as Side, this.prices[i]);
     }
+  }
+
+  /**
+   * Each price changed after seq, once, with its side: positions
+   * cursor(seq) .. end, of which those with live_at(i) hold one (no callback,
+   * so a catch-up makes no closure).
+   */
+  cursor(seq: number): number {
+    return this.first_after(seq);
+  }
+
+  get end(): number {
+    return this.prices.length;
+  }
+
+  live_at(i: number): boolean {
+    return (this.flags[i] & flag_dead) === 0;
+  }
+
+  side_at(i: number): Side {
+    return (this.flags[i] & flag_ask) as Side;
+  }
+
+  price_at(i: number): number {
+    return this.prices[i];
   }
 
   /** How many distinct prices changed after seq (as far as the log knows). */

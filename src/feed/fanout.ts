@@ -37,8 +37,7 @@
 // applied twice; a reset restarts every view of the symbol from a Snapshot.
 
 import type { Config } from '../config.js';
-import type { HopHistograms } from '../metrics/hop_histograms.js';
-import { now_ns } from '../util/clock.js';
+import type { HopHistograms, HopRecorder } from '../metrics/hop_histograms.js';
 import { logger_for } from '../util/log.js';
 import type { FrameEncoder } from '../wire/feed_encoder.js';
 import { count_by, type FeedCounters } from './counters.js';
@@ -75,14 +74,17 @@ export class Fanout {
   readonly published_since_tick = new Set<ViewChannel>();
   private readonly config: Readonly<Config>;
   private readonly counters: FeedCounters;
-  private readonly latency: HopHistograms;
+  /** Held, not looked up by hop name per frame. */
+  private readonly ingest_to_send: HopRecorder;
+  private readonly engine_to_send: HopRecorder;
   private readonly encoder: FrameEncoder;
   private readonly resume_history: ResumeHistory;
 
   constructor(context: FanoutContext) {
     this.config = context.config;
     this.counters = context.counters;
-    this.latency = context.latency;
+    this.ingest_to_send = context.latency.recorder('ingest_to_send');
+    this.engine_to_send = context.latency.recorder('engine_to_send');
     this.encoder = context.encoder;
     this.resume_history = context.resume_history;
   }
@@ -177,9 +179,9 @@ export class Fanout {
         const frame = ch.update(changes.bids, changes.asks, trades);
         if (ch.seq !== seq_before) this.resume_history.record(ch);
         if (frame === null) continue;
-        const sent_ns = now_ns();
-        this.latency.record('ingest_to_send', sent_ns - f.ts_ingest_ns);
-        this.latency.record('engine_to_send', sent_ns - f.ts_engine_ns);
+        const sent_ns = ch.delta_sent_ns; // the instant encoded in the frame: one clock read per frame
+        this.ingest_to_send.record(sent_ns - f.ts_ingest_ns);
+        this.engine_to_send.record(sent_ns - f.ts_engine_ns);
         const published = ch.published.size;
         if (published > 0) {
           // Sessions subscribe a view's topic only when the server gave us its publisher.

@@ -23,7 +23,7 @@ import { HopHistograms, server_hops } from '../metrics/hop_histograms.js';
 import { count_by, new_feed_counters, type FeedCounters } from './counters.js';
 import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
-import { close_code, depths_allowed } from '../wire/codes.js';
+import { close_code, depths_allowed, slow_close_codes } from '../wire/codes.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { Fanout } from './fanout.js';
 import { Session, type SessionEvents, type SessionLimits, type SlowPolicy } from './session.js';
@@ -117,12 +117,13 @@ export class Feed {
     this.session_limits = this.make_session_limits();
     this.session_events = this.make_session_events();
     this.schedule_session = (s) => fanout.schedule_session(s);
+    const engine_to_ingest = this.latency.recorder('engine_to_ingest');
     const hooks = {
       on_commit: (f: SymbolFeed) => fanout.mark_dirty(f),
       on_reset: (f: SymbolFeed, reason: ResetReason) => fanout.on_reset(f, reason),
       on_state: (f: SymbolFeed) => fanout.on_state(f),
       on_batch_applied: (ns: number, events: number) => {
-        this.latency.record('engine_to_ingest', ns);
+        engine_to_ingest.record(ns);
         this.counters.ingest_events_total += events;
       },
     };
@@ -190,7 +191,7 @@ export class Feed {
   /** The hooks every session reports to (shared: each gets its session as an argument, so no closures per connection). */
   private make_session_events(): SessionEvents {
     return {
-      on_frame_sent: (bytes) => { this.counters.bytes_out_total += bytes; },
+      on_bytes_sent: (bytes) => { this.counters.bytes_out_total += bytes; },
       on_slow_change: (s, slow, cause) => {
         if (slow) {
           this.counters.conflation_episodes_total++;
@@ -202,7 +203,7 @@ export class Feed {
         this.counters.conflating_connections = this.slow_sessions.size;
       },
       on_close_decision: (s, code) => {
-        if (code === close_code.slow_consumer || code === close_code.send_buffer_overflow || code === close_code.reader_too_slow) count_by(this.counters.slow_closes_total, code);
+        if (slow_close_codes.includes(code)) count_by(this.counters.slow_closes_total, code);
         this.drop_subscriptions(s);
       },
       on_catch_up: (_s, sub) => {
@@ -278,7 +279,7 @@ export class Feed {
 
   private heartbeat_tick(): void {
     const now_ms = Date.now();
-    for (const f of this.symbols.values()) f.check_silence(now_ms, this.config.engine_silence_ms_max);
+    for (const f of this.symbols.values()) f.check_silence(now_ms);
     const idle_ms = this.config.heartbeat_interval_ms;
     let frame: Uint8Array | null = null;
     for (const s of this.sessions) {

@@ -1,7 +1,7 @@
 // What clients ask the feed for: one binary frame at a time, after the
 // inbound rate limit and size check, decoded (attacker input: WireError on
 // anything malformed) and answered. Subscribe (with its interval, group and
-// resume points), Unsubscribe, Resync, Ping and Ack; anything wrong gets an
+// resume points), Unsubscribe, Resync, Ping, Ack and Refresh; anything wrong gets an
 // Error frame with a code (src/wire/codes.ts) and nothing else changes.
 // Which mode a subscription then streams in is its Session's decision
 // (Session.settle); the views and their fan-out are fanout.ts's.
@@ -95,6 +95,7 @@ export class ClientRequests {
       case 'unsubscribe': this.unsubscribe(session, msg.symbols, msg.depth, msg.group ?? 1); break;
       case 'resync': this.resync(session, msg.symbol, msg.depth, msg.group ?? 1); break;
       case 'ack': session.on_ack(msg.bytes_processed, now_ms); break;
+      case 'refresh': this.refresh(session, msg.token); break;
       case 'ping':
         this.queue_other(session, this.encoder.pong({ nonce: msg.nonce, client_time_ns: msg.client_time_ns, server_time_ns: now_ns() }));
         break;
@@ -192,6 +193,32 @@ export class ClientRequests {
     this.counters.client_resyncs_total++;
     if (sub.channel.symbol_feed.state !== 'live') return; // it gets a snapshot when the symbol is live again
     this.start_sub(session, sub);
+  }
+
+  /**
+   * A new token (docs/PROTOCOL.md §5.9), checked by the transport (src/server): views it no
+   * longer covers are dropped, each with Error 11, then Refreshed. Refused: Error 14, nothing changes.
+   */
+  private refresh(session: Session, token: string): void {
+    const transport = session.transport;
+    if (transport.refresh === undefined) {
+      this.send_error(session, error_code.refresh_refused, 'this feed runs without access control: nothing to refresh', '');
+      return;
+    }
+    void transport.refresh(token).then((outcome) => {
+      if (session.closing) return;
+      if (!outcome.ok) {
+        this.send_error(session, error_code.refresh_refused, `refresh refused: ${outcome.reason}`, '');
+        return;
+      }
+      for (const sub of [...session.subs.values()]) {
+        const symbol = sub.channel.symbol_feed.symbol;
+        if (outcome.entitled(symbol)) continue;
+        this.remove_sub(session, sub);
+        this.send_error(session, error_code.not_entitled, `your new token does not entitle you to '${symbol}': unsubscribed`, symbol);
+      }
+      this.queue_other(session, this.encoder.refreshed({ expires_at_ms: outcome.expires_at_ms }));
+    });
   }
 
   private send_error(session: Session, code: number, message: string, symbol: string): void {

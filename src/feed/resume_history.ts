@@ -23,7 +23,6 @@
 // conflation_levels_max prices per view; a resume costs O(changes since).
 import type { ResumeName, ResumePoint, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import { side_ask, side_bid } from '../book/types.js';
-import { now_ns } from '../util/clock.js';
 import { ChangeLog } from './change_log.js';
 import { conflation_trades_max } from './subscription.js';
 import type { ViewChannel } from './view_channel.js';
@@ -75,22 +74,14 @@ export class ResumeHistory {
   }
 
   private catch_up(ch: ViewChannel, log: ChangeLog, after_seq: number, trades: TradeRec[]): Uint8Array {
-    const f = ch.symbol_feed;
-    const bids: ReturnType<ViewChannel['view']['shown_level']>[] = [];
-    const asks: typeof bids = [];
-    log.changed_since(after_seq, (side, price) => {
-      (side === side_bid ? bids : asks).push(ch.view.shown_level(side, price, { price, size: 0, orders: 0 }));
-    });
-    return ch.encode_catch_up({
-      symbol: f.symbol, depth: ch.depth, epoch: ch.epoch, seq_first: after_seq + 1, seq: ch.seq, digest: ch.view.digest,
-      bids, asks,
-      ...(trades.length <= conflation_trades_max ? { trades, trade_aggregate: null } : { trades: [], trade_aggregate: aggregate_of(trades) }),
-      // How many engine events the range covers is not known for a position another feed sent.
-      updates_merged: 0, conflated: true,
-      ts_engine_ns: f.ts_engine_ns, ts_ingest_ns: f.ts_ingest_ns, ts_send_ns: now_ns(),
-    });
+    // How many engine events the range covers is not known for a position another feed sent: updates_merged 0.
+    return trades.length <= conflation_trades_max
+      ? ch.catch_up_delta(log, after_seq, trades, null, 0)
+      : ch.catch_up_delta(log, after_seq, no_trades, aggregate_of(trades), 0);
   }
 }
+
+const no_trades: TradeRec[] = [];
 
 /** Every trade of the range in one record (count, ids, volumes, vwap, high, low, last); `trades` is not empty. */
 function aggregate_of(trades: readonly TradeRec[]): TradeAggregateRec {

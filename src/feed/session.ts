@@ -78,7 +78,8 @@ export interface SessionLimits extends ReaderFlowLimits {
 }
 
 export interface SessionEvents {
-  on_frame_sent(bytes: number): void;
+  /** Bytes the socket accepted in one flush (counted once per flush, not per frame). */
+  on_bytes_sent(bytes: number): void;
   on_slow_change(session: Session, slow: boolean, cause: ConflationCause): void;
   on_close_decision(session: Session, code: number): void;
   /** A catch-up frame was queued for an accumulating subscription (conflation or interval). */

@@ -54,7 +54,7 @@ export class FrameSender {
     private readonly flow: ReaderFlow,
     /** The transport can send pings and probing is on: the reader's lag is measured. */
     private readonly probing: boolean,
-    private readonly events: { on_frame_sent(bytes: number): void },
+    private readonly events: { on_bytes_sent(bytes: number): void },
     now_ms: number,
   ) {
     this.last_send_ms = now_ms;
@@ -113,6 +113,7 @@ export class FrameSender {
     if (catching_up) flow.start_round(now_ms); // a round after everything was acknowledged: a capacity sample
     flow.on_sent(bytes);
     this.probe_pending = this.probing && flow.probe_due(now_ms, catching_up);
+    const bytes_before = this.bytes_sent;
     let status: number;
     if (n === 1 && !this.probe_pending && !this.path_probe_pending) {
       status = this.send_one(frames[0]);
@@ -125,6 +126,8 @@ export class FrameSender {
     for (let i = 0; i < n; i++) frames[i] = no_frame; // sent: not kept alive by this connection
     this.pending_count = 0;
     this.last_send_ms = now_ms;
+    // Once per flush, not per frame: what the socket accepted of it.
+    if (this.bytes_sent !== bytes_before) this.events.on_bytes_sent(this.bytes_sent - bytes_before);
     return status;
   }
 
@@ -169,7 +172,6 @@ export class FrameSender {
     if (status !== send_dropped) {
       this.frames_sent++;
       this.bytes_sent += frame.byteLength;
-      this.events.on_frame_sent(frame.byteLength);
     }
     return status;
   }

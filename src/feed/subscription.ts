@@ -8,9 +8,8 @@
 // conflation_levels_max prices of the view changed since its seq, or the view
 // restarted, its catch-up is a fresh Snapshot.
 
-import { side_bid, type L2Level } from '../book/types.js';
-import type { DeltaMsg, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
-import { now_ns } from '../util/clock.js';
+import { side_bid } from '../book/types.js';
+import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { ViewChannel } from './view_channel.js';
 import { view_key } from '../util/symbol.js';
 
@@ -39,7 +38,7 @@ export class Subscription {
   published_frames_seen = 0;
   /** Accumulated since seq_sent (mode 'accumulating'). */
   private snapshot_next = false;
-  private trades: TradeRec[] = [];
+  private readonly trades: TradeRec[] = [];
   private aggregate: TradeAggregateRec | null = null;
   private notional = 0;
   /** What the last catch_up() sent: a Snapshot or a Delta, and how many updates it merged. */
@@ -97,7 +96,7 @@ export class Subscription {
       return;
     }
     for (const t of this.trades) this.fold(t);
-    this.trades = [];
+    this.trades.length = 0;
     for (const t of trades) this.fold(t);
   }
 
@@ -134,7 +133,7 @@ export class Subscription {
   /** Forget what was accumulated (after a snapshot or a catch-up was sent). */
   clear(): void {
     this.snapshot_next = false;
-    this.trades = [];
+    this.trades.length = 0; // encoded already: the array is reused, not reallocated per catch-up
     this.aggregate = null;
     this.notional = 0;
   }
@@ -155,23 +154,12 @@ export class Subscription {
     this.last_catch_up_snapshot = this.overflowed;
     if (this.trades.length > trades_listed_max) {
       for (const t of this.trades) this.fold(t);
-      this.trades = [];
+      this.trades.length = 0;
     }
     if (this.last_catch_up_snapshot) {
       frame = ch.snapshot_with_trades(this.trades, this.aggregate);
     } else {
-      const f = ch.symbol_feed;
-      const bids: L2Level[] = [];
-      const asks: L2Level[] = [];
-      ch.changed_levels_since(this.seq_sent, bids, asks);
-      const msg: DeltaMsg = {
-        type: 'delta', symbol: f.symbol, depth: ch.depth, epoch: ch.epoch,
-        seq_first: this.seq_sent + 1, seq: ch.seq, digest: ch.view.digest,
-        bids, asks, trades: this.trades, trade_aggregate: this.aggregate,
-        updates_merged: this.last_catch_up_merged, conflated: true,
-        ts_engine_ns: f.ts_engine_ns, ts_ingest_ns: f.ts_ingest_ns, ts_send_ns: now_ns(),
-      };
-      frame = ch.encode_catch_up(msg);
+      frame = ch.catch_up_delta(ch.changed, this.seq_sent, this.trades, this.aggregate, this.last_catch_up_merged);
     }
     this.mark_sent();
     this.clear();

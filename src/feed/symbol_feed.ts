@@ -98,10 +98,10 @@ export class SymbolFeed {
     subjects: Subjects,
     private readonly hooks: SymbolFeedHooks,
     snapshot_timeout_ms: number,
-    recovery: RecoveryOptions = {},
+    recovery: RecoveryOptions,
   ) {
     this.instrument = { symbol, tick_size: '1', lot_size: '1', price_decimals: 0, size_decimals: 0 };
-    this.engine_silence_ms_max = recovery.engine_silence_ms_max ?? 5000;
+    this.engine_silence_ms_max = recovery.engine_silence_ms_max;
     this.recovery = new SymbolRecovery(this, bus, subjects, snapshot_timeout_ms, recovery, {
       apply_batch: (bytes, ts_ingest_ns, replaying) => this.apply_batch(bytes, ts_ingest_ns, replaying),
       load_snapshot: (snap) => this.load_snapshot(snap),
@@ -146,9 +146,9 @@ export class SymbolFeed {
    * serving the last book. Without one: recovering, so clients see that state
    * rather than a book that silently stopped moving.
    */
-  check_silence(now_ms: number, silence_ms_max: number): void {
+  check_silence(now_ms: number): void {
     if (this.state !== 'live' || this.stopped || this.engine_silent || this.recovery.filling) return;
-    if (now_ms - this.last_heard_ms <= silence_ms_max) return;
+    if (now_ms - this.last_heard_ms <= this.engine_silence_ms_max) return;
     log.warn({ symbol: this.symbol, silent_ms: now_ms - this.last_heard_ms }, 'nothing from the engine (no batch, no heartbeat)');
     if (this.recovery.stream_answered) this.begin_fill('engine_silent');
     else this.begin_recovery('engine_silent');

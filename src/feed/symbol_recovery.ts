@@ -61,11 +61,17 @@ const stream_retry_pause_ms = 50;
 const stream_probe_first_ms = 1000;
 const stream_probe_ms_max = 30_000;
 
+interface HeldBatch {
+  readonly bytes: Uint8Array;
+  readonly ts_ingest_ns: number;
+}
+const dropped_batch: HeldBatch = { bytes: new Uint8Array(0), ts_ingest_ns: 0 };
+
 export interface RecoveryOptions {
   /** The durable stream; null = recover from the engine's request/reply alone. */
   stream?: EventStream | null;
-  /** Silence after which the engine counts as gone (config engine_silence_ms_max). */
-  engine_silence_ms_max?: number;
+  /** Silence after which the engine counts as gone (config engine_silence_ms_max: its one default is there). */
+  readonly engine_silence_ms_max: number;
 }
 
 /** What recovery asks of its SymbolFeed (closures made once, at construction). */
@@ -84,8 +90,9 @@ export class SymbolRecovery {
   filling = false;
   /** The stream has answered with a snapshot at least once: a fill is worth trying (a server without JetStream never does). */
   stream_answered = false;
-  /** Live batches that arrived while recovering or filling, in order. */
-  private buffer: { bytes: Uint8Array; ts_ingest_ns: number }[] = [];
+  /** Live batches that arrived while recovering or filling, in order: buffer[buffer_head ..] (dropping the oldest moves the head, no shift). */
+  private buffer: HeldBatch[] = [];
+  private buffer_head = 0;
   private recovery_running = false;
   /** Ends the current retry pause early (the bus came back, or stop). */
   private wake: (() => void) | null = null;
@@ -109,7 +116,7 @@ export class SymbolRecovery {
     this.symbol = feed.symbol;
     this.stats = feed.stats;
     this.stream = options.stream ?? null;
-    this.engine_silence_ms_max = options.engine_silence_ms_max ?? 5000;
+    this.engine_silence_ms_max = options.engine_silence_ms_max;
   }
 
   stop(): void {
@@ -126,8 +133,20 @@ export class SymbolRecovery {
 
   /** A live batch that arrived while recovering or filling; `bytes` is copied. */
   hold(bytes: Uint8Array, ts_ingest_ns: number): void {
-    if (this.buffer.length >= recovery_buffer_batches_max) this.buffer.shift();
+    if (this.buffer.length - this.buffer_head >= recovery_buffer_batches_max) {
+      this.buffer[this.buffer_head++] = dropped_batch;
+      // Compacted once per recovery_buffer_batches_max drops: O(1) per batch held (a shift moved all 20,000 each time).
+      if (this.buffer_head >= recovery_buffer_batches_max) this.buffer = this.take_buffer();
+    }
     this.buffer.push({ bytes: bytes.slice(), ts_ingest_ns });
+  }
+
+  /** The held batches in order, from now on no longer held. */
+  private take_buffer(): HeldBatch[] {
+    const held = this.buffer_head === 0 ? this.buffer : this.buffer.slice(this.buffer_head);
+    this.buffer = [];
+    this.buffer_head = 0;
+    return held;
   }
 
   // ---- fill: the live book topped up from the stream, views untouched ----
@@ -135,7 +154,7 @@ export class SymbolRecovery {
   /** The caller checked that the book is live and no fill runs. */
   begin_fill(reason: ResetReason): void {
     this.filling = true;
-    this.buffer = [];
+    this.take_buffer();
     log.info({ symbol: this.symbol, reason, epoch: this.feed.epoch, seq: this.feed.applied_seq }, 'filling the book from the stream');
     void this.run_fill(reason);
   }
@@ -325,12 +344,11 @@ export class SymbolRecovery {
 
   /** Applies the buffered live batches (those at or below our seq are duplicates); what is left after a break stays buffered. */
   private apply_buffer(): BatchOutcome {
-    const buffered = this.buffer;
-    this.buffer = [];
+    const buffered = this.take_buffer();
     for (let k = 0; k < buffered.length; k++) {
       const outcome = this.hooks.apply_batch(buffered[k].bytes, buffered[k].ts_ingest_ns, false);
       if (outcome !== 'ok' && outcome !== 'skipped') {
-        this.buffer = buffered.slice(k).concat(this.buffer);
+        this.buffer = buffered.slice(k).concat(this.take_buffer());
         return outcome;
       }
     }

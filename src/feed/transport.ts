@@ -41,9 +41,19 @@ export interface ClientTransport {
   readonly remote_address: string;
   /** false: the client does not speak depthcast's protocol (the Binance gateway), so it gets no Heartbeat frames. */
   readonly heartbeats?: false;
-  /** Access control: the symbols this connection's token covers; undefined = every symbol. */
+  /** Access control: the symbols this connection's token covers; undefined = every symbol. A Refresh may replace it. */
   readonly entitled?: (symbol: string) => boolean;
+  /**
+   * Access control: checks a new token from a Refresh frame. On success the
+   * connection runs on it from then on (its `entitled` and expiry are the new
+   * token's); on failure nothing changes. Absent without access control.
+   */
+  refresh?(token: string): Promise<RefreshOutcome>;
 }
+
+export type RefreshOutcome =
+  | { ok: true; expires_at_ms: number; entitled: (symbol: string) => boolean }
+  | { ok: false; reason: string };
 
 /**
  * Sends one frame to every connection subscribed to a topic (uWS

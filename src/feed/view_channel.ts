@@ -16,7 +16,7 @@
 
 import type { L2Book } from '../book/l2_book.js';
 import { BookView, ViewLevels } from '../book/view.js';
-import { side_ask, side_bid, type L2Level } from '../book/types.js';
+import { side_ask, side_bid } from '../book/types.js';
 import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_encoder.js';
 import { now_ns } from '../util/clock.js';
@@ -28,6 +28,7 @@ import { view_key } from '../util/symbol.js';
 
 /** Accumulating updates between two trims of the shared change log (forgetting what every reader has). */
 export const changes_trim_every_updates = 256;
+const no_trades: TradeRec[] = [];
 
 export class ViewChannel {
   readonly view: BookView;
@@ -61,6 +62,13 @@ export class ViewChannel {
   private snapshot_key_epoch = -1;
   private readonly snapshot_levels = new ViewLevels();
   private readonly delta_msg: DeltaFields;
+  /** A catch-up's levels and fields (catch_up_delta), reused across catch-ups of every subscriber of the view. */
+  private readonly catch_up_levels = new ViewLevels();
+  private readonly catch_up_msg: DeltaFields;
+  /** When the last Delta update() encoded was stamped sent (its ts_send_ns): the fan-out records the same instant. */
+  get delta_sent_ns(): number {
+    return this.delta_msg.ts_send_ns;
+  }
 
   /** Price bucket in ticks; 1 = the symbol's own book. */
   readonly group: number;
@@ -73,9 +81,10 @@ export class ViewChannel {
     this.changed = new ChangeLog(conflation_levels_max);
     this.delta_msg = {
       symbol: symbol_feed.symbol, depth, group: this.group, epoch: 0, seq_first: 0, seq: 0, digest: 0,
-      bids: [], asks: [], trades: [], trade_aggregate: null, updates_merged: 0, conflated: false,
+      bids: this.changes.bids, asks: this.changes.asks, trades: [], trade_aggregate: null, updates_merged: 0, conflated: false,
       ts_engine_ns: 0, ts_ingest_ns: 0, ts_send_ns: 0,
     };
+    this.catch_up_msg = { ...this.delta_msg, bids: this.catch_up_levels.bids, asks: this.catch_up_levels.asks, trades: no_trades, conflated: true };
   }
 
   get subscriber_count(): number {
@@ -121,21 +130,8 @@ export class ViewChannel {
     if (this.accumulating.size > 0) this.accumulate(trades);
     if (this.streaming.size === 0 && this.published.size === 0) return null;
     const m = this.delta_msg;
-    m.epoch = this.epoch;
-    m.seq_first = seq_first;
-    m.seq = this.seq;
-    m.digest = this.view.digest;
-    m.bids = this.changes.bids;
-    m.bid_count = this.changes.bid_count;
-    m.asks = this.changes.asks;
-    m.ask_count = this.changes.ask_count;
-    m.trades = trades;
-    m.trade_aggregate = null;
-    m.updates_merged = merged;
-    m.conflated = false;
-    m.ts_engine_ns = f.ts_engine_ns;
-    m.ts_ingest_ns = f.ts_ingest_ns;
-    m.ts_send_ns = now_ns();
+    const c = this.changes;
+    this.fill_delta(m, seq_first, c.bid_count, c.ask_count, trades, null, merged);
     return this.encoder.delta(m);
   }
 
@@ -242,16 +238,47 @@ export class ViewChannel {
     if (this.accumulating.delete(sub) && this.accumulating.size === 0) this.changed.clear(this.seq);
   }
 
-  /** Each price changed after `seq`, valued as the view shows it now (size 0: not shown). */
-  changed_levels_since(seq: number, bids: L2Level[], asks: L2Level[]): void {
-    this.changed.changed_since(seq, (side, price) => {
-      (side === side_bid ? bids : asks).push(this.view.shown_level(side, price, { price, size: 0, orders: 0 }));
-    });
+  /**
+   * A conflated Delta for one subscriber (per-client work, slow and interval
+   * subscribers only; a resume, from the resume history's `log`): from
+   * `seq_sent` to the view's seq, each price `log` says changed since valued as the view shows it now (size 0: not shown), with the
+   * trades or their aggregate. The levels and the fields are this view's,
+   * reused: no allocation per catch-up or per level.
+   */
+  catch_up_delta(log: ChangeLog, seq_sent: number, trades: TradeRec[], aggregate: TradeAggregateRec | null, updates_merged: number): Uint8Array {
+    const out = this.catch_up_levels;
+    let bid_count = 0;
+    let ask_count = 0;
+    for (let i = log.cursor(seq_sent), end = log.end; i < end; i++) {
+      if (!log.live_at(i)) continue;
+      const side = log.side_at(i);
+      const levels = side === side_bid ? out.bids : out.asks;
+      const k = side === side_bid ? bid_count++ : ask_count++;
+      this.view.shown_level(side, log.price_at(i), levels[k] ?? (levels[k] = { price: 0, size: 0, orders: 0 }));
+    }
+    const m = this.catch_up_msg;
+    this.fill_delta(m, seq_sent + 1, bid_count, ask_count, trades, aggregate, updates_merged);
+    const frame = this.encoder.delta(m);
+    m.trades = no_trades; // not kept alive by the view
+    m.trade_aggregate = null;
+    return frame;
   }
 
-  /** Encodes a Delta for one subscriber (conflated catch-up): per-client work, slow clients only. */
-  encode_catch_up(msg: DeltaFields): Uint8Array {
-    msg.group = this.group; // the view's, whoever built the fields
-    return this.encoder.delta(msg);
+  /** A Delta's fields from seq_first to the view's seq (m's level arrays are fixed at construction), stamped sent now. */
+  private fill_delta(m: DeltaFields, seq_first: number, bid_count: number, ask_count: number, trades: TradeRec[],
+    aggregate: TradeAggregateRec | null, updates_merged: number): void {
+    const f = this.symbol_feed;
+    m.epoch = this.epoch;
+    m.seq_first = seq_first;
+    m.seq = this.seq;
+    m.digest = this.view.digest;
+    m.bid_count = bid_count;
+    m.ask_count = ask_count;
+    m.trades = trades;
+    m.trade_aggregate = aggregate;
+    m.updates_merged = updates_merged;
+    m.ts_engine_ns = f.ts_engine_ns;
+    m.ts_ingest_ns = f.ts_ingest_ns;
+    m.ts_send_ns = now_ns();
   }
 }

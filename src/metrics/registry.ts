@@ -50,7 +50,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FeedCounters } from '../feed/counters.js';
 import type { ConflationCause } from '../feed/stream_gate.js';
-import { close_code } from '../wire/codes.js';
+import { slow_close_codes } from '../wire/codes.js';
 import type { HopHistograms } from './hop_histograms.js';
 import { latency_histogram_metric } from './latency_export.js';
 
@@ -147,8 +147,6 @@ export const reader_lag_buckets_s = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1
 /** Buckets of depthcast_connection_buffered_bytes: 0, then 1 KiB … 64 MiB by powers of 4. */
 export const buffered_bytes_buckets = [0, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
-/** Close codes of depthcast_slow_closes_total, exported from 0 so that rate() and alerts see them before the first close. */
-const slow_close_codes = [close_code.slow_consumer, close_code.send_buffer_overflow, close_code.reader_too_slow];
 /** Causes of depthcast_conflation_episodes_total, exported from 0 likewise. */
 const conflation_causes = ['lag', 'buffer'] as const satisfies readonly ConflationCause[];
 
@@ -190,6 +188,7 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
   counter_from(registry, `${p}conflated_updates_merged_total`, 'Updates merged into conflated frames (slow catch-ups and intervals)', (c) => set_counter(c, counters.conflated_updates_merged_total));
   counter_from(registry, `${p}catch_up_snapshots_total`, 'Catch-ups sent as a Snapshot instead of a conflated Delta', (c) => set_counter(c, counters.catch_up_snapshots_total));
   counter_from(registry, `${p}slow_closes_total`, 'Connections closed for slowness, by close code (4008 policy close, 4009 buffer cap, 4010 reader too slow)', (c) => {
+    // Every slow close code from 0, so that rate() and alerts see them before the first close.
     for (const code of slow_close_codes) if (!counters.slow_closes_total.has(code)) set_counter(c, 0, { code });
     for (const [code, n] of counters.slow_closes_total) set_counter(c, n, { code });
   }, ['code']);

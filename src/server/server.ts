@@ -19,11 +19,12 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Feed } from '../feed/feed.js';
 import type { Session, SlowPolicy } from '../feed/session.js';
-import { send_dropped, type ClientTransport } from '../feed/transport.js';
+import { send_dropped, type ClientTransport, type RefreshOutcome } from '../feed/transport.js';
 import { logger_for } from '../util/log.js';
 import { close_code, error_code } from '../wire/codes.js';
 import { admission_from_config, type Admission, type AdmissionStats, type Gatekeeper, type UpgradeRequest } from './auth.js';
 import type { JwksCounters } from './jwks.js';
+import type { TokenVerifier } from './token_verifier.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
 import { serve_ui_bundle, ui_bundle, ui_dir } from './ui_bundle.js';
 import { deflate_ratio } from './deflate_ratio.js';
@@ -43,8 +44,10 @@ interface SocketData {
   slow_policy: SlowPolicy | undefined;
   /** Set when admission refused the connection: it is closed as soon as it opens. */
   refusal: { code: number; reason: string } | null;
-  /** Token expiry (ms since 1970); 0 = no token. */
+  /** Token expiry (ms since 1970); 0 = no token. A Refresh moves it. */
   token_exp_ms: number;
+  /** The token's subject: a Refresh must present the same. */
+  sub: string;
   entitled: ((symbol: string) => boolean) | undefined;
 }
 
@@ -53,19 +56,31 @@ const admission_sweep_ms = 1000;
 
 const slow_policies: readonly string[] = ['conflate', 'close'] satisfies SlowPolicy[];
 
+/** What a connection's Refresh needs, one per server (connections hold a pointer to it). */
+interface ServerTokens {
+  verifier: TokenVerifier;
+  /** Connections whose token expires (checked every admission_sweep_ms). */
+  sockets: Set<WebSocket<SocketData>>;
+}
+
 class UwsTransport implements ClientTransport {
-  readonly entitled: ((symbol: string) => boolean) | undefined;
+  entitled: ((symbol: string) => boolean) | undefined;
   /** Set by the close handler; a JS field, so the hot path makes no extra native call to learn it. */
   closed = false;
 
-  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string, deflates: boolean, topics: boolean) {
+  constructor(private readonly ws: WebSocket<SocketData>, readonly remote_address: string, deflates: boolean, topics: boolean,
+    readonly tokens: ServerTokens | null) {
     this.entitled = ws.getUserData().entitled;
+    if (tokens === null) this.refresh = undefined;
     if (!deflates) this.deflate_ratio = undefined;
     if (!topics) {
       this.subscribe = undefined;
       this.unsubscribe = undefined;
     }
   }
+
+  /** Present only with access control (see ClientTransport). */
+  refresh?: (token: string) => Promise<RefreshOutcome> = refresh_token;
 
   /** Present only with --fanout-topics (see ClientTransport). */
   subscribe?: (topic: string) => void = subscribe_topic;
@@ -103,6 +118,21 @@ class UwsTransport implements ClientTransport {
     if (this.closed) return;
     this.ws.end(code, reason);
   }
+}
+
+/** A Refresh frame's token: the same subject, valid now; from then on the connection runs on it. */
+async function refresh_token(this: UwsTransport, token: string): Promise<RefreshOutcome> {
+  const tokens = this.tokens!;
+  const check = await tokens.verifier.verify(token, Date.now());
+  if (this.closed) return { ok: false, reason: 'connection closed' };
+  if (!check.ok) return { ok: false, reason: check.reason };
+  const data = this.socket.getUserData();
+  if (check.grant.sub !== data.sub) return { ok: false, reason: 'the new token is for another subject (sub)' };
+  data.token_exp_ms = check.grant.exp_ms;
+  data.entitled = check.grant.entitled;
+  this.entitled = check.grant.entitled;
+  tokens.sockets.add(this.socket);
+  return { ok: true, expires_at_ms: check.grant.exp_ms, entitled: check.grant.entitled };
 }
 
 function subscribe_topic(this: UwsTransport, topic: string): void {
@@ -153,6 +183,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
   const jwks_started = gatekeeper.verifier?.jwks?.start() ?? Promise.resolve();
   const admission_stats: AdmissionStats = { refused_total: {}, refused_by_reason: {}, token_expired_total: 0 };
   const token_sockets = new Set<WebSocket<SocketData>>();
+  const server_tokens: ServerTokens | null = gatekeeper.verifier === null ? null : { verifier: gatekeeper.verifier, sockets: token_sockets };
   const sweep_timer = setInterval(() => {
     const now_ms = Date.now();
     gatekeeper.limiter.sweep(now_ms);
@@ -204,6 +235,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
             session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
             deflates: config.slow_reader_compression && extensions.includes('permessage-deflate'),
             token_exp_ms: admission.ok ? (admission.grant?.exp_ms ?? 0) : 0, entitled: admission.ok ? admission.grant?.entitled : undefined,
+            sub: admission.ok ? (admission.grant?.sub ?? '') : '',
           },
           key, admission.protocol, extensions, context,
         );
@@ -227,7 +259,7 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
         return;
       }
       if (data.token_exp_ms > 0) token_sockets.add(ws);
-      data.transport = new UwsTransport(ws, data.remote_address, data.deflates, config.fanout_topics);
+      data.transport = new UwsTransport(ws, data.remote_address, data.deflates, config.fanout_topics, server_tokens);
       data.session = feed.open_session(data.transport, { slow_policy: data.slow_policy });
     },
     message: (ws, message, is_binary) => {

@@ -1,13 +1,16 @@
-// Bundles the trading page (src/ui/main.ts and the SDK it imports) into one
-// ES module, in memory, when the server starts: nothing generated lands in
-// the repository, and `npm start` on a fresh clone serves a working page with
-// no build step. Takes a few hundred ms once per process (the result is
-// shared by every server the process starts).
+// Bundles the trading page (src/ui/main.ts and the SDK it imports as
+// `depthcast/client`) into one ES module, and the SDK alone into another
+// (/sdk/depthcast.js: the package's `depthcast/client` entry with flatbuffers
+// inside, for a plain <script type="module"> with no build step), in memory,
+// when the server starts: nothing generated lands in the repository, and
+// `npm start` on a fresh clone serves both with no build step. Takes a few
+// hundred ms once per process (the result is shared by every server the
+// process starts).
 //
 // A build that fails must not take the feed down: the page then gets a module
 // that shows the build error instead of a blank screen, and the log says why.
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { logger_for } from '../util/log.js';
 import type { HttpResponse } from './uws.js';
@@ -37,6 +40,11 @@ function find_ui_dir(from: string): string {
 }
 export const ui_entry = join(ui_dir, 'main.ts');
 export const ui_bundle_path = '/main.js';
+/** The SDK's entry (the package's `depthcast/client`), served whole as one ES module. */
+export const sdk_entry = join(ui_dir, '..', 'client', 'index.ts');
+/** Where the feed serves the SDK bundle: a stable path (docs/SDK.md, examples/vanilla). */
+export const sdk_bundle_path = '/sdk/depthcast.js';
+const served_paths: ReadonlySet<string> = new Set([ui_bundle_path, `${ui_bundle_path}.map`, sdk_bundle_path, `${sdk_bundle_path}.map`]);
 
 const js_type = 'text/javascript; charset=utf-8';
 const utf8 = new TextEncoder();
@@ -54,7 +62,7 @@ export function ui_bundle(): Promise<UiBundle> {
  * request can come in while the build still runs: it waits for it.
  */
 export function serve_ui_bundle(res: HttpResponse, url: string, bundle: Promise<UiBundle>): boolean {
-  if (url !== ui_bundle_path && url !== `${ui_bundle_path}.map`) return false;
+  if (!served_paths.has(url)) return false;
   let aborted = false;
   res.onAborted(() => { aborted = true; });
   void bundle.then((assets) => {
@@ -62,20 +70,25 @@ export function serve_ui_bundle(res: HttpResponse, url: string, bundle: Promise<
     const asset = assets.get(url);
     res.cork(() => {
       if (asset === undefined) res.writeStatus('404 Not Found').end('not found');
-      else res.writeStatus('200 OK').writeHeader('content-type', asset.content_type).writeHeader('cache-control', 'no-cache').end(asset.body);
+      else {
+        // The SDK bundle may be imported from a page on another origin (examples, a UI served elsewhere).
+        if (url.startsWith('/sdk/')) res.writeHeader('access-control-allow-origin', '*');
+        res.writeStatus('200 OK').writeHeader('content-type', asset.content_type).writeHeader('cache-control', 'no-cache').end(asset.body);
+      }
     });
   });
   return true;
 }
 
-/** Builds the bundle now (no sharing). Never rejects: a failed build yields a module that reports it. */
+/** Builds both bundles now (no sharing). Never rejects: a failed build yields a page module that reports it. */
 export async function build_ui_bundle(entry: string = ui_entry): Promise<UiBundle> {
   const started_ms = Date.now();
   builds_in_flight++;
   try {
     const esbuild = await import('esbuild');
     const result = await esbuild.build({
-      entryPoints: [entry],
+      // Output names are the served paths (less .js), relative to src/ui.
+      entryPoints: { [ui_bundle_path.slice(1, -3)]: entry, [sdk_bundle_path.slice(1, -3)]: sdk_entry },
       bundle: true,
       format: 'esm',
       platform: 'browser',
@@ -83,17 +96,17 @@ export async function build_ui_bundle(entry: string = ui_entry): Promise<UiBundl
       minify: true,
       sourcemap: 'external',
       legalComments: 'none',
-      // Never written (write: false); it anchors the paths inside the source map.
-      outfile: join(dirname(entry), 'main.js'),
+      // Never written (write: false); it anchors the paths inside the source maps.
+      outdir: dirname(entry),
       write: false,
       logLevel: 'silent',
     });
     const assets = new Map<string, UiAsset>();
     for (const file of result.outputFiles) {
-      const is_map = file.path.endsWith('.map');
-      assets.set(is_map ? `${ui_bundle_path}.map` : ui_bundle_path, { body: file.contents, content_type: is_map ? 'application/json' : js_type });
+      const path = `/${relative(dirname(entry), file.path).split(sep).join('/')}`;
+      assets.set(path, { body: file.contents, content_type: path.endsWith('.map') ? 'application/json' : js_type });
     }
-    log.info({ entry, bytes: assets.get(ui_bundle_path)?.body.byteLength ?? 0, ms: Date.now() - started_ms }, 'page bundled');
+    log.info({ entry, bytes: assets.get(ui_bundle_path)?.body.byteLength ?? 0, sdk_bytes: assets.get(sdk_bundle_path)?.body.byteLength ?? 0, ms: Date.now() - started_ms }, 'page and SDK bundled');
     return assets;
   } catch (err) {
     const message = (err as Error)?.message ?? String(err);

@@ -1,7 +1,7 @@
 // Text for the page: prices and sizes come from the SDK's exact decimal
 // formatters (BookHandle.format_price/format_size); this file adds what the
 // SDK does not do: a mid that can fall on half a tick, latencies, clock times.
-import { DecimalFormat, type InstrumentInfo } from '../client/index.js';
+import { DecimalFormat, type InstrumentInfo } from 'depthcast/client';
 
 /**
  * Formats a mid price in ticks, which may end in .5, with one more decimal

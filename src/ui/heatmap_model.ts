@@ -11,7 +11,7 @@
 // Cost per sample: one pass over the view's levels (level_at, no allocation)
 // and one column cleared; per trade, a few stores.
 
-import { side_ask, side_bid, type L2Level, type Side } from '../client/index.js';
+import { side_ask, side_bid, type L2Level, type Side } from 'depthcast/client';
 
 /** What the model reads of a book: BookHandle satisfies it. */
 export interface LevelSource {

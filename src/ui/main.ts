@@ -13,7 +13,8 @@
 // most once per interval; group: price buckets of that many ticks, 1 = none),
 // ?ws=ws://host:port/ws for another feed,
 // ?heatmap_ms=500 the heatmap's column interval (its span is 240 of them).
-import { connect, type FeedClient } from '../client/index.js';
+import { connect, type FeedClient } from 'depthcast/client';
+import { client_latency } from 'depthcast/client/latency';
 import { browser_frame_host, DrawScheduler } from './draw_scheduler.js';
 import { heatmap_columns, PageModel, type PageSelection } from './page_model.js';
 import { Picker } from './picker.js';
@@ -80,10 +81,12 @@ async function boot(): Promise<void> {
   const replay = new ReplayBadge(element('replay'), document.querySelector<HTMLElement>('.brand .tag'));
   const canvas = element<HTMLCanvasElement>('view');
   const stage = element<HTMLElement>('stage');
-  const client = connect(ws_url);
+  // The page shows latency percentiles: it opts in to the SDK's HDR histograms.
+  const hops = client_latency();
+  const client = connect(ws_url, { hops });
   let scheduler: DrawScheduler | null = null;
   const request_draw = () => scheduler?.request();
-  const model = new PageModel(client, symbols, selection, request_draw);
+  const model = new PageModel(client, hops, symbols, selection, request_draw);
   const renderer = new Renderer(canvas, model);
   const select = (next: Partial<PageSelection>) => {
     model.select({ ...model.selection, ...next });

@@ -2,7 +2,8 @@
 // read by the renderer once per animation frame. The SDK keeps the books;
 // this keeps only what the SDK does not: the trade tape of the shown symbol,
 // the last trade per symbol, the conflation marker, and rates per second.
-import { side_ask, side_bid, type BookHandle, type FeedClient, type Side, type TradeAggregateRec, type TradeRec, type UpdateInfo } from '../client/index.js';
+import { side_ask, side_bid, type BookHandle, type FeedClient, type Side, type TradeAggregateRec, type TradeRec, type UpdateInfo } from 'depthcast/client';
+import type { HopHistograms } from 'depthcast/client/latency';
 import { HeatmapModel } from './heatmap_model.js';
 import { TradeTape } from './trade_tape.js';
 
@@ -60,8 +61,9 @@ export class PageModel {
 
   private readonly market_by_symbol = new Map<string, MarketRow>();
 
-  constructor(readonly client: FeedClient, readonly symbols: readonly string[], selection: PageSelection, private readonly changed: () => void) {
-    this.stats = new LiveStats(client);
+  /** `hops`: the histograms the client was connected with (options.hops), for the latency panel. */
+  constructor(readonly client: FeedClient, hops: HopHistograms, readonly symbols: readonly string[], selection: PageSelection, private readonly changed: () => void) {
+    this.stats = new LiveStats(client, hops);
     this.markets = symbols.slice(0, market_tickers_max).map((symbol) => ({ symbol, ticker: null, last_price: Number.NaN, last_aggressor: side_bid }));
     for (const row of this.markets) this.market_by_symbol.set(row.symbol, row);
     client.on('update', this.changed);
@@ -209,14 +211,14 @@ export class LiveStats {
   private updates_at_start = 0;
   private trades_at_start = 0;
 
-  constructor(private readonly client: FeedClient) {}
+  constructor(private readonly client: FeedClient, private readonly hops: HopHistograms) {}
 
   /** Closes the current window if it is a second old; true when it did. */
   roll_if_due(now_ms: number): boolean {
     const c = this.client.counters;
     if (Number.isNaN(this.window_start_ms)) {
       this.start_window(now_ms);
-      this.client.hops.take_interval();
+      this.hops.take_interval();
       return false;
     }
     const elapsed_ms = now_ms - this.window_start_ms;
@@ -226,13 +228,13 @@ export class LiveStats {
     this.bytes_per_s = (c.bytes - this.bytes_at_start) * per_s;
     this.updates_per_s = (c.updates_merged - this.updates_at_start) * per_s;
     this.trades_per_s = (c.trades + c.trades_folded - this.trades_at_start) * per_s;
-    const window = this.client.hops.take_interval().percentiles('engine_to_receive');
+    const window = this.hops.take_interval().percentiles('engine_to_receive');
     this.samples = window.count;
     const some = window.count > 0;
     this.p50_us = some ? window.p50 : Number.NaN;
     this.p99_us = some ? window.p99 : Number.NaN;
     this.p99_9_us = some ? window.p99_9 : Number.NaN;
-    const total = this.client.hops.percentiles('engine_to_receive');
+    const total = this.hops.percentiles('engine_to_receive');
     this.total_p99_9_us = total.count > 0 ? total.p99_9 : Number.NaN;
     this.total_max_us = total.count > 0 ? total.max : Number.NaN;
     this.history_head = (this.history_head + 1) % latency_history_windows;

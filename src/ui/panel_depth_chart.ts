@@ -7,8 +7,8 @@
 // Cost per draw: one pass over the view's levels (level_at into pooled
 // points, at most steps_per_side_max per side) and two paths.
 
-import { side_ask, side_bid, type L2Level, type Side } from '../client/index.js';
-import type { BookHandle } from '../client/index.js';
+import { side_ask, side_bid, type L2Level, type Side } from 'depthcast/client';
+import type { BookHandle } from 'depthcast/client';
 import { MidFormat } from './format.js';
 import { note_right, panel, title } from './canvas/kit.js';
 import { mono_font, theme } from './canvas/theme.js';

@@ -13,7 +13,7 @@
 // Cost per draw: one drawImage of the plot, one scroll, rows × new columns
 // fillRects and the marks of those columns; overlays a few canvas calls.
 
-import { side_bid, type BookHandle } from '../client/index.js';
+import { side_bid, type BookHandle } from 'depthcast/client';
 import type { HeatmapModel } from './heatmap_model.js';
 import { trades_per_column_max } from './heatmap_model.js';
 import { hline, note_right, outlined_box, panel, title } from './canvas/kit.js';

@@ -13,7 +13,7 @@
 //
 // Invariants: frame.bids/asks are best first and hold exactly the rows drawn;
 // frame.version is the book version they were read at.
-import { side_ask, side_bid, type BookHandle, type ConnectionState, type L2Level, type Side, type ViewState } from '../client/index.js';
+import { side_ask, side_bid, type BookHandle, type ConnectionState, type L2Level, type Side, type ViewState } from 'depthcast/client';
 import { format_count, MidFormat } from './format.js';
 import type { PageModel } from './page_model.js';
 import { clamp, hline, outlined_box, panel, pill, table_header } from './canvas/kit.js';

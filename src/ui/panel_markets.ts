@@ -4,7 +4,7 @@
 //
 // Cost: `rows` rows of a fixed number of canvas calls; best prices are read in
 // place from the SDK's books (no level arrays).
-import { side_bid } from '../client/index.js';
+import { side_bid } from 'depthcast/client';
 import type { PageModel } from './page_model.js';
 import { dot, panel, table_header, title } from './canvas/kit.js';
 import { mono_font, state_colors, theme } from './canvas/theme.js';

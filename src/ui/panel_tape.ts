@@ -4,7 +4,7 @@
 //
 // Cost: two passes over the shown rows (size scale, then drawing) reading the
 // TradeTape ring into one reused row object: no allocation per draw.
-import { side_bid } from '../client/index.js';
+import { side_bid } from 'depthcast/client';
 import type { PageModel } from './page_model.js';
 import { format_clock_time, format_count } from './format.js';
 import { new_tape_row, trade_kind } from './trade_tape.js';

@@ -1,7 +1,7 @@
 // The recent trades of the shown symbol, in a fixed ring of typed arrays.
 // Trades arrive per frame, also while the tab is hidden; the ring makes that
 // O(1) and allocation-free, and bounds what is kept to what the page can show.
-import { side_ask, side_bid, type Side, type TradeAggregateRec, type TradeRec } from '../client/index.js';
+import { side_ask, side_bid, type Side, type TradeAggregateRec, type TradeRec } from 'depthcast/client';
 
 export const trade_kind = { trade: 0, aggregate: 1 } as const;
 

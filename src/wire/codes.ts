@@ -16,6 +16,7 @@ export const error_code = {
   not_entitled: 11,          // auth: symbol not in the token's entitlements
   bad_request: 12,           // well-formed but absurd (empty symbol list, …)
   bad_group: 13,             // group not an integer from 1 to group_ticks_max
+  refresh_refused: 14,       // Refresh: the new token is invalid, or for another subject; the current token stays in force
 } as const;
 export type ErrorCode = (typeof error_code)[keyof typeof error_code];
 
@@ -29,6 +30,9 @@ export const close_code = {
   reader_too_slow: 4010,     // the reader is too slow even for conflated catch-ups (docs/PROTOCOL.md, Slow readers)
   too_many_connections: 4029,// new connections per IP per second over the limit
 } as const;
+
+/** The close codes that mean "closed for slowness" (4008 policy close, 4009 buffer cap, 4010 reader too slow): one list for the feed's counts and /metrics. */
+export const slow_close_codes: readonly number[] = [close_code.slow_consumer, close_code.send_buffer_overflow, close_code.reader_too_slow];
 
 export const depths_allowed: readonly number[] = [10, 50, 0];
 export const interval_ms_max = 60_000;

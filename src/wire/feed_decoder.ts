@@ -26,10 +26,10 @@ import { error_code } from './codes.js';
 import {
   decimal_string_bytes_max, error_message_bytes_max, resume_names, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
   type ClientMsg, type DeltaMsg, type ResumeName, type ServerMsg, type SnapshotMsg, type StatusMsg, type SubscribeMsg, type SymbolStatusRec,
-  type TradeAggregateRec, type TradeRec,
+  type TradeAggregateRec, type TradeRec, token_bytes_max,
 } from './feed_types.js';
 import {
-  ack_slot, aggregate_slot, delta_slot, error_slot, frame_slot, heartbeat_slot, ping_slot, pong_slot, resync_slot, snapshot_slot,
+  ack_slot, refresh_slot, refreshed_slot, aggregate_slot, delta_slot, error_slot, frame_slot, heartbeat_slot, ping_slot, pong_slot, resync_slot, snapshot_slot,
   status_slot, subscribe_slot, symbol_status_slot, trade_bytes, unsubscribe_slot,
 } from './feed_slots.js';
 import { as_wire_error, count_unlimited, FlatbufferReader, TableRef } from './flatbuffer_reader.js';
@@ -63,7 +63,7 @@ export function open_frame_in(r: FlatbufferReader, frame_t: TableRef, body_t: Ta
   const frame = r.table(frame_t, r.root('frame'), 'Frame');
   const type = r.u8(frame, frame_slot.body_type);
   if (type === Body.NONE) r.fail('Frame has no body');
-  if (type > Body.Ack) r.fail(`unknown body type ${type}`);
+  if (type > Body.Refreshed) r.fail(`unknown body type ${type}`);
   const body = r.target(frame, frame_slot.body, 'body');
   if (body === 0) r.fail(`${Body[type]} body is missing`);
   r.table(body_t, body, Body[type]);
@@ -90,6 +90,8 @@ export function decode_client_frame(input: Uint8Array | ArrayBuffer): ClientMsg 
         return { type: 'ping', nonce: r.u64_exact(t, ping_slot.nonce, 'nonce'), client_time_ns: r.u64_time(t, ping_slot.client_time_ns) };
       case Body.Ack:
         return { type: 'ack', bytes_processed: r.u64_exact(t, ack_slot.bytes_processed, 'bytes_processed') };
+      case Body.Refresh:
+        return { type: 'refresh', token: r.required_string(t, refresh_slot.token, token_bytes_max, 'token', error_code.bad_request) };
       default:
         throw new WireError(`a client may not send ${Body[type]}`, error_code.not_a_client_message);
     }
@@ -163,6 +165,8 @@ export function decode_server_frame(input: Uint8Array | ArrayBuffer): ServerMsg 
         };
       case Body.Pong:
         return { type: 'pong', nonce: r.u64_exact(t, pong_slot.nonce, 'nonce'), client_time_ns: r.u64_time(t, pong_slot.client_time_ns), server_time_ns: r.u64_time(t, pong_slot.server_time_ns) };
+      case Body.Refreshed:
+        return { type: 'refreshed', expires_at_ms: r.u64_exact(t, refreshed_slot.expires_at_ms, 'expires_at_ms') };
       default:
         return r.fail(`${Body[type]} is a client message, not a server frame`);
     }

@@ -7,7 +7,8 @@
 //                                       returns a fresh COPY of the frame's bytes
 //   server → client: enc.snapshot(m), enc.delta(m), enc.heartbeat(m), enc.status(m),
 //                    enc.error(m), enc.pong(m)
-//   client → server: enc.subscribe(m), enc.unsubscribe(m), enc.resync(m), enc.ping(m), enc.ack(m)
+//                    enc.refreshed(m)
+//   client → server: enc.subscribe(m), enc.unsubscribe(m), enc.resync(m), enc.ping(m), enc.ack(m), enc.refresh(m)
 //   enc.server(msg: ServerMsg), enc.client(msg: ClientMsg)   dispatch on msg.type
 //
 // `m` is the message of src/wire/feed_types.ts, `type` optional; the level and
@@ -29,10 +30,10 @@ import {
   error_message_bytes_max, resume_names, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
   type AckMsg, type ClientMsg, type DeltaMsg, type ErrorMsg, type HeartbeatMsg, type PingMsg, type PongMsg,
   type ResyncMsg, type ServerMsg, type SnapshotMsg, type StatusMsg, type SubscribeMsg,
-  type TradeAggregateRec, type TradeRec, type UnsubscribeMsg,
+  type TradeAggregateRec, type TradeRec, type UnsubscribeMsg, type RefreshMsg, type RefreshedMsg, token_bytes_max,
 } from './feed_types.js';
 import {
-  ack_slot, aggregate_slot, delta_slot, error_slot, frame_slot, heartbeat_slot, ping_slot, pong_slot, resync_slot, snapshot_slot,
+  ack_slot, refresh_slot, refreshed_slot, aggregate_slot, delta_slot, error_slot, frame_slot, heartbeat_slot, ping_slot, pong_slot, resync_slot, snapshot_slot,
   status_slot, subscribe_slot, symbol_cache_entries_max, symbol_status_slot, trade_bytes, unsubscribe_slot,
 } from './feed_slots.js';
 import { add_i64, levels_vector, write_i64 } from './flatbuffer_write.js';
@@ -229,6 +230,24 @@ export class FrameEncoder {
     return this.finish(Body.Ping, b.endObject());
   }
 
+  refresh(m: Fields<RefreshMsg>): Uint8Array {
+    const bytes = utf8_encoder.encode(m.token);
+    if (bytes.byteLength === 0 || bytes.byteLength > token_bytes_max) throw new WireError(`token must be 1..${token_bytes_max} bytes`, error_code.bad_request);
+    const b = this.begin();
+    const token = b.createString(bytes);
+    b.startObject(1);
+    b.addFieldOffset(refresh_slot.token, token, 0);
+    return this.finish(Body.Refresh, b.endObject());
+  }
+
+  refreshed(m: Fields<RefreshedMsg>): Uint8Array {
+    check_uint('expires_at_ms', m.expires_at_ms, Number.MAX_SAFE_INTEGER);
+    const b = this.begin();
+    b.startObject(1);
+    add_i64(b, refreshed_slot.expires_at_ms, m.expires_at_ms);
+    return this.finish(Body.Refreshed, b.endObject());
+  }
+
   ack(m: Fields<AckMsg>): Uint8Array {
     check_uint('bytes_processed', m.bytes_processed, Number.MAX_SAFE_INTEGER);
     const b = this.begin();
@@ -245,6 +264,7 @@ export class FrameEncoder {
       case 'status': return this.status(m);
       case 'error': return this.error(m);
       case 'pong': return this.pong(m);
+      case 'refreshed': return this.refreshed(m);
     }
   }
 
@@ -255,6 +275,7 @@ export class FrameEncoder {
       case 'resync': return this.resync(m);
       case 'ping': return this.ping(m);
       case 'ack': return this.ack(m);
+      case 'refresh': return this.refresh(m);
     }
   }
 

@@ -170,8 +170,23 @@ export interface AckMsg {
   bytes_processed: number;
 }
 
-export type ServerMsg = SnapshotMsg | DeltaMsg | HeartbeatMsg | StatusMsg | ErrorMsg | PongMsg;
-export type ClientMsg = SubscribeMsg | UnsubscribeMsg | ResyncMsg | PingMsg | AckMsg;
+/** A new access token for this connection (docs/PROTOCOL.md §5.9). */
+export interface RefreshMsg {
+  type: 'refresh';
+  token: string;
+}
+
+/** The Refresh was accepted: the connection's token now expires at this time. */
+export interface RefreshedMsg {
+  type: 'refreshed';
+  expires_at_ms: number;
+}
+
+export type ServerMsg = SnapshotMsg | DeltaMsg | HeartbeatMsg | StatusMsg | ErrorMsg | PongMsg | RefreshedMsg;
+export type ClientMsg = SubscribeMsg | UnsubscribeMsg | ResyncMsg | PingMsg | AckMsg | RefreshMsg;
+
+/** Longest access token (a JWT), in bytes, in a Refresh or at connect (src/server/token_verifier.ts). */
+export const token_bytes_max = 8192;
 
 /** Longest symbol, in UTF-8 bytes, in any frame. */
 export const symbol_bytes_max = 32;

@@ -198,6 +198,18 @@ export class FakeFeedServer {
     for (const conn of this.conns) if (!conn.frozen) conn.ws.send(bytes);
   }
 
+  /** A WebSocket ping to every live connection; resolves with the ms until the first pong comes back. */
+  ping_all(): Promise<number> {
+    const sent_ms = performance.now();
+    return new Promise((resolve) => {
+      for (const conn of this.conns) {
+        if (conn.frozen) continue;
+        conn.ws.once('pong', () => resolve(performance.now() - sent_ms));
+        conn.ws.ping(Buffer.alloc(8));
+      }
+    });
+  }
+
   /**
    * Until flush_conflated(), versions are applied but not sent, as for a slow
    * client; then each subscription gets one conflated Delta covering them all,

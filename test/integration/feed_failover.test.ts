@@ -50,7 +50,6 @@ describe('clients fail over between feeds and resume their views', () => {
       // Everyone starts on feed 0 (listed first) and knows feed 1.
       const c = connect(urls, {
         WebSocket: WebSocket as unknown as WebSocketConstructor, heartbeat_interval_ms: 1000, backoff_initial_ms: 200, backoff_max_ms: 2000,
-        record_latency: false,
       });
       books.push(c.subscribe(symbols[i % 3], { depth: 0 }), c.subscribe(symbols[(i + 1) % 3], { depth: 10 }));
       clients.push(c);

@@ -13,6 +13,8 @@ import {
   type TradeAggregateRec, type TradeRec,
 } from '../../src/wire/feed_types.js';
 import { Ack } from '../../src/wire/generated/depthcast/feed/ack.js';
+import { Refresh } from '../../src/wire/generated/depthcast/feed/refresh.js';
+import { Refreshed } from '../../src/wire/generated/depthcast/feed/refreshed.js';
 import { Body } from '../../src/wire/generated/depthcast/feed/body.js';
 import { Delta } from '../../src/wire/generated/depthcast/feed/delta.js';
 import { Frame } from '../../src/wire/generated/depthcast/feed/frame.js';
@@ -67,6 +69,7 @@ const server_arb: fc.Arbitrary<ServerMsg> = fc.oneof(
   fc.record({ type: fc.constant('status' as const), symbols: fc.array(fc.record({ symbol, state: fc.constantFrom('unknown' as const, 'recovering' as const, 'live' as const), epoch: exact_nat, seq: exact_nat, engine_silent: fc.boolean(), resume: fc.constantFrom(...resume_names), resume_depth: u16 }).chain((e) => fc.option(fc.integer({ min: 2, max: 0xffffffff }), { nil: null }).map((g) => (g === null ? e : { ...e, resume_group: g }))), { maxLength: 8 }) }),
   fc.record({ type: fc.constant('error' as const), code: u16, message: fc.string({ unit: 'binary', maxLength: 200 }), symbol: fc.oneof(fc.constant(''), symbol) }),
   fc.record({ type: fc.constant('pong' as const), nonce: exact_nat, client_time_ns: time_ns, server_time_ns: time_ns }),
+  fc.record({ type: fc.constant('refreshed' as const), expires_at_ms: exact_nat }),
 );
 const client_arb: fc.Arbitrary<ClientMsg> = fc.oneof(
   with_group(fc.record({ type: fc.constant('subscribe' as const), symbols: fc.array(symbol, { maxLength: 20 }), depth: u16, interval_ms: u32 })),
@@ -78,6 +81,7 @@ const client_arb: fc.Arbitrary<ClientMsg> = fc.oneof(
   with_group(fc.record({ type: fc.constant('resync' as const), symbol, depth: u16 })),
   fc.record({ type: fc.constant('ping' as const), nonce: exact_nat, client_time_ns: time_ns }),
   fc.record({ type: fc.constant('ack' as const), bytes_processed: exact_nat }),
+  fc.record({ type: fc.constant('refresh' as const), token: fc.string({ unit: 'binary', minLength: 1, maxLength: 300 }) }),
 );
 
 function expect_wire_error(fn: () => unknown, code: number, message?: RegExp): void {
@@ -193,6 +197,18 @@ describe('feed codec agrees with the flatc-generated code', () => {
     expect((read.body(new Ack()) as Ack).bytesProcessed()).toBe(12345n);
   });
 
+  it('Refresh and Refreshed match the generated builders and readers, both ways', () => {
+    const b = new flatbuffers.Builder(64);
+    const token = b.createString('eyJhbGciOiJIUzI1NiJ9.e30.sig');
+    b.finish(Frame.createFrame(b, Body.Refresh, Refresh.createRefresh(b, token)));
+    expect(decode_client_frame(b.asUint8Array())).toEqual({ type: 'refresh', token: 'eyJhbGciOiJIUzI1NiJ9.e30.sig' });
+    const read = Frame.getRootAsFrame(new flatbuffers.ByteBuffer(enc.refreshed({ expires_at_ms: 1_767_225_600_123 })));
+    expect(read.bodyType()).toBe(Body.Refreshed);
+    expect((read.body(new Refreshed()) as Refreshed).expiresAtMs()).toBe(1_767_225_600_123n);
+    expect(() => enc.refresh({ token: 'x'.repeat(8193) })).toThrow(/token must be/);
+    expect_wire_error(() => decode_client_frame(enc.refreshed({ expires_at_ms: 1 })), error_code.not_a_client_message);
+  });
+
   it('our decoders read frames built with the generated builders', () => {
     const b = new flatbuffers.Builder(256);
     const sym = b.createString('BTC-USD');
@@ -280,7 +296,7 @@ describe('feed decoders refuse malformed frames', () => {
     expect_wire_error(() => decode_client_frame(u32_at(ok, root, 0x7ffffff0)), error_code.bad_frame, /vtable/);
     expect_wire_error(() => decode_client_frame(ok.subarray(0, ok.length - 4)), error_code.bad_frame);
     expect_wire_error(() => decode_client_frame(raw(0, () => 0)), error_code.bad_frame, /no body/);
-    expect_wire_error(() => decode_client_frame(raw(12, (b) => { b.startObject(0); return b.endObject(); })), error_code.bad_frame, /unknown body type 12/);
+    expect_wire_error(() => decode_client_frame(raw(14, (b) => { b.startObject(0); return b.endObject(); })), error_code.bad_frame, /unknown body type 14/);
     expect_wire_error(() => decode_client_frame(raw(Body.Resync, () => 0)), error_code.bad_frame, /missing/);
     expect_wire_error(() => decode_client_frame(raw(Body.Subscribe, (b) => { b.startObject(3); return b.endObject(); })), error_code.bad_frame, /symbols is required/);
   });

@@ -5,7 +5,7 @@
 // Invariants: every ViewState and ConnectionState has a colour
 // (state_colors is typed over both); colours are CSS colour strings the 2D
 // canvas accepts as fillStyle/strokeStyle.
-import type { ConnectionState, ViewState } from '../../client/index.js';
+import type { ConnectionState, ViewState } from 'depthcast/client';
 
 export const theme = {
   bg: '#090c11',

@@ -9,6 +9,8 @@ export { Heartbeat } from './depthcast/feed/heartbeat.js';
 export { Level } from './depthcast/feed/level.js';
 export { Ping } from './depthcast/feed/ping.js';
 export { Pong } from './depthcast/feed/pong.js';
+export { Refresh } from './depthcast/feed/refresh.js';
+export { Refreshed } from './depthcast/feed/refreshed.js';
 export { Resume } from './depthcast/feed/resume.js';
 export { Resync } from './depthcast/feed/resync.js';
 export { Side } from './depthcast/feed/side.js';

@@ -6,6 +6,8 @@ import { Error } from '../../depthcast/feed/error.js';
 import { Heartbeat } from '../../depthcast/feed/heartbeat.js';
 import { Ping } from '../../depthcast/feed/ping.js';
 import { Pong } from '../../depthcast/feed/pong.js';
+import { Refresh } from '../../depthcast/feed/refresh.js';
+import { Refreshed } from '../../depthcast/feed/refreshed.js';
 import { Resync } from '../../depthcast/feed/resync.js';
 import { Snapshot } from '../../depthcast/feed/snapshot.js';
 import { Status } from '../../depthcast/feed/status.js';
@@ -25,13 +27,15 @@ export enum Body {
   Status = 8,
   Error = 9,
   Pong = 10,
-  Ack = 11
+  Ack = 11,
+  Refresh = 12,
+  Refreshed = 13
 }
 
 export function unionToBody(
   type: Body,
-  accessor: (obj:Ack|Delta|Error|Heartbeat|Ping|Pong|Resync|Snapshot|Status|Subscribe|Unsubscribe) => Ack|Delta|Error|Heartbeat|Ping|Pong|Resync|Snapshot|Status|Subscribe|Unsubscribe|null
-): Ack|Delta|Error|Heartbeat|Ping|Pong|Resync|Snapshot|Status|Subscribe|Unsubscribe|null {
+  accessor: (obj:Ack|Delta|Error|Heartbeat|Ping|Pong|Refresh|Refreshed|Resync|Snapshot|Status|Subscribe|Unsubscribe) => Ack|Delta|Error|Heartbeat|Ping|Pong|Refresh|Refreshed|Resync|Snapshot|Status|Subscribe|Unsubscribe|null
+): Ack|Delta|Error|Heartbeat|Ping|Pong|Refresh|Refreshed|Resync|Snapshot|Status|Subscribe|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Subscribe': return accessor(new Subscribe())! as Subscribe;
@@ -45,15 +49,17 @@ export function unionToBody(
     case 'Error': return accessor(new Error())! as Error;
     case 'Pong': return accessor(new Pong())! as Pong;
     case 'Ack': return accessor(new Ack())! as Ack;
+    case 'Refresh': return accessor(new Refresh())! as Refresh;
+    case 'Refreshed': return accessor(new Refreshed())! as Refreshed;
     default: return null;
   }
 }
 
 export function unionListToBody(
   type: Body, 
-  accessor: (index: number, obj:Ack|Delta|Error|Heartbeat|Ping|Pong|Resync|Snapshot|Status|Subscribe|Unsubscribe) => Ack|Delta|Error|Heartbeat|Ping|Pong|Resync|Snapshot|Status|Subscribe|Unsubscribe|null, 
+  accessor: (index: number, obj:Ack|Delta|Error|Heartbeat|Ping|Pong|Refresh|Refreshed|Resync|Snapshot|Status|Subscribe|Unsubscribe) => Ack|Delta|Error|Heartbeat|Ping|Pong|Refresh|Refreshed|Resync|Snapshot|Status|Subscribe|Unsubscribe|null, 
   index: number
-): Ack|Delta|Error|Heartbeat|Ping|Pong|Resync|Snapshot|Status|Subscribe|Unsubscribe|null {
+): Ack|Delta|Error|Heartbeat|Ping|Pong|Refresh|Refreshed|Resync|Snapshot|Status|Subscribe|Unsubscribe|null {
   switch(Body[type]) {
     case 'NONE': return null; 
     case 'Subscribe': return accessor(index, new Subscribe())! as Subscribe;
@@ -67,6 +73,8 @@ export function unionListToBody(
     case 'Error': return accessor(index, new Error())! as Error;
     case 'Pong': return accessor(index, new Pong())! as Pong;
     case 'Ack': return accessor(index, new Ack())! as Ack;
+    case 'Refresh': return accessor(index, new Refresh())! as Refresh;
+    case 'Refreshed': return accessor(index, new Refreshed())! as Refreshed;
     default: return null;
   }
 }
