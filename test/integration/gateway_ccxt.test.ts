@@ -128,7 +128,7 @@ describe('ccxt pro binance against the gateway', () => {
     // fetchMarkets fills these from Binance's margin endpoints before parsing; a spot-only venue has no margin pairs.
     parser.options['crossMarginPairsData'] = [];
     parser.options['isolatedMarginPairsData'] = [];
-    const markets = info.symbols.map((s) => parser.parseMarket(s as Record<string, unknown>));
+    const markets = info.symbols.map((s) => parser.parseMarket(s as Record<string, unknown>)).filter((m) => m !== undefined);
     expect(markets.map((m) => m.symbol).sort()).toEqual(symbols.map(unified).sort());
     const exchange = new ccxt.pro.binance({
       markets: Object.fromEntries(markets.map((m) => [m.symbol, m])),
