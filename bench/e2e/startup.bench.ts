@@ -60,7 +60,7 @@ const commands: Record<Path, (port: number) => [string, string[]]> = {
 /** The pid and every descendant's, from /proc (children of every thread). */
 function tree_pids(pid: number): number[] {
   const out = [pid];
-  let tasks: string[] = [];
+  let tasks: string[];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
