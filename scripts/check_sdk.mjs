@@ -7,9 +7,15 @@
 //   publint  package.json, exports and files are consistent (strict).
 //   attw     the types resolve as the JavaScript does for every ESM consumer
 //            (node16 ESM, bundler); CommonJS is not offered (ESM only).
-// Offline after npm ci: every tool is a devDependency. About 15 s of one core.
+//   api      the public API of each entry (api-extractor, from dist's .d.ts)
+//            equals its committed report, src/client/api/*.api.md: a change to
+//            the API fails here until the report is updated and reviewed.
+//   typedoc  the API reference (docs/api, not committed) builds with warnings
+//            as errors (src/client/typedoc.json).
+// Offline after npm ci: every tool is a devDependency. About 25 s of one core.
 //
-// Usage: node scripts/check_sdk.mjs [--skip-build]   (npm run check:sdk; exit 1 on any failure)
+// Usage: node scripts/check_sdk.mjs [--skip-build] [--update-api]   (npm run check:sdk; exit 1 on any failure)
+//   --update-api rewrites the API reports (npm run api:update); commit them with the change.
 import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +79,13 @@ async function main() {
   const dir = relative(repo_root, package_dir);
   if (!run_tool('publint', 'publint', ['run', dir, '--strict'])) failures.push('publint');
   if (!run_tool('attw', 'attw', ['--pack', dir, '--profile', 'esm-only', '--format', 'table-flipped'])) failures.push('attw');
+
+  const update = process.argv.includes('--update-api');
+  for (const entry of ['client', 'latency']) {
+    const config = join(dir, 'api', `extractor.${entry}.json`);
+    if (!run_tool(`api report (${entry})`, 'api-extractor', ['run', '-c', config, ...(update ? ['--local'] : [])])) failures.push(`api report (${entry}): the public API changed; review it, then npm run api:update`);
+  }
+  if (!run_tool('typedoc', 'typedoc', ['--options', join(dir, 'typedoc.json'), '--logLevel', 'Warn'])) failures.push('typedoc');
 
   if (failures.length) {
     console.error(`check_sdk: FAILED: ${failures.join(', ')}`);

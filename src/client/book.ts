@@ -91,7 +91,9 @@ export class ClientBook {
   /** Why the last non-ok verdict was given (for error events and logs). */
   last_problem = '';
 
+  /** @internal The sides themselves (src/book/ladder.ts), for subclasses in this repository's tests. */
   protected readonly bid_ladder = new Ladder(side_bid);
+  /** @internal */
   protected readonly ask_ladder = new Ladder(side_ask);
   private bids_cache: L2Level[] = [];
   private asks_cache: L2Level[] = [];

@@ -84,7 +84,7 @@ export class BookHandle {
   readonly #slot: ViewSlot;
   readonly #book: ClientBook;
 
-  /** Made by the client at subscribe; users do not construct handles. */
+  /** @internal Made by the client at subscribe; users do not construct handles. */
   constructor(slot: ViewSlot) {
     this.#slot = slot;
     this.#book = slot.book;

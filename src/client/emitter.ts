@@ -2,8 +2,9 @@
 // 'events' import). A listener that throws must not break frame processing:
 // its error goes to on_listener_error and the other listeners still run.
 
+/** Event name → listener signature, for Emitter. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type EventMap = { [event: string]: (...args: any[]) => void };
+export type EventMap = { [event: string]: (...args: any[]) => void };
 
 export class Emitter<Events extends EventMap> {
   private readonly listeners: { [E in keyof Events]?: Events[E][] } = {};

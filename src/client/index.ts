@@ -17,14 +17,15 @@ export {
   stale_heartbeats, client_close_stale, type ConnectionState, type WebSocketLike, type WebSocketConstructor,
 } from './connection.js';
 export { FeedClientError, client_error_code, type ClientCounters, type ClientErrorKind } from './counters.js';
-export { ClientBook, type Verdict, type InstrumentInfo } from './book.js';
+export { error_code, close_code, type ErrorCode } from '../wire/codes.js';
+export { ClientBook, type Verdict, type InstrumentInfo, type SnapshotLike, type DeltaLike, type DeltaSource } from './book.js';
 export { DecimalFormat } from './decimal_format.js';
 export { Backoff } from './backoff.js';
 export { seeded_random, type RandomSource } from '../util/random.js';
-export { Emitter } from './emitter.js';
+export { Emitter, type EventMap } from './emitter.js';
 export { type TokenOption } from './token_keeper.js';
 export type {
-  TradeRec, TradeAggregateRec, SymbolStateName, SnapshotMsg, DeltaMsg, StatusMsg,
+  TradeRec, TradeAggregateRec, SymbolStateName, SymbolStatusRec, ResumeName, SnapshotMsg, DeltaMsg, StatusMsg,
 } from '../wire/feed_types.js';
 export { side_bid, side_ask, type L2Level, type Side } from '../book/types.js';
 /** @deprecated the same type as L2Level (one level type: {price, size, orders}); kept so existing SDK code compiles. */

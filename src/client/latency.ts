@@ -16,7 +16,7 @@
 import { HopHistograms, client_hops } from '../metrics/hop_histograms.js';
 
 export {
-  HopHistograms, HopHistogramsError, client_hops, hop_names, latency_us_max,
+  HopHistograms, HopHistogramsError, HopRecorder, client_hops, hop_names, latency_us_max,
   type HopName, type HopPercentiles, type HopHistogramsOptions, type EncodedHopHistograms, type EncodedHop,
 } from '../metrics/hop_histograms.js';
 

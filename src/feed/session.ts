@@ -26,56 +26,32 @@
 // buffer itself, per tick (tick_published): its in-flight cap moves it to
 // conflation (off the topics) long before send_buffer_bytes_max.
 //
-// The connection conflates (hysteresis, once per crossing as nats.js's
-// SlowNotifier) when its reader lags (ReaderFlow): more bytes in flight than
-// its reader drains within the lag target AND its oldest unanswered probe
-// waits longer than the path explains, or more in flight than
-// in_flight_bytes_max ('lag'); or when uWS's own buffer passes
-// slow_enter_bytes ('buffer'). While it conflates, one round of catch-ups is
-// in flight at a time. It streams again when uWS's buffer is under
-// slow_exit_bytes and StreamGate says the reader can take the stream (with
-// backoff, so a reader just below the stream's rate does not flap).
-// With slow_policy 'close' the connection is closed with 4008 instead. A
-// reader too slow even for catch-ups is closed with 4010. Whatever the
-// policy, more than send_buffer_bytes_max buffered closes with 4009, and so
-// does a send the socket refuses (never a silent skip).
+// When the connection conflates, streams again, has room for a round of
+// catch-ups, or is closed for slowness (4008, 4009, 4010) is decided by its
+// FlowControl (flow_control.ts, pure); this session feeds it (bytes sent,
+// pongs, Acks, uWS's buffered amount when read) and carries out its verdicts
+// (apply). Every probe leaves through session_sender.ts.
 //
-// Cost per flush: the sends, one JS comparison for the lag gate, one native
+// Cost per flush: the sends, one judgement (JS comparisons), one native
 // buffered-amount read only when a send reported backpressure or several
 // frames went out corked, and a ping every reader_probe_interval_ms. With
 // topics, per published_tick_ms in which its views published: a pass over
-// its subscriptions (its share of what was published), the lag gate, a
+// its subscriptions (its share of what was published), the judgement, a
 // native buffered-amount read only when more than slow_enter_bytes is in
 // flight, and the probes.
-//
-// One piece on purpose (~490 lines): every mode change, its topic and its
-// byte accounting is decided here, in one state machine; how frames leave is
-// session_sender.ts, which topics it holds session_topics.ts, the reader's
-// lag reader_flow.ts, when to stream again stream_gate.ts.
 
 import { close_code } from '../wire/codes.js';
+import type { ConflationCause, SessionLimits } from './feed_types.js';
+import { buffered_unknown, FlowControl, slow_close_reasons, verdict_catch_up, verdict_conflate, verdict_none, verdict_probe, verdict_stream, verdict_wait } from './flow_control.js';
 import { TokenBucket } from './rate_limiter.js';
-import { ReaderFlow, type ReaderFlowLimits } from './reader_flow.js';
-import { StreamGate, type ConflationCause } from './stream_gate.js';
-import { catch_up_trades_min, conflation_trades_max, type Subscription, type SubscriptionOwner } from './subscription.js';
+import type { ReaderFlow } from './reader_flow.js';
+import type { StreamGate } from './stream_gate.js';
+import type { Subscription, SubscriptionOwner } from './subscription.js';
 import { FrameSender, queued_first, queued_full } from './session_sender.js';
 import { SessionTopics } from './session_topics.js';
 import { send_backpressure, send_dropped, type ClientTransport } from './transport.js';
 
-/** A connection's in-flight cap is at most this many lag targets of its stream (a fast reader that stalls). */
-const stream_cap_factor = 1.5;
-/** Bytes of one Trade struct on the wire (schemas/feed.fbs), for sizing a slow reader's catch-up. */
-const trade_wire_bytes = 40;
-export type SlowPolicy = 'conflate' | 'close';
-export type { ConflationCause } from './stream_gate.js';
-
-export interface SessionLimits extends ReaderFlowLimits {
-  readonly slow_enter_bytes: number;
-  readonly slow_exit_bytes: number;
-  readonly send_buffer_bytes_max: number;
-  readonly slow_policy: SlowPolicy;
-  readonly inbound_messages_per_s_max: number;
-}
+export type { ConflationCause, SessionLimits, SlowPolicy } from './feed_types.js';
 
 export interface SessionEvents {
   /** Bytes the socket accepted in one flush (counted once per flush, not per frame). */
@@ -104,7 +80,8 @@ export class Session implements SubscriptionOwner {
   /** Set when we decided to close: nothing is queued or sent after it. */
   closing = false;
   readonly inbound: TokenBucket;
-  readonly flow: ReaderFlow;
+  /** Every slow judgement of this connection (pure: fed here, its verdicts carried out here). */
+  readonly flow_control: FlowControl;
   inbound_refused = 0;
   slow_episodes = 0;
   /** Most bytes ever seen buffered for this connection (sampled after each flush, on drain and every slow tick). */
@@ -119,8 +96,6 @@ export class Session implements SubscriptionOwner {
   private pumped = false;
   /** Which subscriptions are on their view's topic (when the transport takes topics). */
   private readonly topics: SessionTopics;
-  /** When a conflating connection may stream again (and what the stream needs). */
-  readonly gate: StreamGate;
 
   constructor(
     readonly transport: ClientTransport,
@@ -129,13 +104,22 @@ export class Session implements SubscriptionOwner {
     private readonly schedule_flush: (s: Session) => void,
     now_ms: number,
   ) {
-    this.gate = new StreamGate(now_ms, limits.reader_lag_target_ms);
-    this.flow = new ReaderFlow(limits);
     this.probing = transport.ping !== undefined && limits.reader_probe_interval_ms > 0;
-    this.sender = new FrameSender(transport, this.flow, this.probing, events, now_ms);
+    this.flow_control = new FlowControl(limits, this.probing, now_ms);
+    this.sender = new FrameSender(transport, this.flow_control.reader, this.probing, events, now_ms);
     this.topics = new SessionTopics(transport);
     // Bursts up to one second's worth: a client subscribing to many symbols at once is fine.
     this.inbound = new TokenBucket(limits.inbound_messages_per_s_max, limits.inbound_messages_per_s_max, now_ms);
+  }
+
+  /** The reader's flow (its two estimators), for reports. */
+  get flow(): ReaderFlow {
+    return this.flow_control.reader;
+  }
+
+  /** When this connection may stream again, for reports. */
+  get gate(): StreamGate {
+    return this.flow_control.gate;
   }
 
   // ---- the subscription state machine (its only owner) ----
@@ -256,7 +240,7 @@ export class Session implements SubscriptionOwner {
     const bytes = this.topics.collect(this.subs.values());
     if (bytes === 0) return;
     this.sender.count_published(this.topics.collected_frames, bytes, now_ms);
-    if (this.gate.streamed(bytes, now_ms) && this.gate.stream_bytes_per_s > 0) this.update_stream_cap();
+    this.flow_control.streamed(bytes, now_ms);
   }
 
   /**
@@ -272,9 +256,9 @@ export class Session implements SubscriptionOwner {
     this.collect_published(now_ms);
     // What is buffered was sent and not yet read: never more than what is in flight.
     this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);
-    if (this.closing || this.slow || !this.probing || !this.flow.probe_due(now_ms, false)) return;
+    if (this.closing || this.slow || !this.flow_control.probe_due_streaming(now_ms)) return;
     // After a publish a probe always waits behind data, so path probes go with direct frames (session_sender.ts).
-    if (this.transport.ping!(this.flow.probe(now_ms)) === send_dropped) this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
+    this.send_probe(now_ms);
   }
 
   /**
@@ -284,23 +268,12 @@ export class Session implements SubscriptionOwner {
    */
   pump(now_ms: number): void {
     if (this.closing) return;
-    if (this.slow) {
-      if (this.flow.too_slow(now_ms)) {
-        this.close(close_code.reader_too_slow, 'reader too slow even for conflated catch-ups');
-        return;
-      }
-      if (!this.has_room()) {
-        // Bytes sent since the last probe (one was not due then): without a probe after them, room could never be seen to open.
-        if (this.probing && this.flow.probe_due(now_ms, true) && this.sender.probe(now_ms) === send_dropped) {
-          this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
-        }
-        return;
-      }
-      if (this.gate.may_stream(this.probing ? this.flow : null, now_ms)) {
-        this.stop_conflating(now_ms);
-        return;
-      }
-    }
+    if (this.slow) this.apply(this.flow_control.judge_conflating(now_ms, this.transport.buffered_bytes()), now_ms);
+    else this.send_catch_ups(now_ms);
+  }
+
+  /** The catch-ups that are due: every accumulating subscription's (an interval one's when its interval has passed). */
+  private send_catch_ups(now_ms: number): void {
     for (const sub of this.subs.values()) {
       if (sub.mode !== 'accumulating') continue;
       if (sub.interval_ms > 0) {
@@ -314,11 +287,7 @@ export class Session implements SubscriptionOwner {
   /** Queues the frame that brings an accumulating subscription to its view's current seq, if anything changed. */
   private send_catch_up(sub: Subscription): void {
     if (this.closing) return;
-    // A conflating reader's catch-up lists at most a quarter of its cap in trades; the rest fold into one exact aggregate.
-    const trades_listed_max = this.slow && this.probing
-      ? Math.min(conflation_trades_max, Math.max(catch_up_trades_min, Math.floor(this.flow.window_bytes / 4 / trade_wire_bytes)))
-      : conflation_trades_max;
-    const frame = sub.catch_up(trades_listed_max);
+    const frame = sub.catch_up(this.flow_control.trades_listed_max(this.slow));
     if (frame === null) return;
     this.queue(frame);
     this.events.on_catch_up(this, sub);
@@ -338,26 +307,19 @@ export class Session implements SubscriptionOwner {
 
   // ---- reader flow ----
 
-  /**
-   * Room for a conflating connection's next catch-ups: its reader has
-   * acknowledged everything sent (one round in flight at a time, so each
-   * catch-up is valued as late as possible and never queues behind another),
-   * and uWS's buffer is drained.
-   */
+  /** Room for a conflating connection's next catch-ups (FlowControl.has_room; reads uWS's buffered amount). */
   has_room(): boolean {
-    return (!this.probing || this.flow.in_flight === 0) && this.transport.buffered_bytes() <= this.limits.slow_exit_bytes;
+    return this.flow_control.has_room(this.transport.buffered_bytes());
   }
 
   on_pong(payload: Uint8Array, now_ms: number): void {
-    if (this.closing || !this.flow.on_pong(payload, now_ms)) return;
+    if (this.closing || !this.flow_control.on_pong(payload, now_ms)) return;
     this.after_acknowledgement();
   }
 
   on_ack(bytes_processed: number, now_ms: number): void {
-    if (this.closing) return;
-    const samples = this.flow.lag_samples;
-    this.flow.on_ack(bytes_processed, now_ms);
-    if (this.flow.lag_samples !== samples) this.after_acknowledgement();
+    if (this.closing || !this.flow_control.on_ack(bytes_processed, now_ms)) return;
+    this.after_acknowledgement();
   }
 
   private after_acknowledgement(): void {
@@ -411,17 +373,20 @@ export class Session implements SubscriptionOwner {
   private send_queued(now_ms: number): number {
     this.collect_published(now_ms);
     const status = this.sender.send(now_ms, this.slow);
-    if (!this.slow && this.gate.streamed(this.sender.last_flush_bytes, now_ms) && this.gate.stream_bytes_per_s > 0) this.update_stream_cap();
-    if (status === send_dropped) {
-      // A frame the socket refused would break the client's book: close rather than skip.
-      this.events.on_send_dropped(this);
-      this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
-    }
+    if (!this.slow) this.flow_control.streamed(this.sender.last_flush_bytes, now_ms);
+    if (status === send_dropped) this.refused();
     return status;
   }
 
-  private update_stream_cap(): void {
-    this.flow.stream_cap_bytes = (stream_cap_factor * this.gate.stream_bytes_per_s * this.limits.reader_lag_target_ms) / 1000;
+  /** A probe alone (bytes in flight and none outstanding, or one due while topics carry the data). */
+  private send_probe(now_ms: number): void {
+    if (this.sender.probe(now_ms) === send_dropped) this.refused();
+  }
+
+  /** The socket refused a send (uWS returned 2): counted, and closed, since a skipped frame would break the client's book. */
+  private refused(): void {
+    this.events.on_send_dropped(this);
+    this.close_for(close_code.send_buffer_overflow);
   }
 
   /** On uWS's drain event and the feed's tick: the buffered amount may have changed. */
@@ -430,37 +395,48 @@ export class Session implements SubscriptionOwner {
   }
 
   /**
-   * Applies the hard cap, then decides streaming ⇄ conflating. `read_buffer`:
+   * Asks flow control for its verdict and carries it out. `read_buffer`:
    * read uWS's buffered amount (a native call) — after corked sends,
    * backpressure, drain or while conflating; otherwise only the reader's lag
    * is looked at (JS numbers).
    */
   private evaluate(now_ms: number, read_buffer: boolean): void {
     if (this.closing) return;
-    let buffered = 0;
-    if (read_buffer) {
+    let buffered = buffered_unknown;
+    if (read_buffer || this.slow) {
       buffered = this.transport.buffered_bytes();
       if (buffered > this.buffered_bytes_max) this.buffered_bytes_max = buffered;
-      if (buffered > this.limits.send_buffer_bytes_max) {
-        this.close(close_code.send_buffer_overflow, 'send buffer limit reached');
-        return;
-      }
     }
-    if (this.slow) {
-      this.pump(now_ms);
-      return;
-    }
-    const cause: ConflationCause | null = buffered > this.limits.slow_enter_bytes ? 'buffer'
-      : this.probing && (this.flow.over_cap() || (this.flow.over_window() && this.flow.lagging(now_ms))) ? 'lag' : null;
-    if (cause !== null) this.start_conflating(cause, now_ms);
+    const fc = this.flow_control;
+    this.apply(this.slow ? fc.judge_conflating(now_ms, buffered) : fc.judge_streaming(now_ms, buffered), now_ms);
   }
 
-  private start_conflating(cause: ConflationCause, now_ms: number): void {
-    if (this.limits.slow_policy === 'close') {
-      this.close(close_code.slow_consumer, 'slow consumer');
-      return;
+  /** Carries out a verdict of flow control (flow_control.ts): the one place each of them takes effect. */
+  private apply(verdict: number, now_ms: number): void {
+    switch (verdict) {
+      case verdict_none:
+      case verdict_wait:
+        return;
+      case verdict_conflate:
+        this.start_conflating(now_ms);
+        return;
+      case verdict_stream:
+        this.stop_conflating(now_ms);
+        return;
+      case verdict_probe:
+        this.send_probe(now_ms);
+        return;
+      case verdict_catch_up:
+        this.send_catch_ups(now_ms);
+        return;
+      default:
+        this.close_for(verdict);
     }
-    this.gate.conflating(cause, now_ms);
+  }
+
+  private start_conflating(now_ms: number): void {
+    const cause = this.flow_control.cause;
+    this.flow_control.conflating(now_ms);
     this.slow = true;
     this.slow_cause = cause;
     this.slow_episodes++;
@@ -473,12 +449,17 @@ export class Session implements SubscriptionOwner {
     const cause = this.slow_cause ?? 'lag';
     this.slow = false;
     this.slow_cause = null;
-    this.gate.streaming(now_ms);
+    this.flow_control.streaming(now_ms);
     this.events.on_slow_change(this, false, cause);
     // Catch up every view at once: one conflated frame each, then stream again.
     // Interval subscriptions stay accumulating: the pump serves them when due.
     for (const sub of this.subs.values()) this.settle(sub, now_ms);
     this.update_pumped();
+  }
+
+  /** Closes for slowness with a code flow control decides (its reason written once, there). */
+  private close_for(code: number): void {
+    this.close(code, slow_close_reasons[code]);
   }
 
   close(code: number, reason: string): void {

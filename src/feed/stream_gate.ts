@@ -24,6 +24,7 @@
 //
 // Cost: a few additions per flush while streaming; O(1) per decision.
 
+import type { ConflationCause } from './feed_types.js';
 import type { ReaderFlow } from './reader_flow.js';
 
 /** First wait before a conflating connection may try streaming again. */
@@ -39,7 +40,7 @@ export const stream_capacity_headroom = 1.25;
 /** Or after this many catch-up rounds in a row read at once (ReaderFlow.instant_rounds), answering within the gate, fast enough over the streak. */
 export const instant_rounds_min = 5;
 
-export type ConflationCause = 'lag' | 'buffer';
+export type { ConflationCause } from './feed_types.js';
 
 export class StreamGate {
   /** Bytes/s the connection was sent while it streamed (kept while it conflates; 0 until measured). */
@@ -95,8 +96,7 @@ export class StreamGate {
     if (flow === null) return true;
     if (flow.lagging(now_ms)) return false;
     const stream = this.stream_bytes_per_s;
-    const base = flow.min_delay_ms === Infinity ? 0 : flow.min_delay_ms;
-    const prompt = flow.lag_ms - base <= flow.lag_gate_ms;
+    const prompt = flow.prompt;
     if (stream === 0) return prompt;
     return flow.rate_bytes_per_s >= stream_capacity_headroom * stream
       || (prompt && flow.instant_rounds >= instant_rounds_min && flow.instant_rate_bytes_per_s >= stream_capacity_headroom * stream)

@@ -115,6 +115,7 @@ export class BookSource {
   }
 
   stop(): void {
+    for (const books of this.books.values()) for (const b of books.values()) b.live = false; // REST answers 503, never a frozen book
     for (const s of this.sessions) this.feed.close_session(s, 1000);
     this.sessions.length = 0;
   }

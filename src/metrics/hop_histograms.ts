@@ -115,6 +115,7 @@ class HopCounts {
 
 /** Records into one hop's totals (and current interval); see HopHistograms.record for the clamping. */
 export class HopRecorder {
+  /** @internal Made by HopHistograms.recorder(hop). */
   constructor(private readonly total: HopCounts, private readonly interval: HopCounts | undefined) {}
 
   record(value_ns: number): void {

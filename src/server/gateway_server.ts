@@ -133,8 +133,14 @@ export function start_gateway_server(feed: Feed, config: Readonly<Config>): Prom
   };
   for (const pattern of ['/ws', '/ws/*', '/stream', '/stream/*']) app.ws<GatewaySocket>(pattern, behavior);
 
+  /** Set by close(): uWS closes only the listener, and a client's keep-alive connection would still reach this stopped gateway's frozen books. */
+  let closed = false;
   const rest = (path: string, handle: (req: uWS.HttpRequest, now_ms: number) => RestAnswer): void => {
     app.get(path, (res, req) => {
+      if (closed) {
+        res.close(); // the client reconnects, to whatever listens now
+        return;
+      }
       const now_ms = Date.now();
       const refusal = gateway.admit_rest(Buffer.from(res.getRemoteAddressAsText()).toString(), now_ms);
       answer(res, refusal ?? handle(req, now_ms));
@@ -162,6 +168,7 @@ export function start_gateway_server(feed: Feed, config: Readonly<Config>): Prom
         gateway,
         port,
         close: () => {
+          closed = true;
           gateway.stop();
           uWS.us_listen_socket_close(listen_socket);
         },

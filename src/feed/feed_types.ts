@@ -1,0 +1,34 @@
+// The types the feed's files share, in one module, so that no two feed files
+// import each other for a type: each imports this instead. Types only (no
+// code, no cost).
+
+/** What a ReaderFlow (reader_flow.ts) and its two estimators are given. */
+export interface ReaderFlowLimits {
+  /** Staleness the window aims at: a reader is sent at most what it drains in this time. */
+  readonly reader_lag_target_ms: number;
+  readonly in_flight_bytes_min: number;
+  readonly in_flight_bytes_max: number;
+  /** Pings go out this often while data flows (and after every send while conflating). */
+  readonly reader_probe_interval_ms: number;
+  /** A reader this far behind that also reads less than in_flight_bytes_min in this long is too slow. */
+  readonly reader_lag_ms_max: number;
+}
+
+/** What a connection that falls behind gets: conflated catch-ups, or a close (4008). */
+export type SlowPolicy = 'conflate' | 'close';
+
+/** Why a connection conflates: its reader's acknowledgements ('lag') or uWS's own buffer ('buffer'). */
+export type ConflationCause = 'lag' | 'buffer';
+
+/** What flow control (flow_control.ts) is given: the reader flow's limits and the buffer bounds and policy. */
+export interface FlowLimits extends ReaderFlowLimits {
+  readonly slow_enter_bytes: number;
+  readonly slow_exit_bytes: number;
+  readonly send_buffer_bytes_max: number;
+  readonly slow_policy: SlowPolicy;
+}
+
+/** What every Session is given (one object per slow policy, shared). */
+export interface SessionLimits extends FlowLimits {
+  readonly inbound_messages_per_s_max: number;
+}
