@@ -14,8 +14,10 @@
 //            as errors (src/client/typedoc.json).
 // Offline after npm ci: every tool is a devDependency. About 25 s of one core.
 //
-// Usage: node scripts/check_sdk.mjs [--skip-build] [--update-api]   (npm run check:sdk; exit 1 on any failure)
+// Usage: node scripts/check_sdk.mjs [--skip-build] [--update-api] [--api-only]   (npm run check:sdk; exit 1 on any failure)
 //   --update-api rewrites the API reports (npm run api:update); commit them with the change.
+//   --api-only   builds and compares the API reports only (~8 s): `npm run lint` runs it, so a change to the
+//                SDK's API is seen before it is merged, not first in CI.
 import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +62,16 @@ function run_tool(name, bin, args) {
 async function main() {
   const failures = [];
   if (!process.argv.includes('--skip-build')) build_client();
+  const dir = relative(repo_root, package_dir);
+  const update = process.argv.includes('--update-api');
+  const api_only = process.argv.includes('--api-only');
+  for (const entry of ['client', 'latency']) {
+    const config = join(dir, 'api', `extractor.${entry}.json`);
+    if (!run_tool(`api report (${entry})`, 'api-extractor', ['run', '-c', config, ...(update ? ['--local'] : [])])) {
+      failures.push(`api report (${entry}): the SDK's public API changed; review the difference, then npm run api:update and commit src/client/api/`);
+    }
+  }
+  if (api_only) return failures;
 
   const core = await browser_bundle("export * from 'depthcast/client';");
   const within = core.gzip_bytes <= core_gzip_bytes_max;
@@ -76,22 +88,19 @@ async function main() {
     + `${heavy.length === 0 && through_dist ? 'no HDR histograms: ok' : `FAILED (${heavy.length ? heavy.join(', ') : 'not resolved through the package exports'})`}`);
   if (heavy.length > 0 || !through_dist) failures.push('opt-in');
 
-  const dir = relative(repo_root, package_dir);
   if (!run_tool('publint', 'publint', ['run', dir, '--strict'])) failures.push('publint');
   if (!run_tool('attw', 'attw', ['--pack', dir, '--profile', 'esm-only', '--format', 'table-flipped'])) failures.push('attw');
 
-  const update = process.argv.includes('--update-api');
-  for (const entry of ['client', 'latency']) {
-    const config = join(dir, 'api', `extractor.${entry}.json`);
-    if (!run_tool(`api report (${entry})`, 'api-extractor', ['run', '-c', config, ...(update ? ['--local'] : [])])) failures.push(`api report (${entry}): the public API changed; review it, then npm run api:update`);
-  }
   if (!run_tool('typedoc', 'typedoc', ['--options', join(dir, 'typedoc.json'), '--logLevel', 'Warn'])) failures.push('typedoc');
 
+  return failures;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const failures = await main();
   if (failures.length) {
-    console.error(`check_sdk: FAILED: ${failures.join(', ')}`);
+    console.error(`check_sdk: FAILED: ${failures.join('; ')}`);
     process.exit(1);
   }
   console.log('check_sdk: ok');
 }
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -21,7 +21,7 @@
 // 'closed', the state never changes again and no socket is opened.
 import { close_code } from '../wire/codes.js';
 import type { Backoff } from './backoff.js';
-import { FeedClientError, type ClientCounters } from './counters.js';
+import { FeedClientError, client_error_code, type ClientCounters } from './counters.js';
 import type { TokenKeeper } from './token_keeper.js';
 
 export type ConnectionState = 'connecting' | 'synced' | 'stale' | 'closed';
@@ -89,6 +89,10 @@ export class Connection {
   private socket_opened_ns = 0;
   private last_receive_ns = 0;
   private sockets_opened = 0;
+  /** A failure to connect was reported since the last socket opened. */
+  private connect_failure_said = false;
+  /** The current socket has opened (an error now is about its stream, not about connecting). */
+  private socket_was_open = false;
   private reconnect_timer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setInterval> | null = null;
   private readonly stale_after_ns: number;
@@ -193,14 +197,39 @@ export class Connection {
     ws.onopen = () => this.on_open(ws);
     ws.onmessage = (event: { data: unknown }) => this.on_message(ws, event.data);
     ws.onclose = (event: { code?: number; reason?: string }) => this.on_socket_closed(ws, event.code ?? 1006, event.reason ?? '');
-    // An error is always followed by close; the close decides what happens next.
-    ws.onerror = () => {};
+    // An error is always followed by close; the close decides what happens next. One that comes before the
+    // socket opened is said once per outage (a feed that stays down must not flood the app with errors).
+    ws.onerror = (event: { message?: string; error?: { message?: string } }) => this.on_socket_error(ws, event);
     this.socket = ws;
+    this.socket_was_open = false;
     this.socket_opened_ns = this.settings.clock_ns();
+  }
+
+  private on_socket_error(ws: WebSocketLike, event: { message?: string; error?: { message?: string } }): void {
+    if (ws !== this.socket) return;
+    // ws says why (an HTTP status, a refused connection, a bad handshake, a broken frame); a browser says nothing.
+    const why = event?.message ?? event?.error?.message ?? 'no reason given';
+    if (this.socket_was_open) {
+      // Garbage at the WebSocket layer itself (bad opcode, length, UTF-8): the library closes the socket (1002).
+      this.hooks.error(new FeedClientError('decode', `the WebSocket stream from ${this.url} broke: ${why}`, client_error_code.bad_frame));
+      return;
+    }
+    if (this.connect_failure_said) return;
+    this.connect_failure_said = true;
+    this.hooks.error(new FeedClientError('socket', `could not open a WebSocket to ${this.url}: ${why}`, client_error_code.connect_failed));
+  }
+
+  /** Drops the current socket, whose frames cannot be used (not a depthcast feed), and reconnects as after any loss. */
+  abandon(code: number, reason: string): void {
+    if (this.socket === null || this.connection_state === 'closed') return;
+    this.drop_socket(code, reason);
+    this.after_disconnect(code, reason);
   }
 
   private on_open(ws: WebSocketLike): void {
     if (ws !== this.socket) return;
+    this.connect_failure_said = false;
+    this.socket_was_open = true;
     this.last_receive_ns = this.settings.clock_ns();
     this.set_state('synced');
     this.hooks.opened(this.last_receive_ns);

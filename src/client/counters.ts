@@ -68,13 +68,37 @@ export function count_verdict(c: ClientCounters, verdict: Verdict): void {
   }
 }
 
-export type ClientErrorKind = 'verify' | 'server' | 'decode' | 'socket' | 'listener' | 'refused';
+export type ClientErrorKind = 'verify' | 'server' | 'decode' | 'protocol' | 'socket' | 'listener' | 'refused';
+
+/**
+ * Codes of what the client itself found wrong with what it was sent or where
+ * it connected (kinds 'decode', 'protocol', 'socket'), numbered apart from the
+ * server's Error codes (1-99, docs/PROTOCOL.md §9) and WebSocket close codes
+ * (1000-4999). No such frame ever reaches a book: it is dropped and counted,
+ * and a Delta it may have been shows as a break on the next one (resync).
+ */
+export const client_error_code = {
+  /** kind 'decode': a binary message that is not a valid Frame (bounds, lengths, union, enums, numbers). */
+  bad_frame: 5001,
+  /** kind 'decode': a text message; a depthcast feed sends binary frames only. */
+  text_frame: 5002,
+  /** kind 'decode': a well-formed Frame of a message type this SDK does not know (a newer protocol). */
+  unknown_message: 5003,
+  /** kind 'protocol': the socket's first frames were none of them depthcast frames: not a depthcast feed. The socket is dropped (1002) and retried with backoff. */
+  not_a_feed: 5004,
+  /** kind 'protocol': the socket's first frames were all well-formed Frames of message types this SDK does not know: a feed of an incompatible protocol version. Dropped and retried like not_a_feed. */
+  incompatible_protocol: 5005,
+  /** kind 'socket': no WebSocket opened (refused, not a WebSocket endpoint, an HTTP error, a bad handshake); once per outage, until a socket opens. */
+  connect_failed: 5006,
+  /** kind 'decode': a frame that decoded but could not be applied (a bug): every view resyncs. */
+  apply_failed: 5007,
+} as const;
 
 export class FeedClientError extends Error {
   constructor(
     readonly kind: ClientErrorKind,
     message: string,
-    /** Error frame code (kind 'server'/'refused'), close code (kind 'socket'), else 0. */
+    /** Error frame code (kinds 'server'/'refused'), close code (kind 'socket' after a close), else a client_error_code. */
     readonly code = 0,
     readonly symbol = '',
     readonly verdict: Verdict | '' = '',

@@ -12,6 +12,14 @@
 //   counters.ts     ClientCounters and FeedClientError
 //   options.ts      FeedClientOptions, their defaults and checks
 //   view_table.ts   the views by symbol; Subscribe batching
+//   feed_check.ts   whether the socket's peer is a depthcast feed at all
+//
+// Bad input never reaches a book and never throws into the app: a frame that
+// cannot be used is dropped and said (error event, kind 'decode', a
+// client_error_code); a socket whose first frames are all unusable is not a
+// feed (kind 'protocol': not_a_feed / incompatible_protocol) and is dropped
+// and retried with backoff; a frame that throws while applied resyncs every
+// view (apply_failed).
 //
 // States (connection and per view):
 //   connecting  socket opening / waiting to reconnect / view waiting for its snapshot
@@ -28,12 +36,13 @@
 // frame goes through the verifying decoder (decode_server_frame).
 import { now_ns } from '../util/clock.js';
 import type { ClientMsg, PongMsg, ServerMsg, StatusMsg, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
-import { decode_server_frame } from '../wire/feed_decoder.js';
+import { decode_server_frame, is_unknown_message } from '../wire/feed_decoder.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { DeltaReader, body_delta } from '../wire/delta_reader.js';
 import type { BookHandle, UpdateInfo, ViewState } from './book_handle.js';
 import { Connection, type ConnectionState } from './connection.js';
-import { FeedClientError, new_counters, type ClientCounters } from './counters.js';
+import { FeedClientError, client_error_code, new_counters, type ClientCounters } from './counters.js';
+import { FeedCheck } from './feed_check.js';
 import { Emitter } from './emitter.js';
 import { ReaderProgress } from './reader_progress.js';
 import { ViewSync } from './view_sync.js';
@@ -42,6 +51,9 @@ import { error_code } from '../wire/codes.js';
 import { client_settings, client_urls, subscription_of, type FeedClientOptions, type LatencySink, type SubscribeOptions } from './options.js';
 
 export type { ClientHop, FeedClientOptions, HopSampleRecorder, LatencySink, SubscribeOptions } from './options.js';
+
+/** WebSocket close code 1002 (RFC 6455): the peer broke the protocol; the client's close of a socket that is not a feed. */
+const close_protocol_error = 1002;
 
 export type ClientEvents = {
   state: (state: ConnectionState, previous: ConnectionState) => void;
@@ -79,6 +91,7 @@ export class FeedClient {
   private readonly behind_ms: number;
   private readonly delta_reader = new DeltaReader();
   private readonly ack: boolean | 'auto';
+  private readonly feed_check = new FeedCheck();
   private readonly token: TokenKeeper | null;
 
   /** `url`: one feed, or several to fail over between (each reconnect tries the next, after a jittered backoff). */
@@ -216,6 +229,7 @@ export class FeedClient {
   // ---- connection lifecycle (called by Connection) ----
 
   private on_open(now: number): void {
+    this.feed_check.opened();
     this.progress.reset(this.ack === true || (this.ack === 'auto' && !this.connection.pongs_follow_processing()));
     this.views.opened(now);
   }
@@ -236,8 +250,7 @@ export class FeedClient {
     // Browsers hand ArrayBuffers; Node's ws hands Buffers (Uint8Arrays), read in place without a copy.
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
     if (bytes === null) {
-      c.decode_errors++;
-      this.emit_error(new FeedClientError('decode', `expected a binary frame, got ${typeof data === 'string' ? 'text' : typeof data}`));
+      this.unusable_frame(client_error_code.text_frame, `expected a binary frame, got ${typeof data === 'string' ? 'text' : typeof data}`);
       return;
     }
     c.bytes += bytes.byteLength;
@@ -246,11 +259,41 @@ export class FeedClient {
     try {
       if (delta.read(bytes) !== body_delta) msg = decode_server_frame(bytes);
     } catch (err) {
-      c.decode_errors++;
       this.progress.processed(bytes.byteLength, 0, this.clock_ns());
-      this.emit_error(new FeedClientError('decode', `undecodable frame (${bytes.byteLength} bytes): ${(err as Error).message}`));
+      const unknown = is_unknown_message(bytes);
+      this.unusable_frame(unknown ? client_error_code.unknown_message : client_error_code.bad_frame,
+        `${unknown ? 'a message type this SDK does not know (a newer protocol?)' : 'undecodable frame'} (${bytes.byteLength} bytes): ${(err as Error).message}`);
       return;
     }
+    this.feed_check.usable_frame();
+    try {
+      this.dispatch(msg, receive_ns, bytes.byteLength);
+    } catch (err) {
+      // Not a verdict (those are values) nor a listener (the emitter catches those): a frame that broke the
+      // client. No book that frame may have touched is trusted; the error goes to the app as an event.
+      c.decode_errors++;
+      this.emit_error(new FeedClientError('decode', `a frame could not be applied (${bytes.byteLength} bytes): ${(err as Error)?.message ?? String(err)}; every view resyncs`, client_error_code.apply_failed));
+      this.views.distrust_all();
+    }
+  }
+
+  /** A frame nobody can use: dropped and said; a socket that sends only such frames is not a feed and is dropped. */
+  private unusable_frame(code: number, message: string): void {
+    this.counters.decode_errors++;
+    this.emit_error(new FeedClientError('decode', message, code));
+    const verdict = this.feed_check.unusable_frame(code);
+    if (verdict === 0) return;
+    const what = verdict === client_error_code.incompatible_protocol
+      ? 'a feed of a protocol version this SDK does not speak (only message types it does not know)'
+      : 'not a depthcast feed (nothing it sent decodes as a depthcast frame)';
+    this.emit_error(new FeedClientError('protocol', `${this.connection.url}: ${what}; dropping the socket, retrying with backoff`, verdict));
+    this.connection.abandon(close_protocol_error, 'not a depthcast feed');
+  }
+
+  /** What a decoded frame means; msg null: the Delta in delta_reader. */
+  private dispatch(msg: ServerMsg | null, receive_ns: number, byte_length: number): void {
+    const c = this.counters;
+    const delta = this.delta_reader;
     let sent_ns = 0;
     if (msg === null) {
       this.views.on_delta(delta, receive_ns);
@@ -274,7 +317,7 @@ export class FeedClient {
       case 'pong': this.on_pong(msg, receive_ns); sent_ns = msg.server_time_ns; break;
     }
     // After every listener ran: what the application has really processed.
-    this.progress.processed(bytes.byteLength, sent_ns, this.clock_ns());
+    this.progress.processed(byte_length, sent_ns, this.clock_ns());
   }
 
   private on_pong(msg: PongMsg, receive_ns: number): void {

@@ -16,7 +16,7 @@ export { BookHandle, type BookEvents, type ViewState, type UpdateInfo } from './
 export {
   stale_heartbeats, client_close_stale, type ConnectionState, type WebSocketLike, type WebSocketConstructor,
 } from './connection.js';
-export { FeedClientError, type ClientCounters, type ClientErrorKind } from './counters.js';
+export { FeedClientError, client_error_code, type ClientCounters, type ClientErrorKind } from './counters.js';
 export { error_code, close_code, type ErrorCode } from '../wire/codes.js';
 export { ClientBook, type Verdict, type InstrumentInfo, type SnapshotLike, type DeltaLike, type DeltaSource } from './book.js';
 export { DecimalFormat } from './decimal_format.js';

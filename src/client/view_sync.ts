@@ -119,6 +119,16 @@ export class ViewSync {
     });
   }
 
+  /** A frame broke the client mid-way (FeedClient.dispatch threw): no book it may have touched is trusted; each view with a book resyncs. */
+  distrust_all(): void {
+    this.views.for_each((view) => {
+      if (!view.book.has_snapshot) return;
+      view.book.clear(); // Deltas until the fresh Snapshot are discarded, not applied to what may be wrong
+      view.book.last_problem = 'a frame broke the client while it was applied';
+      this.check_failed(view, 'invalid');
+    });
+  }
+
   /** Views whose snapshot is overdue ask again; no allocation when none is. */
   check_snapshot_deadlines(now: number): void {
     let unconfirmed: ViewSlot[] | undefined;

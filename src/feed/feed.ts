@@ -3,15 +3,14 @@
 // hands it ClientTransports and bytes.
 //
 // This file wires the parts and owns the sessions: opening and closing them,
-// the counters their hooks feed, and the timers (heartbeats to idle
-// connections, the engine-silence check, the pump of conflating and interval
-// subscriptions). What clients ask for is requests.ts, what the feed reports
-// feed_report.ts, how a book reaches its subscribers fanout.ts.
+// and the counters their hooks feed. When sessions are looked at outside a
+// flush (pumps, the published tick, heartbeats, the engine-silence check) is
+// feed_scheduler.ts; what clients ask for requests.ts; what the feed reports
+// feed_report.ts; how a book reaches its subscribers fanout.ts.
 //
 // Cost: per bus message one clock read (the ingest timestamp); per batch and
-// per frame sent, the hooks' counter and histogram updates; per heartbeat tick
-// O(symbols + sessions), one Heartbeat encoded for all; per pump tick
-// O(pumped sessions). Memory per connection: its Session and what that owns
+// per flush, the hooks' counter and histogram updates (recorders held, no
+// lookup by name). Memory per connection: its Session and what that owns
 // (bench/micro/session_memory.bench.ts); the limits and hooks a Session is
 // handed are made once here, not per connection (a closure each would cost
 // ~300 B under tsx, whose keepNames gives every closure its own name).
@@ -26,6 +25,7 @@ import { logger_for } from '../util/log.js';
 import { close_code, depths_allowed, slow_close_codes } from '../wire/codes.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { Fanout } from './fanout.js';
+import { FeedScheduler } from './feed_scheduler.js';
 import { Session, type SessionEvents, type SessionLimits, type SlowPolicy } from './session.js';
 import type { Subscription } from './subscription.js';
 import { ResumeHistory } from './resume_history.js';
@@ -38,25 +38,7 @@ export { distribution } from './feed_report.js';
 
 const log = logger_for('feed');
 
-/** How often conflating sessions are re-checked and due catch-ups (intervals, slow readers) sent. */
-export const pump_tick_ms = 10;
-/**
- * How often the connections with topic subscriptions (no JS work per Delta)
- * whose views published since the last tick are looked at: their share of
- * what was published, the lag gate, their probes. Their conflation may start
- * this much later than a flush would start it. The tick costs O(subscribers
- * of the views that published), once per tick however often they published:
- * idle connections are not visited.
- */
-export const published_tick_ms = 50;
-/**
- * Connections one turn of the published tick visits; the rest wait for the
- * next turn (setImmediate), so that engine data arriving meanwhile is flushed
- * in between. At ~5-10 µs a visit (a probe is a syscall), 1,000 connections
- * visited in one turn held every view's next Delta for 5-10 ms: a tick that
- * lands on it waits that long, at every load (the latency sweep at the wire).
- */
-export const published_tick_sessions_per_turn_max = 64;
+export { published_tick_sessions_per_turn_max } from './feed_scheduler.js';
 
 export class Feed {
   readonly counters: FeedCounters = new_feed_counters();
@@ -69,17 +51,9 @@ export class Feed {
   /** Resume points offered on Subscribe, by outcome (resumed, new_epoch, too_old, ahead, not_live). */
   readonly resumes_total = new Map<string, number>();
   private readonly subjects: Subjects;
-  /** Sessions that conflate or have interval subscriptions: the pump tick visits only these. */
-  private readonly pumped_sessions = new Set<Session>();
   private readonly slow_sessions = new Set<Session>();
-  /** The sessions a published tick visits (reused: each once, however many of its views published). */
-  private readonly ticked_sessions = new Set<Session>();
-  /** Conflating connections whose reader acknowledged since the last run_pumps. */
-  private readonly acknowledged_sessions = new Set<Session>();
-  /** pump_tick fired since the last run_pumps: every pumped session is due a look. */
-  private pump_tick_due = false;
-  /** run_pumps is queued (one immediate for both causes). */
-  private pumps_scheduled = false;
+  /** When sessions are looked at outside a flush: pumps, the published tick, heartbeats (feed_scheduler.ts). */
+  private readonly scheduler: FeedScheduler;
   /** Each symbol's views, moved forward at commit points and queued to their subscribers (fanout.ts). */
   private readonly fanout: Fanout;
   /** /stats and the slow-reader picture (feed_report.ts). */
@@ -87,7 +61,6 @@ export class Feed {
   /** What clients ask for: subscribe, unsubscribe, resync, resume, ping, ack (requests.ts). */
   private readonly requests: ClientRequests;
   private bus_subs: BusSubscription[] = [];
-  private timers: ReturnType<typeof setInterval>[] = [];
   private stopping = false;
   private stop_bus_watch: () => void = () => {};
   /** What every session is handed, made once (a closure or object per connection would be memory per connection). */
@@ -113,6 +86,7 @@ export class Feed {
       symbols: this.symbols, sessions: this.sessions, channels: fanout.channels, slow_sessions: this.slow_sessions,
       counters: this.counters, latency: this.latency, resumes_total: this.resumes_total, bus,
     });
+    this.scheduler = new FeedScheduler({ config, counters: this.counters, encoder: this.encoder, fanout, symbols: this.symbols, sessions: this.sessions });
     this.subjects = new Subjects(config.subject_prefix);
     this.session_limits = this.make_session_limits();
     this.session_events = this.make_session_events();
@@ -146,9 +120,7 @@ export class Feed {
       if (status === 'disconnected') for (const f of this.symbols.values()) f.upstream_lost();
       else if (status === 'reconnected') for (const f of this.symbols.values()) f.upstream_back();
     });
-    this.timers.push(setInterval(() => this.heartbeat_tick(), Math.max(10, Math.floor(this.config.heartbeat_interval_ms / 4))));
-    this.timers.push(setInterval(() => this.pump_tick(), pump_tick_ms));
-    this.timers.push(setInterval(() => this.published_tick(), published_tick_ms));
+    this.scheduler.start();
     log.info({ symbols: this.config.symbols, bus: this.bus.kind }, 'feed started');
   }
 
@@ -190,6 +162,7 @@ export class Feed {
 
   /** The hooks every session reports to (shared: each gets its session as an argument, so no closures per connection). */
   private make_session_events(): SessionEvents {
+    const reader_lag = this.latency.recorder('reader_lag');
     return {
       on_bytes_sent: (bytes) => { this.counters.bytes_out_total += bytes; },
       on_slow_change: (s, slow, cause) => {
@@ -217,15 +190,9 @@ export class Feed {
         this.counters.conflated_updates_merged_total += sub.last_catch_up_merged;
       },
       on_send_dropped: () => { this.counters.sends_dropped_total++; },
-      on_pump_change: (s, needed) => {
-        if (needed) this.pumped_sessions.add(s);
-        else this.pumped_sessions.delete(s);
-      },
-      on_lag_sample: (_s, lag_ms) => { this.latency.record('reader_lag', lag_ms * 1e6); },
-      pump_soon: (s) => {
-        this.acknowledged_sessions.add(s);
-        this.schedule_pumps();
-      },
+      on_pump_change: (s, needed) => this.scheduler.set_pumped(s, needed),
+      on_lag_sample: (_s, lag_ms) => { reader_lag.record(lag_ms * 1e6); },
+      pump_soon: (s) => this.scheduler.pump_soon(s),
     };
   }
 
@@ -237,7 +204,7 @@ export class Feed {
     session.closing = true;
     this.drop_subscriptions(session);
     this.slow_sessions.delete(session);
-    this.pumped_sessions.delete(session);
+    this.scheduler.forget(session);
     this.counters.connections = this.sessions.size;
     this.counters.conflating_connections = this.slow_sessions.size;
   }
@@ -275,85 +242,6 @@ export class Feed {
     for (const sub of [...session.subs.values()]) this.remove_sub(session, sub);
   }
 
-  // ---- timers ----
-
-  private heartbeat_tick(): void {
-    const now_ms = Date.now();
-    for (const f of this.symbols.values()) f.check_silence(now_ms);
-    const idle_ms = this.config.heartbeat_interval_ms;
-    let frame: Uint8Array | null = null;
-    for (const s of this.sessions) {
-      if (s.closing || now_ms - s.last_send_ms < idle_ms || (s.slow && !s.has_room()) || s.transport.heartbeats === false) continue;
-      frame ??= this.encoder.heartbeat({ server_time_ns: now_ns() });
-      this.counters.heartbeats_out_total++;
-      s.queue(frame);
-    }
-  }
-
-  /** Due catch-ups: interval subscriptions, and conflating connections whose reader has room (run_pumps). */
-  private pump_tick(): void {
-    if (this.pumped_sessions.size === 0) return;
-    this.pump_tick_due = true;
-    this.schedule_pumps();
-  }
-
-  private schedule_pumps(): void {
-    if (this.pumps_scheduled) return;
-    this.pumps_scheduled = true;
-    setImmediate(this.run_pumps);
-  }
-
-  /**
-   * Every catch-up is sent here, in an immediate: after uWS has written what
-   * the turn published (its drain precedes the immediates: fanout.ts, "When
-   * the flush runs"), so neither a pump tick nor a pong or Ack read in the
-   * same turn as an engine batch holds that batch's Deltas behind encoding
-   * (and deflating) catch-ups. The dirty symbols flush first, so the
-   * catch-ups are also as of the latest commit point.
-   */
-  private readonly run_pumps = (): void => {
-    this.pumps_scheduled = false;
-    if (this.stopping) return;
-    this.fanout.flush_dirty_symbols();
-    const now_ms = Date.now();
-    const tick = this.pump_tick_due;
-    this.pump_tick_due = false;
-    if (tick) {
-      for (const s of this.pumped_sessions) {
-        if (s.slow) s.check_backpressure(now_ms); // reads the buffer, then pumps
-        else s.pump(now_ms);
-      }
-    }
-    // No copy: acknowledgements arrive only from I/O, never while this loop pumps, so nothing joins the set meanwhile.
-    for (const s of this.acknowledged_sessions) if (s.slow && !(tick && this.pumped_sessions.has(s))) s.pump(now_ms); // pumped above already
-    this.acknowledged_sessions.clear();
-  };
-
-  /** Connections served through topics: what was published to them, their lag gate and probes (Session.tick_published). */
-  private published_tick(): void {
-    const channels = this.fanout.published_since_tick;
-    if (channels.size === 0) return;
-    const sessions = this.ticked_sessions;
-    const visiting = sessions.size > 0; // the previous tick's turns are not done: these join them
-    for (const ch of channels) for (const sub of ch.published) sessions.add(sub.owner as Session);
-    channels.clear();
-    if (!visiting) this.visit_ticked_sessions();
-  }
-
-  /** One turn of the published tick: at most published_tick_sessions_per_turn_max connections, then the next turn. */
-  private readonly visit_ticked_sessions = (): void => {
-    if (this.stopping) return;
-    const sessions = this.ticked_sessions;
-    const now_ms = Date.now();
-    let visited = 0;
-    for (const s of sessions) {
-      sessions.delete(s);
-      s.tick_published(now_ms);
-      if (++visited === published_tick_sessions_per_turn_max) break;
-    }
-    if (sessions.size > 0) setImmediate(this.visit_ticked_sessions);
-  };
-
   /** The server's publisher for the views' topics (its transports take topics: ClientTransport.subscribe). */
   set_publisher(publisher: TopicPublisher): void {
     this.fanout.publisher = publisher;
@@ -387,8 +275,7 @@ export class Feed {
   /** Graceful shutdown: stop ingest, close every client with 1001 going-away after what is queued. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
+    this.scheduler.stop();
     this.stop_bus_watch();
     for (const s of this.bus_subs) s.unsubscribe();
     this.bus_subs = [];

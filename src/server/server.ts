@@ -175,11 +175,14 @@ function send_json(res: HttpResponse, status: string, body: unknown): void {
   });
 }
 
-export function start_server(deps: ServerDeps): Promise<ServerHandle> {
+export async function start_server(deps: ServerDeps): Promise<ServerHandle> {
+  return serve(deps, await admission_from_config(deps.config));
+}
+
+function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> {
   const { feed, registry, config } = deps;
   const tls = config.tls_cert_path !== '';
   const app = tls ? ssl_app(config.tls_cert_path, config.tls_key_path) : uWS.App();
-  const gatekeeper: Gatekeeper = admission_from_config(config);
   const jwks_started = gatekeeper.verifier?.jwks?.start() ?? Promise.resolve();
   const admission_stats: AdmissionStats = { refused_total: {}, refused_by_reason: {}, token_expired_total: 0 };
   const token_sockets = new Set<WebSocket<SocketData>>();

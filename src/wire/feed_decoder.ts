@@ -42,6 +42,9 @@ function read_group(r: FlatbufferReader, t: TableRef, slot: number): { group?: n
   return g > 1 ? { group: g } : {};
 }
 
+/** The last union member this decoder knows; the schema only appends (docs/PROTOCOL.md §7). */
+const body_type_known_max: number = Body.Refreshed;
+
 /** The frame being decoded: its root, its body, and one table inside the body (status entry, trade aggregate). */
 const reader = new FlatbufferReader();
 const frame_table = new TableRef();
@@ -63,11 +66,33 @@ export function open_frame_in(r: FlatbufferReader, frame_t: TableRef, body_t: Ta
   const frame = r.table(frame_t, r.root('frame'), 'Frame');
   const type = r.u8(frame, frame_slot.body_type);
   if (type === Body.NONE) r.fail('Frame has no body');
-  if (type > Body.Refreshed) r.fail(`unknown body type ${type}`);
+  if (type > body_type_known_max) r.fail(`unknown body type ${type}`);
   const body = r.target(frame, frame_slot.body, 'body');
   if (body === 0) r.fail(`${Body[type]} body is missing`);
   r.table(body_t, body, Body[type]);
   return type;
+}
+
+/**
+ * Whether bytes that failed to decode are a well-formed Frame of a message
+ * type this decoder does not know (a newer protocol's), rather than garbage:
+ * the root table and the body table are in bounds and the union type is past
+ * the last one known. Only for telling the two apart after a failure (the
+ * client's error codes); it checks nothing else.
+ */
+export function is_unknown_message(input: Uint8Array | ArrayBuffer): boolean {
+  try {
+    reader.reset(as_bytes(input));
+    const frame = reader.table(frame_table, reader.root('frame'), 'Frame');
+    const type = reader.u8(frame, frame_slot.body_type);
+    if (type <= body_type_known_max) return false;
+    const body = reader.target(frame, frame_slot.body, 'body');
+    if (body === 0) return false;
+    reader.table(body_table, body, 'body'); // throws when out of bounds: garbage
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Decodes a frame a client sent. Throws WireError (bad_frame, not_a_client_message, bad_request). */
