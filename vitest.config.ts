@@ -15,6 +15,7 @@ export default defineConfig({
     maxWorkers: 1,
     pool: 'forks',
     // Quiet test output: warnings and errors only, unless LOG_LEVEL says otherwise.
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    // The feed's heavy invariant checks are on in every test (src/feed/invariants.ts); its O(1) ones always are.
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', DEPTHCAST_ASSERT: '1' },
   },
 });

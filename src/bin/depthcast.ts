@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     return;
   }
   if (command_arg === 'token') {
-    const { token_from_args, token_help } = await import('../server/auth.js');
+    const { token_from_args, token_help } = await import('../server/token_cli.js');
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(token_help + '\n');
       return;

@@ -33,21 +33,19 @@ export class SessionTopics {
     this.enabled = transport.subscribe !== undefined;
   }
 
-  /** Puts a streaming subscription on its view's topic (its position is the view's: everything before was sent). */
+  /** Puts a published subscription on its view's topic (its position is the view's: everything before was sent). */
   join(sub: Subscription): void {
     if (!this.anchored) {
       this.anchored = true;
       this.transport.subscribe!(anchor_topic);
     }
-    sub.channel.start_publishing(sub);
     this.transport.subscribe!(sub.channel.topic);
     this.count++;
   }
 
-  /** Takes a subscription that is on its view's topic off it. It stays 'streaming' (everything was published to it). */
+  /** Takes a subscription off its view's topic (its Session moves it out of the view's published set). */
   leave(sub: Subscription): void {
     this.transport.unsubscribe!(sub.channel.topic);
-    sub.channel.published.delete(sub);
     this.count--;
   }
 
@@ -56,7 +54,7 @@ export class SessionTopics {
     let bytes = 0;
     let frames = 0;
     for (const sub of subs) {
-      if (sub.mode !== 'streaming') continue; // a connection that takes topics streams only through them
+      if (sub.mode !== 'published') continue;
       const ch = sub.channel;
       bytes += ch.published_bytes - sub.published_bytes_seen;
       frames += ch.published_frames - sub.published_frames_seen;

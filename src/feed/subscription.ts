@@ -10,6 +10,7 @@
 
 import { side_bid } from '../book/types.js';
 import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import { check } from './invariants.js';
 import type { ViewChannel } from './view_channel.js';
 import { view_key } from '../util/symbol.js';
 
@@ -18,7 +19,8 @@ export const conflation_trades_max = 256;
 /** Fewest trades a catch-up lists one by one, however small its reader's cap (src/feed/session.ts). */
 export const catch_up_trades_min = 16;
 
-export type SubscriptionMode = 'waiting' | 'streaming' | 'accumulating';
+/** Written only by the subscription's Session (Session.set_mode: the modes and what each means are in session.ts). */
+export type SubscriptionMode = 'waiting' | 'streaming' | 'published' | 'accumulating' | 'snapshot_pending';
 
 export interface SubscriptionOwner {
   readonly id: number;
@@ -36,8 +38,7 @@ export class Subscription {
   /** The view's published_bytes/frames when this subscriber's connection last counted its share (published subscribers only). */
   published_bytes_seen = 0;
   published_frames_seen = 0;
-  /** Accumulated since seq_sent (mode 'accumulating'). */
-  private snapshot_next = false;
+  /** Accumulated since seq_sent (modes accumulating, snapshot_pending). */
   private readonly trades: TradeRec[] = [];
   private aggregate: TradeAggregateRec | null = null;
   private notional = 0;
@@ -58,6 +59,8 @@ export class Subscription {
   /** This subscriber's position is the view's now (it was queued everything up to the view's seq). */
   mark_sent(): void {
     const ch = this.channel;
+    // Seq contiguity per subscriber: within an epoch its position only moves forward (a catch-up covers seq_sent + 1 .. the view's seq).
+    check(ch.epoch !== this.epoch_sent || ch.seq >= this.seq_sent, 'a subscriber\'s position never goes back within an epoch');
     this.seq_sent = ch.seq;
     this.epoch_sent = ch.epoch;
     this.versions_sent = ch.versions;
@@ -65,7 +68,7 @@ export class Subscription {
 
   /** Updates (engine events) an accumulating subscriber has not been sent yet (a streaming one is sent each as it comes). */
   get merged_pending(): number {
-    if (this.mode !== 'accumulating' || this.epoch_sent !== this.channel.epoch) return 0;
+    if ((this.mode !== 'accumulating' && this.mode !== 'snapshot_pending') || this.epoch_sent !== this.channel.epoch) return 0;
     return this.channel.versions - this.versions_sent;
   }
 
@@ -86,11 +89,11 @@ export class Subscription {
 
   /** The next catch-up will be a Snapshot (too many levels changed, or the view restarted). */
   get overflowed(): boolean {
-    return this.snapshot_next || this.epoch_sent !== this.channel.epoch || !this.channel.changed.complete_since(this.seq_sent);
+    return this.mode === 'snapshot_pending' || this.epoch_sent !== this.channel.epoch || !this.channel.changed.complete_since(this.seq_sent);
   }
 
   accumulate_trades(trades: readonly TradeRec[]): void {
-    if (this.snapshot_next) return; // the restart's Snapshot is a new baseline: it lists no trades (force_snapshot)
+    if (this.mode === 'snapshot_pending') return; // the restart's Snapshot is a new baseline: it lists no trades (Session.defer_restart)
     if (this.aggregate === null && this.trades.length + trades.length <= conflation_trades_max) {
       for (const t of trades) this.trades.push(t);
       return;
@@ -117,22 +120,8 @@ export class Subscription {
     if (t.aggressor === side_bid) a.buy_volume += t.size;
   }
 
-  /**
-   * The view restarted (the feed rebuilt the book from a snapshot): the next
-   * catch-up is a full Snapshot, and it carries no trades, as the Snapshot a
-   * subscribe gets. The trades between this subscriber's last frame and the
-   * restart never reached the feed, so a list of what it holds would claim a
-   * continuity it does not have (PROTOCOL.md §5.5); what it accumulated is
-   * dropped, and nothing more is accumulated until that Snapshot is sent.
-   */
-  force_snapshot(): void {
-    this.clear();
-    this.snapshot_next = true;
-  }
-
   /** Forget what was accumulated (after a snapshot or a catch-up was sent). */
   clear(): void {
-    this.snapshot_next = false;
     this.trades.length = 0; // encoded already: the array is reused, not reallocated per catch-up
     this.aggregate = null;
     this.notional = 0;
@@ -148,7 +137,7 @@ export class Subscription {
    */
   catch_up(trades_listed_max: number = conflation_trades_max): Uint8Array | null {
     const ch = this.channel;
-    if (!this.snapshot_next && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.trades.length === 0 && this.aggregate === null) return null;
+    if (this.mode !== 'snapshot_pending' && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.trades.length === 0 && this.aggregate === null) return null;
     let frame: Uint8Array;
     this.last_catch_up_merged = this.epoch_sent === ch.epoch ? ch.versions - this.versions_sent : 0;
     this.last_catch_up_snapshot = this.overflowed;

@@ -5,8 +5,8 @@
 // costs one encode, not N. Subscribers that accumulate (slow connections,
 // interval subscriptions) share one ChangeLog of the prices that changed:
 // per update the view records its changes once, whatever their number.
-// Which set a subscriber is in is decided by its Session (Session.settle),
-// never here: these methods only move it. A streaming subscriber whose
+// Which set a subscriber is in is decided by its Session (Session.settle,
+// written by Session.set_mode), never here: enter and leave only move it. A streaming subscriber whose
 // connection takes topics (transport.ts) is in `published`: the Delta goes to
 // all of them in one publish to the view's topic (Fanout), and each counts
 // its share lazily from published_bytes; the others are in `streaming` and
@@ -21,9 +21,10 @@ import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_encoder.js';
 import { now_ns } from '../util/clock.js';
 import { ChangeLog } from './change_log.js';
+import { check } from './invariants.js';
 import type { GroupedSource } from './grouped_source.js';
 import type { SymbolFeed } from './symbol_feed.js';
-import type { Subscription } from './subscription.js';
+import type { Subscription, SubscriptionMode } from './subscription.js';
 import { view_key } from '../util/symbol.js';
 
 /** Accumulating updates between two trims of the shared change log (forgetting what every reader has). */
@@ -124,6 +125,8 @@ export class ViewChannel {
     }
     if (n === 0 && trades.length === 0) return null;
     const seq_first = this.seq + 1;
+    // Seq contiguity per view: the next Delta starts right after the last, and a view never goes back within an epoch.
+    check(f.epoch === this.epoch && f.committed_seq >= this.seq, 'a view moves forward within its epoch');
     const merged = f.versions - this.versions;
     this.seq = f.committed_seq;
     this.versions = f.versions;
@@ -193,49 +196,38 @@ export class ViewChannel {
     };
   }
 
-  /** Moves a subscriber to accumulating from the view's current position (its connection got slow, or it wants an interval). */
-  start_accumulating(sub: Subscription): void {
-    if (sub.mode === 'accumulating') return;
-    this.streaming.delete(sub);
-    this.published.delete(sub);
-    // A streaming subscriber was queued every Delta up to this.seq.
-    if (sub.mode === 'streaming') sub.mark_sent();
-    sub.clear();
-    sub.mode = 'accumulating';
-    this.accumulating.add(sub);
+  /** The set of this view a subscription in `mode` is in (null: waiting, in none). */
+  private set_for(mode: SubscriptionMode): Set<Subscription> | null {
+    switch (mode) {
+      case 'streaming': return this.streaming;
+      case 'published': return this.published;
+      case 'accumulating':
+      case 'snapshot_pending': return this.accumulating;
+      default: return null;
+    }
   }
 
-  /** Moves a caught-up subscriber (seq_sent == seq) back to sharing the view's Deltas. */
-  start_streaming(sub: Subscription): void {
-    this.stop_accumulating(sub);
-    sub.mode = 'streaming';
-    this.streaming.add(sub);
+  /** Puts a subscription in the set of `mode` (its Session decides the mode and writes it: Session.set_mode). */
+  enter(sub: Subscription, mode: SubscriptionMode): void {
+    if (mode === 'published') {
+      // Its share of what is published is the growth from here (SessionTopics.collect).
+      sub.published_bytes_seen = this.published_bytes;
+      sub.published_frames_seen = this.published_frames;
+    }
+    this.set_for(mode)?.add(sub);
   }
 
-  /** Like start_streaming, for a subscriber whose connection gets the view's Deltas through its topic (its Session subscribes it). */
-  start_publishing(sub: Subscription): void {
-    this.stop_accumulating(sub);
-    sub.mode = 'streaming';
-    sub.published_bytes_seen = this.published_bytes;
-    sub.published_frames_seen = this.published_frames;
-    this.published.add(sub);
+  /** Takes a subscription out of the set of `mode`; the last accumulating one out clears the shared change log. */
+  leave(sub: Subscription, mode: SubscriptionMode): void {
+    const set = this.set_for(mode);
+    if (set === null || !set.delete(sub)) return;
+    if (set === this.accumulating && set.size === 0) this.changed.clear(this.seq);
   }
 
   /** Counts a publish of `bytes` to the topic (Fanout, after app.publish). */
   on_published(bytes: number): void {
     this.published_bytes += bytes;
     this.published_frames++;
-  }
-
-  remove(sub: Subscription): void {
-    this.streaming.delete(sub);
-    this.published.delete(sub);
-    this.stop_accumulating(sub);
-    sub.mode = 'waiting';
-  }
-
-  private stop_accumulating(sub: Subscription): void {
-    if (this.accumulating.delete(sub) && this.accumulating.size === 0) this.changed.clear(this.seq);
   }
 
   /**

@@ -26,7 +26,7 @@ import { admission_from_config, type Admission, type AdmissionStats, type Gateke
 import type { JwksCounters } from './jwks.js';
 import type { TokenVerifier } from './token_verifier.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
-import { serve_ui_bundle, ui_bundle, ui_dir } from './ui_bundle.js';
+import { serve_ui_bundle, ui_bundle, ui_dir, type UiBundle } from './ui_bundle.js';
 import { deflate_ratio } from './deflate_ratio.js';
 
 const log = logger_for('server');
@@ -50,6 +50,9 @@ interface SocketData {
   sub: string;
   entitled: ((symbol: string) => boolean) | undefined;
 }
+
+/** The page is bundled this long after start-up (or at its first request, if sooner). */
+const page_bundle_delay_ms = 1000;
 
 /** How often connections are checked for expired tokens, and idle per-IP buckets swept. */
 const admission_sweep_ms = 1000;
@@ -175,11 +178,14 @@ function send_json(res: HttpResponse, status: string, body: unknown): void {
   });
 }
 
-export function start_server(deps: ServerDeps): Promise<ServerHandle> {
+export async function start_server(deps: ServerDeps): Promise<ServerHandle> {
+  return serve(deps, await admission_from_config(deps.config));
+}
+
+function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> {
   const { feed, registry, config } = deps;
   const tls = config.tls_cert_path !== '';
   const app = tls ? ssl_app(config.tls_cert_path, config.tls_key_path) : uWS.App();
-  const gatekeeper: Gatekeeper = admission_from_config(config);
   const jwks_started = gatekeeper.verifier?.jwks?.start() ?? Promise.resolve();
   const admission_stats: AdmissionStats = { refused_total: {}, refused_by_reason: {}, token_expired_total: 0 };
   const token_sockets = new Set<WebSocket<SocketData>>();
@@ -322,10 +328,13 @@ export function start_server(deps: ServerDeps): Promise<ServerHandle> {
 
   if (config.ui) {
     // The page's script is bundled in memory (src/server/ui_bundle.ts); its other files come from src/ui.
-    const page_bundle = ui_bundle();
+    // Bundled once the service is up (esbuild would compete with start-up for the CPU), or at the first request for it.
+    let page_bundle: Promise<UiBundle> | null = null;
+    const get_bundle = () => (page_bundle ??= ui_bundle());
+    setTimeout(get_bundle, page_bundle_delay_ms).unref();
     app.get('/*', (res, req) => {
       const url = req.getUrl();
-      if (serve_ui_bundle(res, url, page_bundle)) return;
+      if (serve_ui_bundle(res, url, get_bundle)) return;
       const rel = url === '/' ? 'index.html' : normalize(url.slice(1));
       const file = join(ui_dir, rel);
       const ext = file.slice(file.lastIndexOf('.'));

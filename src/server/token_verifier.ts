@@ -11,49 +11,12 @@
 // that says to mint a JWT (docs/OPERATIONS.md §4).
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { JwksSource, JwksUnavailable } from './jwks.js';
+import {
+  jwks_algorithms, token_chars_max, token_sub_chars_max, token_symbols_max, type RefusalKind, type TokenCheck, type TokenPolicy,
+} from './token_types.js';
 
-/** Longest token accepted; longer ones are refused before any parsing or crypto. */
-export const token_chars_max = 8192;
-/** Most symbols one token may list. */
-export const token_symbols_max = 4096;
-/** Longest `sub` kept (logged only). */
-export const token_sub_chars_max = 256;
-/** Algorithms of keys from a JWKS; HS256 only ever with the shared secret (no algorithm confusion). */
-export const jwks_algorithms: readonly string[] = ['RS256', 'ES256', 'EdDSA'];
-
-/** Why a token was refused, as a bounded label set (Prometheus `reason`). */
-export const refusal_kinds = [
-  'missing', 'oversize', 'malformed', 'old_format', 'algorithm', 'signature', 'unknown_kid', 'keys_unavailable',
-  'expired', 'not_yet_valid', 'issuer', 'audience', 'claims', 'entitlements',
-] as const;
-export type RefusalKind = (typeof refusal_kinds)[number];
-
-export interface TokenGrant {
-  /** Who the token was issued to (logged, and a refresh must keep it). */
-  sub: string;
-  /** Expiry, ms since 1970. */
-  exp_ms: number;
-  /** '*' or the symbols the holder may subscribe to. */
-  symbols: '*' | readonly string[];
-  entitled: (symbol: string) => boolean;
-}
-
-export type TokenCheck = { ok: true; grant: TokenGrant } | { ok: false; kind: RefusalKind; reason: string };
-
-export interface TokenPolicy {
-  /** HS256 shared secret; '' = none. */
-  auth_secret: string;
-  /** JWKS file path or http(s) URL; '' = none. */
-  auth_jwks: string;
-  /** Required `iss` ('' = not checked). */
-  auth_issuer: string;
-  /** Required `aud` ('' = not checked). */
-  auth_audience: string;
-  /** Clock difference tolerated on exp, nbf and iat. */
-  auth_clock_skew_s: number;
-  /** The claim that lists the symbols a token entitles to. */
-  auth_entitlements_claim: string;
-}
+export { token_chars_max } from './token_types.js';
+export type { TokenPolicy } from './token_types.js';
 
 const refuse = (kind: RefusalKind, reason: string): TokenCheck => ({ ok: false, kind, reason });
 const jwt_shape_re = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { start_all, type AllInOne } from '../../src/app.js';
 import { connect, type FeedClientError } from '../../src/client/index.js';
-import { mint_hs256 } from '../../src/server/auth.js';
+import { mint_hs256 } from '../../src/server/token_cli.js';
 import { close_code, error_code } from '../../src/wire/codes.js';
 import { RawClient } from '../helpers/raw_client.js';
 import { test_config, wait_for } from '../helpers/service.js';

@@ -5,9 +5,8 @@
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import {
-  ConnectionRateLimiter, Gatekeeper, ip_buckets_max, mint_hs256, origin_allowed, split_protocols, token_from_args,
-} from '../../src/server/auth.js';
+import { ConnectionRateLimiter, Gatekeeper, ip_buckets_max, origin_allowed, split_protocols } from '../../src/server/auth.js';
+import { mint_hs256, token_from_args } from '../../src/server/token_cli.js';
 import { token_chars_max, TokenVerifier, type TokenPolicy } from '../../src/server/token_verifier.js';
 import { close_code } from '../../src/wire/codes.js';
 import { parse_config, ConfigError } from '../../src/config.js';

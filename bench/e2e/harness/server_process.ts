@@ -24,10 +24,19 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * How the server runs: 'tsx' (TypeScript through tsx's loader, the default of the benches) or 'build'
+ * (bin/depthcast.mjs on dist/, as in production). DEPTHCAST_BENCH_RUNNER=build picks the build for every
+ * bench that starts a server here (bench/e2e/startup.bench.ts uses it for the connections bench).
+ */
+export type ServerRunner = 'tsx' | 'build';
+const runner_default: ServerRunner = process.env.DEPTHCAST_BENCH_RUNNER === 'build' ? 'build' : 'tsx';
+
 /** `depthcast all --port <free> ...args`, on `core` when given, from the checkout at `root` (default: this one). */
-export async function start_depthcast(args: readonly string[], core: number | null, root: string = repo_root): Promise<ServerProcess> {
+export async function start_depthcast(args: readonly string[], core: number | null, root: string = repo_root, runner: ServerRunner = runner_default): Promise<ServerProcess> {
   const port = await free_port();
-  const node_args = ['--import', 'tsx', 'src/bin/depthcast.ts', 'all', '--port', String(port), '--no-ui', '--log-level', 'warn', ...args];
+  const entry = runner === 'build' ? ['bin/depthcast.mjs'] : ['--import', 'tsx', 'src/bin/depthcast.ts'];
+  const node_args = [...entry, 'all', '--port', String(port), '--no-ui', '--log-level', 'warn', ...args];
   const child = core !== null
     ? spawn('taskset', ['-c', String(core), process.execPath, ...node_args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
     : spawn(process.execPath, node_args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
