@@ -5,6 +5,10 @@
 // second, REST requests per second per IP) and the gateway's /metrics.
 // After every refusal the connection and the server keep working.
 // Time: ~6 s (two in-process services).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start_all, type AllInOne } from '../../src/app.js';
@@ -183,6 +187,27 @@ describe('Binance gateway conformance', () => {
     const after = await open('/stream/0');
     after.ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['ethusd@depth@100ms'], id: 1 }));
     await reply(after, (m) => m.stream === 'ethusd@depth@100ms');
+  });
+
+  it('the examples in docs/GATEWAYS.md work as printed (ccxt and a plain WebSocket)', async () => {
+    const doc = readFileSync(new URL('../../docs/GATEWAYS.md', import.meta.url), 'utf8');
+    const blocks = [...doc.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1].replaceAll('9443', String(port)));
+    expect(blocks).toHaveLength(2);
+    // Inside the repository, so that 'ccxt' and 'ws' resolve from its node_modules.
+    const dir = mkdtempSync(new URL('../../node_modules/.gateway-doc-', import.meta.url).pathname);
+    try {
+      for (const [i, code] of blocks.entries()) {
+        const file = join(dir, `example_${i}.mjs`);
+        writeFileSync(file, code);
+        const { stdout } = await promisify(execFile)(process.execPath, [file], { timeout: 30_000 });
+        const lines = stdout.trim().split('\n');
+        expect(lines.length).toBeGreaterThanOrEqual(5);
+        if (i === 0) expect(lines[0]).toMatch(/^\d+ \[ [\d.]+, [\d.]+ \] \[ [\d.]+, [\d.]+ \]$/); // nonce, best bid, best ask
+        else expect(lines.some((l) => /^BTCUSD \d+ \d+ \d+ \d+$/.test(l))).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('/metrics counts gateway connections, streams, REST requests by status and closes by reason', async () => {
