@@ -150,7 +150,14 @@ export class ClientPool {
     this.counters.drain_caught_up = released.filter((s) => s.caught_up).length;
   }
 
-  report(seq: number, final: boolean, worker: number): WorkerReport {
+  /**
+   * This second's counters and interval histograms. The histograms are taken
+   * and encoded one series per event-loop turn: together they cost 2-12 ms
+   * (an interval histogram built, compressed and base64'd per hop), which in
+   * one turn was this worker's event-loop lag p99 (one stall a second is 1 of
+   * the 100 lag samples), so it judged itself saturated by its own reporting.
+   */
+  async report(seq: number, final: boolean, worker: number): Promise<WorkerReport> {
     const now_ms = Date.now();
     const c = this.counters;
     const totals = zero_worker_counters().client;
@@ -186,8 +193,12 @@ export class ClientPool {
     c.loop_lag_us_p99_run = run.count > 0 ? loop_lag_us(run.percentile(99), loop_resolution_ms) : 0;
     // Tick `warmup_s` closes the warm-up (loadgen/merge.ts): the run's lag starts after it, like its latency totals.
     if (seq === this.options.warmup_s) run.reset();
+    const counters = structuredClone(c);
     const encoded = {} as EncodedSeries;
-    for (const name of series_names) encoded[name] = this.series[name].take_interval(now_ms).encode();
+    for (const name of series_names) {
+      encoded[name] = this.series[name].take_interval(now_ms).encode();
+      if (!final) await new Promise((resolve) => setImmediate(resolve));
+    }
     return {
       type: 'report',
       worker,
@@ -195,7 +206,7 @@ export class ClientPool {
       final,
       now_ms,
       series: encoded,
-      counters: structuredClone(c),
+      counters,
       error_samples: [...this.error_samples],
     };
   }

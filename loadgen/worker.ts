@@ -9,6 +9,8 @@ const port = parentPort;
 if (port === null) throw new Error('loadgen/worker.ts runs as a worker thread (see loadgen/worker_set.ts)');
 const worker = (workerData as { worker: number }).worker;
 let pool: ClientPool | null = null;
+/** Reports go out one after another, in the order asked (each spans several event-loop turns). */
+let reporting: Promise<void> = Promise.resolve();
 
 function post(msg: FromWorker): void {
   port!.postMessage(msg);
@@ -22,7 +24,7 @@ port.on('message', (msg: ToWorker) => {
         pool.start();
         break;
       case 'tick':
-        if (pool) post(pool.report(msg.seq, false, worker));
+        if (pool) send_report(pool, msg.seq, false);
         break;
       case 'storm':
         pool?.storm(msg.clients);
@@ -37,12 +39,16 @@ port.on('message', (msg: ToWorker) => {
         break;
       case 'stop':
         pool?.stop();
-        if (pool) post(pool.report(msg.seq, true, worker));
+        if (pool) send_report(pool, msg.seq, true);
         break;
     }
   } catch (err) {
     post({ type: 'failed', worker, message: (err as Error).stack ?? String(err) });
   }
 });
+
+function send_report(p: ClientPool, seq: number, final: boolean): void {
+  reporting = reporting.then(() => p.report(seq, final, worker)).then(post, (err: Error) => post({ type: 'failed', worker, message: err.stack ?? String(err) }));
+}
 
 post({ type: 'ready', worker });

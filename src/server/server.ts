@@ -26,7 +26,7 @@ import { admission_from_config, type Admission, type AdmissionStats, type Gateke
 import type { JwksCounters } from './jwks.js';
 import type { TokenVerifier } from './token_verifier.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
-import { serve_ui_bundle, ui_bundle, ui_dir } from './ui_bundle.js';
+import { serve_ui_bundle, ui_bundle, ui_dir, type UiBundle } from './ui_bundle.js';
 import { deflate_ratio } from './deflate_ratio.js';
 
 const log = logger_for('server');
@@ -50,6 +50,9 @@ interface SocketData {
   sub: string;
   entitled: ((symbol: string) => boolean) | undefined;
 }
+
+/** The page is bundled this long after start-up (or at its first request, if sooner). */
+const page_bundle_delay_ms = 1000;
 
 /** How often connections are checked for expired tokens, and idle per-IP buckets swept. */
 const admission_sweep_ms = 1000;
@@ -325,10 +328,13 @@ function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> 
 
   if (config.ui) {
     // The page's script is bundled in memory (src/server/ui_bundle.ts); its other files come from src/ui.
-    const page_bundle = ui_bundle();
+    // Bundled once the service is up (esbuild would compete with start-up for the CPU), or at the first request for it.
+    let page_bundle: Promise<UiBundle> | null = null;
+    const get_bundle = () => (page_bundle ??= ui_bundle());
+    setTimeout(get_bundle, page_bundle_delay_ms).unref();
     app.get('/*', (res, req) => {
       const url = req.getUrl();
-      if (serve_ui_bundle(res, url, page_bundle)) return;
+      if (serve_ui_bundle(res, url, get_bundle)) return;
       const rel = url === '/' ? 'index.html' : normalize(url.slice(1));
       const file = join(ui_dir, rel);
       const ext = file.slice(file.lastIndexOf('.'));

@@ -58,11 +58,12 @@ export function ui_bundle(): Promise<UiBundle> {
 
 /**
  * Answers a request for the bundle (main.js or its source map) once the build
- * is done; false for any other path, which the caller serves. The first
+ * is done (`get_bundle` starts it if it has not started yet); false for any other path, which the caller serves. The first
  * request can come in while the build still runs: it waits for it.
  */
-export function serve_ui_bundle(res: HttpResponse, url: string, bundle: Promise<UiBundle>): boolean {
+export function serve_ui_bundle(res: HttpResponse, url: string, get_bundle: () => Promise<UiBundle>): boolean {
   if (!served_paths.has(url)) return false;
+  const bundle = get_bundle();
   let aborted = false;
   res.onAborted(() => { aborted = true; });
   void bundle.then((assets) => {

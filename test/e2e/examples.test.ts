@@ -31,10 +31,16 @@ import { launch_chromium, type Browser } from './chromium.js';
 const repo_root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const symbol = 'BTC-USD';
 
+/**
+ * The environment of a user's shell: without the npm_* variables that `npm test` hands down (npm reads
+ * npm_config_* as its own settings, so the install in the temp dir would inherit this repository's).
+ */
+const user_env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_|^INIT_CWD$/i.test(k)));
+
 /** Runs a command to completion; rejects with its output when it fails. */
 function run(command: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const child = spawn(command, args, { cwd, env: user_env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
@@ -119,7 +125,7 @@ class Bot {
   readonly child: ChildProcess;
 
   constructor(dir: string, node_args: string[], feed_url: string) {
-    this.child = spawn(process.execPath, [...node_args, 'index.mjs', feed_url, symbol], { cwd: dir });
+    this.child = spawn(process.execPath, [...node_args, 'index.mjs', feed_url, symbol], { cwd: dir, env: user_env });
     const take = (d: Buffer) => {
       this.output += d.toString();
       for (const line of d.toString().split('\n')) {

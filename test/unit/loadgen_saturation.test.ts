@@ -23,7 +23,7 @@ async function pool_lag_us(blocks: number, block_ms: number): Promise<number> {
     await wait(200);
     if (i < blocks) busy(block_ms);
   }
-  const report = pool.report(1, false, 0);
+  const report = await pool.report(1, false, 0);
   pool.stop();
   return report.counters.loop_lag_us_p99_run;
 }
