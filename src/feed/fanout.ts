@@ -48,7 +48,7 @@ import { GroupedSource } from './grouped_source.js';
 import { status_of } from './requests.js';
 import type { ResumeHistory } from './resume_history.js';
 import type { Session } from './session.js';
-import type { Subscription, SubscriptionOwner } from './subscription.js';
+import type { Subscription, SubscriptionChannel, SubscriptionOwner } from './subscription.js';
 import type { TopicPublisher } from './transport.js';
 import type { ResetReason, SymbolFeed } from './symbol_feed.js';
 import { ViewChannel } from './view_channel.js';
@@ -66,7 +66,7 @@ export interface FanoutContext {
 
 export class Fanout {
   /** The views of each symbol that has any (every allowed depth from the start, grouped ones on demand). */
-  readonly channels = new Map<SymbolFeed, ViewChannel[]>();
+  readonly channels = new Map<SymbolFeed, SubscriptionChannel[]>();
   private readonly dirty_symbols = new Set<SymbolFeed>();
   /** Sessions with frames queued this turn, in queueing order (Session.pending_queued keeps each in once). */
   private readonly dirty_sessions: Session[] = [];
@@ -74,7 +74,7 @@ export class Fanout {
   /** Publishes to the views' topics; set by the server whose transports take topics (Feed.set_publisher). */
   publisher: TopicPublisher | null = null;
   /** Views that published since the feed's last published tick: their subscribers' connections are due a tick. */
-  readonly published_since_tick = new Set<ViewChannel>();
+  readonly published_since_tick = new Set<SubscriptionChannel>();
   private readonly config: Readonly<Config>;
   private readonly counters: FeedCounters;
   /** Held, not looked up by hop name per frame. */
@@ -93,14 +93,14 @@ export class Fanout {
   }
 
   /** The view (symbol, depth, group), made on first use; one made while the book is live starts from the book now. */
-  channel_for(f: SymbolFeed, depth: number, group: number): ViewChannel {
+  channel_for(f: SymbolFeed, depth: number, group: number): SubscriptionChannel {
     let list = this.channels.get(f);
     if (list === undefined) this.channels.set(f, (list = []));
     let ch = list.find((c) => c.depth === depth && c.group === group);
     if (ch === undefined) {
       // A group's views of every depth share one grouped book (grouped_source.ts).
       const source = group === 1 ? null : list.find((c) => c.group === group)?.grouped_source ?? new GroupedSource(group);
-      ch = new ViewChannel(f, depth, this.encoder, this.config.conflation_levels_max, source);
+      ch = new ViewChannel<Subscription>(f, depth, this.encoder, this.config.conflation_levels_max, source);
       this.resume_history.track(ch);
       if (f.state === 'live') {
         this.flush_symbol(f); // other views of the symbol must not lose the changes we are about to skip

@@ -13,7 +13,7 @@ import { server_hops, type HopHistograms } from '../metrics/hop_histograms.js';
 import type { FeedCounters } from './counters.js';
 import type { Session } from './session.js';
 import type { SymbolFeed } from './symbol_feed.js';
-import type { ViewChannel } from './view_channel.js';
+import type { SubscriptionChannel } from './subscription.js';
 
 /** Connections listed one by one in /stats slow_consumers.slowest. */
 export const slow_sessions_reported_max = 10;
@@ -22,7 +22,7 @@ export const slow_sessions_reported_max = 10;
 export interface FeedReportSources {
   readonly symbols: ReadonlyMap<string, SymbolFeed>;
   readonly sessions: ReadonlySet<Session>;
-  readonly channels: ReadonlyMap<SymbolFeed, readonly ViewChannel[]>;
+  readonly channels: ReadonlyMap<SymbolFeed, readonly SubscriptionChannel[]>;
   readonly slow_sessions: ReadonlySet<Session>;
   readonly counters: FeedCounters;
   readonly latency: HopHistograms;
@@ -33,7 +33,7 @@ export interface FeedReportSources {
 export class FeedReport {
   private readonly symbols: ReadonlyMap<string, SymbolFeed>;
   private readonly sessions: ReadonlySet<Session>;
-  private readonly channels: ReadonlyMap<SymbolFeed, readonly ViewChannel[]>;
+  private readonly channels: ReadonlyMap<SymbolFeed, readonly SubscriptionChannel[]>;
   private readonly slow_sessions: ReadonlySet<Session>;
   private readonly counters: FeedCounters;
   private readonly latency: HopHistograms;

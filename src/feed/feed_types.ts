@@ -2,6 +2,8 @@
 // import each other for a type: each imports this instead. Types only (no
 // code, no cost).
 
+import type { TradeRec } from '../wire/feed_types.js';
+
 /** What a ReaderFlow (reader_flow.ts) and its two estimators are given. */
 export interface ReaderFlowLimits {
   /** Staleness the window aims at: a reader is sent at most what it drains in this time. */
@@ -41,3 +43,18 @@ export type ResetReason = 'start' | 'new_epoch' | 'gap' | 'bad_event' | 'upstrea
 export type BatchOutcome = 'ok' | 'skipped' | 'gap' | 'new_epoch' | 'bad_event';
 /** Where the last reset or fill took its book from. */
 export type RecoverySource = 'none' | 'stream' | 'engine';
+
+/** A subscription's delivery mode: written only by its Session (Session.set_mode; what each means is in session.ts). */
+export type SubscriptionMode = 'waiting' | 'streaming' | 'published' | 'accumulating' | 'snapshot_pending';
+
+/** What a view (view_channel.ts) needs of a subscriber in its sets (Subscription, subscription.ts, is the one). */
+export interface ViewSubscriber {
+  /** The view's seq this subscriber was last sent (its position). */
+  readonly seq_sent: number;
+  /** Its next catch-up is a Snapshot. */
+  readonly overflowed: boolean;
+  /** The view's published bytes/frames when its connection last counted its share. */
+  published_bytes_seen: number;
+  published_frames_seen: number;
+  accumulate_trades(trades: readonly TradeRec[]): void;
+}

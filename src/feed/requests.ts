@@ -23,7 +23,7 @@ import type { ResumeHistory } from './resume_history.js';
 import type { Session } from './session.js';
 import { Subscription } from './subscription.js';
 import type { SymbolFeed } from './symbol_feed.js';
-import type { ViewChannel } from './view_channel.js';
+import type { SubscriptionChannel } from './subscription.js';
 
 /** Inbound frames/s at this multiple of the limit close the connection (abuse). */
 export const inbound_abuse_factor = 4;
@@ -36,7 +36,7 @@ export interface RequestHost {
   readonly symbols: ReadonlyMap<string, SymbolFeed>;
   readonly resume_history: ResumeHistory;
   readonly resumes_total: Map<string, number>;
-  channel_for(f: SymbolFeed, depth: number, group: number): ViewChannel;
+  channel_for(f: SymbolFeed, depth: number, group: number): SubscriptionChannel;
   flush_symbol(f: SymbolFeed): void;
   /** Snapshot now, then the view's Deltas. */
   start_sub(session: Session, sub: Subscription): void;
@@ -228,7 +228,7 @@ export class ClientRequests {
     this.host.queue_other(session, frame);
   }
 
-  private channel_for(f: SymbolFeed, depth: number, group: number): ViewChannel {
+  private channel_for(f: SymbolFeed, depth: number, group: number): SubscriptionChannel {
     return this.host.channel_for(f, depth, group);
   }
 

@@ -11,6 +11,7 @@
 import { side_bid } from '../book/types.js';
 import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
 import { check } from './invariants.js';
+import type { SubscriptionMode, ViewSubscriber } from './feed_types.js';
 import type { ViewChannel } from './view_channel.js';
 import { view_key } from '../util/symbol.js';
 
@@ -19,8 +20,9 @@ export const conflation_trades_max = 256;
 /** Fewest trades a catch-up lists one by one, however small its reader's cap (src/feed/session.ts). */
 export const catch_up_trades_min = 16;
 
-/** Written only by the subscription's Session (Session.set_mode: the modes and what each means are in session.ts). */
-export type SubscriptionMode = 'waiting' | 'streaming' | 'published' | 'accumulating' | 'snapshot_pending';
+export type { SubscriptionMode } from './feed_types.js';
+/** A view whose subscribers are Subscriptions. */
+export type SubscriptionChannel = ViewChannel<Subscription>;
 
 /** What the fan-out and the scheduler need of a subscription's connection (its Session), so none of them casts to it. */
 export interface SubscriptionOwner {
@@ -34,7 +36,7 @@ export interface SubscriptionOwner {
   tick_published(now_ms: number): void;
 }
 
-export class Subscription {
+export class Subscription implements ViewSubscriber {
   mode: SubscriptionMode = 'waiting';
   /** Last seq, epoch and version count this subscriber was sent (its book's position). */
   seq_sent = 0;
@@ -54,7 +56,7 @@ export class Subscription {
 
   constructor(
     readonly owner: SubscriptionOwner,
-    readonly channel: ViewChannel,
+    readonly channel: ViewChannel<Subscription>,
     public interval_ms: number,
   ) {}
 

@@ -24,14 +24,14 @@ import { ChangeLog } from './change_log.js';
 import { check } from './invariants.js';
 import type { GroupedSource } from './grouped_source.js';
 import type { SymbolFeed } from './symbol_feed.js';
-import type { Subscription, SubscriptionMode } from './subscription.js';
+import type { SubscriptionMode, ViewSubscriber } from './feed_types.js';
 import { view_key } from '../util/symbol.js';
 
 /** Accumulating updates between two trims of the shared change log (forgetting what every reader has). */
 export const changes_trim_every_updates = 256;
 const no_trades: TradeRec[] = [];
 
-export class ViewChannel {
+export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
   readonly view: BookView;
   /** Last seq this view's frames cover; the next Delta starts at seq + 1. */
   seq = 0;
@@ -39,18 +39,18 @@ export class ViewChannel {
   /** SymbolFeed.versions at `seq` (for updates_merged). */
   versions = 0;
   /** Every subscription of the view, whatever its mode (waiting ones included): who hears of a reset or a state change. */
-  readonly subscribers = new Set<Subscription>();
+  readonly subscribers = new Set<S>();
   /** Streaming subscribers that are sent each Delta one by one (their connection takes no topics). */
-  readonly streaming = new Set<Subscription>();
+  readonly streaming = new Set<S>();
   /** Streaming subscribers that receive the view's Deltas through its topic (one publish for all). */
-  readonly published = new Set<Subscription>();
+  readonly published = new Set<S>();
   /** The topic this view's Deltas are published to (uWS topics are per app: one name per view). */
   readonly topic: string;
   /** Bytes and frames published to the topic since the channel was made (a subscriber's share is the growth since it joined). */
   published_bytes = 0;
   published_frames = 0;
   /** Conflating or interval subscribers: they accumulate instead of receiving each Delta. */
-  readonly accumulating = new Set<Subscription>();
+  readonly accumulating = new Set<S>();
   /** Prices changed while anyone accumulates, with the seq of their last change (kept only then). */
   readonly changed: ChangeLog;
   private updates_since_trim = 0;
@@ -197,7 +197,7 @@ export class ViewChannel {
   }
 
   /** The set of this view a subscription in `mode` is in (null: waiting, in none). */
-  private set_for(mode: SubscriptionMode): Set<Subscription> | null {
+  private set_for(mode: SubscriptionMode): Set<S> | null {
     switch (mode) {
       case 'streaming': return this.streaming;
       case 'published': return this.published;
@@ -208,7 +208,7 @@ export class ViewChannel {
   }
 
   /** Puts a subscription in the set of `mode` (its Session decides the mode and writes it: Session.set_mode). */
-  enter(sub: Subscription, mode: SubscriptionMode): void {
+  enter(sub: S, mode: SubscriptionMode): void {
     if (mode === 'published') {
       // Its share of what is published is the growth from here (SessionTopics.collect).
       sub.published_bytes_seen = this.published_bytes;
@@ -218,7 +218,7 @@ export class ViewChannel {
   }
 
   /** Takes a subscription out of the set of `mode`; the last accumulating one out clears the shared change log. */
-  leave(sub: Subscription, mode: SubscriptionMode): void {
+  leave(sub: S, mode: SubscriptionMode): void {
     const set = this.set_for(mode);
     if (set === null || !set.delete(sub)) return;
     if (set === this.accumulating && set.size === 0) this.changed.clear(this.seq);
