@@ -109,7 +109,13 @@ export class Fanout {
   }
 
   /** Snapshot now, then the view's Deltas: no window in which a Delta is lost or applied twice. */
+  /**
+   * The one place that decides whether a waiting subscription may start: only
+   * while its symbol's book is live (otherwise it waits, and the reset that
+   * makes the book live starts it: on_reset).
+   */
   start_sub(session: Session, sub: Subscription): void {
+    if (sub.channel.symbol_feed.state !== 'live') return;
     this.flush_symbol(sub.channel.symbol_feed); // the view reaches the current commit point first
     this.counters.snapshots_out_total++;
     session.start_view(sub, Date.now());

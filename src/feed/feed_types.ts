@@ -32,3 +32,12 @@ export interface FlowLimits extends ReaderFlowLimits {
 export interface SessionLimits extends FlowLimits {
   readonly inbound_messages_per_s_max: number;
 }
+
+/** A symbol's book: being rebuilt, or served. */
+export type SymbolState = 'recovering' | 'live';
+/** Why a symbol's book was rebuilt or filled. */
+export type ResetReason = 'start' | 'new_epoch' | 'gap' | 'bad_event' | 'upstream_lost' | 'engine_silent';
+/** What applying one batch found; anything but 'ok' and 'skipped' breaks continuity. */
+export type BatchOutcome = 'ok' | 'skipped' | 'gap' | 'new_epoch' | 'bad_event';
+/** Where the last reset or fill took its book from. */
+export type RecoverySource = 'none' | 'stream' | 'engine';

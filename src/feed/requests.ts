@@ -156,15 +156,15 @@ export class ClientRequests {
       const point = resume?.[i] ?? null;
       if (point === null) {
         statuses.push(status_of(f));
-        if (f.state === 'live') this.start_sub(session, sub);
+        this.start_sub(session, sub); // when the symbol is live (Fanout.start_sub decides)
         continue;
       }
-      if (f.state === 'live') this.flush_symbol(f); // the view reaches the current commit point first
+      this.flush_symbol(f); // the view reaches the current commit point first (a book that is not live is not flushed)
       const decision = this.resume_history.decide(channel, point);
       count_by(this.resumes_total, decision.outcome);
       statuses.push({ ...status_of(f), resume: decision.outcome, resume_depth: depth, ...(group > 1 ? { resume_group: group } : {}) });
       if (decision.outcome === 'resumed') resumed.push({ sub, frame: decision.frame });
-      else if (f.state === 'live') this.start_sub(session, sub);
+      else this.start_sub(session, sub);
     }
     if (statuses.length > 0) this.queue_other(session, this.encoder.status({ symbols: statuses }));
     for (const r of resumed) {
@@ -191,8 +191,7 @@ export class ClientRequests {
       return;
     }
     this.counters.client_resyncs_total++;
-    if (sub.channel.symbol_feed.state !== 'live') return; // it gets a snapshot when the symbol is live again
-    this.start_sub(session, sub);
+    this.start_sub(session, sub); // a symbol that is not live sends the snapshot when it is again
   }
 
   /**

@@ -201,8 +201,13 @@ export abstract class SessionLink<S extends SessionLink<S>> {
   }
 
   on_ack(bytes_processed: number, now_ms: number): void {
-    if (this.closing || !this.flow_control.on_ack(bytes_processed, now_ms)) return;
-    this.after_acknowledgement();
+    if (this.closing) return;
+    const in_flight = this.flow.in_flight;
+    const sampled = this.flow_control.on_ack(bytes_processed, now_ms);
+    // A client's first Ack can lower what counts as acknowledged (from then on the lower of read and processed):
+    // in flight grows without a send, unjudged like a send (the in-flight invariant allows for it).
+    if (this.flow.in_flight > in_flight) this.unjudged_bytes += this.flow.in_flight - in_flight;
+    if (sampled) this.after_acknowledgement();
   }
 
   private after_acknowledgement(): void {

@@ -33,17 +33,13 @@ import { EventBatchReader } from '../wire/engine_codec.js';
 import type { TradeRec } from '../wire/feed_types.js';
 import { logger_for } from '../util/log.js';
 import { new_symbol_feed_stats, type SymbolFeedStats } from './counters.js';
+import type { BatchOutcome, RecoverySource, ResetReason, SymbolState } from './feed_types.js';
 import { SymbolRecovery, type RecoveryOptions } from './symbol_recovery.js';
 import { TradeHistory } from './trade_history.js';
 
 const log = logger_for('feed.ingest');
 
-export type SymbolState = 'recovering' | 'live';
-export type ResetReason = 'start' | 'new_epoch' | 'gap' | 'bad_event' | 'upstream_lost' | 'engine_silent';
-/** What applying one batch found; anything but 'ok' and 'skipped' breaks continuity. */
-export type BatchOutcome = 'ok' | 'skipped' | 'gap' | 'new_epoch' | 'bad_event';
-/** Where the last reset or fill took its book from. */
-export type RecoverySource = 'none' | 'stream' | 'engine';
+export type { BatchOutcome, RecoverySource, ResetReason, SymbolState } from './feed_types.js';
 
 /** Trades remembered between two view flushes (a flush happens every event-loop turn). */
 export const pending_trades_max = 65_536;
@@ -102,7 +98,9 @@ export class SymbolFeed {
   ) {
     this.instrument = { symbol, tick_size: '1', lot_size: '1', price_decimals: 0, size_decimals: 0 };
     this.engine_silence_ms_max = recovery.engine_silence_ms_max;
-    this.recovery = new SymbolRecovery(this, bus, subjects, snapshot_timeout_ms, recovery, {
+    this.recovery = new SymbolRecovery(symbol, this.stats, bus, subjects, snapshot_timeout_ms, recovery, {
+      recovering: () => this.state === 'recovering',
+      continues_from: (epoch, seq) => epoch === this.epoch && seq <= this.applied_seq && this.is_committed,
       apply_batch: (bytes, ts_ingest_ns, replaying) => this.apply_batch(bytes, ts_ingest_ns, replaying),
       load_snapshot: (snap) => this.load_snapshot(snap),
       reset_done: (source, started_ms) => this.finish_reset(source, started_ms),
@@ -270,7 +268,7 @@ export class SymbolFeed {
 
   private begin_fill(reason: ResetReason): void {
     if (this.recovery.filling || this.state !== 'live' || this.stopped) return;
-    this.recovery.begin_fill(reason);
+    this.recovery.begin_fill(reason, this.epoch, this.applied_seq);
   }
 
   private fill_done(reason: ResetReason, filled: boolean): void {

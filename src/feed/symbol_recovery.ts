@@ -27,7 +27,9 @@
 //
 // Division of work: SymbolFeed decides when (its state, the reasons, what the
 // views are told) and owns the book; this runs the rounds and the I/O, and
-// writes the book only through RecoveryHooks (apply_batch, load_snapshot).
+// reads and writes the book only through RecoveryHooks (recovering,
+// continues_from, apply_batch, load_snapshot): it holds no pointer back to
+// its SymbolFeed, and imports nothing of it.
 //
 // Cost: a fill or reset from the stream is two JetStream round trips plus the
 // batches since the last stored snapshot (--stream-snapshot-interval-ms of
@@ -48,7 +50,7 @@ import { decode_engine_reply } from '../wire/engine_codec.js';
 import { now_ns } from '../util/clock.js';
 import { logger_for } from '../util/log.js';
 import type { SymbolFeedStats } from './counters.js';
-import type { BatchOutcome, RecoverySource, ResetReason, SymbolFeed } from './symbol_feed.js';
+import type { BatchOutcome, RecoverySource, ResetReason } from './feed_types.js';
 
 const log = logger_for('feed.ingest');
 
@@ -74,8 +76,12 @@ export interface RecoveryOptions {
   readonly engine_silence_ms_max: number;
 }
 
-/** What recovery asks of its SymbolFeed (closures made once, at construction). */
+/** What recovery asks of its SymbolFeed (closures made once, at construction): it reads and writes the book only through these. */
 export interface RecoveryHooks {
+  /** The symbol is being rebuilt (a reset loop runs while it is). */
+  recovering(): boolean;
+  /** The book is at a commit point of `epoch` at or past `seq`: a fill from a snapshot at (epoch, seq) continues it. */
+  continues_from(epoch: number, seq: number): boolean;
   /** Applies one batch to the book; `replaying`: it comes from the stream (no latency sample: it is old). */
   apply_batch(bytes: Uint8Array, ts_ingest_ns: number, replaying: boolean): BatchOutcome;
   load_snapshot(snap: L2Snapshot): void;
@@ -102,19 +108,16 @@ export class SymbolRecovery {
   private probe_delay_ms = stream_probe_first_ms;
   private readonly stream: EventStream | null;
   private readonly engine_silence_ms_max: number;
-  private readonly symbol: string;
-  private readonly stats: SymbolFeedStats;
 
   constructor(
-    private readonly feed: SymbolFeed,
+    private readonly symbol: string,
+    private readonly stats: SymbolFeedStats,
     private readonly bus: Bus,
     private readonly subjects: Subjects,
     private readonly snapshot_timeout_ms: number,
     options: RecoveryOptions,
     private readonly hooks: RecoveryHooks,
   ) {
-    this.symbol = feed.symbol;
-    this.stats = feed.stats;
     this.stream = options.stream ?? null;
     this.engine_silence_ms_max = options.engine_silence_ms_max;
   }
@@ -152,10 +155,10 @@ export class SymbolRecovery {
   // ---- fill: the live book topped up from the stream, views untouched ----
 
   /** The caller checked that the book is live and no fill runs. */
-  begin_fill(reason: ResetReason): void {
+  begin_fill(reason: ResetReason, epoch: number, seq: number): void {
     this.filling = true;
     this.take_buffer();
-    log.info({ symbol: this.symbol, reason, epoch: this.feed.epoch, seq: this.feed.applied_seq }, 'filling the book from the stream');
+    log.info({ symbol: this.symbol, reason, epoch, seq }, 'filling the book from the stream');
     void this.run_fill(reason);
   }
 
@@ -190,8 +193,7 @@ export class SymbolRecovery {
     const decoded = decode_engine_reply(stored.data);
     if (decoded.kind !== 'snapshot') return false;
     // Our book must be at or past the snapshot in its epoch: then every batch we lack is stored after it.
-    const feed = this.feed;
-    if (decoded.snapshot.epoch !== feed.epoch || decoded.snapshot.seq > feed.applied_seq || !feed.is_committed) return false;
+    if (!this.hooks.continues_from(decoded.snapshot.epoch, decoded.snapshot.seq)) return false;
     const outcome = await this.replay_after(stored.stream_seq);
     if (outcome !== 'ok') return false;
     return this.apply_buffer() === 'ok';
@@ -206,7 +208,7 @@ export class SymbolRecovery {
 
   private async recovery_loop(): Promise<void> {
     let stream_retries = 0;
-    while (!this.stopped && this.feed.state === 'recovering') {
+    while (!this.stopped && this.hooks.recovering()) {
       const started_ms = performance.now();
       if (this.stream !== null) {
         const outcome = await this.recover_from_stream().catch((err: unknown) => {
@@ -313,7 +315,7 @@ export class SymbolRecovery {
       }
       return 'failed';
     }
-    if (this.stopped || this.feed.state !== 'recovering') return 'failed';
+    if (this.stopped || !this.hooks.recovering()) return 'failed';
     this.hooks.load_snapshot(snap);
     this.stats.last_recovery_bytes = bytes;
     const outcome = this.apply_buffer();

@@ -88,12 +88,14 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
     // processed counts), and never passes what was sent.
     if (r.acks_seen === acks_seen_before) expect(r.bytes_acked).toBeGreaterThanOrEqual(acked_before);
     acks_seen_before = r.acks_seen;
+    // What a first Ack took back is in flight again without a send (SessionLink counts it as unjudged too).
+    const retracted = Math.max(0, acked_before - r.bytes_acked);
     expect(r.bytes_acked).toBeLessThanOrEqual(r.bytes_sent);
     acked_before = r.bytes_acked;
 
     if (!conflating) send(t.bytes, false);
     // Bytes in flight ≤ cap + one turn's frames: a streaming connection judged after every turn never holds more.
-    expect(r.in_flight).toBeLessThanOrEqual(limits.in_flight_bytes_max + turn_bytes_max);
+    expect(r.in_flight).toBeLessThanOrEqual(limits.in_flight_bytes_max + turn_bytes_max + retracted);
 
     const buffered = conflating || t.read_buffer ? t.buffered : buffered_unknown;
     const v = conflating ? flow.judge_conflating(now, buffered) : flow.judge_streaming(now, buffered);
@@ -165,7 +167,7 @@ describe('FlowControl (property tests)', () => {
       ...base_limits, reader_lag_target_ms: l.reader_lag_target_ms, in_flight_bytes_min: l.in_flight_bytes_min,
       in_flight_bytes_max: l.in_flight_bytes_min + l.in_flight_extra_bytes, reader_probe_interval_ms: l.reader_probe_interval_ms, reader_lag_ms_max: l.reader_lag_ms_max,
     }));
-    fc.assert(fc.property(limits, fc.array(turn, { minLength: 1, maxLength: 150 }), (l, turns) => drive(l, turns)), { numRuns: 100 });
+    fc.assert(fc.property(limits, fc.array(turn, { minLength: 1, maxLength: 150 }), (l, turns) => drive(l, turns)), { numRuns: Number(process.env.FC_RUNS ?? 100) });
   });
 
   it('a reader that stops reading entirely is moved to conflation, then waits with one probe out, never a second round', () => {
