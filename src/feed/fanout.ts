@@ -31,6 +31,9 @@
 // Flushed here, the drain comes before any immediate; the catch-ups run in
 // immediates (Feed), after it.
 //
+// Owner of: whether a waiting subscription may start (start_sub: only while
+// its symbol's book is live; the reset that makes it live starts the rest).
+//
 // Invariants: a view is updated only at a commit point of a live book (half
 // an engine event is never shown); a subscription is started (start_sub) only
 // after its view reached the current commit point, so no Delta is lost or
@@ -45,7 +48,7 @@ import { GroupedSource } from './grouped_source.js';
 import { status_of } from './requests.js';
 import type { ResumeHistory } from './resume_history.js';
 import type { Session } from './session.js';
-import type { Subscription } from './subscription.js';
+import type { Subscription, SubscriptionOwner } from './subscription.js';
 import type { TopicPublisher } from './transport.js';
 import type { ResetReason, SymbolFeed } from './symbol_feed.js';
 import { ViewChannel } from './view_channel.js';
@@ -114,7 +117,7 @@ export class Fanout {
    * while its symbol's book is live (otherwise it waits, and the reset that
    * makes the book live starts it: on_reset).
    */
-  start_sub(session: Session, sub: Subscription): void {
+  start_sub(session: SubscriptionOwner, sub: Subscription): void {
     if (sub.channel.symbol_feed.state !== 'live') return;
     this.flush_symbol(sub.channel.symbol_feed); // the view reaches the current commit point first
     this.counters.snapshots_out_total++;
@@ -122,7 +125,7 @@ export class Fanout {
   }
 
   /** A frame that is not a view's (Status, Error, Pong): counted, then queued. */
-  queue_other(session: Session, frame: Uint8Array): void {
+  queue_other(session: SubscriptionOwner, frame: Uint8Array): void {
     this.counters.other_frames_out_total++;
     session.queue(frame);
   }
@@ -197,7 +200,7 @@ export class Fanout {
           this.counters.bytes_out_total += frame.byteLength * published;
         }
         for (const sub of ch.streaming) {
-          (sub.owner as Session).queue(frame);
+          sub.owner.queue(frame);
         }
         this.counters.deltas_out_total += ch.streaming.size + published;
       }
@@ -217,10 +220,10 @@ export class Fanout {
     if (channels === undefined) return; // nobody ever subscribed to it
     // Every session with a subscription to the symbol, whatever its mode (waiting ones included), hears once.
     let frame: Uint8Array | null = null;
-    const told = new Set<Session>();
+    const told = new Set<SubscriptionOwner>();
     for (const ch of channels) {
       for (const sub of ch.subscribers) {
-        const session = sub.owner as Session;
+        const session = sub.owner;
         if (told.has(session)) continue;
         told.add(session);
         frame ??= this.encoder.status({ symbols: [status_of(f)] });
@@ -240,7 +243,7 @@ export class Fanout {
     }
     for (const ch of channels) {
       for (const sub of [...ch.subscribers]) {
-        const session = sub.owner as Session;
+        const session = sub.owner;
         if (!session.defer_restart(sub)) this.start_sub(session, sub);
       }
     }

@@ -30,6 +30,7 @@ import type { FrameEncoder } from '../wire/feed_encoder.js';
 import type { FeedCounters } from './counters.js';
 import type { Fanout } from './fanout.js';
 import type { Session } from './session.js';
+import type { SubscriptionOwner } from './subscription.js';
 import type { SymbolFeed } from './symbol_feed.js';
 
 /** How often conflating sessions are re-checked and due catch-ups (intervals, slow readers) sent. */
@@ -65,7 +66,7 @@ export class FeedScheduler {
   /** Sessions that conflate or have interval subscriptions: the pump tick visits only these. */
   private readonly pumped_sessions = new Set<Session>();
   /** The sessions a published tick visits (reused: each once, however many of its views published). */
-  private readonly ticked_sessions = new Set<Session>();
+  private readonly ticked_sessions = new Set<SubscriptionOwner>();
   /** Conflating connections whose reader acknowledged since the last run_pumps. */
   private readonly acknowledged_sessions = new Set<Session>();
   /** pump_tick fired since the last run_pumps: every pumped session is due a look. */
@@ -159,7 +160,7 @@ export class FeedScheduler {
     if (channels.size === 0) return;
     const sessions = this.ticked_sessions;
     const visiting = sessions.size > 0; // the previous tick's turns are not done: these join them
-    for (const ch of channels) for (const sub of ch.published) sessions.add(sub.owner as Session);
+    for (const ch of channels) for (const sub of ch.published) sessions.add(sub.owner);
     channels.clear();
     if (!visiting) this.visit_ticked_sessions();
   }

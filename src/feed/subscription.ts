@@ -22,10 +22,16 @@ export const catch_up_trades_min = 16;
 /** Written only by the subscription's Session (Session.set_mode: the modes and what each means are in session.ts). */
 export type SubscriptionMode = 'waiting' | 'streaming' | 'published' | 'accumulating' | 'snapshot_pending';
 
+/** What the fan-out and the scheduler need of a subscription's connection (its Session), so none of them casts to it. */
 export interface SubscriptionOwner {
   readonly id: number;
   /** True while the connection is too slow to stream (conflating). */
   readonly slow: boolean;
+  queue(frame: Uint8Array): void;
+  /** The view restarted: false when the subscription needs a Snapshot now (see Session.defer_restart). */
+  defer_restart(sub: Subscription): boolean;
+  start_view(sub: Subscription, now_ms: number): void;
+  tick_published(now_ms: number): void;
 }
 
 export class Subscription {

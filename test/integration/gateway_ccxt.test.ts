@@ -20,12 +20,21 @@
 // ccxt's markets come from our exchangeInfo through ccxt's own parser and
 // are passed in its constructor, so it makes no exchangeInfo call itself.
 //
-// Time: ~25 s (3 phases of gateway_ccxt_phase_ms, default 6 s, plus the
-// restarts); DEPTHCAST_GATEWAY_CCXT_PHASE_MS=10000 gives the issue's 30 s of watching.
+// And `depthcast replay`'s feed: a recording of a live engine replayed in
+// real time, ccxt watching it, the books compared the same way.
+// Time: ~27 s (3 phases of gateway_ccxt_phase_ms, default 6 s, plus the
+// restarts) + ~8 s for the replay; DEPTHCAST_GATEWAY_CCXT_PHASE_MS=10000 gives
+// the issue's 30 s of watching.
 import ccxt from 'ccxt';
 import { createConnection, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { start_all, start_feed_service, type AllInOne } from '../../src/app.js';
+import { start_all, start_feed_service, type AllInOne, type FeedService } from '../../src/app.js';
+import { MemoryBus } from '../../src/bus/memory_bus.js';
+import { start_recorder } from '../../src/record/recorder.js';
+import { start_replay } from '../../src/record/replay.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { start_engine } from '../../src/engine/engine.js';
 import type { Config } from '../../src/config.js';
 import { decode_server_frame } from '../../src/wire/feed_decoder.js';
@@ -33,6 +42,8 @@ import { MirrorClient } from '../helpers/mirror_client.js';
 import { test_config, wait_for, sleep } from '../helpers/service.js';
 
 const phase_ms = Number(process.env.DEPTHCAST_GATEWAY_CCXT_PHASE_MS ?? 6000);
+/** How long the replay case records a live engine (and then watches half as long). */
+const replay_record_ms = 4000;
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
 const unified = (s: string) => s.replace('-', '/');
 
@@ -61,8 +72,8 @@ class Recorder {
   client: MirrorClient | null = null;
   max_levels = 0;
 
-  async attach(all: AllInOne): Promise<void> {
-    const c = await MirrorClient.connect(all);
+  async attach(feed_service: FeedService): Promise<void> {
+    const c = await MirrorClient.connect({ feed_service } as AllInOne); // it reads only the feed service
     c.ws.on('message', (data: Buffer) => {
       const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       if (msg.type !== 'snapshot' && msg.type !== 'delta') return;
@@ -95,6 +106,82 @@ async function forwarder(upstream: { port: number }): Promise<{ server: Server; 
 
 interface Watched { symbol: string; nonce: number; fp: Fingerprint }
 
+/** ccxt pro's binance, unchanged, pointed at a gateway: markets from its exchangeInfo (ccxt's parser) in the constructor. */
+class CcxtWatcher {
+  readonly watched: Watched[] = [];
+  readonly errors = new Map<string, number>();
+  phase = 'steady';
+  private running = false;
+  private watchers: Promise<void>[] = [];
+  private constructor(readonly exchange: InstanceType<typeof ccxt.pro.binance>, private readonly ticks: Map<string, { price: number; amount: number }>) {}
+
+  static async connect(port: number): Promise<CcxtWatcher> {
+    const base = `http://127.0.0.1:${port}`;
+    const info = await (await fetch(`${base}/api/v3/exchangeInfo`)).json() as { symbols: unknown[] };
+    const parser = new ccxt.pro.binance();
+    // fetchMarkets fills these from Binance's margin endpoints before parsing; a spot-only venue has no margin pairs.
+    parser.options['crossMarginPairsData'] = [];
+    parser.options['isolatedMarginPairsData'] = [];
+    const markets = info.symbols.map((s) => parser.parseMarket(s as Record<string, unknown>)).filter((m) => m !== undefined);
+    expect(markets.map((m) => m.symbol).sort()).toEqual(symbols.map(unified).sort());
+    const exchange = new ccxt.pro.binance({
+      markets: Object.fromEntries(markets.map((m) => [m.symbol, m])),
+      urls: { api: { ws: { spot: `ws://127.0.0.1:${port}/stream` }, public: `${base}/api/v3` } },
+    });
+    await exchange.loadHttpProxyAgent(); // ccxt refuses plain ws:// without it
+    return new CcxtWatcher(exchange, new Map(markets.map((m) => [m.symbol, { price: Number(m.precision.price), amount: Number(m.precision.amount) }])));
+  }
+
+  fingerprint(symbol: string, bids: unknown[][], asks: unknown[][]): Fingerprint {
+    const t = this.ticks.get(unified(symbol))!;
+    const ints = (side: unknown[][]) => (side as [number, number][]).map(([p, a]) => [Math.round(p / t.price), Math.round(a / t.amount)] as [number, number]);
+    return fingerprint(ints(bids), ints(asks));
+  }
+
+  /** watchOrderBook on every symbol until stop(); a failure (a restart) is counted by class and the call repeated, as an application would. */
+  start(): void {
+    this.running = true;
+    this.watchers = symbols.map(async (symbol) => {
+      while (this.running) {
+        try {
+          const ob = await this.exchange.watchOrderBook(unified(symbol));
+          this.watched.push({ symbol, nonce: ob.nonce as number, fp: this.fingerprint(symbol, ob.bids, ob.asks) });
+        } catch (err) {
+          const name = (err as Error).constructor.name;
+          this.errors.set(name, (this.errors.get(name) ?? 0) + 1);
+          if (process.env.GW_DEBUG) console.log(this.phase, symbol, name, (err as Error).message.slice(0, 200));
+          await sleep(100); // ccxt re-subscribes and re-syncs on the next call
+        }
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.race([Promise.all(this.watchers), sleep(3000)]);
+    await this.exchange.close();
+  }
+
+  symbols_since(from: number): Set<string> {
+    return new Set(this.watched.slice(from).map((w) => w.symbol));
+  }
+
+  /** Each book ccxt reported against depthcast's at the same seq: how many were compared, and the mismatches. */
+  compare(recorder: Recorder): { compared: number; mismatches: string[] } {
+    let compared = 0;
+    const mismatches: string[] = [];
+    for (const w of this.watched) {
+      const ours = recorder.at.get(w.symbol)!.get(w.nonce);
+      if (ours === undefined) continue; // a seq the recorder was not connected for (during the feed restart)
+      compared++;
+      if (!ours.some((f) => f.hash === w.fp.hash && f.bids === w.fp.bids && f.asks === w.fp.asks)) {
+        mismatches.push(`${w.symbol} at ${w.nonce}: ccxt ${w.fp.bids}/${w.fp.asks} levels, depthcast ${ours.map((f) => `${f.bids}/${f.asks}`).join(' or ')}`);
+      }
+    }
+    return { compared, mismatches };
+  }
+}
+
 describe('ccxt pro binance against the gateway', () => {
   let all: AllInOne;
   let config: Readonly<Config>;
@@ -108,7 +195,7 @@ describe('ccxt pro binance against the gateway', () => {
     config = test_config({ gateway_binance_port: 0 });
     upstream.port = all.feed_service.gateway!.port;
     proxy = await forwarder(upstream);
-    await recorder.attach(all);
+    await recorder.attach(all.feed_service);
   });
 
   afterAll(async () => {
@@ -122,91 +209,83 @@ describe('ccxt pro binance against the gateway', () => {
   });
 
   it('watchOrderBook and fetchOrderBook match depthcast books at every nonce, 0 ChecksumErrors, across an engine and a feed restart', async () => {
-    const base = `http://127.0.0.1:${proxy.port}`;
-    const info = await (await fetch(`${base}/api/v3/exchangeInfo`)).json() as { symbols: unknown[] };
-    const parser = new ccxt.pro.binance();
-    // fetchMarkets fills these from Binance's margin endpoints before parsing; a spot-only venue has no margin pairs.
-    parser.options['crossMarginPairsData'] = [];
-    parser.options['isolatedMarginPairsData'] = [];
-    const markets = info.symbols.map((s) => parser.parseMarket(s as Record<string, unknown>)).filter((m) => m !== undefined);
-    expect(markets.map((m) => m.symbol).sort()).toEqual(symbols.map(unified).sort());
-    const exchange = new ccxt.pro.binance({
-      markets: Object.fromEntries(markets.map((m) => [m.symbol, m])),
-      urls: { api: { ws: { spot: `ws://127.0.0.1:${proxy.port}/stream` }, public: `${base}/api/v3` } },
-    });
-    await exchange.loadHttpProxyAgent(); // ccxt refuses plain ws:// without it
-    const ticks = new Map(markets.map((m) => [m.symbol, { price: Number(m.precision.price), amount: Number(m.precision.amount) }]));
-    const to_int = (symbol: string, side: [number, number][] | unknown[][]) => {
-      const t = ticks.get(unified(symbol))!;
-      return (side as [number, number][]).map(([p, a]) => [Math.round(p / t.price), Math.round(a / t.amount)] as [number, number]);
-    };
-
-    let phase = 'steady';
-    const watched: Watched[] = [];
-    const errors = new Map<string, number>();
-    let running = true;
-    const watch = async (symbol: string): Promise<void> => {
-      while (running) {
-        try {
-          const ob = await exchange.watchOrderBook(unified(symbol));
-          watched.push({ symbol, nonce: ob.nonce as number, fp: fingerprint(to_int(symbol, ob.bids), to_int(symbol, ob.asks)) });
-        } catch (err) {
-          const name = (err as Error).constructor.name;
-          errors.set(name, (errors.get(name) ?? 0) + 1);
-          if (process.env.GW_DEBUG) console.log(phase, symbol, name, (err as Error).message.slice(0, 200));
-          await sleep(100); // a restart: ccxt re-subscribes and re-syncs on the next call
-        }
-      }
-    };
-    const watchers = symbols.map(watch);
-    const watched_since = (from: number) => new Set(watched.slice(from).map((w) => w.symbol));
+    const ccxt_client = await CcxtWatcher.connect(proxy.port);
+    ccxt_client.start();
 
     // Steady.
     await sleep(phase_ms);
-    expect(watched_since(0)).toEqual(new Set(symbols));
-    const rest = await exchange.fetchOrderBook('BTC/USD', 1000);
-    watched.push({ symbol: 'BTC-USD', nonce: rest.nonce as number, fp: fingerprint(to_int('BTC-USD', rest.bids), to_int('BTC-USD', rest.asks)) });
+    expect(ccxt_client.symbols_since(0)).toEqual(new Set(symbols));
+    const rest = await ccxt_client.exchange.fetchOrderBook('BTC/USD', 1000);
+    ccxt_client.watched.push({ symbol: 'BTC-USD', nonce: rest.nonce as number, fp: ccxt_client.fingerprint('BTC-USD', rest.bids, rest.asks) });
 
     // Engine restart: a new epoch.
-    phase = 'engine_restart';
+    ccxt_client.phase = 'engine_restart';
     await all.engine.stop();
     all.engine = await start_engine(config, all.bus);
-    const after_engine = watched.length;
-    await wait_for('ccxt books again after the engine restart', () => watched_since(after_engine).size === symbols.length, 20_000);
+    const after_engine = ccxt_client.watched.length;
+    await wait_for('ccxt books again after the engine restart', () => ccxt_client.symbols_since(after_engine).size === symbols.length, 20_000);
     await sleep(phase_ms);
     expect(all.feed_service.gateway!.gateway.counters.closes_total.get('book_restart') ?? 0).toBeGreaterThan(0);
 
     // Feed restart: the feed service and its gateway go away and come back (behind the same forwarder).
-    phase = 'feed_restart';
+    ccxt_client.phase = 'feed_restart';
     recorder.client!.ws.terminate();
     await all.feed_service.stop();
     all.feed_service = await start_feed_service(config, all.bus);
     upstream.port = all.feed_service.gateway!.port;
     await wait_for('feed live again', () => all.feed_service.feed.health().ready);
-    await recorder.attach(all);
-    const after_feed = watched.length;
-    await wait_for('ccxt books again after the feed restart', () => watched_since(after_feed).size === symbols.length, 20_000);
+    await recorder.attach(all.feed_service);
+    const after_feed = ccxt_client.watched.length;
+    await wait_for('ccxt books again after the feed restart', () => ccxt_client.symbols_since(after_feed).size === symbols.length, 20_000);
     await sleep(phase_ms);
-    running = false;
-    await Promise.race([Promise.all(watchers), sleep(3000)]);
-    await exchange.close();
+    await ccxt_client.stop();
 
     expect(recorder.client!.mirror.violations).toEqual([]);
     expect(recorder.max_levels).toBeLessThan(1000); // REST's 1,000 levels are the whole book: the comparison is all levels
-    expect(errors.get('ChecksumError') ?? 0).toBe(0);
-    let compared = 0;
-    const mismatches: string[] = [];
-    for (const w of watched) {
-      const ours = recorder.at.get(w.symbol)!.get(w.nonce);
-      if (ours === undefined) continue; // a seq the recorder was not connected for (during the feed restart)
-      compared++;
-      if (!ours.some((f) => f.hash === w.fp.hash && f.bids === w.fp.bids && f.asks === w.fp.asks)) {
-        mismatches.push(`${w.symbol} at ${w.nonce}: ccxt ${w.fp.bids}/${w.fp.asks} levels, depthcast ${ours.map((f) => `${f.bids}/${f.asks}`).join(' or ')}`);
-      }
-    }
+    expect(ccxt_client.errors.get('ChecksumError') ?? 0).toBe(0);
+    const { compared, mismatches } = ccxt_client.compare(recorder);
     expect(mismatches.slice(0, 5)).toEqual([]);
     // Nearly every nonce ccxt reported is one the recorder saw (not only a few): the comparison covered the run.
-    expect(compared).toBeGreaterThan(watched.length * 0.9);
+    expect(compared).toBeGreaterThan(ccxt_client.watched.length * 0.9);
     expect(compared).toBeGreaterThan(symbols.length * 3 * (phase_ms / 1000) * 5);
   }, 120_000);
+});
+
+describe('ccxt pro binance against a replay', () => {
+  it('a recording replayed in real time: books match at every nonce, 0 ChecksumErrors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dcrec-gateway-'));
+    const cleanup: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
+    try {
+      // Record a few seconds of a live engine.
+      const config = test_config({ recording_dir: dir, record_checkpoint_interval_ms: 300, engine_heartbeat_interval_ms: 200, gateway_binance_port: 0 });
+      const live_bus = new MemoryBus();
+      const rec = start_recorder(config, live_bus);
+      const engine = await start_engine(config, live_bus);
+      await sleep(replay_record_ms);
+      await engine.stop();
+      await rec.stop();
+      // Replay it in real time onto a new bus, with a feed and its gateway.
+      const bus = new MemoryBus();
+      const feed = await start_feed_service(config, bus);
+      cleanup.push(() => feed.stop());
+      const replay = start_replay({ recording_dir: dir, subject_prefix: config.subject_prefix, speed: 1, loop: false, chunk_events_max: 64, heartbeat_interval_ms: 200 }, bus);
+      cleanup.push(() => replay.stop());
+      const recorder = new Recorder();
+      cleanup.push(() => recorder.client?.ws.terminate());
+      await recorder.attach(feed);
+      const ccxt_client = await CcxtWatcher.connect(feed.gateway!.port);
+      ccxt_client.start();
+      void replay.play();
+      await wait_for('ccxt books from the replay', () => ccxt_client.symbols_since(0).size === symbols.length, 20_000);
+      await sleep(replay_record_ms / 2);
+      await ccxt_client.stop();
+      expect(recorder.client!.mirror.violations).toEqual([]);
+      expect(ccxt_client.errors.get('ChecksumError') ?? 0).toBe(0);
+      const { compared, mismatches } = ccxt_client.compare(recorder);
+      expect(mismatches.slice(0, 5)).toEqual([]);
+      expect(compared).toBeGreaterThan(symbols.length * 5);
+    } finally {
+      for (const c of cleanup.reverse()) await c();
+    }
+  }, 60_000);
 });
