@@ -70,7 +70,7 @@ export async function start_feed_service(config: Readonly<Config>, bus: Bus): Pr
     const admission = server.admission;
     register_admission_metrics(registry, {
       reasons: admission_refusal_kinds, refused_by_reason: admission.refused_by_reason,
-      token_expired_total: () => admission.token_expired_total, jwks: server.jwks,
+      token_expired_total: () => admission.token_expired_total, refreshes_total: admission.refreshes_total, jwks: server.jwks,
     });
     if (config.gateway_binance_port >= 0) {
       const listening_server = server;

@@ -7,6 +7,7 @@
 // |--------------------------------------------|---------|--------|-----------------------------------------------
 // | depthcast_auth_refusals_total              | counter | reason | connections refused (closed 4003/4029), by reason; every reason present from 0
 // | depthcast_token_expiries_total             | counter |        | connections closed 4003 'token expired' while connected
+// | depthcast_token_refreshes_total            | counter | result | Refresh frames (PROTOCOL §5.9): ok, or refused (Error 14)
 // | depthcast_jwks_fetches_total               | counter | result | JWKS fetches (start, schedule, unknown kid): ok or error (with --auth-jwks)
 // | depthcast_jwks_keys                        | gauge   |        | keys held from the last good JWKS
 // | depthcast_jwks_last_success_timestamp_seconds | gauge |       | when the JWKS was last fetched successfully (0 = never)
@@ -18,6 +19,7 @@ export interface AdmissionMetricSources {
   reasons: readonly string[];
   refused_by_reason: Readonly<Record<string, number>>;
   token_expired_total: () => number;
+  refreshes_total: Readonly<Record<'ok' | 'refused', number>>;
   /** null without a JWKS. */
   jwks: { fetches: Readonly<Record<string, number>>; keys: number; last_ok_ms: number } | null;
 }
@@ -28,6 +30,9 @@ export function register_admission_metrics(registry: Registry, s: AdmissionMetri
     for (const reason of s.reasons) set_counter(c, s.refused_by_reason[reason] ?? 0, { reason });
   }, ['reason']);
   counter_from(registry, `${p}token_expiries_total`, "Connections closed 4003 'token expired' while connected", (c) => set_counter(c, s.token_expired_total()));
+  counter_from(registry, `${p}token_refreshes_total`, 'Refresh frames with a new token, by result (ok, refused)', (c) => {
+    for (const result of ['ok', 'refused'] as const) set_counter(c, s.refreshes_total[result], { result });
+  }, ['result']);
   const jwks = s.jwks;
   if (jwks === null) return;
   counter_from(registry, `${p}jwks_fetches_total`, 'JWKS fetches (start, schedule, unknown kid), by result', (c) => {

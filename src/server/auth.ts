@@ -101,6 +101,8 @@ export interface AdmissionStats {
   refused_total: Record<string, number>;
   refused_by_reason: Record<string, number>;
   token_expired_total: number;
+  /** Refresh frames (PROTOCOL §5.9) by result: ok, refused. */
+  refreshes_total: { ok: number; refused: number };
 }
 
 /**

@@ -64,6 +64,7 @@ interface ServerTokens {
   verifier: TokenVerifier;
   /** Connections whose token expires (checked every admission_sweep_ms). */
   sockets: Set<WebSocket<SocketData>>;
+  stats: AdmissionStats;
 }
 
 class UwsTransport implements ClientTransport {
@@ -128,9 +129,13 @@ async function refresh_token(this: UwsTransport, token: string): Promise<Refresh
   const tokens = this.tokens!;
   const check = await tokens.verifier.verify(token, Date.now());
   if (this.closed) return { ok: false, reason: 'connection closed' };
-  if (!check.ok) return { ok: false, reason: check.reason };
   const data = this.socket.getUserData();
-  if (check.grant.sub !== data.sub) return { ok: false, reason: 'the new token is for another subject (sub)' };
+  const reason = !check.ok ? check.reason : check.grant.sub !== data.sub ? 'the new token is for another subject (sub)' : '';
+  if (!check.ok || reason !== '') {
+    tokens.stats.refreshes_total.refused++;
+    return { ok: false, reason };
+  }
+  tokens.stats.refreshes_total.ok++;
   data.token_exp_ms = check.grant.exp_ms;
   data.entitled = check.grant.entitled;
   this.entitled = check.grant.entitled;
@@ -187,9 +192,9 @@ function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> 
   const tls = config.tls_cert_path !== '';
   const app = tls ? ssl_app(config.tls_cert_path, config.tls_key_path) : uWS.App();
   const jwks_started = gatekeeper.verifier?.jwks?.start() ?? Promise.resolve();
-  const admission_stats: AdmissionStats = { refused_total: {}, refused_by_reason: {}, token_expired_total: 0 };
+  const admission_stats: AdmissionStats = { refused_total: {}, refused_by_reason: {}, token_expired_total: 0, refreshes_total: { ok: 0, refused: 0 } };
   const token_sockets = new Set<WebSocket<SocketData>>();
-  const server_tokens: ServerTokens | null = gatekeeper.verifier === null ? null : { verifier: gatekeeper.verifier, sockets: token_sockets };
+  const server_tokens: ServerTokens | null = gatekeeper.verifier === null ? null : { verifier: gatekeeper.verifier, sockets: token_sockets, stats: admission_stats };
   const sweep_timer = setInterval(() => {
     const now_ms = Date.now();
     gatekeeper.limiter.sweep(now_ms);

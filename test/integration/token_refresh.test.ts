@@ -68,6 +68,9 @@ describe('token refresh', () => {
     ]);
     expect(c.close_code).toBeNull();
     expect(c.violations).toEqual([]);
+    const metrics = await (await fetch(`http://127.0.0.1:${all.feed_service.server.port}/metrics`)).text();
+    expect(metrics).toContain('depthcast_token_refreshes_total{result="ok"} 1');
+    expect(metrics).toContain('depthcast_token_refreshes_total{result="refused"} 3');
     c.close();
   });
 
