@@ -47,6 +47,7 @@ import { count_by, type FeedCounters } from './counters.js';
 import { GroupedSource } from './grouped_source.js';
 import { status_of } from './requests.js';
 import type { ResumeHistory } from './resume_history.js';
+import type { PublishedTopic } from './published_topic.js';
 import type { Session } from './session.js';
 import type { Subscription, SubscriptionChannel, SubscriptionOwner } from './subscription.js';
 import type { TopicPublisher } from './transport.js';
@@ -74,7 +75,7 @@ export class Fanout {
   /** Publishes to the views' topics; set by the server whose transports take topics (Feed.set_publisher). */
   publisher: TopicPublisher | null = null;
   /** Views that published since the feed's last published tick: their subscribers' connections are due a tick. */
-  readonly published_since_tick = new Set<SubscriptionChannel>();
+  readonly published_since_tick = new Set<SubscriptionChannel | PublishedTopic>();
   private readonly config: Readonly<Config>;
   private readonly counters: FeedCounters;
   /** Held, not looked up by hop name per frame. */

@@ -32,6 +32,7 @@ import { ResumeHistory } from './resume_history.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport, TopicPublisher } from './transport.js';
 import { FeedReport } from './feed_report.js';
+import { PublishedTopic } from './published_topic.js';
 import { ClientRequests } from './requests.js';
 export { inbound_abuse_factor } from './requests.js';
 export { distribution } from './feed_report.js';
@@ -203,6 +204,7 @@ export class Feed {
     if (session.buffered_bytes_max > this.counters.buffered_bytes_peak) this.counters.buffered_bytes_peak = session.buffered_bytes_max;
     session.closing = true;
     this.drop_subscriptions(session);
+    session.leave_all_topics();
     this.slow_sessions.delete(session);
     this.scheduler.forget(session);
     this.counters.connections = this.sessions.size;
@@ -246,6 +248,19 @@ export class Feed {
   set_publisher(publisher: TopicPublisher): void {
     this.fanout.publisher = publisher;
   }
+
+  /**
+   * A topic that is not a view's, published through `publisher` (the app its
+   * members' sockets belong to): its members' shares are accounted and ticked
+   * like a view's (published_topic.ts).
+   */
+  open_topic(topic: string, publisher: TopicPublisher): PublishedTopic {
+    return new PublishedTopic(topic, publisher, this.mark_published);
+  }
+
+  private readonly mark_published = (t: PublishedTopic): void => {
+    this.fanout.published_since_tick.add(t);
+  };
 
   /** /stats: symbols, views, connections, counters, since-start latency (src/feed/feed_report.ts). */
   stats(): Record<string, unknown> {

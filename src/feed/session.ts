@@ -35,6 +35,7 @@
 import type { SessionLimits } from './feed_types.js';
 import { check, heavy_checks } from './invariants.js';
 import { SessionLink, type LinkEvents } from './session_link.js';
+import type { PublishedTopic } from './published_topic.js';
 import { SessionTopics } from './session_topics.js';
 import type { Subscription, SubscriptionMode, SubscriptionOwner } from './subscription.js';
 import type { ClientTransport } from './transport.js';
@@ -68,7 +69,33 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
   }
 
   protected get on_topics(): boolean {
-    return this.topics.count > 0;
+    return this.topics.held > 0;
+  }
+
+  // ---- topics that are not a view's (PublishedTopic: the gateway's streams) ----
+
+  /**
+   * From now on this connection receives what is published to the topic,
+   * counted as sent by it exactly as its views' topics are (flow control
+   * judges it the same way). What it queued before goes out first.
+   */
+  join_topic(topic: PublishedTopic): void {
+    check(this.topics.enabled, 'only a transport that takes topics joins one');
+    if (this.closing) return;
+    if (this.sender.pending_frames > 0) this.send_queued(Date.now());
+    if (this.closing) return;
+    this.topics.join_topic(this, topic);
+  }
+
+  /** Leaves the topic; its share of what was published before is counted first. */
+  leave_topic(topic: PublishedTopic): void {
+    this.collect_published(Date.now());
+    this.topics.leave_topic(topic);
+  }
+
+  /** Leaves every topic that is not a view's (Feed.close_session). */
+  leave_all_topics(): void {
+    this.topics.leave_all_topics();
   }
 
   // ---- the subscription state machine (its only owner) ----
@@ -203,7 +230,7 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
    * direct send, so a probe's offset covers every byte on the socket before it.
    */
   protected collect_published(now_ms: number): void {
-    if (this.topics.count === 0) return;
+    if (this.topics.held === 0) return;
     const bytes = this.topics.collect(this.subs.values());
     if (bytes > 0) this.published_sent(this.topics.collected_frames, bytes, now_ms);
   }
@@ -217,7 +244,7 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
    * frame, a pong or a drain.)
    */
   tick_published(now_ms: number): void {
-    if (this.closing || this.topics.count === 0) return;
+    if (this.closing || this.topics.held === 0) return;
     this.collect_published(now_ms);
     // What is buffered was sent and not yet read: never more than what is in flight.
     this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);

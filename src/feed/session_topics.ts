@@ -1,7 +1,8 @@
 // Which of one connection's subscriptions get their view's Deltas through the
 // view's topic (uWS publish: one call per update for all its subscribers,
-// written to each socket by uWS's C++), and this connection's share of what
-// was published to them. Session (session.ts) decides when a subscription
+// written to each socket by uWS's C++), which topics that are not a view's it
+// holds (published_topic.ts: the gateway's streams), and this connection's
+// share of what was published to all of them. Session (session.ts) decides when a subscription
 // streams, and keeps the order (it sends what it queued before joining a
 // topic, and sends at once while on one); this only joins, leaves and counts.
 //
@@ -14,7 +15,8 @@
 // Cost: a topic subscribe or unsubscribe (native) per mode change; collect()
 // is one pass over the connection's subscriptions, no allocation.
 
-import type { Subscription } from './subscription.js';
+import type { PublishedTopic, TopicMember } from './published_topic.js';
+import type { Subscription, SubscriptionOwner } from './subscription.js';
 import type { ClientTransport } from './transport.js';
 
 /** A topic every topic-taking socket holds and nothing is published to (see above). */
@@ -25,6 +27,8 @@ export class SessionTopics {
   readonly enabled: boolean;
   /** Subscriptions on their view's topic now. */
   count = 0;
+  /** Topics that are not a view's held now (PublishedTopic: the gateway's streams). */
+  private readonly members = new Map<PublishedTopic, TopicMember>();
   /** Frames the last collect() counted. */
   collected_frames = 0;
   private anchored = false;
@@ -33,12 +37,44 @@ export class SessionTopics {
     this.enabled = transport.subscribe !== undefined;
   }
 
+  /** Topics held now, views' and others'. */
+  get held(): number {
+    return this.count + this.members.size;
+  }
+
+  private anchor(): void {
+    if (this.anchored) return;
+    this.anchored = true;
+    this.transport.subscribe!(anchor_topic);
+  }
+
+  /** Joins a topic that is not a view's; its share is counted from now on. */
+  join_topic(owner: SubscriptionOwner, topic: PublishedTopic): void {
+    if (this.members.has(topic)) return;
+    const member: TopicMember = { owner, topic, published_bytes_seen: topic.published_bytes, published_frames_seen: topic.published_frames };
+    this.anchor();
+    this.transport.subscribe!(topic.topic);
+    this.members.set(topic, member);
+    topic.published.add(member);
+  }
+
+  /** Leaves a topic that is not a view's (its caller counted its share first). */
+  leave_topic(topic: PublishedTopic): void {
+    const member = this.members.get(topic);
+    if (member === undefined) return;
+    this.members.delete(topic);
+    topic.published.delete(member);
+    this.transport.unsubscribe!(topic.topic);
+  }
+
+  /** Leaves every topic that is not a view's (the connection closed). */
+  leave_all_topics(): void {
+    for (const topic of [...this.members.keys()]) this.leave_topic(topic);
+  }
+
   /** Puts a published subscription on its view's topic (its position is the view's: everything before was sent). */
   join(sub: Subscription): void {
-    if (!this.anchored) {
-      this.anchored = true;
-      this.transport.subscribe!(anchor_topic);
-    }
+    this.anchor();
     this.transport.subscribe!(sub.channel.topic);
     this.count++;
   }
@@ -49,7 +85,7 @@ export class SessionTopics {
     this.count--;
   }
 
-  /** Bytes published to these subscriptions' topics since the last call (collected_frames: frames); each remembers what it counted. */
+  /** Bytes published to these subscriptions' topics and the other topics held since the last call (collected_frames: frames); each remembers what it counted. */
   collect(subs: Iterable<Subscription>): number {
     let bytes = 0;
     let frames = 0;
@@ -60,6 +96,13 @@ export class SessionTopics {
       frames += ch.published_frames - sub.published_frames_seen;
       sub.published_bytes_seen = ch.published_bytes;
       sub.published_frames_seen = ch.published_frames;
+    }
+    for (const m of this.members.values()) {
+      const t = m.topic;
+      bytes += t.published_bytes - m.published_bytes_seen;
+      frames += t.published_frames - m.published_frames_seen;
+      m.published_bytes_seen = t.published_bytes;
+      m.published_frames_seen = t.published_frames;
     }
     this.collected_frames = frames;
     return bytes;

@@ -22,7 +22,8 @@
 
 import type { Instrument, L2Level } from '../book/types.js';
 import type { Session, SlowPolicy } from '../feed/session.js';
-import type { ClientTransport } from '../feed/transport.js';
+import type { PublishedTopic } from '../feed/published_topic.js';
+import type { ClientTransport, TopicPublisher } from '../feed/transport.js';
 import { send_ok } from '../feed/transport.js';
 import { decode_server_frame } from '../wire/feed_decoder.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
@@ -36,6 +37,8 @@ export interface GatewayFeed {
   open_session(transport: ClientTransport, options?: { slow_policy?: SlowPolicy }): Session;
   on_client_frame(session: Session, bytes: Uint8Array): void;
   close_session(session: Session, code: number): void;
+  /** A topic the gateway publishes its events to, accounted for its members' flow control like a view's (Feed.open_topic). */
+  open_topic(topic: string, publisher: TopicPublisher): PublishedTopic;
 }
 
 /** Binance's two diff-depth speeds: `<symbol>@depth@100ms` and `<symbol>@depth` (1000 ms). */

@@ -11,22 +11,26 @@
 // it is the only honest answer: it reconnects and re-syncs from REST.
 //
 // Fan-out: each (symbol, speed) update is encoded ONCE as a raw event and,
-// when any subscriber wants it, once as a combined-stream message; the same
-// bytes are queued to every subscriber's Session (sent corked at the end of
-// the turn). Nothing is encoded per client.
+// when any subscriber wants it, once as a combined-stream message, and each
+// is published once to its uWS topic (the feed's PublishedTopic: uWS's C++
+// writes it to every member). Each member Session counts its share of what
+// was published as sent, as for the binary views' topics, so flow control
+// judges gateway readers on the same bytes. Nothing is encoded or sent per
+// client in JS.
 //
 // Bounds (GatewayLimits, from --gateway-* options): streams per connection,
 // method frames per second per connection (4x over it closes with 1008),
 // REST requests per second per IP, REST depth levels.
 //
-// Cost per update: one encode (two with combined subscribers), one queue()
-// per subscriber. Per method frame: a token-bucket take and a JSON.parse.
+// Cost per update: one encode (two with combined subscribers), one publish
+// per form. Per method frame: a token-bucket take and a JSON.parse.
 
 import type { Instrument, L2Level } from '../book/types.js';
 import { TokenBucket } from '../feed/rate_limiter.js';
 import { inbound_abuse_factor } from '../feed/requests.js';
 import type { Session } from '../feed/session.js';
-import type { ClientTransport } from '../feed/transport.js';
+import type { PublishedTopic } from '../feed/published_topic.js';
+import type { ClientTransport, TopicPublisher } from '../feed/transport.js';
 import {
   binance_ids, combined_json, depth_body, depth_update_json, exchange_info_body, LevelFormat, rest_error, rest_error_body,
   ws_error, ws_error_json, ws_result_json,
@@ -55,7 +59,13 @@ export interface RestAnswer {
 
 class GatewayStream {
   readonly subscribers = new Set<GatewayConnection>();
-  constructor(readonly name: string, readonly symbol: string, readonly speed: SpeedMs) {}
+  constructor(readonly name: string, readonly symbol: string, readonly speed: SpeedMs,
+    /** The raw events' topic and the combined-stream messages' ({"stream":…,"data":…}). */
+    readonly raw: PublishedTopic, readonly combined: PublishedTopic) {}
+
+  topic(conn: GatewayConnection): PublishedTopic {
+    return conn.combined ? this.combined : this.raw;
+  }
 }
 
 export class GatewayConnection {
@@ -79,7 +89,7 @@ export class Gateway implements SourceListener {
   private readonly rest_buckets = new Map<string, { bucket: TokenBucket; last_ms: number }>();
   private rest_swept_ms = 0;
 
-  constructor(private readonly feed: GatewayFeed, symbols: readonly string[], readonly limits: GatewayLimits) {
+  constructor(private readonly feed: GatewayFeed, symbols: readonly string[], readonly limits: GatewayLimits, publisher: TopicPublisher) {
     const by_id = binance_ids(symbols); // throws on a collision
     this.ids = new Map([...by_id].map(([id, symbol]) => [symbol, id]));
     for (const [id, symbol] of by_id) {
@@ -87,7 +97,7 @@ export class Gateway implements SourceListener {
       this.symbols_by_lower_id.set(id.toLowerCase(), symbol);
       for (const speed of [100, 1000] as const) {
         const name = speed === 100 ? `${id.toLowerCase()}@depth@100ms` : `${id.toLowerCase()}@depth`;
-        const stream = new GatewayStream(name, symbol, speed);
+        const stream = new GatewayStream(name, symbol, speed, feed.open_topic(name, publisher), feed.open_topic(`${name}|combined`, publisher));
         this.streams.set(name, stream);
         this.by_symbol_speed.set(`${symbol}|${speed}`, stream);
       }
@@ -185,7 +195,11 @@ export class Gateway implements SourceListener {
         this.send_text(conn, ws_result_json([...conn.streams].map((s) => s.name), frame.id));
         return;
       case 'SET_PROPERTY':
-        conn.combined = frame.combined;
+        if (conn.combined !== frame.combined) {
+          for (const s of conn.streams) session.leave_topic(s.topic(conn));
+          conn.combined = frame.combined;
+          for (const s of conn.streams) session.join_topic(s.topic(conn));
+        }
         this.send_text(conn, ws_result_json(null, frame.id));
         return;
       case 'GET_PROPERTY':
@@ -199,11 +213,13 @@ export class Gateway implements SourceListener {
     if (conn.streams.has(stream)) return;
     conn.streams.add(stream);
     stream.subscribers.add(conn);
+    conn.session.join_topic(stream.topic(conn));
   }
 
   private leave(conn: GatewayConnection, stream: GatewayStream): void {
-    conn.streams.delete(stream);
+    if (!conn.streams.delete(stream)) return;
     stream.subscribers.delete(conn);
+    conn.session.leave_topic(stream.topic(conn));
   }
 
   private send_text(conn: GatewayConnection, text: string): void {
@@ -223,14 +239,12 @@ export class Gateway implements SourceListener {
     const format = this.format(symbol);
     if (format === null) return;
     const event = depth_update_json({ id: this.ids.get(symbol)!, first_update_id, last_update_id, event_time_ms: Date.now(), bids, asks }, format);
-    let raw: Uint8Array | null = null;
-    let combined: Uint8Array | null = null;
-    for (const conn of stream.subscribers) {
-      if (conn.combined) conn.session.queue(combined ??= Buffer.from(combined_json(stream.name, event)));
-      else conn.session.queue(raw ??= Buffer.from(event));
-    }
-    this.counters.events_encoded_total += (raw === null ? 0 : 1) + (combined === null ? 0 : 1);
-    this.counters.events_sent_total += stream.subscribers.size;
+    const raw = stream.raw.published.size;
+    const combined = stream.combined.published.size;
+    if (raw > 0) stream.raw.publish(Buffer.from(event));
+    if (combined > 0) stream.combined.publish(Buffer.from(combined_json(stream.name, event)));
+    this.counters.events_encoded_total += (raw > 0 ? 1 : 0) + (combined > 0 ? 1 : 0);
+    this.counters.events_sent_total += raw + combined;
   }
 
   on_restart(symbol: string, speed: SpeedMs): void {

@@ -36,7 +36,7 @@ interface GatewaySocket {
   transport: TextTransport | null;
 }
 
-/** A gateway socket as the feed's ClientTransport: text frames (JSON), never compressed. */
+/** A gateway socket as the feed's ClientTransport: text frames (JSON), never compressed; it takes topics (the streams). */
 class TextTransport implements ClientTransport {
   closed = false;
   /** Binance clients do not speak depthcast's protocol: the feed sends them no Heartbeat frames. */
@@ -50,6 +50,12 @@ class TextTransport implements ClientTransport {
   }
   buffered_bytes(): number {
     return this.closed ? 0 : this.ws.getBufferedAmount();
+  }
+  subscribe(topic: string): void {
+    if (!this.closed) this.ws.subscribe(topic);
+  }
+  unsubscribe(topic: string): void {
+    if (!this.closed) this.ws.unsubscribe(topic);
   }
   cork(fn: () => void): void {
     if (!this.closed) this.ws.cork(fn);
@@ -73,20 +79,21 @@ function answer(res: HttpResponse, a: RestAnswer): void {
 }
 
 export function start_gateway_server(feed: Feed, config: Readonly<Config>): Promise<GatewayServerHandle> {
+  const app = uWS.App();
   const gateway = new Gateway(feed, config.symbols, {
     streams_per_connection_max: config.gateway_streams_per_connection_max,
     method_frames_per_s_max: config.gateway_method_frames_per_s_max,
     rest_requests_per_s_max: config.gateway_rest_requests_per_s_max,
     depth_levels_max: config.gateway_depth_levels_max,
-  });
-  const app = uWS.App();
+  }, { publish: (topic, frame) => { app.publish(topic, frame, false, false); } }); // one text publish per update per stream form
   const behavior: uWS.WebSocketBehavior<GatewaySocket> = {
     compression: uWS.DISABLED,
     maxPayloadLength: method_frame_bytes_max,
     idleTimeout: config.idle_timeout_s,
     sendPingsAutomatically: true,
-    // The feed's Session caps the buffer (4009) first; this backstop makes a refused send visible (2), never silent.
-    maxBackpressure: config.send_buffer_bytes_max + 1024 * 1024,
+    // 0, no limit, as for the feed's topics (server.ts): uWS would skip a socket over it in a publish without
+    // telling anyone, and a skipped event breaks a Binance book. The feed's Session bounds each socket (4008/4009/4010).
+    maxBackpressure: 0,
     upgrade: (res, req, context) => {
       const url = req.getUrl();
       const combined = url.startsWith('/stream');
