@@ -22,9 +22,9 @@
 //
 // And `depthcast replay`'s feed: a recording of a live engine replayed in
 // real time, ccxt watching it, the books compared the same way.
-// Time: ~27 s (3 phases of gateway_ccxt_phase_ms, default 6 s, plus the
-// restarts) + ~8 s for the replay; DEPTHCAST_GATEWAY_CCXT_PHASE_MS=10000 gives
-// the issue's 30 s of watching.
+// Time: ~39 s (3 phases of DEPTHCAST_GATEWAY_CCXT_PHASE_MS, default 10 s:
+// the issue's 30 s of watching every symbol, plus the restarts) + ~8 s for
+// the replay.
 import ccxt from 'ccxt';
 import { createConnection, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +41,7 @@ import { decode_server_frame } from '../../src/wire/feed_decoder.js';
 import { MirrorClient } from '../helpers/mirror_client.js';
 import { test_config, wait_for, sleep } from '../helpers/service.js';
 
-const phase_ms = Number(process.env.DEPTHCAST_GATEWAY_CCXT_PHASE_MS ?? 6000);
+const phase_ms = Number(process.env.DEPTHCAST_GATEWAY_CCXT_PHASE_MS ?? 10_000);
 /** How long the replay case records a live engine (and then watches half as long). */
 const replay_record_ms = 4000;
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
