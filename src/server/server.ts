@@ -13,7 +13,7 @@
 // then closed with 4029 or 4003 and a reason, because a browser can read a
 // close code but not the status of a refused upgrade.
 // TLS: with --tls-cert-path/--tls-key-path the app is a uWS SSLApp (wss://, https://).
-import { accessSync, constants as fs_constants, readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
@@ -28,6 +28,7 @@ import type { TokenVerifier } from './token_verifier.js';
 import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
 import { serve_ui_bundle, ui_bundle, ui_dir, type UiBundle } from './ui_bundle.js';
 import { deflate_ratio } from './deflate_ratio.js';
+import { ssl_app } from './tls_app.js';
 
 const log = logger_for('server');
 
@@ -383,21 +384,4 @@ function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> 
       });
     });
   }));
-}
-
-/** uWS reports any certificate problem as "App construction failed": check the files first so the error says which. */
-function ssl_app(cert_path: string, key_path: string): ReturnType<typeof uWS.SSLApp> {
-  for (const [what, path] of [['--tls-cert-path', cert_path], ['--tls-key-path', key_path]] as const) {
-    try {
-      accessSync(path, fs_constants.R_OK);
-    } catch (err) {
-      throw new Error(`${what} ${path}: not readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
-    }
-  }
-  try {
-    return uWS.SSLApp({ cert_file_name: cert_path, key_file_name: key_path });
-  } catch (err) {
-    // uWS says only "App construction failed".
-    throw new Error(`TLS: cannot load --tls-cert-path ${cert_path} with --tls-key-path ${key_path}: not PEM, key not matching the certificate, or key encrypted`, { cause: err });
-  }
 }

@@ -48,7 +48,7 @@ describe('server build', () => {
   });
 
   it('logs stack traces that point at TypeScript lines', () => {
-    // A certificate that is not there fails in src/server/server.ts (ssl_app) at start-up.
+    // A certificate that is not there fails in src/server/tls_app.ts, called from src/server/server.ts, at start-up.
     const r = run_bin(['all', '--port', '0', '--no-ui', '--tls-cert-path', '/nonexistent/cert.pem', '--tls-key-path', '/nonexistent/key.pem']);
     expect(r.status).toBe(1);
     const fatal = r.stdout.split('\n').find((l) => l.includes('depthcast failed to start'));
