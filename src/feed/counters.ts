@@ -1,6 +1,8 @@
 // The feed's counts: what it sent, received, closed, conflated and recovered.
 // The feed owns them; src/metrics/registry.ts reads them at scrape time and
 // /stats copies them, so the transport-free feed never imports Prometheus.
+// The outbound counts (frames by kind, bytes, conflated and catch-up counts)
+// are written only by Outbound (outbound.ts), their one owner.
 //
 // Cost: plain number fields, so the hot path is `counters.x += n` (no call,
 // no allocation). Labelled counts are Maps, touched only on rare events
