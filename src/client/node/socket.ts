@@ -267,7 +267,7 @@ export class NodeWebSocket {
       return;
     }
     const code = payload.byteLength >= 2 ? (payload[0] << 8) | payload[1] : 1005;
-    let reason = '';
+    let reason: string;
     try {
       reason = payload.byteLength > 2 ? utf8.decode(payload.subarray(2)) : '';
     } catch {
