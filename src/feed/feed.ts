@@ -108,7 +108,8 @@ export class Feed {
       },
     };
     // The durable stream when the bus has one (NATS with --stream): recovery without the engine.
-    const recovery = { stream: config.stream ? bus.event_stream?.(this.subjects) ?? null : null, engine_silence_ms_max: config.engine_silence_ms_max };
+    const recovery = { stream: config.stream ? bus.event_stream?.(this.subjects) ?? null : null, engine_silence_ms_max: config.engine_silence_ms_max,
+      path_hold_ms_max: config.path_hold_ms_max };
     for (const symbol of config.symbols) {
       this.symbols.set(symbol, new SymbolFeed(symbol, bus, this.subjects, hooks, config.snapshot_timeout_ms, recovery));
     }
