@@ -19,11 +19,17 @@ import { logger_for } from './util/log.js';
 
 const log = logger_for('app');
 
-export async function open_bus(config: Readonly<Config>, name: string): Promise<Bus> {
+/** `paths` 2 (a feed's --nats-paths) with two or more URLs: two connections on distinct nodes (bus/nats_paths.ts). */
+export async function open_bus(config: Readonly<Config>, name: string, paths = 1): Promise<Bus> {
   if (config.nats_url === '') return new MemoryBus();
+  const options = { url: config.nats_url, name, reconnect_wait_ms: 500, payload_bytes_max: config.batch_bytes_max };
+  if (paths >= 2 && config.nats_url.split(',').filter((u) => u.trim() !== '').length >= 2) {
+    const { NatsPathsBus } = await import('./bus/nats_paths.js');
+    return NatsPathsBus.connect(options);
+  }
   // Loaded only for NATS: the embedded bus (npm start) starts without it (~150 ms and ~10 MB of NATS client).
   const { NatsBus } = await import('./bus/nats_bus.js');
-  return NatsBus.connect({ url: config.nats_url, name, reconnect_wait_ms: 500, payload_bytes_max: config.batch_bytes_max });
+  return NatsBus.connect(options);
 }
 
 export interface FeedService {

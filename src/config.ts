@@ -37,6 +37,8 @@ export interface Config {
   batch_interval_ms_max: number;
   engine_heartbeat_interval_ms: number;
   engine_silence_ms_max: number;
+  nats_paths: number;            // feed: NATS connections to distinct nodes (2 = two paths, arbitrated by seq)
+  path_hold_ms_max: number;      // feed: how long a gap on one path waits for the other before the stream fills it
   host: string;
   port: number;
   ui: boolean;
@@ -139,6 +141,10 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'A symbol that published nothing for this long gets an engine heartbeat (an empty batch at its next seq)' },
   { key: 'engine_silence_ms_max', flag: '--engine-silence-ms-max', env: 'DEPTHCAST_ENGINE_SILENCE_MS_MAX', kind: 'int', default: 5000, min: 100, max: 600000, commands: feed_cmds,
     help: 'A live symbol that hears nothing from the engine (no batch, no heartbeat) for this long goes to recovering: its clients see Status recovering instead of a book that silently stopped' },
+  { key: 'nats_paths', flag: '--nats-paths', env: 'DEPTHCAST_NATS_PATHS', kind: 'int', default: 2, min: 1, max: 2, commands: ['feed'],
+    help: 'With two or more --nats-url nodes, the feed keeps this many connections on distinct nodes, each subscribed to every batch, and takes each batch once by seq: losing one node costs its clients nothing (docs/SCALING.md). 1 = one connection' },
+  { key: 'path_hold_ms_max', flag: '--path-hold-ms-max', env: 'DEPTHCAST_PATH_HOLD_MS_MAX', kind: 'int', default: 100, min: 0, max: 5000, commands: feed_cmds,
+    help: 'With two NATS paths, a gap on one waits this long for the other path to bring the missing batches before the stream (then the engine) fills it' },
   { key: 'host', flag: '--host', env: 'DEPTHCAST_HOST', kind: 'string', default: '127.0.0.1', commands: feed_cmds,
     help: 'Address the feed listens on' },
   { key: 'port', flag: '--port', env: 'DEPTHCAST_PORT', kind: 'int', default: 8080, min: 0, max: 65535, commands: feed_cmds,

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     const engine = await start_engine(config, bus);
     stop = async () => { await engine.stop(); await bus.close(); };
   } else {
-    const bus = await app.open_bus(config, 'depthcast-feed');
+    const bus = await app.open_bus(config, 'depthcast-feed', config.nats_paths);
     const service = await app.start_feed_service(config, bus);
     log_root.info({ url: `http://${service.server.host}:${service.server.port}/` }, 'feed is up');
     stop = async () => { await service.stop(); await bus.close(); };

@@ -31,6 +31,12 @@ export interface Bus {
   /** Resolves once everything published so far has reached the server. */
   flush(): Promise<void>;
   is_connected(): boolean;
+  /**
+   * How many independent connections deliver each subscribed message now
+   * (nats_paths.ts: a feed's two paths into a NATS cluster, so each message
+   * may arrive twice and a gap on one may be filled by the other). Absent: 1.
+   */
+  paths_connected?(): number;
   on_status(listener: (status: BusStatus) => void): () => void;
   close(): Promise<void>;
   /**

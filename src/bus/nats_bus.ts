@@ -17,6 +17,10 @@ export interface NatsBusOptions {
   reconnect_wait_ms: number;
   /** Largest message we publish; checked against the server's max_payload at connect. */
   payload_bytes_max?: number;
+  /** false: try the servers in the order given (a feed's second path must land on another node); default: shuffled. */
+  randomize?: boolean;
+  /** Give up (reject) after this many failed first connects; default: never (a feed or engine waits for NATS). */
+  attempts_max?: number;
 }
 
 /**
@@ -45,6 +49,7 @@ export class NatsBus implements Bus {
           maxReconnectAttempts: -1,
           reconnectTimeWait: options.reconnect_wait_ms,
           pingInterval: 10_000,
+          noRandomize: options.randomize === false,
         });
         const info = nc.info;
         if (info && options.payload_bytes_max !== undefined && info.max_payload < options.payload_bytes_max) {
@@ -55,6 +60,7 @@ export class NatsBus implements Bus {
         return new NatsBus(nc);
       } catch (err) {
         attempt++;
+        if (options.attempts_max !== undefined && attempt >= options.attempts_max) throw err;
         log.error({ url: options.url, attempt, err: (err as Error).message },
           `cannot reach NATS at ${options.url}; retrying in ${options.reconnect_wait_ms} ms`);
         await new Promise((r) => setTimeout(r, options.reconnect_wait_ms));

@@ -1,6 +1,8 @@
 // The feed's counts: what it sent, received, closed, conflated and recovered.
 // The feed owns them; src/metrics/registry.ts reads them at scrape time and
 // /stats copies them, so the transport-free feed never imports Prometheus.
+// The outbound counts (frames by kind, bytes, conflated and catch-up counts)
+// are written only by Outbound (outbound.ts), their one owner.
 //
 // Cost: plain number fields, so the hot path is `counters.x += n` (no call,
 // no allocation). Labelled counts are Maps, touched only on rare events
@@ -67,6 +69,9 @@ export interface SymbolFeedStats {
   /** Stream attempts that failed (no answer, no snapshot, a hole): the next step was the engine or a retry. */
   stream_failures: number;
   stream_replayed_batches: number;
+  /** Gaps held for the other NATS path (two paths), and those it filled (the rest went to the stream). */
+  path_holds: number;
+  path_hold_fills: number;
   /** Duration (ms) and bytes read (snapshot + replayed batches, or the engine's reply) of the last reset. */
   last_recovery_ms: number;
   last_recovery_bytes: number;
@@ -76,7 +81,7 @@ export function new_symbol_feed_stats(): SymbolFeedStats {
   return {
     messages: 0, batches: 0, events: 0, duplicates_skipped: 0, stale_epoch_skipped: 0, gaps: 0,
     recoveries: 0, bad_messages: 0, snapshot_requests: 0, snapshot_failures: 0, engine_heartbeats: 0,
-    stream_recoveries: 0, stream_fills: 0, stream_failures: 0, stream_replayed_batches: 0, last_recovery_ms: 0, last_recovery_bytes: 0,
+    stream_recoveries: 0, stream_fills: 0, stream_failures: 0, stream_replayed_batches: 0, path_holds: 0, path_hold_fills: 0, last_recovery_ms: 0, last_recovery_bytes: 0,
   };
 }
 

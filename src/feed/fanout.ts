@@ -47,6 +47,7 @@ import { count_by, type FeedCounters } from './counters.js';
 import { GroupedSource } from './grouped_source.js';
 import { status_of } from './requests.js';
 import type { ResumeHistory } from './resume_history.js';
+import type { Outbound } from './outbound.js';
 import type { PublishedTopic } from './published_topic.js';
 import type { Session } from './session.js';
 import type { Subscription, SubscriptionChannel, SubscriptionOwner } from './subscription.js';
@@ -60,6 +61,8 @@ const log = logger_for('feed');
 export interface FanoutContext {
   readonly config: Readonly<Config>;
   readonly counters: FeedCounters;
+  /** Counts what leaves (outbound.ts, the one owner of the outbound counts). */
+  readonly outbound: Outbound;
   readonly latency: HopHistograms;
   readonly encoder: FrameEncoder;
   readonly resume_history: ResumeHistory;
@@ -78,6 +81,7 @@ export class Fanout {
   readonly published_since_tick = new Set<SubscriptionChannel | PublishedTopic>();
   private readonly config: Readonly<Config>;
   private readonly counters: FeedCounters;
+  private readonly outbound: Outbound;
   /** Held, not looked up by hop name per frame. */
   private readonly ingest_to_send: HopRecorder;
   private readonly engine_to_send: HopRecorder;
@@ -87,6 +91,7 @@ export class Fanout {
   constructor(context: FanoutContext) {
     this.config = context.config;
     this.counters = context.counters;
+    this.outbound = context.outbound;
     this.ingest_to_send = context.latency.recorder('ingest_to_send');
     this.engine_to_send = context.latency.recorder('engine_to_send');
     this.encoder = context.encoder;
@@ -121,13 +126,13 @@ export class Fanout {
   start_sub(session: SubscriptionOwner, sub: Subscription): void {
     if (sub.channel.symbol_feed.state !== 'live') return;
     this.flush_symbol(sub.channel.symbol_feed); // the view reaches the current commit point first
-    this.counters.snapshots_out_total++;
+    this.outbound.snapshot();
     session.start_view(sub, Date.now());
   }
 
   /** A frame that is not a view's (Status, Error, Pong): counted, then queued. */
   queue_other(session: SubscriptionOwner, frame: Uint8Array): void {
-    this.counters.other_frames_out_total++;
+    this.outbound.other();
     session.queue(frame);
   }
 
@@ -198,12 +203,11 @@ export class Fanout {
           this.publisher!.publish(ch.topic, frame);
           ch.on_published(frame.byteLength);
           this.published_since_tick.add(ch);
-          this.counters.bytes_out_total += frame.byteLength * published;
         }
         for (const sub of ch.streaming) {
           sub.owner.queue(frame);
         }
-        this.counters.deltas_out_total += ch.streaming.size + published;
+        this.outbound.view_delta(frame.byteLength, ch.streaming.size, published);
       }
     }
     trades.length = 0;

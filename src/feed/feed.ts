@@ -3,7 +3,8 @@
 // hands it ClientTransports and bytes.
 //
 // This file wires the parts and owns the sessions: opening and closing them,
-// and the counters their hooks feed. When sessions are looked at outside a
+// and the counters their hooks feed (the outbound ones only through
+// outbound.ts, their one owner). When sessions are looked at outside a
 // flush (pumps, the published tick, heartbeats, the engine-silence check) is
 // feed_scheduler.ts; what clients ask for requests.ts; what the feed reports
 // feed_report.ts; how a book reaches its subscribers fanout.ts.
@@ -26,6 +27,7 @@ import { close_code, depths_allowed, slow_close_codes } from '../wire/codes.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { Fanout } from './fanout.js';
 import { FeedScheduler } from './feed_scheduler.js';
+import { Outbound } from './outbound.js';
 import { Session, type SessionEvents, type SessionLimits, type SlowPolicy } from './session.js';
 import type { Subscription } from './subscription.js';
 import { ResumeHistory } from './resume_history.js';
@@ -33,6 +35,7 @@ import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport, TopicPublisher } from './transport.js';
 import { FeedReport } from './feed_report.js';
 import { PublishedTopic } from './published_topic.js';
+import { ViewReader, type ViewLevelsListener } from './view_reader.js';
 import { ClientRequests } from './requests.js';
 export { inbound_abuse_factor } from './requests.js';
 export { distribution } from './feed_report.js';
@@ -43,6 +46,8 @@ export { published_tick_sessions_per_turn_max } from './feed_scheduler.js';
 
 export class Feed {
   readonly counters: FeedCounters = new_feed_counters();
+  /** The one owner of the outbound counts (outbound.ts): everything that sends counts through it. */
+  readonly outbound = new Outbound(this.counters);
   readonly latency = new HopHistograms(server_hops);
   readonly symbols = new Map<string, SymbolFeed>();
   readonly sessions = new Set<Session>();
@@ -71,10 +76,10 @@ export class Feed {
 
   constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
     this.resume_history = new ResumeHistory(config.conflation_levels_max);
-    this.fanout = new Fanout({ config, counters: this.counters, latency: this.latency, encoder: this.encoder, resume_history: this.resume_history });
+    this.fanout = new Fanout({ config, counters: this.counters, outbound: this.outbound, latency: this.latency, encoder: this.encoder, resume_history: this.resume_history });
     const fanout = this.fanout;
     this.requests = new ClientRequests({
-      config, counters: this.counters, encoder: this.encoder, symbols: this.symbols,
+      config, counters: this.counters, outbound: this.outbound, encoder: this.encoder, symbols: this.symbols,
       resume_history: this.resume_history, resumes_total: this.resumes_total,
       channel_for: (f, depth, group) => fanout.channel_for(f, depth, group),
       flush_symbol: (f) => fanout.flush_symbol(f),
@@ -87,7 +92,7 @@ export class Feed {
       symbols: this.symbols, sessions: this.sessions, channels: fanout.channels, slow_sessions: this.slow_sessions,
       counters: this.counters, latency: this.latency, resumes_total: this.resumes_total, bus,
     });
-    this.scheduler = new FeedScheduler({ config, counters: this.counters, encoder: this.encoder, fanout, symbols: this.symbols, sessions: this.sessions });
+    this.scheduler = new FeedScheduler({ config, outbound: this.outbound, encoder: this.encoder, fanout, symbols: this.symbols, sessions: this.sessions });
     this.subjects = new Subjects(config.subject_prefix);
     this.session_limits = this.make_session_limits();
     this.session_events = this.make_session_events();
@@ -103,7 +108,8 @@ export class Feed {
       },
     };
     // The durable stream when the bus has one (NATS with --stream): recovery without the engine.
-    const recovery = { stream: config.stream ? bus.event_stream?.(this.subjects) ?? null : null, engine_silence_ms_max: config.engine_silence_ms_max };
+    const recovery = { stream: config.stream ? bus.event_stream?.(this.subjects) ?? null : null, engine_silence_ms_max: config.engine_silence_ms_max,
+      path_hold_ms_max: config.path_hold_ms_max };
     for (const symbol of config.symbols) {
       this.symbols.set(symbol, new SymbolFeed(symbol, bus, this.subjects, hooks, config.snapshot_timeout_ms, recovery));
     }
@@ -165,7 +171,7 @@ export class Feed {
   private make_session_events(): SessionEvents {
     const reader_lag = this.latency.recorder('reader_lag');
     return {
-      on_bytes_sent: (bytes) => { this.counters.bytes_out_total += bytes; },
+      on_bytes_sent: (bytes) => this.outbound.bytes_sent(bytes),
       on_slow_change: (s, slow, cause) => {
         if (slow) {
           this.counters.conflation_episodes_total++;
@@ -180,16 +186,7 @@ export class Feed {
         if (slow_close_codes.includes(code)) count_by(this.counters.slow_closes_total, code);
         this.drop_subscriptions(s);
       },
-      on_catch_up: (_s, sub) => {
-        if (sub.last_catch_up_snapshot) {
-          this.counters.snapshots_out_total++;
-          this.counters.catch_up_snapshots_total++;
-        } else {
-          this.counters.deltas_out_total++;
-          this.counters.conflated_frames_total++;
-        }
-        this.counters.conflated_updates_merged_total += sub.last_catch_up_merged;
-      },
+      on_catch_up: (_s, sub) => this.outbound.catch_up(sub.last_catch_up_snapshot, sub.last_catch_up_merged),
       on_send_dropped: () => { this.counters.sends_dropped_total++; },
       on_pump_change: (s, needed) => this.scheduler.set_pumped(s, needed),
       on_lag_sample: (_s, lag_ms) => { reader_lag.record(lag_ms * 1e6); },
@@ -258,9 +255,25 @@ export class Feed {
     return new PublishedTopic(topic, publisher, this.mark_published);
   }
 
-  private readonly mark_published = (t: PublishedTopic): void => {
+  private readonly mark_published = (t: PublishedTopic, frame_bytes: number): void => {
     this.fanout.published_since_tick.add(t);
+    this.outbound.topic_published(frame_bytes, t.published.size);
   };
+
+  /**
+   * An in-process reader of the listed symbols' full-depth views, every
+   * interval_ms: their levels as values, never frames (view_reader.ts; the
+   * Binance gateway reads its books through it). An unknown symbol throws.
+   */
+  read_views(symbols: readonly string[], interval_ms: number, listener: ViewLevelsListener): ViewReader {
+    const reader = new ViewReader(interval_ms, listener, (owner, sub) => this.fanout.start_sub(owner, sub));
+    for (const symbol of symbols) {
+      const f = this.symbols.get(symbol);
+      if (f === undefined) throw new Error(`read_views: the feed serves no symbol ${symbol}`);
+      reader.add(this.fanout.channel_for(f, 0, 1));
+    }
+    return reader;
+  }
 
   /** /stats: symbols, views, connections, counters, since-start latency (src/feed/feed_report.ts). */
   stats(): Record<string, unknown> {

@@ -70,7 +70,7 @@ export class FeedReport {
     const latency: Record<string, unknown> = {};
     for (const hop of server_hops) latency[hop] = this.latency.percentiles(hop);
     return {
-      bus: { kind: this.bus.kind, connected: this.bus.is_connected() },
+      bus: { kind: this.bus.kind, connected: this.bus.is_connected(), paths_connected: this.bus.paths_connected?.() ?? (this.bus.is_connected() ? 1 : 0) },
       connections: this.sessions.size,
       slow_consumers: this.slow_consumer_stats(),
       counters: {

@@ -27,8 +27,8 @@
 import type { Config } from '../config.js';
 import { now_ns } from '../util/clock.js';
 import type { FrameEncoder } from '../wire/feed_encoder.js';
-import type { FeedCounters } from './counters.js';
 import type { Fanout } from './fanout.js';
+import type { Outbound } from './outbound.js';
 import type { Session } from './session.js';
 import type { SubscriptionOwner } from './subscription.js';
 import type { SymbolFeed } from './symbol_feed.js';
@@ -55,7 +55,7 @@ export const published_tick_sessions_per_turn_max = 64;
 
 export interface SchedulerContext {
   readonly config: Readonly<Config>;
-  readonly counters: FeedCounters;
+  readonly outbound: Outbound;
   readonly encoder: FrameEncoder;
   readonly fanout: Fanout;
   readonly symbols: ReadonlyMap<string, SymbolFeed>;
@@ -110,14 +110,14 @@ export class FeedScheduler {
 
   private heartbeat_tick(): void {
     const now_ms = Date.now();
-    const { symbols, sessions, config, encoder, counters } = this.context;
+    const { symbols, sessions, config, encoder, outbound } = this.context;
     for (const f of symbols.values()) f.check_silence(now_ms);
     const idle_ms = config.heartbeat_interval_ms;
     let frame: Uint8Array | null = null;
     for (const s of sessions) {
       if (s.closing || now_ms - s.last_send_ms < idle_ms || (s.slow && !s.has_room()) || s.transport.heartbeats === false) continue;
       frame ??= encoder.heartbeat({ server_time_ns: now_ns() });
-      counters.heartbeats_out_total++;
+      outbound.heartbeat();
       s.queue(frame);
     }
   }

@@ -19,6 +19,7 @@ import type { FrameEncoder } from '../wire/feed_encoder.js';
 import type { ClientMsg, ResumePoint, SymbolStatusRec } from '../wire/feed_types.js';
 import { WireError } from '../wire/wire_error.js';
 import { count_by, type FeedCounters } from './counters.js';
+import type { Outbound } from './outbound.js';
 import type { ResumeHistory } from './resume_history.js';
 import type { Session } from './session.js';
 import { Subscription } from './subscription.js';
@@ -32,6 +33,7 @@ export const inbound_abuse_factor = 4;
 export interface RequestHost {
   readonly config: Readonly<Config>;
   readonly counters: FeedCounters;
+  readonly outbound: Outbound;
   readonly encoder: FrameEncoder;
   readonly symbols: ReadonlyMap<string, SymbolFeed>;
   readonly resume_history: ResumeHistory;
@@ -168,7 +170,7 @@ export class ClientRequests {
     }
     if (statuses.length > 0) this.queue_other(session, this.encoder.status({ symbols: statuses }));
     for (const r of resumed) {
-      if (r.frame !== null) this.counters.deltas_out_total++;
+      if (r.frame !== null) this.host.outbound.resumed_delta();
       session.resume_view(r.sub, r.frame, Date.now());
     }
   }

@@ -16,6 +16,12 @@
 // from the stream before anything live was heard since this feed started is
 // engine_silent from the first Status on.
 //
+// Two paths (bus/nats_paths.ts): each batch may arrive twice. The second copy
+// is dropped on its (epoch, seq) alone, peeked before anything is decoded
+// (wire/batch_peek.ts). A gap while the other path is connected is *held*
+// (path_hold.ts): the batches after it wait for the other path to bring the
+// missing ones; only if it does not is the book filled from the stream.
+//
 // Commit points: the book is a state the engine really had only after an
 // event flagged end-of-engine-event; `committed_seq` is the last such seq and
 // views are updated only when applied_seq == committed_seq.
@@ -29,11 +35,13 @@ import { L2Book as Book } from '../book/l2_book.js';
 import { event_execute, flag_end_of_engine_event, new_book_event, type Instrument, type L2Snapshot, type Side } from '../book/types.js';
 import type { Bus } from '../bus/bus.js';
 import type { Subjects } from '../bus/subjects.js';
+import { peek_batch_range, type BatchRange } from '../wire/batch_peek.js';
 import { EventBatchReader } from '../wire/engine_codec.js';
 import type { TradeRec } from '../wire/feed_types.js';
 import { logger_for } from '../util/log.js';
 import { new_symbol_feed_stats, type SymbolFeedStats } from './counters.js';
 import type { BatchOutcome, RecoverySource, ResetReason, SymbolState } from './feed_types.js';
+import { PathHold } from './path_hold.js';
 import { SymbolRecovery, type RecoveryOptions } from './symbol_recovery.js';
 import { TradeHistory } from './trade_history.js';
 
@@ -76,6 +84,9 @@ export class SymbolFeed {
   last_recovery_source: RecoverySource = 'none';
 
   private readonly reader = new EventBatchReader();
+  private readonly range: BatchRange = { epoch: 0, seq_first: 0, count: 0 };
+  /** A gap on one of two bus paths, held for the other (path_hold.ts). */
+  private readonly path_hold: PathHold;
   private readonly event = new_book_event();
   private reset_reason: ResetReason = 'start';
   /** The epoch the book had when the reset began: a different one after it is a new epoch for the views. */
@@ -106,6 +117,18 @@ export class SymbolFeed {
       reset_done: (source, started_ms) => this.finish_reset(source, started_ms),
       fill_done: (reason, filled) => this.fill_done(reason, filled),
     });
+    this.path_hold = new PathHold(recovery.path_hold_ms_max ?? 0, () => bus.paths_connected?.() ?? 1, this.stats, {
+      apply_batch: (bytes, ts_ingest_ns) => this.apply_batch(bytes, ts_ingest_ns, false),
+      hold: (bytes, ts_ingest_ns) => this.recovery.hold(bytes, ts_ingest_ns),
+      apply_held: () => this.recovery.apply_held(),
+      broken: (reason) => this.begin_recovery(reason),
+      expired: () => {
+        if (this.state !== 'live' || this.stopped || this.recovery.filling) return;
+        log.info({ symbol: this.symbol, seq: this.applied_seq }, 'the other path did not fill the gap');
+        if (this.recovery.stream_answered) this.begin_fill('gap');
+        else this.begin_recovery('gap');
+      },
+    });
   }
 
   start(): void {
@@ -114,6 +137,7 @@ export class SymbolFeed {
 
   stop(): void {
     this.stopped = true;
+    this.path_hold.cancel();
     this.recovery.stop();
   }
 
@@ -154,9 +178,16 @@ export class SymbolFeed {
 
   /** A bus message on this symbol's events subject. `bytes` is only read during the call. */
   on_message(bytes: Uint8Array, ts_ingest_ns: number): void {
+    this.stats.messages++;
+    // A copy already applied (the other path's, or an overlap): dropped on its seq, nothing else read.
+    const range = this.range;
+    if (this.state === 'live' && !this.recovery.filling && peek_batch_range(bytes, range) && range.count > 0
+      && range.epoch === this.epoch && range.seq_first + range.count - 1 <= this.applied_seq) {
+      this.stats.duplicates_skipped++;
+      return;
+    }
     this.last_heard_ms = Date.now();
     this.heard_live = true;
-    this.stats.messages++;
     if (this.engine_silent) {
       this.engine_silent = false;
       log.info({ symbol: this.symbol }, 'the engine is heard again');
@@ -166,8 +197,13 @@ export class SymbolFeed {
       this.recovery.hold(bytes, ts_ingest_ns);
       return;
     }
+    if (this.path_hold.active) {
+      this.path_hold.on_message(bytes, ts_ingest_ns);
+      return;
+    }
     const outcome = this.apply_batch(bytes, ts_ingest_ns, false);
     if (outcome !== 'ok' && outcome !== 'skipped') {
+      if (outcome === 'gap' && this.path_hold.try_begin(bytes, ts_ingest_ns)) return;
       if (outcome === 'gap' && this.recovery.stream_answered) this.begin_fill('gap');
       else this.begin_recovery(outcome);
       // The batch that revealed the break may be the first of the new stream.
@@ -268,6 +304,7 @@ export class SymbolFeed {
 
   private begin_fill(reason: ResetReason): void {
     if (this.recovery.filling || this.state !== 'live' || this.stopped) return;
+    this.path_hold.cancel(); // what it held stays buffered: the fill applies it after the stream's batches
     this.recovery.begin_fill(reason, this.epoch, this.applied_seq);
   }
 
@@ -286,6 +323,7 @@ export class SymbolFeed {
   }
 
   private begin_recovery(reason: ResetReason): void {
+    this.path_hold.cancel();
     if (this.state === 'recovering') {
       this.recovery.run_reset();
       return;

@@ -74,6 +74,8 @@ export interface RecoveryOptions {
   stream?: EventStream | null;
   /** Silence after which the engine counts as gone (config engine_silence_ms_max: its one default is there). */
   readonly engine_silence_ms_max: number;
+  /** With two bus paths: how long SymbolFeed holds a gap for the other (config path_hold_ms_max); absent or 0: never. */
+  readonly path_hold_ms_max?: number;
 }
 
 /** What recovery asks of its SymbolFeed (closures made once, at construction): it reads and writes the book only through these. */
@@ -157,7 +159,7 @@ export class SymbolRecovery {
   /** The caller checked that the book is live and no fill runs. */
   begin_fill(reason: ResetReason, epoch: number, seq: number): void {
     this.filling = true;
-    this.take_buffer();
+    // The buffer is empty, or holds what a gap held for the other path kept: applied after the stream's batches.
     log.info({ symbol: this.symbol, reason, epoch, seq }, 'filling the book from the stream');
     void this.run_fill(reason);
   }
@@ -342,6 +344,33 @@ export class SymbolRecovery {
     this.stats.stream_replayed_batches += result.batches;
     this.stats.last_recovery_bytes += result.bytes;
     return outcome;
+  }
+
+  /**
+   * A gap held for the other path (path_hold.ts) was filled: applies the held batches that continue the book, in
+   * seq order whatever order they came in; 'gap' (the rest still held) while something is missing, or another break.
+   */
+  apply_held(): BatchOutcome {
+    let pending = this.take_buffer();
+    for (;;) {
+      const waiting: HeldBatch[] = [];
+      let progressed = false;
+      for (let k = 0; k < pending.length; k++) {
+        const outcome = this.hooks.apply_batch(pending[k].bytes, pending[k].ts_ingest_ns, false);
+        if (outcome === 'ok') progressed = true;
+        else if (outcome === 'gap') waiting.push(pending[k]);
+        else if (outcome !== 'skipped') {
+          this.buffer = waiting.concat(pending.slice(k + 1));
+          return outcome;
+        }
+      }
+      if (waiting.length === 0) return 'ok';
+      if (!progressed) {
+        this.buffer = waiting;
+        return 'gap';
+      }
+      pending = waiting;
+    }
   }
 
   /** Applies the buffered live batches (those at or below our seq are duplicates); what is left after a break stays buffered. */
