@@ -8,6 +8,8 @@ import { readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs script without type declarations
+import { service_packages } from '../../scripts/build_server.mjs';
 import { free_port } from '../helpers/depthcast_process.js';
 import { wait_for } from '../helpers/service.js';
 
@@ -48,8 +50,7 @@ describe('server build', () => {
     }
   });
 
-  it('preloads, while it builds, the packages the service imports on its way to /health', async () => {
-    const { service_packages } = await import('../../scripts/build_server.mjs');
+  it('preloads, while it builds, the packages the service imports on its way to /health', () => {
     interface Output { entryPoint?: string; imports: { path: string; kind: string; external?: boolean }[] }
     const outputs = (JSON.parse(readFileSync(join(root, 'dist', 'depthcast.meta.json'), 'utf8')) as { outputs: Record<string, Output> }).outputs;
     // What `depthcast all` loads before it is ready: the entry and the app chunk, with the chunks they import statically.
@@ -67,7 +68,7 @@ describe('server build', () => {
       }
     };
     start.forEach(visit);
-    expect([...packages].sort()).toEqual([...service_packages].sort());
+    expect([...packages].sort()).toEqual([...(service_packages as string[])].sort());
   });
 
   it('logs stack traces that point at TypeScript lines', () => {
