@@ -328,12 +328,12 @@ function render_client_cost(d: Json): string[] {
   const per_write = (kind: string): string => ((rounds[kind] as Json[] | undefined) ?? []).map((r) => fmt(obj(r.feed)?.frames_per_write)).join(', ');
   return [
     `${fmt(o.clients)} connections, one depth-10 view each, ${fmt(o.rate_offered)} frames/s offered, ${fmt(o.rounds)} alternating rounds of ${fmt(o.window_s)} s; ${String(o.cores_split)}.`, '',
-    ...table(['reader', 'CPU µs per frame (median)', 'frames/s per core', '÷ raw (median of rounds)', 'saturated rounds', 'feed frames per write (rounds)'],
+    ...table(['reader', 'CPU µs per frame (median)', 'frames/s per core', '÷ raw (median of rounds)', '÷ raw_net', 'saturated rounds', 'feed frames per write (rounds)'],
       Object.entries(s).map(([kind, v]) => {
         const k = obj(v) ?? {};
-        return [kind, fmt(k.us_per_frame), fmt(k.frames_per_core_s), fmt(k.ratio_to_raw), fmt(k.saturated_rounds), per_write(kind)];
+        return [kind, fmt(k.us_per_frame), fmt(k.frames_per_core_s), fmt(k.ratio_to_raw), fmt(k.ratio_to_raw_net), fmt(k.saturated_rounds), per_write(kind)];
       })), '',
-    `Goal: ${String(d.goal)}: ${Object.entries(s).filter(([k]) => k !== 'raw').map(([k, v]) => `${k} ${yes_no(obj(v)?.goal_met)}`).join(', ')}.`,
+    `Goal: ${String(d.goal)}: ${Object.entries(s).filter(([k]) => !k.startsWith('raw')).map(([k, v]) => `${k} ${yes_no(obj(v)?.goal_met)}`).join(', ')}.`,
   ];
 }
 
