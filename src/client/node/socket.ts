@@ -7,7 +7,7 @@
 // the SDK's own decode, verify and apply (bench/e2e/client_cost). Here each
 // read lands, through node:net's `onread`, in one buffer shared by every
 // socket of the process; frames are parsed in place (frame_parser.ts) and each
-// message goes to onmessage as a view into that buffer: no stream machinery,
+// message goes to onmessage as a Uint8Array view into that buffer: no stream machinery,
 // no EventEmitter per message, no copy (only what a read cut off is copied).
 // So a message's `data` is valid only during the onmessage call (the SDK reads
 // it there); copy it to keep it.
@@ -47,6 +47,8 @@ const closed = 3;
 /** Every socket's reads land here, one at a time: it is parsed before the next read of any socket. */
 const read_buffer_bytes = 64 * 1024;
 let shared_read_buffer: Buffer | null = null;
+/** The same memory as a plain Uint8Array: messages are its subarrays (a Buffer's subarray costs a FastBuffer per frame). */
+let shared_read_view: Uint8Array = new Uint8Array(0);
 
 /** Masking keys (RFC 6455 §5.3: unpredictable): 4 bytes per frame from a pool refilled by the CSPRNG. */
 const mask_pool = Buffer.alloc(8192);
@@ -68,7 +70,7 @@ export class NodeWebSocket {
   /** Closed (the close event fired). */
   static readonly CLOSED = closed;
 
-  /** 'nodebuffer' (default): messages are Buffers over the read buffer; 'arraybuffer': each message copied into its own. */
+  /** 'nodebuffer' (default): binary messages are Uint8Array views over the read buffer; 'arraybuffer': each message copied into its own. */
   binaryType = 'nodebuffer';
   /** The URL given to the constructor. */
   readonly url: string;
@@ -77,7 +79,7 @@ export class NodeWebSocket {
   /** Called once the server accepted the upgrade. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   onopen: ((event: any) => void) | null = null;
-  /** Called per message with `{ data }`: a Buffer over the read buffer (valid during the call only), an ArrayBuffer copy, or a string for text. */
+  /** Called per message with `{ data }`: a Uint8Array over the read buffer (valid during the call only), an ArrayBuffer copy, or a string for text. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   onmessage: ((event: any) => void) | null = null;
   /** Called once with `{ code, reason, wasClean }` when the connection is gone. */
@@ -112,7 +114,10 @@ export class NodeWebSocket {
     };
     this.parser = new FrameParser(sink, options.message_bytes_max ?? default_message_bytes_max);
     this.message_event = { type: 'message', data: null, target: this };
-    shared_read_buffer ??= Buffer.allocUnsafe(read_buffer_bytes);
+    if (shared_read_buffer === null) {
+      shared_read_buffer = Buffer.allocUnsafe(read_buffer_bytes);
+      shared_read_view = new Uint8Array(shared_read_buffer.buffer, shared_read_buffer.byteOffset, shared_read_buffer.byteLength);
+    }
     const onread = { buffer: shared_read_buffer, callback: (n: number, buf: Uint8Array): boolean => this.on_read(n, buf as Buffer) };
     const host = parsed.hostname.replace(/^\[|\]$/g, '');
     const secure = parsed.protocol === 'wss:';
@@ -195,7 +200,7 @@ export class NodeWebSocket {
     this.in_read = true;
     try {
       if (this.state === connecting) this.read_handshake(buf, n);
-      else if (this.state === open) this.parser.push(buf, 0, n);
+      else if (this.state === open) this.parser.push(buf === shared_read_buffer ? shared_read_view : buf, 0, n);
     } finally {
       this.in_read = false;
       if (this.corked) {
@@ -225,7 +230,7 @@ export class NodeWebSocket {
     this.onopen?.({ type: 'open', target: this });
     // Frames that came in the same read as the handshake's end (latin1: one character per byte).
     const at = end + 4 - before;
-    if (at < n && this.state === open) this.parser.push(buf, at, n);
+    if (at < n && this.state === open) this.parser.push(buf === shared_read_buffer ? shared_read_view : buf, at, n);
   }
 
   private fail_handshake(why: string): void {
