@@ -3,13 +3,16 @@
 // instead of ~280 KB per client, slow readers, reconnect storms, and a report
 // of intervals and counters whenever the main thread asks.
 //
-// Sockets come from `ws` through a small subclass per client: it passes the
-// options the SDK cannot know (local address, no compression) and keeps a
-// handle on the socket so a slow client can pause its TCP reads and a storm
-// can reset the connection.
+// Sockets come from the SDK's NodeWebSocket (depthcast/client/node; default:
+// frames parsed in place, the cheaper per frame) or from `ws` (--transport ws),
+// through a small subclass per client: it passes the options the SDK cannot
+// know (local address; no compression for `ws`) and keeps a handle on the
+// socket so a slow client can pause its TCP reads and a storm can reset the
+// connection.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { connect, seeded_random, type FeedClient, type UpdateInfo, type WebSocketConstructor } from '../src/client/index.js';
+import { NodeWebSocket } from '../src/client/node/index.js';
 import { HopHistograms } from '../src/metrics/hop_histograms.js';
 import { now_ns } from '../src/util/clock.js';
 import {
@@ -38,10 +41,18 @@ const error_samples_max = 10;
 /** setInterval/setTimeout overflow above 2^31 - 1 ms. */
 const timer_ms_max = 2 ** 31 - 1;
 
+/** What the pool needs of a socket, whichever the transport (ws and NodeWebSocket both have it). */
+interface PoolSocket {
+  readonly readyState: number;
+  pause(): void;
+  resume(): void;
+  terminate(): void;
+}
+
 interface Slot {
   spec: ClientSpec;
   client: FeedClient | null;
-  socket: WebSocket | null;
+  socket: PoolSocket | null;
   socket_opened_ms: number;
   /** The read side of the socket is paused by us (slow modes). */
   paused: boolean;
@@ -265,18 +276,29 @@ export class ClientPool {
     slot.client = client;
   }
 
-  /** A WebSocket class for this client: ws with our options, remembering each socket it makes. */
+  /** A WebSocket class for this client (options.transport) with our options, remembering each socket it makes. */
   private socket_class(slot: Slot): WebSocketConstructor {
     const local_address = slot.spec.local_address === '' ? undefined : slot.spec.local_address;
     const initial_credit = this.options.slow_read_bytes_per_s * (slow_tick_ms / 1000);
+    const opened = (socket: PoolSocket): void => {
+      slot.socket = socket;
+      slot.socket_opened_ms = Date.now();
+      slot.paused = false;
+      slot.bytes_seen = slot.client?.counters.bytes ?? 0;
+      slot.read_credit = initial_credit;
+    };
+    if (this.options.transport === 'node') {
+      return class LoadgenNodeSocket extends NodeWebSocket {
+        constructor(url: string, protocols?: string | string[]) {
+          super(url, protocols, { local_address });
+          opened(this);
+        }
+      };
+    }
     class LoadgenSocket extends WebSocket {
       constructor(url: string, protocols?: string | string[]) {
         super(url, protocols, { perMessageDeflate: false, localAddress: local_address });
-        slot.socket = this;
-        slot.socket_opened_ms = Date.now();
-        slot.paused = false;
-        slot.bytes_seen = slot.client?.counters.bytes ?? 0;
-        slot.read_credit = initial_credit;
+        opened(this);
       }
     }
     return LoadgenSocket as unknown as WebSocketConstructor;
@@ -284,7 +306,7 @@ export class ClientPool {
 
   private set_paused(slot: Slot, paused: boolean): void {
     const socket = slot.socket;
-    if (socket === null || slot.paused === paused || socket.readyState !== WebSocket.OPEN) return;
+    if (socket === null || slot.paused === paused || socket.readyState !== NodeWebSocket.OPEN) return;
     slot.paused = paused;
     if (paused) {
       this.counters.slow_pauses++;

@@ -18,6 +18,9 @@ export interface ReconnectStorm {
   at_s: number;
 }
 
+/** The WebSocket the clients use (--transport). */
+export type LoadgenTransport = 'node' | 'ws';
+
 export interface LoadgenOptions {
   urls: string[];
   clients: number;
@@ -35,6 +38,8 @@ export interface LoadgenOptions {
   slow_fraction: number;
   slow_mode: SlowMode;
   slow_read_bytes_per_s: number;
+  /** The clients' WebSocket: the SDK's NodeWebSocket (depthcast/client/node) or `ws`. */
+  transport: LoadgenTransport;
   reconnect_storms: ReconnectStorm[];
   seed: number;
   workers: number;
@@ -104,6 +109,7 @@ export function default_options(): LoadgenOptions {
     slow_fraction: 0,
     slow_mode: 'paused',
     slow_read_bytes_per_s: 32 * 1024,
+    transport: 'node',
     reconnect_storms: [],
     seed: 1,
     workers: default_workers(),
@@ -227,6 +233,9 @@ const specs: readonly Spec[] = [
     convert: one_of(['paused', 'throttled'] as const) },
   { key: 'slow_read_bytes_per_s', flag: '--slow-read-bytes-per-s', kind: 'int', min: 1024, max: 1024 ** 3, default_text: '32768',
     help: 'Average read rate of throttled clients (pause/resume every 100 ms; the socket is read in chunks of up to 64 KiB)' },
+  { key: 'transport', flag: '--transport', kind: 'string', default_text: 'node',
+    help: "The clients' WebSocket: node (the SDK's NodeWebSocket, depthcast/client/node: frames parsed in place, the cheaper) or ws (the `ws` package)",
+    convert: one_of(['node', 'ws'] as const) },
   { key: 'reconnect_storms', flag: '--reconnect-storm', kind: 'list', repeatable: true, default_text: '(none)',
     help: 'k%@t: at t seconds, drop k% of the clients (TCP reset, as a network blip) and let them reconnect; repeatable', convert: list_append(parse_storm) },
   { key: 'seed', flag: '--seed', kind: 'int', min: 0, max: 2 ** 32 - 1, default_text: '1',

@@ -1,11 +1,12 @@
 // Builds the SDK package (src/client, npm name `depthcast`) into src/client/dist:
-// a clean dist, then tsc with src/client/tsconfig.build.json (ESM JavaScript,
+// a clean dist, then tsc with src/client/tsconfig.build.json (the browser entries;
+// then tsconfig.build.node.json adds the Node entry, depthcast/client/node) (ESM JavaScript,
 // .d.ts and declaration maps, one file per source file; the wire codec, book
 // verification and helpers the SDK imports are compiled beside it). Then the
 // TypeScript sources the declaration maps name are copied to dist/src/ (the
 // maps rewritten to point there), so "go to definition" in a consumer's editor
 // lands in the real source, inside the package, not in a path of this
-// repository. About 5 s of one core. Prints what it wrote.
+// repository. About 10 s of one core. Prints what it wrote.
 //
 // Usage: node scripts/build_client.mjs   (npm run build:client; npm pack of the package runs it too)
 import { spawnSync } from 'node:child_process';
@@ -29,8 +30,12 @@ function files_under(dir) {
 export function build_client() {
   rmSync(dist_dir, { recursive: true, force: true });
   const tsc = createRequire(join(repo_root, 'package.json')).resolve('typescript/bin/tsc');
-  const run = spawnSync(process.execPath, [tsc, '-p', join(package_dir, 'tsconfig.build.json')], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`build_client: tsc failed\n${run.stdout}${run.stderr}`);
+  // Twice into the same dist: the browser entries without Node's types (nothing there may lean on Node), then
+  // with them for the Node entry (the shared files come out the same).
+  for (const config of ['tsconfig.build.json', 'tsconfig.build.node.json']) {
+    const run = spawnSync(process.execPath, [tsc, '-p', join(package_dir, config)], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`build_client: tsc -p ${config} failed\n${run.stdout}${run.stderr}`);
+  }
   ship_map_sources();
   return files_under(dist_dir);
 }

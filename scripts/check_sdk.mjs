@@ -65,7 +65,7 @@ async function main() {
   const dir = relative(repo_root, package_dir);
   const update = process.argv.includes('--update-api');
   const api_only = process.argv.includes('--api-only');
-  for (const entry of ['client', 'latency']) {
+  for (const entry of ['client', 'latency', 'node']) {
     const config = join(dir, 'api', `extractor.${entry}.json`);
     if (!run_tool(`api report (${entry})`, 'api-extractor', ['run', '-c', config, ...(update ? ['--local'] : [])])) {
       failures.push(`api report (${entry}): the SDK's public API changed; review the difference, then npm run api:update and commit src/client/api/`);

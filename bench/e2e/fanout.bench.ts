@@ -26,20 +26,29 @@
 // Cores (2): server process pinned to core 0 (taskset -c 0), all clients in
 // one process pinned to core 1, raw WebSocket clients that count frames; 1 in
 // --sample-every decodes and records latency. Servers are measured in
-// alternation (round-robin, order rotated each round) while all stay
-// connected, and every ratio is taken within a round, then the median.
+// alternation while all stay connected, and every ratio is taken within a
+// round, then the median. The goal's pair, depthcast and uws, is measured
+// back to back at the start of each round, in alternating order (depthcast
+// first in even rounds, uws first in odd ones): on a shared machine the CPU
+// cost of a frame drifts by 2x over tens of seconds (other processes, cache),
+// and adjacent windows in both orders cancel most of that drift; the other
+// servers follow, rotated. Before the first round every server runs one
+// unmeasured window (--warmup-rounds, default 1): the first window after 500
+// clients connect is depthcast's JIT warm-up (its per-connection paths, the
+// published tick and the pong handler, run for the first time there), and it
+// measured 0.44 of uws against 0.79-0.91 in the four rounds after it.
 //
 // Caveats: delivered frames/s is capped by whichever core saturates first
 // (reported as `bottleneck`; the client core often does, for the fast
 // servers), so the CPU-efficiency ratio — delivered frames per server
 // CPU-second — is the number the goals are judged on; both are reported. On a
 // shared machine, CPU taken by other processes shows as runqueue wait.
-// Run: npx tsx bench/e2e/fanout.bench.ts [--clients N] [--depths 10,50,0] [--rounds N] [--measure-s S] [--quick]
+// Run: npx tsx bench/e2e/fanout.bench.ts [--clients N] [--depths 10,50,0] [--rounds N] [--warmup-rounds N] [--measure-s S] [--quick]
 import './harness/quiet.js';
 import { machine_description, round, si, write_result } from '../lib.js';
 import { client_core, prime_ticks_default, server_core, type TrialResult } from './harness/orchestrate.js';
 import { measure_in_turn, paired_run_options, recording_workload, start_paired_run, ticks_per_s_max_default } from './harness/setup.js';
-import { round_ratios, summarize_trials } from './harness/stats.js';
+import { rotate, round_ratios, summarize_trials } from './harness/stats.js';
 import type { TargetKind } from './harness/target.js';
 import { arg, quick } from './harness/args.js';
 
@@ -51,14 +60,24 @@ const kinds: TargetKind[] = quick ? ['depthcast', 'uws', 'ws'] : ['depthcast', '
 
 const started = performance.now();
 const load_average_1m_start = machine_description().load_average_1m;
-const ticks = Math.ceil(ticks_per_s_max * (warmup_s + measure_s) * rounds * 1.2) + prime_ticks_default;
+/** Unmeasured windows per server before the first round (JIT warm-up; see the header). */
+const warmup_rounds = arg('--warmup-rounds', quick ? 0 : 1);
+const ticks = Math.ceil(ticks_per_s_max * (warmup_s + measure_s) * (rounds + warmup_rounds) * 1.2) + prime_ticks_default;
 const run = await start_paired_run({ bench: 'fanout', kinds, ticks, orders_per_tick, depths, clients, sample_every, started_ms: started });
 const { recording } = run;
 
 const trials: TrialResult[] = [];
 try {
+  for (let r = 0; r < warmup_rounds; r++) {
+    for (const kind of kinds) {
+      const t = await run.pairs.get(kind)!.window({ mode: 'saturation', ticks_per_s: 0, window_ticks, warmup_s, measure_s });
+      process.stdout.write(`  warm-up ${kind.padEnd(12)} ${Math.round(t.delivered_frames_per_s)} frames/s, ${t.server_cpu_us_per_frame} µs server CPU/frame (not counted)\n`);
+    }
+  }
   for (let r = 0; r < rounds; r++) {
-    trials.push(...await measure_in_turn(run.pairs, kinds, { mode: 'saturation', ticks_per_s: 0, window_ticks, warmup_s, measure_s }, r, r, rounds));
+    const pair: TargetKind[] = r % 2 === 0 ? ['depthcast', 'uws'] : ['uws', 'depthcast'];
+    const others = rotate(kinds.filter((k) => !pair.includes(k)), r);
+    trials.push(...await measure_in_turn(run.pairs, [...pair, ...others], { mode: 'saturation', ticks_per_s: 0, window_ticks, warmup_s, measure_s }, r, 0, rounds));
   }
 } finally {
   await run.close();
@@ -77,10 +96,13 @@ const efficiency_vs_uws_send = ratio('uws_send', 'frames_per_server_cpu_s');
 const uws_send_to_uws = round_ratios(trials, 'uws_send', 'uws', 'frames_per_server_cpu_s', 'saturation');
 const topics_to_js = kinds.includes('depthcast_js') ? ratio('depthcast_js', 'frames_per_server_cpu_s') : null;
 const m = machine_description();
+// Issue 23: >= 0.9 of bare uWS publish with 500 clients × 4 views, >= 0.95 with --depths 10,50,0.
+const uws_goal = depths.join(',') === '10,50,0' ? 0.95 : 0.9;
+const interval = (r: { rounds: number[] }) => r.rounds.length === 0 ? [0, 0] : [Math.min(...r.rounds), Math.max(...r.rounds)];
 const result = {
   what: 'fan-out at saturation: delivered frames/s and server CPU per delivered frame, depthcast vs bare uWS publish (limit) vs ws per-client JSON (and bare uWS per-socket sends, diagnostic)',
   cores: `server process pinned to core ${server_core}, ${clients} raw WebSocket clients in one process pinned to core ${client_core}; parent unpinned (IPC relay, /proc reads)`,
-  workload: { ...recording_workload(recording, clients), window_ticks, sample_every, rounds, warmup_s, measure_s },
+  workload: { ...recording_workload(recording, clients), window_ticks, sample_every, rounds, warmup_rounds, warmup_s, measure_s },
   results: by_kind,
   ratios: {
     depthcast_to_uws_frames_per_server_cpu_s: efficiency_vs_uws,
@@ -92,7 +114,10 @@ const result = {
     depthcast_to_depthcast_js_frames_per_server_cpu_s: topics_to_js,
   },
   goals: {
-    at_least_0_9_of_uws: { metric: 'frames_per_server_cpu_s', ratio: efficiency_vs_uws.median, met: efficiency_vs_uws.median >= 0.9 },
+    of_uws: {
+      metric: 'frames_per_server_cpu_s', goal: uws_goal, ratio: efficiency_vs_uws.median, interval: interval(efficiency_vs_uws),
+      rounds_meeting_goal: efficiency_vs_uws.rounds.filter((x) => x >= uws_goal).length, rounds: efficiency_vs_uws.rounds.length, met: efficiency_vs_uws.median >= uws_goal,
+    },
     at_least_10x_ws: { metric: 'frames_per_server_cpu_s', ratio: efficiency_vs_ws.median, met: efficiency_vs_ws.median >= 10 },
   },
   trials,
@@ -108,7 +133,8 @@ process.stdout.write([
     return `  ${k.padEnd(12)} ${si(s.delivered_frames_per_s)} frames/s delivered, ${s.server_cpu_us_per_frame} µs server CPU/frame ` +
       `(${si(s.frames_per_server_cpu_s)} frames per server CPU-s), bottleneck ${s.bottleneck}, p50/p99 ${s.latency_us.p50}/${s.latency_us.p99} µs`;
   }),
-  `  depthcast / uws: ${efficiency_vs_uws.median} of its CPU efficiency (goal 0.9: ${result.goals.at_least_0_9_of_uws.met ? 'met' : 'NOT met'}), ${throughput_vs_uws.median} of its delivered frames/s`,
+  `  depthcast / uws: ${efficiency_vs_uws.median} of its CPU efficiency, median of ${efficiency_vs_uws.rounds.length} rounds, interval ${interval(efficiency_vs_uws).join('–')} ` +
+    `(goal ${uws_goal}: ${result.goals.of_uws.met ? 'met' : 'NOT met'}; ${result.goals.of_uws.rounds_meeting_goal} of ${efficiency_vs_uws.rounds.length} rounds at or above it), ${throughput_vs_uws.median} of its delivered frames/s`,
   `  depthcast / ws:  ${efficiency_vs_ws.median}x its CPU efficiency (goal 10x: ${result.goals.at_least_10x_ws.met ? 'met' : 'NOT met'}), ${throughput_vs_ws.median}x its delivered frames/s`,
   ...(topics_to_js === null ? [] : [`  depthcast (uWS topics) / depthcast_js (JS sends): ${topics_to_js.median}x the CPU efficiency`]),
   `  wrote ${path} (${result.duration_s} s)`,

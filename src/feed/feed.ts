@@ -35,6 +35,7 @@ import { SymbolFeed, type ResetReason } from './symbol_feed.js';
 import type { ClientTransport, TopicPublisher } from './transport.js';
 import { FeedReport } from './feed_report.js';
 import { PublishedTopic } from './published_topic.js';
+import { ViewReader, type ViewLevelsListener } from './view_reader.js';
 import { ClientRequests } from './requests.js';
 export { inbound_abuse_factor } from './requests.js';
 export { distribution } from './feed_report.js';
@@ -255,9 +256,25 @@ export class Feed {
     return new PublishedTopic(topic, publisher, this.mark_published);
   }
 
-  private readonly mark_published = (t: PublishedTopic): void => {
+  private readonly mark_published = (t: PublishedTopic, frame_bytes: number): void => {
     this.fanout.published_since_tick.add(t);
+    this.outbound.topic_published(frame_bytes, t.published.size);
   };
+
+  /**
+   * An in-process reader of the listed symbols' full-depth views, every
+   * interval_ms: their levels as values, never frames (view_reader.ts; the
+   * Binance gateway reads its books through it). An unknown symbol throws.
+   */
+  read_views(symbols: readonly string[], interval_ms: number, listener: ViewLevelsListener): ViewReader {
+    const reader = new ViewReader(interval_ms, listener, (owner, sub) => this.fanout.start_sub(owner, sub));
+    for (const symbol of symbols) {
+      const f = this.symbols.get(symbol);
+      if (f === undefined) throw new Error(`read_views: the feed serves no symbol ${symbol}`);
+      reader.add(this.fanout.channel_for(f, 0, 1));
+    }
+    return reader;
+  }
 
   /** /stats: symbols, views, connections, counters, since-start latency (src/feed/feed_report.ts). */
   stats(): Record<string, unknown> {

@@ -29,7 +29,8 @@ export class PublishedTopic {
   published_bytes = 0;
   published_frames = 0;
 
-  constructor(readonly topic: string, private readonly publisher: TopicPublisher, private readonly on_publish: (t: PublishedTopic) => void) {}
+  /** on_publish: the feed marks the topic for its published tick and counts the frame's bytes once per member (Outbound.topic_published). */
+  constructor(readonly topic: string, private readonly publisher: TopicPublisher, private readonly on_publish: (t: PublishedTopic, frame_bytes: number) => void) {}
 
   /** Publishes one frame to every member (nothing when there is none). */
   publish(frame: Uint8Array): void {
@@ -37,6 +38,6 @@ export class PublishedTopic {
     this.publisher.publish(this.topic, frame);
     this.published_bytes += frame.byteLength;
     this.published_frames++;
-    this.on_publish(this);
+    this.on_publish(this, frame.byteLength);
   }
 }

@@ -61,6 +61,12 @@ function payload_of(offset: number): Uint8Array {
   return payload;
 }
 
+/** A pong's offset, read through the shared buffer (no DataView made per pong). */
+function offset_of(pong: Uint8Array): number {
+  payload.set(pong);
+  return payload_view.getFloat64(0, true);
+}
+
 export class ReaderProbes {
   /** Payload bytes of binary frames the socket accepted. */
   bytes_sent = 0;
@@ -76,6 +82,9 @@ export class ReaderProbes {
   /** Delay samples taken (one per acknowledgement that answered a probe). */
   lag_samples = 0;
   readonly lag_gate_ms: number;
+  /** Probes sent (data and path probes) and pongs that carried a probe's payload: what probing costs (benches read them). */
+  probes_sent = 0;
+  pongs_seen = 0;
 
   /** Outstanding probes, a ring of (offset, sent ms) pairs: entry i at [2i, 2i + 1]; grows by doubling. */
   private probes = new Float64Array(2 * probes_initial);
@@ -156,6 +165,7 @@ export class ReaderProbes {
     this.probes[i] = this.bytes_sent;
     this.probes[i + 1] = now_ms;
     this.probe_count++;
+    this.probes_sent++;
     this.last_probe_ms = now_ms;
     this.last_probe_offset = this.bytes_sent;
     return payload_of(this.bytes_sent);
@@ -184,6 +194,7 @@ export class ReaderProbes {
   /** Records a path probe; returns its payload (valid until the next probe or path probe of any flow: send it at once). */
   path_probe(now_ms: number): Uint8Array {
     this.path_probe_seq++;
+    this.probes_sent++;
     this.path_probe_sent_ms = now_ms;
     this.last_path_probe_ms = now_ms;
     return payload_of(-this.path_probe_seq);
@@ -197,7 +208,8 @@ export class ReaderProbes {
    */
   on_pong(payload: Uint8Array, now_ms: number): boolean {
     if (payload.byteLength !== probe_payload_bytes) return false; // uWS's own keep-alive pings carry none
-    const offset = new DataView(payload.buffer, payload.byteOffset, probe_payload_bytes).getFloat64(0, true);
+    const offset = offset_of(payload);
+    this.pongs_seen++;
     if (offset < 0) {
       if (-offset === this.path_probe_seq && this.path_probe_sent_ms >= 0) {
         this.min_delay_ms = Math.min(this.min_delay_ms, Math.max(0, now_ms - this.path_probe_sent_ms));

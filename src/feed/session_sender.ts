@@ -139,10 +139,24 @@ export class FrameSender {
     this.flow.on_sent(bytes);
   }
 
-  /** A probe alone (bytes in flight and none outstanding): send_dropped if the socket refused it. */
+  /**
+   * A probe alone (bytes in flight and none outstanding, or one due while
+   * topics carry the data): send_dropped if the socket refused it. Corked:
+   * uWS first writes what was published to this socket and not yet written
+   * (it drains a subscriber before any direct send), so those frames and the
+   * ping leave in one write instead of two.
+   */
   probe(now_ms: number): number {
-    return this.transport.ping!(this.flow.probe(now_ms));
+    this.probe_now_ms = now_ms;
+    this.cork_status = send_dropped; // a transport that no longer corks (closed) sends nothing
+    this.transport.cork(this.probe_corked);
+    return this.cork_status;
   }
+
+  /** The lone probe's cork callback, made once per connection. */
+  private readonly probe_corked = (): void => {
+    this.cork_status = this.transport.ping!(this.flow.probe(this.probe_now_ms));
+  };
 
   /** The cork callback, made once per connection (not a closure per flush). */
   private readonly send_corked = (): void => {

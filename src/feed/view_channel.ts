@@ -241,6 +241,23 @@ export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
    */
   catch_up_delta(log: ChangeLog, seq_sent: number, trades: TradeRec[], aggregate: TradeAggregateRec | null, updates_merged: number,
     missing?: TradeIdRange): Uint8Array {
+    const out = this.changed_levels(log, seq_sent);
+    const m = this.catch_up_msg;
+    this.fill_delta(m, seq_sent + 1, out.bid_count, out.ask_count, trades, aggregate, updates_merged, missing);
+    const frame = this.encoder.delta(m);
+    m.trades = no_trades; // not kept alive by the view
+    m.trade_aggregate = null;
+    return frame;
+  }
+
+  /**
+   * Each price `log` says changed since `seq_sent`, once, valued as the view
+   * shows it now (size 0: not shown), in the log's order (not sorted): a
+   * catch-up's levels (catch_up_delta encodes them; an in-process reader,
+   * view_reader.ts, reads them as they are). The levels are this view's,
+   * reused: valid until its next catch-up; no allocation per level.
+   */
+  changed_levels(log: ChangeLog, seq_sent: number): ViewLevels {
     const out = this.catch_up_levels;
     let bid_count = 0;
     let ask_count = 0;
@@ -251,12 +268,9 @@ export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
       const k = side === side_bid ? bid_count++ : ask_count++;
       this.view.shown_level(side, log.price_at(i), levels[k] ?? (levels[k] = { price: 0, size: 0, orders: 0 }));
     }
-    const m = this.catch_up_msg;
-    this.fill_delta(m, seq_sent + 1, bid_count, ask_count, trades, aggregate, updates_merged, missing);
-    const frame = this.encoder.delta(m);
-    m.trades = no_trades; // not kept alive by the view
-    m.trade_aggregate = null;
-    return frame;
+    out.bid_count = bid_count;
+    out.ask_count = ask_count;
+    return out;
   }
 
   /** A Delta's fields from seq_first to the view's seq (m's level arrays are fixed at construction), stamped sent now. */

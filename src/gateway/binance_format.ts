@@ -65,14 +65,17 @@ export interface DepthUpdate {
   first_update_id: number;
   last_update_id: number;
   event_time_ms: number;
+  /** The levels: the first bid_count / ask_count of them (all when not given). */
   bids: readonly L2Level[];
+  bid_count?: number;
   asks: readonly L2Level[];
+  ask_count?: number;
 }
 
 /** `{"e":"depthUpdate","E":…,"s":…,"U":…,"u":…,"b":[…],"a":[…]}` */
 export function depth_update_json(m: DepthUpdate, format: LevelFormat): string {
   return `{"e":"depthUpdate","E":${m.event_time_ms},"s":"${m.id}","U":${m.first_update_id},"u":${m.last_update_id},` +
-    `"b":${format.levels(m.bids)},"a":${format.levels(m.asks)}}`;
+    `"b":${format.levels(m.bids, m.bid_count ?? m.bids.length)},"a":${format.levels(m.asks, m.ask_count ?? m.asks.length)}}`;
 }
 
 /** A combined stream's message: `{"stream":…,"data":…}` around an event already encoded. */

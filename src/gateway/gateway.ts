@@ -233,12 +233,13 @@ export class Gateway implements SourceListener {
 
   // ---- the books (SourceListener) ----
 
-  on_update(symbol: string, speed: SpeedMs, first_update_id: number, last_update_id: number, bids: readonly L2Level[], asks: readonly L2Level[]): void {
+  on_update(symbol: string, speed: SpeedMs, first_update_id: number, last_update_id: number,
+    bids: readonly L2Level[], bid_count: number, asks: readonly L2Level[], ask_count: number): void {
     const stream = this.by_symbol_speed.get(`${symbol}|${speed}`);
     if (stream === undefined || stream.subscribers.size === 0) return;
     const format = this.format(symbol);
     if (format === null) return;
-    const event = depth_update_json({ id: this.ids.get(symbol)!, first_update_id, last_update_id, event_time_ms: Date.now(), bids, asks }, format);
+    const event = depth_update_json({ id: this.ids.get(symbol)!, first_update_id, last_update_id, event_time_ms: Date.now(), bids, bid_count, asks, ask_count }, format);
     const raw = stream.raw.published.size;
     const combined = stream.combined.published.size;
     if (raw > 0) stream.raw.publish(Buffer.from(event));

@@ -17,7 +17,7 @@
 // | depthcast_connections_opened_total        | counter   |        | WebSocket connections accepted
 // | depthcast_closes_total                    | counter   | code   | connections closed, by WebSocket close code
 // | depthcast_outbound_frames_total           | counter   | kind   | frames sent: snapshot, delta, heartbeat, other
-// | depthcast_outbound_bytes_total            | counter   |        | payload bytes sent
+// | depthcast_outbound_bytes_total            | counter   |        | payload bytes sent (the feed's frames and the Binance gateway's events)
 // | depthcast_inbound_frames_total            | counter   |        | client frames received
 // | depthcast_inbound_bytes_total             | counter   |        | client payload bytes received
 // | depthcast_sends_dropped_total             | counter   |        | sends the socket refused (uWS returned 2); each closes the connection with 4009
@@ -164,7 +164,7 @@ export function register_feed_metrics(registry: Registry, counters: FeedCounters
     set_counter(c, counters.heartbeats_out_total, { kind: 'heartbeat' });
     set_counter(c, counters.other_frames_out_total, { kind: 'other' });
   }, ['kind']);
-  counter_from(registry, `${p}outbound_bytes_total`, 'Payload bytes sent', (c) => set_counter(c, counters.bytes_out_total));
+  counter_from(registry, `${p}outbound_bytes_total`, 'Payload bytes sent (the feed\'s frames and the Binance gateway\'s events)', (c) => set_counter(c, counters.bytes_out_total));
   counter_from(registry, `${p}inbound_frames_total`, 'Client frames received', (c) => set_counter(c, counters.frames_in_total));
   counter_from(registry, `${p}inbound_bytes_total`, 'Client payload bytes received', (c) => set_counter(c, counters.bytes_in_total));
   counter_from(registry, `${p}sends_dropped_total`, 'Sends the socket refused; each closes the connection with 4009', (c) => set_counter(c, counters.sends_dropped_total));

@@ -21,7 +21,7 @@ import { rest_error, rest_error_body, ws_error, ws_error_json } from '../gateway
 import { Gateway, type GatewayConnection, type RestAnswer } from '../gateway/gateway.js';
 import type { StreamRef } from '../gateway/binance_requests.js';
 import { logger_for } from '../util/log.js';
-import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
+import uWS, { listen_owning_port, type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
 
 const log = logger_for('gateway');
 
@@ -163,7 +163,7 @@ export function start_gateway_server(feed: Feed, config: Readonly<Config>): Prom
 
   gateway.start();
   return new Promise((resolve, reject) => {
-    app.listen(config.host, config.gateway_binance_port, (listen_socket: us_listen_socket | false) => {
+    listen_owning_port(app, config.host, config.gateway_binance_port, (listen_socket: us_listen_socket | false) => {
       if (!listen_socket) {
         gateway.stop();
         reject(new Error(`gateway: cannot listen on ${config.host}:${config.gateway_binance_port} (in use or not permitted)`));

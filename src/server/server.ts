@@ -25,7 +25,7 @@ import { close_code, error_code } from '../wire/codes.js';
 import { admission_from_config, type Admission, type AdmissionStats, type Gatekeeper, type UpgradeRequest } from './auth.js';
 import type { JwksCounters } from './jwks.js';
 import type { TokenVerifier } from './token_verifier.js';
-import uWS, { type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
+import uWS, { listen_owning_port, type HttpResponse, type us_listen_socket, type WebSocket } from './uws.js';
 import { serve_ui_bundle, ui_bundle, ui_dir, type UiBundle } from './ui_bundle.js';
 import { deflate_ratio } from './deflate_ratio.js';
 import { ssl_app } from './tls_app.js';
@@ -361,7 +361,7 @@ function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> 
 
   // The first JWKS fetch is tried before listening, so the first clients are not refused for want of keys.
   return jwks_started.then(() => new Promise((resolve, reject) => {
-    app.listen(config.host, config.port, (listen_socket: us_listen_socket | false) => {
+    listen_owning_port(app, config.host, config.port, (listen_socket: us_listen_socket | false) => {
       if (!listen_socket) {
         clearInterval(sweep_timer);
         gatekeeper.verifier?.jwks?.stop();

@@ -1,12 +1,15 @@
 // The production path: `npm run build:server` makes dist/depthcast.js, and
 // bin/depthcast.mjs runs it in-process (no tsx, no child process), rebuilding
 // first only when a source changed; stack traces in its logs name TypeScript
-// lines. Real processes, real sockets. About 3 s.
+// lines; while it builds it loads the service's packages (their list is
+// checked against the build's metafile). Real processes, real sockets. About 3 s.
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync, utimesSync } from 'node:fs';
+import { readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs script without type declarations
+import { service_packages } from '../../scripts/build_server.mjs';
 import { free_port } from '../helpers/depthcast_process.js';
 import { wait_for } from '../helpers/service.js';
 
@@ -45,6 +48,27 @@ describe('server build', () => {
     } finally {
       utimesSync(source, saved.atime, saved.mtime);
     }
+  });
+
+  it('preloads, while it builds, the packages the service imports on its way to /health', () => {
+    interface Output { entryPoint?: string; imports: { path: string; kind: string; external?: boolean }[] }
+    const outputs = (JSON.parse(readFileSync(join(root, 'dist', 'depthcast.meta.json'), 'utf8')) as { outputs: Record<string, Output> }).outputs;
+    // What `depthcast all` loads before it is ready: the entry and the app chunk, with the chunks they import statically.
+    const start = Object.keys(outputs).filter((o) => ['src/bin/depthcast.ts', 'src/app.ts'].includes(outputs[o].entryPoint ?? ''));
+    expect(start).toHaveLength(2);
+    const packages = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (output: string) => {
+      if (seen.has(output)) return;
+      seen.add(output);
+      for (const i of outputs[output].imports) {
+        if (i.kind !== 'import-statement') continue;
+        if (i.external !== true) visit(i.path);
+        else if (!i.path.startsWith('node:')) packages.add(i.path);
+      }
+    };
+    start.forEach(visit);
+    expect([...packages].sort()).toEqual([...(service_packages as string[])].sort());
   });
 
   it('logs stack traces that point at TypeScript lines', () => {

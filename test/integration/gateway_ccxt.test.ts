@@ -20,18 +20,21 @@
 // ccxt's markets come from our exchangeInfo through ccxt's own parser and
 // are passed in its constructor, so it makes no exchangeInfo call itself.
 //
-// And `depthcast replay`'s feed: a recording of a live engine replayed in
-// real time, ccxt watching it, the books compared the same way.
+// And `depthcast replay` as a user runs it (the CLI in its own process,
+// --gateway-binance-port): a recording of a live engine replayed in real
+// time (looping: each pass is a new epoch, which ccxt re-syncs across), ccxt
+// watching its gateway, the books compared the same way with a binary client
+// of the replay's feed.
 // Time: ~39 s (3 phases of DEPTHCAST_GATEWAY_CCXT_PHASE_MS, default 10 s:
-// the issue's 30 s of watching every symbol, plus the restarts) + ~8 s for
-// the replay.
+// the issue's 30 s of watching every symbol, plus the restarts) + ~12 s for
+// the replay (4 s of recording, the CLI's start, 3 s of watching).
 import ccxt from 'ccxt';
 import { createConnection, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start_all, start_feed_service, type AllInOne, type FeedService } from '../../src/app.js';
 import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { start_recorder } from '../../src/record/recorder.js';
-import { start_replay } from '../../src/record/replay.js';
+import { free_port } from '../../src/util/host.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +42,10 @@ import { start_engine } from '../../src/engine/engine.js';
 import type { Config } from '../../src/config.js';
 import { decode_server_frame } from '../../src/wire/feed_decoder.js';
 import { MirrorClient } from '../helpers/mirror_client.js';
+import { kill_cli_processes, start_cli } from '../helpers/cli_process.js';
+import { ProtocolClient } from '../helpers/protocol_client.js';
+import type { MirrorView } from '../helpers/view_mirror.js';
+import type WebSocket from 'ws';
 import { test_config, wait_for, sleep } from '../helpers/service.js';
 
 const phase_ms = Number(process.env.DEPTHCAST_GATEWAY_CCXT_PHASE_MS ?? 10_000);
@@ -69,15 +76,34 @@ function fingerprint(bids: Iterable<[number, number]>, asks: Iterable<[number, n
 /** depthcast's books at every seq (all epochs: a seq may repeat after an engine restart). */
 class Recorder {
   readonly at = new Map<string, Map<number, Fingerprint[]>>(symbols.map((s) => [s, new Map()]));
-  client: MirrorClient | null = null;
+  /** The binary client's socket and the protocol violations its mirror found. */
+  client: { ws: WebSocket; violations: () => string[] } | null = null;
   max_levels = 0;
 
+  /** A binary full-depth client of an in-process feed service (MirrorClient). */
   async attach(feed_service: FeedService): Promise<void> {
     const c = await MirrorClient.connect({ feed_service } as AllInOne); // it reads only the feed service
-    c.ws.on('message', (data: Buffer) => {
+    this.record(c.ws, (symbol) => c.view(symbol, 0));
+    c.subscribe(symbols, 0);
+    await wait_for('binary full-depth views', () => c.has_all_views(symbols, [0]));
+    this.client = { ws: c.ws, violations: () => c.mirror.violations };
+  }
+
+  /** A binary full-depth client of a feed in another process (ProtocolClient). */
+  async attach_url(url: string): Promise<void> {
+    const c = await ProtocolClient.connect(url);
+    this.record(c.socket, (symbol) => c.book(symbol, 0)!);
+    c.subscribe(symbols, 0);
+    await wait_for('binary full-depth views', () => symbols.every((s) => c.book(s, 0) !== undefined), 20_000);
+    this.client = { ws: c.socket, violations: () => c.violations };
+  }
+
+  /** Each Snapshot and Delta's book, fingerprinted at its seq (the client's own listener has applied it already). */
+  private record(ws: WebSocket, view: (symbol: string) => MirrorView): void {
+    ws.on('message', (data: Buffer) => {
       const msg = decode_server_frame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       if (msg.type !== 'snapshot' && msg.type !== 'delta') return;
-      const v = c.view(msg.symbol, 0);
+      const v = view(msg.symbol);
       const f = fingerprint([...v.bids].map(([p, l]) => [p, l.size]), [...v.asks].map(([p, l]) => [p, l.size]));
       this.max_levels = Math.max(this.max_levels, f.bids, f.asks);
       const by_seq = this.at.get(msg.symbol)!;
@@ -85,9 +111,6 @@ class Recorder {
       list.push(f);
       by_seq.set(msg.seq, list);
     });
-    c.subscribe(symbols, 0);
-    await wait_for('binary full-depth views', () => c.has_all_views(symbols, [0]));
-    this.client = c;
   }
 }
 
@@ -240,7 +263,7 @@ describe('ccxt pro binance against the gateway', () => {
     await sleep(phase_ms);
     await ccxt_client.stop();
 
-    expect(recorder.client!.mirror.violations).toEqual([]);
+    expect(recorder.client!.violations()).toEqual([]);
     expect(recorder.max_levels).toBeLessThan(1000); // REST's 1,000 levels are the whole book: the comparison is all levels
     expect(ccxt_client.errors.get('ChecksumError') ?? 0).toBe(0);
     const { compared, mismatches } = ccxt_client.compare(recorder);
@@ -251,35 +274,35 @@ describe('ccxt pro binance against the gateway', () => {
   }, 120_000);
 });
 
-describe('ccxt pro binance against a replay', () => {
-  it('a recording replayed in real time: books match at every nonce, 0 ChecksumErrors', async () => {
+describe('ccxt pro binance against `depthcast replay`', () => {
+  afterAll(() => kill_cli_processes());
+
+  it('the CLI replaying a recording in real time, its gateway on: books match at every nonce, 0 ChecksumErrors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dcrec-gateway-'));
     const cleanup: (() => unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
     try {
       // Record a few seconds of a live engine.
-      const config = test_config({ recording_dir: dir, record_checkpoint_interval_ms: 300, engine_heartbeat_interval_ms: 200, gateway_binance_port: 0 });
+      const config = test_config({ recording_dir: dir, record_checkpoint_interval_ms: 300, engine_heartbeat_interval_ms: 200 });
       const live_bus = new MemoryBus();
       const rec = start_recorder(config, live_bus);
       const engine = await start_engine(config, live_bus);
       await sleep(replay_record_ms);
       await engine.stop();
       await rec.stop();
-      // Replay it in real time onto a new bus, with a feed and its gateway.
-      const bus = new MemoryBus();
-      const feed = await start_feed_service(config, bus);
-      cleanup.push(() => feed.stop());
-      const replay = start_replay({ recording_dir: dir, subject_prefix: config.subject_prefix, speed: 1, loop: false, chunk_events_max: 64, heartbeat_interval_ms: 200 }, bus);
-      cleanup.push(() => replay.stop());
+      // Replay it as a user does, with the gateway on (looping, so a slow start of the CLI misses nothing).
+      const [port, gateway_port] = [await free_port(), await free_port()];
+      const replay = start_cli(['replay', '--recording-dir', dir, '--speed', '1', '--loop', '--port', String(port),
+        '--gateway-binance-port', String(gateway_port), '--no-ui']);
+      await wait_for('replay feed and gateway up', () => replay.output().includes('replay feed is up') && replay.output().includes('Binance gateway listening'), 30_000);
       const recorder = new Recorder();
       cleanup.push(() => recorder.client?.ws.terminate());
-      await recorder.attach(feed);
-      const ccxt_client = await CcxtWatcher.connect(feed.gateway!.port);
+      await recorder.attach_url(`ws://127.0.0.1:${port}/ws`);
+      const ccxt_client = await CcxtWatcher.connect(gateway_port);
       ccxt_client.start();
-      void replay.play();
       await wait_for('ccxt books from the replay', () => ccxt_client.symbols_since(0).size === symbols.length, 20_000);
-      await sleep(replay_record_ms / 2);
+      await sleep(3000);
       await ccxt_client.stop();
-      expect(recorder.client!.mirror.violations).toEqual([]);
+      expect(recorder.client!.violations()).toEqual([]);
       expect(ccxt_client.errors.get('ChecksumError') ?? 0).toBe(0);
       const { compared, mismatches } = ccxt_client.compare(recorder);
       expect(mismatches.slice(0, 5)).toEqual([]);

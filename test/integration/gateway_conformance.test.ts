@@ -4,7 +4,8 @@
 // error shapes, the bounds (streams per connection, method frames per
 // second, REST requests per second per IP) and the gateway's /metrics.
 // After every refusal the connection and the server keep working.
-// Time: ~6 s (two in-process services).
+// And the feed's outbound bytes count the gateway's events.
+// Time: ~8 s (three in-process services).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -235,6 +236,29 @@ describe('Binance gateway REST rate per IP', () => {
       await sleep(1100);
       expect((await fetch(`${base}/api/v3/ping`)).status).toBe(200);
     } finally {
+      await all.stop();
+    }
+  });
+});
+
+describe('Binance gateway bytes in the feed\'s outbound bytes', () => {
+  it('depthcast_outbound_bytes_total grows by exactly the bytes of the events the gateway published to its one reader', async () => {
+    const all = await start_all(test_config({ gateway_binance_port: 0 }));
+    let ws: WebSocket | undefined;
+    try {
+      await wait_for('feed live', () => all.feed_service.feed.health().ready);
+      const counters = all.feed_service.feed.counters;
+      const before = counters.bytes_out_total; // no binary client: nothing else sends
+      let received = 0;
+      let events = 0;
+      ws = new WebSocket(`ws://127.0.0.1:${all.feed_service.gateway!.port}/ws/btcusd@depth@100ms/ethusd@depth@100ms`);
+      ws.on('message', (data: Buffer) => { received += data.byteLength; events++; });
+      await wait_for('events', () => events >= 20);
+      // Counted when published, received a moment later: equal whenever nothing is on the way.
+      await wait_for('outbound bytes = bytes received', () => counters.bytes_out_total - before === received, 10_000, 5);
+      expect(received).toBeGreaterThan(0);
+    } finally {
+      ws?.terminate();
       await all.stop();
     }
   });

@@ -88,6 +88,14 @@ describe('bench/summarize', () => {
     expect(text).toContain('load average (1 min) 3.25 at start, 0.5 at end');
   });
 
+  it('renders the goal a fan-out result states for itself (goals.of_uws: its level, interval and rounds at or above it)', () => {
+    const dir = temp_dir();
+    const of_uws = { metric: 'frames_per_server_cpu_s', goal: 0.95, ratio: 0.717, interval: [0.7, 0.73], rounds_meeting_goal: 0, rounds: 3, met: false };
+    writeFileSync(join(dir, 'fanout_depths_10_50_0.json'), JSON.stringify({ ...fanout, name: 'fanout_depths_10_50_0', goals: { of_uws, at_least_10x_ws: fanout.goals.at_least_10x_ws } }));
+    const text = render_results(load_results(dir));
+    expect(text).toContain('| depthcast ÷ uws, frames per server CPU-s | 0.717 (rounds: 0.7, 0.717, 0.73) | ≥ 0.95: **not met** (interval 0.7–0.73; 0 of 3 rounds at or above it) |');
+  });
+
   it('renders the latency sweep: a ratio and a verdict per load, the ingest→client p99 and the harness-limited flag', () => {
     const dir = temp_dir();
     writeFileSync(join(dir, 'latency_sweep.json'), JSON.stringify(latency_sweep));

@@ -5,16 +5,20 @@
 // events of a known kind with a code (client_error_code), books that are
 // either exact or not shown as synced, and the client carrying on (a real
 // feed's stream continues; a socket that is not a feed is dropped and
-// retried with backoff). Real sockets: `ws` servers, a bare TCP server for
+// retried with backoff). Every case runs on both Node transports: `ws` and the
+// SDK's own NodeWebSocket (depthcast/client/node). Real sockets: `ws` servers, a bare TCP server for
 // WebSocket-level garbage, node:http; the fake feed to inject garbage into a
 // real stream. An exception escaping into the event loop fails the run
 // (vitest reports unhandled errors).
 import { createServer as create_http_server, type Server as HttpServer } from 'node:http';
 import { createServer as create_tcp_server, type Server as TcpServer, type AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { client_error_code, connect, seeded_random, type BookHandle, type FeedClient, type FeedClientError } from '../../src/client/index.js';
+import {
+  client_error_code, connect, seeded_random, type BookHandle, type FeedClient, type FeedClientError, type WebSocketConstructor,
+} from '../../src/client/index.js';
+import { NodeWebSocket } from '../../src/client/node/index.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { FakeFeedServer } from '../helpers/fake_feed_server.js';
 import { wait_for } from '../helpers/service.js';
@@ -24,8 +28,11 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
+const transports: [string, WebSocketConstructor][] = [['ws', WebSocket as unknown as WebSocketConstructor], ['NodeWebSocket', NodeWebSocket]];
+let transport: WebSocketConstructor = NodeWebSocket;
+
 function client_of(url: string): { c: FeedClient; errors: FeedClientError[] } {
-  const c = connect(url, { WebSocket, heartbeat_interval_ms: 500, backoff_initial_ms: 20, backoff_max_ms: 60, random: seeded_random(3) });
+  const c = connect(url, { WebSocket: transport, heartbeat_interval_ms: 500, backoff_initial_ms: 20, backoff_max_ms: 60, random: seeded_random(3) });
   const errors: FeedClientError[] = [];
   c.on('error', (e) => errors.push(e));
   closers.push(() => c.close());
@@ -62,7 +69,9 @@ function unknown_message_frame(): Uint8Array {
 
 const codes = (errors: FeedClientError[]): number[] => errors.map((e) => e.code);
 
-describe('SDK against bad input', () => {
+describe.each(transports)('SDK against bad input, on %s', (_name, socket_class) => {
+  beforeEach(() => { transport = socket_class; });
+
   it('a WebSocket service that is not a depthcast feed (JSON text): text_frame errors, then one not_a_feed, the socket dropped and retried; no book', async () => {
     const ticker = JSON.stringify({ e: 'trade', s: 'BTCUSDT', p: '65000.00', q: '0.01' });
     const server = await ws_server([ticker, ticker, ticker, ticker]);

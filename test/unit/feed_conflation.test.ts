@@ -14,6 +14,7 @@ import { conflation_trades_max } from '../../src/feed/subscription.js';
 import { send_backpressure, send_dropped, send_ok, type ClientTransport } from '../../src/feed/transport.js';
 import { close_code } from '../../src/wire/codes.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
+import { stop_feed_rigs } from '../helpers/feed_rig.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
 import { expected_aggregate, ViewMirror, type MirrorView } from '../helpers/view_mirror.js';
 
@@ -85,16 +86,9 @@ interface Rig {
   quiesce(): Promise<void>;
 }
 
-let rigs: Rig[] = [];
+const rigs: Rig[] = [];
 
-afterEach(async () => {
-  for (const r of rigs) {
-    await r.engine.stop();
-    await r.feed.stop();
-    await r.bus.close();
-  }
-  rigs = [];
-});
+afterEach(() => stop_feed_rigs(rigs));
 
 async function rig(overrides: Partial<Config>): Promise<Rig> {
   const config = test_config({

@@ -31,13 +31,13 @@ describe('loadgen options', () => {
       '--url', 'ws://127.0.0.1:9000/ws', '--url=ws://127.0.0.1:9001/ws', '--clients', '300', '--symbols', 'AAA,BBB,CCC',
       '--symbols-per-client', '2', '--symbol-dist', 'zipf', '--zipf-exponent', '1.2', '--depth', '0', '--interval-ms', '100',
       '--duration-s', '30', '--warmup-s', '2', '--slow-fraction', '0.1', '--slow-mode', 'throttled', '--slow-read-bytes-per-s', '4096',
-      '--reconnect-storm', '20%@5', '--reconnect-storm', '50%@10s', '--seed', '9', '--workers', '3',
+      '--transport', 'ws', '--reconnect-storm', '20%@5', '--reconnect-storm', '50%@10s', '--seed', '9', '--workers', '3',
       '--source-addresses', '127.0.0.1-127.0.0.3', '--connect-rate', '500', '--out', '/tmp/x', '--no-progress',
     ]);
     expect(o.urls).toEqual(['ws://127.0.0.1:9000/ws', 'ws://127.0.0.1:9001/ws']);
     expect(o).toMatchObject({
       clients: 300, symbols: ['AAA', 'BBB', 'CCC'], symbols_per_client: 2, symbol_dist: 'zipf', zipf_exponent: 1.2, depth: 0,
-      interval_ms: 100, duration_s: 30, warmup_s: 2, slow_fraction: 0.1, slow_mode: 'throttled', slow_read_bytes_per_s: 4096, seed: 9, workers: 3,
+      interval_ms: 100, duration_s: 30, warmup_s: 2, slow_fraction: 0.1, slow_mode: 'throttled', slow_read_bytes_per_s: 4096, transport: 'ws', seed: 9, workers: 3,
       source_addresses: ['127.0.0.1', '127.0.0.2', '127.0.0.3'], connect_rate_per_s: 500, out_dir: '/tmp/x', progress: false,
     });
     expect(o.reconnect_storms).toEqual([{ percent: 20, at_s: 5 }, { percent: 50, at_s: 10 }]);
@@ -51,6 +51,7 @@ describe('loadgen options', () => {
     expect(flag_of(() => run_options(['--depth', '20']))).toBe('--depth');
     expect(flag_of(() => run_options(['--symbol-dist', 'pareto']))).toBe('--symbol-dist');
     expect(flag_of(() => run_options(['--slow-mode', 'sleepy']))).toBe('--slow-mode');
+    expect(flag_of(() => run_options(['--transport', 'uws']))).toBe('--transport');
     expect(flag_of(() => run_options(['--slow-fraction', '1.5']))).toBe('--slow-fraction');
     expect(flag_of(() => run_options(['--reconnect-storm', '20@5']))).toBe('--reconnect-storm');
     expect(flag_of(() => run_options(['--reconnect-storm', '150%@5']))).toBe('--reconnect-storm');

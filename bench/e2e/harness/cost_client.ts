@@ -1,14 +1,19 @@
 // The reader side of bench/e2e/client_cost, one kind per process (IPC child),
 // so each kind's CPU is its process's own (process.cpuUsage: every thread,
 // GC included) and nothing of the other kind's heap or JIT state leaks in.
-//   raw         harness/raw_ws.ts: node:net, a frame-header walk, pings
-//               answered with pongs; no payload looked at. The floor: what
-//               Node and the kernel cost to receive the same bytes.
+//   raw         harness/raw_ws.ts: node:net 'data' events (Node streams), a
+//               frame-header walk, pings answered with pongs; no payload
+//               looked at. What Node's streams and the kernel cost to
+//               receive the same bytes.
+//   raw_net     the SDK's NodeWebSocket (depthcast/client/node: node:net
+//               `onread` into one shared buffer, frames parsed in place,
+//               pings answered) with a counting onmessage: the leaner floor.
 //   sdk         the SDK (src/client) on `ws`, one FeedClient per connection,
 //               one depth-10 view each, with its defaults (no latency
 //               histograms: opt-in since depthcast/client/latency): every frame
 //               decoded, applied and verified (digest, range, not crossed),
 //               Acks as the SDK sends them, pongs by `ws`.
+//   sdk_net     the same SDK clients on NodeWebSocket instead of `ws`.
 //   sdk_latency the same, recording both latency hops into one shared
 //               HopHistograms as loadgen's clients do (the recording's engine
 //               stamps are virtual: every sample lands in the overflow
@@ -23,9 +28,10 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { connect, type FeedClient, type WebSocketConstructor } from '../../../src/client/index.js';
 import { HopHistograms, client_hops } from '../../../src/metrics/hop_histograms.js';
+import { NodeWebSocket } from '../../../src/client/node/index.js';
 import { RawWs, opcode_binary } from './raw_ws.js';
 
-export type CostKind = 'raw' | 'sdk' | 'sdk_latency';
+export type CostKind = 'raw' | 'raw_net' | 'sdk' | 'sdk_net' | 'sdk_latency';
 
 export interface CostClientResult {
   type: 'result';
@@ -72,6 +78,12 @@ function open_raw(i: number): void {
   });
 }
 
+function open_raw_net(i: number): void {
+  const ws = new NodeWebSocket(`ws://127.0.0.1:${port}/ws?view=${i % views.length}`);
+  ws.onopen = () => { opened++; };
+  ws.onmessage = (event: { data: unknown }) => { if (event.data instanceof Uint8Array) frames++; };
+}
+
 class BenchSocket extends WebSocket {
   constructor(url: string, protocols?: string | string[]) {
     super(url, protocols, { perMessageDeflate: false });
@@ -79,14 +91,16 @@ class BenchSocket extends WebSocket {
   }
 }
 
-function open_sdk(i: number, hops: HopHistograms | undefined): void {
+function open_sdk(i: number, hops: HopHistograms | undefined, socket_class: WebSocketConstructor): void {
   const view = i % views.length;
   const client = connect(`ws://127.0.0.1:${port}/ws?view=${view}`, {
-    WebSocket: BenchSocket as unknown as WebSocketConstructor,
+    WebSocket: socket_class,
     ...(hops ? { hops } : {}),
     reconnect: false,
   });
   client.subscribe(views[view].split('|')[0], { depth: 10 });
+  // NodeWebSocket's onopen is the SDK's: count opened sockets by the client's state instead.
+  if (socket_class === NodeWebSocket) client.once('state', (state) => { if (state === 'synced') opened++; });
   sdk_clients.push(client);
 }
 
@@ -102,14 +116,15 @@ function acks_sent(): number {
   return n;
 }
 
-const read_frames = (): number => (kind === 'raw' ? frames : sdk_frames());
+const read_frames = (): number => (kind === 'raw' || kind === 'raw_net' ? frames : sdk_frames());
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
   const hops = kind === 'sdk_latency' ? new HopHistograms(client_hops) : undefined;
   for (let i = 0; i < connections; i++) {
     if (kind === 'raw') open_raw(i);
-    else open_sdk(i, hops);
+    else if (kind === 'raw_net') open_raw_net(i);
+    else open_sdk(i, hops, kind === 'sdk_net' ? NodeWebSocket : BenchSocket as unknown as WebSocketConstructor);
     if (i % 50 === 49) await sleep(5);
   }
   for (let waited = 0; opened < connections; waited += 10) {

@@ -20,7 +20,9 @@ interface PreparedBatch {
 
 /** `fanout_topics` false: the JS fan-out path (kind depthcast_js), to compare with uWS topics in the same run. */
 export async function start_depthcast(r: Recording, fanout_topics = true): Promise<Target> {
-  const config = Object.freeze({ ...bench_config(r.meta.orders_per_tick, r.meta.symbols), fanout_topics });
+  // BENCH_DEPTHCAST_CONFIG='{"reader_probe_interval_ms":0}': config overrides for an experiment (say so beside its numbers).
+  const overrides = JSON.parse(process.env.BENCH_DEPTHCAST_CONFIG ?? '{}') as Record<string, unknown>;
+  const config = Object.freeze({ ...bench_config(r.meta.orders_per_tick, r.meta.symbols), fanout_topics, ...overrides });
   const bus = new MemoryBus();
   serve_empty_snapshots(bus, config);
   const service = await start_feed_service(config, bus);
@@ -49,6 +51,15 @@ export async function start_depthcast(r: Recording, fanout_topics = true): Promi
         connections: s.connections, conflation_episodes: s.conflation_episodes, slow_closes: s.slow_closes,
         deltas_out_total: c.deltas_out_total, conflated_frames_total: c.conflated_frames_total, closes_total: c.closes_total,
       };
+    },
+    counts() {
+      let probes_sent = 0;
+      let pongs_seen = 0;
+      for (const s of service.feed.sessions) {
+        probes_sent += s.flow.probes.probes_sent;
+        pongs_seen += s.flow.probes.pongs_seen;
+      }
+      return { probes_sent, pongs_seen };
     },
     async close() {
       await service.stop();

@@ -92,6 +92,8 @@ export interface TrialResult {
   close_codes: Record<string, number>;
   stream_exhausted: boolean;
   server_stats: Record<string, unknown>;
+  /** The target's counts (Target.counts) per second over the window: e.g. depthcast's probes_sent and pongs_seen. */
+  server_counts_per_s: Record<string, number>;
   measure_s: number;
 }
 
@@ -317,6 +319,7 @@ export class Pair {
       close_codes: report.close_codes,
       stream_exhausted: b.server.exhausted,
       server_stats: stopped.stats,
+      server_counts_per_s: Object.fromEntries(Object.entries(b.server.counts).map(([k, v]) => [k, Math.round((v - (a.server.counts[k] ?? 0)) / seconds)])),
       measure_s: round(seconds, 2),
     };
   }

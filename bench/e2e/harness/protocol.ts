@@ -17,7 +17,8 @@ export type ServerReply =
   | { type: 'ready'; port: number; extra_pids: number[] }
   | { type: 'running'; schedule: Schedule | null }
   /** spin_s: seconds the driver busy-waited so far (server CPU that is the harness's, not the server's). */
-  | { type: 'mark'; ticks: number; exhausted: boolean; spin_s: number }
+  /** counts: the target's own running totals (Target.counts), for per-second rates over a window. */
+  | { type: 'mark'; ticks: number; exhausted: boolean; spin_s: number; counts: Record<string, number> }
   /** schedule_lag_us: paced ticks' publish time minus due time since the last mark with reset (null in saturation). */
   | { type: 'stopped'; ticks: number; exhausted: boolean; stats: Record<string, unknown>; schedule_lag_us: LatencySummaryUs | null }
   | { type: 'error'; message: string };

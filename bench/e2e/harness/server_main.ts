@@ -174,7 +174,7 @@ process.on('message', (m: ServerCommand) => {
         break;
       case 'mark':
         if (m.reset) driver?.reset_schedule_lag();
-        reply({ type: 'mark', ticks: driver?.k ?? 0, exhausted: driver?.exhausted ?? false, spin_s: driver?.spin_s ?? 0 });
+        reply({ type: 'mark', ticks: driver?.k ?? 0, exhausted: driver?.exhausted ?? false, spin_s: driver?.spin_s ?? 0, counts: target?.counts?.() ?? {} });
         break;
       case 'stop':
         driver?.stop();

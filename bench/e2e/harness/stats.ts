@@ -36,7 +36,7 @@ export function rotate<T>(xs: readonly T[], n: number): T[] {
 }
 
 /** One server's trials folded into medians: a TrialResult's numbers, less what is per trial. */
-export type KindSummary = Omit<TrialResult, 'kind' | 'round' | 'mode' | 'clients' | 'close_codes' | 'bottleneck' | 'measure_s' | 'server_stats'> & {
+export type KindSummary = Omit<TrialResult, 'kind' | 'round' | 'mode' | 'clients' | 'close_codes' | 'bottleneck' | 'measure_s' | 'server_stats' | 'server_counts_per_s'> & {
   windows: number;
   bottleneck: string;
 };
@@ -125,12 +125,19 @@ export function round_ratios(
   return { median: round(median(per_round), 3), rounds: per_round };
 }
 
+/** The server's own counts per second (Target.counts), when it reports any. */
+function counts_text(counts: Record<string, number> | undefined): string {
+  const entries = Object.entries(counts ?? {});
+  return entries.length === 0 ? '' : `, per s: ${entries.map(([k, v]) => `${k} ${v}`).join(' ')}`;
+}
+
 /** One progress line per measured window. */
 export function window_line(t: TrialResult, rounds: number): string {
   const offered = t.offered_ticks_per_s === null ? 'saturation' : `${t.achieved_ticks_per_s}/${t.offered_ticks_per_s} ticks/s`;
   return `  round ${(t.round ?? 0) + 1}/${rounds} ${t.kind.padEnd(9)} ${offered}: ${Math.round(t.delivered_frames_per_s)} frames/s, ` +
     `${t.server_cpu_us_per_frame} µs server CPU/frame, server ${t.server_cpu_cores} cores (+${t.server_runqueue_wait_cores} waiting), ` +
     `clients ${t.client_cpu_cores} (+${t.client_runqueue_wait_cores}), p50/p99 ${t.latency_us.p50}/${t.latency_us.p99} µs` +
+    `${counts_text(t.server_counts_per_s)}` +
     `${t.wire === null ? '' : `, at the wire ${t.wire.latency_us.p50}/${t.wire.latency_us.p99} µs ${t.wire.ingest_to_wire_us === null ? '' : ` (ingest→wire ${t.wire.ingest_to_wire_us.p50}/${t.wire.ingest_to_wire_us.p99})`} ` +
       `(${t.wire.frames} frames, ${t.wire.capture_dropped} dropped, ${t.wire.truncated_packets} truncated, ${t.wire.unsynced_packets}/${t.wire.packets} packets unsynced, ${t.wire.resyncs} resyncs)`}\n`;
 }

@@ -23,6 +23,8 @@ export interface Target {
   /** Publishes tick k (modulo the recording for baselines); returns false when the stream is exhausted. */
   publish_tick(k: number, stamp_ns: number): boolean;
   stats(): Record<string, unknown>;
+  /** Running totals of what the server did (depthcast: reader-flow probes sent, pongs read), read at a window's start and end. */
+  counts?(): Record<string, number>;
   close(): Promise<void>;
 }
 
