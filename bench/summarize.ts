@@ -461,7 +461,21 @@ function render_generic(d: Json): string[] {
   return cells.length > 0 ? [cells.map((c) => `\`${c}\``).join(' · ')] : ['(no headline numbers)'];
 }
 
+function render_gateway_fanout(d: Json): string[] {
+  const ratio = obj(d.gateway_to_uws);
+  if (ratio === undefined) return render_generic(d); // an older result: the ratio was one number
+  const span = (x: Json | undefined) => x === undefined ? 'n/a'
+    : `${fmt(x.median)} (95% interval ${Array.isArray(x.interval_95) ? (x.interval_95 as number[]).join('–') : 'n/a'}, rounds ${fmt(x.min)}–${fmt(x.max)})`;
+  return [
+    `${fmt(d.clients)} clients × ${fmt(d.streams_per_client)} streams, ${fmt(d.rounds)} rounds of ${fmt(d.measure_s)} s windows; the idle service ${fmt(obj(d.idle_share)?.median)} of a core, ` +
+    `the gateway's marginal ${fmt(obj(d.gateway_marginal_share)?.median)}; harness loop-delay p99 at most ${fmt(d.harness_lag_p99_ms_max)} ms, client CPU at most ${fmt(d.client_cpu_share_max)}` +
+    `${d.client_saturated === true ? ' (saturated in some window)' : ''}.`, '',
+    `gateway ÷ uws: **${span(ratio)}** — goal ≥ 0.85 ${d.met === true ? 'met' : '**not met**'} · gateway ÷ binary: ${span(obj(d.gateway_to_binary))}`,
+  ];
+}
+
 const renderers: Record<string, (d: Json) => string[]> = {
+  gateway_fanout: render_gateway_fanout,
   fanout: render_fanout,
   transports: render_transports,
   latency_sweep: render_latency_sweep,

@@ -66,7 +66,16 @@ if (process.argv[2] === '--server-depthcast') {
     ...(process.argv[3] !== undefined ? { reader_probe_interval_ms: Number(process.argv[3]) } : {}),
   }));
   process.stdout.write(`${JSON.stringify({ feed_port: all.feed_service.server.port, gateway_port: all.feed_service.gateway!.port })}\n`);
-  process.stdin.resume(); // runs until the bench kills it
+  // Each line on stdin asks for the feed's probe counts so far (probes sent, pongs seen, over the open sessions).
+  createInterface({ input: process.stdin }).on('line', () => {
+    let probes_sent = 0;
+    let pongs_seen = 0;
+    for (const s of all.feed_service.feed.sessions) {
+      probes_sent += s.flow.probes.probes_sent;
+      pongs_seen += s.flow.probes.pongs_seen;
+    }
+    process.stdout.write(`${JSON.stringify({ probes_sent, pongs_seen })}\n`);
+  }); // runs until the bench kills it
   process.once('SIGTERM', () => process.exit(0)); // an exit, so that --cpu-prof (DEPTHCAST_BENCH_CPU_PROF_DIR) writes its profile
 } else if (process.argv[2] === '--server-uws') {
   const { default: uWS } = await import('../../src/server/uws.js');
@@ -94,14 +103,17 @@ if (process.argv[2] === '--server-depthcast') {
   await main();
 }
 
-function start_server(args: string[]): Promise<{ child: ChildProcess; info: Record<string, number> }> {
+interface Server { child: ChildProcess; info: Record<string, number>; lines: AsyncIterator<string> }
+
+function start_server(args: string[]): Promise<Server> {
   // DEPTHCAST_BENCH_CPU_PROF_DIR=dir: the depthcast server runs with --cpu-prof (what explains its numbers: bench/profile_summary.ts).
   const prof_dir = process.env.DEPTHCAST_BENCH_CPU_PROF_DIR;
   const prof = prof_dir !== undefined && args[0] === '--server-depthcast' ? ['--cpu-prof', `--cpu-prof-dir=${prof_dir}`] : [];
   const child = spawn('taskset', ['-c', String(server_core), process.execPath, ...prof, '--import', 'tsx', self, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server ${args[0]} exited with ${code}`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, info: JSON.parse(line) as Record<string, number> }));
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    void lines.next().then((line) => resolve({ child, info: JSON.parse(line.value as string) as Record<string, number>, lines }));
   });
 }
 
@@ -116,6 +128,9 @@ interface Window {
   clients_open: number;
   /** Clients the server closed during the row (connect, warm-up and window), by close code. */
   server_closes: Record<string, number>;
+  /** The feed's reader probes (pings) sent and pongs seen per second in the window (depthcast rows; null for uws). */
+  probes_per_s: number | null;
+  pongs_per_s: number | null;
 }
 
 async function main(): Promise<void> {
@@ -184,8 +199,15 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1000));
     closing = false;
   };
-  const window = async (pid: number): Promise<Window> => {
+  const probe_counts = async (server: Server): Promise<{ probes_sent: number; pongs_seen: number } | null> => {
+    if (server !== depthcast) return null;
+    server.child.stdin!.write('counts\n');
+    return JSON.parse((await server.lines.next()).value as string) as { probes_sent: number; pongs_seen: number };
+  };
+  const window = async (server: Server): Promise<Window> => {
+    const pid = server.child.pid!;
     await new Promise((r) => setTimeout(r, warmup_s * 1000));
+    const probes0 = await probe_counts(server);
     const cpu0 = cpu_seconds(pid);
     const own0 = process.cpuUsage();
     const frames0 = frames;
@@ -194,6 +216,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, measure_s * 1000));
     const wall_s = (performance.now() - t0) / 1000;
     const own = process.cpuUsage(own0);
+    const probes1 = await probe_counts(server);
     return {
       frames_per_s: round((frames - frames0) / wall_s, 0),
       server_cpu_share: round((cpu_seconds(pid) - cpu0) / wall_s, 4),
@@ -201,15 +224,17 @@ async function main(): Promise<void> {
       client_cpu_share: round((own.user + own.system) / 1e6 / wall_s, 3),
       clients_open: sockets.filter((s) => s.is_open).length,
       server_closes: Object.fromEntries(closes),
+      probes_per_s: probes0 === null || probes1 === null ? null : round((probes1.probes_sent - probes0.probes_sent) / wall_s, 0),
+      pongs_per_s: probes0 === null || probes1 === null ? null : round((probes1.pongs_seen - probes0.pongs_seen) / wall_s, 0),
     };
   };
   const { FrameEncoder } = await import('../../src/wire/feed_encoder.js');
   const subscribe_frame = new FrameEncoder().subscribe({ symbols, depth: 0, interval_ms: 100 });
   const rows = {
-    idle: async () => { closes.clear(); return window(depthcast.child.pid!); },
-    gateway: async () => { await connect_all(gw, combined_path, null); const w = await window(depthcast.child.pid!); await close_all(); return w; },
-    binary: async () => { await connect_all(depthcast.info.feed_port, '/ws', subscribe_frame); const w = await window(depthcast.child.pid!); await close_all(); return w; },
-    uws: async () => { await connect_all(uws.info.port, '/stream', null); const w = await window(uws.child.pid!); await close_all(); return w; },
+    idle: async () => { closes.clear(); return window(depthcast); },
+    gateway: async () => { await connect_all(gw, combined_path, null); const w = await window(depthcast); await close_all(); return w; },
+    binary: async () => { await connect_all(depthcast.info.feed_port, '/ws', subscribe_frame); const w = await window(depthcast); await close_all(); return w; },
+    uws: async () => { await connect_all(uws.info.port, '/stream', null); const w = await window(uws); await close_all(); return w; },
   };
   type Row = keyof typeof rows;
   // --rows gateway,uws: only some rows (profiling; the ratios need idle, gateway and uws).

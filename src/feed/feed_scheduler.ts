@@ -67,6 +67,8 @@ export class FeedScheduler {
   private readonly pumped_sessions = new Set<Session>();
   /** The sessions a published tick visits (reused: each once, however many of its views published). */
   private readonly ticked_sessions = new Set<SubscriptionOwner>();
+  /** Numbers the published ticks: a connection listed by this one carries it (published_tick_mark), so each of its subscriptions costs a comparison, not a Set lookup. */
+  private published_tick_count = 0;
   /** Conflating connections whose reader acknowledged since the last run_pumps. */
   private readonly acknowledged_sessions = new Set<Session>();
   /** pump_tick fired since the last run_pumps: every pumped session is due a look. */
@@ -160,7 +162,15 @@ export class FeedScheduler {
     if (channels.size === 0) return;
     const sessions = this.ticked_sessions;
     const visiting = sessions.size > 0; // the previous tick's turns are not done: these join them
-    for (const ch of channels) for (const sub of ch.published) sessions.add(sub.owner);
+    const mark = ++this.published_tick_count;
+    for (const ch of channels) {
+      for (const sub of ch.published) {
+        const owner = sub.owner;
+        if (owner.published_tick_mark === mark) continue;
+        owner.published_tick_mark = mark;
+        sessions.add(owner);
+      }
+    }
     channels.clear();
     if (!visiting) this.visit_ticked_sessions();
   }

@@ -59,6 +59,7 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
   readonly id = Session.next_id++;
   readonly subs = new Map<string, Subscription>();
   private interval_subs = 0;
+  published_tick_mark = 0;
   private pumped = false;
   /** Which subscriptions are on their view's topic (when the transport takes topics). */
   private readonly topics: SessionTopics;
@@ -231,7 +232,7 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
    */
   protected collect_published(now_ms: number): void {
     if (this.topics.held === 0) return;
-    const bytes = this.topics.collect(this.subs.values());
+    const bytes = this.topics.collect();
     if (bytes > 0) this.published_sent(this.topics.collected_frames, bytes, now_ms);
   }
 

@@ -13,11 +13,14 @@
 // connection leaves all its views' topics at once.
 //
 // Cost: a topic subscribe or unsubscribe (native) per mode change; collect()
-// is one pass over the connection's subscriptions, no allocation.
+// is one pass over the published subscriptions (an array kept by join and
+// leave, not the connection's Map of all of them: the published tick runs it
+// for every connection 20 times a second), no allocation.
 
 import type { PublishedTopic, TopicMember } from './published_topic.js';
 import type { Subscription, SubscriptionOwner } from './subscription.js';
 import type { ClientTransport } from './transport.js';
+import { check } from './invariants.js';
 
 /** A topic every topic-taking socket holds and nothing is published to (see above). */
 export const anchor_topic = '#anchor';
@@ -25,8 +28,8 @@ export const anchor_topic = '#anchor';
 export class SessionTopics {
   /** The transport takes topics (uWS with --fanout-topics). */
   readonly enabled: boolean;
-  /** Subscriptions on their view's topic now. */
-  count = 0;
+  /** Subscriptions on their view's topic now (join/leave keep it; order does not matter). */
+  private readonly published_subs: Subscription[] = [];
   /** Topics that are not a view's held now (PublishedTopic: the gateway's streams). */
   private readonly members = new Map<PublishedTopic, TopicMember>();
   /** Frames the last collect() counted. */
@@ -37,9 +40,14 @@ export class SessionTopics {
     this.enabled = transport.subscribe !== undefined;
   }
 
+  /** Subscriptions on their view's topic now. */
+  get count(): number {
+    return this.published_subs.length;
+  }
+
   /** Topics held now, views' and others'. */
   get held(): number {
-    return this.count + this.members.size;
+    return this.published_subs.length + this.members.size;
   }
 
   private anchor(): void {
@@ -76,33 +84,40 @@ export class SessionTopics {
   join(sub: Subscription): void {
     this.anchor();
     this.transport.subscribe!(sub.channel.topic);
-    this.count++;
+    this.published_subs.push(sub);
   }
 
   /** Takes a subscription off its view's topic (its Session moves it out of the view's published set). */
   leave(sub: Subscription): void {
     this.transport.unsubscribe!(sub.channel.topic);
-    this.count--;
+    const list = this.published_subs;
+    const i = list.indexOf(sub);
+    check(i >= 0, 'a subscription leaves only a topic it holds');
+    list[i] = list[list.length - 1]; // swap-remove: a connection holds a handful
+    list.pop();
   }
 
-  /** Bytes published to these subscriptions' topics and the other topics held since the last call (collected_frames: frames); each remembers what it counted. */
-  collect(subs: Iterable<Subscription>): number {
+  /** Bytes published to the published subscriptions' topics and the other topics held since the last call (collected_frames: frames); each remembers what it counted. */
+  collect(): number {
     let bytes = 0;
     let frames = 0;
-    for (const sub of subs) {
-      if (sub.mode !== 'published') continue;
+    const subs = this.published_subs;
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i];
       const ch = sub.channel;
       bytes += ch.published_bytes - sub.published_bytes_seen;
       frames += ch.published_frames - sub.published_frames_seen;
       sub.published_bytes_seen = ch.published_bytes;
       sub.published_frames_seen = ch.published_frames;
     }
-    for (const m of this.members.values()) {
-      const t = m.topic;
-      bytes += t.published_bytes - m.published_bytes_seen;
-      frames += t.published_frames - m.published_frames_seen;
-      m.published_bytes_seen = t.published_bytes;
-      m.published_frames_seen = t.published_frames;
+    if (this.members.size > 0) {
+      for (const m of this.members.values()) {
+        const t = m.topic;
+        bytes += t.published_bytes - m.published_bytes_seen;
+        frames += t.published_frames - m.published_frames_seen;
+        m.published_bytes_seen = t.published_bytes;
+        m.published_frames_seen = t.published_frames;
+      }
     }
     this.collected_frames = frames;
     return bytes;

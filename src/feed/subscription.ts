@@ -34,6 +34,8 @@ export interface SubscriptionOwner {
   defer_restart(sub: Subscription): boolean;
   start_view(sub: Subscription, now_ms: number): void;
   tick_published(now_ms: number): void;
+  /** The last published tick that listed this connection (FeedScheduler's: a number compared, not a Set lookup per subscription). */
+  published_tick_mark: number;
 }
 
 export class Subscription implements ViewSubscriber {

@@ -100,6 +100,8 @@ export class ViewReader implements SubscriptionOwner {
 
   /** Never on a topic. */
   tick_published(): void {}
+  /** Never on a topic, so never listed by a published tick (SubscriptionOwner asks for it). */
+  published_tick_mark = 0;
 
   // ---- the interval ----
 
