@@ -48,6 +48,7 @@ let commits = 0;
 const hooks: SymbolFeedHooks = {
   on_commit: () => { commits++; },
   on_reset: () => {},
+  on_continue: () => {},
   on_state: () => {},
   on_batch_applied: () => {},
 };

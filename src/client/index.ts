@@ -25,7 +25,7 @@ export { seeded_random, type RandomSource } from '../util/random.js';
 export { Emitter, type EventMap } from './emitter.js';
 export { type TokenOption } from './token_keeper.js';
 export type {
-  TradeRec, TradeAggregateRec, SymbolStateName, SymbolStatusRec, ResumeName, SnapshotMsg, DeltaMsg, StatusMsg,
+  TradeRec, TradeAggregateRec, TradeIdRange, SymbolStateName, SymbolStatusRec, ResumeName, SnapshotMsg, DeltaMsg, StatusMsg,
 } from '../wire/feed_types.js';
 export { side_bid, side_ask, type L2Level, type Side } from '../book/types.js';
 /** @deprecated the same type as L2Level (one level type: {price, size, orders}); kept so existing SDK code compiles. */

@@ -232,10 +232,16 @@ export class ViewSync {
       const list = this.views.of_symbol(s.symbol);
       if (!list) continue;
       for (const view of list) {
+        const was_recovering = view.feed_state === 'recovering';
         view.feed_state = s.state;
         view.engine_silent = s.engine_silent === true;
-        // The feed is rebuilding this book: no Deltas until a fresh Snapshot, so what we show is stale.
+        // The feed is rebuilding this book: no Deltas until it is live again, so what we show is stale.
         if (s.state === 'recovering' && view.state === 'synced') this.set_view_state(view, 'stale');
+        // Live again in the epoch we hold: the feed continues the view (a Delta with the difference, PROTOCOL.md §5.5,
+        // or nothing when the book did not change); a new epoch's Snapshot is still awaited.
+        else if (s.state === 'live' && was_recovering && view.state === 'stale' && view.book.has_snapshot && s.epoch === view.book.epoch) {
+          this.set_view_state(view, 'synced');
+        }
         if (s.resume === undefined || s.resume === 'none' || view.depth !== s.resume_depth || view.group !== (s.resume_group ?? 1)) continue;
         if (s.resume === 'resumed' && view.book.has_snapshot && !view.confirmed) {
           // The feed continues this view from the seq we hold: no Snapshot comes; the next Delta starts at seq + 1.

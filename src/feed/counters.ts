@@ -72,6 +72,8 @@ export interface SymbolFeedStats {
   /** Gaps held for the other NATS path (two paths), and those it filled (the rest went to the stream). */
   path_holds: number;
   path_hold_fills: number;
+  /** Rebuilds within the epoch whose views continued with a Delta (no Snapshot; PROTOCOL.md §5.5). */
+  rebuilds_continued: number;
   /** Duration (ms) and bytes read (snapshot + replayed batches, or the engine's reply) of the last reset. */
   last_recovery_ms: number;
   last_recovery_bytes: number;
@@ -81,7 +83,7 @@ export function new_symbol_feed_stats(): SymbolFeedStats {
   return {
     messages: 0, batches: 0, events: 0, duplicates_skipped: 0, stale_epoch_skipped: 0, gaps: 0,
     recoveries: 0, bad_messages: 0, snapshot_requests: 0, snapshot_failures: 0, engine_heartbeats: 0,
-    stream_recoveries: 0, stream_fills: 0, stream_failures: 0, stream_replayed_batches: 0, path_holds: 0, path_hold_fills: 0, last_recovery_ms: 0, last_recovery_bytes: 0,
+    stream_recoveries: 0, stream_fills: 0, stream_failures: 0, stream_replayed_batches: 0, path_holds: 0, path_hold_fills: 0, rebuilds_continued: 0, last_recovery_ms: 0, last_recovery_bytes: 0,
   };
 }
 

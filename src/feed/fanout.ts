@@ -211,6 +211,7 @@ export class Fanout {
       }
     }
     trades.length = 0;
+    f.trades_missing = undefined;
   }
 
   // ---- what the book's state changes mean for the views ----
@@ -235,6 +236,22 @@ export class Fanout {
         this.queue_other(session, frame);
       }
     }
+  }
+
+  /**
+   * The book was rebuilt within its epoch, past every view: each view moves to
+   * it with one Delta (the book's change list holds every price of the old and
+   * new book, so the view emits exactly the difference; its trades and the ids
+   * missing, docs/PROTOCOL.md §5.5), and subscriptions waiting for the symbol start.
+   */
+  on_continue(f: SymbolFeed): void {
+    const missing_trades = f.trades_missing;
+    this.dirty_symbols.add(f);
+    this.flush_symbol(f);
+    for (const ch of this.channels.get(f) ?? []) {
+      for (const sub of [...ch.subscribers]) if (sub.mode === 'waiting') this.start_sub(sub.owner, sub);
+    }
+    log.info({ symbol: f.symbol, epoch: f.epoch, seq: f.committed_seq, missing_trades }, 'views continued across a rebuild');
   }
 
   /** The book was replaced from a snapshot: every subscriber of the symbol starts over from a fresh Snapshot. */

@@ -101,6 +101,7 @@ export class Feed {
     const hooks = {
       on_commit: (f: SymbolFeed) => fanout.mark_dirty(f),
       on_reset: (f: SymbolFeed, reason: ResetReason) => fanout.on_reset(f, reason),
+      on_continue: (f: SymbolFeed) => fanout.on_continue(f),
       on_state: (f: SymbolFeed) => fanout.on_state(f),
       on_batch_applied: (ns: number, events: number) => {
         engine_to_ingest.record(ns);

@@ -2,7 +2,7 @@
 // import each other for a type: each imports this instead. Types only (no
 // code, no cost).
 
-import type { TradeRec } from '../wire/feed_types.js';
+import type { TradeIdRange, TradeRec } from '../wire/feed_types.js';
 
 /** What a ReaderFlow (reader_flow.ts) and its two estimators are given. */
 export interface ReaderFlowLimits {
@@ -57,4 +57,6 @@ export interface ViewSubscriber {
   published_bytes_seen: number;
   published_frames_seen: number;
   accumulate_trades(trades: readonly TradeRec[]): void;
+  /** Trade ids that never reached the feed (a rebuild that continued the view): its next catch-up says so. */
+  accumulate_missing(range: TradeIdRange): void;
 }

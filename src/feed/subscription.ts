@@ -9,7 +9,7 @@
 // restarted, its catch-up is a fresh Snapshot.
 
 import { side_bid } from '../book/types.js';
-import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import type { TradeAggregateRec, TradeIdRange, TradeRec } from '../wire/feed_types.js';
 import { check } from './invariants.js';
 import type { SubscriptionMode, ViewSubscriber } from './feed_types.js';
 import type { ViewChannel } from './view_channel.js';
@@ -51,6 +51,8 @@ export class Subscription implements ViewSubscriber {
   /** Accumulated since seq_sent (modes accumulating, snapshot_pending). */
   private readonly trades: TradeRec[] = [];
   private aggregate: TradeAggregateRec | null = null;
+  /** Trade ids that never reached the feed within seq_sent..now (a rebuild continued the view, PROTOCOL.md §5.5). */
+  private missing: TradeIdRange | undefined = undefined;
   private notional = 0;
   /** What the last catch_up() sent: a Snapshot or a Delta, and how many updates it merged. */
   last_catch_up_snapshot = false;
@@ -113,6 +115,13 @@ export class Subscription implements ViewSubscriber {
     for (const t of trades) this.fold(t);
   }
 
+  /** A rebuild continued the view: these trade ids are in no frame; the next catch-up says so. */
+  accumulate_missing(range: TradeIdRange): void {
+    if (this.mode === 'snapshot_pending') return;
+    this.missing = this.missing === undefined ? { ...range }
+      : { first_trade_id: Math.min(this.missing.first_trade_id, range.first_trade_id), last_trade_id: Math.max(this.missing.last_trade_id, range.last_trade_id) };
+  }
+
   private fold(t: TradeRec): void {
     let a = this.aggregate;
     if (a === null) {
@@ -135,6 +144,7 @@ export class Subscription implements ViewSubscriber {
     this.trades.length = 0; // encoded already: the array is reused, not reallocated per catch-up
     this.aggregate = null;
     this.notional = 0;
+    this.missing = undefined;
   }
 
   /**
@@ -147,7 +157,8 @@ export class Subscription implements ViewSubscriber {
    */
   catch_up(trades_listed_max: number = conflation_trades_max): Uint8Array | null {
     const ch = this.channel;
-    if (this.mode !== 'snapshot_pending' && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.trades.length === 0 && this.aggregate === null) return null;
+    if (this.mode !== 'snapshot_pending' && ch.seq === this.seq_sent && this.epoch_sent === ch.epoch && this.trades.length === 0 && this.aggregate === null
+      && this.missing === undefined) return null;
     let frame: Uint8Array;
     this.last_catch_up_merged = this.epoch_sent === ch.epoch ? ch.versions - this.versions_sent : 0;
     this.last_catch_up_snapshot = this.overflowed;
@@ -158,7 +169,7 @@ export class Subscription implements ViewSubscriber {
     if (this.last_catch_up_snapshot) {
       frame = ch.snapshot_with_trades(this.trades, this.aggregate);
     } else {
-      frame = ch.catch_up_delta(ch.changed, this.seq_sent, this.trades, this.aggregate, this.last_catch_up_merged);
+      frame = ch.catch_up_delta(ch.changed, this.seq_sent, this.trades, this.aggregate, this.last_catch_up_merged, this.missing);
     }
     this.mark_sent();
     this.clear();

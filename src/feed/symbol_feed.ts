@@ -37,7 +37,7 @@ import type { Bus } from '../bus/bus.js';
 import type { Subjects } from '../bus/subjects.js';
 import { peek_batch_range, type BatchRange } from '../wire/batch_peek.js';
 import { EventBatchReader } from '../wire/engine_codec.js';
-import type { TradeRec } from '../wire/feed_types.js';
+import type { TradeIdRange, TradeRec } from '../wire/feed_types.js';
 import { logger_for } from '../util/log.js';
 import { new_symbol_feed_stats, type SymbolFeedStats } from './counters.js';
 import type { BatchOutcome, RecoverySource, ResetReason, SymbolState } from './feed_types.js';
@@ -57,6 +57,8 @@ export interface SymbolFeedHooks {
   on_commit(feed: SymbolFeed): void;
   /** The book was replaced from a snapshot: views must restart from it. */
   on_reset(feed: SymbolFeed, reason: ResetReason): void;
+  /** The book was rebuilt within its epoch, past where the views are: they continue to it with one Delta each. */
+  on_continue(feed: SymbolFeed): void;
   on_state(feed: SymbolFeed): void;
   /** A batch was applied: its engine→ingest latency and the events it added to the book. */
   on_batch_applied(engine_to_ingest_ns: number, events: number): void;
@@ -91,6 +93,12 @@ export class SymbolFeed {
   private reset_reason: ResetReason = 'start';
   /** The epoch the book had when the reset began: a different one after it is a new epoch for the views. */
   private reset_from_epoch = 0;
+  /** Where the views were when the reset began (committed seq, last trade reported): a rebuild in the epoch continues from there. */
+  private reset_from_seq = 0;
+  private reset_from_trade_id = 0;
+  private snapshot_last_trade_id = 0;
+  /** Set by a rebuild that continues the views (finish_reset) until the next flush: trades that never reached the feed. */
+  trades_missing: TradeIdRange | undefined = undefined;
   /** When the last live bus message for this symbol arrived (ms since 1970). */
   private last_heard_ms = Date.now();
   /** A live bus message for this symbol has arrived since this feed started. */
@@ -331,6 +339,9 @@ export class SymbolFeed {
     this.state = 'recovering';
     this.reset_reason = reason;
     this.reset_from_epoch = this.epoch;
+    this.reset_from_seq = this.committed_seq;
+    // Trades not yet flushed to the views are lost with the reset: they count as missing if the views continue.
+    this.reset_from_trade_id = this.pending_trades.length > 0 ? this.pending_trades[0].trade_id - 1 : this.last_trade_id;
     this.stats.recoveries++;
     // The buffer is kept: a failed fill leaves in it every live batch since the fill began, in order, which the
     // reset needs on top of its snapshot (those at or below it are skipped as duplicates).
@@ -343,8 +354,12 @@ export class SymbolFeed {
   private load_snapshot(snap: L2Snapshot): void {
     // Trades before the snapshot are not ours to report: a resume from before it gets a Snapshot.
     this.trade_history.forget_through(snap.seq);
+    // load() lists every old and new price as changed: in the epoch the views had, that list is kept, so views that
+    // continue across the rebuild (finish_reset) get exactly the difference; another epoch restarts them from the book.
     this.book.load(snap.bids, snap.asks);
-    this.book.take_changes(); // views restart from the whole book, not from a change list
+    if (snap.epoch !== this.reset_from_epoch || this.reset_reason === 'start') this.book.take_changes();
+    this.pending_trades.length = 0; // each round starts from its snapshot: only the trades replayed after it are news
+    this.snapshot_last_trade_id = snap.last_trade_id;
     this.instrument = snap.instrument;
     this.epoch = snap.epoch;
     this.applied_seq = snap.seq;
@@ -356,8 +371,16 @@ export class SymbolFeed {
   private finish_reset(source: RecoverySource, started_ms: number): void {
     const epoch_changed = this.epoch !== this.reset_from_epoch;
     this.committed_seq = this.applied_seq; // replayed batches end at engine-event boundaries
-    this.pending_trades.length = 0; // trades before and inside the snapshot are history, not news
-    this.book.take_changes();
+    // Same engine, seq moved on: the views continue with one Delta (the difference), saying which trades are missing.
+    const continues = !epoch_changed && this.reset_reason !== 'start' && this.committed_seq >= this.reset_from_seq;
+    if (continues) {
+      this.trades_missing = this.snapshot_last_trade_id > this.reset_from_trade_id
+        ? { first_trade_id: this.reset_from_trade_id + 1, last_trade_id: this.snapshot_last_trade_id } : undefined;
+      this.stats.rebuilds_continued++;
+    } else {
+      this.pending_trades.length = 0; // trades before and inside the snapshot are history, not news
+      this.book.take_changes();
+    }
     this.state = 'live';
     this.last_recovery_source = source;
     this.stats.last_recovery_ms = performance.now() - started_ms;
@@ -369,6 +392,7 @@ export class SymbolFeed {
     log.info({ symbol: this.symbol, epoch: this.epoch, seq: this.applied_seq, reason, source, engine_silent: this.engine_silent,
       ms: Math.round(this.stats.last_recovery_ms) }, 'symbol live');
     this.hooks.on_state(this);
-    this.hooks.on_reset(this, reason);
+    if (continues) this.hooks.on_continue(this);
+    else this.hooks.on_reset(this, reason);
   }
 }

@@ -17,7 +17,7 @@
 import type { L2Book } from '../book/l2_book.js';
 import { BookView, ViewLevels } from '../book/view.js';
 import { side_ask, side_bid } from '../book/types.js';
-import type { TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import type { TradeAggregateRec, TradeIdRange, TradeRec } from '../wire/feed_types.js';
 import type { DeltaFields, FrameEncoder, SnapshotFields } from '../wire/feed_encoder.js';
 import { now_ns } from '../util/clock.js';
 import { ChangeLog } from './change_log.js';
@@ -123,24 +123,26 @@ export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
       const g = this.grouped_source.changes(f, changed_bids, changed_asks);
       n = this.view.update(this.grouped_source.book, g.bids, g.asks, this.changes);
     }
-    if (n === 0 && trades.length === 0) return null;
+    const missing = f.trades_missing;
+    if (n === 0 && trades.length === 0 && missing === undefined) return null;
     const seq_first = this.seq + 1;
     // Seq contiguity per view: the next Delta starts right after the last, and a view never goes back within an epoch.
     check(f.epoch === this.epoch && f.committed_seq >= this.seq, 'a view moves forward within its epoch');
     const merged = f.versions - this.versions;
     this.seq = f.committed_seq;
     this.versions = f.versions;
-    if (this.accumulating.size > 0) this.accumulate(trades);
+    if (this.accumulating.size > 0) this.accumulate(trades, missing);
     if (this.streaming.size === 0 && this.published.size === 0) return null;
     const m = this.delta_msg;
     const c = this.changes;
-    this.fill_delta(m, seq_first, c.bid_count, c.ask_count, trades, null, merged);
+    this.fill_delta(m, seq_first, c.bid_count, c.ask_count, trades, null, merged, missing);
     return this.encoder.delta(m);
   }
 
   /** Once per update for all accumulating subscribers: changed prices into the shared log; trades to each (they fold their own). */
-  private accumulate(trades: readonly TradeRec[]): void {
+  private accumulate(trades: readonly TradeRec[], missing: TradeIdRange | undefined): void {
     const c = this.changes;
+    if (missing !== undefined) for (const sub of this.accumulating) sub.accumulate_missing(missing);
     for (let i = 0; i < c.bid_count; i++) this.changed.record(side_bid, c.bids[i].price, this.seq);
     for (let i = 0; i < c.ask_count; i++) this.changed.record(side_ask, c.asks[i].price, this.seq);
     if (trades.length > 0) for (const sub of this.accumulating) sub.accumulate_trades(trades);
@@ -237,10 +239,11 @@ export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
    * trades or their aggregate. The levels and the fields are this view's,
    * reused: no allocation per catch-up or per level.
    */
-  catch_up_delta(log: ChangeLog, seq_sent: number, trades: TradeRec[], aggregate: TradeAggregateRec | null, updates_merged: number): Uint8Array {
+  catch_up_delta(log: ChangeLog, seq_sent: number, trades: TradeRec[], aggregate: TradeAggregateRec | null, updates_merged: number,
+    missing?: TradeIdRange): Uint8Array {
     const out = this.changed_levels(log, seq_sent);
     const m = this.catch_up_msg;
-    this.fill_delta(m, seq_sent + 1, out.bid_count, out.ask_count, trades, aggregate, updates_merged);
+    this.fill_delta(m, seq_sent + 1, out.bid_count, out.ask_count, trades, aggregate, updates_merged, missing);
     const frame = this.encoder.delta(m);
     m.trades = no_trades; // not kept alive by the view
     m.trade_aggregate = null;
@@ -272,8 +275,9 @@ export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
 
   /** A Delta's fields from seq_first to the view's seq (m's level arrays are fixed at construction), stamped sent now. */
   private fill_delta(m: DeltaFields, seq_first: number, bid_count: number, ask_count: number, trades: TradeRec[],
-    aggregate: TradeAggregateRec | null, updates_merged: number): void {
+    aggregate: TradeAggregateRec | null, updates_merged: number, missing: TradeIdRange | undefined = undefined): void {
     const f = this.symbol_feed;
+    m.missing_trades = missing;
     m.epoch = this.epoch;
     m.seq_first = seq_first;
     m.seq = this.seq;

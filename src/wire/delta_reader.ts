@@ -47,6 +47,9 @@ export class DeltaReader {
   ts_send_ns = 0;
   trade_count = 0;
   trade_aggregate: TradeAggregateRec | null = null;
+  /** Trade ids the feed never had (a rebuild within the epoch, docs/PROTOCOL.md §5.5); 0 = none. */
+  missing_first_trade_id = 0;
+  missing_last_trade_id = 0;
 
   private readonly r = new FlatbufferReader();
   private readonly frame_t = new TableRef();
@@ -87,6 +90,11 @@ export class DeltaReader {
     this.ts_engine_ns = r.u64_time(t, delta_slot.ts_engine_ns);
     this.ts_ingest_ns = r.u64_time(t, delta_slot.ts_ingest_ns);
     this.ts_send_ns = r.u64_time(t, delta_slot.ts_send_ns);
+    const missing_first = r.u64_exact(t, delta_slot.missing_first_trade_id, 'missing_first_trade_id');
+    const missing_last = missing_first === 0 ? 0 : r.u64_exact(t, delta_slot.missing_last_trade_id, 'missing_last_trade_id');
+    if (missing_last < missing_first) r.fail(`missing trades ${missing_first}..${missing_last}: last before first`);
+    this.missing_first_trade_id = missing_first;
+    this.missing_last_trade_id = missing_last;
     return type;
   }
 

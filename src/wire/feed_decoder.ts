@@ -26,7 +26,7 @@ import { error_code } from './codes.js';
 import {
   decimal_string_bytes_max, error_message_bytes_max, resume_names, symbol_bytes_max, symbol_state_names, symbols_per_message_max,
   type ClientMsg, type DeltaMsg, type ResumeName, type ServerMsg, type SnapshotMsg, type StatusMsg, type SubscribeMsg, type SymbolStatusRec,
-  type TradeAggregateRec, type TradeRec, token_bytes_max,
+  type TradeAggregateRec, type TradeIdRange, type TradeRec, token_bytes_max,
 } from './feed_types.js';
 import {
   ack_slot, refresh_slot, refreshed_slot, aggregate_slot, delta_slot, error_slot, frame_slot, heartbeat_slot, ping_slot, pong_slot, resync_slot, snapshot_slot,
@@ -244,7 +244,17 @@ function decode_delta(t: TableRef): DeltaMsg {
     ts_ingest_ns: r.u64_time(t, delta_slot.ts_ingest_ns),
     ts_send_ns: r.u64_time(t, delta_slot.ts_send_ns),
     ...read_group(r, t, delta_slot.group),
+    ...read_missing_trades(r, t),
   };
+}
+
+/** A Delta's missing trade ids (§5.5): present only when the feed lost some, so other Deltas read as before. */
+function read_missing_trades(r: FlatbufferReader, t: TableRef): { missing_trades?: TradeIdRange } {
+  const first = r.u64_exact(t, delta_slot.missing_first_trade_id, 'missing_first_trade_id');
+  if (first === 0) return {};
+  const last = r.u64_exact(t, delta_slot.missing_last_trade_id, 'missing_last_trade_id');
+  if (last < first) r.fail(`missing trades ${first}..${last}: last before first`);
+  return { missing_trades: { first_trade_id: first, last_trade_id: last } };
 }
 
 /** The optional TradeAggregate at `slot` of t, read with r (its table into `inner`); null when absent. */

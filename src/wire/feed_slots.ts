@@ -17,6 +17,7 @@ export const snapshot_slot = {
 export const delta_slot = {
   symbol: 0, depth: 1, epoch: 2, seq_first: 3, seq: 4, digest: 5, bids: 6, asks: 7, trades: 8, trade_aggregate: 9,
   updates_merged: 10, conflated: 11, ts_engine_ns: 12, ts_ingest_ns: 13, ts_send_ns: 14, group: 15,
+  missing_first_trade_id: 16, missing_last_trade_id: 17,
 } as const;
 export const aggregate_slot = { count: 0, first_trade_id: 1, last_trade_id: 2, volume: 3, vwap: 4, high: 5, low: 6, last: 7, buy_volume: 8 } as const;
 export const subscribe_slot = { symbols: 0, depth: 1, interval_ms: 2, resume_epochs: 3, resume_seqs: 4, group: 5 } as const;

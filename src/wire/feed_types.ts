@@ -77,6 +77,14 @@ export interface DeltaMsg {
   ts_send_ns: number;
   /** Price bucket in ticks (docs/PROTOCOL.md §3); absent = 1, ungrouped (decoders set it only when > 1). */
   group?: number;
+  /** Trades that never reached the feed (a rebuild within the epoch, docs/PROTOCOL.md §5.5); absent = none. */
+  missing_trades?: TradeIdRange;
+}
+
+/** Trade ids first..last, inclusive. */
+export interface TradeIdRange {
+  first_trade_id: number;
+  last_trade_id: number;
 }
 
 export interface HeartbeatMsg {

@@ -172,5 +172,6 @@ function delta_msg(d: Delta): DeltaMsg {
     updates_merged: d.updatesMerged(), conflated: d.conflated(),
     ts_engine_ns: Number(d.tsEngineNs()), ts_ingest_ns: Number(d.tsIngestNs()), ts_send_ns: Number(d.tsSendNs()),
     ...(d.group() > 1 ? { group: d.group() } : {}),
+    ...(d.missingFirstTradeId() > 0n ? { missing_trades: { first_trade_id: Number(d.missingFirstTradeId()), last_trade_id: Number(d.missingLastTradeId()) } } : {}),
   };
 }

@@ -10,7 +10,7 @@
 // docs/PROTOCOL.md), never crossed, and trade ids contiguous from the first
 // trade seen (an aggregate must cover exactly the ids it claims).
 import { decode_server_frame } from '../../src/wire/feed_decoder.js';
-import type { ServerMsg, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import type { ServerMsg, TradeAggregateRec, TradeIdRange, TradeRec } from '../../src/wire/feed_types.js';
 import { side_bid, type L2Level, type Side } from '../../src/book/types.js';
 import { view_key } from '../../src/util/symbol.js';
 
@@ -55,6 +55,8 @@ export class MirrorView {
   last_trade_id = 0;
   trades_listed = 0;
   trades_folded = 0;
+  /** Trades a Delta said never reached the feed (a rebuild that continued the view, PROTOCOL.md §5.5). */
+  trades_missing = 0;
   /** Every trade listed one by one, in order, and every aggregate received. */
   readonly trades: TradeRec[] = [];
   readonly aggregates: TradeAggregateRec[] = [];
@@ -145,7 +147,7 @@ export class ViewMirror {
       for (const l of msg.bids) this.set(v, 0, l);
       for (const l of msg.asks) this.set(v, 1, l);
       v.seq = msg.seq;
-      this.account(v, msg.trades, msg.trade_aggregate);
+      this.account(v, msg.trades, msg.trade_aggregate, msg.missing_trades);
       v.frames.push({ kind: 'delta', seq_first: msg.seq_first, seq: msg.seq, conflated: msg.conflated, updates_merged: msg.updates_merged,
         trades_listed: msg.trades.length, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms, epoch: v.epoch, digest: v.digest });
     }
@@ -165,10 +167,29 @@ export class ViewMirror {
     v.digest = (v.digest + hash(side, l.price, l.size, l.orders)) >>> 0;
   }
 
-  private account(v: MirrorView, trades: readonly TradeRec[], aggregate: TradeAggregateRec | null): void {
+  /**
+   * Trade ids must continue; `missing` (a Delta after a rebuild in the epoch) is a range of ids the frame
+   * says are in no frame: between its folded and listed trades, or inside its aggregate, or after all of them.
+   */
+  private account(v: MirrorView, trades: readonly TradeRec[], aggregate: TradeAggregateRec | null, missing?: TradeIdRange): void {
+    let pending = missing;
+    const skip_missing = (first: number): void => {
+      if (pending !== undefined && v.last_trade_id + 1 === pending.first_trade_id && first === pending.last_trade_id + 1) {
+        v.last_trade_id = pending.last_trade_id;
+        v.trades_missing += pending.last_trade_id - pending.first_trade_id + 1;
+        pending = undefined;
+      }
+    };
     // A folded range is always the oldest part of a frame's trades.
     if (aggregate !== null) {
-      if (aggregate.last_trade_id - aggregate.first_trade_id + 1 !== aggregate.count) {
+      skip_missing(aggregate.first_trade_id);
+      const inside = pending !== undefined && pending.first_trade_id > aggregate.first_trade_id && pending.last_trade_id < aggregate.last_trade_id
+        ? pending.last_trade_id - pending.first_trade_id + 1 : 0;
+      if (inside > 0) {
+        v.trades_missing += inside;
+        pending = undefined;
+      }
+      if (aggregate.last_trade_id - aggregate.first_trade_id + 1 - inside !== aggregate.count) {
         this.violations.push(`${v.key}: aggregate of ${aggregate.count} trades claims ids ${aggregate.first_trade_id}..${aggregate.last_trade_id}`);
       }
       this.next_trade(v, aggregate.first_trade_id, aggregate.last_trade_id);
@@ -176,9 +197,15 @@ export class ViewMirror {
       v.aggregates.push(aggregate);
     }
     for (const t of trades) {
+      skip_missing(t.trade_id);
       this.next_trade(v, t.trade_id, t.trade_id);
       v.trades_listed++;
       v.trades.push(t);
+    }
+    if (pending !== undefined) {
+      // Nothing after the missing ids in this frame: they follow the last trade accounted for.
+      this.next_trade(v, pending.first_trade_id, pending.last_trade_id);
+      v.trades_missing += pending.last_trade_id - pending.first_trade_id + 1;
     }
   }
 

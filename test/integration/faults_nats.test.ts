@@ -111,13 +111,16 @@ describe('faults upstream of the feed (real nats-server)', () => {
     await wait_for('feed live again', () => r.feed.feed.health().ready);
     await sleep(500);
 
-    const stats = r.feed.feed.stats() as { symbols: Record<string, { gaps: number; recoveries: number }> };
+    const stats = r.feed.feed.stats() as { symbols: Record<string, { gaps: number; recoveries: number; rebuilds_continued: number }> };
     const recoveries = symbols.map((s) => stats.symbols[s].recoveries);
     // Events in flight while the broker was away may be lost: on the disconnect every symbol recovered from the engine's snapshot.
     expect(recoveries.every((n) => n >= 1), `recoveries per symbol ${recoveries}`).toBe(true);
-    // Clients were told (Recovering shows the view stale) and got a fresh snapshot of every view, on the same socket.
+    // Clients were told (Recovering shows the view stale); the engine being the same (same epoch), every view continued with
+    // a Delta (the difference, PROTOCOL.md §5.5), on the same socket: no Snapshot.
+    expect(symbols.map((s) => stats.symbols[s].rebuilds_continued)).toEqual(recoveries);
     expect(transitions.some((t) => t.endsWith('synced>stale'))).toBe(true);
-    expect(clients[0].counters.snapshots).toBeGreaterThanOrEqual(snapshots_before + symbols.length * depths.length);
+    await wait_for('synced again', () => all_synced(clients));
+    expect(clients[0].counters.snapshots).toBe(snapshots_before);
     expect(clients.every((c) => c.counters.reconnects === 0)).toBe(true);
     await expect_books_equal_engine(clients, engine);
   });
@@ -133,9 +136,10 @@ describe('faults upstream of the feed (real nats-server)', () => {
     await wait_for('feed live again', () => r.feed_bus.is_connected() && r.feed.feed.health().ready);
     const stats = r.feed.feed.stats() as { symbols: Record<string, { recoveries: number }> };
     expect(symbols.map((s) => stats.symbols[s].recoveries)).toEqual(symbols.map(() => 1));
-    // Clients were told (stale), then got the same book again as a fresh snapshot at the same seq.
+    // Clients were told (stale), then, the book rebuilt unchanged in the same epoch, live again on the book they hold: no Snapshot.
     expect(transitions.filter((t) => t.endsWith('synced>stale')).length).toBe(clients.length * symbols.length * depths.length);
-    await wait_for('resynced', () => all_synced(clients) && clients.every((c, i) => c.counters.snapshots >= snapshots_before[i] + symbols.length * depths.length));
+    await wait_for('synced again', () => all_synced(clients));
+    expect(clients.map((c) => c.counters.snapshots)).toEqual(snapshots_before);
     for (const c of clients) expect(symbols.map((s) => c.book(s, 0)!.seq)).toEqual(seqs);
     await expect_books_equal_engine(clients, engine);
   });

@@ -103,12 +103,14 @@ describe('feed over a real nats-server', () => {
     expect(client.book('BTC-USD', 0)!.trades_listed).toBeGreaterThan(0);
     // The drop made ETH-USD (and only it) recover on the second feed.
     expect(dropped).toBe(true);
-    const st = feed2.feed.stats() as { symbols: Record<string, { recoveries: number; gaps: number }> };
+    const st = feed2.feed.stats() as { symbols: Record<string, { recoveries: number; gaps: number; rebuilds_continued: number }> };
     expect(st.symbols['ETH-USD'].gaps).toBe(1);
     expect(st.symbols['ETH-USD'].recoveries).toBe(1);
     expect(st.symbols['BTC-USD'].recoveries).toBe(0);
     expect(st.symbols['SOL-USD'].recoveries).toBe(0);
-    expect(other.book('ETH-USD', 0)!.snapshots).toBe(2); // the subscribe snapshot, then the recovery's
+    // Rebuilt within the epoch: the view continued with one Delta, the difference (PROTOCOL.md §5.5), no second Snapshot.
+    expect(st.symbols['ETH-USD'].rebuilds_continued).toBe(1);
+    expect(other.book('ETH-USD', 0)!.snapshots).toBe(1);
     expect(other.book('BTC-USD', 0)!.snapshots).toBe(1);
     for (const c of [client, late, other]) c.close();
   });

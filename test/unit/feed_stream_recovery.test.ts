@@ -90,7 +90,9 @@ function engine(epoch: number, sink: (bytes: Uint8Array) => void) {
 function feed(stream: FakeStream, bus = new MemoryBus()) {
   const resets: ResetReason[] = [];
   const f = new SymbolFeed(symbol, bus, subjects, {
-    on_commit: () => {}, on_reset: (_f, reason) => { resets.push(reason); }, on_state: () => {}, on_batch_applied: () => {},
+    // A rebuild within the epoch continues the views (on_continue): recorded as 'continued'.
+    on_commit: () => {}, on_reset: (_f, reason) => { resets.push(reason); }, on_continue: () => { resets.push('continued' as ResetReason); },
+    on_state: () => {}, on_batch_applied: () => {},
   }, 100, { stream, engine_silence_ms_max: 10_000 });
   return { f, resets };
 }

@@ -122,8 +122,18 @@ group():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+missingFirstTradeId():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+missingLastTradeId():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startDelta(builder:flatbuffers.Builder) {
-  builder.startObject(16);
+  builder.startObject(18);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -200,6 +210,14 @@ static addTsSendNs(builder:flatbuffers.Builder, tsSendNs:bigint) {
 
 static addGroup(builder:flatbuffers.Builder, group:number) {
   builder.addFieldInt32(15, group, 0);
+}
+
+static addMissingFirstTradeId(builder:flatbuffers.Builder, missingFirstTradeId:bigint) {
+  builder.addFieldInt64(16, missingFirstTradeId, BigInt('0'));
+}
+
+static addMissingLastTradeId(builder:flatbuffers.Builder, missingLastTradeId:bigint) {
+  builder.addFieldInt64(17, missingLastTradeId, BigInt('0'));
 }
 
 static endDelta(builder:flatbuffers.Builder):flatbuffers.Offset {

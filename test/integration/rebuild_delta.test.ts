@@ -1,0 +1,95 @@
+// A rebuild within the epoch continues every view with one Delta (issue 24,
+// docs/PROTOCOL.md §5.5): batches carrying trades are lost on the feed's only
+// path (the embedded bus, no stream), the feed rebuilds the book from the
+// engine's snapshot of the same epoch, and its clients — the SDK at depth 10
+// and full depth, and the independent protocol client — get no Snapshot past
+// their first: one Delta, the difference between their book and the rebuilt
+// one, naming the trades that never reached the feed. Every frame's digest is
+// checked (the SDK's own check and test/helpers/view_mirror.ts); trade ids are
+// accounted for exactly once (listed, folded or named missing); at the end
+// every book equals the engine's.
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { start_feed_service, type FeedService } from '../../src/app.js';
+import { MemoryBus } from '../../src/bus/memory_bus.js';
+import { connect, type FeedClient } from '../../src/client/index.js';
+import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
+import { event_execute, new_book_event } from '../../src/book/types.js';
+import { EventBatchReader } from '../../src/wire/engine_codec.js';
+import { FaultBus } from '../helpers/fault_bus.js';
+import { ProtocolClient } from '../helpers/protocol_client.js';
+import { rows } from '../helpers/raw_client.js';
+import { test_config, wait_for } from '../helpers/service.js';
+
+const symbol = 'BTC-USD';
+const depths = [10, 0];
+
+describe('a rebuild within the epoch', () => {
+  let engine: EngineHandle | undefined;
+  let service: FeedService | undefined;
+  const clients: FeedClient[] = [];
+  afterEach(async () => {
+    for (const c of clients) c.close();
+    await service?.stop();
+    await engine?.stop();
+  });
+
+  it('continues every view with one Delta naming the missing trades: no Snapshot, every digest right', async () => {
+    const bus = new MemoryBus();
+    const fault = new FaultBus(bus);
+    const config = test_config({ symbols: [symbol], rate_orders_per_s: 800, engine_heartbeat_interval_ms: 100 });
+    engine = await start_engine(config, bus);
+    service = await start_feed_service(config, fault);
+    await wait_for('live', () => service!.feed.health().ready);
+    const raw = await ProtocolClient.connect(service.url);
+    for (const d of depths) raw.subscribe([symbol], d);
+    for (const depth of depths) {
+      const c = connect(service.url, { WebSocket: WebSocket as never, heartbeat_interval_ms: 200 });
+      c.subscribe(symbol, { depth });
+      clients.push(c);
+    }
+    await wait_for('every view synced', () => clients.every((c) => c.books().every((b) => b.state === 'synced'))
+      && depths.every((d) => raw.book(symbol, d) !== undefined));
+    // Lose the next batch that carries a trade (an Execute event), so trades are missing, not merely late.
+    const reader = new EventBatchReader();
+    const event = new_book_event();
+    let lost = 0;
+    fault.decide = (_subject, _i, data) => {
+      if (lost > 0) return 'deliver';
+      reader.read(data);
+      for (let k = 0; k < reader.count; k++) {
+        if (reader.event(k, event).kind === event_execute) {
+          lost++;
+          return 'drop';
+        }
+      }
+      return 'deliver';
+    };
+    const f = service.feed.symbols.get(symbol)!;
+    await wait_for('rebuilt and continued', () => f.stats.rebuilds_continued >= 1 && f.state === 'live');
+    await engine.stop();
+    const final = engine.snapshot(symbol);
+    await wait_for('clients at the engine\'s final seq', () => clients.every((c, i) => i === 0 || c.book(symbol, 0)!.seq === final.seq)
+      && raw.book(symbol, 0)!.seq === final.seq);
+
+    for (const [i, c] of clients.entries()) {
+      const b = c.book(symbol, depths[i])!;
+      expect(rows(b.bids)).toEqual(rows(final.bids, depths[i]));
+      expect(rows(b.asks)).toEqual(rows(final.asks, depths[i]));
+      const k = c.counters;
+      expect({ snapshots: k.snapshots, digest: k.digest_mismatches, range: k.range_breaks, resyncs: k.resyncs })
+        .toEqual({ snapshots: 1, digest: 0, range: 0, resyncs: 0 });
+    }
+    expect(raw.violations).toEqual([]);
+    for (const d of depths) {
+      const v = raw.book(symbol, d)!;
+      expect(v.snapshots, `depth ${d}`).toBe(1);
+      // Every trade id since the first seen is listed, folded or named missing, once (the mirror checks the order).
+      expect(v.last_trade_id - v.first_trade_id + 1).toBe(v.trades_listed + v.trades_folded + v.trades_missing);
+    }
+    // The dropped batches carried trades: the feed never had them, and says so.
+    expect(raw.book(symbol, 0)!.trades_missing).toBeGreaterThanOrEqual(lost);
+    expect(f.stats.recoveries).toBe(1);
+    expect(service.feed.counters.client_resyncs_total).toBe(0);
+  });
+});
