@@ -10,12 +10,15 @@
 // the same moments: the ratio is taken in the same run, round by round.
 // Per round of --window-s: each feed's CPU seconds (/proc) and the batches it
 // applied (/stats `symbols.*.batches`, the same count for both); CPU per
-// batch = the two divided. No clients: ingest alone, where a second path's
-// cost is largest relative to the rest (fan-out dilutes it).
+// batch = the two divided. By default no clients: ingest alone, where a
+// second path's cost is largest relative to the rest. With --clients N, N
+// load-generator clients per feed (depth 10, one process for both feeds,
+// round-robin) are attached throughout: the cost of a feed as deployed,
+// where fan-out dilutes the second copy's (written to nats_paths_clients.json).
 // Caveats: 2 cores shared by three nats-servers, the engine, both feeds and
 // this process; the per-process CPU is what each feed used, whatever the
 // others did. The harness's own event-loop lag is reported (it only polls).
-// Run: npx tsx bench/e2e/nats_paths.bench.ts [--rate N] [--window-s N] [--rounds N]
+// Run: npx tsx bench/e2e/nats_paths.bench.ts [--rate N] [--window-s N] [--rounds N] [--clients N]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -30,6 +33,7 @@ const rate = arg('--rate', 2000);
 const window_s = arg('--window-s', 5);
 const rounds = arg('--rounds', 5);
 const warmup_s = arg('--warmup-s', 3);
+const clients_per_feed = arg('--clients', 0);
 const goal_ratio_max = 1.3;
 const repo_root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -62,7 +66,11 @@ for (let i = 0; ; i++) {
   if (i > 300) throw new Error('feeds not live with their paths after 30 s');
   await sleep(100);
 }
-await sleep(warmup_s * 1000);
+// The clients: one load generator over both feeds (round-robin: the same number on each), running past the rounds.
+const loadgen: ChildProcess | null = clients_per_feed === 0 ? null : spawn(process.execPath, ['--import', 'tsx', 'loadgen/cli.ts',
+  ...feeds.flatMap((f) => ['--url', `ws://127.0.0.1:${f.process.port}/ws`]), '--clients', String(clients_per_feed * feeds.length),
+  '--depth', '10', '--duration-s', String(warmup_s + rounds * (window_s + 1) + 60)], { cwd: repo_root, stdio: 'ignore' });
+await sleep(warmup_s * 1000 + (loadgen === null ? 0 : 5000));
 
 // The harness's own lag: a 10 ms timer's worst lateness while it waits.
 let harness_lag_ms_max = 0;
@@ -88,6 +96,10 @@ for (let r = 0; r < rounds; r++) {
   process.stdout.write(`round ${r + 1}: ${JSON.stringify(measured[measured.length - 1])}\n`);
 }
 clearInterval(lag_timer);
+if (loadgen !== null) {
+  loadgen.kill('SIGTERM');
+  await new Promise((r) => loadgen.once('exit', r));
+}
 for (const f of feeds) await f.process.kill();
 engine.kill('SIGTERM');
 await new Promise((r) => engine.once('exit', r));
@@ -96,7 +108,7 @@ await cluster.stop();
 const ratio = median(measured.map((m) => m.ratio));
 const result = {
   what: 'feed CPU per ingested batch with two NATS paths (--nats-paths 2) vs one, both feeds on the same 3-node cluster and engine stream at once',
-  rate_orders_per_s: rate, window_s, rounds, cores: 2, clients: 0,
+  rate_orders_per_s: rate, window_s, rounds, cores: 2, clients_per_feed, clients_depth: clients_per_feed === 0 ? null : 10,
   one_path_us_per_batch: median(measured.map((m) => m.us_per_batch[0])),
   two_paths_us_per_batch: median(measured.map((m) => m.us_per_batch[1])),
   ratio_two_over_one_median: ratio,
@@ -106,5 +118,5 @@ const result = {
   harness_lag_ms_max: round(harness_lag_ms_max, 1),
   load_average_1m_before: round(load_before, 2), load_average_1m_after: round(loadavg()[0], 2),
 };
-const path = write_result('nats_paths', result);
+const path = write_result(clients_per_feed === 0 ? 'nats_paths' : 'nats_paths_clients', result);
 process.stdout.write(`${JSON.stringify(result, null, 2)}\nwrote ${path}\n`);

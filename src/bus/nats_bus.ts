@@ -117,13 +117,16 @@ export class NatsBus implements Bus {
   }
 
   subscribe(subject: string, handler: BusHandler): BusSubscription {
+    // nats.js decodes a message's subject (TextDecoder) only when asked: for a subject without wildcards it is the
+    // one subscribed, so no message pays that (a feed on two paths gets every batch twice).
+    const exact = !subject.includes('*') && !subject.includes('>');
     const sub: Subscription = this.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) {
           log.error({ subject, err: err.message }, 'NATS subscription error');
           return;
         }
-        handler(msg.data, msg.subject);
+        handler(msg.data, exact ? subject : msg.subject);
       },
     });
     return { unsubscribe: () => sub.unsubscribe() };
