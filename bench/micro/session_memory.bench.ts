@@ -48,7 +48,7 @@ const limits: SessionLimits = {
   reader_probe_interval_ms: config.reader_probe_interval_ms, reader_lag_ms_max: config.reader_lag_ms_max,
 };
 const events: SessionEvents = {
-  on_bytes_sent: () => {}, on_slow_change: () => {}, on_close_decision: () => {}, on_catch_up: () => {},
+  on_bytes_sent: () => {}, on_slow_change: () => {}, on_close_decision: () => {}, on_snapshot: () => {}, on_catch_up: () => {},
   on_send_dropped: () => {}, on_pump_change: () => {}, on_lag_sample: () => {}, pump_soon: () => {},
 };
 

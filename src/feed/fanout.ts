@@ -117,16 +117,15 @@ export class Fanout {
     return ch;
   }
 
-  /** Snapshot now, then the view's Deltas: no window in which a Delta is lost or applied twice. */
   /**
    * The one place that decides whether a waiting subscription may start: only
    * while its symbol's book is live (otherwise it waits, and the reset that
-   * makes the book live starts it: on_reset).
+   * makes the book live starts it: on_reset). The owner starts it from the
+   * view as of now (a Session queues the Snapshot and counts it).
    */
   start_sub(session: SubscriptionOwner, sub: Subscription): void {
     if (sub.channel.symbol_feed.state !== 'live') return;
     this.flush_symbol(sub.channel.symbol_feed); // the view reaches the current commit point first
-    this.outbound.snapshot();
     session.start_view(sub, Date.now());
   }
 

@@ -29,6 +29,7 @@ import { Fanout } from './fanout.js';
 import { FeedScheduler } from './feed_scheduler.js';
 import { Outbound } from './outbound.js';
 import { Session, type SessionEvents, type SessionLimits, type SlowPolicy } from './session.js';
+import type { SessionOptions } from './feed_types.js';
 import type { Subscription } from './subscription.js';
 import { ResumeHistory } from './resume_history.js';
 import { SymbolFeed, type ResetReason } from './symbol_feed.js';
@@ -58,6 +59,8 @@ export class Feed {
   readonly resumes_total = new Map<string, number>();
   private readonly subjects: Subjects;
   private readonly slow_sessions = new Set<Session>();
+  /** The sessions sent a Heartbeat when idle (SessionOptions.heartbeats): the heartbeat tick visits only these. */
+  private readonly heartbeat_sessions = new Set<Session>();
   /** When sessions are looked at outside a flush: pumps, the published tick, heartbeats (feed_scheduler.ts). */
   private readonly scheduler: FeedScheduler;
   /** Each symbol's views, moved forward at commit points and queued to their subscribers (fanout.ts). */
@@ -92,7 +95,7 @@ export class Feed {
       symbols: this.symbols, sessions: this.sessions, channels: fanout.channels, slow_sessions: this.slow_sessions,
       counters: this.counters, latency: this.latency, resumes_total: this.resumes_total, bus,
     });
-    this.scheduler = new FeedScheduler({ config, outbound: this.outbound, encoder: this.encoder, fanout, symbols: this.symbols, sessions: this.sessions });
+    this.scheduler = new FeedScheduler({ config, outbound: this.outbound, encoder: this.encoder, fanout, symbols: this.symbols, heartbeat_sessions: this.heartbeat_sessions });
     this.subjects = new Subjects(config.subject_prefix);
     this.session_limits = this.make_session_limits();
     this.session_events = this.make_session_events();
@@ -118,7 +121,10 @@ export class Feed {
 
   start(): void {
     for (const [symbol, f] of this.symbols) {
-      this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), (data) => f.on_message(data, now_ns())));
+      const on_batch = (data: Uint8Array): void => f.on_message(data, now_ns());
+      this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), on_batch));
+      // What the engine sends again after its NATS node was lost (engine/resend_ring.ts): taken like any batch, by seq.
+      this.bus_subs.push(this.bus.subscribe(this.subjects.resend(symbol), on_batch));
       // Every view exists from the start with its resume history, so a client failing over from another feed
       // finds the changes since its seq here too (resume_history.ts; the cost is one view update per flush each).
       for (const depth of depths_allowed) this.fanout.channel_for(f, depth, 1);
@@ -147,10 +153,11 @@ export class Feed {
   // ---- sessions ----
 
   /** A new connection. `options.slow_policy` overrides the server's policy for it (e.g. /ws?slow=close). */
-  open_session(transport: ClientTransport, options: { slow_policy?: SlowPolicy } = {}): Session {
+  open_session(transport: ClientTransport, options: SessionOptions = {}): Session {
     const limits = this.session_limits[options.slow_policy ?? this.config.slow_policy];
     const session = new Session(transport, limits, this.session_events, this.schedule_session, Date.now());
     this.sessions.add(session);
+    if (options.heartbeats !== false) this.heartbeat_sessions.add(session);
     this.counters.connections = this.sessions.size;
     this.counters.connections_opened_total++;
     return session;
@@ -187,6 +194,7 @@ export class Feed {
         if (slow_close_codes.includes(code)) count_by(this.counters.slow_closes_total, code);
         this.drop_subscriptions(s);
       },
+      on_snapshot: () => this.outbound.snapshot(),
       on_catch_up: (_s, sub) => this.outbound.catch_up(sub.last_catch_up_snapshot, sub.last_catch_up_merged),
       on_send_dropped: () => { this.counters.sends_dropped_total++; },
       on_pump_change: (s, needed) => this.scheduler.set_pumped(s, needed),
@@ -198,6 +206,7 @@ export class Feed {
   /** The connection is gone (closed by either side). */
   close_session(session: Session, code: number): void {
     if (!this.sessions.delete(session)) return;
+    this.heartbeat_sessions.delete(session);
     count_by(this.counters.closes_total, code);
     if (session.buffered_bytes_max > this.counters.buffered_bytes_peak) this.counters.buffered_bytes_peak = session.buffered_bytes_max;
     session.closing = true;

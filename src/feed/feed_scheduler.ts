@@ -15,7 +15,8 @@
 //     topics whose views published since the last tick (Session.tick_published),
 //     at most published_tick_sessions_per_turn_max per turn;
 //   - the heartbeat tick: the engine-silence check per symbol, and a Heartbeat
-//     (encoded once for all) to each connection idle for heartbeat_interval_ms.
+//     (encoded once for all) to each connection idle for heartbeat_interval_ms
+//     among those opened with heartbeats (SessionOptions).
 // (A flush of a session's own frames, and what its verdicts then call for,
 // is fanout.ts's and the session's; a conflating session's first catch-ups
 // after it streamed are Session.settle's.)
@@ -59,7 +60,8 @@ export interface SchedulerContext {
   readonly encoder: FrameEncoder;
   readonly fanout: Fanout;
   readonly symbols: ReadonlyMap<string, SymbolFeed>;
-  readonly sessions: ReadonlySet<Session>;
+  /** The sessions that get Heartbeats when idle (Feed.open_session's option). */
+  readonly heartbeat_sessions: ReadonlySet<Session>;
 }
 
 export class FeedScheduler {
@@ -112,12 +114,12 @@ export class FeedScheduler {
 
   private heartbeat_tick(): void {
     const now_ms = Date.now();
-    const { symbols, sessions, config, encoder, outbound } = this.context;
+    const { symbols, heartbeat_sessions, config, encoder, outbound } = this.context;
     for (const f of symbols.values()) f.check_silence(now_ms);
     const idle_ms = config.heartbeat_interval_ms;
     let frame: Uint8Array | null = null;
-    for (const s of sessions) {
-      if (s.closing || now_ms - s.last_send_ms < idle_ms || (s.slow && !s.has_room()) || s.transport.heartbeats === false) continue;
+    for (const s of heartbeat_sessions) {
+      if (s.closing || now_ms - s.last_send_ms < idle_ms || (s.slow && !s.has_room())) continue;
       frame ??= encoder.heartbeat({ server_time_ns: now_ns() });
       outbound.heartbeat();
       s.queue(frame);

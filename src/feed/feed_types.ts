@@ -30,6 +30,14 @@ export interface FlowLimits extends ReaderFlowLimits {
   readonly slow_policy: SlowPolicy;
 }
 
+/** What the opener of a connection (server.ts, the gateway) chooses for it (Feed.open_session). */
+export interface SessionOptions {
+  /** Default: the feed's configured slow_policy. */
+  readonly slow_policy?: SlowPolicy;
+  /** Heartbeat frames when idle (default true); false for a client that does not speak depthcast's protocol (the Binance gateway's). */
+  readonly heartbeats?: boolean;
+}
+
 /** What every Session is given (one object per slow policy, shared). */
 export interface SessionLimits extends FlowLimits {
   readonly inbound_messages_per_s_max: number;

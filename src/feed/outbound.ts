@@ -4,7 +4,7 @@
 // heartbeats_out_total, other_frames_out_total, bytes_out_total,
 // conflated_frames_total, catch_up_snapshots_total,
 // conflated_updates_merged_total). The callers only say what left:
-//   - a view's Snapshot queued to a subscriber (Fanout.start_sub);
+//   - a view's Snapshot queued to start a subscriber (Session.start_view);
 //   - a view's Delta, once per encode: queued to some subscribers and published
 //     to the others' topic (Fanout.flush_symbol);
 //   - a resumed subscription's catch-up Delta (requests.ts);

@@ -40,9 +40,11 @@ import { SessionTopics } from './session_topics.js';
 import type { Subscription, SubscriptionMode, SubscriptionOwner } from './subscription.js';
 import type { ClientTransport } from './transport.js';
 
-export type { ConflationCause, SessionLimits, SlowPolicy } from './feed_types.js';
+export type { ConflationCause, SessionLimits, SessionOptions, SlowPolicy } from './feed_types.js';
 
 export interface SessionEvents extends LinkEvents<Session> {
+  /** A view's Snapshot was queued to start a subscription (start_view). */
+  on_snapshot(session: Session): void;
   /** A catch-up frame was queued for an accumulating subscription (conflation or interval). */
   on_catch_up(session: Session, sub: Subscription): void;
   /** The session now needs (or no longer needs) the feed's periodic pump: it conflates or has interval subscriptions. */
@@ -103,6 +105,7 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
 
   /** The view's Snapshot goes out now; then the subscription streams or accumulates from there. */
   start_view(sub: Subscription, now_ms: number): void {
+    if (!this.closing) this.events.on_snapshot(this);
     this.resume_view(sub, sub.channel.snapshot(), now_ms);
   }
 

@@ -39,8 +39,6 @@ export interface ClientTransport {
   /** Closes with a WebSocket close code after flushing what is already queued. */
   end(code: number, reason: string): void;
   readonly remote_address: string;
-  /** false: the client does not speak depthcast's protocol (the Binance gateway), so it gets no Heartbeat frames. */
-  readonly heartbeats?: false;
   /** Access control: the symbols this connection's token covers; undefined = every symbol. A Refresh may replace it. */
   readonly entitled?: (symbol: string) => boolean;
   /**

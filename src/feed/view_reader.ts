@@ -15,8 +15,8 @@
 // streams). Fanout starts them (start_sub: only while the book is live) and
 // restarts them (defer_restart), as for any subscriber; the Status frames it
 // would be queued are dropped: it reads the book's state at each interval.
-// A start is counted as a Snapshot out (Fanout.start_sub), though none is
-// encoded: a few per symbol, at start and after a restart.
+// Nothing it reads counts as a frame out (no Snapshot at a start, no catch-up):
+// nothing is encoded or sent for it.
 //
 // Cost per interval and view: O(levels changed since the last interval) to
 // value them, nothing when none changed; memory O(1) per view (its

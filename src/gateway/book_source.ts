@@ -20,7 +20,7 @@
 
 import type { Instrument, L2Level } from '../book/types.js';
 import type { ViewLevels } from '../book/view_levels.js';
-import type { Session, SlowPolicy } from '../feed/session.js';
+import type { Session, SessionOptions } from '../feed/session.js';
 import type { PublishedTopic } from '../feed/published_topic.js';
 import type { ClientTransport, TopicPublisher } from '../feed/transport.js';
 import type { ViewLevelsListener, ViewReader } from '../feed/view_reader.js';
@@ -30,7 +30,7 @@ const log = logger_for('gateway');
 
 /** What the gateway needs from the feed: its clients' connections and topics, and its views' levels. */
 export interface GatewayFeed {
-  open_session(transport: ClientTransport, options?: { slow_policy?: SlowPolicy }): Session;
+  open_session(transport: ClientTransport, options?: SessionOptions): Session;
   close_session(session: Session, code: number): void;
   /** A topic the gateway publishes its events to, accounted for its members' flow control like a view's (Feed.open_topic). */
   open_topic(topic: string, publisher: TopicPublisher): PublishedTopic;

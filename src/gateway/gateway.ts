@@ -137,7 +137,8 @@ export class Gateway implements SourceListener {
   }
 
   open(transport: ClientTransport, streams: readonly StreamRef[], combined: boolean): GatewayConnection {
-    const session = this.feed.open_session(transport, { slow_policy: 'close' });
+    // Binance clients do not speak depthcast's protocol: no Heartbeat frames (a lagging reader is closed, never conflated).
+    const session = this.feed.open_session(transport, { slow_policy: 'close', heartbeats: false });
     const rate = this.limits.method_frames_per_s_max;
     const conn = new GatewayConnection(session, combined, new TokenBucket(rate, rate, Date.now()));
     this.connections.add(conn);

@@ -39,8 +39,6 @@ interface GatewaySocket {
 /** A gateway socket as the feed's ClientTransport: text frames (JSON), never compressed; it takes topics (the streams). */
 class TextTransport implements ClientTransport {
   closed = false;
-  /** Binance clients do not speak depthcast's protocol: the feed sends them no Heartbeat frames. */
-  readonly heartbeats = false;
   constructor(private readonly ws: WebSocket<GatewaySocket>, readonly remote_address: string) {}
   send(frame: Uint8Array): number {
     return this.closed ? send_dropped : this.ws.send(frame, false, false);

@@ -243,20 +243,25 @@ describe('Binance gateway REST rate per IP', () => {
 
 describe('Binance gateway bytes in the feed\'s outbound bytes', () => {
   it('depthcast_outbound_bytes_total grows by exactly the bytes of the events the gateway published to its one reader', async () => {
-    const all = await start_all(test_config({ gateway_binance_port: 0 }));
+    // Heartbeats every 50 ms of idleness: a gateway reader is idle that long between its 100 ms events, yet gets none.
+    const all = await start_all(test_config({ gateway_binance_port: 0, heartbeat_interval_ms: 50 }));
     let ws: WebSocket | undefined;
     try {
       await wait_for('feed live', () => all.feed_service.feed.health().ready);
       const counters = all.feed_service.feed.counters;
       const before = counters.bytes_out_total; // no binary client: nothing else sends
+      const heartbeats_before = counters.heartbeats_out_total;
       let received = 0;
       let events = 0;
+      let binary = 0;
       ws = new WebSocket(`ws://127.0.0.1:${all.feed_service.gateway!.port}/ws/btcusd@depth@100ms/ethusd@depth@100ms`);
-      ws.on('message', (data: Buffer) => { received += data.byteLength; events++; });
+      ws.on('message', (data: Buffer, is_binary: boolean) => { received += data.byteLength; events++; if (is_binary) binary++; });
       await wait_for('events', () => events >= 20);
       // Counted when published, received a moment later: equal whenever nothing is on the way.
       await wait_for('outbound bytes = bytes received', () => counters.bytes_out_total - before === received, 10_000, 5);
       expect(received).toBeGreaterThan(0);
+      expect(binary).toBe(0); // no Heartbeat (or any depthcast frame) to a Binance client
+      expect(counters.heartbeats_out_total).toBe(heartbeats_before);
     } finally {
       ws?.terminate();
       await all.stop();

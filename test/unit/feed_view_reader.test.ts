@@ -102,6 +102,7 @@ describe('Feed.read_views', () => {
     expect(breaks).toEqual([]);
     for (const s of symbols) expect(mirrors.get(s)!.books).toBe(1);
     expect(r.feed.counters.deltas_out_total).toBe(0);
+    expect(r.feed.counters.snapshots_out_total).toBe(0); // a reader's start encodes no Snapshot
     expect(r.feed.counters.bytes_out_total).toBe(0);
     expect(() => r.feed.read_views(['DOGE-USD'], 50, listener)).toThrow(/no symbol DOGE-USD/);
   });
