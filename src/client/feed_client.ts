@@ -35,7 +35,7 @@
 // (see there). Allocation: the views over the received buffer. Every other
 // frame goes through the verifying decoder (decode_server_frame).
 import { now_ns } from '../util/clock.js';
-import type { ClientMsg, PongMsg, ServerMsg, StatusMsg, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import type { ClientMsg, PongMsg, ServerMsg, StatusMsg, TradeAggregateRec, TradeIdRange, TradeRec } from '../wire/feed_types.js';
 import { decode_server_frame, is_unknown_message } from '../wire/feed_decoder.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { DeltaReader, body_delta } from '../wire/delta_reader.js';
@@ -61,6 +61,8 @@ export type ClientEvents = {
   update: (book: BookHandle, info: UpdateInfo) => void;
   trade: (book: BookHandle, trade: TradeRec) => void;
   trade_aggregate: (book: BookHandle, aggregate: TradeAggregateRec) => void;
+  /** Trade ids the feed never had (a rebuild within the epoch, docs/PROTOCOL.md §5.5): never coming, neither as trades nor folded. */
+  trades_missing: (book: BookHandle, range: TradeIdRange) => void;
   status: (status: StatusMsg) => void;
   error: (error: FeedClientError) => void;
   disconnect: (code: number, reason: string) => void;
@@ -247,8 +249,8 @@ export class FeedClient {
   private on_message(data: unknown, receive_ns: number): void {
     const c = this.counters;
     c.frames++;
-    // Browsers hand ArrayBuffers; Node's ws hands Buffers (Uint8Arrays), read in place without a copy.
-    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
+    // Node's ws and NodeWebSocket hand Uint8Arrays (Buffers, views), read in place without a copy; browsers hand ArrayBuffers.
+    const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : null;
     if (bytes === null) {
       this.unusable_frame(client_error_code.text_frame, `expected a binary frame, got ${typeof data === 'string' ? 'text' : typeof data}`);
       return;
@@ -259,7 +261,7 @@ export class FeedClient {
     try {
       if (delta.read(bytes) !== body_delta) msg = decode_server_frame(bytes);
     } catch (err) {
-      this.progress.processed(bytes.byteLength, 0, this.clock_ns());
+      this.progress.processed(bytes.byteLength, 0, receive_ns);
       const unknown = is_unknown_message(bytes);
       this.unusable_frame(unknown ? client_error_code.unknown_message : client_error_code.bad_frame,
         `${unknown ? 'a message type this SDK does not know (a newer protocol?)' : 'undecodable frame'} (${bytes.byteLength} bytes): ${(err as Error).message}`);
@@ -316,8 +318,9 @@ export class FeedClient {
       case 'refreshed': this.token?.on_refreshed(msg.expires_at_ms); break;
       case 'pong': this.on_pong(msg, receive_ns); sent_ns = msg.server_time_ns; break;
     }
-    // After every listener ran: what the application has really processed.
-    this.progress.processed(byte_length, sent_ns, this.clock_ns());
+    // After every listener ran: what the application has really processed. Stamped with the frame's receive
+    // time: one clock read per frame (the floor is the quickest path, and staleness_ms() reads the clock itself).
+    this.progress.processed(byte_length, sent_ns, receive_ns);
   }
 
   private on_pong(msg: PongMsg, receive_ns: number): void {

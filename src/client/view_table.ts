@@ -3,7 +3,9 @@
 //
 // Cost: find() is one map lookup plus a scan of the symbol's views (one per
 // depth, so at most a handful), with no closure and no allocation: the client
-// runs it per received frame. add/remove are O(views of the symbol).
+// runs it per received frame. The view found last is tried first (a client's
+// frames mostly come for one view in a row; symbols are interned by the
+// DeltaReader, so the comparison is by pointer). add/remove are O(views of the symbol).
 //
 // Invariants: at most one view per (symbol, depth, group); a symbol with no views has
 // no entry; removing a view the table does not hold changes nothing.
@@ -13,11 +15,18 @@ import type { ViewSlot } from './book_handle.js';
 
 export class ViewTable {
   private readonly by_symbol = new Map<string, ViewSlot[]>();
+  /** What find() returned last; null after a remove or clear (it may be gone). */
+  private last: ViewSlot | null = null;
 
   find(symbol: string, depth: number, group = 1): ViewSlot | undefined {
+    const last = this.last;
+    if (last !== null && last.symbol === symbol && last.depth === depth && last.group === group) return last;
     const list = this.by_symbol.get(symbol);
     if (!list) return undefined;
-    for (let i = 0; i < list.length; i++) if (list[i].depth === depth && list[i].group === group) return list[i];
+    for (let i = 0; i < list.length; i++) {
+      const view = list[i];
+      if (view.depth === depth && view.group === group) return (this.last = view);
+    }
     return undefined;
   }
 
@@ -39,6 +48,7 @@ export class ViewTable {
     const i = list ? list.indexOf(view) : -1;
     if (!list || i < 0) return false;
     list.splice(i, 1);
+    this.last = null;
     if (list.length === 0) this.by_symbol.delete(view.symbol);
     return true;
   }
@@ -54,6 +64,7 @@ export class ViewTable {
 
   clear(): void {
     this.by_symbol.clear();
+    this.last = null;
   }
 }
 

@@ -122,7 +122,10 @@ export class Feed {
 
   start(): void {
     for (const [symbol, f] of this.symbols) {
-      this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), (data) => f.on_message(data, now_ns())));
+      const on_batch = (data: Uint8Array): void => f.on_message(data, now_ns());
+      this.bus_subs.push(this.bus.subscribe(this.subjects.events(symbol), on_batch));
+      // What the engine sends again after its NATS node was lost (engine/resend_ring.ts): taken like any batch, by seq.
+      this.bus_subs.push(this.bus.subscribe(this.subjects.resend(symbol), on_batch));
       // Every view exists from the start with its resume history, so a client failing over from another feed
       // finds the changes since its seq here too (resume_history.ts; the cost is one view update per flush each).
       for (const depth of depths_allowed) this.fanout.channel_for(f, depth, 1);

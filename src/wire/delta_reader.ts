@@ -61,6 +61,8 @@ export class DeltaReader {
   private ask_count = 0;
   private trades_pos = 0;
   private readonly symbols = new Map<number, string>();
+  /** The symbol of the last Delta: a client's frames mostly name one symbol in a row, so it is compared first. */
+  private last_symbol = '';
 
   /** Checks the frame and returns its body type; a Delta is checked whole and readable here. Throws WireError. */
   read(bytes: Uint8Array): number {
@@ -131,14 +133,15 @@ export class DeltaReader {
     const pos = r.target(t, delta_slot.symbol, 'symbol');
     if (pos === 0) r.fail('symbol is required');
     const n = r.string_length(pos, symbol_bytes_max, 'symbol');
+    if (same_ascii(this.last_symbol, r.bytes, pos + 4, n)) return this.last_symbol;
     const hash = fnv1a_bytes_ascii(r.bytes, pos + 4, n);
     if (hash < 0) return r.string(pos, symbol_bytes_max, 'symbol'); // not ASCII: checked as UTF-8, not interned
     const known = this.symbols.get(hash);
-    if (known !== undefined && same_ascii(known, r.bytes, pos + 4, n)) return known;
+    if (known !== undefined && same_ascii(known, r.bytes, pos + 4, n)) return (this.last_symbol = known);
     const s = r.string(pos, symbol_bytes_max, 'symbol');
     if (this.symbols.size >= symbol_cache_entries_max) this.symbols.clear();
     this.symbols.set(hash, s);
-    return s;
+    return (this.last_symbol = s);
   }
 }
 
