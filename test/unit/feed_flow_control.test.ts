@@ -81,7 +81,8 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
     // The reader reads for dt and answers the probes it has passed, in order.
     read = Math.min(r.bytes_sent, read + (t.read_bytes_per_s * t.dt_ms) / 1000);
     while (probes.length > 0 && probes[0].offset <= read) flow.on_pong(probes.shift()!.payload, now);
-    if (t.forged === 'pong') expect(flow.on_pong(payload(t.forged_offset), now)).toBe(false);
+    // (An offset some outstanding probe carries is no forgery: seed 1586464684 drew one.)
+    if (t.forged === 'pong' && !probes.some((p) => p.offset === t.forged_offset)) expect(flow.on_pong(payload(t.forged_offset), now)).toBe(false);
     if (t.forged === 'ack') flow.on_ack(Math.min(t.forged_offset, read), now); // an application cannot have processed more than was read
 
     // What is acknowledged never goes back (but at a client's first Ack, from which on the lower of read and
@@ -93,9 +94,14 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
     expect(r.bytes_acked).toBeLessThanOrEqual(r.bytes_sent);
     acked_before = r.bytes_acked;
 
-    if (!conflating) send(t.bytes, false);
-    // Bytes in flight ≤ cap + one turn's frames: a streaming connection judged after every turn never holds more.
-    expect(r.in_flight).toBeLessThanOrEqual(limits.in_flight_bytes_max + turn_bytes_max + retracted);
+    if (!conflating) {
+      send(t.bytes, false);
+      // Bytes in flight ≤ cap + one turn's frames: a streaming connection judged after every turn never holds more.
+      // (While it conflates nothing streams, and a round starts with nothing in flight: checked at verdict_catch_up.
+      // Checked there too, a turn's frames plus a first Ack's retraction left in flight as it started conflating
+      // exceeded this turn's bound by the earlier turn's: seed -125001897, a failure of the test, not of the part.)
+      expect(r.in_flight).toBeLessThanOrEqual(limits.in_flight_bytes_max + turn_bytes_max + retracted);
+    }
 
     const buffered = conflating || t.read_buffer ? t.buffered : buffered_unknown;
     const v = conflating ? flow.judge_conflating(now, buffered) : flow.judge_streaming(now, buffered);
