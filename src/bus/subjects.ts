@@ -1,5 +1,7 @@
 // Subject names, built once per prefix (never per message).
 //   <prefix>.events.<SYMBOL>     EventBatch, engine → feeds
+//   <prefix>.resend.<SYMBOL>     EventBatch sent again by the engine after its NATS connection came back
+//                                (engine/resend_ring.ts); feeds take it like events, the stream does not
 //   <prefix>.snapshot.<SYMBOL>   request: empty body; reply: EngineReply(BookSnapshot | EngineError)
 //   <prefix>.instruments         request: empty; reply: EngineReply(InstrumentList)
 //   <prefix>.book.<SYMBOL>       EngineReply(BookSnapshot), engine → stream only: the last-value
@@ -50,6 +52,11 @@ export class Subjects {
       this.events_by_symbol.set(symbol, s);
     }
     return s;
+  }
+
+  /** Where the engine sends its last batches again after reconnecting (not cached: used once per symbol at start). */
+  resend(symbol: string): string {
+    return `${this.prefix}.resend.${symbol}`;
   }
 
   snapshot(symbol: string): string {

@@ -16,7 +16,7 @@
 // changes go through ViewSlot.set_state, which emits 'state' once per change;
 // awaiting_since_ns != 0 exactly while the view waits for a snapshot.
 import type { L2Level, Side } from '../book/types.js';
-import type { SymbolStateName, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import type { SymbolStateName, TradeAggregateRec, TradeIdRange, TradeRec } from '../wire/feed_types.js';
 import { ClientBook, type InstrumentInfo } from './book.js';
 import { Emitter } from './emitter.js';
 
@@ -39,6 +39,8 @@ export type BookEvents = {
   update: (info: UpdateInfo) => void;
   trade: (trade: TradeRec) => void;
   trade_aggregate: (aggregate: TradeAggregateRec) => void;
+  /** Trade ids the feed never had (a rebuild within the epoch, docs/PROTOCOL.md §5.5): never coming, neither as trades nor folded. */
+  trades_missing: (range: TradeIdRange) => void;
   state: (state: ViewState, previous: ViewState) => void;
 };
 

@@ -39,6 +39,7 @@ export interface ClientCounters {
   trades: number;
   trade_aggregates: number;
   trades_folded: number;        // trades inside aggregates
+  trades_missing: number;       // trade ids the feed never had (trades_missing events)
   snapshot_timeouts: number;
   reconnects: number;           // sockets opened after the first
   stale_connections: number;
@@ -51,7 +52,7 @@ export function new_counters(): ClientCounters {
     frames: 0, bytes: 0, snapshots: 0, deltas: 0, heartbeats: 0, statuses: 0, pongs: 0, server_errors: 0,
     resyncs: 0, resumed_views: 0, resume_refused: 0, digest_mismatches: 0, range_breaks: 0, epoch_changes: 0, duplicates: 0, crossed_books: 0,
     invalid_frames: 0, decode_errors: 0, discarded_deltas: 0, unknown_view_frames: 0, unknown_level_removals: 0,
-    conflated_frames: 0, updates_merged: 0, trades: 0, trade_aggregates: 0, trades_folded: 0,
+    conflated_frames: 0, updates_merged: 0, trades: 0, trade_aggregates: 0, trades_folded: 0, trades_missing: 0,
     snapshot_timeouts: 0, reconnects: 0, stale_connections: 0, closes: 0, listener_errors: 0,
   };
 }

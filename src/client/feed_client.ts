@@ -35,7 +35,7 @@
 // (see there). Allocation: the views over the received buffer. Every other
 // frame goes through the verifying decoder (decode_server_frame).
 import { now_ns } from '../util/clock.js';
-import type { ClientMsg, PongMsg, ServerMsg, StatusMsg, TradeAggregateRec, TradeRec } from '../wire/feed_types.js';
+import type { ClientMsg, PongMsg, ServerMsg, StatusMsg, TradeAggregateRec, TradeIdRange, TradeRec } from '../wire/feed_types.js';
 import { decode_server_frame, is_unknown_message } from '../wire/feed_decoder.js';
 import { FrameEncoder } from '../wire/feed_encoder.js';
 import { DeltaReader, body_delta } from '../wire/delta_reader.js';
@@ -61,6 +61,8 @@ export type ClientEvents = {
   update: (book: BookHandle, info: UpdateInfo) => void;
   trade: (book: BookHandle, trade: TradeRec) => void;
   trade_aggregate: (book: BookHandle, aggregate: TradeAggregateRec) => void;
+  /** Trade ids the feed never had (a rebuild within the epoch, docs/PROTOCOL.md §5.5): never coming, neither as trades nor folded. */
+  trades_missing: (book: BookHandle, range: TradeIdRange) => void;
   status: (status: StatusMsg) => void;
   error: (error: FeedClientError) => void;
   disconnect: (code: number, reason: string) => void;

@@ -305,6 +305,14 @@ export class ViewSync {
       for (let i = 0; i < n; i++) this.emit_trade(view, d.trade_into(i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid }), to_client);
     }
     this.emit_aggregate(view, d.trade_aggregate);
+    if (d.missing_first_trade_id > 0) this.emit_missing(view, d.missing_first_trade_id, d.missing_last_trade_id);
+  }
+
+  /** Trades first..last never reached the feed (§5.5): said once per frame that says so; a fresh record per event (rare). */
+  private emit_missing(view: ViewSlot, first_trade_id: number, last_trade_id: number): void {
+    this.counters.trades_missing += last_trade_id - first_trade_id + 1;
+    view.events.emit('trades_missing', { first_trade_id, last_trade_id });
+    this.events.emit('trades_missing', view.handle, { first_trade_id, last_trade_id });
   }
 
   private emit_trade(view: ViewSlot, trade: TradeRec, to_client: boolean): void {

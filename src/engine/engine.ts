@@ -29,6 +29,13 @@ const turn_ms_max = 4;
 const tick_interval_ms = 1;
 /** How long stop() keeps trying to store the final book snapshots in the stream (a leader election takes seconds). */
 const final_snapshot_wait_ms = 10_000;
+/**
+ * After the bus reconnects, batches sent from this long before it reported the
+ * disconnect are sent again: those still in the dead node's socket and route
+ * buffers when it died (a node killed outright is seen at once, by its closed
+ * socket; a silent one only after pings fail, longer than the ring keeps).
+ */
+const resend_before_disconnect_ms = 250;
 /** How long stop() and start-up wait for the bus to confirm (it may be reconnecting). */
 const bus_flush_wait_ms = 2000;
 
@@ -39,6 +46,8 @@ export interface EngineStats {
   batches: number;
   bytes: number;
   publish_failures: number;
+  /** Batches sent again after the bus reconnected (a lost node may have taken them: resend_ring.ts). */
+  resent: number;
   /** Order-flow time dropped because the engine fell more than a second behind its schedule. */
   backlog_dropped_ms: number;
   by_symbol: Record<string, SymbolStats>;
@@ -133,6 +142,18 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
   const heartbeat_timer = setInterval(() => {
     if (!stopped) core.heartbeat(clock(), heartbeat_ns);
   }, config.engine_heartbeat_interval_ms);
+  // The engine's own NATS node lost: what was in flight on it, and what nats.js dropped while reconnecting, is
+  // sent again on the resend subjects once connected elsewhere (feeds keep what they lack, by seq).
+  let disconnected_ns = 0;
+  const stop_status_watch = bus.on_status((status) => {
+    if (status === 'disconnected') {
+      disconnected_ns = clock();
+    } else if (status === 'reconnected' && disconnected_ns > 0 && !stopped) {
+      const resent = core.resend_since(disconnected_ns - resend_before_disconnect_ms * 1e6);
+      log.warn({ resent, down_ms: Math.round((clock() - disconnected_ns) / 1e6) }, 'bus reconnected; sent the last batches again');
+      disconnected_ns = 0;
+    }
+  });
   const snapshot_timer = snapshots === null ? undefined : setInterval(() => {
     if (!stopped) void snapshots.round();
   }, config.stream_snapshot_interval_ms);
@@ -143,7 +164,7 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
     const sum = (key: keyof SymbolStats): number => all.reduce((total, s) => total + s[key], 0);
     return {
       epoch, orders: sum('orders'), events: sum('events'), batches: sum('batches'), bytes: sum('bytes'),
-      publish_failures: sum('publish_failures'), backlog_dropped_ms: Math.round(backlog_dropped_ns / 1e6), by_symbol,
+      publish_failures: sum('publish_failures'), resent: sum('resent'), backlog_dropped_ms: Math.round(backlog_dropped_ns / 1e6), by_symbol,
       stream_snapshots: snapshots === null ? null : { ...snapshots.stats },
     };
   };
@@ -167,6 +188,7 @@ export async function start_engine(config: Readonly<Config>, bus: Bus, options: 
         stopped = true;
         clearInterval(heartbeat_timer);
         clearInterval(snapshot_timer);
+        stop_status_watch();
         if (timer !== undefined) clearTimeout(timer);
         if (immediate !== undefined) clearImmediate(immediate);
         core.flush();

@@ -33,6 +33,8 @@ export interface SymbolStats {
   batches: number;
   bytes: number;
   publish_failures: number;
+  /** Batches sent again after the bus came back (resend_ring.ts). */
+  resent: number;
   seq: number;
   trades: number;
   resting_orders: number;
@@ -50,7 +52,7 @@ class SymbolEngine {
   constructor(readonly spec: InstrumentSpec, options: EngineCoreOptions, rate_orders_per_s: number) {
     const { config, subjects, epoch } = options;
     const symbol = spec.instrument.symbol;
-    this.publisher = new BatchPublisher(symbol, epoch, subjects.events(symbol), config, options.publish);
+    this.publisher = new BatchPublisher(symbol, epoch, subjects.events(symbol), config, options.publish, subjects.resend(symbol));
     this.matcher = new Matcher({ instrument: spec.instrument, epoch, sink: this.publisher.on_event });
     this.flow = new OrderFlow(this.matcher, spec, {
       seed: config.seed,
@@ -88,7 +90,7 @@ class SymbolEngine {
     const p = this.publisher;
     const m = this.matcher;
     return {
-      orders: this.orders, events: p.events, batches: p.batches, bytes: p.bytes, publish_failures: p.publish_failures,
+      orders: this.orders, events: p.events, batches: p.batches, bytes: p.bytes, publish_failures: p.publish_failures, resent: p.resent,
       seq: m.seq, trades: m.last_trade_id, resting_orders: m.resting_orders, bid_levels: m.depth(side_bid), ask_levels: m.depth(side_ask),
     };
   }
@@ -173,6 +175,13 @@ export class EngineCore {
     const now = this.clock_ns();
     if (symbol !== undefined) this.books.get(symbol)?.publisher.flush(now);
     else for (const book of this.books.values()) book.publisher.flush(now);
+  }
+
+  /** Every symbol's batches sent at or after `from_ns`, sent again (BatchPublisher.resend_since); returns how many. */
+  resend_since(from_ns: number): number {
+    let n = 0;
+    for (const book of this.books.values()) n += book.publisher.resend_since(from_ns);
+    return n;
   }
 
   has(symbol: string): boolean {

@@ -10,6 +10,7 @@
 import { type BookEvent, flag_end_of_engine_event } from '../book/types.js';
 import { logger_for } from '../util/log.js';
 import { EventBatchEncoder, encode_heartbeat_batch, event_batch_bytes_max } from '../wire/engine_codec.js';
+import { ResendRing } from './resend_ring.js';
 
 const log = logger_for('engine.publisher');
 
@@ -35,11 +36,18 @@ export class BatchPublisher {
   bytes = 0;
   publish_failures = 0;
 
+  /** Batches sent again after the bus reconnected (resend_since). */
+  resent = 0;
+
   /** Engine time of the last message sent (batch or heartbeat); 0 before the first. */
   last_send_ns = 0;
 
+  /** The last batches sent, for resend_since (resend_ring.ts). */
+  private readonly recent = new ResendRing();
+
+  /** `resend_subject`: where resend_since sends (feeds listen on it; the durable stream does not capture it). */
   constructor(readonly symbol: string, private readonly epoch: number, private readonly subject: string, limits: Readonly<BatchLimits>,
-    private readonly publish: PublishFn) {
+    private readonly publish: PublishFn, private readonly resend_subject: string = subject) {
     const symbol_bytes = new TextEncoder().encode(symbol).byteLength;
     let by_bytes = 0;
     while (event_batch_bytes_max(symbol_bytes, by_bytes + 1) <= limits.batch_bytes_max) by_bytes++;
@@ -94,12 +102,24 @@ export class BatchPublisher {
     this.batch_started_ns = now_ns;
     this.batches++;
     this.bytes += bytes.byteLength;
+    this.recent.push(bytes, now_ns);
     this.deliver(bytes);
   }
 
-  private deliver(bytes: Uint8Array): void {
+  /**
+   * Sends again, oldest first, every batch kept that was sent at or after
+   * `from_ns` (engine time): after the bus came back, the batches that may
+   * have died with the node (feeds drop those they have). Returns how many.
+   */
+  resend_since(from_ns: number): number {
+    const n = this.recent.since(from_ns, (bytes) => this.deliver(bytes, this.resend_subject));
+    this.resent += n;
+    return n;
+  }
+
+  private deliver(bytes: Uint8Array, subject: string = this.subject): void {
     try {
-      this.publish(this.subject, bytes);
+      this.publish(subject, bytes);
     } catch (err) {
       // Seq has advanced regardless: consumers see a gap and recover from a snapshot.
       this.publish_failures++;

@@ -4,6 +4,9 @@
 // as the missing ones arrive. Only if they do not within path_hold_ms_max
 // does SymbolFeed (which decides) fill the book from the stream, then reset.
 // Clients see nothing of a hold but a frame that comes a little later.
+// A gap seen on both paths at once is held too, as long as one is connected:
+// the engine's own node was lost, and the engine sends the batches in flight
+// on it again once it has reconnected (engine/resend_ring.ts).
 //
 // Cost: nothing while no gap is held; a held batch is copied once (the
 // recovery buffer), and one timer runs per hold.
@@ -27,7 +30,8 @@ export class PathHold {
 
   constructor(
     private readonly hold_ms_max: number,
-    private readonly paths_connected: () => number,
+    /** A two-path bus with a path connected (the other path, or the engine's resend, may bring what is missing). */
+    private readonly fill_possible: () => boolean,
     private readonly stats: SymbolFeedStats,
     private readonly hooks: PathHoldHooks,
   ) {}
@@ -36,9 +40,9 @@ export class PathHold {
     return this.timer !== null;
   }
 
-  /** `bytes` revealed a gap: held (true) when another path is connected to bring what is missing; false: fill now. */
+  /** `bytes` revealed a gap: held (true) when another path or the engine's resend may bring what is missing; false: fill now. */
   try_begin(bytes: Uint8Array, ts_ingest_ns: number): boolean {
-    if (this.hold_ms_max <= 0 || this.paths_connected() < 2) return false;
+    if (this.hold_ms_max <= 0 || !this.fill_possible()) return false;
     this.stats.path_holds++;
     this.hooks.hold(bytes, ts_ingest_ns);
     this.timer = setTimeout(() => {

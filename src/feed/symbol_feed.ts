@@ -125,7 +125,7 @@ export class SymbolFeed {
       reset_done: (source, started_ms) => this.finish_reset(source, started_ms),
       fill_done: (reason, filled) => this.fill_done(reason, filled),
     });
-    this.path_hold = new PathHold(recovery.path_hold_ms_max ?? 0, () => bus.paths_connected?.() ?? 1, this.stats, {
+    this.path_hold = new PathHold(recovery.path_hold_ms_max ?? 0, () => (bus.paths_connected?.() ?? 0) >= 1, this.stats, {
       apply_batch: (bytes, ts_ingest_ns) => this.apply_batch(bytes, ts_ingest_ns, false),
       hold: (bytes, ts_ingest_ns) => this.recovery.hold(bytes, ts_ingest_ns),
       apply_held: () => this.recovery.apply_held(),
@@ -184,7 +184,7 @@ export class SymbolFeed {
     else this.begin_recovery('engine_silent');
   }
 
-  /** A bus message on this symbol's events subject. `bytes` is only read during the call. */
+  /** A bus message on this symbol's events (or resend) subject. `bytes` is only read during the call. */
   on_message(bytes: Uint8Array, ts_ingest_ns: number): void {
     this.stats.messages++;
     // A copy already applied (the other path's, or an overlap): dropped on its seq, nothing else read.

@@ -6,13 +6,15 @@
 // their first: one Delta, the difference between their book and the rebuilt
 // one, naming the trades that never reached the feed. Every frame's digest is
 // checked (the SDK's own check and test/helpers/view_mirror.ts); trade ids are
-// accounted for exactly once (listed, folded or named missing); at the end
-// every book equals the engine's.
+// accounted for exactly once (listed, folded or named missing), by the
+// protocol client and by the SDK's events (`trade`, `trade_aggregate`,
+// `trades_missing` on the client and on each book); at the end every book
+// equals the engine's.
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { start_feed_service, type FeedService } from '../../src/app.js';
 import { MemoryBus } from '../../src/bus/memory_bus.js';
-import { connect, type FeedClient } from '../../src/client/index.js';
+import { connect, type FeedClient, type TradeIdRange } from '../../src/client/index.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
 import { event_execute, new_book_event } from '../../src/book/types.js';
 import { EventBatchReader } from '../../src/wire/engine_codec.js';
@@ -43,9 +45,18 @@ describe('a rebuild within the epoch', () => {
     await wait_for('live', () => service!.feed.health().ready);
     const raw = await ProtocolClient.connect(service.url);
     for (const d of depths) raw.subscribe([symbol], d);
-    for (const depth of depths) {
+    /** What each SDK client's events said about trade ids: listed, folded (count), named missing (client and book). */
+    const seen = depths.map(() => ({ listed: [] as number[], folded: 0, missing: [] as TradeIdRange[], missing_on_book: [] as TradeIdRange[] }));
+    for (const [i, depth] of depths.entries()) {
       const c = connect(service.url, { WebSocket: WebSocket as never, heartbeat_interval_ms: 200 });
-      c.subscribe(symbol, { depth });
+      const book = c.subscribe(symbol, { depth });
+      c.on('trade', (_b, t) => seen[i].listed.push(t.trade_id));
+      c.on('trade_aggregate', (_b, a) => { seen[i].folded += a.count; });
+      c.on('trades_missing', (b, range) => {
+        expect(b).toBe(book);
+        seen[i].missing.push(range);
+      });
+      book.on('trades_missing', (range) => seen[i].missing_on_book.push(range));
       clients.push(c);
     }
     await wait_for('every view synced', () => clients.every((c) => c.books().every((b) => b.state === 'synced'))
@@ -79,6 +90,14 @@ describe('a rebuild within the epoch', () => {
       const k = c.counters;
       expect({ snapshots: k.snapshots, digest: k.digest_mismatches, range: k.range_breaks, resyncs: k.resyncs })
         .toEqual({ snapshots: 1, digest: 0, range: 0, resyncs: 0 });
+      // The SDK said which trades will never come, once, on the client and on the book, and none of them came.
+      const { listed, folded, missing, missing_on_book } = seen[i];
+      expect(missing.length, `depth ${depths[i]}: trades_missing events`).toBeGreaterThanOrEqual(1);
+      expect(missing_on_book).toEqual(missing);
+      const missing_ids = missing.flatMap((r) => Array.from({ length: r.last_trade_id - r.first_trade_id + 1 }, (_, j) => r.first_trade_id + j));
+      expect(k.trades_missing).toBe(missing_ids.length);
+      expect(missing_ids.filter((id) => listed.includes(id))).toEqual([]);
+      expect(listed.length + folded + missing_ids.length).toBe(Math.max(...listed, ...missing_ids) - Math.min(...listed, ...missing_ids) + 1);
     }
     expect(raw.violations).toEqual([]);
     for (const d of depths) {
