@@ -109,6 +109,8 @@ function start_server(args: string[]): Promise<Server> {
   // DEPTHCAST_BENCH_CPU_PROF_DIR=dir: the depthcast server runs with --cpu-prof (what explains its numbers: bench/profile_summary.ts).
   const prof_dir = process.env.DEPTHCAST_BENCH_CPU_PROF_DIR;
   const prof = prof_dir !== undefined && args[0] === '--server-depthcast' ? ['--cpu-prof', `--cpu-prof-dir=${prof_dir}`] : [];
+  // BENCH_SERVER_NODE_FLAGS: more node flags for both servers (e.g. --perf-basic-prof for perf), split on spaces.
+  prof.push(...(process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean));
   const child = spawn('taskset', ['-c', String(server_core), process.execPath, ...prof, '--import', 'tsx', self, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server ${args[0]} exited with ${code}`)));

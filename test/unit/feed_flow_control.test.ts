@@ -114,6 +114,10 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
       // The policy decides between conflating and closing, never both.
       if (limits.slow_policy === 'close') expect(v).not.toBe(verdict_conflate);
       else expect(v).not.toBe(close_code.slow_consumer);
+      // A close for the reader's lag (not the buffer, not the hard cap) needs it a lag target behind: a close is final.
+      if (v === close_code.slow_consumer && !r.over_cap() && (buffered === buffered_unknown || buffered <= limits.slow_enter_bytes)) {
+        expect(r.lag_now_ms(now) - r.path_delay_ms).toBeGreaterThan(limits.reader_lag_target_ms);
+      }
     }
     // 4009 exactly when more than send_buffer_bytes_max is buffered.
     expect(v === close_code.send_buffer_overflow).toBe(buffered > limits.send_buffer_bytes_max);
@@ -168,6 +172,19 @@ describe('FlowControl (property tests)', () => {
       in_flight_bytes_max: l.in_flight_bytes_min + l.in_flight_extra_bytes, reader_probe_interval_ms: l.reader_probe_interval_ms, reader_lag_ms_max: l.reader_lag_ms_max,
     }));
     fc.assert(fc.property(limits, fc.array(turn, { minLength: 1, maxLength: 150 }), (l, turns) => drive(l, turns)), { numRuns: Number(process.env.FC_RUNS ?? 100) });
+  });
+
+  it("policy 'close': a reader a gate late over its first window streams on; one a lag target behind is closed (4008)", () => {
+    for (const policy of ['conflate', 'close'] as const) {
+      const flow = new FlowControl({ ...base_limits, slow_policy: policy }, true, 0);
+      const r = flow.reader;
+      r.on_sent(2 * base_limits.in_flight_bytes_min); // a burst over the starting window (in_flight_bytes_min)
+      r.probe(0);
+      // 100 ms without an answer: past the gate (lag_gate_ms, 50 ms), far under the lag target (500 ms).
+      expect(r.lagging(100)).toBe(true);
+      expect(flow.judge_streaming(100, 0)).toBe(policy === 'close' ? verdict_none : verdict_conflate);
+      if (policy === 'close') expect(flow.judge_streaming(base_limits.reader_lag_target_ms + 1, 0)).toBe(close_code.slow_consumer);
+    }
   });
 
   it('a reader that stops reading entirely is moved to conflation, then waits with one probe out, never a second round', () => {
