@@ -292,6 +292,7 @@ describe('slow readers: bounded staleness through every buffer', () => {
       throw new Error(`${err.message}; connections: ${JSON.stringify((feed.slow_consumer_stats() as { slowest: unknown[] }).slowest)}`);
     });
     const decided_after_ms = Date.now() - started_ms;
+    process.stdout.write(`slow readers, 4010: decided after ${decided_after_ms} ms (idle timeout ${idle_timeout_s} s)\n`);
     expect(decided_after_ms).toBeLessThan(idle_timeout_s * 1000); // before the idle timeout would have taken it for dead
     // Its close frame waits behind what it has not read (it sees 4010 only if it ever gets that far);
     // the server has let go of it: no session, and its TCP socket is no longer established.
