@@ -24,6 +24,7 @@ const quick_args: Record<string, string[]> = {
   'micro/book': ['--events', '200000', '--runs', '2'],
   'micro/codec': ['--frames', '50000', '--runs', '2'],
   'micro/client_delta': ['--frames', '5000', '--passes', '2', '--runs', '2'],
+  'micro/client_dispatch': ['--clients', '60', '--ticks', '300', '--runs', '1'],
   'e2e/publish': ['--orders', '100000', '--runs', '1'],
 };
 

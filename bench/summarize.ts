@@ -321,6 +321,17 @@ function render_client_delta(d: Json): string[] {
   ];
 }
 
+function render_client_dispatch(d: Json): string[] {
+  return [
+    `${fmt(d.clients)} clients of one depth-10 view each (${fmt(d.views)} views), the real Feed's Deltas of ${fmt(d.ticks)} ticks (${fmt(d.deltas_per_pass)} per pass), no socket; ${fmt(d.runs)} alternating runs, medians.`, '',
+    ...table(['path', 'µs per Delta', 'minor GCs per 100k Deltas'], [
+      ['SDK: FeedClient.on_message (dispatch, decode, verify, apply, events, progress)', fmt(d.sdk_us_per_delta), fmt(d.sdk_minor_gcs_per_100k_deltas)],
+      ['DeltaReader.read + apply_delta_from only', fmt(d.decode_apply_us_per_delta), fmt(d.decode_apply_minor_gcs_per_100k_deltas)],
+    ]), '',
+    `The SDK adds ${fmt(d.sdk_added_us_per_delta)} µs per Delta to decode + apply (ratio ${fmt(d.ratio_sdk_to_decode_apply)}); e2e/client_cost has the same work with the socket.`,
+  ];
+}
+
 function render_client_cost(d: Json): string[] {
   const o = obj(d.options) ?? {};
   const s = obj(d.summary) ?? {};
@@ -481,6 +492,7 @@ const renderers: Record<string, (d: Json) => string[]> = {
   latency_sweep: render_latency_sweep,
   client_delta: render_client_delta,
   client_cost: render_client_cost,
+  client_dispatch: render_client_dispatch,
   ab_syscalls: render_ab_syscalls,
   ingest: render_ingest,
   feed_fanout: render_feed_fanout,

@@ -9,7 +9,6 @@
 // know (local address; no compression for `ws`) and keeps a handle on the
 // socket so a slow client can pause its TCP reads and a storm can reset the
 // connection.
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { connect, seeded_random, type FeedClient, type UpdateInfo, type WebSocketConstructor } from '../src/client/index.js';
 import { NodeWebSocket } from '../src/client/node/index.js';
@@ -21,11 +20,11 @@ import {
 } from './messages.js';
 import type { LoadgenOptions } from './options.js';
 import type { ClientSpec } from './plan.js';
-import { loop_lag_us } from './saturation.js';
+import { LoopLagMeter } from './loop_lag.js';
 
 /** How often throttled readers refill their read credit and paused ones are checked. */
 const slow_tick_ms = 100;
-/** monitorEventLoopDelay's timer period: 100 samples/s of the worker's lag, at little cost. */
+/** The lag meter's timer period: 100 samples/s of the worker's lag, at little cost. */
 const loop_resolution_ms = 10;
 /** A paused reader stops reading at the latest this long after its socket opened, synced or not. */
 const pause_after_open_ms_max = 3000;
@@ -71,9 +70,9 @@ export class ClientPool {
   private readonly by_index = new Map<number, Slot>();
   private readonly counters: WorkerCounters = zero_worker_counters();
   private readonly error_samples: string[] = [];
-  private readonly loop_delay: IntervalHistogram = monitorEventLoopDelay({ resolution: loop_resolution_ms });
+  private readonly loop_lag = new LoopLagMeter(loop_resolution_ms, false);
   /** The same over the measured run (reset when the warm-up ends): what saturation is judged on. */
-  private readonly loop_delay_run: IntervalHistogram = monitorEventLoopDelay({ resolution: loop_resolution_ms });
+  private readonly loop_lag_run = new LoopLagMeter(loop_resolution_ms, false);
   private ramp_timer: ReturnType<typeof setInterval> | null = null;
   private slow_timer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
@@ -95,8 +94,8 @@ export class ClientPool {
 
   /** Opens the clients at the connect rate, in slices every 10 ms. */
   start(): void {
-    this.loop_delay.enable();
-    this.loop_delay_run.enable();
+    this.loop_lag.start();
+    this.loop_lag_run.start();
     const slice_ms = 10;
     const per_slice = Math.max(1, Math.round((this.connect_rate_per_s * slice_ms) / 1000));
     let next = 0;
@@ -194,14 +193,11 @@ export class ClientPool {
     c.connected_slow = connected_slow;
     c.views_synced = views_synced;
     c.views_total = views_total;
-    // perf_hooks reports ns; an empty histogram reports NaN/huge values, so guard.
-    // Lag, not delay: an idle loop records about the timer's resolution itself (loop_lag_us).
-    const has_delay = this.loop_delay.count > 0;
-    c.loop_delay_us_p99 = has_delay ? loop_lag_us(this.loop_delay.percentile(99), loop_resolution_ms) : 0;
-    c.loop_delay_us_max = has_delay ? loop_lag_us(this.loop_delay.max, loop_resolution_ms) : 0;
-    this.loop_delay.reset();
-    const run = this.loop_delay_run;
-    c.loop_lag_us_p99_run = run.count > 0 ? loop_lag_us(run.percentile(99), loop_resolution_ms) : 0;
+    c.loop_delay_us_p99 = this.loop_lag.percentile_us(99);
+    c.loop_delay_us_max = this.loop_lag.worst_us;
+    this.loop_lag.reset();
+    const run = this.loop_lag_run;
+    c.loop_lag_us_p99_run = run.percentile_us(99);
     // Tick `warmup_s` closes the warm-up (loadgen/merge.ts): the run's lag starts after it, like its latency totals.
     if (seq === this.options.warmup_s) run.reset();
     const counters = structuredClone(c);
@@ -230,8 +226,8 @@ export class ClientPool {
     this.ramp_timer = null;
     this.slow_timer = null;
     for (const slot of this.slots) slot.client?.close();
-    this.loop_delay.disable();
-    this.loop_delay_run.disable();
+    this.loop_lag.stop();
+    this.loop_lag_run.stop();
   }
 
   private open_client(slot: Slot): void {

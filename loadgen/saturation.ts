@@ -8,8 +8,7 @@
 // latency is withheld unless the caller allows it (--allow-saturated); the
 // loadgen's own lag is reported beside the result either way.
 //
-// Lag is what Node's monitorEventLoopDelay records minus its timer resolution
-// (an idle loop records about the resolution itself). Pure; no I/O.
+// Lag is measured by loop_lag.ts (LoopLagMeter, its one definition). Pure; no I/O.
 
 export interface SaturationVerdict {
   saturated: boolean;
@@ -42,11 +41,6 @@ export function judge_saturation(loop_lag_us_p99: number, latency_us_p99: number
       ? `the load generator is saturated: ${numbers}; its latencies are mostly its own queueing. Give it more workers or cores, or fewer clients`
       : `the load generator kept up: ${numbers}`,
   };
-}
-
-/** Event-loop lag (µs) from a monitorEventLoopDelay value (ns) at `resolution_ms`: the delay beyond the timer's own period, never negative. */
-export function loop_lag_us(delay_ns: number, resolution_ms: number): number {
-  return Math.max(0, Math.round((delay_ns - resolution_ms * 1e6) / 1000));
 }
 
 /** Exit status of a run whose latency was withheld because the load generator was saturated. */

@@ -38,12 +38,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { machine_description, median, median_interval_95, round, write_result } from '../lib.js';
 import { client_core, cpu_seconds, server_core } from './harness/orchestrate.js';
 import { opcode_binary, RawWs } from './harness/raw_ws.js';
 import { arg, quick } from './harness/args.js';
+import { LoopLagMeter } from '../../loadgen/loop_lag.js';
 
 const symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'XRP-USD'];
 const streams = symbols.map((s) => `${s.replace('-', '').toLowerCase()}@depth@100ms`);
@@ -109,6 +109,8 @@ function start_server(args: string[]): Promise<Server> {
   // DEPTHCAST_BENCH_CPU_PROF_DIR=dir: the depthcast server runs with --cpu-prof (what explains its numbers: bench/profile_summary.ts).
   const prof_dir = process.env.DEPTHCAST_BENCH_CPU_PROF_DIR;
   const prof = prof_dir !== undefined && args[0] === '--server-depthcast' ? ['--cpu-prof', `--cpu-prof-dir=${prof_dir}`] : [];
+  // BENCH_SERVER_NODE_FLAGS: more node flags for both servers (e.g. --perf-basic-prof for perf), split on spaces.
+  prof.push(...(process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean));
   const child = spawn('taskset', ['-c', String(server_core), process.execPath, ...prof, '--import', 'tsx', self, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server ${args[0]} exited with ${code}`)));
@@ -160,8 +162,7 @@ async function main(): Promise<void> {
   const uws = await start_server(['--server-uws', file]);
   const message_bytes_mean = recorded.reduce((n, r) => n + Buffer.byteLength(r.text), 0) / Math.max(1, recorded.length);
 
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
+  const lag = new LoopLagMeter();
   let frames = 0;
   const sockets: RawWs[] = [];
   let connect_s_max = 0;
@@ -220,7 +221,7 @@ async function main(): Promise<void> {
     return {
       frames_per_s: round((frames - frames0) / wall_s, 0),
       server_cpu_share: round((cpu_seconds(pid) - cpu0) / wall_s, 4),
-      harness_lag_p99_ms: round(lag.percentile(99) / 1e6, 2),
+      harness_lag_p99_ms: round(lag.percentile_ms(99), 2),
       client_cpu_share: round((own.user + own.system) / 1e6 / wall_s, 3),
       clients_open: sockets.filter((s) => s.is_open).length,
       server_closes: Object.fromEntries(closes),

@@ -28,6 +28,7 @@ import { free_port, spawn_depthcast, type DepthcastProcess } from '../../test/he
 import { start_nats_cluster } from '../../test/helpers/nats_cluster.js';
 import { median, round, write_result } from '../lib.js';
 import { arg } from './harness/args.js';
+import { LoopLagMeter } from '../../loadgen/loop_lag.js';
 
 const rate = arg('--rate', 2000);
 const window_s = arg('--window-s', 5);
@@ -72,14 +73,8 @@ const loadgen: ChildProcess | null = clients_per_feed === 0 ? null : spawn(proce
   '--depth', '10', '--duration-s', String(warmup_s + rounds * (window_s + 1) + 60)], { cwd: repo_root, stdio: 'ignore' });
 await sleep(warmup_s * 1000 + (loadgen === null ? 0 : 5000));
 
-// The harness's own lag: a 10 ms timer's worst lateness while it waits.
-let harness_lag_ms_max = 0;
-let last_tick = performance.now();
-const lag_timer = setInterval(() => {
-  const now = performance.now();
-  harness_lag_ms_max = Math.max(harness_lag_ms_max, now - last_tick - 10);
-  last_tick = now;
-}, 10);
+// The harness's own lag: its worst stall while it waits.
+const harness_lag = new LoopLagMeter();
 
 interface Round { us_per_batch: number[]; batches: number[]; second_copies_dropped: number[]; ratio: number }
 const measured: Round[] = [];
@@ -95,7 +90,7 @@ for (let r = 0; r < rounds; r++) {
   });
   process.stdout.write(`round ${r + 1}: ${JSON.stringify(measured[measured.length - 1])}\n`);
 }
-clearInterval(lag_timer);
+harness_lag.stop();
 if (loadgen !== null) {
   loadgen.kill('SIGTERM');
   await new Promise((r) => loadgen.once('exit', r));
@@ -115,7 +110,7 @@ const result = {
   ratio_rounds: measured.map((m) => m.ratio),
   goal_ratio_max, goal_met: ratio <= goal_ratio_max,
   rounds_detail: measured,
-  harness_lag_ms_max: round(harness_lag_ms_max, 1),
+  harness_lag_ms_max: round(harness_lag.worst_ms, 1),
   load_average_1m_before: round(load_before, 2), load_average_1m_after: round(loadavg()[0], 2),
 };
 const path = write_result(clients_per_feed === 0 ? 'nats_paths' : 'nats_paths_clients', result);

@@ -37,7 +37,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { kernel_send_queues } from '../../src/server/kernel_queues.js';
 import { has_flag } from '../../src/util/flags.js';
 import { process_rss_bytes } from '../../src/util/host.js';
@@ -51,6 +50,7 @@ import { pin_self, slow_consumer_stats, start_depthcast, taskset_exists, type Se
 import { staleness_chart_html } from './harness/slow_readers_chart.js';
 import { depthcast_frame_stamps, tcpdump_exists, WireCapture, type WireSummary } from './harness/wire_capture.js';
 import { new_bench_latency_histogram } from './harness/stats.js';
+import { LoopLagMeter } from '../../loadgen/loop_lag.js';
 
 const rate = arg('--rate', 2000);
 const duration_s = arg('--duration-s', quick ? 12 : 30);
@@ -188,7 +188,8 @@ class WindowCost {
   last_server_p99 = 0;
   /** The same frames at the wire (harness/wire_capture.ts), per window: engine → the packet that carried each to a fast reader. */
   readonly wire: WireSummary[] = [];
-  readonly loop_delay = monitorEventLoopDelay({ resolution: 1 });
+  /** This process's own lag over the measured windows only (stopped between them). */
+  readonly loop_lag = new LoopLagMeter(1, false);
   seconds = 0;
   server_cpu_s = 0;
   proxies_cpu_s = 0;
@@ -206,9 +207,9 @@ class WindowCost {
       f.latency = window;
       f.server_latency = server_window;
     }
-    this.loop_delay.enable();
+    this.loop_lag.start();
     return sleep(window_ms).then(async () => {
-      this.loop_delay.disable();
+      this.loop_lag.stop();
       if (capture !== null) this.wire.push(await capture.stop(depthcast_frame_stamps));
       for (const f of fast) {
         f.latency = null;
@@ -229,9 +230,8 @@ class WindowCost {
     return {
       samples: h.totalCount, p50_us: h.getValueAtPercentile(50), p99_us: h.getValueAtPercentile(99), max_us: h.maxValue,
       server_engine_to_send_p50_us: this.server_latency.getValueAtPercentile(50), server_engine_to_send_p99_us: this.server_latency.getValueAtPercentile(99),
-      // The monitor's samples include its own 1 ms period: what is beyond it is the delay.
-      harness_loop_delay_p50_us: Math.max(0, round(this.loop_delay.percentile(50) / 1000 - 1000, 0)),
-      harness_loop_delay_p99_us: Math.max(0, round(this.loop_delay.percentile(99) / 1000 - 1000, 0)),
+      harness_loop_delay_p50_us: this.loop_lag.percentile_us(50),
+      harness_loop_delay_p99_us: this.loop_lag.percentile_us(99),
       server_cpu_share: round(this.server_cpu_s / this.seconds, 3), proxies_cpu_share: round(this.proxies_cpu_s / this.seconds, 3),
       ...(this.wire.length === 0 ? {} : {
         wire_p99_us_median_of_windows: median(this.wire.map((w) => w.latency_us.p99)),

@@ -36,9 +36,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { has_flag } from '../../src/util/flags.js';
+import { LoopLagMeter } from '../../loadgen/loop_lag.js';
 import { free_port } from '../../src/util/host.js';
 import { median, round, write_result } from '../lib.js';
 import { arg, quick } from './harness/args.js';
@@ -94,8 +94,7 @@ async function start_once(path: Path, clone: string): Promise<StartResult> {
   if (path === 'npm_start_fresh') rmSync(join(clone, 'dist'), { recursive: true, force: true });
   const port = await free_port();
   const [cmd, args] = commands[path](port);
-  const lag = monitorEventLoopDelay({ resolution: 5 });
-  lag.enable();
+  const lag = new LoopLagMeter(5);
   const started = performance.now();
   // Its own process group: npm/npx and their children are stopped together.
   const child: ChildProcess = spawn(cmd, args, { cwd: clone, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
@@ -115,13 +114,13 @@ async function start_once(path: Path, clone: string): Promise<StartResult> {
       if (performance.now() - started > healthy_timeout_ms || child.exitCode !== null) throw new Error(`${path}: not healthy within ${healthy_timeout_ms} ms: ${stderr}`);
       await sleep(poll_ms);
     }
-    lag.disable();
+    lag.stop();
     await sleep(idle_s * 1000);
     const pids = tree_pids(child.pid!);
     const idle_rss_bytes = pids.reduce((sum, p) => sum + rss_bytes(p), 0);
     // The bin says how long its build took (overlapped with loading the service's packages).
     const built = /built dist\/ in (\d+) ms/.exec(stderr);
-    return { health_ms, idle_rss_bytes, processes: pids.length, harness_lag_p99_ms: lag.percentile(99) / 1e6, build_ms: built === null ? null : Number(built[1]) };
+    return { health_ms, idle_rss_bytes, processes: pids.length, harness_lag_p99_ms: lag.percentile_ms(99), build_ms: built === null ? null : Number(built[1]) };
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
     try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }

@@ -49,7 +49,7 @@ const limits: SessionLimits = {
 };
 const events: SessionEvents = {
   on_bytes_sent: () => {}, on_slow_change: () => {}, on_close_decision: () => {}, on_snapshot: () => {}, on_catch_up: () => {},
-  on_send_dropped: () => {}, on_pump_change: () => {}, on_lag_sample: () => {}, pump_soon: () => {},
+  on_send_dropped: () => {}, on_pump_change: () => {}, on_lag_sample: () => {}, pump_soon: () => {}, probe_with_publish: () => {},
 };
 
 /** Shaped like src/server/server.ts's UwsTransport (fields and methods), over nothing. */

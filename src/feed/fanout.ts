@@ -66,6 +66,8 @@ export interface FanoutContext {
   readonly latency: HopHistograms;
   readonly encoder: FrameEncoder;
   readonly resume_history: ResumeHistory;
+  /** Frames were published to topics in this turn (the scheduler sends the probes waiting for one: FeedScheduler.published). */
+  readonly on_publish: () => void;
 }
 
 export class Fanout {
@@ -87,8 +89,10 @@ export class Fanout {
   private readonly engine_to_send: HopRecorder;
   private readonly encoder: FrameEncoder;
   private readonly resume_history: ResumeHistory;
+  private readonly on_publish: () => void;
 
   constructor(context: FanoutContext) {
+    this.on_publish = context.on_publish;
     this.config = context.config;
     this.counters = context.counters;
     this.outbound = context.outbound;
@@ -188,6 +192,7 @@ export class Fanout {
     const trades = f.pending_trades;
     const channels = this.channels.get(f);
     if (channels !== undefined) {
+      let any_published = false;
       for (const ch of channels) {
         const seq_before = ch.seq;
         const frame = ch.update(changes.bids, changes.asks, trades);
@@ -202,12 +207,14 @@ export class Fanout {
           this.publisher!.publish(ch.topic, frame);
           ch.on_published(frame.byteLength);
           this.published_since_tick.add(ch);
+          any_published = true;
         }
         for (const sub of ch.streaming) {
           sub.owner.queue(frame);
         }
         this.outbound.view_delta(frame.byteLength, ch.streaming.size, published);
       }
+      if (any_published) this.on_publish();
     }
     trades.length = 0;
     f.trades_missing = undefined;

@@ -79,7 +79,8 @@ export class Feed {
 
   constructor(private readonly config: Readonly<Config>, private readonly bus: Bus) {
     this.resume_history = new ResumeHistory(config.conflation_levels_max);
-    this.fanout = new Fanout({ config, counters: this.counters, outbound: this.outbound, latency: this.latency, encoder: this.encoder, resume_history: this.resume_history });
+    this.fanout = new Fanout({ config, counters: this.counters, outbound: this.outbound, latency: this.latency, encoder: this.encoder, resume_history: this.resume_history,
+      on_publish: () => this.scheduler.published() });
     const fanout = this.fanout;
     this.requests = new ClientRequests({
       config, counters: this.counters, outbound: this.outbound, encoder: this.encoder, symbols: this.symbols,
@@ -200,6 +201,7 @@ export class Feed {
       on_pump_change: (s, needed) => this.scheduler.set_pumped(s, needed),
       on_lag_sample: (_s, lag_ms) => { reader_lag.record(lag_ms * 1e6); },
       pump_soon: (s) => this.scheduler.pump_soon(s),
+      probe_with_publish: (s) => this.scheduler.probe_with_publish(s),
     };
   }
 
@@ -268,6 +270,7 @@ export class Feed {
   private readonly mark_published = (t: PublishedTopic, frame_bytes: number): void => {
     this.fanout.published_since_tick.add(t);
     this.outbound.topic_published(frame_bytes, t.published.size);
+    this.scheduler.published();
   };
 
   /**

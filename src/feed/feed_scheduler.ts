@@ -13,7 +13,9 @@
 //     symbols flush first, so the catch-ups are as of the latest commit point;
 //   - the published tick (published_tick_ms): connections served through
 //     topics whose views published since the last tick (Session.tick_published),
-//     at most published_tick_sessions_per_turn_max per turn;
+//     at most published_tick_sessions_per_turn_max per turn; a probe it finds
+//     due waits for the next publish and leaves in the same write as the
+//     published frames (probe_with_publish; at most two ticks);
 //   - the heartbeat tick: the engine-silence check per symbol, and a Heartbeat
 //     (encoded once for all) to each connection idle for heartbeat_interval_ms
 //     among those opened with heartbeats (SessionOptions).
@@ -67,9 +69,18 @@ export interface SchedulerContext {
 export class FeedScheduler {
   /** Sessions that conflate or have interval subscriptions: the pump tick visits only these. */
   private readonly pumped_sessions = new Set<Session>();
-  /** The sessions a published tick visits (reused: each once, however many of its views published). */
-  private readonly ticked_sessions = new Set<SubscriptionOwner>();
-  /** Numbers the published ticks: a connection listed by this one carries it (published_tick_mark), so each of its subscriptions costs a comparison, not a Set lookup. */
+  /**
+   * The connections a published tick visits, ticked[ticked_next ..] still to
+   * visit: each listed once, however many of its views published (an array,
+   * not a Set: no hash lookups for thousands of connections 20 times a second).
+   */
+  private readonly ticked: SubscriptionOwner[] = [];
+  private ticked_next = 0;
+  /**
+   * Numbers the published ticks: a connection listed and not yet visited
+   * carries it (published_tick_mark; its visit clears it), so each of its
+   * subscriptions costs a comparison, and a connection is listed once.
+   */
   private published_tick_count = 0;
   /** Conflating connections whose reader acknowledged since the last run_pumps. */
   private readonly acknowledged_sessions = new Set<Session>();
@@ -77,6 +88,10 @@ export class FeedScheduler {
   private pump_tick_due = false;
   /** run_pumps is queued (one immediate for both causes). */
   private pumps_scheduled = false;
+  /** Streaming topic connections due a probe, waiting for the next publish (probe_with_publish), and those that waited a tick already. */
+  private probes_waiting = new Set<Session>();
+  private probes_overdue = new Set<Session>();
+  private probes_queued = false;
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopped = false;
 
@@ -110,7 +125,42 @@ export class FeedScheduler {
   /** The session is gone. */
   forget(s: Session): void {
     this.pumped_sessions.delete(s);
+    this.probes_waiting.delete(s);
+    this.probes_overdue.delete(s);
   }
+
+  /**
+   * A connection served through topics is due a probe (Session.tick_published).
+   * Sent at once it would leave in a write of its own, a syscall and a TCP
+   * segment for the ping alone (and a wake-up of the client): what the turn
+   * published was written already. It waits for the next publish instead
+   * (published), when uWS writes the published frames and the ping together;
+   * at most two published ticks (published_tick_ms each) if nothing is published.
+   */
+  probe_with_publish(s: Session): void {
+    this.probes_waiting.add(s);
+  }
+
+  /**
+   * Frames were published in this turn: the waiting probes go in a microtask,
+   * still before uWS's loop hook writes the turn's publishes (fanout.ts, "When
+   * the flush runs"); each probe's cork writes its socket's published frames and the ping in one write.
+   */
+  published(): void {
+    if (this.probes_queued || (this.probes_waiting.size === 0 && this.probes_overdue.size === 0)) return;
+    this.probes_queued = true;
+    queueMicrotask(this.send_waiting_probes);
+  }
+
+  private readonly send_waiting_probes = (): void => {
+    this.probes_queued = false;
+    if (this.stopped) return;
+    const now_ms = Date.now();
+    for (const s of this.probes_overdue) s.send_waiting_probe(now_ms);
+    for (const s of this.probes_waiting) s.send_waiting_probe(now_ms);
+    this.probes_overdue.clear();
+    this.probes_waiting.clear();
+  };
 
   private heartbeat_tick(): void {
     const now_ms = Date.now();
@@ -160,17 +210,27 @@ export class FeedScheduler {
 
   /** Connections served through topics: what was published to them, their lag gate and probes (Session.tick_published). */
   private published_tick(): void {
+    // Probes that waited two ticks for a publish go alone; those of the last tick wait one more.
+    if (this.probes_overdue.size > 0) {
+      const now_ms = Date.now();
+      for (const s of this.probes_overdue) s.send_waiting_probe(now_ms);
+      this.probes_overdue.clear();
+    }
+    const overdue = this.probes_overdue;
+    this.probes_overdue = this.probes_waiting;
+    this.probes_waiting = overdue;
     const channels = this.context.fanout.published_since_tick;
     if (channels.size === 0) return;
-    const sessions = this.ticked_sessions;
-    const visiting = sessions.size > 0; // the previous tick's turns are not done: these join them
-    const mark = ++this.published_tick_count;
+    const ticked = this.ticked;
+    // The previous tick's turns are not done: these join them, under its mark (those still listed carry it).
+    const visiting = this.ticked_next < ticked.length;
+    const mark = visiting ? this.published_tick_count : ++this.published_tick_count;
     for (const ch of channels) {
       for (const sub of ch.published) {
         const owner = sub.owner;
         if (owner.published_tick_mark === mark) continue;
         owner.published_tick_mark = mark;
-        sessions.add(owner);
+        ticked.push(owner);
       }
     }
     channels.clear();
@@ -180,14 +240,21 @@ export class FeedScheduler {
   /** One turn of the published tick: at most published_tick_sessions_per_turn_max connections, then the next turn. */
   private readonly visit_ticked_sessions = (): void => {
     if (this.stopped) return;
-    const sessions = this.ticked_sessions;
+    const ticked = this.ticked;
     const now_ms = Date.now();
-    let visited = 0;
-    for (const s of sessions) {
-      sessions.delete(s);
+    let i = this.ticked_next;
+    const end = Math.min(ticked.length, i + published_tick_sessions_per_turn_max);
+    for (; i < end; i++) {
+      const s = ticked[i];
+      s.published_tick_mark = 0; // visited: a later publish lists it again
       s.tick_published(now_ms);
-      if (++visited === published_tick_sessions_per_turn_max) break;
     }
-    if (sessions.size > 0) setImmediate(this.visit_ticked_sessions);
+    if (i < ticked.length) {
+      this.ticked_next = i;
+      setImmediate(this.visit_ticked_sessions);
+    } else {
+      ticked.length = 0; // every one visited (the slots are not kept: no session held past its visit)
+      this.ticked_next = 0;
+    }
   };
 }

@@ -9,7 +9,12 @@
 //     drains within the lag target AND its oldest unanswered probe waits longer
 //     than the path explains, or more in flight than in_flight_bytes_max:
 //     'lag'), or uWS's own buffer passes slow_enter_bytes ('buffer');
-//     with slow_policy 'close' that is a close with 4008 instead;
+//     with slow_policy 'close' that is a close with 4008 instead, and for
+//     'lag' the reader must be more than reader_lag_target_ms behind, not
+//     only lag_gate_ms: a close is final (the client re-syncs from scratch),
+//     so it waits for a reader clearly behind, not one that a burst or a
+//     pause put a few tens of ms late over a window that starts at
+//     in_flight_bytes_min (docs/GATEWAYS.md: Binance readers);
 //   - conflating → streaming: uWS's buffer under slow_exit_bytes, nothing in
 //     flight, and StreamGate says the reader can take the stream;
 //   - room for a conflating connection's next round of catch-ups: its reader
@@ -126,11 +131,18 @@ export class FlowControl {
     const r = this.reader;
     let cause: ConflationCause;
     if (buffered > l.slow_enter_bytes) cause = 'buffer';
-    else if (this.probing && (r.over_cap() || (r.over_window() && r.lagging(now_ms)))) cause = 'lag';
+    else if (this.probing && (r.over_cap() || (r.over_window() && this.behind(now_ms)))) cause = 'lag';
     else return verdict_none;
     if (l.slow_policy === 'close') return close_code.slow_consumer;
     this.cause = cause;
     return verdict_conflate;
+  }
+
+  /** Behind enough to act on: lagging (conflation can be undone), or with policy 'close' a lag target behind (a close cannot). */
+  private behind(now_ms: number): boolean {
+    const r = this.reader;
+    if (this.limits.slow_policy !== 'close') return r.lagging(now_ms);
+    return r.lag_now_ms(now_ms) - r.path_delay_ms > this.limits.reader_lag_target_ms;
   }
 
   /** A conflating connection (uWS's buffered amount read): close it, wait, probe, stream again, or send a round of catch-ups. */

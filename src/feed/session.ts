@@ -253,8 +253,22 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
     // What is buffered was sent and not yet read: never more than what is in flight.
     this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);
     if (this.closing || this.slow || !this.flow_control.probe_due_streaming(now_ms)) return;
+    // Sent now, the ping would leave in a write of its own (what this turn published to the socket was written
+    // already): it waits for the next publish and leaves with that, in one write (FeedScheduler.published).
+    this.events.probe_with_publish(this);
+  }
+
+  /**
+   * The probe tick_published found due, right after a publish (or a tick
+   * later, if none came): uWS writes what was published to this socket and
+   * the ping in one write. Counts what was published first, so the probe's
+   * offset covers every byte before it on the socket.
+   */
+  send_waiting_probe(now_ms: number): void {
+    if (this.closing || this.slow || this.topics.held === 0) return;
+    this.collect_published(now_ms);
     // After a publish a probe always waits behind data, so path probes go with direct frames (session_sender.ts).
-    this.send_probe(now_ms);
+    if (this.flow_control.probe_due_streaming(now_ms)) this.send_probe(now_ms);
   }
 
   /** Flow control moved the connection to conflation or back: every subscription to the mode that calls for. */

@@ -49,6 +49,8 @@ export interface LinkEvents<S> {
   on_lag_sample(session: S, lag_ms: number): void;
   /** The conflating session's reader acknowledged: pump it after the turn's fan-out (feed_scheduler.ts), not before it. */
   pump_soon(session: S): void;
+  /** A connection served through topics is due a probe: send it right after the next publish (feed_scheduler.ts), in the same write. */
+  probe_with_publish(session: S): void;
 }
 
 export abstract class SessionLink<S extends SessionLink<S>> {

@@ -32,6 +32,8 @@ export class SessionTopics {
   private readonly published_subs: Subscription[] = [];
   /** Topics that are not a view's held now (PublishedTopic: the gateway's streams). */
   private readonly members = new Map<PublishedTopic, TopicMember>();
+  /** The same members as an array, which collect() walks (no Map iterator per published tick). */
+  private readonly member_list: TopicMember[] = [];
   /** Frames the last collect() counted. */
   collected_frames = 0;
   private anchored = false;
@@ -63,6 +65,7 @@ export class SessionTopics {
     this.anchor();
     this.transport.subscribe!(topic.topic);
     this.members.set(topic, member);
+    this.member_list.push(member);
     topic.published.add(member);
   }
 
@@ -71,6 +74,9 @@ export class SessionTopics {
     const member = this.members.get(topic);
     if (member === undefined) return;
     this.members.delete(topic);
+    const list = this.member_list;
+    list[list.indexOf(member)] = list[list.length - 1]; // swap-remove: a connection holds a handful
+    list.pop();
     topic.published.delete(member);
     this.transport.unsubscribe!(topic.topic);
   }
@@ -110,14 +116,14 @@ export class SessionTopics {
       sub.published_bytes_seen = ch.published_bytes;
       sub.published_frames_seen = ch.published_frames;
     }
-    if (this.members.size > 0) {
-      for (const m of this.members.values()) {
-        const t = m.topic;
-        bytes += t.published_bytes - m.published_bytes_seen;
-        frames += t.published_frames - m.published_frames_seen;
-        m.published_bytes_seen = t.published_bytes;
-        m.published_frames_seen = t.published_frames;
-      }
+    const members = this.member_list;
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i];
+      const t = m.topic;
+      bytes += t.published_bytes - m.published_bytes_seen;
+      frames += t.published_frames - m.published_frames_seen;
+      m.published_bytes_seen = t.published_bytes;
+      m.published_frames_seen = t.published_frames;
     }
     this.collected_frames = frames;
     return bytes;

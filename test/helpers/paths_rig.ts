@@ -17,6 +17,7 @@ import { start_nats_cluster, type NatsClusterHandle } from './nats_cluster.js';
 import { ProtocolClient } from './protocol_client.js';
 import { sleep, test_config, wait_for } from './service.js';
 import { ThrottleProxy } from './throttle_proxy.js';
+import { LoopLagMeter } from '../../loadgen/loop_lag.js';
 
 export const rig_symbols = ['BTC-USD', 'ETH-USD', 'SOL-USD'];
 export const rig_depths = [10, 0];
@@ -56,18 +57,6 @@ export function max_gap_ms(c: ProtocolClient, from_ms: number, to_ms: number): n
     }
   }
   return worst;
-}
-
-/** The longest stall of this process's event loop (a 10 ms timer's lateness), since reset(). */
-export function loop_stall_meter(): { worst_ms: () => number; reset: () => void; stop: () => void } {
-  let worst = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last - 10);
-    last = now;
-  }, 10);
-  return { worst_ms: () => worst, reset: () => { worst = 0; }, stop: () => clearInterval(timer) };
 }
 
 export interface Rig {
@@ -153,7 +142,8 @@ export class NodeKills {
   readonly faults: { killed: string; as: string; worst_gap_ms: number[]; stall_ms: number }[] = [];
   /** Each client's worst gap in a quiet window before any fault (measure_normal). */
   normal: number[] = [];
-  private readonly stall = loop_stall_meter();
+  /** This process's longest stall since reset(). */
+  private readonly stall = new LoopLagMeter();
   private readonly stream;
 
   private constructor(private readonly cluster: NatsClusterHandle, private readonly rig: Rig, private readonly observer: NatsBus) {
@@ -221,7 +211,7 @@ export class NodeKills {
     await wait_for('the engine connected', () => this.rig.engine_bus.is_connected(), 15_000);
     await wait_for('a stream leader', () => this.has_leader(), 20_000);
     await sleep(1000);
-    this.faults.push({ killed: victim, as, worst_gap_ms: this.all.map((c) => max_gap_ms(c, from, performance.now())), stall_ms: this.stall.worst_ms() });
+    this.faults.push({ killed: victim, as, worst_gap_ms: this.all.map((c) => max_gap_ms(c, from, performance.now())), stall_ms: this.stall.worst_ms });
   }
 
   /** Each gap within the quiet window's + gap_beyond_normal_ms_max + this process's stall across that fault. */

@@ -11,22 +11,35 @@ once. WebSocket pings therefore come back only after the proxy has read every
 byte queued before them, as they would from a slow client.
 
 Usage: throttle_proxy.py UPSTREAM_PORT RCVBUF_BYTES RATE_BYTES_PER_S
+While it has credit it reads as soon as bytes arrive (select), not once per
+tick: through a 4 KB window one read per 5 ms tick capped it at ~0.8 MB/s
+whatever its rate, so a paused reader's 200 KB backlog took 50 wake-ups after
+`resume` (0.2-0.4 s here, more on a loaded machine). Out of credit, it sleeps
+a tick, as before: slow rates read exactly as they did.
+
+Its own lag is measured (a thread whose 5 ms sleeps are timed): a test can
+tell a stalled proxy from a slow feed.
+
 Prints "port N" once listening. Commands on stdin, one per line:
   rate N     read N bytes/s from now on
   pause      stop reading (the reader is blocked)
   resume     read again
+  lag        answers "lag WORST_MS TOTAL_MS": this process's worst and summed
+             lateness of its 5 ms sleeps since the last `lag` command
 It stops by itself when stdin closes (the test process ended).
 """
+import select
 import socket
 import sys
 import threading
 import time
 
-TICK_S = 0.005          # how often the reader wakes up
+TICK_S = 0.005          # how often the reader wakes up when out of credit (and most it waits in select)
 BURST_S = 0.05          # most credit it may bank, in seconds of its rate
 CHUNK_BYTES_MAX = 65536
 
 state = {"rate": 0.0, "paused": False, "stop": False}
+lag = {"worst_s": 0.0, "total_s": 0.0}
 lock = threading.Lock()
 
 
@@ -57,7 +70,8 @@ def pipe_throttled(up, client):
     last = time.monotonic()
     try:
         while not state["stop"]:
-            time.sleep(TICK_S)
+            if credit < 1:
+                time.sleep(TICK_S)  # out of credit (or paused): earn some
             now = time.monotonic()
             with lock:
                 rate, paused = state["rate"], state["paused"]
@@ -69,6 +83,12 @@ def pipe_throttled(up, client):
             last = now
             if credit < 1:
                 continue
+            # Read as soon as bytes are there (waiting at most a tick, so a pause is seen within one).
+            readable, _, _ = select.select([up], [], [], TICK_S)
+            with lock:
+                paused = state["paused"]
+            if not readable or paused:
+                continue
             data = up.recv(min(int(credit), CHUNK_BYTES_MAX))
             if not data:
                 break
@@ -78,6 +98,18 @@ def pipe_throttled(up, client):
         pass
     finally:
         shut_both(up, client)
+
+
+def measure_lag():
+    """This process's own lateness: how much later than asked its 5 ms sleeps end (load, the GIL)."""
+    while not state["stop"]:
+        asked = time.monotonic()
+        time.sleep(TICK_S)
+        late = time.monotonic() - asked - TICK_S
+        if late > 0.001:
+            with lock:
+                lag["worst_s"] = max(lag["worst_s"], late)
+                lag["total_s"] += late
 
 
 def serve(listener, upstream_port, rcvbuf):
@@ -102,6 +134,7 @@ def main():
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     threading.Thread(target=serve, args=(listener, upstream_port, rcvbuf), daemon=True).start()
+    threading.Thread(target=measure_lag, daemon=True).start()
     print(f"port {listener.getsockname()[1]}", flush=True)
     for line in sys.stdin:
         words = line.split()
@@ -112,7 +145,10 @@ def main():
                 state["paused"] = True
             elif words[:1] == ["resume"]:
                 state["paused"] = False
-        print("ok", flush=True)
+            elif words[:1] == ["lag"]:
+                answer = f"lag {lag['worst_s'] * 1000:.1f} {lag['total_s'] * 1000:.1f}"
+                lag["worst_s"] = lag["total_s"] = 0.0
+        print(answer if words[:1] == ["lag"] else "ok", flush=True)
     state["stop"] = True
     listener.close()
 

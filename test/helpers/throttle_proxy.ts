@@ -1,5 +1,6 @@
 // Drives test/helpers/throttle_proxy.py: a slow reader on a real socket (small
-// SO_RCVBUF, fixed byte rate, pausable) between the feed and a test client.
+// SO_RCVBUF, fixed byte rate, pausable) between the feed and a test client,
+// and reads the proxy's own lag (a stalled proxy is the harness, not the feed).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const script = fileURLToPath(new URL('./throttle_proxy.py', import.meta.url));
 
 export class ThrottleProxy {
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: ((answer: string) => void)[] = [];
 
   private constructor(private readonly child: ChildProcessWithoutNullStreams, readonly port: number) {}
 
@@ -22,7 +23,7 @@ export class ThrottleProxy {
       lines.on('line', (line) => {
         const m = /^port (\d+)$/.exec(line);
         if (m !== null) resolve(Number(m[1]));
-        else if (line === 'ok') answered.proxy?.waiting.shift()?.();
+        else if (line === 'ok' || line.startsWith('lag ')) answered.proxy?.waiting.shift()?.(line);
       });
     });
     answered.proxy = new ThrottleProxy(child, port);
@@ -38,16 +39,22 @@ export class ThrottleProxy {
     return `ws://127.0.0.1:${this.port}/ws`;
   }
 
-  rate(bytes_per_s: number): Promise<void> {
-    return this.command(`rate ${bytes_per_s}`);
+  async rate(bytes_per_s: number): Promise<void> {
+    await this.command(`rate ${bytes_per_s}`);
   }
 
-  pause(): Promise<void> {
-    return this.command('pause');
+  async pause(): Promise<void> {
+    await this.command('pause');
   }
 
-  resume(): Promise<void> {
-    return this.command('resume');
+  async resume(): Promise<void> {
+    await this.command('resume');
+  }
+
+  /** The proxy's own lateness since the last call: its worst and summed oversleep of 5 ms sleeps (load, the GIL). */
+  async lag(): Promise<{ worst_ms: number; total_ms: number }> {
+    const [, worst, total] = (await this.command('lag')).split(' ');
+    return { worst_ms: Number(worst), total_ms: Number(total) };
   }
 
   close(): void {
@@ -55,7 +62,7 @@ export class ThrottleProxy {
     this.child.kill();
   }
 
-  private command(line: string): Promise<void> {
+  private command(line: string): Promise<string> {
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       this.child.stdin.write(line + '\n');

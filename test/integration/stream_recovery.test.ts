@@ -88,7 +88,7 @@ describe('feeds recover from the stream', () => {
       expect(f.stats.snapshot_requests).toBe(0);
     }
     // Honest about the engine: Status says it is silent, and the feed is not ready.
-    await wait_for('engine silent told', () => symbols.every((s) => c.statuses.some((st) => st.symbol === s && st.state === live && st.engine_silent)), 5000);
+    await wait_for('engine silent told', () => symbols.every((s) => c.statuses.some((st) => st.symbol === s && st.state === live && st.engine_silent)), 20_000);
     expect(late.feed.health().ready).toBe(false);
     expect(late.feed.health().symbols).toEqual(Object.fromEntries(symbols.map((s) => [s, 'engine_silent'])));
     // Never called live with the engine heard: every Live Status so far says engine_silent.
@@ -106,7 +106,7 @@ describe('feeds recover from the stream', () => {
     const second = await engine();
     expect(second.epoch).toBeGreaterThan(first.epoch);
     await wait_for('new epoch on both feeds', () => [c, c2].every((cl) => symbols.every((s) => cl.book(s, 0)?.epoch === second.epoch)), 10_000);
-    await wait_for('ready again', () => late.feed.health().ready && after_restart.feed.health().ready, 5000);
+    await wait_for('ready again', () => late.feed.health().ready && after_restart.feed.health().ready, 20_000);
     const last_status = (cl: ProtocolClient, s: string) => cl.statuses.filter((st) => st.symbol === s).at(-1)!;
     for (const s of symbols) expect(last_status(c, s)).toMatchObject({ state: live, engine_silent: false });
     await sleep(300);
@@ -141,7 +141,7 @@ describe('feeds recover from the stream', () => {
       }
       return 'deliver';
     };
-    await wait_for('filled', () => symbols.every((s) => f.feed.symbols.get(s)!.stats.stream_fills >= 1), 5000);
+    await wait_for('filled', () => symbols.every((s) => f.feed.symbols.get(s)!.stats.stream_fills >= 1), 20_000);
     await sleep(300);
     await e.stop();
     const final: Record<string, L2Snapshot> = {};

@@ -184,7 +184,8 @@ describe('uWS topics, as the fan-out uses them', () => {
       reader.on('message', (m: { seq: number; at_ms: number }) => arrived.set(m.seq, m.at_ms));
       await wait_for('the reader connected', () => arrived.has(-1));
       await sleep(50); // its subscription is in place
-      const busy_ms = 150;
+      // Long enough that the reader thread's own wake-up on a loaded machine stays well inside the half margin.
+      const busy_ms = 400;
       const wall_ms = () => performance.timeOrigin + performance.now();
       const busy_immediate = (done: (end_ms: number) => void) => setImmediate(() => {
         const t = wall_ms();

@@ -81,7 +81,8 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
     // The reader reads for dt and answers the probes it has passed, in order.
     read = Math.min(r.bytes_sent, read + (t.read_bytes_per_s * t.dt_ms) / 1000);
     while (probes.length > 0 && probes[0].offset <= read) flow.on_pong(probes.shift()!.payload, now);
-    if (t.forged === 'pong') expect(flow.on_pong(payload(t.forged_offset), now)).toBe(false);
+    // (An offset some outstanding probe carries is no forgery: seed 1586464684 drew one.)
+    if (t.forged === 'pong' && !probes.some((p) => p.offset === t.forged_offset)) expect(flow.on_pong(payload(t.forged_offset), now)).toBe(false);
     if (t.forged === 'ack') flow.on_ack(Math.min(t.forged_offset, read), now); // an application cannot have processed more than was read
 
     // What is acknowledged never goes back (but at a client's first Ack, from which on the lower of read and
@@ -93,9 +94,14 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
     expect(r.bytes_acked).toBeLessThanOrEqual(r.bytes_sent);
     acked_before = r.bytes_acked;
 
-    if (!conflating) send(t.bytes, false);
-    // Bytes in flight ≤ cap + one turn's frames: a streaming connection judged after every turn never holds more.
-    expect(r.in_flight).toBeLessThanOrEqual(limits.in_flight_bytes_max + turn_bytes_max + retracted);
+    if (!conflating) {
+      send(t.bytes, false);
+      // Bytes in flight ≤ cap + one turn's frames: a streaming connection judged after every turn never holds more.
+      // (While it conflates nothing streams, and a round starts with nothing in flight: checked at verdict_catch_up.
+      // Checked there too, a turn's frames plus a first Ack's retraction left in flight as it started conflating
+      // exceeded this turn's bound by the earlier turn's: seed -125001897, a failure of the test, not of the part.)
+      expect(r.in_flight).toBeLessThanOrEqual(limits.in_flight_bytes_max + turn_bytes_max + retracted);
+    }
 
     const buffered = conflating || t.read_buffer ? t.buffered : buffered_unknown;
     const v = conflating ? flow.judge_conflating(now, buffered) : flow.judge_streaming(now, buffered);
@@ -114,6 +120,10 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
       // The policy decides between conflating and closing, never both.
       if (limits.slow_policy === 'close') expect(v).not.toBe(verdict_conflate);
       else expect(v).not.toBe(close_code.slow_consumer);
+      // A close for the reader's lag (not the buffer, not the hard cap) needs it a lag target behind: a close is final.
+      if (v === close_code.slow_consumer && !r.over_cap() && (buffered === buffered_unknown || buffered <= limits.slow_enter_bytes)) {
+        expect(r.lag_now_ms(now) - r.path_delay_ms).toBeGreaterThan(limits.reader_lag_target_ms);
+      }
     }
     // 4009 exactly when more than send_buffer_bytes_max is buffered.
     expect(v === close_code.send_buffer_overflow).toBe(buffered > limits.send_buffer_bytes_max);
@@ -168,6 +178,19 @@ describe('FlowControl (property tests)', () => {
       in_flight_bytes_max: l.in_flight_bytes_min + l.in_flight_extra_bytes, reader_probe_interval_ms: l.reader_probe_interval_ms, reader_lag_ms_max: l.reader_lag_ms_max,
     }));
     fc.assert(fc.property(limits, fc.array(turn, { minLength: 1, maxLength: 150 }), (l, turns) => drive(l, turns)), { numRuns: Number(process.env.FC_RUNS ?? 100) });
+  });
+
+  it("policy 'close': a reader a gate late over its first window streams on; one a lag target behind is closed (4008)", () => {
+    for (const policy of ['conflate', 'close'] as const) {
+      const flow = new FlowControl({ ...base_limits, slow_policy: policy }, true, 0);
+      const r = flow.reader;
+      r.on_sent(2 * base_limits.in_flight_bytes_min); // a burst over the starting window (in_flight_bytes_min)
+      r.probe(0);
+      // 100 ms without an answer: past the gate (lag_gate_ms, 50 ms), far under the lag target (500 ms).
+      expect(r.lagging(100)).toBe(true);
+      expect(flow.judge_streaming(100, 0)).toBe(policy === 'close' ? verdict_none : verdict_conflate);
+      if (policy === 'close') expect(flow.judge_streaming(base_limits.reader_lag_target_ms + 1, 0)).toBe(close_code.slow_consumer);
+    }
   });
 
   it('a reader that stops reading entirely is moved to conflation, then waits with one probe out, never a second round', () => {

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { ClientPool } from '../../loadgen/client_pool.js';
 import { default_options } from '../../loadgen/options.js';
-import { judge_saturation, loop_lag_us, saturation_share_max_default, withhold_if_saturated } from '../../loadgen/saturation.js';
+import { judge_saturation, saturation_share_max_default, withhold_if_saturated } from '../../loadgen/saturation.js';
+import { loop_lag_us } from '../../loadgen/loop_lag.js';
 
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

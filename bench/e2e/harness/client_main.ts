@@ -15,22 +15,19 @@
 // process's own event-loop lag is reported beside them: a client that lags
 // adds its lag to every sample.
 import './quiet.js';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Histogram } from 'hdr-histogram-js';
 import { new_latency_histogram } from '../../../src/metrics/hop_histograms.js';
 import { now_ns } from '../../../src/util/clock.js';
 import { body_delta, DeltaReader } from '../../../src/wire/delta_reader.js';
 import { decode_server_frame } from '../../../src/wire/feed_decoder.js';
 import { FrameEncoder } from '../../../src/wire/feed_encoder.js';
-import { loop_lag_us } from '../../../loadgen/saturation.js';
+import { LoopLagMeter } from '../../../loadgen/loop_lag.js';
 import { nats_subject } from '../../baselines/nats_ws.js';
 import { hop_keys, type ClientCommand, type ClientReply, type ClientStart, type HopKey, type Schedule } from './protocol.js';
 import { opcode_binary, opcode_text, RawWs } from './raw_ws.js';
 import { load_recording } from './recording.js';
 import { latency_summary } from './stats.js';
 import { view_key } from '../../../src/util/symbol.js';
-
-const loop_resolution_ms = 10;
 
 interface Client {
   ws: RawWs;
@@ -63,7 +60,7 @@ let hop_histograms = new_hop_histograms();
 let schedule: Schedule | null = null;
 /** depthcast: the tick of each Delta, by view and seq (from the recording). */
 const tick_of_seq = new Map<string, Map<number, number>>();
-const loop_delay = monitorEventLoopDelay({ resolution: loop_resolution_ms });
+const loop_lag = new LoopLagMeter(10, false);
 const clients: Client[] = [];
 const delta_reader = new DeltaReader();
 
@@ -259,7 +256,7 @@ function open_client(s: ClientStart, index: number): Client {
 
 async function connect_all(s: ClientStart): Promise<void> {
   if (s.kind === 'depthcast' || s.kind === 'depthcast_js') index_recording(s.recording_path);
-  loop_delay.enable();
+  loop_lag.start();
   const connect_batch = 50;
   for (let i = 0; i < s.clients; i += connect_batch) {
     const batch: Client[] = [];
@@ -295,7 +292,7 @@ process.on('message', (m: ClientCommand) => {
         co_histogram = new_latency_histogram();
         hop_histograms = new_hop_histograms();
         schedule = m.schedule;
-        loop_delay.reset();
+        loop_lag.reset();
         negative_samples = 0;
         gaps = 0;
         decode_errors = 0;
@@ -309,8 +306,7 @@ process.on('message', (m: ClientCommand) => {
         co_latency_us: schedule === null ? null : latency_summary(co_histogram, 0),
         hops_us: hop_histograms.send_to_receive.totalCount === 0 ? null
           : Object.fromEntries(hop_keys.map((k) => [k, latency_summary(hop_histograms[k], 0)])) as Record<HopKey, ReturnType<typeof latency_summary>>,
-        loop_lag_us: loop_delay.count > 0
-          ? { p99: loop_lag_us(loop_delay.percentile(99), loop_resolution_ms), max: loop_lag_us(loop_delay.max, loop_resolution_ms) } : { p99: 0, max: 0 },
+        loop_lag_us: { p99: loop_lag.percentile_us(99), max: loop_lag.worst_us },
       });
       break;
     case 'exit':
