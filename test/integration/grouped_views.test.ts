@@ -65,7 +65,14 @@ describe('grouped views', () => {
     await sleep(300);
     const final: Record<string, L2Snapshot> = {};
     for (const s of symbols) final[s] = all.engine.snapshot(s);
-    for (const s of symbols) await wait_for(`${s} full book at ${final[s].seq}`, () => c.book(s, 0)?.seq === final[s].seq);
+    for (const s of symbols) await wait_for(`${s} full book at ${final[s].seq}`, () => c.book(s, 0)?.seq === final[s].seq).catch((err: Error) => {
+      const seqs: Record<string, unknown> = {};
+      for (const sym of symbols) for (const [d, g] of views) seqs[`${sym}|${d}|${g}`] = c.book(sym, d, g)?.seq;
+      seqs.engine_now = symbols.map((x) => all.engine.snapshot(x).seq);
+      seqs.feed = (all.feed_service.feed as unknown as { slow_consumer_stats(): unknown }).slow_consumer_stats();
+      seqs.health = all.feed_service.feed.health();
+      throw new Error(`${err.message}; DIAG ${JSON.stringify(seqs)}`);
+    });
     await sleep(200);
     for (const s of symbols) {
       for (const [depth, group] of views) {
