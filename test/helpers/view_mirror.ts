@@ -133,7 +133,7 @@ export class ViewMirror {
       v.epoch = msg.epoch;
       v.seq = msg.seq;
       if (this.trade_gaps_at_snapshots && (msg.trades?.length ?? 0) === 0 && (msg.trade_aggregate ?? null) === null) v.trade_gap_allowed = true;
-      this.account(v, msg.trades ?? [], msg.trade_aggregate ?? null);
+      this.account(v, msg.trades ?? [], msg.trade_aggregate ?? null, msg.missing_trades);
       v.frames.push({ kind: 'snapshot', seq_first: msg.seq, seq: msg.seq, conflated: false, updates_merged: 0,
         trades_listed: msg.trades?.length ?? 0, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms, epoch: v.epoch, digest: v.digest });
     } else {

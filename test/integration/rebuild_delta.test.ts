@@ -9,7 +9,9 @@
 // accounted for exactly once (listed, folded or named missing), by the
 // protocol client and by the SDK's events (`trade`, `trade_aggregate`,
 // `trades_missing` on the client and on each book); at the end every book
-// equals the engine's.
+// equals the engine's. With the engine's answer delayed, the live batches the
+// feed buffered meanwhile (at or below the snapshot's seq) are listed, and
+// only the lost batch's trades are named missing.
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { start_feed_service, type FeedService } from '../../src/app.js';
@@ -24,6 +26,18 @@ import { rows } from '../helpers/raw_client.js';
 import { test_config, wait_for } from '../helpers/service.js';
 
 const symbol = 'BTC-USD';
+
+/** Answers requests (the feed's snapshot request to the engine) `delay_ms` late: the feed buffers live batches meanwhile. */
+class SlowAnswerBus extends FaultBus {
+  constructor(inner: MemoryBus, private readonly delay_ms: number) {
+    super(inner);
+  }
+
+  override async request(subject: string, data: Uint8Array, timeout_ms: number): Promise<Uint8Array> {
+    await new Promise((r) => setTimeout(r, this.delay_ms));
+    return super.request(subject, data, timeout_ms);
+  }
+}
 const depths = [10, 0];
 
 describe('a rebuild within the epoch', () => {
@@ -32,13 +46,15 @@ describe('a rebuild within the epoch', () => {
   const clients: FeedClient[] = [];
   afterEach(async () => {
     for (const c of clients) c.close();
+    clients.length = 0;
     await service?.stop();
     await engine?.stop();
   });
 
-  it('continues every view with one Delta naming the missing trades: no Snapshot, every digest right', async () => {
+  /** Loses the first batch with a trade after every view is synced; `request_delay_ms`: the engine's snapshot answer comes that late. */
+  async function rebuild(request_delay_ms: number): Promise<{ lost_trade_ids: number[]; missing: TradeIdRange[][] }> {
     const bus = new MemoryBus();
-    const fault = new FaultBus(bus);
+    const fault = new SlowAnswerBus(bus, request_delay_ms);
     const config = test_config({ symbols: [symbol], rate_orders_per_s: 800, engine_heartbeat_interval_ms: 100 });
     engine = await start_engine(config, bus);
     service = await start_feed_service(config, fault);
@@ -64,17 +80,14 @@ describe('a rebuild within the epoch', () => {
     // Lose the next batch that carries a trade (an Execute event), so trades are missing, not merely late.
     const reader = new EventBatchReader();
     const event = new_book_event();
-    let lost = 0;
+    const lost_trade_ids: number[] = [];
     fault.decide = (_subject, _i, data) => {
-      if (lost > 0) return 'deliver';
+      if (lost_trade_ids.length > 0) return 'deliver';
       reader.read(data);
       for (let k = 0; k < reader.count; k++) {
-        if (reader.event(k, event).kind === event_execute) {
-          lost++;
-          return 'drop';
-        }
+        if (reader.event(k, event).kind === event_execute) lost_trade_ids.push(event.trade_id);
       }
-      return 'deliver';
+      return lost_trade_ids.length > 0 ? 'drop' : 'deliver';
     };
     const f = service.feed.symbols.get(symbol)!;
     await wait_for('rebuilt and continued', () => f.stats.rebuilds_continued >= 1 && f.state === 'live');
@@ -106,9 +119,28 @@ describe('a rebuild within the epoch', () => {
       // Every trade id since the first seen is listed, folded or named missing, once (the mirror checks the order).
       expect(v.last_trade_id - v.first_trade_id + 1).toBe(v.trades_listed + v.trades_folded + v.trades_missing);
     }
-    // The dropped batches carried trades: the feed never had them, and says so.
-    expect(raw.book(symbol, 0)!.trades_missing).toBeGreaterThanOrEqual(lost);
+    // The dropped batch carried trades: the feed never had them, and says so.
+    expect(raw.book(symbol, 0)!.trades_missing).toBeGreaterThanOrEqual(lost_trade_ids.length);
     expect(f.stats.recoveries).toBe(1);
     expect(service.feed.counters.client_resyncs_total).toBe(0);
+    return { lost_trade_ids, missing: seen.map((x) => x.missing) };
+  }
+
+  it('continues every view with one Delta naming the missing trades: no Snapshot, every digest right', async () => {
+    await rebuild(0);
+  });
+
+  it('lists the trades of batches buffered while rebuilding: only the lost batch\'s are named missing', async () => {
+    const { lost_trade_ids, missing } = await rebuild(400);
+    const f = service!.feed.symbols.get(symbol)!;
+    // The feed buffered live batches for 400 ms at 800 orders/s, at or below the snapshot's seq.
+    expect(f.stats.duplicates_skipped).toBeGreaterThan(0);
+    // Named missing: the lost batch's trades (and any not yet flushed when the gap was seen, just before them), nothing after.
+    const lost_last = Math.max(...lost_trade_ids);
+    for (const ranges of missing) {
+      expect(ranges.length).toBe(1);
+      expect(ranges[0].last_trade_id).toBe(lost_last);
+      expect(ranges[0].first_trade_id).toBeLessThanOrEqual(Math.min(...lost_trade_ids));
+    }
   });
 });

@@ -256,8 +256,8 @@ describe('slow consumer: conflation inside the feed', () => {
     expect_engine_book(r, v, 'BTC-USD', 0);
   });
 
-  it('a view rebuilt within its epoch while its subscriber conflates: the catch-up is a Delta naming the missing trades, no Snapshot', async () => {
-    const r = await rig({});
+  it.each([['a Delta', {}, 1], ['a Snapshot past conflation_levels_max', { conflation_levels_max: 12 }, 2]] as const)('a view rebuilt within its epoch while its subscriber conflates: the catch-up is %s naming the missing trades', async (_, overrides, snapshots) => {
+    const r = await rig(overrides);
     const slow = r.connect();
     r.subscribe(slow.session, ['BTC-USD'], 0);
     // Trades seen before it stops reading: the mirror checks their ids stay contiguous, the missing ones counted.
@@ -276,11 +276,12 @@ describe('slow consumer: conflation inside the feed', () => {
     expect(f.stats.rebuilds_continued).toBe(1);
     // What it held is kept: the same view continues.
     expect(sub.held_trades + sub.folded_trades).toBeGreaterThan(0);
+    if (snapshots === 2) await wait_for('the catch-up overflows into a Snapshot', () => sub.overflowed);
     slow.t.resume();
     r.feed.on_drain(slow.session);
     await r.quiesce();
     const v = slow.t.mirror.view('BTC-USD', 0)!;
-    expect(v.count((fr) => fr.kind === 'snapshot')).toBe(1);
+    expect([v.count((fr) => fr.kind === 'snapshot'), v.trades_missing > 0]).toEqual([snapshots, true]);
     // Every trade id is accounted for: listed, folded, or named missing (checked frame by frame by the mirror).
     expect(v.last_trade_id - v.first_trade_id + 1).toBe(v.trades_listed + v.trades_folded + v.trades_missing);
     expect(slow.t.mirror.violations).toEqual([]);
