@@ -58,6 +58,8 @@ export interface SymbolFeedHooks {
   /** The book was rebuilt within its epoch, past where the views are: they continue to it with one Delta each. */
   on_continue(feed: SymbolFeed): void;
   on_state(feed: SymbolFeed): void;
+  /** A rebuild begins on a committed book: the views take it now, so the trades it applied are listed, not named missing. */
+  before_recovery(feed: SymbolFeed): void;
   /** A batch was applied: its engine→ingest latency and the events it added to the book. */
   on_batch_applied(engine_to_ingest_ns: number, events: number): void;
 }
@@ -150,12 +152,9 @@ export class SymbolFeed {
   }
 
   /**
-   * The bus connection dropped: events may be lost in the outage, and a quiet
-   * symbol would not reveal the gap until its next event. With a stream the
-   * book is filled from it once the bus is back (views keep their state; past
-   * engine_silence_ms_max it becomes a reset). Without one the symbol recovers
-   * from the engine now (the request retries until the bus is back), so
-   * clients see Recovering instead of a book that silently stopped.
+   * The bus connection dropped: events may be lost, and a quiet symbol would not show the gap until its next event.
+   * With a stream: filled from it once the bus is back (views keep their state). Without: recovers from the engine
+   * now (retried until the bus is back), so clients see Recovering, not a book that silently stopped.
    */
   upstream_lost(): void {
     if (this.state !== 'live' || this.stopped) return;
@@ -169,12 +168,9 @@ export class SymbolFeed {
   }
 
   /**
-   * The engine sends a batch or a heartbeat at least every heartbeat interval
-   * per symbol. Hearing nothing for silence_ms_max means the engine (or our
-   * route to it) is gone. With a stream: fill from it (our route may be what
-   * failed); if the engine is still silent, say so (engine_silent) and keep
-   * serving the last book. Without one: recovering, so clients see that state
-   * rather than a book that silently stopped moving.
+   * The engine sends a batch or a heartbeat at least every heartbeat interval per symbol: nothing for silence_ms_max
+   * means it (or our route to it) is gone. With a stream: fill from it; if the engine is still silent, say so
+   * (engine_silent) and serve the last book. Without: recovering, rather than a book that silently stopped moving.
    */
   check_silence(now_ms: number): void {
     if (this.state !== 'live' || this.stopped || this.engine_silent || this.recovery.filling) return;
@@ -338,11 +334,13 @@ export class SymbolFeed {
       this.recovery.run_reset();
       return;
     }
+    if (this.is_committed) this.hooks.before_recovery(this);
     this.state = 'recovering';
     this.reset_reason = reason;
     this.reset_from_epoch = this.epoch;
     this.reset_from_seq = this.committed_seq;
-    // Trades not yet flushed to the views are lost with the reset: they count as missing if the views continue.
+    // Trades not yet flushed to the views (the book was mid engine event) are lost with the reset: they count as
+    // missing if the views continue.
     this.reset_from_trade_id = this.pending_trades.length > 0 ? this.pending_trades[0].trade_id - 1 : this.last_trade_id;
     this.stats.recoveries++;
     // The buffer is kept: a failed fill leaves in it every live batch since the fill began, in order, which the
