@@ -156,11 +156,15 @@ export class FeedScheduler {
     this.probes_queued = false;
     if (this.stopped) return;
     const now_ms = Date.now();
-    for (const s of this.probes_overdue) s.send_waiting_probe(now_ms);
-    for (const s of this.probes_waiting) s.send_waiting_probe(now_ms);
-    this.probes_overdue.clear();
-    this.probes_waiting.clear();
+    this.send_probes(this.probes_overdue, now_ms);
+    this.send_probes(this.probes_waiting, now_ms);
   };
+
+  /** Sends the probes one set holds (each socket's cork writes what uWS holds for it and the ping together) and empties it. */
+  private send_probes(waiting: Set<Session>, now_ms: number): void {
+    for (const s of waiting) s.send_waiting_probe(now_ms);
+    waiting.clear();
+  }
 
   private heartbeat_tick(): void {
     const now_ms = Date.now();
@@ -211,11 +215,7 @@ export class FeedScheduler {
   /** Connections served through topics: what was published to them, their lag gate and probes (Session.tick_published). */
   private published_tick(): void {
     // Probes that waited two ticks for a publish go alone; those of the last tick wait one more.
-    if (this.probes_overdue.size > 0) {
-      const now_ms = Date.now();
-      for (const s of this.probes_overdue) s.send_waiting_probe(now_ms);
-      this.probes_overdue.clear();
-    }
+    if (this.probes_overdue.size > 0) this.send_probes(this.probes_overdue, Date.now());
     const overdue = this.probes_overdue;
     this.probes_overdue = this.probes_waiting;
     this.probes_waiting = overdue;

@@ -13,6 +13,7 @@ import type { TradeAggregateRec, TradeIdRange, TradeRec } from '../wire/feed_typ
 import { check } from './invariants.js';
 import type { SubscriptionMode, ViewSubscriber } from './feed_types.js';
 import type { ViewChannel } from './view_channel.js';
+import type { TopicCounters } from './write_delay.js';
 import { view_key } from '../util/symbol.js';
 
 /** Individual trades kept for an accumulating subscriber; past it they fold into an aggregate. */
@@ -48,6 +49,8 @@ export class Subscription implements ViewSubscriber {
   /** The view's published_bytes/frames when this subscriber's connection last counted its share (published subscribers only). */
   published_bytes_seen = 0;
   published_frames_seen = 0;
+  /** Whose published counts its share is read from: its view's topic, or its write-delay class's topic of the view (SessionTopics.join). */
+  topic_counters: TopicCounters;
   /** Accumulated since seq_sent (modes accumulating, snapshot_pending). */
   private readonly trades: TradeRec[] = [];
   private aggregate: TradeAggregateRec | null = null;
@@ -62,7 +65,9 @@ export class Subscription implements ViewSubscriber {
     readonly owner: SubscriptionOwner,
     readonly channel: ViewChannel<Subscription>,
     public interval_ms: number,
-  ) {}
+  ) {
+    this.topic_counters = channel;
+  }
 
   get key(): string {
     return view_key(this.channel.symbol_feed.symbol, this.channel.depth, this.channel.group);
