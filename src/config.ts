@@ -63,6 +63,7 @@ export interface Config {
   slow_reader_compression: boolean;
   fanout_topics: boolean;
   heartbeat_interval_ms: number;
+  write_delay_ms_max: number;    // largest write delay a connection may ask for (/ws?write_delay_ms=N; write_delay.ts)
   idle_timeout_s: number;
   snapshot_timeout_ms: number;
   stream: boolean;               // with NATS: keep events and book snapshots in a JetStream stream; feeds recover from it
@@ -192,6 +193,8 @@ export const option_specs: readonly OptionSpec[] = [
     help: 'Offer permessage-deflate, and compress the catch-ups a lagging reader gets (about 4x smaller: fresher books on a thin link); streaming frames are never compressed' },
   { key: 'fanout_topics', flag: '--fanout-topics', env: 'DEPTHCAST_FANOUT_TOPICS', kind: 'bool', default: true, commands: feed_cmds,
     help: "Streaming subscribers get a view's Deltas through uWS topics: one publish per update, sent to each socket by uWS's C++ (in order with that socket's other frames); --no-fanout-topics sends each connection its copy from JS" },
+  { key: 'write_delay_ms_max', flag: '--write-delay-ms-max', env: 'DEPTHCAST_WRITE_DELAY_MS_MAX', kind: 'int', default: 100, min: 0, max: 10000, commands: feed_cmds,
+    help: 'Largest write delay a connection may ask for with /ws?write_delay_ms=N (its frames then go at most every N ms, in one write: docs/PROTOCOL.md §5.10); a larger value gets Error 15 and no delay. 0 = no delays' },
   { key: 'heartbeat_interval_ms', flag: '--heartbeat-interval-ms', env: 'DEPTHCAST_HEARTBEAT_INTERVAL_MS', kind: 'int', default: 1000, min: 50, max: 60000, commands: feed_cmds,
     help: 'A Heartbeat goes to every connection idle this long' },
   { key: 'idle_timeout_s', flag: '--idle-timeout-s', env: 'DEPTHCAST_IDLE_TIMEOUT_S', kind: 'int', default: 32, min: 8, max: 960, commands: feed_cmds,

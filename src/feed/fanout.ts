@@ -54,6 +54,7 @@ import type { Subscription, SubscriptionChannel, SubscriptionOwner } from './sub
 import type { TopicPublisher } from './transport.js';
 import type { ResetReason, SymbolFeed } from './symbol_feed.js';
 import { ViewChannel } from './view_channel.js';
+import type { DelayedTopic } from './write_delay.js';
 
 const log = logger_for('feed');
 
@@ -80,7 +81,7 @@ export class Fanout {
   /** Publishes to the views' topics; set by the server whose transports take topics (Feed.set_publisher). */
   publisher: TopicPublisher | null = null;
   /** Views that published since the feed's last published tick: their subscribers' connections are due a tick. */
-  readonly published_since_tick = new Set<SubscriptionChannel | PublishedTopic>();
+  readonly published_since_tick = new Set<SubscriptionChannel | PublishedTopic | DelayedTopic>();
   private readonly config: Readonly<Config>;
   private readonly counters: FeedCounters;
   private readonly outbound: Outbound;
@@ -202,13 +203,15 @@ export class Fanout {
         this.ingest_to_send.record(sent_ns - f.ts_ingest_ns);
         this.engine_to_send.record(sent_ns - f.ts_engine_ns);
         const published = ch.published.size;
-        if (published > 0) {
+        if (published > ch.delayed_members) {
           // Sessions subscribe a view's topic only when the server gave us its publisher.
           this.publisher!.publish(ch.topic, frame);
           ch.on_published(frame.byteLength);
           this.published_since_tick.add(ch);
           any_published = true;
         }
+        // Connections with a write delay: the same bytes, held for their class's next write (write_delay.ts).
+        for (let i = 0; i < ch.delayed.length; i++) ch.delayed[i].hold(frame);
         for (const sub of ch.streaming) {
           sub.owner.queue(frame);
         }
@@ -230,6 +233,8 @@ export class Fanout {
     }
     const channels = this.channels.get(f);
     if (channels === undefined) return; // nobody ever subscribed to it
+    // Held Deltas of write-delayed connections go before the Status (write_delay.ts, "Order").
+    for (const ch of channels) for (const d of ch.delayed) d.publish_held();
     // Every session with a subscription to the symbol, whatever its mode (waiting ones included), hears once.
     let frame: Uint8Array | null = null;
     const told = new Set<SubscriptionOwner>();

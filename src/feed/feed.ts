@@ -38,6 +38,7 @@ import { FeedReport } from './feed_report.js';
 import { PublishedTopic } from './published_topic.js';
 import { ViewReader, type ViewLevelsListener } from './view_reader.js';
 import { ClientRequests } from './requests.js';
+import { WriteDelayClass } from './write_delay.js';
 export { inbound_abuse_factor } from './requests.js';
 export { distribution } from './feed_report.js';
 
@@ -59,6 +60,8 @@ export class Feed {
   readonly resumes_total = new Map<string, number>();
   private readonly subjects: Subjects;
   private readonly slow_sessions = new Set<Session>();
+  /** Write-delay classes by delay (write_delay.ts). */
+  private readonly write_delays = new Map<number, WriteDelayClass>();
   /** The sessions sent a Heartbeat when idle (SessionOptions.heartbeats): the heartbeat tick visits only these. */
   private readonly heartbeat_sessions = new Set<Session>();
   /** When sessions are looked at outside a flush: pumps, the published tick, heartbeats (feed_scheduler.ts). */
@@ -100,13 +103,17 @@ export class Feed {
     this.subjects = new Subjects(config.subject_prefix);
     this.session_limits = this.make_session_limits();
     this.session_events = this.make_session_events();
-    this.schedule_session = (s) => fanout.schedule_session(s);
+    this.schedule_session = (s) => {
+      if (s.delays_queue) s.write_delay!.schedule_session(s);
+      else fanout.schedule_session(s);
+    };
     const engine_to_ingest = this.latency.recorder('engine_to_ingest');
     const hooks = {
       on_commit: (f: SymbolFeed) => fanout.mark_dirty(f),
       on_reset: (f: SymbolFeed, reason: ResetReason) => fanout.on_reset(f, reason),
       on_continue: (f: SymbolFeed) => fanout.on_continue(f),
       on_state: (f: SymbolFeed) => fanout.on_state(f),
+      before_recovery: (f: SymbolFeed) => fanout.flush_symbol(f),
       on_batch_applied: (ns: number, events: number) => {
         engine_to_ingest.record(ns);
         this.counters.ingest_events_total += events;
@@ -156,12 +163,29 @@ export class Feed {
   /** A new connection. `options.slow_policy` overrides the server's policy for it (e.g. /ws?slow=close). */
   open_session(transport: ClientTransport, options: SessionOptions = {}): Session {
     const limits = this.session_limits[options.slow_policy ?? this.config.slow_policy];
-    const session = new Session(transport, limits, this.session_events, this.schedule_session, Date.now());
+    const delay_ms = options.write_delay_ms ?? 0;
+    const session = new Session(transport, limits, this.session_events, this.schedule_session, Date.now(), delay_ms > 0 ? this.write_delay_class(delay_ms) : null);
     this.sessions.add(session);
     if (options.heartbeats !== false) this.heartbeat_sessions.add(session);
     this.counters.connections = this.sessions.size;
     this.counters.connections_opened_total++;
     return session;
+  }
+
+  /** The connections that asked for this write delay (one class per value, made on first use: write_delay.ts). */
+  private write_delay_class(delay_ms: number): WriteDelayClass {
+    let c = this.write_delays.get(delay_ms);
+    if (c === undefined) {
+      c = new WriteDelayClass(delay_ms, {
+        publisher: () => this.fanout.publisher!, // a delayed connection joins a topic only when the server gave us the publisher
+        on_publish: (topic) => {
+          this.fanout.published_since_tick.add(topic);
+          this.scheduler.published();
+        },
+      });
+      this.write_delays.set(delay_ms, c);
+    }
+    return c;
   }
 
   /** Every session's limits, one object per slow policy (shared: nothing per connection). */
@@ -290,7 +314,12 @@ export class Feed {
 
   /** /stats: symbols, views, connections, counters, since-start latency (src/feed/feed_report.ts). */
   stats(): Record<string, unknown> {
-    return this.report.stats();
+    return { ...this.report.stats(), write_delay_classes: this.write_delay_stats() };
+  }
+
+  /** Each write-delay class: its delay, writes to its members and the frames they carried (frames per write). */
+  write_delay_stats(): { delay_ms: number; writes: number; frames_written: number }[] {
+    return [...this.write_delays.values()].map((c) => ({ delay_ms: c.delay_ms, writes: c.writes, frames_written: c.frames_written }));
   }
 
   /** Bytes buffered for each open connection now (user space, above the kernel's socket buffer). */
@@ -317,6 +346,7 @@ export class Feed {
   async stop(): Promise<void> {
     this.stopping = true;
     this.scheduler.stop();
+    for (const c of this.write_delays.values()) c.stop();
     this.stop_bus_watch();
     for (const s of this.bus_subs) s.unsubscribe();
     this.bus_subs = [];

@@ -36,11 +36,21 @@ export interface SessionOptions {
   readonly slow_policy?: SlowPolicy;
   /** Heartbeat frames when idle (default true); false for a client that does not speak depthcast's protocol (the Binance gateway's). */
   readonly heartbeats?: boolean;
+  /** Frames at most every this many ms, in one write (write_delay.ts; checked by its opener: parse_write_delay). Default 0: at once. */
+  readonly write_delay_ms?: number;
 }
 
 /** What every Session is given (one object per slow policy, shared). */
 export interface SessionLimits extends FlowLimits {
   readonly inbound_messages_per_s_max: number;
+}
+
+/** A view's frames held for one write-delay class's next write (write_delay.ts's DelayedTopic). */
+export interface HeldFrames {
+  /** The fan-out encoded a Delta of the view: it leaves with the class's next write. */
+  hold(frame: Uint8Array): void;
+  /** Publishes what is held now (an order point: write_delay.ts, "Order"). */
+  publish_held(): void;
 }
 
 /** A symbol's book: being rebuilt, or served. */

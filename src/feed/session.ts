@@ -39,6 +39,7 @@ import type { PublishedTopic } from './published_topic.js';
 import { SessionTopics } from './session_topics.js';
 import type { Subscription, SubscriptionMode, SubscriptionOwner } from './subscription.js';
 import type { ClientTransport } from './transport.js';
+import type { WriteDelayClass } from './write_delay.js';
 
 export type { ConflationCause, SessionLimits, SessionOptions, SlowPolicy } from './feed_types.js';
 
@@ -66,9 +67,18 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
   /** Which subscriptions are on their view's topic (when the transport takes topics). */
   private readonly topics: SessionTopics;
 
-  constructor(transport: ClientTransport, limits: SessionLimits, private readonly events: SessionEvents, schedule_flush: (s: Session) => void, now_ms: number) {
+  /**
+   * Its frames wait for its write-delay class's timer instead of the turn's end: it has a write delay and
+   * takes no topics (with topics, only its views' Deltas wait, in the class's topics: write_delay.ts).
+   */
+  readonly delays_queue: boolean;
+
+  /** `write_delay`: the class of the write delay the connection asked for (null: none, the default). */
+  constructor(transport: ClientTransport, limits: SessionLimits, private readonly events: SessionEvents, schedule_flush: (s: Session) => void, now_ms: number,
+    readonly write_delay: WriteDelayClass | null = null) {
     super(transport, limits, events, schedule_flush, now_ms);
-    this.topics = new SessionTopics(transport);
+    this.topics = new SessionTopics(transport, write_delay);
+    this.delays_queue = write_delay !== null && !this.topics.enabled;
   }
 
   protected get on_topics(): boolean {
@@ -199,7 +209,8 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
     if (from === to) return;
     const ch = sub.channel;
     if (from === 'published') {
-      // Its share of what was published is counted first, while it still counts.
+      // Its share of what was published is counted first, while it still counts (a write delay's held frames go first).
+      if (!this.closing) this.topics.before_leave(sub);
       this.collect_published(Date.now());
       this.topics.leave(sub);
     }

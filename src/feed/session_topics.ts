@@ -1,6 +1,7 @@
 // Which of one connection's subscriptions get their view's Deltas through the
 // view's topic (uWS publish: one call per update for all its subscribers,
-// written to each socket by uWS's C++), which topics that are not a view's it
+// written to each socket by uWS's C++; or, for a connection with a write
+// delay, its delay class's topic of the view: write_delay.ts), which topics that are not a view's it
 // holds (published_topic.ts: the gateway's streams), and this connection's
 // share of what was published to all of them. Session (session.ts) decides when a subscription
 // streams, and keeps the order (it sends what it queued before joining a
@@ -21,6 +22,7 @@ import type { PublishedTopic, TopicMember } from './published_topic.js';
 import type { Subscription, SubscriptionOwner } from './subscription.js';
 import type { ClientTransport } from './transport.js';
 import { check } from './invariants.js';
+import type { WriteDelayClass } from './write_delay.js';
 
 /** A topic every topic-taking socket holds and nothing is published to (see above). */
 export const anchor_topic = '#anchor';
@@ -38,7 +40,8 @@ export class SessionTopics {
   collected_frames = 0;
   private anchored = false;
 
-  constructor(private readonly transport: ClientTransport) {
+  /** `write_delay`: the connection's write-delay class (write_delay.ts); its views' Deltas come through the class's topics. */
+  constructor(private readonly transport: ClientTransport, private readonly write_delay: WriteDelayClass | null) {
     this.enabled = transport.subscribe !== undefined;
   }
 
@@ -86,16 +89,30 @@ export class SessionTopics {
     for (const topic of [...this.members.keys()]) this.leave_topic(topic);
   }
 
-  /** Puts a published subscription on its view's topic (its position is the view's: everything before was sent). */
+  /**
+   * Puts a published subscription on its view's topic, or its write-delay class's topic of the view (its
+   * position is the view's: everything before was sent); its share is counted from here.
+   */
   join(sub: Subscription): void {
     this.anchor();
-    this.transport.subscribe!(sub.channel.topic);
+    const counters = this.write_delay === null ? sub.channel : this.write_delay.join(sub);
+    sub.topic_counters = counters;
+    sub.published_bytes_seen = counters.published_bytes;
+    sub.published_frames_seen = counters.published_frames;
+    this.transport.subscribe!(counters.topic);
     this.published_subs.push(sub);
+  }
+
+  /** Before a published subscription's share is counted for the last time: its class's held frames of the view go out (write_delay.ts). */
+  before_leave(sub: Subscription): void {
+    this.write_delay?.before_leave(sub);
   }
 
   /** Takes a subscription off its view's topic (its Session moves it out of the view's published set). */
   leave(sub: Subscription): void {
-    this.transport.unsubscribe!(sub.channel.topic);
+    this.transport.unsubscribe!(sub.topic_counters.topic);
+    this.write_delay?.leave(sub);
+    sub.topic_counters = sub.channel;
     const list = this.published_subs;
     const i = list.indexOf(sub);
     check(i >= 0, 'a subscription leaves only a topic it holds');
@@ -110,7 +127,7 @@ export class SessionTopics {
     const subs = this.published_subs;
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i];
-      const ch = sub.channel;
+      const ch = sub.topic_counters;
       bytes += ch.published_bytes - sub.published_bytes_seen;
       frames += ch.published_frames - sub.published_frames_seen;
       sub.published_bytes_seen = ch.published_bytes;

@@ -13,6 +13,7 @@ import type { TradeAggregateRec, TradeIdRange, TradeRec } from '../wire/feed_typ
 import { check } from './invariants.js';
 import type { SubscriptionMode, ViewSubscriber } from './feed_types.js';
 import type { ViewChannel } from './view_channel.js';
+import type { TopicCounters } from './write_delay.js';
 import { view_key } from '../util/symbol.js';
 
 /** Individual trades kept for an accumulating subscriber; past it they fold into an aggregate. */
@@ -48,6 +49,8 @@ export class Subscription implements ViewSubscriber {
   /** The view's published_bytes/frames when this subscriber's connection last counted its share (published subscribers only). */
   published_bytes_seen = 0;
   published_frames_seen = 0;
+  /** Whose published counts its share is read from: its view's topic, or its write-delay class's topic of the view (SessionTopics.join). */
+  topic_counters: TopicCounters;
   /** Accumulated since seq_sent (modes accumulating, snapshot_pending). */
   private readonly trades: TradeRec[] = [];
   private aggregate: TradeAggregateRec | null = null;
@@ -62,7 +65,9 @@ export class Subscription implements ViewSubscriber {
     readonly owner: SubscriptionOwner,
     readonly channel: ViewChannel<Subscription>,
     public interval_ms: number,
-  ) {}
+  ) {
+    this.topic_counters = channel;
+  }
 
   get key(): string {
     return view_key(this.channel.symbol_feed.symbol, this.channel.depth, this.channel.group);
@@ -167,7 +172,8 @@ export class Subscription implements ViewSubscriber {
       this.trades.length = 0;
     }
     if (this.last_catch_up_snapshot) {
-      frame = ch.snapshot_with_trades(this.trades, this.aggregate);
+      // Within the epoch the trades since seq_sent are accounted for here too, missing ones included (§5.5).
+      frame = ch.snapshot_with_trades(this.trades, this.aggregate, this.epoch_sent === ch.epoch ? this.missing : undefined);
     } else {
       frame = ch.catch_up_delta(ch.changed, this.seq_sent, this.trades, this.aggregate, this.last_catch_up_merged, this.missing);
     }

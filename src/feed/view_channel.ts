@@ -24,7 +24,7 @@ import { ChangeLog } from './change_log.js';
 import { check } from './invariants.js';
 import type { GroupedSource } from './grouped_source.js';
 import type { SymbolFeed } from './symbol_feed.js';
-import type { SubscriptionMode, ViewSubscriber } from './feed_types.js';
+import type { HeldFrames, SubscriptionMode, ViewSubscriber } from './feed_types.js';
 import { view_key } from '../util/symbol.js';
 
 /** Accumulating updates between two trims of the shared change log (forgetting what every reader has). */
@@ -49,6 +49,12 @@ export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
   /** Bytes and frames published to the topic since the channel was made (a subscriber's share is the growth since it joined). */
   published_bytes = 0;
   published_frames = 0;
+  /**
+   * The view's topics of write-delay classes with subscribers (write_delay.ts): each holds the view's Deltas
+   * for its class's next write. Their subscribers are in `published` too, and counted in delayed_members.
+   */
+  readonly delayed: HeldFrames[] = [];
+  delayed_members = 0;
   /** Conflating or interval subscribers: they accumulate instead of receiving each Delta. */
   readonly accumulating = new Set<S>();
   /** Prices changed while anyone accumulates, with the seq of their last change (kept only then). */
@@ -177,11 +183,12 @@ export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
    * since its previous frame (a conflating client whose catch-up had to be a
    * snapshot): per-client encode, slow clients only.
    */
-  snapshot_with_trades(trades: TradeRec[], aggregate: TradeAggregateRec | null): Uint8Array {
-    if (trades.length === 0 && aggregate === null) return this.snapshot();
+  snapshot_with_trades(trades: TradeRec[], aggregate: TradeAggregateRec | null, missing?: TradeIdRange): Uint8Array {
+    if (trades.length === 0 && aggregate === null && missing === undefined) return this.snapshot();
     const fields = this.snapshot_fields();
     fields.trades = trades;
     fields.trade_aggregate = aggregate;
+    fields.missing_trades = missing;
     return this.encoder.snapshot(fields);
   }
 

@@ -1,6 +1,7 @@
 // The only importer of uWebSockets.js. Routes:
 //   /ws        WebSocket endpoint (binary FlatBuffers frames, docs/PROTOCOL.md);
-//              /ws?slow=close|conflate picks this connection's slow-consumer policy
+//              /ws?slow=close|conflate picks this connection's slow-consumer policy,
+//              /ws?write_delay_ms=N its write delay (src/feed/write_delay.ts)
 //   /health    200 when the bus is connected and every book is live, else 503 (JSON body says why)
 //   /metrics   Prometheus text (prom-client registry)
 //   /stats     JSON: symbols, views, connections, counters, latency percentiles
@@ -20,6 +21,7 @@ import type { Config } from '../config.js';
 import type { Feed } from '../feed/feed.js';
 import type { Session, SlowPolicy } from '../feed/session.js';
 import { send_dropped, type ClientTransport, type RefreshOutcome } from '../feed/transport.js';
+import { parse_write_delay, write_delay_query } from '../feed/write_delay.js';
 import { logger_for } from '../util/log.js';
 import { close_code, error_code } from '../wire/codes.js';
 import { admission_from_config, type Admission, type AdmissionStats, type Gatekeeper, type UpgradeRequest } from './auth.js';
@@ -43,6 +45,8 @@ interface SocketData {
   deflates: boolean;
   /** From /ws?slow=…; undefined = the server's --slow-policy. */
   slow_policy: SlowPolicy | undefined;
+  /** From /ws?write_delay_ms=… (parse_write_delay): the delay, and why a bad value was refused (an Error frame at open). */
+  write_delay: { delay_ms: number; refusal: string | null };
   /** Set when admission refused the connection: it is closed as soon as it opens. */
   refusal: { code: number; reason: string } | null;
   /** Token expiry (ms since 1970); 0 = no token. A Refresh moves it. */
@@ -230,6 +234,7 @@ function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> 
         });
         return;
       }
+      const write_delay = parse_write_delay(req.getQuery(write_delay_query), config.write_delay_ms_max);
       // Everything of `req` is read now: it is gone once this handler returns (the token check may not be done by then).
       const extensions = req.getHeader('sec-websocket-extensions');
       const key = req.getHeader('sec-websocket-key');
@@ -244,7 +249,7 @@ function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> 
         }
         res.upgrade<SocketData>(
           {
-            session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, refusal,
+            session: null, transport: null, remote_address, slow_policy: slow as SlowPolicy | undefined, write_delay, refusal,
             deflates: config.slow_reader_compression && extensions.includes('permessage-deflate'),
             token_exp_ms: admission.ok ? (admission.grant?.exp_ms ?? 0) : 0, entitled: admission.ok ? admission.grant?.entitled : undefined,
             sub: admission.ok ? (admission.grant?.sub ?? '') : '',
@@ -272,7 +277,9 @@ function serve(deps: ServerDeps, gatekeeper: Gatekeeper): Promise<ServerHandle> 
       }
       if (data.token_exp_ms > 0) token_sockets.add(ws);
       data.transport = new UwsTransport(ws, data.remote_address, data.deflates, config.fanout_topics, server_tokens);
-      data.session = feed.open_session(data.transport, { slow_policy: data.slow_policy });
+      data.session = feed.open_session(data.transport, { slow_policy: data.slow_policy, write_delay_ms: data.write_delay.delay_ms });
+      // An Error frame, not an HTTP 400: a browser can read a frame, not the status of a refused upgrade. It streams undelayed.
+      if (data.write_delay.refusal !== null) feed.send_error(data.session, error_code.bad_write_delay, data.write_delay.refusal, '');
     },
     message: (ws, message, is_binary) => {
       const session = ws.getUserData().session;

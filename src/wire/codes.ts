@@ -17,6 +17,7 @@ export const error_code = {
   bad_request: 12,           // well-formed but absurd (empty symbol list, …)
   bad_group: 13,             // group not an integer from 1 to group_ticks_max
   refresh_refused: 14,       // Refresh: the new token is invalid, or for another subject; the current token stays in force
+  bad_write_delay: 15,       // /ws?write_delay_ms= not an integer from 0 to the server's write_delay_ms_max; the connection streams undelayed
 } as const;
 export type ErrorCode = (typeof error_code)[keyof typeof error_code];
 

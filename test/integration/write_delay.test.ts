@@ -1,0 +1,142 @@
+// Per-connection write coalescing over real sockets (docs/PROTOCOL.md §5.10,
+// src/feed/write_delay.ts): engine → in-process bus → feed → uWS → `ws`
+// clients whose every frame goes through ViewMirror (contiguous ranges,
+// digest per frame, never crossed, trades contiguous). A client that
+// connects with ?write_delay_ms=N gets every frame in order and exact, in
+// fewer, larger writes (counted as the socket's reads here, and as the
+// class's frames per write on the server); a client without a delay beside
+// it is unaffected; a bad value gets Error 15 and the connection streams
+// undelayed; a delayed reader that stops reading is still judged by flow
+// control. No timing assertion: counts, with condition-based deadlines.
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { AllInOne } from '../../src/app.js';
+import type { Config } from '../../src/config.js';
+import { close_code, error_code } from '../../src/wire/codes.js';
+import { MirrorClient, service_per_test } from '../helpers/mirror_client.js';
+import { ProtocolClient } from '../helpers/protocol_client.js';
+import { sleep, test_config, wait_for } from '../helpers/service.js';
+
+const symbols = ['BTC-USD', 'ETH-USD'];
+const delay_ms = 50;
+const service = service_per_test();
+
+async function start(overrides: Partial<Config> = {}): Promise<AllInOne> {
+  return service.start(test_config({
+    symbols, rate_orders_per_s: 10_000, write_delay_ms_max: 100, slow_enter_bytes: 64 * 1024, slow_exit_bytes: 8 * 1024,
+    // The clients share this process (and 2 cores) with the engine and the feed: a loaded second must not look like a
+    // lagging reader (as in topic_fanout.test.ts); a stopped reader still conflates on uWS's buffer (slow_enter_bytes).
+    reader_lag_target_ms: 2000, in_flight_bytes_max: 2 * 1024 * 1024, ...overrides,
+  }));
+}
+
+/** A client and the socket reads that brought its frames. */
+async function connect(all: AllInOne, query = ''): Promise<{ c: MirrorClient; reads: () => number }> {
+  const c = await service.connect(all, query);
+  let reads = 0;
+  (c.ws as unknown as { _socket: Socket })._socket.on('data', () => { reads++; });
+  return { c, reads: () => reads };
+}
+
+function engine_book(all: AllInOne, symbol: string): { bids: number[][]; asks: number[][] } {
+  const snap = all.engine.snapshot(symbol);
+  return { bids: snap.bids.map((l) => [l.price, l.size, l.orders]), asks: snap.asks.map((l) => [l.price, l.size, l.orders]) };
+}
+
+/** Stops the engine; waits until every client's full book equals the engine's (a last event may net to no change: no frame). */
+async function stop_engine_and_settle(all: AllInOne, clients: MirrorClient[]): Promise<void> {
+  await all.engine.stop();
+  const books = Object.fromEntries(symbols.map((s) => [s, engine_book(all, s)]));
+  const equal = (c: MirrorClient, s: string): boolean => JSON.stringify(c.view(s, 0).sorted()) === JSON.stringify(books[s]);
+  await wait_for('clients hold the engine\'s final books', () => clients.every((c) => symbols.every((s) => equal(c, s))), 30_000);
+  await sleep(2 * delay_ms);
+}
+
+describe.each([true, false])('write_delay_ms with fanout_topics=%s', (fanout_topics) => {
+  it('a delayed connection gets every frame, in order and exact, several per write; an undelayed one beside it is unaffected', async () => {
+    const all = await start({ fanout_topics });
+    const feed = all.feed_service.feed;
+    const direct = await connect(all);
+    const delayed = await connect(all, `?write_delay_ms=${delay_ms}`);
+    for (const { c } of [direct, delayed]) {
+      c.subscribe(symbols, 0);
+      c.subscribe(symbols, 10);
+    }
+    await wait_for('snapshots', () => [direct, delayed].every(({ c }) => c.has_all_views(symbols, [0, 10])), 20_000);
+    // The delayed connection's views are on its class's topics (with topics), or its queue waits for the class's timer.
+    expect(delayed.c.session.write_delay?.delay_ms).toBe(delay_ms);
+    expect(direct.c.session.write_delay).toBeNull();
+    await wait_for('a few hundred Deltas each', () => [direct, delayed].every(({ c }) => c.mirror.frames >= 400), 30_000);
+    await stop_engine_and_settle(all, [direct.c, delayed.c]);
+
+    for (const { c } of [direct, delayed]) {
+      expect(c.mirror.violations).toEqual([]);
+      expect(c.session.slow_episodes).toBe(0);
+      for (const s of symbols) {
+        expect(c.view(s, 0).sorted()).toEqual(engine_book(all, s));
+        // Depth 10 is the full book's top 10 (ViewMirror checked each frame's digest and range).
+        const top = engine_book(all, s);
+        expect(c.view(s, 10).sorted()).toEqual({ bids: top.bids.slice(0, 10), asks: top.asks.slice(0, 10) });
+      }
+    }
+    // Every frame: both connections hold the same views, so they got the same number of Deltas (and the same Snapshots).
+    const deltas = (c: MirrorClient) => symbols.reduce((n, s) => n + c.view(s, 0).count((f) => f.kind === 'delta') + c.view(s, 10).count((f) => f.kind === 'delta'), 0);
+    expect(deltas(delayed.c)).toBe(deltas(direct.c));
+    // Several frames per write: the class's own count, and the reads the delayed client's socket saw.
+    const [cls] = feed.write_delay_stats();
+    expect(cls.delay_ms).toBe(delay_ms);
+    expect(cls.frames_written / cls.writes).toBeGreaterThan(2);
+    const frames_per_read = (x: { c: MirrorClient; reads: () => number }) => x.c.mirror.frames / x.reads();
+    expect(frames_per_read(delayed)).toBeGreaterThan(2);
+    // The undelayed one was written every engine turn: more reads for the same frames.
+    expect(direct.reads()).toBeGreaterThan(delayed.reads());
+  });
+});
+
+describe('write_delay_ms refusals and slow readers', () => {
+  it('a malformed or too large write_delay_ms gets Error 15 (bad_write_delay), and the connection streams undelayed', async () => {
+    const all = await start();
+    const feed = all.feed_service.feed;
+    for (const bad of ['101', 'abc', '-5', '1.5', '', '1e2']) {
+      const c = await ProtocolClient.connect(`${all.feed_service.url}?write_delay_ms=${encodeURIComponent(bad)}`);
+      await wait_for(`Error for '${bad}'`, () => c.errors.length > 0);
+      expect(c.errors[0].code).toBe(error_code.bad_write_delay);
+      expect(c.errors[0].message).toContain('write_delay_ms must be an integer from 0 to 100');
+      c.subscribe(['BTC-USD'], 10);
+      await wait_for(`snapshot after '${bad}'`, () => c.mirror.view('BTC-USD', 10) !== undefined, 20_000);
+      expect(c.close_code).toBeNull();
+      c.socket.terminate();
+    }
+    expect(feed.write_delay_stats()).toEqual([]); // no connection got a delay
+    // In range: no Error, the connection has its delay; 0 is no delay at all.
+    const ok = await service.connect(all, '?write_delay_ms=100');
+    const zero = await service.connect(all, '?write_delay_ms=0');
+    expect(ok.session.write_delay?.delay_ms).toBe(100);
+    expect(zero.session.write_delay).toBeNull();
+    expect(feed.health().ready).toBe(true);
+  });
+
+  it('a delayed reader that stops reading is still judged by flow control: conflated, or closed with 4008 under slow=close', async () => {
+    const all = await start({ symbols, rate_orders_per_s: 20_000 });
+    const feed = all.feed_service.feed;
+    const conflating = await connect(all, `?write_delay_ms=${delay_ms}`);
+    const closing = await connect(all, `?write_delay_ms=${delay_ms}&slow=close`);
+    for (const { c } of [conflating, closing]) c.subscribe(symbols, 0);
+    await wait_for('snapshots', () => [conflating, closing].every(({ c }) => c.has_all_views(symbols, [0])), 20_000);
+    conflating.c.pause();
+    closing.c.pause();
+    await wait_for('conflating', () => conflating.c.session.slow_episodes >= 1, 30_000);
+    await wait_for('close decided', () => closing.c.session.close_decision !== null, 30_000);
+    expect(closing.c.session.close_decision).toBe(close_code.slow_consumer);
+    // The conflating one reads again: its catch-ups bring it to the engine's books, exact.
+    conflating.c.resume();
+    closing.c.resume();
+    await wait_for('closed', () => closing.c.close_code !== null, 30_000);
+    await all.engine.stop();
+    const books = Object.fromEntries(symbols.map((s) => [s, JSON.stringify(engine_book(all, s))]));
+    await wait_for('the conflated reader holds the engine\'s books', () => symbols.every((s) => JSON.stringify(conflating.c.view(s, 0).sorted()) === books[s]), 30_000);
+    expect(conflating.c.mirror.violations).toEqual([]);
+    expect(closing.c.mirror.violations).toEqual([]);
+    expect(feed.counters.conflated_frames_total + feed.counters.catch_up_snapshots_total).toBeGreaterThanOrEqual(1);
+  });
+});
