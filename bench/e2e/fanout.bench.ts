@@ -32,11 +32,19 @@
 // first in even rounds, uws first in odd ones): on a shared machine the CPU
 // cost of a frame drifts by 2x over tens of seconds (other processes, cache),
 // and adjacent windows in both orders cancel most of that drift; the other
-// servers follow, rotated. Before the first round every server runs one
-// unmeasured window (--warmup-rounds, default 1): the first window after 500
+// servers follow, rotated. Before the first round every server runs
+// unmeasured windows (--warmup-rounds, default 2): the first window after 500
 // clients connect is depthcast's JIT warm-up (its per-connection paths, the
 // published tick and the pong handler, run for the first time there), and it
-// measured 0.44 of uws against 0.79-0.91 in the four rounds after it.
+// measured 0.44 of uws against 0.79-0.91 in the four rounds after it. With
+// one warm-up window, the first two measured windows still carried the
+// feed's learning: some readers conflated while their windows grew from
+// in_flight_bytes_min at the saturated start (conflated frames 2,155 by the
+// end of round 1 and 291 in round 2, none after), and their catch-ups' first
+// use deoptimized ~34 functions (--trace-deopt, twice); those rounds gave
+// 0.745 and 0.796 against 0.846-0.93 after (main 4e80b5e, 21:09 UTC). The
+// depthcast lines show conflated_frames per second: a measured window
+// where it is not 0 carries that cost.
 //
 // Caveats: delivered frames/s is capped by whichever core saturates first
 // (reported as `bottleneck`; the client core often does, for the fast
@@ -52,7 +60,7 @@ import { rotate, round_ratios, summarize_trials } from './harness/stats.js';
 import type { TargetKind } from './harness/target.js';
 import { arg, quick } from './harness/args.js';
 
-const { depths, clients, rounds, warmup_s, measure_s, window_ticks, sample_every, orders_per_tick } = paired_run_options({ clients: quick ? 50 : 500, rounds: quick ? 1 : 3 });
+const { depths, clients, rounds, warmup_s, measure_s, window_ticks, sample_every, orders_per_tick } = paired_run_options({ clients: quick ? 50 : 500, rounds: quick ? 1 : 5 });
 /** Highest tick rate the recording must cover for depthcast (its stream cannot loop; see harness/setup.ts). */
 const ticks_per_s_max = arg('--ticks-per-s-max', ticks_per_s_max_default(clients));
 // --quick leaves out the diagnostic uws_send (start-up is most of a short run).
@@ -61,7 +69,7 @@ const kinds: TargetKind[] = quick ? ['depthcast', 'uws', 'ws'] : ['depthcast', '
 const started = performance.now();
 const load_average_1m_start = machine_description().load_average_1m;
 /** Unmeasured windows per server before the first round (JIT warm-up; see the header). */
-const warmup_rounds = arg('--warmup-rounds', quick ? 0 : 1);
+const warmup_rounds = arg('--warmup-rounds', quick ? 0 : 2);
 const ticks = Math.ceil(ticks_per_s_max * (warmup_s + measure_s) * (rounds + warmup_rounds) * 1.2) + prime_ticks_default;
 const run = await start_paired_run({ bench: 'fanout', kinds, ticks, orders_per_tick, depths, clients, sample_every, started_ms: started });
 const { recording } = run;

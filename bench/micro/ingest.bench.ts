@@ -50,6 +50,7 @@ const hooks: SymbolFeedHooks = {
   on_reset: () => {},
   on_continue: () => {},
   on_state: () => {},
+  before_recovery: () => {},
   on_batch_applied: () => {},
 };
 

@@ -160,6 +160,7 @@ export class ViewSync {
     const trades = msg.trades ?? [];
     const aggregate = msg.trade_aggregate ?? null;
     if (trades.length > 0 || aggregate !== null) this.emit_trades(view, trades, aggregate);
+    if (msg.missing_trades !== undefined) this.emit_missing(view, msg.missing_trades.first_trade_id, msg.missing_trades.last_trade_id);
     const verdict = view.book.load_snapshot(msg);
     if (verdict !== 'ok') {
       this.check_failed(view, verdict);

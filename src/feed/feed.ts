@@ -113,6 +113,7 @@ export class Feed {
       on_reset: (f: SymbolFeed, reason: ResetReason) => fanout.on_reset(f, reason),
       on_continue: (f: SymbolFeed) => fanout.on_continue(f),
       on_state: (f: SymbolFeed) => fanout.on_state(f),
+      before_recovery: (f: SymbolFeed) => fanout.flush_symbol(f),
       on_batch_applied: (ns: number, events: number) => {
         engine_to_ingest.record(ns);
         this.counters.ingest_events_total += events;

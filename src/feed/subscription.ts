@@ -172,7 +172,8 @@ export class Subscription implements ViewSubscriber {
       this.trades.length = 0;
     }
     if (this.last_catch_up_snapshot) {
-      frame = ch.snapshot_with_trades(this.trades, this.aggregate);
+      // Within the epoch the trades since seq_sent are accounted for here too, missing ones included (§5.5).
+      frame = ch.snapshot_with_trades(this.trades, this.aggregate, this.epoch_sent === ch.epoch ? this.missing : undefined);
     } else {
       frame = ch.catch_up_delta(ch.changed, this.seq_sent, this.trades, this.aggregate, this.last_catch_up_merged, this.missing);
     }

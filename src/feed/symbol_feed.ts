@@ -18,9 +18,8 @@
 //
 // Two paths (bus/nats_paths.ts): each batch may arrive twice. The second copy
 // is dropped on its (epoch, seq) alone, peeked before anything is decoded
-// (wire/batch_peek.ts). A gap while the other path is connected is *held*
-// (path_hold.ts): the batches after it wait for the other path to bring the
-// missing ones; only if it does not is the book filled from the stream.
+// (wire/batch_peek.ts). A gap is *held* (path_hold.ts) for the other path or
+// the engine's resend; only if neither brings it is the book filled.
 //
 // Commit points: the book is a state the engine really had only after an
 // event flagged end-of-engine-event; `committed_seq` is the last such seq and
@@ -29,7 +28,6 @@
 // Cost per live batch: the batch is read in place (EventBatchReader, one
 // reused event), each event applied to the book; a TradeRec per trade. While
 // recovering or filling, a copy of each batch is held instead.
-
 import type { L2Book } from '../book/l2_book.js';
 import { L2Book as Book } from '../book/l2_book.js';
 import { event_execute, flag_end_of_engine_event, new_book_event, type Instrument, type L2Snapshot, type Side } from '../book/types.js';
@@ -42,11 +40,11 @@ import { logger_for } from '../util/log.js';
 import { new_symbol_feed_stats, type SymbolFeedStats } from './counters.js';
 import type { BatchOutcome, RecoverySource, ResetReason, SymbolState } from './feed_types.js';
 import { PathHold } from './path_hold.js';
+import { RebuildTrades } from './rebuild_trades.js';
 import { SymbolRecovery, type RecoveryOptions } from './symbol_recovery.js';
 import { TradeHistory } from './trade_history.js';
 
 const log = logger_for('feed.ingest');
-
 export type { BatchOutcome, RecoverySource, ResetReason, SymbolState } from './feed_types.js';
 
 /** Trades remembered between two view flushes (a flush happens every event-loop turn). */
@@ -60,6 +58,8 @@ export interface SymbolFeedHooks {
   /** The book was rebuilt within its epoch, past where the views are: they continue to it with one Delta each. */
   on_continue(feed: SymbolFeed): void;
   on_state(feed: SymbolFeed): void;
+  /** A rebuild begins on a committed book: the views take it now, so the trades it applied are listed, not named missing. */
+  before_recovery(feed: SymbolFeed): void;
   /** A batch was applied: its engine→ingest latency and the events it added to the book. */
   on_batch_applied(engine_to_ingest_ns: number, events: number): void;
 }
@@ -99,6 +99,8 @@ export class SymbolFeed {
   private snapshot_last_trade_id = 0;
   /** Set by a rebuild that continues the views (finish_reset) until the next flush: trades that never reached the feed. */
   trades_missing: TradeIdRange | undefined = undefined;
+  /** Trades of buffered batches at or below a rebuild's snapshot: listed, not named missing (rebuild_trades.ts). */
+  private readonly rebuild_trades = new RebuildTrades();
   /** When the last live bus message for this symbol arrived (ms since 1970). */
   private last_heard_ms = Date.now();
   /** A live bus message for this symbol has arrived since this feed started. */
@@ -150,12 +152,9 @@ export class SymbolFeed {
   }
 
   /**
-   * The bus connection dropped: events may be lost in the outage, and a quiet
-   * symbol would not reveal the gap until its next event. With a stream the
-   * book is filled from it once the bus is back (views keep their state; past
-   * engine_silence_ms_max it becomes a reset). Without one the symbol recovers
-   * from the engine now (the request retries until the bus is back), so
-   * clients see Recovering instead of a book that silently stopped.
+   * The bus connection dropped: events may be lost, and a quiet symbol would not show the gap until its next event.
+   * With a stream: filled from it once the bus is back (views keep their state). Without: recovers from the engine
+   * now (retried until the bus is back), so clients see Recovering, not a book that silently stopped.
    */
   upstream_lost(): void {
     if (this.state !== 'live' || this.stopped) return;
@@ -169,12 +168,9 @@ export class SymbolFeed {
   }
 
   /**
-   * The engine sends a batch or a heartbeat at least every heartbeat interval
-   * per symbol. Hearing nothing for silence_ms_max means the engine (or our
-   * route to it) is gone. With a stream: fill from it (our route may be what
-   * failed); if the engine is still silent, say so (engine_silent) and keep
-   * serving the last book. Without one: recovering, so clients see that state
-   * rather than a book that silently stopped moving.
+   * The engine sends a batch or a heartbeat at least every heartbeat interval per symbol: nothing for silence_ms_max
+   * means it (or our route to it) is gone. With a stream: fill from it; if the engine is still silent, say so
+   * (engine_silent) and serve the last book. Without: recovering, rather than a book that silently stopped moving.
    */
   check_silence(now_ms: number): void {
     if (this.state !== 'live' || this.stopped || this.engine_silent || this.recovery.filling) return;
@@ -253,6 +249,7 @@ export class SymbolFeed {
     const last_seq = r.seq_first + r.count - 1;
     if (last_seq <= this.applied_seq) {
       this.stats.duplicates_skipped++;
+      if (this.state === 'recovering') this.rebuild_trades.keep(r, 0, r.count, this.event, this.reset_from_trade_id);
       return 'skipped';
     }
     if (r.seq_first > this.applied_seq + 1) {
@@ -264,6 +261,7 @@ export class SymbolFeed {
     const ev = this.event;
     let committed = false;
     const first = this.applied_seq + 1 - r.seq_first;
+    if (first > 0 && this.state === 'recovering') this.rebuild_trades.keep(r, 0, first, ev, this.reset_from_trade_id);
     for (let i = first; i < r.count; i++) {
       r.event(i, ev);
       try {
@@ -336,11 +334,13 @@ export class SymbolFeed {
       this.recovery.run_reset();
       return;
     }
+    if (this.is_committed) this.hooks.before_recovery(this);
     this.state = 'recovering';
     this.reset_reason = reason;
     this.reset_from_epoch = this.epoch;
     this.reset_from_seq = this.committed_seq;
-    // Trades not yet flushed to the views are lost with the reset: they count as missing if the views continue.
+    // Trades not yet flushed to the views (the book was mid engine event) are lost with the reset: they count as
+    // missing if the views continue.
     this.reset_from_trade_id = this.pending_trades.length > 0 ? this.pending_trades[0].trade_id - 1 : this.last_trade_id;
     this.stats.recoveries++;
     // The buffer is kept: a failed fill leaves in it every live batch since the fill began, in order, which the
@@ -359,6 +359,7 @@ export class SymbolFeed {
     this.book.load(snap.bids, snap.asks);
     if (snap.epoch !== this.reset_from_epoch || this.reset_reason === 'start') this.book.take_changes();
     this.pending_trades.length = 0; // each round starts from its snapshot: only the trades replayed after it are news
+    this.rebuild_trades.clear();
     this.snapshot_last_trade_id = snap.last_trade_id;
     this.instrument = snap.instrument;
     this.epoch = snap.epoch;
@@ -374,8 +375,7 @@ export class SymbolFeed {
     // Same engine, seq moved on: the views continue with one Delta (the difference), saying which trades are missing.
     const continues = !epoch_changed && this.reset_reason !== 'start' && this.committed_seq >= this.reset_from_seq;
     if (continues) {
-      this.trades_missing = this.snapshot_last_trade_id > this.reset_from_trade_id
-        ? { first_trade_id: this.reset_from_trade_id + 1, last_trade_id: this.snapshot_last_trade_id } : undefined;
+      this.trades_missing = this.rebuild_trades.settle(this.reset_from_trade_id, this.snapshot_last_trade_id, this.pending_trades);
       this.stats.rebuilds_continued++;
     } else {
       this.pending_trades.length = 0; // trades before and inside the snapshot are history, not news

@@ -183,11 +183,12 @@ export class ViewChannel<S extends ViewSubscriber = ViewSubscriber> {
    * since its previous frame (a conflating client whose catch-up had to be a
    * snapshot): per-client encode, slow clients only.
    */
-  snapshot_with_trades(trades: TradeRec[], aggregate: TradeAggregateRec | null): Uint8Array {
-    if (trades.length === 0 && aggregate === null) return this.snapshot();
+  snapshot_with_trades(trades: TradeRec[], aggregate: TradeAggregateRec | null, missing?: TradeIdRange): Uint8Array {
+    if (trades.length === 0 && aggregate === null && missing === undefined) return this.snapshot();
     const fields = this.snapshot_fields();
     fields.trades = trades;
     fields.trade_aggregate = aggregate;
+    fields.missing_trades = missing;
     return this.encoder.snapshot(fields);
   }
 

@@ -221,6 +221,7 @@ function decode_snapshot(t: TableRef): SnapshotMsg {
     trades: read_trades(t, snapshot_slot.trades),
     trade_aggregate: decode_aggregate(reader, t, snapshot_slot.trade_aggregate, inner_table),
     ...read_group(r, t, snapshot_slot.group),
+    ...read_missing_trades(r, t, snapshot_slot),
   };
 }
 
@@ -244,15 +245,16 @@ function decode_delta(t: TableRef): DeltaMsg {
     ts_ingest_ns: r.u64_time(t, delta_slot.ts_ingest_ns),
     ts_send_ns: r.u64_time(t, delta_slot.ts_send_ns),
     ...read_group(r, t, delta_slot.group),
-    ...read_missing_trades(r, t),
+    ...read_missing_trades(r, t, delta_slot),
   };
 }
 
-/** A Delta's missing trade ids (§5.5): present only when the feed lost some, so other Deltas read as before. */
-function read_missing_trades(r: FlatbufferReader, t: TableRef): { missing_trades?: TradeIdRange } {
-  const first = r.u64_exact(t, delta_slot.missing_first_trade_id, 'missing_first_trade_id');
+/** A Delta's or catch-up Snapshot's missing trade ids (§5.5): present only when the feed lost some, so other frames read as before. */
+function read_missing_trades(r: FlatbufferReader, t: TableRef,
+  slots: { missing_first_trade_id: number; missing_last_trade_id: number }): { missing_trades?: TradeIdRange } {
+  const first = r.u64_exact(t, slots.missing_first_trade_id, 'missing_first_trade_id');
   if (first === 0) return {};
-  const last = r.u64_exact(t, delta_slot.missing_last_trade_id, 'missing_last_trade_id');
+  const last = r.u64_exact(t, slots.missing_last_trade_id, 'missing_last_trade_id');
   if (last < first) r.fail(`missing trades ${first}..${last}: last before first`);
   return { missing_trades: { first_trade_id: first, last_trade_id: last } };
 }

@@ -69,7 +69,11 @@ export class FrameEncoder {
     const trade_count = m.trade_count ?? m.trades?.length ?? 0;
     const trades = trade_count > 0 ? trades_vector(b, m.trades!, trade_count) : 0;
     const aggregate = m.trade_aggregate ? aggregate_table(b, m.trade_aggregate) : 0;
-    b.startObject(17);
+    b.startObject(19);
+    if (m.missing_trades !== undefined) {
+      add_i64(b, snapshot_slot.missing_last_trade_id, m.missing_trades.last_trade_id);
+      add_i64(b, snapshot_slot.missing_first_trade_id, m.missing_trades.first_trade_id);
+    }
     add_i64(b, snapshot_slot.ts_send_ns, m.ts_send_ns);
     add_i64(b, snapshot_slot.ts_ingest_ns, m.ts_ingest_ns);
     add_i64(b, snapshot_slot.ts_engine_ns, m.ts_engine_ns);

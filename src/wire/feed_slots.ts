@@ -13,6 +13,7 @@ export const frame_slot = { body_type: 0, body: 1 } as const;
 export const snapshot_slot = {
   symbol: 0, depth: 1, epoch: 2, seq: 3, digest: 4, tick_size: 5, lot_size: 6, price_decimals: 7, size_decimals: 8,
   bids: 9, asks: 10, ts_engine_ns: 11, ts_ingest_ns: 12, ts_send_ns: 13, trades: 14, trade_aggregate: 15, group: 16,
+  missing_first_trade_id: 17, missing_last_trade_id: 18,
 } as const;
 export const delta_slot = {
   symbol: 0, depth: 1, epoch: 2, seq_first: 3, seq: 4, digest: 5, bids: 6, asks: 7, trades: 8, trade_aggregate: 9,

@@ -56,6 +56,8 @@ export interface SnapshotMsg {
   trade_aggregate?: TradeAggregateRec | null;
   /** Price bucket in ticks (docs/PROTOCOL.md §3); absent = 1, ungrouped (decoders set it only when > 1). */
   group?: number;
+  /** Only in a catch-up Snapshot within the epoch: trades since the client's previous frame that never reached the feed (§5.5); absent = none. */
+  missing_trades?: TradeIdRange;
 }
 
 export interface DeltaMsg {

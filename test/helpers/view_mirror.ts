@@ -37,6 +37,8 @@ export interface FrameRecord {
   updates_merged: number;
   trades_listed: number;
   trades_folded: number;
+  /** The trade ids the frame named missing (§5.5), or null. */
+  missing: TradeIdRange | null;
   at_ms: number;
   /** The view's epoch and its digest recomputed after this frame (compare books of two runs at one (epoch, seq)). */
   epoch: number;
@@ -133,9 +135,10 @@ export class ViewMirror {
       v.epoch = msg.epoch;
       v.seq = msg.seq;
       if (this.trade_gaps_at_snapshots && (msg.trades?.length ?? 0) === 0 && (msg.trade_aggregate ?? null) === null) v.trade_gap_allowed = true;
-      this.account(v, msg.trades ?? [], msg.trade_aggregate ?? null);
+      this.account(v, msg.trades ?? [], msg.trade_aggregate ?? null, msg.missing_trades);
       v.frames.push({ kind: 'snapshot', seq_first: msg.seq, seq: msg.seq, conflated: false, updates_merged: 0,
-        trades_listed: msg.trades?.length ?? 0, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms, epoch: v.epoch, digest: v.digest });
+        trades_listed: msg.trades?.length ?? 0, trades_folded: msg.trade_aggregate?.count ?? 0, missing: msg.missing_trades ?? null, at_ms,
+        epoch: v.epoch, digest: v.digest });
     } else {
       if (v === undefined) {
         this.violations.push(`${key}: delta before any snapshot`);
@@ -149,7 +152,8 @@ export class ViewMirror {
       v.seq = msg.seq;
       this.account(v, msg.trades, msg.trade_aggregate, msg.missing_trades);
       v.frames.push({ kind: 'delta', seq_first: msg.seq_first, seq: msg.seq, conflated: msg.conflated, updates_merged: msg.updates_merged,
-        trades_listed: msg.trades.length, trades_folded: msg.trade_aggregate?.count ?? 0, at_ms, epoch: v.epoch, digest: v.digest });
+        trades_listed: msg.trades.length, trades_folded: msg.trade_aggregate?.count ?? 0, missing: msg.missing_trades ?? null, at_ms,
+        epoch: v.epoch, digest: v.digest });
     }
     if (v.digest !== msg.digest) this.violations.push(`${key}: digest ${v.digest} != frame's ${msg.digest} at seq ${v.seq}`);
     this.check_shape(v);
@@ -174,7 +178,10 @@ export class ViewMirror {
   private account(v: MirrorView, trades: readonly TradeRec[], aggregate: TradeAggregateRec | null, missing?: TradeIdRange): void {
     let pending = missing;
     const skip_missing = (first: number): void => {
-      if (pending !== undefined && v.last_trade_id + 1 === pending.first_trade_id && first === pending.last_trade_id + 1) {
+      // No trade seen yet on this view (its Snapshot names none): the missing ids may be the first it hears of.
+      const follows = v.last_trade_id === 0 || v.last_trade_id + 1 === pending?.first_trade_id;
+      if (pending !== undefined && follows && first === pending.last_trade_id + 1) {
+        if (v.first_trade_id === 0) v.first_trade_id = pending.first_trade_id;
         v.last_trade_id = pending.last_trade_id;
         v.trades_missing += pending.last_trade_id - pending.first_trade_id + 1;
         pending = undefined;

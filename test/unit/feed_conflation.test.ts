@@ -4,121 +4,17 @@
 // bus are the real ones. Every frame is decoded and applied by ViewMirror,
 // which checks ranges, digests, crossing and trade-id continuity.
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBus } from '../../src/bus/memory_bus.js';
-import type { Config } from '../../src/config.js';
-import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
-import { Feed } from '../../src/feed/feed.js';
-import type { Session } from '../../src/feed/session.js';
 import { session_pending_frames_max } from '../../src/feed/session_sender.js';
 import { conflation_trades_max } from '../../src/feed/subscription.js';
-import { send_backpressure, send_dropped, send_ok, type ClientTransport } from '../../src/feed/transport.js';
 import { close_code } from '../../src/wire/codes.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
-import { stop_feed_rigs } from '../helpers/feed_rig.js';
-import { sleep, test_config, wait_for } from '../helpers/service.js';
-import { expected_aggregate, ViewMirror, type MirrorView } from '../helpers/view_mirror.js';
-
-class MemTransport implements ClientTransport {
-  readonly mirror: ViewMirror;
-  readonly remote_address = '10.0.0.1';
-  buffered = 0;
-  /** Paused: every frame sent stays buffered (a client that stopped reading). */
-  paused = false;
-  /** The socket refuses sends (uWS over maxBackpressure). */
-  refuse = false;
-  /** The socket drains completely while this send goes out (a reader catching up at that instant). */
-  drain_on_next_send = false;
-  ended: { code: number; reason: string } | null = null;
-  sends_after_end = 0;
-  /** Frames sent in each corked batch (one per session flush). */
-  readonly corked_batches: number[] = [];
-
-  send(frame: Uint8Array): number {
-    if (this.refuse) return send_dropped;
-    if (this.ended !== null) this.sends_after_end++;
-    this.mirror.on_bytes(frame);
-    if (this.drain_on_next_send) {
-      this.drain_on_next_send = false;
-      this.paused = false;
-      this.buffered = 0;
-      return send_ok;
-    }
-    if (!this.paused) return send_ok;
-    this.buffered += frame.byteLength;
-    return send_backpressure;
-  }
-
-  buffered_bytes(): number {
-    return this.buffered;
-  }
-
-  cork(fn: () => void): void {
-    const before = this.mirror.frames;
-    fn();
-    this.corked_batches.push(this.mirror.frames - before);
-  }
-
-  end(code: number, reason: string): void {
-    this.ended ??= { code, reason };
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.buffered = 0;
-  }
-
-  /** `trade_gaps_at_snapshots`: a Snapshot without trades may start a new trade baseline (after a reset, PROTOCOL.md §5.5). */
-  constructor(trade_gaps_at_snapshots = false) {
-    this.mirror = new ViewMirror(undefined, trade_gaps_at_snapshots);
-  }
-}
+import { conflation_rig as rig, stop_conflation_rigs, type ConflationRig as Rig } from '../helpers/conflation_rig.js';
+import { sleep, wait_for } from '../helpers/service.js';
+import { expected_aggregate, type MirrorView } from '../helpers/view_mirror.js';
 
 const enc = new FrameEncoder();
 
-interface Rig {
-  config: Readonly<Config>;
-  feed: Feed;
-  engine: EngineHandle;
-  bus: MemoryBus;
-  connect(options?: { slow_policy?: 'conflate' | 'close'; trade_gaps_at_snapshots?: boolean }): { session: Session; t: MemTransport };
-  subscribe(session: Session, symbols: string[], depth: number, interval_ms?: number): void;
-  /** The engine stopped and every symbol's views at its last seq. */
-  quiesce(): Promise<void>;
-}
-
-const rigs: Rig[] = [];
-
-afterEach(() => stop_feed_rigs(rigs));
-
-async function rig(overrides: Partial<Config>): Promise<Rig> {
-  const config = test_config({
-    symbols: ['BTC-USD', 'ETH-USD'], rate_orders_per_s: 20_000,
-    slow_enter_bytes: 20_000, slow_exit_bytes: 2_000, send_buffer_bytes_max: 4 * 1024 * 1024, ...overrides,
-  });
-  const bus = new MemoryBus();
-  const engine = await start_engine(config, bus);
-  const feed = new Feed(config, bus);
-  feed.start();
-  await wait_for('feed live', () => feed.health().ready);
-  const r: Rig = {
-    config, feed, engine, bus,
-    connect(options = {}) {
-      const t = new MemTransport(options.trade_gaps_at_snapshots);
-      return { session: feed.open_session(t, options), t };
-    },
-    subscribe(session, symbols, depth, interval_ms = 0) {
-      feed.on_client_frame(session, enc.subscribe({ symbols, depth, interval_ms }));
-    },
-    async quiesce() {
-      await engine.stop();
-      await wait_for('views at the engine seq', () => config.symbols.every((s) =>
-        feed.symbols.get(s)!.committed_seq === engine.stats().by_symbol[s].seq));
-      await sleep(30); // one more flush turn and accumulate tick
-    },
-  };
-  rigs.push(r);
-  return r;
-}
+afterEach(() => stop_conflation_rigs());
 
 function top(levels: { price: number; size: number; orders: number }[], depth: number): [number, number, number][] {
   const list = levels.map((l) => [l.price, l.size, l.orders] as [number, number, number]);
@@ -254,36 +150,6 @@ describe('slow consumer: conflation inside the feed', () => {
     expect(got.vwap).toBeCloseTo(want.vwap, 6);
     expect(v.last_trade_id).toBe(fv.last_trade_id);
     expect_engine_book(r, v, 'BTC-USD', 0);
-  });
-
-  it('a view rebuilt within its epoch while its subscriber conflates: the catch-up is a Delta naming the missing trades, no Snapshot', async () => {
-    const r = await rig({});
-    const slow = r.connect();
-    r.subscribe(slow.session, ['BTC-USD'], 0);
-    // Trades seen before it stops reading: the mirror checks their ids stay contiguous, the missing ones counted.
-    await wait_for('trades received', () => (slow.t.mirror.view('BTC-USD', 0)?.trades_listed ?? 0) > 0);
-    slow.t.paused = true;
-    await wait_for('conflating', () => slow.session.slow);
-    const sub = [...slow.session.subs.values()][0];
-    await wait_for('trades accumulated', () => sub.held_trades + sub.folded_trades > 0);
-    // The feed loses its upstream: the book is rebuilt from the engine's snapshot, and trades in between never reach it.
-    const f = r.feed.symbols.get('BTC-USD')!;
-    const epoch = f.epoch;
-    f.upstream_lost();
-    expect(f.state).toBe('recovering');
-    await wait_for('live again', () => f.state === 'live');
-    expect(f.epoch).toBe(epoch);
-    expect(f.stats.rebuilds_continued).toBe(1);
-    // What it held is kept: the same view continues.
-    expect(sub.held_trades + sub.folded_trades).toBeGreaterThan(0);
-    slow.t.resume();
-    r.feed.on_drain(slow.session);
-    await r.quiesce();
-    const v = slow.t.mirror.view('BTC-USD', 0)!;
-    expect(v.count((fr) => fr.kind === 'snapshot')).toBe(1);
-    // Every trade id is accounted for: listed, folded, or named missing (checked frame by frame by the mirror).
-    expect(v.last_trade_id - v.first_trade_id + 1).toBe(v.trades_listed + v.trades_folded + v.trades_missing);
-    expect(slow.t.mirror.violations).toEqual([]);
   });
 
   it("policy 'close': closes with 4008 at the crossing, sends nothing after the decision and releases the subscriptions", async () => {

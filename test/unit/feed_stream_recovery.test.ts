@@ -92,7 +92,7 @@ function feed(stream: FakeStream, bus = new MemoryBus()) {
   const f = new SymbolFeed(symbol, bus, subjects, {
     // A rebuild within the epoch continues the views (on_continue): recorded as 'continued'.
     on_commit: () => {}, on_reset: (_f, reason) => { resets.push(reason); }, on_continue: () => { resets.push('continued' as ResetReason); },
-    on_state: () => {}, on_batch_applied: () => {},
+    on_state: () => {}, before_recovery: () => {}, on_batch_applied: () => {},
   }, 100, { stream, engine_silence_ms_max: 10_000 });
   return { f, resets };
 }

@@ -59,7 +59,9 @@ export async function start_depthcast(r: Recording, fanout_topics = true): Promi
         probes_sent += s.flow.probes.probes_sent;
         pongs_seen += s.flow.probes.pongs_seen;
       }
-      return { probes_sent, pongs_seen };
+      // Conflated frames: a window where readers conflated (the feed learning their windows) carries catch-up encodes.
+      const conflated_frames = Number((service.feed.stats() as { counters: Record<string, unknown> }).counters.conflated_frames_total);
+      return { probes_sent, pongs_seen, conflated_frames };
     },
     async close() {
       await service.stop();

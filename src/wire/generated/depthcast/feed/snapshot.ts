@@ -131,8 +131,18 @@ group():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+missingFirstTradeId():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 38);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+missingLastTradeId():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 40);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(17);
+  builder.startObject(19);
 }
 
 static addSymbol(builder:flatbuffers.Builder, symbolOffset:flatbuffers.Offset) {
@@ -213,6 +223,14 @@ static addTradeAggregate(builder:flatbuffers.Builder, tradeAggregateOffset:flatb
 
 static addGroup(builder:flatbuffers.Builder, group:number) {
   builder.addFieldInt32(16, group, 0);
+}
+
+static addMissingFirstTradeId(builder:flatbuffers.Builder, missingFirstTradeId:bigint) {
+  builder.addFieldInt64(17, missingFirstTradeId, BigInt('0'));
+}
+
+static addMissingLastTradeId(builder:flatbuffers.Builder, missingLastTradeId:bigint) {
+  builder.addFieldInt64(18, missingLastTradeId, BigInt('0'));
 }
 
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
