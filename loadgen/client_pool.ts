@@ -245,6 +245,7 @@ export class ClientPool {
       heartbeat_interval_ms: spec.slow ? patient_ms : o.heartbeat_interval_ms,
       snapshot_timeout_ms: spec.slow ? patient_ms : undefined,
       random: seeded_random(spec.seed),
+      write_delay_ms: o.write_delay_ms,
       backoff_initial_ms,
       backoff_max_ms,
     });

@@ -5,6 +5,7 @@
 // (the CLI prints it and exits 2).
 import { availableParallelism } from 'node:os';
 import { depths_allowed, group_ticks_max, interval_ms_max } from '../src/wire/codes.js';
+import { write_delay_ms_max } from '../src/client/options.js';
 import { check_number, find_flag, parse_flag_value, scan_flags, type FlagKind } from '../src/util/flags.js';
 import { symbol_list_problem } from '../src/util/symbol.js';
 import { saturation_share_max_default } from './saturation.js';
@@ -33,6 +34,8 @@ export interface LoadgenOptions {
   /** Price bucket of every view in ticks (1 = ungrouped). */
   group: number;
   interval_ms: number;
+  /** Every client asks the feed for this write delay (docs/PROTOCOL.md §5.10): frames at most every N ms, in one write. */
+  write_delay_ms: number;
   duration_s: number;
   warmup_s: number;
   slow_fraction: number;
@@ -55,6 +58,15 @@ export interface LoadgenOptions {
   /** A worker whose event-loop lag p99 reaches this share of the reported p99 is saturated. */
   saturation_share_max: number;
 }
+
+/**
+ * The write delay loadgen's clients ask for unless told (loadgen/README.md, "Write delay"): at 0 a client of one
+ * view reads one frame per socket read (~11 µs of client CPU per frame) and 300 clients saturate this 2-core box;
+ * a worker's own event-loop lag p99 stays ~10-15 ms whatever the delay (its once-a-second histogram encode, and
+ * the class's writes reaching every client at once), so the reported p99 must be ≥ 4× that: 20 ms was judged
+ * saturated (lag 14.7 ms = 41% of p99 36 ms), 50 ms kept up (12.2 ms = 20% of 61.6 ms) at 4.9 µs per frame.
+ */
+export const write_delay_ms_default = 50;
 
 export class LoadgenOptionError extends Error {
   constructor(readonly flag: string, message: string) {
@@ -104,6 +116,7 @@ export function default_options(): LoadgenOptions {
     depth: 10,
     group: 1,
     interval_ms: 0,
+    write_delay_ms: write_delay_ms_default,
     duration_s: 10,
     warmup_s: 0,
     slow_fraction: 0,
@@ -222,6 +235,9 @@ const specs: readonly Spec[] = [
     help: 'Price grouping of every view, in ticks: 1 = the book as it is, N = levels summed into N-tick buckets (docs/PROTOCOL.md §3)' },
   { key: 'interval_ms', flag: '--interval-ms', kind: 'int', min: 0, max: interval_ms_max, default_text: '0',
     help: 'Subscribe interval: 0 streams every update, N > 0 asks for at most one conflated Delta per N ms' },
+  { key: 'write_delay_ms', flag: '--write-delay-ms', kind: 'int', min: 0, max: write_delay_ms_max, default_text: String(write_delay_ms_default),
+    help: 'Every client asks the feed to write to it at most every N ms, all frames in one write (docs/PROTOCOL.md §5.10; the feed allows up to its --write-delay-ms-max, 100 by default). '
+      + 'Up to N ms of every latency reported is this wait, printed beside it; 0 = every frame at once (the feed\'s own latency, and one socket read per frame: 300 clients saturate this 2-core box, loadgen/README.md)' },
   { key: 'duration_s', flag: '--duration-s', kind: 'number', min: 1, max: 7 * 24 * 3600, default_text: '10',
     help: 'Length of the run in seconds, from the first connection attempt' },
   { key: 'warmup_s', flag: '--warmup-s', kind: 'int', min: 0, max: 3600, default_text: '0',

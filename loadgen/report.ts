@@ -150,13 +150,24 @@ const ms = (us: number): string => (us / 1000).toFixed(us >= 100_000 ? 0 : us >=
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /** The once-a-second line on stderr; p99 and p99.9 are of the run so far (frames, and per trade). */
-export function progress_line(p: TimelinePoint, clients: number, frames: HopPercentiles, events: HopPercentiles): string {
+export function progress_line(p: TimelinePoint, clients: number, frames: HopPercentiles, events: HopPercentiles, write_delay_ms: number): string {
   return `[${p.t_s.toFixed(1).padStart(6)}s] connected ${int(p.connected)}/${int(clients)}`
     + ` | ${int(p.frames_per_s)} frames/s ${(p.bytes_per_s / 1e6).toFixed(1)} MB/s`
-    + ` | p99 ${ms(frames.p99)} ms p99.9 ${ms(frames.p99_9)} ms, per trade p99 ${ms(events.p99)} p99.9 ${ms(events.p99_9)}`
+    + ` | ${write_delay_label(write_delay_ms)}: p99 ${ms(frames.p99)} ms p99.9 ${ms(frames.p99_9)} ms, per trade p99 ${ms(events.p99)} p99.9 ${ms(events.p99_9)}`
     + ` (this s: p99 ${ms(p.p99_us)}, max ${ms(p.max_us)})`
     + ` | resyncs ${int(p.resyncs)} mismatches ${int(p.digest_mismatches)} errors ${int(p.errors)} reconnects ${int(p.reconnects)}`
     + ` | loop p99 ${ms(p.loop_delay_us_p99)} ms`;
+}
+
+/** What stands beside every latency loadgen prints: the write delay its clients asked for (docs/PROTOCOL.md §5.10). */
+export function write_delay_label(write_delay_ms: number): string {
+  return write_delay_ms === 0 ? 'write delay 0' : `write delay ${write_delay_ms} ms`;
+}
+
+/** The latency header's note on the write delay: with one, up to that much of every sample is the wait the clients asked for. */
+export function write_delay_note(write_delay_ms: number): string {
+  return write_delay_ms === 0 ? 'write delay 0: every frame sent at once'
+    : `WITH A WRITE DELAY OF ${write_delay_ms} ms (--write-delay-ms): up to ${write_delay_ms} ms of each sample is the wait the clients asked for, not the feed's latency at delay 0`;
 }
 
 function latency_lines(name: SeriesName, s: HopSummary | null): string[] {
@@ -185,10 +196,11 @@ export function summary_text(s: LoadgenSummary): string {
     `  digest mismatches ${c.digest_mismatches}, range breaks ${c.range_breaks}, crossed ${c.crossed_books}, resyncs ${c.resyncs}, reconnects ${c.reconnects} (views resumed ${c.resumed_views}, resumes refused ${c.resume_refused}), storm drops ${s.connections.storm_drops}, stale ${c.stale_connections}`,
     `  closes by code: ${closes}; client errors: ${errors}`
       + (s.connections.drain_released > 0 ? `; paused readers caught up after release: ${s.connections.drain_caught_up}/${s.connections.drain_released}` : ''),
-    `  latency (ms; per Delta frame, and *_events: per trade, each with its own engine time)${s.options.warmup_s > 0 ? `, first ${s.options.warmup_s} s left out` : ''}:`,
+    `  latency (ms; per Delta frame, and *_events: per trade, each with its own engine time)${s.options.warmup_s > 0 ? `, first ${s.options.warmup_s} s left out` : ''}`
+      + `, ${write_delay_note(s.options.write_delay_ms)}:`,
     // A withheld latency says why itself; otherwise the verdict stands beside the numbers.
     ...(s.latency_withheld !== null ? [`    ${s.latency_withheld}`]
-      : [...series_names.flatMap((name) => latency_lines(name, s.latency_us[name])), `  load generator: ${s.saturation.reason}`]),
+      : [...series_names.flatMap((name) => latency_lines(name, s.latency_us[name])), `  load generator (${write_delay_label(s.options.write_delay_ms)}): ${s.saturation.reason}`]),
     `  cpu: loadgen ${s.cpu.loadgen_cpu_s.toFixed(1)} s (${s.cpu.loadgen_cores_used.toFixed(2)} cores)`
       + (s.cpu.server_cpu_s !== null ? `, server pid ${s.cpu.server_pid} ${s.cpu.server_cpu_s.toFixed(1)} s (${s.cpu.server_cores_used!.toFixed(2)} cores, ${s.cpu.server_cpu_us_per_frame!.toFixed(2)} µs per delivered frame)` : '')
       + `; worker event-loop delay p99 worst ${ms(s.loop_delay_us.p99_worst)} ms, max ${ms(s.loop_delay_us.max)} ms`,
@@ -266,8 +278,8 @@ export function compare_text(a: LoadgenSummary, b: LoadgenSummary, a_name: strin
     return Math.abs(shown) >= 1000 ? Math.round(shown).toLocaleString('en-US') : Number(shown.toPrecision(4)).toString();
   };
   const lines = [
-    `A = ${a_name} (${a.started_at}, ${a.plan.clients} clients, ${a.duration_s.toFixed(1)} s)`,
-    `B = ${b_name} (${b.started_at}, ${b.plan.clients} clients, ${b.duration_s.toFixed(1)} s)`,
+    `A = ${a_name} (${a.started_at}, ${a.plan.clients} clients, ${a.duration_s.toFixed(1)} s, ${write_delay_label(a.options.write_delay_ms ?? 0)})`,
+    `B = ${b_name} (${b.started_at}, ${b.plan.clients} clients, ${b.duration_s.toFixed(1)} s, ${write_delay_label(b.options.write_delay_ms ?? 0)})`,
     '',
     `${'metric'.padEnd(label_width)} ${'A'.padStart(12)} ${'B'.padStart(12)} ${'B/A'.padStart(8)}`,
   ];

@@ -5,7 +5,7 @@
 // (<script type="application/json" id="loadgen-summary">), so the page is the
 // whole record of the run.
 import { series_hops, series_names, type SeriesName } from './messages.js';
-import type { LoadgenSummary, PercentilePoint } from './report.js';
+import { write_delay_note, type LoadgenSummary, type PercentilePoint } from './report.js';
 
 interface Series {
   name: string;
@@ -212,6 +212,7 @@ table.grid td{text-align:right}.ok{color:#1a7f37;font-weight:600}.warn{color:#9a
 ${s.warnings.map((w) => `<p class="warn">Warning: ${escape_html(w)}</p>`).join('\n')}
 <p class="${s.checks.passed ? 'ok' : 'bad'}">${s.checks.passed ? 'Checks passed: every book verified, no digest mismatch.' : `Checks FAILED: ${escape_html(s.checks.problems.join('; '))}`}</p>
 <h2>Latency</h2>
+<p class="note"><b>${escape_html(write_delay_note(s.options.write_delay_ms ?? 0))}.</b></p>
 <p class="${s.saturation?.saturated ? 'bad' : 'ok'}">Load generator: ${escape_html(s.saturation?.reason ?? 'not judged (older summary)')}</p>
 ${s.latency_withheld ? `<p class="bad">${escape_html(s.latency_withheld)}</p>` : latency_table(s)}
 <p class="note">Latency = client receive time − engine event time, on one host clock. <b>Per frame</b>: one sample per Delta, against

@@ -201,7 +201,7 @@ export async function run_loadgen(input: Partial<LoadgenOptions>, hooks: RunHook
       loop_p99_worst = Math.max(loop_p99_worst, counters.loop_delay_us_p99);
       loop_max = Math.max(loop_max, counters.loop_delay_us_max);
       timeline.push(point);
-      on_progress(progress_line(point, options.clients, merger!.totals.fast.percentiles('engine_to_receive'), merger!.totals.fast_events.percentiles('engine_to_receive')));
+      on_progress(progress_line(point, options.clients, merger!.totals.fast.percentiles('engine_to_receive'), merger!.totals.fast_events.percentiles('engine_to_receive'), options.write_delay_ms));
     };
 
     let seq = 0;

@@ -26,7 +26,10 @@
 // every K ticks (same rate; ~0.8 K frames per write): K=1 is `npm start`'s
 // regime (~1 frame per read), larger K shows what batching buys. Results:
 // bench/results/client_cost.json (K=1), client_cost_tpw<K>.json otherwise.
-// Run: npx tsx bench/e2e/client_cost.bench.ts [--clients 300] [--rate 70000] [--ticks-per-write 1]
+// Write delay: --write-delay-ms N writes each connection everything of N ms at
+// once, as the feed writes one that asked for write_delay_ms=N (the regime
+// loadgen's default creates): K = N ms of ticks; client_cost_delay<N>.json.
+// Run: npx tsx bench/e2e/client_cost.bench.ts [--clients 300] [--rate 70000] [--ticks-per-write 1 | --write-delay-ms 50]
 //        [--rounds 3] [--window-s 5] [--warmup-s 2] [--kinds raw,raw_net,sdk,sdk_net,sdk_latency] [--cpu-prof-dir DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -48,7 +51,9 @@ const rounds = arg('--rounds', quick ? 1 : 3);
 const window_s = arg('--window-s', quick ? 2 : 5);
 const warmup_s = arg('--warmup-s', quick ? 1 : 2);
 const kinds = string_flag(process.argv.slice(2), '--kinds', 'raw,raw_net,sdk,sdk_net,sdk_latency').split(',') as CostKind[];
-const ticks_per_write = arg('--ticks-per-write', 1);
+const ticks_per_write_arg = arg('--ticks-per-write', 1);
+/** --write-delay-ms N: the feed's write coalescing (docs/PROTOCOL.md §5.10) as it writes a delayed connection: every N ms of ticks in one write. */
+const write_delay_ms = arg('--write-delay-ms', 0);
 for (const k of kinds) if (!cost_kinds.includes(k)) throw new Error(`--kinds: unknown kind '${k}' (${cost_kinds.join(', ')})`);
 /** Issue 21: ≤ 7 µs per verifying Delta and ≥ 150k verified frames/s per core: the stricter of the two is 6.67 µs. */
 const goal_us_per_frame = 7;
@@ -98,6 +103,8 @@ async function main(): Promise<void> {
   const frames_per_tick_per_view_estimate = 0.8; // measured on this recording: ~0.8 Deltas per tick per depth-10 view
   const ticks_per_s = Math.max(1, Math.round(rate / clients / frames_per_tick_per_view_estimate));
   const ticks = Math.ceil(ticks_per_s * (warmup_s + window_s + 8));
+  // A delayed connection gets everything of write_delay_ms in one write: that many ticks per write.
+  const ticks_per_write = write_delay_ms > 0 ? Math.max(1, Math.round((write_delay_ms * ticks_per_s) / 1000)) : ticks_per_write_arg;
   const feed = start('replay_feed.ts', ['--ticks', String(ticks), '--ticks-per-s', String(ticks_per_s), '--ticks-per-write', String(ticks_per_write)], 0);
   const ready = await next_message<Extract<ReplayReply, { type: 'ready' }>>(feed, 'ready');
   const offered = Math.round(clients * ready.frames_per_tick_per_view * ticks_per_s);
@@ -155,10 +162,15 @@ async function main(): Promise<void> {
       + `${ratios_net.length > 0 && kind !== 'raw_net' ? `, ${median(ratios_net)}x raw_net` : ''}`
       + `${raw_kinds.includes(kind) ? '' : ` (goal ≤ ${goal_us_per_frame} µs and ≥ ${goal_frames_per_core_s / 1000}k/core: ${goal_met(us) ? 'met' : 'NOT met'})`}`);
   }
-  const path = write_result(ticks_per_write === 1 ? 'client_cost' : `client_cost_tpw${ticks_per_write}`, {
-    ...(ticks_per_write === 1 ? {} : { what: `The same bench with the feed writing each connection every ${ticks_per_write} ticks (--ticks-per-write ${ticks_per_write}): more frames per read than \`npm start\` gives; shows what batching buys, not the issue's regime` }),
+  const name = write_delay_ms > 0 ? `client_cost_delay${write_delay_ms}` : ticks_per_write === 1 ? 'client_cost' : `client_cost_tpw${ticks_per_write}`;
+  const what = write_delay_ms > 0
+    ? `The stream written as the feed writes a connection that asked for write_delay_ms=${write_delay_ms} (docs/PROTOCOL.md §5.10): everything of ${write_delay_ms} ms (${ticks_per_write} ticks) in one write, the raw readers beside the SDK in the same run. The regime loadgen runs in by default (--write-delay-ms 50)`
+    : ticks_per_write === 1 ? null
+    : `The same bench with the feed writing each connection every ${ticks_per_write} ticks (--ticks-per-write ${ticks_per_write}): more frames per read than \`npm start\` gives; shows what batching buys, not the issue's regime`;
+  const path = write_result(name, {
+    ...(what === null ? {} : { what }),
     goal: `a verifying Delta ≤ ${goal_us_per_frame} µs of client CPU, socket to applied and verified, Acks and pongs included, and ≥ ${goal_frames_per_core_s / 1000}k verified frames/s per core`,
-    options: { clients, rate_offered: offered, ticks_per_s, ticks_per_write, rounds, window_s, warmup_s, kinds, cores_split: two_cores ? 'feed core 0, reader core 1' : 'one core shared' },
+    options: { clients, rate_offered: offered, ticks_per_s, ticks_per_write, write_delay_ms, rounds, window_s, warmup_s, kinds, cores_split: two_cores ? 'feed core 0, reader core 1' : 'one core shared' },
     stream: { frames_per_tick_per_view: ready.frames_per_tick_per_view, frame_bytes_mean: ready.frame_bytes_mean, views: ready.views },
     summary,
     rounds: Object.fromEntries(by_kind),

@@ -101,7 +101,8 @@ export class FeedClient {
     const settings = client_settings(url, options, now_ns);
     this.clock_ns = settings.clock_ns;
     this.hops = settings.hops;
-    this.behind_ms = settings.behind_ms;
+    // The delay this client asked for makes its state that much older by design: not a sign of falling behind.
+    this.behind_ms = settings.behind_ms + settings.write_delay_ms;
     this.ack = settings.ack;
     this.progress = new ReaderProgress(settings.ack_interval_ms,
       settings.ack !== false ? (bytes_processed) => this.send({ type: 'ack', bytes_processed }) : null, this.clock_ns);
@@ -116,7 +117,7 @@ export class FeedClient {
     }, settings.backoff.initial_ms, settings.backoff.max_ms);
     // The hooks reach this.views only once the connection starts, below.
     this.connection = new Connection(
-      { urls: client_urls(url), ...settings, token: this.token },
+      { urls: client_urls(url, settings.write_delay_ms), ...settings, token: this.token },
       this.counters,
       {
         state: (next, previous) => this.events.emit('state', next, previous),
@@ -197,7 +198,7 @@ export class FeedClient {
     return this.progress.staleness_ms(this.clock_ns());
   }
 
-  /** Hearing from the server, but what it processed is older than options.behind_ms. */
+  /** Hearing from the server, but what it processed is older than options.behind_ms (plus options.write_delay_ms). */
   get behind(): boolean {
     return this.connection.state === 'synced' && this.staleness_ms() > this.behind_ms;
   }

@@ -53,8 +53,16 @@ export interface FeedClientOptions {
   ack?: boolean | 'auto';
   /** Most one Ack per this long (plus one after the last frame of a burst). Default 100. */
   ack_interval_ms?: number;
-  /** The client is 'behind' while its newest processed state is older than this (staleness_ms()). Default 1500. */
+  /** The client is 'behind' while its newest processed state is older than this (staleness_ms()), plus write_delay_ms. Default 1500. */
   behind_ms?: number;
+  /**
+   * Ask the feed to write to this connection at most every this many ms, all its frames in one write
+   * (docs/PROTOCOL.md §5.10; sent as `?write_delay_ms=N` on each URL): far less CPU per frame for this
+   * client (one socket read per write instead of per frame), up to this much more latency. The feed
+   * allows up to its --write-delay-ms-max (default 100): above it, an `error` event with code 15
+   * (bad_write_delay) and no delay. Counted in the `behind` budget. Default 0: every frame at once.
+   */
+  write_delay_ms?: number;
   /** Clock in ns since the Unix epoch, the same clock the server stamps with. Default src/util/clock now_ns. */
   clock_ns?: () => number;
   /**
@@ -106,13 +114,20 @@ export interface ClientSettings {
   ack: boolean | 'auto';
   ack_interval_ms: number;
   behind_ms: number;
+  write_delay_ms: number;
   token_source: TokenOption | undefined;
   token_refresh_lead_ms: number;
   random: RandomSource;
 }
 
-/** One feed URL, or several to fail over between (tried in turn on each reconnect); each checked. */
-export function client_urls(url: string | readonly string[]): string[] {
+/** Largest write delay the SDK lets a client ask for; the feed's own limit (--write-delay-ms-max) is usually lower. */
+export const write_delay_ms_max = 60_000;
+
+/**
+ * One feed URL, or several to fail over between (tried in turn on each reconnect); each checked. With a
+ * write delay, each URL asks for it (`write_delay_ms=N` added to its query).
+ */
+export function client_urls(url: string | readonly string[], write_delay_ms = 0): string[] {
   const urls = typeof url === 'string' ? [url] : [...url];
   if (urls.length === 0) throw new FeedClientError('socket', 'no feed URL given');
   for (const u of urls) {
@@ -124,7 +139,12 @@ export function client_urls(url: string | readonly string[]): string[] {
     }
     if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new FeedClientError('socket', `expected a ws:// or wss:// URL, got '${u}'`);
   }
-  return urls;
+  if (write_delay_ms === 0) return urls;
+  return urls.map((u) => {
+    const parsed = new URL(u);
+    parsed.searchParams.set('write_delay_ms', String(write_delay_ms));
+    return parsed.toString();
+  });
 }
 
 /** Checks the URLs and every option; throws before anything is opened. */
@@ -149,6 +169,7 @@ export function client_settings(url: string | readonly string[], options: FeedCl
     ack: options.ack ?? 'auto',
     ack_interval_ms: positive(options.ack_interval_ms, 100, 'ack_interval_ms'),
     behind_ms: positive(options.behind_ms, 1500, 'behind_ms'),
+    write_delay_ms: write_delay(options.write_delay_ms),
     token_source: token_option(options.token),
     token_refresh_lead_ms: positive(options.token_refresh_lead_ms, 30_000, 'token_refresh_lead_ms'),
     random: options.random ?? Math.random,
@@ -173,6 +194,14 @@ function token_option(token: unknown): TokenOption | undefined {
   if (token === undefined || typeof token === 'function') return token as TokenOption | undefined;
   if (typeof token !== 'string' || token.length === 0) throw new RangeError('token must be a non-empty string or a function returning a promise of one');
   return token;
+}
+
+function write_delay(value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (!Number.isInteger(value) || value < 0 || value > write_delay_ms_max) {
+    throw new RangeError(`write_delay_ms must be an integer from 0 to ${write_delay_ms_max}, got ${value}`);
+  }
+  return value;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

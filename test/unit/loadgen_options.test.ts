@@ -3,9 +3,9 @@
 // the seed alone, not on the number of workers.
 import { describe, expect, it } from 'vitest';
 import { seeded_random } from '../../src/util/random.js';
-import { LoadgenOptionError, check_options, default_options, parse_loadgen_args, parse_source_addresses, type LoadgenOptions } from '../../loadgen/options.js';
+import { LoadgenOptionError, check_options, default_options, write_delay_ms_default, parse_loadgen_args, parse_source_addresses, type LoadgenOptions } from '../../loadgen/options.js';
 import { clients_of_worker, pick_symbols, plan_run, stats_url, zipf_cumulative } from '../../loadgen/plan.js';
-import { compare_text, parse_summary, summary_format, summary_warnings, type LoadgenSummary } from '../../loadgen/report.js';
+import { compare_text, parse_summary, progress_line, summary_format, summary_text, summary_warnings, type LoadgenSummary } from '../../loadgen/report.js';
 import { nines_x, render_html } from '../../loadgen/report_html.js';
 import { judge_saturation, saturation_share_max_default } from '../../loadgen/saturation.js';
 
@@ -171,6 +171,27 @@ describe('compare and the HTML report', () => {
     expect(warnings[0]).toMatch(/load generator itself lagged .* 120 ms; 3 sockets/);
     expect(warnings[1]).toMatch(/^5 negative latencies/);
     expect(render_html({ ...s, warnings })).toContain('class="warn"');
+  });
+
+  it('prints the write delay the clients asked for beside every latency (summary, progress line, compare, HTML)', () => {
+    expect(run_options([]).write_delay_ms).toBe(write_delay_ms_default);
+    expect(run_options(['--write-delay-ms', '0']).write_delay_ms).toBe(0);
+    expect(run_options(['--write-delay-ms', '50']).write_delay_ms).toBe(50);
+    for (const bad of ['-1', 'x', '1.5', '60001']) expect(flag_of(() => run_options(['--write-delay-ms', bad]))).toBe('--write-delay-ms');
+    const delayed = fake_summary(25_000, 1000);
+    delayed.options = { ...delayed.options, write_delay_ms: 20 };
+    const text = summary_text(delayed);
+    expect(text).toMatch(/latency \(ms;.*WITH A WRITE DELAY OF 20 ms .*not the feed's latency at delay 0/);
+    expect(text).toContain('load generator (write delay 20 ms):');
+    const undelayed = fake_summary(2000, 1000);
+    undelayed.options = { ...undelayed.options, write_delay_ms: 0 };
+    expect(summary_text(undelayed)).toContain('write delay 0: every frame sent at once');
+    expect(summary_text(undelayed)).toContain('load generator (write delay 0):');
+    const hop = delayed.latency_us.fast!.engine_to_receive!;
+    const point = { t_s: 1, connected: 10, frames_per_s: 1, bytes_per_s: 1, p99_us: 1, max_us: 1, resyncs: 0, digest_mismatches: 0, errors: 0, reconnects: 0, loop_delay_us_p99: 0 };
+    expect(progress_line(point as Parameters<typeof progress_line>[0], 10, hop, hop, 20)).toContain('| write delay 20 ms: p99 25.0 ms');
+    expect(compare_text(undelayed, delayed, 'a', 'b')).toMatch(/A = a .*write delay 0\)\nB = b .*write delay 20 ms\)/);
+    expect(render_html(delayed)).toContain('WITH A WRITE DELAY OF 20 ms');
   });
 
   it('puts percentiles on a nines axis and embeds the data', () => {
