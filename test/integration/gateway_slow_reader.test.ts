@@ -22,21 +22,26 @@ interface Event {
 interface Client {
   ws: WebSocket;
   events: Map<string, Event[]>;
-  close: { code: number; reason: string } | null;
+  close: { code: number; reason: string; at_ms: number } | null;
+  /** A socket error before the close (ECONNRESET: the peer reset, dropping what it still held). */
+  error: string | null;
+  bytes: number;
 }
 
 const path = '/stream?streams=btcusd@depth@100ms/ethusd@depth@100ms';
 
 async function connect(url: string): Promise<Client> {
-  const c: Client = { ws: new WebSocket(url), events: new Map(), close: null };
-  c.ws.on('message', (data) => {
+  const c: Client = { ws: new WebSocket(url), events: new Map(), close: null, error: null, bytes: 0 };
+  c.ws.on('message', (data: Buffer) => {
+    c.bytes += data.length;
     const m = JSON.parse(data.toString()) as { stream?: string; data?: Event };
     if (m.stream === undefined || m.data === undefined) return;
     let list = c.events.get(m.stream);
     if (list === undefined) c.events.set(m.stream, (list = []));
     list.push(m.data);
   });
-  c.ws.on('close', (code, reason) => { c.close = { code, reason: reason.toString() }; });
+  c.ws.on('close', (code, reason) => { c.close = { code, reason: reason.toString(), at_ms: performance.now() }; });
+  c.ws.on('error', (err) => { c.error = err.message; });
   await new Promise<void>((resolve, reject) => { c.ws.once('open', () => resolve()); c.ws.once('error', reject); });
   return c;
 }
@@ -72,15 +77,26 @@ describe('Binance gateway: a reader that stops reading', () => {
     await wait_for('both reading', () => count(fast) > 10 && count(slow) > 10, 20_000);
 
     await proxy.pause();
+    const paused_at = performance.now();
     const feed_counters = all.feed_service.feed.counters;
     const slow_closes = () => [...feed_counters.slow_closes_total.values()].reduce((a, b) => a + b, 0);
     await wait_for('the feed closes the paused reader', () => slow_closes() > 0, 60_000);
+    const decided_at = performance.now();
     const fast_before = count(fast);
+    const slow_bytes_before = slow.bytes;
     await proxy.resume(); // the close frame, behind what was in flight, reaches the client
+    const resumed_at = performance.now();
     await wait_for('the slow client sees its close', () => slow.close !== null, 30_000);
 
     const { code, reason } = slow.close!;
-    expect([close_code.slow_consumer, close_code.send_buffer_overflow, close_code.reader_too_slow]).toContain(code);
+    // What a wrong close looks like, for a failure's message (CI at 4e80b5e once saw 1006 here: uWS closes the socket
+    // 12-16 s after end() whatever is still queued, so the timeline tells a late delivery from a lost close frame).
+    const ms = (t: number) => Math.round(t);
+    const timeline = { decided_after_pause_ms: ms(decided_at - paused_at), resumed_after_decision_ms: ms(resumed_at - decided_at),
+      closed_after_resume_ms: ms(slow.close!.at_ms - resumed_at), slow_bytes_after_resume: slow.bytes - slow_bytes_before, socket_error: slow.error,
+      fast_close: fast.close, slow_closes_total: Object.fromEntries(feed_counters.slow_closes_total), proxy_lag: await proxy.lag() };
+    process.stdout.write(`gateway slow reader: ${JSON.stringify({ code, ...timeline })}\n`);
+    expect([close_code.slow_consumer, close_code.send_buffer_overflow, close_code.reader_too_slow], JSON.stringify(timeline)).toContain(code);
     expect(reason).toBe(slow_close_reasons[code]);
     expect(feed_counters.slow_closes_total.get(code)).toBe(1);
     // The gateway counts it under its reason's name (/metrics depthcast_gateway_closes_total).
