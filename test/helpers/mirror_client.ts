@@ -10,7 +10,8 @@ import { start_all, type AllInOne } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
 import type { Session } from '../../src/feed/session.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
-import { wait_for } from './service.js';
+import { at_engine_book } from './engine_book.js';
+import { sleep, wait_for } from './service.js';
 import { ViewMirror, type MirrorView } from './view_mirror.js';
 
 const enc = new FrameEncoder();
@@ -72,6 +73,14 @@ export class MirrorClient {
   has_all_views(list: readonly string[], ds: readonly number[]): boolean {
     return list.every((s) => ds.every((d) => this.mirror.view(s, d) !== undefined));
   }
+}
+
+/** Stops the engine and waits until every client's full-book view of each symbol shows the engine's last book (engine_book.ts). */
+export async function stop_engine_and_settle(all: AllInOne, clients: MirrorClient[], symbols: readonly string[]): Promise<void> {
+  await all.engine.stop();
+  const last = Object.fromEntries(symbols.map((s) => [s, all.engine.snapshot(s)]));
+  await wait_for('clients at the engine\'s final books', () => clients.every((c) => symbols.every((s) => at_engine_book(c.mirror.view(s, 0), last[s]))), 20_000);
+  await sleep(50);
 }
 
 /**

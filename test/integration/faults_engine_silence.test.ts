@@ -4,6 +4,7 @@
 // without a restart turns its symbols to Recovering for clients.
 import { afterEach, describe, expect, it } from 'vitest';
 import { start_feed_service, type FeedService } from '../../src/app.js';
+import { at_engine_book } from '../helpers/engine_book.js';
 import { FaultBus } from '../helpers/fault_bus.js';
 import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
@@ -57,7 +58,7 @@ describe('engine heartbeats and engine silence', () => {
     expect(engine!.stats().batches).toBe(batches_at_drop);
     expect(f.stats.engine_heartbeats).toBeGreaterThanOrEqual(heartbeats_before);
     const final = engine!.snapshot(symbol);
-    await wait_for('client at the engine seq', () => Number(client.book(symbol, 0)!.seq) === final.seq);
+    await wait_for('client at the engine\'s book', () => at_engine_book(client.book(symbol, 0), final));
     expect(client.sorted(symbol, 0).bids).toEqual(final.bids.map((l) => [l.price, l.size, l.orders]));
     expect(client.sorted(symbol, 0).asks).toEqual(final.asks.map((l) => [l.price, l.size, l.orders]));
     expect(client.violations).toEqual([]);

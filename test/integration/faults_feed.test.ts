@@ -12,6 +12,7 @@ import { NatsBus } from '../../src/bus/nats_bus.js';
 import { connect, type FeedClient } from '../../src/client/index.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
 import { close_code } from '../../src/wire/codes.js';
+import { at_engine_book } from '../helpers/engine_book.js';
 import { free_port, spawn_depthcast, type DepthcastProcess } from '../helpers/depthcast_process.js';
 import { start_nats_server, type NatsServerHandle } from '../helpers/nats_server.js';
 import { RawClient, rows } from '../helpers/raw_client.js';
@@ -73,7 +74,7 @@ describe('feed process faults', () => {
   async function expect_books_equal_engine(cs: FeedClient[]): Promise<void> {
     await engine!.stop();
     const final = Object.fromEntries(symbols.map((s) => [s, engine!.snapshot(s)]));
-    await wait_for('clients at the engine\'s final seq', () => synced(cs) && cs.every((c) => symbols.every((s) => c.book(s, 0)!.seq === final[s].seq)));
+    await wait_for('clients at the engine\'s final books', () => synced(cs) && cs.every((c) => symbols.every((s) => at_engine_book(c.book(s, 0), final[s]))));
     for (const c of cs) {
       for (const s of symbols) {
         for (const depth of depths) {

@@ -9,6 +9,7 @@ import { NatsBus } from '../../src/bus/nats_bus.js';
 import { connect, type BookHandle, type FeedClient, type ViewState } from '../../src/client/index.js';
 import type { Config } from '../../src/config.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
+import { at_engine_book } from '../helpers/engine_book.js';
 import { start_nats_server, type NatsServerHandle } from '../helpers/nats_server.js';
 import { rows } from '../helpers/raw_client.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
@@ -49,12 +50,11 @@ function all_synced(clients: FeedClient[]): boolean {
   return clients.every((c) => c.books().every((b) => b.state === 'synced'));
 }
 
-/** After engine.stop(): every full-book view reaches the engine's last seq and every view equals the engine's book. */
+/** After engine.stop(): every full-book view reaches the engine's last book (its epoch) and every view equals it. */
 async function expect_books_equal_engine(clients: FeedClient[], engine: EngineHandle): Promise<void> {
   await engine.stop();
   const final = Object.fromEntries(symbols.map((s) => [s, engine.snapshot(s)]));
-  await wait_for('clients reach the engine\'s final seq', () =>
-    all_synced(clients) && clients.every((c) => symbols.every((s) => c.book(s, 0)!.seq === final[s].seq && c.book(s, 0)!.epoch === final[s].epoch)));
+  await wait_for('clients reach the engine\'s final books', () => all_synced(clients) && clients.every((c) => symbols.every((s) => at_engine_book(c.book(s, 0), final[s]))));
   for (const c of clients) {
     for (const s of symbols) {
       for (const depth of depths) {

@@ -87,6 +87,8 @@ describe('clients fail over between feeds and resume their views', () => {
       snapshots_after_kill: sum('snapshots') - snapshots_before,
       conflated_frames: sum('conflated_frames'), discarded_deltas: sum('discarded_deltas'), snapshot_timeouts: sum('snapshot_timeouts'),
       digest_mismatches: sum('digest_mismatches'), range_breaks: sum('range_breaks'), resyncs: sum('resyncs'), reconnects: sum('reconnects'),
+      // Every other verdict that resyncs a view, so a failed resyncs check says which (CI beside yes x2 once: 29 resyncs, no mismatch or break).
+      epoch_changes: sum('epoch_changes'), crossed_books: sum('crossed_books'), invalid_frames: sum('invalid_frames'),
     };
     // The surviving feed's own count of the resume points it was offered, by outcome.
     const stats = await (await fetch(`http://127.0.0.1:${feeds[1].port}/stats`)).json() as { counters: { resumes_total: Record<string, number> } };

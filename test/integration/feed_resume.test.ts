@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start_all, type AllInOne } from '../../src/app.js';
 import { error_code } from '../../src/wire/codes.js';
+import { at_engine_book } from '../helpers/engine_book.js';
 import { ProtocolClient } from '../helpers/protocol_client.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
 
@@ -54,7 +55,7 @@ describe('resuming views on reconnect', () => {
     expect([...held(0), ...held(10)].map((v) => v.snapshots)).toEqual(snapshots_before);
     for (const s of symbols) {
       const book = all.engine.snapshot(s);
-      await wait_for(`${s} at the engine's seq`, () => again.book(s, 0)!.seq === book.seq);
+      await wait_for(`${s} at the engine's book`, () => at_engine_book(again.book(s, 0), book));
       expect(again.sorted(s, 0).bids).toEqual(book.bids.map((l) => [l.price, l.size, l.orders]));
       expect(again.sorted(s, 10).asks).toEqual(book.asks.slice(0, 10).map((l) => [l.price, l.size, l.orders]));
     }

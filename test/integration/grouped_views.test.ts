@@ -11,6 +11,7 @@ import { start_all, type AllInOne } from '../../src/app.js';
 import { connect, type FeedClient, type WebSocketConstructor } from '../../src/client/index.js';
 import type { L2Level, L2Snapshot } from '../../src/book/types.js';
 import { error_code } from '../../src/wire/codes.js';
+import { at_engine_book } from '../helpers/engine_book.js';
 import { ProtocolClient } from '../helpers/protocol_client.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
 
@@ -65,17 +66,8 @@ describe('grouped views', () => {
     await sleep(300);
     const final: Record<string, L2Snapshot> = {};
     for (const s of symbols) final[s] = all.engine.snapshot(s);
-    // The full book's view reaches the engine's book, not necessarily its seq: a version that changed nothing in a
-    // view sends no frame (PROTOCOL §5.2), and a last engine event that nets to no level change (it paused once at
-    // ETH-USD 3590, in CI and here, 1 run in ~25) leaves the view's seq just below the engine's.
-    const levels = (side: readonly L2Level[]) => side.map((l) => [l.price, l.size, l.orders]);
-    const at_engine_book = (s: string) => {
-      const view = c.book(s, 0);
-      if (view === undefined || view.seq > final[s].seq) return false;
-      const got = c.sorted(s, 0);
-      return JSON.stringify(got.bids) === JSON.stringify(levels(final[s].bids)) && JSON.stringify(got.asks) === JSON.stringify(levels(final[s].asks));
-    };
-    for (const s of symbols) await wait_for(`${s} full book equal to the engine's at ${final[s].seq}`, () => at_engine_book(s)).catch((err: Error) => {
+    // The full book's view reaches the engine's book, not necessarily its seq (test/helpers/engine_book.ts).
+    for (const s of symbols) await wait_for(`${s} full book equal to the engine's at ${final[s].seq}`, () => at_engine_book(c.book(s, 0), final[s])).catch((err: Error) => {
       const seqs: Record<string, unknown> = {};
       for (const sym of symbols) for (const [d, g] of views) seqs[`${sym}|${d}|${g}`] = c.book(sym, d, g)?.seq;
       seqs.engine_now = symbols.map((x) => all.engine.snapshot(x).seq);

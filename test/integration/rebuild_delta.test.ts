@@ -21,6 +21,7 @@ import { connect, type FeedClient, type TradeIdRange } from '../../src/client/in
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
 import { event_execute, new_book_event } from '../../src/book/types.js';
 import { EventBatchReader } from '../../src/wire/engine_codec.js';
+import { at_engine_book } from '../helpers/engine_book.js';
 import { FaultBus } from '../helpers/fault_bus.js';
 import { ProtocolClient } from '../helpers/protocol_client.js';
 import { rows } from '../helpers/raw_client.js';
@@ -96,11 +97,10 @@ describe('a rebuild within the epoch', () => {
     await engine.stop();
     const final = engine.snapshot(symbol);
     // Every book equals the engine's final one, not necessarily at its seq: a last engine event that changes nothing in a
-    // view sends no frame (PROTOCOL §5.2). The protocol client gets the same frames as the SDK client of its depth.
+    // view sends no frame (PROTOCOL §5.2, test/helpers/engine_book.ts). The protocol client gets the same frames as the SDK client of its depth.
     const at_final = (i: number): boolean => {
-      const b = clients[i].book(symbol, depths[i])!;
-      return JSON.stringify(rows(b.bids)) === JSON.stringify(rows(final.bids, depths[i]))
-        && JSON.stringify(rows(b.asks)) === JSON.stringify(rows(final.asks, depths[i])) && raw.book(symbol, depths[i])!.seq === b.seq;
+      const b = clients[i].book(symbol, depths[i]);
+      return at_engine_book(b, final, depths[i]) && raw.book(symbol, depths[i])!.seq === b!.seq;
     };
     await wait_for('every book equal to the engine\'s final book', () => f.committed_seq === final.seq && depths.every((_, i) => at_final(i)))
       .catch((err: Error) => {

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { start_all, type AllInOne } from '../../src/app.js';
 import { connect, type FeedClient, type WebSocketConstructor } from '../../src/client/index.js';
 import { client_latency } from '../../src/client/latency.js';
+import { at_engine_book } from '../helpers/engine_book.js';
 import { test_config, wait_for, sleep } from '../helpers/service.js';
 
 const symbols = ['BTC-USD', 'ETH-USD'];
@@ -32,7 +33,7 @@ describe('SDK against the real feed', () => {
     await sleep(1000);
     await all.engine.stop();
     const final = Object.fromEntries(symbols.map((s) => [s, all.engine.snapshot(s)]));
-    await wait_for('full views at the final seq', () => books.filter((b) => b.depth === 0).every((b) => b.seq === final[b.symbol].seq));
+    await wait_for('full views at the final books', () => books.filter((b) => b.depth === 0).every((b) => at_engine_book(b, final[b.symbol])));
     await sleep(100);
     for (const b of books) {
       const want = final[b.symbol];

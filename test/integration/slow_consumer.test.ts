@@ -7,7 +7,7 @@
 // thresholds make the switch happen within a second or two.
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { MirrorClient, service_per_test } from '../helpers/mirror_client.js';
+import { MirrorClient, service_per_test, stop_engine_and_settle } from '../helpers/mirror_client.js';
 import type { AllInOne } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
 import { conflation_trades_max } from '../../src/feed/subscription.js';
@@ -45,15 +45,6 @@ async function start(overrides: Partial<Config> = {}): Promise<AllInOne> {
 
 async function connect(all: AllInOne, query = ''): Promise<MirrorClient> {
   return service.connect(all, query);
-}
-
-/** Stops the engine and waits until every client's full-book views reach its last seq. */
-async function stop_engine_and_settle(all: AllInOne, clients: MirrorClient[], list = symbols): Promise<void> {
-  await all.engine.stop();
-  const last = Object.fromEntries(list.map((s) => [s, all.engine.snapshot(s).seq]));
-  await wait_for('clients at the engine final seq', () =>
-    clients.every((c) => list.every((s) => c.mirror.view(s, 0)?.seq === last[s])), 20_000);
-  await sleep(50);
 }
 
 function expect_engine_book(all: AllInOne, c: MirrorClient, symbol: string, depth: number): void {
@@ -106,7 +97,7 @@ describe('slow consumers over real sockets', () => {
     slow.resume();
     await wait_for('drained and streaming again', () => !slow.session.slow, 20_000);
     await sleep(300);
-    await stop_engine_and_settle(all, [...fast, slow]);
+    await stop_engine_and_settle(all, [...fast, slow], symbols);
 
     for (const c of [...fast, slow]) expect(c.mirror.violations).toEqual([]);
     let conflated = 0;

@@ -18,6 +18,7 @@ import { decode_server_frame } from '../../src/wire/feed_decoder.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
 import { ThrottleProxy } from '../helpers/throttle_proxy.js';
+import { at_engine_book } from '../helpers/engine_book.js';
 import { LoopLagMeter } from '../../loadgen/loop_lag.js';
 import { ViewMirror } from '../helpers/view_mirror.js';
 
@@ -197,9 +198,8 @@ describe('slow readers: bounded staleness through every buffer', () => {
     }
     // The slow reader's book is the engine's once the market stops and its last catch-up arrives.
     all.engine.pause(60_000);
-    const engine_seq = () => all!.engine.snapshot('BTC-USD').seq;
     await sleep(200);
-    await wait_for('slow reader at the engine seq', () => slow.mirror.view('BTC-USD', 0)!.seq === engine_seq(), 15_000);
+    await wait_for('slow reader at the engine\'s book', () => at_engine_book(slow.mirror.view('BTC-USD', 0), all!.engine.snapshot('BTC-USD')), 15_000);
     const snap = all.engine.snapshot('BTC-USD');
     const got = slow.mirror.view('BTC-USD', 0)!.sorted();
     expect(got.bids).toEqual(snap.bids.map((l) => [l.price, l.size, l.orders]));

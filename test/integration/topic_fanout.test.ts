@@ -11,7 +11,7 @@ import type { AllInOne } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
 import { published_tick_sessions_per_turn_max } from '../../src/feed/feed.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
-import { MirrorClient, service_per_test } from '../helpers/mirror_client.js';
+import { MirrorClient, service_per_test, stop_engine_and_settle } from '../helpers/mirror_client.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
 
 const symbols = ['BTC-USD', 'ETH-USD'];
@@ -43,13 +43,6 @@ function expect_engine_books(all: AllInOne, c: MirrorClient, depths: number[]): 
       expect(got.asks, `${s}|${d} asks`).toEqual(top(snap.asks));
     }
   }
-}
-
-async function stop_engine_and_settle(all: AllInOne, clients: MirrorClient[]): Promise<void> {
-  await all.engine.stop();
-  const last = Object.fromEntries(symbols.map((s) => [s, all.engine.snapshot(s).seq]));
-  await wait_for('clients at the final seq', () => clients.every((c) => symbols.every((s) => c.mirror.view(s, 0)?.seq === last[s])), 20_000);
-  await sleep(50);
 }
 
 describe.each([true, false])('fan-out with fanout_topics=%s', (fanout_topics) => {
@@ -91,7 +84,7 @@ describe.each([true, false])('fan-out with fanout_topics=%s', (fanout_topics) =>
       expect(channels.every((ch) => ch.published_frames > 0)).toBe(true);
     }
 
-    await stop_engine_and_settle(all, [a, b]);
+    await stop_engine_and_settle(all, [a, b], symbols);
     for (const c of [a, b]) expect(c.mirror.violations).toEqual([]);
     // The server counts what it published to a connection exactly: every probe's offset is what the client had received before it.
     for (const c of [a, b]) {
@@ -127,7 +120,7 @@ describe.each([true, false])('fan-out with fanout_topics=%s', (fanout_topics) =>
     slow.resume();
     await wait_for('streaming again', () => !slow.session.slow, 20_000);
     expect(on_topics()).toBe(fanout_topics ? 2 : 0);
-    await stop_engine_and_settle(all, [fast, slow]);
+    await stop_engine_and_settle(all, [fast, slow], symbols);
     for (const c of [fast, slow]) expect(c.mirror.violations).toEqual([]);
     expect_engine_books(all, slow, [0]);
     expect_engine_books(all, fast, [0]);
