@@ -6,7 +6,7 @@
 // (RangeError or FeedClientError('socket') is thrown instead, before any socket
 // opens); a bad subscription throws RangeError and sends nothing.
 import { is_valid_group } from '../book/grouped_book.js';
-import { depths_allowed, group_ticks_max, interval_ms_max } from '../wire/codes.js';
+import { depths_allowed, group_ticks_max, interval_ms_max, write_delay_query } from '../wire/codes.js';
 import { symbol_bytes_max } from '../wire/feed_types.js';
 import type { RandomSource } from '../util/random.js';
 import { Backoff } from './backoff.js';
@@ -142,7 +142,7 @@ export function client_urls(url: string | readonly string[], write_delay_ms = 0)
   if (write_delay_ms === 0) return urls;
   return urls.map((u) => {
     const parsed = new URL(u);
-    parsed.searchParams.set('write_delay_ms', String(write_delay_ms));
+    parsed.searchParams.set(write_delay_query, String(write_delay_ms));
     return parsed.toString();
   });
 }

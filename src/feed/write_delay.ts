@@ -33,9 +33,8 @@ import type { HeldFrames } from './feed_types.js';
 import type { Session } from './session.js';
 import type { Subscription, SubscriptionChannel } from './subscription.js';
 import type { TopicPublisher } from './transport.js';
+import { write_delay_query } from '../wire/codes.js';
 
-/** The query parameter a client asks for its delay with (/ws?write_delay_ms=N). */
-export const write_delay_query = 'write_delay_ms';
 
 /**
  * The delay a connection asked for: `raw` is the query parameter's value

@@ -39,3 +39,6 @@ export const depths_allowed: readonly number[] = [10, 50, 0];
 export const interval_ms_max = 60_000;
 /** Largest price bucket of a grouped view, in ticks (one definition: src/book/grouped_book.ts). */
 export { group_ticks_max } from '../book/grouped_book.js';
+
+/** The connect query parameter a client asks for its write delay with (/ws?write_delay_ms=N, PROTOCOL §5.10). */
+export const write_delay_query = 'write_delay_ms';
