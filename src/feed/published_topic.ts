@@ -17,7 +17,8 @@ import type { TopicPublisher } from './transport.js';
 /** One connection's membership of a PublishedTopic: what it had counted of it (SessionTopics.collect). */
 export interface TopicMember {
   readonly owner: SubscriptionOwner;
-  readonly topic: PublishedTopic;
+  /** The topic whose published counts its share is read from (SessionTopics.collect). */
+  readonly topic_counters: PublishedTopic;
   published_bytes_seen: number;
   published_frames_seen: number;
 }

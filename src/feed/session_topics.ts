@@ -22,7 +22,14 @@ import type { PublishedTopic, TopicMember } from './published_topic.js';
 import type { Subscription, SubscriptionOwner } from './subscription.js';
 import type { ClientTransport } from './transport.js';
 import { check } from './invariants.js';
-import type { WriteDelayClass } from './write_delay.js';
+import type { TopicCounters, WriteDelayClass } from './write_delay.js';
+
+/** One share of what is published: whose counts it reads (a view's topic, a delay class's, another topic) and what it last counted. Subscription and TopicMember are ones. */
+interface TopicShare {
+  readonly topic_counters: TopicCounters;
+  published_bytes_seen: number;
+  published_frames_seen: number;
+}
 
 /** A topic every topic-taking socket holds and nothing is published to (see above). */
 export const anchor_topic = '#anchor';
@@ -30,12 +37,15 @@ export const anchor_topic = '#anchor';
 export class SessionTopics {
   /** The transport takes topics (uWS with --fanout-topics). */
   readonly enabled: boolean;
-  /** Subscriptions on their view's topic now (join/leave keep it; order does not matter). */
-  private readonly published_subs: Subscription[] = [];
+  /**
+   * Every share of what is published that this connection holds now, subscriptions on their view's topic and
+   * members of other topics alike (one array collect() walks; order does not matter).
+   */
+  private readonly shares: TopicShare[] = [];
+  /** How many of the shares are subscriptions on their view's topic. */
+  private published_subs = 0;
   /** Topics that are not a view's held now (PublishedTopic: the gateway's streams). */
   private readonly members = new Map<PublishedTopic, TopicMember>();
-  /** The same members as an array, which collect() walks (no Map iterator per published tick). */
-  private readonly member_list: TopicMember[] = [];
   /** Frames the last collect() counted. */
   collected_frames = 0;
   private anchored = false;
@@ -47,12 +57,12 @@ export class SessionTopics {
 
   /** Subscriptions on their view's topic now. */
   get count(): number {
-    return this.published_subs.length;
+    return this.published_subs;
   }
 
   /** Topics held now, views' and others'. */
   get held(): number {
-    return this.published_subs.length + this.members.size;
+    return this.shares.length;
   }
 
   private anchor(): void {
@@ -64,11 +74,11 @@ export class SessionTopics {
   /** Joins a topic that is not a view's; its share is counted from now on. */
   join_topic(owner: SubscriptionOwner, topic: PublishedTopic): void {
     if (this.members.has(topic)) return;
-    const member: TopicMember = { owner, topic, published_bytes_seen: topic.published_bytes, published_frames_seen: topic.published_frames };
+    const member: TopicMember = { owner, topic_counters: topic, published_bytes_seen: topic.published_bytes, published_frames_seen: topic.published_frames };
     this.anchor();
     this.transport.subscribe!(topic.topic);
     this.members.set(topic, member);
-    this.member_list.push(member);
+    this.shares.push(member);
     topic.published.add(member);
   }
 
@@ -77,9 +87,7 @@ export class SessionTopics {
     const member = this.members.get(topic);
     if (member === undefined) return;
     this.members.delete(topic);
-    const list = this.member_list;
-    list[list.indexOf(member)] = list[list.length - 1]; // swap-remove: a connection holds a handful
-    list.pop();
+    this.remove_share(member);
     topic.published.delete(member);
     this.transport.unsubscribe!(topic.topic);
   }
@@ -100,7 +108,8 @@ export class SessionTopics {
     sub.published_bytes_seen = counters.published_bytes;
     sub.published_frames_seen = counters.published_frames;
     this.transport.subscribe!(counters.topic);
-    this.published_subs.push(sub);
+    this.shares.push(sub);
+    this.published_subs++;
   }
 
   /** Before a published subscription's share is counted for the last time: its class's held frames of the view go out (write_delay.ts). */
@@ -113,9 +122,14 @@ export class SessionTopics {
     this.transport.unsubscribe!(sub.topic_counters.topic);
     this.write_delay?.leave(sub);
     sub.topic_counters = sub.channel;
-    const list = this.published_subs;
-    const i = list.indexOf(sub);
-    check(i >= 0, 'a subscription leaves only a topic it holds');
+    this.remove_share(sub);
+    this.published_subs--;
+  }
+
+  private remove_share(share: TopicShare): void {
+    const list = this.shares;
+    const i = list.indexOf(share);
+    check(i >= 0, 'a share leaves only a topic it holds');
     list[i] = list[list.length - 1]; // swap-remove: a connection holds a handful
     list.pop();
   }
@@ -124,23 +138,14 @@ export class SessionTopics {
   collect(): number {
     let bytes = 0;
     let frames = 0;
-    const subs = this.published_subs;
-    for (let i = 0; i < subs.length; i++) {
-      const sub = subs[i];
-      const ch = sub.topic_counters;
-      bytes += ch.published_bytes - sub.published_bytes_seen;
-      frames += ch.published_frames - sub.published_frames_seen;
-      sub.published_bytes_seen = ch.published_bytes;
-      sub.published_frames_seen = ch.published_frames;
-    }
-    const members = this.member_list;
-    for (let i = 0; i < members.length; i++) {
-      const m = members[i];
-      const t = m.topic;
-      bytes += t.published_bytes - m.published_bytes_seen;
-      frames += t.published_frames - m.published_frames_seen;
-      m.published_bytes_seen = t.published_bytes;
-      m.published_frames_seen = t.published_frames;
+    const shares = this.shares;
+    for (let i = 0; i < shares.length; i++) {
+      const share = shares[i];
+      const t = share.topic_counters;
+      bytes += t.published_bytes - share.published_bytes_seen;
+      frames += t.published_frames - share.published_frames_seen;
+      share.published_bytes_seen = t.published_bytes;
+      share.published_frames_seen = t.published_frames;
     }
     this.collected_frames = frames;
     return bytes;
