@@ -15,7 +15,7 @@
 // healthy (a heartbeat, a verified snapshot).
 //
 // Cost: per received frame one clock read and one comparison; per watchdog tick
-// (heartbeat/4, at least 5 ms) two comparisons plus the owner's tick.
+// (heartbeat/4, at least 5 ms) three comparisons plus the owner's tick.
 //
 // Invariants: events of a socket that is no longer current are ignored; once
 // 'closed', the state never changes again and no socket is opened.
@@ -95,19 +95,25 @@ export class Connection {
   private socket_was_open = false;
   private reconnect_timer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setInterval> | null = null;
+  private readonly watchdog_interval_ms: number;
+  /** When the watchdog last ran, and whether it judged nothing then because it came late (check_deadlines). */
+  private last_tick_ns = 0;
+  private tick_skipped = false;
   private readonly stale_after_ns: number;
   private readonly connect_timeout_ns: number;
   private url_index = 0;
 
   constructor(private readonly settings: ConnectionSettings, private readonly counters: ClientCounters, private readonly hooks: ConnectionHooks) {
     this.stale_after_ns = stale_heartbeats * settings.heartbeat_interval_ms * 1e6;
+    this.watchdog_interval_ms = Math.max(5, Math.floor(settings.heartbeat_interval_ms / 4));
     this.connect_timeout_ns = settings.connect_timeout_ms * 1e6;
   }
 
   /** Opens the first socket and starts the watchdog. */
   start(): void {
     this.open_socket();
-    this.watchdog = setInterval(() => this.check_deadlines(), Math.max(5, Math.floor(this.settings.heartbeat_interval_ms / 4)));
+    this.last_tick_ns = this.settings.clock_ns();
+    this.watchdog = setInterval(() => this.check_deadlines(), this.watchdog_interval_ms);
   }
 
   get state(): ConnectionState {
@@ -297,6 +303,17 @@ export class Connection {
 
   private check_deadlines(): void {
     const now = this.settings.clock_ns();
+    // A tick more than two intervals late means this process was held up (a busy page, GC, a loaded machine), and
+    // timers run before sockets are read: what the server sent meanwhile may still sit unread, so a deadline judged
+    // now could call a live socket silent. Such a tick judges nothing; the next one, after the socket was read,
+    // does (at most one tick is skipped in a row, so a throttled background tab still detects a dead socket).
+    const late = now - this.last_tick_ns > 2 * this.watchdog_interval_ms * 1e6;
+    this.last_tick_ns = now;
+    if (late && !this.tick_skipped) {
+      this.tick_skipped = true;
+      return;
+    }
+    this.tick_skipped = false;
     const ws = this.socket;
     if (ws === null || this.connection_state === 'closed') return;
     if (ws.readyState !== ws_open) {
