@@ -23,6 +23,7 @@ import { close_code } from '../wire/codes.js';
 import type { Backoff } from './backoff.js';
 import { FeedClientError, client_error_code, type ClientCounters } from './counters.js';
 import type { TokenKeeper } from './token_keeper.js';
+import { TickGuard } from '../util/tick_guard.js';
 
 export type ConnectionState = 'connecting' | 'synced' | 'stale' | 'closed';
 
@@ -96,9 +97,8 @@ export class Connection {
   private reconnect_timer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setInterval> | null = null;
   private readonly watchdog_interval_ms: number;
-  /** When the watchdog last ran, and whether it judged nothing then because it came late (check_deadlines). */
-  private last_tick_ns = 0;
-  private tick_skipped = false;
+  /** A watchdog tick right after this process was held up judges nothing (frames may sit unread in the socket). */
+  private watchdog_guard: TickGuard | null = null;
   private readonly stale_after_ns: number;
   private readonly connect_timeout_ns: number;
   private url_index = 0;
@@ -112,7 +112,7 @@ export class Connection {
   /** Opens the first socket and starts the watchdog. */
   start(): void {
     this.open_socket();
-    this.last_tick_ns = this.settings.clock_ns();
+    this.watchdog_guard = new TickGuard(this.watchdog_interval_ms, this.settings.clock_ns() / 1e6);
     this.watchdog = setInterval(() => this.check_deadlines(), this.watchdog_interval_ms);
   }
 
@@ -303,17 +303,9 @@ export class Connection {
 
   private check_deadlines(): void {
     const now = this.settings.clock_ns();
-    // A tick more than two intervals late means this process was held up (a busy page, GC, a loaded machine), and
-    // timers run before sockets are read: what the server sent meanwhile may still sit unread, so a deadline judged
-    // now could call a live socket silent. Such a tick judges nothing; the next one, after the socket was read,
-    // does (at most one tick is skipped in a row, so a throttled background tab still detects a dead socket).
-    const late = now - this.last_tick_ns > 2 * this.watchdog_interval_ms * 1e6;
-    this.last_tick_ns = now;
-    if (late && !this.tick_skipped) {
-      this.tick_skipped = true;
-      return;
-    }
-    this.tick_skipped = false;
+    // Right after this process was held up, what the server sent meanwhile may still sit unread (timers run before
+    // sockets are read): a live socket would look silent (util/tick_guard.ts).
+    if (this.watchdog_guard !== null && !this.watchdog_guard.may_judge(now / 1e6)) return;
     const ws = this.socket;
     if (ws === null || this.connection_state === 'closed') return;
     if (ws.readyState !== ws_open) {
