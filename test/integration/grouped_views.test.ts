@@ -62,6 +62,10 @@ describe('grouped views', () => {
     clients.push(slow);
     slow.subscribe(symbols, 10, 100, undefined, 25);
     await sleep(1500);
+    // And every view streamed a few Deltas before the pause (waited for: a loaded box flushes less often, each Delta
+    // covering more versions; one run beside yes x2 at load 8 had a view at 3 frames after the 1.5 s).
+    await wait_for('every view past its Snapshot by a few Deltas', () => symbols.every((s) => views.every(([depth, group]) => (c.book(s, depth, group)?.frames.length ?? 0) > 3)
+      && (slow.book(s, 10, 25)?.conflated ?? 0) > 0), 30_000);
     all.engine.pause(600_000);
     await sleep(300);
     const final: Record<string, L2Snapshot> = {};

@@ -18,6 +18,7 @@ import { close_code, error_code } from '../../src/wire/codes.js';
 import { MirrorClient, service_per_test } from '../helpers/mirror_client.js';
 import { ProtocolClient } from '../helpers/protocol_client.js';
 import { sleep, test_config, wait_for } from '../helpers/service.js';
+import { LoopLagMeter } from '../../loadgen/loop_lag.js';
 
 const symbols = ['BTC-USD', 'ETH-USD'];
 const delay_ms = 50;
@@ -25,7 +26,9 @@ const service = service_per_test();
 
 async function start(overrides: Partial<Config> = {}): Promise<AllInOne> {
   return service.start(test_config({
-    symbols, rate_orders_per_s: 10_000, write_delay_ms_max: 100, slow_enter_bytes: 64 * 1024, slow_exit_bytes: 8 * 1024,
+    // 4,000 orders/s, not 10,000: engine, feed and both verifying clients share this process, and at 10,000 a box loaded
+    // to 8 (yes x2 and more) starved it into really lagging (a 'fast' reader conflated: 2 of 2 cases in one run).
+    symbols, rate_orders_per_s: 4000, write_delay_ms_max: 100, slow_enter_bytes: 64 * 1024, slow_exit_bytes: 8 * 1024,
     // The clients share this process (and 2 cores) with the engine and the feed: a loaded second must not look like a
     // lagging reader (as in topic_fanout.test.ts); a stopped reader still conflates on uWS's buffer (slow_enter_bytes).
     reader_lag_target_ms: 2000, in_flight_bytes_max: 2 * 1024 * 1024, ...overrides,
@@ -58,6 +61,8 @@ describe.each([true, false])('write_delay_ms with fanout_topics=%s', (fanout_top
   it('a delayed connection gets every frame, in order and exact, several per write; an undelayed one beside it is unaffected', async () => {
     const all = await start({ fanout_topics });
     const feed = all.feed_service.feed;
+    // This process (engine, feed and both readers) held up: the measure of what the box did to the readers (below).
+    const loop = new LoopLagMeter();
     const direct = await connect(all);
     const delayed = await connect(all, `?write_delay_ms=${delay_ms}`);
     for (const { c } of [direct, delayed]) {
@@ -69,11 +74,21 @@ describe.each([true, false])('write_delay_ms with fanout_topics=%s', (fanout_top
     expect(delayed.c.session.write_delay?.delay_ms).toBe(delay_ms);
     expect(direct.c.session.write_delay).toBeNull();
     await wait_for('a few hundred Deltas each', () => [direct, delayed].every(({ c }) => c.mirror.frames >= 400), 30_000);
+    const held_up_worst_ms = Math.round(loop.worst_us / 1000);
+    loop.stop();
     await stop_engine_and_settle(all, [direct.c, delayed.c]);
 
+    const [cls] = feed.write_delay_stats();
+    const summary = JSON.stringify({ held_up_worst_ms, frames_per_write: cls.frames_written / cls.writes, frames: [direct.c.mirror.frames, delayed.c.mirror.frames],
+      reads: [direct.reads(), delayed.reads()], episodes_by_cause: (feed.slow_consumer_stats() as { conflation_episodes_by_cause_total: unknown }).conflation_episodes_by_cause_total });
+    process.stdout.write(`write delay: ${summary}\n`);
+    // Neither is taken for a lagging reader, unless this process was itself held up past half the lag gate
+    // (reader_lag_target_ms / 10 = 200 ms: a probe's age then is mostly the stall, and conflating is what flow control
+    // is for). Beside yes x2 a cold fork did that in 3 of ~12 runs; the books stay exact either way.
+    const conflation_excused = held_up_worst_ms > 100;
     for (const { c } of [direct, delayed]) {
       expect(c.mirror.violations).toEqual([]);
-      expect(c.session.slow_episodes).toBe(0);
+      if (!conflation_excused) expect(c.session.slow_episodes, summary).toBe(0);
       for (const s of symbols) {
         expect(c.view(s, 0).sorted()).toEqual(engine_book(all, s));
         // Depth 10 is the full book's top 10 (ViewMirror checked each frame's digest and range).
@@ -81,11 +96,10 @@ describe.each([true, false])('write_delay_ms with fanout_topics=%s', (fanout_top
         expect(c.view(s, 10).sorted()).toEqual({ bids: top.bids.slice(0, 10), asks: top.asks.slice(0, 10) });
       }
     }
-    // Every frame: both connections hold the same views, so they got the same number of Deltas (and the same Snapshots).
+    // Every frame: both connections hold the same views, so, neither conflated, they got the same number of Deltas.
     const deltas = (c: MirrorClient) => symbols.reduce((n, s) => n + c.view(s, 0).count((f) => f.kind === 'delta') + c.view(s, 10).count((f) => f.kind === 'delta'), 0);
-    expect(deltas(delayed.c)).toBe(deltas(direct.c));
+    if (direct.c.session.slow_episodes + delayed.c.session.slow_episodes === 0) expect(deltas(delayed.c), summary).toBe(deltas(direct.c));
     // Several frames per write: the class's own count, and the reads the delayed client's socket saw.
-    const [cls] = feed.write_delay_stats();
     expect(cls.delay_ms).toBe(delay_ms);
     expect(cls.frames_written / cls.writes).toBeGreaterThan(2);
     const frames_per_read = (x: { c: MirrorClient; reads: () => number }) => x.c.mirror.frames / x.reads();
