@@ -225,7 +225,11 @@ export class Feed {
       on_pump_change: (s, needed) => this.scheduler.set_pumped(s, needed),
       on_lag_sample: (_s, lag_ms) => { reader_lag.record(lag_ms * 1e6); },
       pump_soon: (s) => this.scheduler.pump_soon(s),
-      probe_with_publish: (s) => this.scheduler.probe_with_publish(s),
+      // A delayed connection's probe goes with its class's own write (write_delay.ts), not with any topic's publish.
+      probe_with_publish: (s) => {
+        if (s.write_delay !== null) s.write_delay.probe_with_write(s);
+        else this.scheduler.probe_with_publish(s);
+      },
     };
   }
 
@@ -240,6 +244,7 @@ export class Feed {
     session.leave_all_topics();
     this.slow_sessions.delete(session);
     this.scheduler.forget(session);
+    session.write_delay?.forget(session);
     this.counters.connections = this.sessions.size;
     this.counters.conflating_connections = this.slow_sessions.size;
   }

@@ -265,7 +265,8 @@ export class Session extends SessionLink<Session> implements SubscriptionOwner {
     this.evaluate(now_ms, !this.probing || this.flow.in_flight > this.limits.slow_enter_bytes);
     if (this.closing || this.slow || !this.flow_control.probe_due_streaming(now_ms)) return;
     // Sent now, the ping would leave in a write of its own (what this turn published to the socket was written
-    // already): it waits for the next publish and leaves with that, in one write (FeedScheduler.published).
+    // already): it waits for the next publish and leaves with that, in one write (FeedScheduler.published); a delayed
+    // connection's waits for its class's own write (write_delay.ts, "Probes").
     this.events.probe_with_publish(this);
   }
 

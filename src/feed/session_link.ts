@@ -49,7 +49,7 @@ export interface LinkEvents<S> {
   on_lag_sample(session: S, lag_ms: number): void;
   /** The conflating session's reader acknowledged: pump it after the turn's fan-out (feed_scheduler.ts), not before it. */
   pump_soon(session: S): void;
-  /** A connection served through topics is due a probe: send it right after the next publish (feed_scheduler.ts), in the same write. */
+  /** A connection served through topics is due a probe: send it right after the next publish (feed_scheduler.ts), or a delayed one's right after its class's next write (write_delay.ts), in the same write. */
   probe_with_publish(session: S): void;
 }
 

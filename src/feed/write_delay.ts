@@ -23,10 +23,18 @@
 // before its Snapshot; a leaver was marked sent up to the view's seq), and
 // before a Status about the symbol (Fanout.on_state).
 //
+// Probes: a member's reader probe that falls due (Session.tick_published)
+// waits for the class's next write and leaves right after it, in the same
+// write (probe_with_write): behind every frame the class held for it, so its
+// offset and its delay measure the reader as it gets its data (one write per
+// N ms), never a ping that overtakes held frames in a write of its own (which
+// woke the reader between its writes and measured a queue it never had). A
+// probe due while nothing is held arms the timer: it waits at most N ms.
+//
 // Owner of: what write_delay_ms values are accepted (parse_write_delay).
 // Cost: per Delta per view, one push per delay class with subscribers of the
 // view (not per connection); per class timer, one publish per held frame and
-// a pass over the sessions it flushes. Memory: the frames of at most N ms
+// a pass over the sessions it flushes and the members whose probe is due. Memory: the frames of at most N ms
 // per view per class (N ≤ write_delay_ms_max).
 
 import type { HeldFrames } from './feed_types.js';
@@ -112,6 +120,8 @@ export class WriteDelayClass {
   private readonly due_topics: DelayedTopic[] = [];
   /** Sessions without topics whose queued frames wait for this class's timer. */
   private readonly due_sessions: Session[] = [];
+  /** Members whose reader probe is due: sent right after the class's next write (probe_with_write). */
+  private readonly probes_due = new Set<Session>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Writes to the class's members (timer runs, and views published early at an order point) and the frames they carried: frames per write, for /stats and tests. */
   writes = 0;
@@ -179,6 +189,21 @@ export class WriteDelayClass {
     this.arm();
   }
 
+  /**
+   * A member's probe is due (Session.tick_published): it goes right after the
+   * class's next write, in the same write as the frames held for it (uWS
+   * writes a socket's published frames before anything sent to it directly).
+   */
+  probe_with_write(s: Session): void {
+    this.probes_due.add(s);
+    this.arm();
+  }
+
+  /** The member is gone. */
+  forget(s: Session): void {
+    this.probes_due.delete(s);
+  }
+
   /** The feed stops: what is held goes now (before the sessions' going-away close), then no more timers. */
   stop(): void {
     if (this.timer !== null) {
@@ -213,5 +238,10 @@ export class WriteDelayClass {
     }
     sessions.length = 0;
     this.in_timer = false;
+    // After every publish of this write: each probe follows its socket's frames (Session.send_waiting_probe counts them first).
+    if (this.probes_due.size > 0) {
+      for (const s of this.probes_due) s.send_waiting_probe(now_ms);
+      this.probes_due.clear();
+    }
   };
 }

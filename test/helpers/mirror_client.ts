@@ -27,11 +27,11 @@ export class MirrorClient {
     this.mirror = new ViewMirror(undefined, trade_gaps_at_snapshots);
   }
 
-  /** `trade_gaps_at_snapshots`: see ViewMirror (a client that resyncs or subscribes a view again). */
-  static async connect(all: AllInOne, query = '', trade_gaps_at_snapshots = false): Promise<MirrorClient> {
+  /** `trade_gaps_at_snapshots`: see ViewMirror (a client that resyncs or subscribes a view again); `url`: the feed's, or a proxy's to it. */
+  static async connect(all: AllInOne, query = '', trade_gaps_at_snapshots = false, url = all.feed_service.url): Promise<MirrorClient> {
     const feed = all.feed_service.feed;
     const before = new Set(feed.sessions);
-    const ws = new WebSocket(all.feed_service.url + query);
+    const ws = new WebSocket(url + query);
     ws.binaryType = 'nodebuffer';
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
