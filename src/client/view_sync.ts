@@ -44,6 +44,8 @@ export class ViewSync {
   /** Both undefined unless options.hops opted in to latency recording. */
   private readonly engine_to_receive: HopSampleRecorder | undefined;
   private readonly send_to_receive: HopSampleRecorder | undefined;
+  /** The listed trades of the Delta being read (reused: a TradeRec per trade only when someone listens to them). */
+  private readonly delta_trades: TradeRec[] = [];
 
   /** The counters, events and connection are the client's own; `send` encodes and sends (nothing when the socket is not writable). */
   constructor(
@@ -159,8 +161,10 @@ export class ViewSync {
     // A catch-up snapshot to a conflating client carries the trades since its previous frame.
     const trades = msg.trades ?? [];
     const aggregate = msg.trade_aggregate ?? null;
-    if (trades.length > 0 || aggregate !== null) this.emit_trades(view, trades, aggregate);
-    if (msg.missing_trades !== undefined) this.emit_missing(view, msg.missing_trades.first_trade_id, msg.missing_trades.last_trade_id);
+    const missing = msg.missing_trades;
+    if (trades.length > 0 || aggregate !== null || missing !== undefined) {
+      this.emit_trades(view, trades, aggregate, missing?.first_trade_id ?? 0, missing?.last_trade_id ?? 0);
+    }
     const verdict = view.book.load_snapshot(msg);
     if (verdict !== 'ok') {
       this.check_failed(view, verdict);
@@ -290,30 +294,41 @@ export class ViewSync {
     return true;
   }
 
-  private emit_trades(view: ViewSlot, trades: readonly TradeRec[], agg: TradeAggregateRec | null): void {
+  /**
+   * A frame's trades, folded trades and missing ids, in trade id order (§5.5): `trades_missing` comes before the
+   * first listed trade past the range (and before an aggregate that starts past it), so a tape shows the hole where
+   * it is. missing_first 0: none.
+   */
+  private emit_trades(view: ViewSlot, trades: readonly TradeRec[], agg: TradeAggregateRec | null, missing_first = 0, missing_last = 0): void {
     this.counters.trades += trades.length;
     const to_client = this.events.has_listeners('trade');
-    for (const trade of trades) this.emit_trade(view, trade, to_client);
+    let missing_due = missing_first > 0;
+    for (const trade of trades) {
+      if (missing_due && trade.trade_id > missing_last) missing_due = this.emit_missing(view, missing_first, missing_last);
+      this.emit_trade(view, trade, to_client);
+    }
+    if (missing_due && agg !== null && agg.first_trade_id > missing_last) missing_due = this.emit_missing(view, missing_first, missing_last);
     this.emit_aggregate(view, agg);
+    if (missing_due) this.emit_missing(view, missing_first, missing_last);
   }
 
   /** emit_trades for a Delta read in place: a TradeRec is built per trade only if someone listens. */
   private emit_delta_trades(view: ViewSlot, d: DeltaReader): void {
     const n = d.trade_count;
-    this.counters.trades += n;
-    const to_client = this.events.has_listeners('trade');
-    if (n > 0 && (to_client || view.events.has_listeners('trade'))) {
-      for (let i = 0; i < n; i++) this.emit_trade(view, d.trade_into(i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid }), to_client);
-    }
-    this.emit_aggregate(view, d.trade_aggregate);
-    if (d.missing_first_trade_id > 0) this.emit_missing(view, d.missing_first_trade_id, d.missing_last_trade_id);
+    const listed = n > 0 && (this.events.has_listeners('trade') || view.events.has_listeners('trade'));
+    const trades = this.delta_trades;
+    for (let i = 0; listed && i < n; i++) trades.push(d.trade_into(i, { trade_id: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid }));
+    this.emit_trades(view, trades, d.trade_aggregate, d.missing_first_trade_id, d.missing_last_trade_id);
+    trades.length = 0;
+    if (!listed) this.counters.trades += n;
   }
 
-  /** Trades first..last never reached the feed (§5.5): said once per frame that says so; a fresh record per event (rare). */
-  private emit_missing(view: ViewSlot, first_trade_id: number, last_trade_id: number): void {
+  /** Trades first..last never reached the feed (§5.5): said once per frame that says so; a fresh record per event (rare). Returns false (no longer due). */
+  private emit_missing(view: ViewSlot, first_trade_id: number, last_trade_id: number): false {
     this.counters.trades_missing += last_trade_id - first_trade_id + 1;
     view.events.emit('trades_missing', { first_trade_id, last_trade_id });
     this.events.emit('trades_missing', view.handle, { first_trade_id, last_trade_id });
+    return false;
   }
 
   private emit_trade(view: ViewSlot, trade: TradeRec, to_client: boolean): void {

@@ -2,7 +2,7 @@
 // read by the renderer once per animation frame. The SDK keeps the books;
 // this keeps only what the SDK does not: the trade tape of the shown symbol,
 // the last trade per symbol, the conflation marker, and rates per second.
-import { side_ask, side_bid, type BookHandle, type FeedClient, type Side, type TradeAggregateRec, type TradeRec, type UpdateInfo } from 'depthcast/client';
+import { side_ask, side_bid, type BookHandle, type FeedClient, type Side, type TradeAggregateRec, type TradeIdRange, type TradeRec, type UpdateInfo } from 'depthcast/client';
 import type { HopHistograms } from 'depthcast/client/latency';
 import { HeatmapModel } from './heatmap_model.js';
 import { TradeTape } from './trade_tape.js';
@@ -120,6 +120,7 @@ export class PageModel {
     view.on('update', this.on_view_update);
     view.on('trade', this.on_view_trade);
     view.on('trade_aggregate', this.on_view_aggregate);
+    view.on('trades_missing', this.on_view_missing);
     return view;
   }
 
@@ -127,6 +128,7 @@ export class PageModel {
     view.off('update', this.on_view_update);
     view.off('trade', this.on_view_trade);
     view.off('trade_aggregate', this.on_view_aggregate);
+    view.off('trades_missing', this.on_view_missing);
     this.client.unsubscribe(view);
   }
 
@@ -175,6 +177,11 @@ export class PageModel {
     this.heatmap.add_trade(a.last, a.volume, 2 * a.buy_volume >= a.volume ? side_bid : side_ask);
     const row = this.market_by_symbol.get(this.selection.symbol);
     if (row) row.last_price = a.last;
+  };
+
+  /** The feed rebuilt the book and never had these trades: the tape says so where they would have been. */
+  private readonly on_view_missing = (range: TradeIdRange): void => {
+    this.tape.push_missing(range);
   };
 }
 

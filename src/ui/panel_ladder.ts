@@ -53,6 +53,10 @@ export interface RenderedFrame {
   bids: RenderedLevel[];
   asks: RenderedLevel[];
   trades_shown: number;
+  /** The tape's missing-trades rows as drawn (newest first; panel_tape.ts). */
+  tape_missing_rows: string[];
+  /** The tape header's note as drawn ('1,234 since selected · 20 missed'). */
+  tape_note: string;
 }
 
 /** Rows drawn per side for a full-book view, at most (what fits wins anyway). */
@@ -76,7 +80,7 @@ export class LadderPanel {
   /** The ladder as last drawn; trades_shown is set by the page after the tape. */
   readonly frame: RenderedFrame = {
     draw: 0, frame_ms: 0, symbol: '', depth: 0, state: 'connecting', connection: 'connecting', epoch: 0, seq: 0, version: -1,
-    mid_text: '', spread_text: '', conflated_marker: false, state_label: '', staleness_ms: 0, bids: [], asks: [], trades_shown: 0,
+    mid_text: '', spread_text: '', conflated_marker: false, state_label: '', staleness_ms: 0, bids: [], asks: [], trades_shown: 0, tape_missing_rows: [], tape_note: '',
   };
   has_frame = false;
   private readonly level: L2Level = { price: 0, size: 0, orders: 0 };

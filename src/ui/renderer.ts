@@ -70,7 +70,7 @@ export class Renderer {
   rendered(): RenderedFrame | null {
     if (!this.ladder.has_frame) return null;
     const f = this.ladder.frame;
-    return { ...f, bids: f.bids.map((l) => ({ ...l })), asks: f.asks.map((l) => ({ ...l })) };
+    return { ...f, bids: f.bids.map((l) => ({ ...l })), asks: f.asks.map((l) => ({ ...l })), tape_missing_rows: [...f.tape_missing_rows] };
   }
 
   draw(frame_ms: number, draw_index: number): void {
@@ -99,6 +99,8 @@ export class Renderer {
       draw_markets_panel(ctx, model, right_x, pad + feed_panel_h + pad, right_w, markets_h, markets_rows);
       const tape_y = pad + feed_panel_h + pad + markets_h + pad;
       this.ladder.frame.trades_shown = this.tape.draw(ctx, model, right_x, tape_y, right_w, H - pad - tape_y);
+      this.ladder.frame.tape_missing_rows = this.tape.missing_rows_drawn;
+      this.ladder.frame.tape_note = this.tape.note_drawn;
     }
     if (this.charts_drawn) {
       const charts_y = H;

@@ -1,9 +1,12 @@
 // The recent trades of the shown symbol, in a fixed ring of typed arrays.
 // Trades arrive per frame, also while the tab is hidden; the ring makes that
 // O(1) and allocation-free, and bounds what is kept to what the page can show.
-import { side_ask, side_bid, type Side, type TradeAggregateRec, type TradeRec } from 'depthcast/client';
+// Trades the feed never had (a rebuild within the epoch, docs/PROTOCOL.md §5.5)
+// are a row of their own, where the hole is: the tape never looks complete
+// when it is not.
+import { side_ask, side_bid, type Side, type TradeAggregateRec, type TradeIdRange, type TradeRec } from 'depthcast/client';
 
-export const trade_kind = { trade: 0, aggregate: 1 } as const;
+export const trade_kind = { trade: 0, aggregate: 1, missing: 2 } as const;
 
 /** One row as the renderer reads it (one reusable object; copy what you keep). */
 export interface TapeRow {
@@ -14,6 +17,8 @@ export interface TapeRow {
   aggressor: Side;         // side_bid: a buyer lifted the ask, side_ask: a seller hit the bid; aggregate: side of most volume
   folded: number;          // aggregate: trades folded; else 0
   vwap: number;            // aggregate: vwap in ticks; else the price
+  first_trade_id: number;  // missing: the first id the feed never had; else 0
+  last_trade_id: number;   // missing: the last one; else 0
 }
 
 export class TradeTape {
@@ -21,6 +26,8 @@ export class TradeTape {
   version = 0;
   /** Trades seen, including folded ones, since the last clear. */
   trades_seen = 0;
+  /** Trade ids named missing (never to come), since the last clear. */
+  trades_missing = 0;
   private readonly kind: Uint8Array;
   private readonly price: Float64Array;
   private readonly size: Float64Array;
@@ -28,6 +35,8 @@ export class TradeTape {
   private readonly aggressor: Uint8Array;
   private readonly folded: Float64Array;
   private readonly vwap: Float64Array;
+  private readonly first_id: Float64Array;
+  private readonly last_id: Float64Array;
   private next = 0;       // slot the next push writes
   private filled = 0;
 
@@ -40,6 +49,8 @@ export class TradeTape {
     this.aggressor = new Uint8Array(capacity);
     this.folded = new Float64Array(capacity);
     this.vwap = new Float64Array(capacity);
+    this.first_id = new Float64Array(capacity);
+    this.last_id = new Float64Array(capacity);
   }
 
   get length(): number {
@@ -55,6 +66,8 @@ export class TradeTape {
     this.aggressor[i] = t.aggressor;
     this.folded[i] = 0;
     this.vwap[i] = t.price;
+    this.first_id[i] = 0;
+    this.last_id[i] = 0;
     this.trades_seen++;
   }
 
@@ -67,7 +80,24 @@ export class TradeTape {
     this.aggressor[i] = a.buy_volume * 2 >= a.volume ? side_bid : side_ask;
     this.folded[i] = a.count;
     this.vwap[i] = a.vwap;
+    this.first_id[i] = 0;
+    this.last_id[i] = 0;
     this.trades_seen += a.count;
+  }
+
+  /** Trade ids the feed never had: one row saying so (no price, size or side: nothing is known of them). */
+  push_missing(range: TradeIdRange): void {
+    const i = this.claim();
+    this.kind[i] = trade_kind.missing;
+    this.price[i] = 0;
+    this.size[i] = 0;
+    this.ts[i] = 0;
+    this.aggressor[i] = side_bid;
+    this.folded[i] = 0;
+    this.vwap[i] = 0;
+    this.first_id[i] = range.first_trade_id;
+    this.last_id[i] = range.last_trade_id;
+    this.trades_missing += range.last_trade_id - range.first_trade_id + 1;
   }
 
   /** Row `age` (0 = newest) written into out; false past the end. */
@@ -81,6 +111,8 @@ export class TradeTape {
     out.aggressor = this.aggressor[i] as Side;
     out.folded = this.folded[i];
     out.vwap = this.vwap[i];
+    out.first_trade_id = this.first_id[i];
+    out.last_trade_id = this.last_id[i];
     return true;
   }
 
@@ -88,6 +120,7 @@ export class TradeTape {
     this.next = 0;
     this.filled = 0;
     this.trades_seen = 0;
+    this.trades_missing = 0;
     this.version++;
   }
 
@@ -101,5 +134,5 @@ export class TradeTape {
 }
 
 export function new_tape_row(): TapeRow {
-  return { kind: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid, folded: 0, vwap: 0 };
+  return { kind: 0, price: 0, size: 0, ts_engine_ns: 0, aggressor: side_bid, folded: 0, vwap: 0, first_trade_id: 0, last_trade_id: 0 };
 }

@@ -16,7 +16,7 @@ import { digest_of } from '../../src/book/digest.js';
 import { error_code } from '../../src/wire/codes.js';
 import { decode_client_frame } from '../../src/wire/feed_decoder.js';
 import { FrameEncoder } from '../../src/wire/feed_encoder.js';
-import type { ClientMsg, SymbolStatusRec, TradeAggregateRec, TradeRec } from '../../src/wire/feed_types.js';
+import type { ClientMsg, SymbolStatusRec, TradeAggregateRec, TradeIdRange, TradeRec } from '../../src/wire/feed_types.js';
 import { side_bid, type L2Level, type Side } from '../../src/book/types.js';
 import { now_ns } from '../../src/util/clock.js';
 
@@ -27,6 +27,8 @@ export interface BookChange {
   bids?: LevelTuple[];
   asks?: LevelTuple[];
   trades?: Omit<TradeRec, 'ts_engine_ns'>[];
+  /** Trade ids the (fake) feed never had, named in the Delta (PROTOCOL.md §5.5; streaming only). */
+  missing_trades?: TradeIdRange;
 }
 
 export type FaultKind = 'drop' | 'duplicate' | 'reorder' | 'corrupt_digest' | 'wrong_epoch';
@@ -162,7 +164,7 @@ export class FakeFeedServer {
       return book.seq;
     }
     for (const conn of this.conns) {
-      for (const sub of conn.subs) if (sub.symbol === symbol) this.send_delta(conn, sub, book, trades);
+      for (const sub of conn.subs) if (sub.symbol === symbol) this.send_delta(conn, sub, book, trades, null, change.missing_trades);
     }
     return book.seq;
   }
@@ -381,7 +383,7 @@ export class FakeFeedServer {
     return i < 0 ? undefined : this.faults.splice(i, 1)[0];
   }
 
-  private send_delta(conn: Conn, sub: Subscription, book: FakeBook, trades: TradeRec[], aggregate: TradeAggregateRec | null = null): void {
+  private send_delta(conn: Conn, sub: Subscription, book: FakeBook, trades: TradeRec[], aggregate: TradeAggregateRec | null = null, missing_trades?: TradeIdRange): void {
     const view = book.view(sub.depth);
     const bids = diff_side(sub.shown.bids, view.bids);
     const asks = diff_side(sub.shown.asks, view.asks);
@@ -395,7 +397,7 @@ export class FakeFeedServer {
       symbol: sub.symbol, depth: sub.depth, epoch: fault?.kind === 'wrong_epoch' ? this.epoch + 100 : this.epoch,
       seq_first, seq: book.seq, digest: fault?.kind === 'corrupt_digest' ? (digest ^ 0x5a5a5a5a) >>> 0 : digest,
       bids, asks, trades, trade_aggregate: aggregate, updates_merged: book.seq - seq_first + 1, conflated: aggregate !== null || book.seq > seq_first,
-      ts_engine_ns: book.ts_engine_ns, ts_ingest_ns: book.ts_engine_ns, ts_send_ns: now_ns(),
+      ts_engine_ns: book.ts_engine_ns, ts_ingest_ns: book.ts_engine_ns, ts_send_ns: now_ns(), missing_trades,
     });
     if (fault?.kind === 'drop') return;
     if (fault?.kind === 'reorder') {

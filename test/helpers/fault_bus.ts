@@ -3,6 +3,8 @@
 import type { Bus, BusHandler, BusResponder, BusStatus, BusSubscription } from '../../src/bus/bus.js';
 import type { EventStream } from '../../src/bus/event_stream.js';
 import type { Subjects } from '../../src/bus/subjects.js';
+import { event_execute, new_book_event } from '../../src/book/types.js';
+import { EventBatchReader } from '../../src/wire/engine_codec.js';
 
 export type FaultDecision = 'deliver' | 'drop' | 'duplicate';
 
@@ -45,4 +47,22 @@ export class FaultBus implements Bus {
   close(): Promise<void> { return this.inner.close(); }
   /** The wrapped bus's durable stream, undisturbed: faults are injected on the live path only. */
   event_stream(subjects: Subjects): EventStream | null { return this.inner.event_stream?.(subjects) ?? null; }
+}
+
+/**
+ * From now on, `fault` drops the next batch on `events_subject` that carries a trade (an Execute event), and only
+ * that one: its trades never reach the feed (missing, not merely late). Returns the lost trade ids, filled when
+ * the batch is dropped (empty until then).
+ */
+export function lose_next_trades(fault: FaultBus, events_subject: string): number[] {
+  const reader = new EventBatchReader();
+  const event = new_book_event();
+  const lost_trade_ids: number[] = [];
+  fault.decide = (subject, _i, data) => {
+    if (lost_trade_ids.length > 0 || subject !== events_subject) return 'deliver';
+    reader.read(data);
+    for (let k = 0; k < reader.count; k++) if (reader.event(k, event).kind === event_execute) lost_trade_ids.push(event.trade_id);
+    return lost_trade_ids.length > 0 ? 'drop' : 'deliver';
+  };
+  return lost_trade_ids;
 }

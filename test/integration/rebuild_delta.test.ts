@@ -19,10 +19,8 @@ import { MemoryBus } from '../../src/bus/memory_bus.js';
 import { Subjects } from '../../src/bus/subjects.js';
 import { connect, type FeedClient, type TradeIdRange } from '../../src/client/index.js';
 import { start_engine, type EngineHandle } from '../../src/engine/engine.js';
-import { event_execute, new_book_event } from '../../src/book/types.js';
-import { EventBatchReader } from '../../src/wire/engine_codec.js';
 import { at_engine_book } from '../helpers/engine_book.js';
-import { FaultBus } from '../helpers/fault_bus.js';
+import { FaultBus, lose_next_trades } from '../helpers/fault_bus.js';
 import { ProtocolClient } from '../helpers/protocol_client.js';
 import { rows } from '../helpers/raw_client.js';
 import { test_config, wait_for } from '../helpers/service.js';
@@ -80,18 +78,7 @@ describe('a rebuild within the epoch', () => {
     await wait_for('every view synced', () => clients.every((c) => c.books().every((b) => b.state === 'synced'))
       && depths.every((d) => raw.book(symbol, d) !== undefined));
     // Lose the next batch that carries a trade (an Execute event), so trades are missing, not merely late.
-    const reader = new EventBatchReader();
-    const event = new_book_event();
-    const lost_trade_ids: number[] = [];
-    const events_subject = new Subjects(config.subject_prefix).events(symbol);
-    fault.decide = (subject, _i, data) => {
-      if (lost_trade_ids.length > 0 || subject !== events_subject) return 'deliver';
-      reader.read(data);
-      for (let k = 0; k < reader.count; k++) {
-        if (reader.event(k, event).kind === event_execute) lost_trade_ids.push(event.trade_id);
-      }
-      return lost_trade_ids.length > 0 ? 'drop' : 'deliver';
-    };
+    const lost_trade_ids = lose_next_trades(fault, new Subjects(config.subject_prefix).events(symbol));
     const f = service.feed.symbols.get(symbol)!;
     await wait_for('rebuilt and continued', () => f.stats.rebuilds_continued >= 1 && f.state === 'live');
     await engine.stop();

@@ -204,6 +204,25 @@ describe('FeedClient against a fake feed', () => {
     expect(btc.bids[0]).toEqual({ price: 100, size: 2, orders: 1 });
   });
 
+  it('a process held up past the stale deadline reads what waited in its socket before judging it: no reconnect', async () => {
+    const { server: s, client: c } = await setup(); // stale after 500 ms of silence
+    const btc = c.subscribe('BTC-USD');
+    await wait_for('initial sync', () => in_sync(s, btc));
+    for (let i = 0; i < 3; i++) {
+      s.update('BTC-USD', bids([100, 6 + i, 1])); // in the client's socket, unread, while this process is held up
+      // Held up in the check phase: the next loop turn runs its due timers (the watchdog) before it reads sockets.
+      await new Promise<void>((resolve) => setImmediate(() => {
+        const until = Date.now() + 700;
+        while (Date.now() < until) { /* no timer runs, no socket is read */ }
+        resolve();
+      }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await wait_for('last update applied', () => in_sync(s, btc));
+    expect(c.counters.stale_connections).toBe(0);
+    expect(c.counters.reconnects).toBe(0);
+  });
+
   it('garbage and text frames are counted, the connection and books carry on', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');
@@ -277,6 +296,28 @@ describe('FeedClient against a fake feed', () => {
     expect(aggregates).toEqual([202]);
     expect(c.counters.trades_folded).toBe(3);
     expect(btc.bids.map((l) => l.price)).toEqual([100, 98]);
+  });
+
+  it('trades the feed never had: trades_missing comes once, in trade id order among the trades listed around it', async () => {
+    const { server: s, client: c } = await setup();
+    const btc = c.subscribe('BTC-USD');
+    await wait_for('initial sync', () => in_sync(s, btc));
+    const on_book: string[] = [];
+    const on_client: string[] = [];
+    btc.on('trade', (t) => on_book.push(`trade ${t.trade_id}`));
+    btc.on('trades_missing', (r) => on_book.push(`missing ${r.first_trade_id}-${r.last_trade_id}`));
+    c.on('trade', (_b, t) => on_client.push(`trade ${t.trade_id}`));
+    c.on('trades_missing', (b, r) => on_client.push(`${b === btc ? '' : 'another book: '}missing ${r.first_trade_id}-${r.last_trade_id}`));
+    // A catch-up can list trades from before the hole and after it (PROTOCOL.md §5.5): the hole is said where it is.
+    const trade = (trade_id: number) => ({ trade_id, price: 100, size: 1, aggressor: side_bid });
+    s.update('BTC-USD', { bids: [[100, 7, 1]], trades: [trade(40), trade(41), trade(60), trade(61)], missing_trades: { first_trade_id: 42, last_trade_id: 59 } });
+    // Only after it: the hole comes first.
+    s.update('BTC-USD', { bids: [[100, 8, 1]], trades: [trade(70)], missing_trades: { first_trade_id: 62, last_trade_id: 69 } });
+    await wait_for('both deltas applied', () => in_sync(s, btc) && on_book.length === 7);
+    const expected = ['trade 40', 'trade 41', 'missing 42-59', 'trade 60', 'trade 61', 'missing 62-69', 'trade 70'];
+    expect(on_book).toEqual(expected);
+    expect(on_client).toEqual(expected);
+    expect([c.counters.trades, c.counters.trades_missing, c.counters.digest_mismatches, c.counters.resyncs]).toEqual([5, 26, 0, 0]);
   });
 
   it('Status Recovering: the book shows stale until the fresh snapshot', async () => {

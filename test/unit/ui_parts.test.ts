@@ -6,6 +6,7 @@ import { DecimalFormat } from '../../src/client/index.js';
 import { DrawScheduler, type FrameHost } from '../../src/ui/draw_scheduler.js';
 import { format_clock_time, format_latency_us, half_of_decimal, MidFormat } from '../../src/ui/format.js';
 import { new_tape_row, trade_kind, TradeTape } from '../../src/ui/trade_tape.js';
+import { missing_row_text } from '../../src/ui/panel_tape.js';
 
 /** A browser stand-in: frames run when the test says, visibility is a flag. */
 class FakeHost implements FrameHost {
@@ -102,6 +103,22 @@ describe('TradeTape', () => {
     tape.clear();
     expect(tape.length).toBe(0);
     expect(() => new TradeTape(0)).toThrow(RangeError);
+  });
+
+  it('keeps trades the feed never had as one row where the hole is, counted apart from trades seen', () => {
+    const tape = new TradeTape(8);
+    tape.push_trade({ trade_id: 34, price: 100, size: 1, ts_engine_ns: 1, aggressor: 0 });
+    tape.push_missing({ first_trade_id: 35, last_trade_id: 54 });
+    tape.push_trade({ trade_id: 55, price: 101, size: 2, ts_engine_ns: 2, aggressor: 1 });
+    const row = new_tape_row();
+    const kinds: string[] = [];
+    for (let age = 0; tape.read(age, row); age++) kinds.push(row.kind === trade_kind.missing ? `missing ${row.first_trade_id}-${row.last_trade_id}` : `trade ${row.price}`);
+    expect(kinds).toEqual(['trade 101', 'missing 35-54', 'trade 100']);
+    expect([tape.trades_seen, tape.trades_missing]).toEqual([2, 20]);
+    expect(missing_row_text(35, 54)).toBe('✕ 20 trades missed · ids 35–54 · never reached the feed');
+    expect(missing_row_text(7, 7)).toBe('✕ 1 trade missed · id 7 · never reached the feed');
+    tape.clear();
+    expect([tape.length, tape.trades_missing]).toEqual([0, 0]);
   });
 });
 

@@ -30,6 +30,8 @@ export const theme = {
   /** Fill behind the CONFLATED badge and behind a folded-trades row of the tape. */
   conflated_badge: 'rgba(242,184,75,0.16)',
   conflated_row: 'rgba(242,184,75,0.10)',
+  /** Fill behind a tape row of trades the feed never had. */
+  missing_row: 'rgba(255,95,109,0.12)',
   /** The ladder's mid row band. */
   mid_band: 'rgba(77,163,255,0.06)',
   /** The selected row of the markets list. */
