@@ -15,7 +15,7 @@
 // healthy (a heartbeat, a verified snapshot).
 //
 // Cost: per received frame one clock read and one comparison; per watchdog tick
-// (heartbeat/4, at least 5 ms) two comparisons plus the owner's tick.
+// (heartbeat/4, at least 5 ms) three comparisons plus the owner's tick.
 //
 // Invariants: events of a socket that is no longer current are ignored; once
 // 'closed', the state never changes again and no socket is opened.
@@ -23,6 +23,7 @@ import { close_code } from '../wire/codes.js';
 import type { Backoff } from './backoff.js';
 import { FeedClientError, client_error_code, type ClientCounters } from './counters.js';
 import type { TokenKeeper } from './token_keeper.js';
+import { TickGuard } from '../util/tick_guard.js';
 
 export type ConnectionState = 'connecting' | 'synced' | 'stale' | 'closed';
 
@@ -95,19 +96,24 @@ export class Connection {
   private socket_was_open = false;
   private reconnect_timer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setInterval> | null = null;
+  private readonly watchdog_interval_ms: number;
+  /** A watchdog tick right after this process was held up judges nothing (frames may sit unread in the socket). */
+  private watchdog_guard: TickGuard | null = null;
   private readonly stale_after_ns: number;
   private readonly connect_timeout_ns: number;
   private url_index = 0;
 
   constructor(private readonly settings: ConnectionSettings, private readonly counters: ClientCounters, private readonly hooks: ConnectionHooks) {
     this.stale_after_ns = stale_heartbeats * settings.heartbeat_interval_ms * 1e6;
+    this.watchdog_interval_ms = Math.max(5, Math.floor(settings.heartbeat_interval_ms / 4));
     this.connect_timeout_ns = settings.connect_timeout_ms * 1e6;
   }
 
   /** Opens the first socket and starts the watchdog. */
   start(): void {
     this.open_socket();
-    this.watchdog = setInterval(() => this.check_deadlines(), Math.max(5, Math.floor(this.settings.heartbeat_interval_ms / 4)));
+    this.watchdog_guard = new TickGuard(this.watchdog_interval_ms, this.settings.clock_ns() / 1e6);
+    this.watchdog = setInterval(() => this.check_deadlines(), this.watchdog_interval_ms);
   }
 
   get state(): ConnectionState {
@@ -297,6 +303,9 @@ export class Connection {
 
   private check_deadlines(): void {
     const now = this.settings.clock_ns();
+    // Right after this process was held up, what the server sent meanwhile may still sit unread (timers run before
+    // sockets are read): a live socket would look silent (util/tick_guard.ts).
+    if (this.watchdog_guard !== null && !this.watchdog_guard.may_judge(now / 1e6)) return;
     const ws = this.socket;
     if (ws === null || this.connection_state === 'closed') return;
     if (ws.readyState !== ws_open) {

@@ -16,7 +16,8 @@
 //     at most published_tick_sessions_per_turn_max per turn; a probe it finds
 //     due waits for the next publish and leaves in the same write as the
 //     published frames (probe_with_publish; at most two ticks);
-//   - the heartbeat tick: the engine-silence check per symbol, and a Heartbeat
+//   - the heartbeat tick: the engine-silence check per symbol (not on the
+//     first tick after this process was held up: util/tick_guard.ts), and a Heartbeat
 //     (encoded once for all) to each connection idle for heartbeat_interval_ms
 //     among those opened with heartbeats (SessionOptions).
 // (A flush of a session's own frames, and what its verdicts then call for,
@@ -29,6 +30,7 @@
 
 import type { Config } from '../config.js';
 import { now_ns } from '../util/clock.js';
+import { TickGuard } from '../util/tick_guard.js';
 import type { FrameEncoder } from '../wire/feed_encoder.js';
 import type { Fanout } from './fanout.js';
 import type { Outbound } from './outbound.js';
@@ -93,12 +95,15 @@ export class FeedScheduler {
   private probes_overdue = new Set<Session>();
   private probes_queued = false;
   private timers: ReturnType<typeof setInterval>[] = [];
+  /** A heartbeat tick right after this process was held up does not judge engine silence (util/tick_guard.ts). */
+  private silence_guard: TickGuard | null = null;
   private stopped = false;
 
   constructor(private readonly context: SchedulerContext) {}
 
   start(): void {
     const heartbeat_tick_ms = Math.max(10, Math.floor(this.context.config.heartbeat_interval_ms / 4));
+    this.silence_guard = new TickGuard(heartbeat_tick_ms, Date.now());
     this.timers.push(setInterval(() => this.heartbeat_tick(), heartbeat_tick_ms));
     this.timers.push(setInterval(() => this.pump_tick(), pump_tick_ms));
     this.timers.push(setInterval(() => this.published_tick(), published_tick_ms));
@@ -169,7 +174,8 @@ export class FeedScheduler {
   private heartbeat_tick(): void {
     const now_ms = Date.now();
     const { symbols, heartbeat_sessions, config, encoder, outbound } = this.context;
-    for (const f of symbols.values()) f.check_silence(now_ms);
+    // Right after a stall the engine's batches and heartbeats that came meanwhile are still unread: not silence.
+    if (this.silence_guard?.may_judge(now_ms) !== false) for (const f of symbols.values()) f.check_silence(now_ms);
     const idle_ms = config.heartbeat_interval_ms;
     let frame: Uint8Array | null = null;
     for (const s of heartbeat_sessions) {

@@ -137,7 +137,7 @@ describe('trading page in Chromium', () => {
     expect(frame.mid_text).toBe(expected_mid);
 
     // Live: later draws show later books.
-    await page.waitForFunction((seq) => (window.__depthcast!.rendered_rows()?.seq ?? 0) > seq, frame.seq, { timeout: 10_000 });
+    await page.waitForFunction((seq) => (window.__depthcast!.rendered_rows()?.seq ?? 0) > seq, frame.seq, { timeout: 20_000 });
     const later = await sample_after_draw(page);
     expect(later.frame.version).toBe(later.book.version);
     expect(levels_of(later.frame.bids)).toEqual(levels_of(later.book.bids));
@@ -148,7 +148,7 @@ describe('trading page in Chromium', () => {
     expect(times.length).toBeGreaterThan(5);
     for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThan(times[i - 1]);
 
-    await page.waitForFunction(() => window.__depthcast!.model.stats.windows >= 2 && window.__depthcast!.model.tape.length > 0, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => window.__depthcast!.model.stats.windows >= 2 && window.__depthcast!.model.tape.length > 0, undefined, { timeout: 20_000 });
     mkdirSync(dirname(screenshot_path), { recursive: true });
     await page.screenshot({ path: screenshot_path });
     const c = await page.evaluate(() => ({ ...window.__depthcast!.client.counters }));
@@ -237,7 +237,7 @@ describe('trading page in Chromium', () => {
     await page.waitForFunction(() => {
       const f = window.__depthcast!.rendered_rows();
       return f !== null && f.symbol === 'ETH-USD' && f.state === 'synced' && f.bids.length > 0;
-    }, undefined, { timeout: 10_000 });
+    }, undefined, { timeout: 20_000 });
     // One view per symbol: the shown one, and a ticker for each of the others (BTC-USD got its ticker back).
     const views = await page.evaluate(() => window.__depthcast!.client.books().map((b) => `${b.symbol}/${b.depth}/${b.interval_ms}/${b.state}`).sort());
     expect(views).toEqual(['BTC-USD/10/0/synced', 'ETH-USD/10/0/synced', 'SOL-USD/10/0/synced', 'XRP-USD/10/0/synced']);
@@ -253,7 +253,7 @@ describe('trading page in Chromium', () => {
     await page.waitForFunction(() => {
       const f = window.__depthcast!.rendered_rows();
       return f !== null && f.symbol === 'ETH-USD' && f.state === 'synced' && f.conflated_marker;
-    }, undefined, { timeout: 10_000 });
+    }, undefined, { timeout: 20_000 });
     const conflated = await sample_after_draw(page);
     expect(conflated.frame.version).toBe(conflated.book.version);
     expect(levels_of(conflated.frame.asks)).toEqual(levels_of(conflated.book.asks));
@@ -266,8 +266,9 @@ describe('trading page in Chromium', () => {
     await page.waitForFunction(() => {
       const f = window.__depthcast!.rendered_rows();
       return f !== null && f.symbol === 'SOL-USD' && f.state === 'synced';
-    }, undefined, { timeout: 10_000 });
-    all.engine.pause(8000);
+    }, undefined, { timeout: 20_000 });
+    // Paused for longer than the wait may take: the predicate needs a still engine, and a loaded box draws late.
+    all.engine.pause(60_000);
     let matched: { drawn: DrawSample; engine_seq: number } | null = null;
     await wait_for('the page to draw the engine\'s final book', async () => {
       const engine_seq = all.engine.snapshot('SOL-USD').seq;
@@ -287,7 +288,7 @@ describe('trading page in Chromium', () => {
       if (drawn.frame.seq !== seq_before || view_seq() !== seq_before || all.engine.snapshot('SOL-USD').seq !== engine_seq) return false;
       matched = { drawn, engine_seq };
       return true;
-    }, 7000, 100);
+    }, 30_000, 100);
     const { drawn } = matched!;
     expect(drawn.frame.seq).toBeLessThanOrEqual(matched!.engine_seq);
     const engine_book = all.engine.snapshot('SOL-USD');

@@ -13,8 +13,12 @@ export function test_config(overrides: Partial<Config> = {}): Readonly<Config> {
   });
 }
 
-/** The tests' one poll-until: resolves when predicate() holds; rejects naming `what` after timeout_ms (a hang guard, not a timing assertion). */
-export async function wait_for(what: string, predicate: () => boolean | Promise<boolean>, timeout_ms = 10_000, poll_ms = 20): Promise<void> {
+/**
+ * The tests' one poll-until: resolves when predicate() holds; rejects naming `what` after timeout_ms (a hang guard, not a
+ * timing assertion). The default is 20 s: CI's loaded 2-core box runs the suite ~20% slower than a quiet clone here,
+ * and a guard that fires there on a correct system costs the whole stop; a passing wait costs no more for it.
+ */
+export async function wait_for(what: string, predicate: () => boolean | Promise<boolean>, timeout_ms = 20_000, poll_ms = 20): Promise<void> {
   const deadline = Date.now() + timeout_ms;
   for (;;) {
     if (await predicate()) return;

@@ -52,12 +52,12 @@ describe('depthcast CLI', () => {
     const closes: number[] = [];
     client.on('disconnect', (code: number) => closes.push(code));
     feed.child.kill('SIGTERM');
-    await wait_for('feed exited', () => feed.child.exitCode !== null, 10_000);
+    await wait_for('feed exited', () => feed.child.exitCode !== null, 20_000);
     expect(feed.child.exitCode).toBe(0);
     await wait_for('client saw the close', () => closes.length > 0);
     expect(closes[0]).toBe(1001);
     engine.child.kill('SIGTERM');
-    await wait_for('engine exited', () => engine.child.exitCode !== null, 10_000);
+    await wait_for('engine exited', () => engine.child.exitCode !== null, 20_000);
     expect(engine.child.exitCode).toBe(0);
     client.close();
   }, 60_000);

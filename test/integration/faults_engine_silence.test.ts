@@ -1,7 +1,9 @@
 // Engine heartbeats (an empty batch at the next seq when a symbol is quiet):
 // a quiet market stays live, a lost last batch shows as a gap at the next
-// heartbeat (not at the next trade, minutes later), and an engine that dies
-// without a restart turns its symbols to Recovering for clients.
+// heartbeat (not at the next trade, minutes later), a feed held up longer
+// than the silence allowed reads what came meanwhile before it judges (no
+// recovery), and an engine that dies without a restart turns its symbols to
+// Recovering for clients.
 import { afterEach, describe, expect, it } from 'vitest';
 import { start_feed_service, type FeedService } from '../../src/app.js';
 import { at_engine_book } from '../helpers/engine_book.js';
@@ -63,6 +65,32 @@ describe('engine heartbeats and engine silence', () => {
     expect(client.sorted(symbol, 0).asks).toEqual(final.asks.map((l) => [l.price, l.size, l.orders]));
     expect(client.violations).toEqual([]);
     client.close();
+  });
+
+  it('a feed held up past engine_silence_ms_max reads the heartbeats that came meanwhile: still live, no recovery', async () => {
+    const bus = new MemoryBus();
+    const fault = new FaultBus(bus);
+    const f = await start(fault, bus);
+    engine!.pause(60_000);
+    await sleep(300);
+    // Right after a heartbeat is taken, this process (engine and feed) is held up 1 s, past the 600 ms of silence
+    // allowed: when it runs again, the feed's silence check is due before the engine's next heartbeat.
+    let stalls = 0;
+    let held_until_ms = 0;
+    fault.decide = (_subject, _i, data) => {
+      if (stalls < 2 && data.byteLength <= 200 && Date.now() > held_until_ms + 300) {
+        stalls++;
+        queueMicrotask(() => {
+          const until = Date.now() + 1000;
+          while (Date.now() < until) { /* held up: no timer runs */ }
+          held_until_ms = Date.now();
+        });
+      }
+      return 'deliver';
+    };
+    await wait_for('held up twice', () => stalls === 2 && held_until_ms > 0 && Date.now() > held_until_ms + 300, 20_000);
+    expect(f.stats.recoveries).toBe(0);
+    expect(f.state).toBe('live');
   });
 
   it('a quiet but alive engine keeps the symbol live; a dead one turns it Recovering for clients', async () => {

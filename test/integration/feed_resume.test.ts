@@ -55,7 +55,7 @@ describe('resuming views on reconnect', () => {
     expect([...held(0), ...held(10)].map((v) => v.snapshots)).toEqual(snapshots_before);
     for (const s of symbols) {
       const book = all.engine.snapshot(s);
-      await wait_for(`${s} at the engine's book`, () => at_engine_book(again.book(s, 0), book));
+      await wait_for(`${s} at the engine's book`, () => at_engine_book(again.book(s, 0), book) && at_engine_book(again.book(s, 10), book, 10));
       expect(again.sorted(s, 0).bids).toEqual(book.bids.map((l) => [l.price, l.size, l.orders]));
       expect(again.sorted(s, 10).asks).toEqual(book.asks.slice(0, 10).map((l) => [l.price, l.size, l.orders]));
     }

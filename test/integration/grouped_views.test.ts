@@ -75,7 +75,12 @@ describe('grouped views', () => {
       seqs.health = all.feed_service.feed.health();
       throw new Error(`${err.message}; DIAG ${JSON.stringify(seqs)}`);
     });
-    await sleep(200);
+    // Every other view's last frames, waited for (not a fixed pause: a loaded box delivers them late).
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    await wait_for('every grouped view at the engine\'s grouped book', () => symbols.every((s) => views.every(([depth, group]) => {
+      const got = c.sorted(s, depth, group);
+      return same(got.bids, grouped(final[s].bids, group, true, depth)) && same(got.asks, grouped(final[s].asks, group, false, depth));
+    })));
     for (const s of symbols) {
       for (const [depth, group] of views) {
         const got = c.sorted(s, depth, group);

@@ -82,7 +82,8 @@ describe('a 3-node NATS cluster loses a node mid-stream', () => {
     const other = feed_a_node.name;
     await cluster.kill(other);
     await sleep(2000);
-    expect(disconnects[0]).toBeGreaterThanOrEqual(1);
+    // Waited for, not read after the fixed pause: the NATS client's close event may come late on a loaded box.
+    await wait_for('feed-a saw its node go', () => disconnects[0] >= 1, 15_000);
     // The engine carries on: its book snapshots reach the stream again once it has a leader.
     const stored = engine.stats().stream_snapshots!.stored;
     await wait_for('snapshots stored again', () => engine!.stats().stream_snapshots!.stored >= stored + 2 * symbols.length, 20_000);

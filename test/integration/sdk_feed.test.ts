@@ -33,8 +33,8 @@ describe('SDK against the real feed', () => {
     await sleep(1000);
     await all.engine.stop();
     const final = Object.fromEntries(symbols.map((s) => [s, all.engine.snapshot(s)]));
-    await wait_for('full views at the final books', () => books.filter((b) => b.depth === 0).every((b) => at_engine_book(b, final[b.symbol])));
-    await sleep(100);
+    // Every view, each at its depth: a fixed pause after the full views would race the others' last frames on a loaded box.
+    await wait_for('every view at the final books', () => books.every((b) => at_engine_book(b, final[b.symbol], b.depth)));
     for (const b of books) {
       const want = final[b.symbol];
       const n = b.depth === 0 ? Infinity : b.depth;

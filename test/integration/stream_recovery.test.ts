@@ -106,9 +106,11 @@ describe('feeds recover from the stream', () => {
     // A new engine: a new epoch, live again, and no longer silent.
     const second = await engine();
     expect(second.epoch).toBeGreaterThan(first.epoch);
-    await wait_for('new epoch on both feeds', () => [c, c2].every((cl) => symbols.every((s) => cl.book(s, 0)?.epoch === second.epoch)), 10_000);
+    await wait_for('new epoch on both feeds', () => [c, c2].every((cl) => symbols.every((s) => cl.book(s, 0)?.epoch === second.epoch)), 20_000);
     await wait_for('ready again', () => late.feed.health().ready && after_restart.feed.health().ready, 20_000);
     const last_status = (cl: ProtocolClient, s: string) => cl.statuses.filter((st) => st.symbol === s).at(-1)!;
+    // The feed is ready before its Status reaches the client: wait for the client's copy.
+    await wait_for('live, engine heard, told', () => symbols.every((s) => last_status(c, s).state === live && last_status(c, s).engine_silent === false));
     for (const s of symbols) expect(last_status(c, s)).toMatchObject({ state: live, engine_silent: false });
     await sleep(300);
     await second.stop();

@@ -112,7 +112,7 @@ describe('uWS topics, as the fan-out uses them', () => {
       if (round % 2 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       else await sleep(1);
     }
-    await wait_for('everything received', () => r.received.length === expected.length, 10_000);
+    await wait_for('everything received', () => r.received.length === expected.length, 20_000);
     expect(r.received).toEqual(expected);
   });
 

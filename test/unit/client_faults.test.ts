@@ -204,6 +204,25 @@ describe('FeedClient against a fake feed', () => {
     expect(btc.bids[0]).toEqual({ price: 100, size: 2, orders: 1 });
   });
 
+  it('a process held up past the stale deadline reads what waited in its socket before judging it: no reconnect', async () => {
+    const { server: s, client: c } = await setup(); // stale after 500 ms of silence
+    const btc = c.subscribe('BTC-USD');
+    await wait_for('initial sync', () => in_sync(s, btc));
+    for (let i = 0; i < 3; i++) {
+      s.update('BTC-USD', bids([100, 6 + i, 1])); // in the client's socket, unread, while this process is held up
+      // Held up in the check phase: the next loop turn runs its due timers (the watchdog) before it reads sockets.
+      await new Promise<void>((resolve) => setImmediate(() => {
+        const until = Date.now() + 700;
+        while (Date.now() < until) { /* no timer runs, no socket is read */ }
+        resolve();
+      }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await wait_for('last update applied', () => in_sync(s, btc));
+    expect(c.counters.stale_connections).toBe(0);
+    expect(c.counters.reconnects).toBe(0);
+  });
+
   it('garbage and text frames are counted, the connection and books carry on', async () => {
     const { server: s, client: c } = await setup();
     const btc = c.subscribe('BTC-USD');

@@ -92,7 +92,7 @@ async function expect_mirrors_equal_books(r: Rig, mirrors: Map<string, Mirror>):
     };
     const m = mirrors.get(s)!;
     const equal = (a: Map<number, number>, b: Map<number, number>) => a.size === b.size && [...a].every(([p, q]) => b.get(p) === q);
-    await wait_for(`${s} read up to the feed's book`, () => m.epoch === f.epoch && equal(m.bids, side(side_bid)) && equal(m.asks, side(side_ask)), 10_000)
+    await wait_for(`${s} read up to the feed's book`, () => m.epoch === f.epoch && equal(m.bids, side(side_bid)) && equal(m.asks, side(side_ask)), 20_000)
       .catch((err: Error) => { throw new Error(`${err.message} (mirror ${m.epoch}/${m.seq}, feed ${f.epoch}/${f.committed_seq})`); });
     expect(m.seq).toBeLessThanOrEqual(f.committed_seq);
     expect(m.bids).toEqual(side(side_bid));
@@ -121,11 +121,11 @@ describe('Feed.read_views', () => {
     const { listener, mirrors, breaks } = mirror_listener();
     const reader = r.feed.read_views(symbols, 200, listener);
     // More than 10 prices change in 200 ms at this rate: whole books, same epoch.
-    await wait_for('whole books mid-stream', () => symbols.every((s) => mirrors.get(s)!.books >= 3), 10_000);
+    await wait_for('whole books mid-stream', () => symbols.every((s) => mirrors.get(s)!.books >= 3), 20_000);
     for (const s of symbols) expect(mirrors.get(s)!.epochs.size).toBe(1);
     await r.engine.stop();
     r.engine = await start_engine(r.config, r.bus);
-    await wait_for('a new epoch read', () => symbols.every((s) => mirrors.get(s)!.epochs.size === 2), 10_000);
+    await wait_for('a new epoch read', () => symbols.every((s) => mirrors.get(s)!.epochs.size === 2), 20_000);
     await expect_mirrors_equal_books(r, mirrors);
     reader.stop();
     expect(breaks).toEqual([]);
