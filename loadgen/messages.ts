@@ -94,7 +94,7 @@ export const client_counter_names: readonly (keyof ClientCounters)[] = [
   'frames', 'bytes', 'snapshots', 'deltas', 'heartbeats', 'statuses', 'pongs', 'server_errors',
   'resyncs', 'resumed_views', 'resume_refused', 'digest_mismatches', 'range_breaks', 'epoch_changes', 'duplicates', 'crossed_books',
   'invalid_frames', 'decode_errors', 'discarded_deltas', 'unknown_view_frames', 'unknown_level_removals',
-  'conflated_frames', 'updates_merged', 'trades', 'trade_aggregates', 'trades_folded',
+  'conflated_frames', 'updates_merged', 'trades', 'trade_aggregates', 'trades_folded', 'trades_missing',
   'snapshot_timeouts', 'reconnects', 'stale_connections', 'closes', 'listener_errors',
 ];
 
