@@ -21,6 +21,7 @@ import {
 import type { LoadgenOptions } from './options.js';
 import type { ClientSpec } from './plan.js';
 import { LoopLagMeter } from './loop_lag.js';
+import { to_buckets } from './hop_buckets.js';
 
 /** How often throttled readers refill their read credit and paused ones are checked. */
 const slow_tick_ms = 100;
@@ -161,11 +162,11 @@ export class ClientPool {
   }
 
   /**
-   * This second's counters and interval histograms. The histograms are taken
-   * and encoded one series per event-loop turn: together they cost 2-12 ms
-   * (an interval histogram built, compressed and base64'd per hop), which in
-   * one turn was this worker's event-loop lag p99 (one stall a second is 1 of
-   * the 100 lag samples), so it judged itself saturated by its own reporting.
+   * This second's counters and interval histograms, as bucket lists
+   * (hop_buckets.ts): the intervals were compressed and base64'd here once,
+   * 0.5-1 ms per series warm and 8-10 ms cold, which was this worker's
+   * event-loop lag p99 (one stall a second is 1 of the 100 lag samples), so
+   * it judged itself saturated by its own reporting. The main thread rebuilds them.
    */
   async report(seq: number, final: boolean, worker: number): Promise<WorkerReport> {
     const now_ms = Date.now();
@@ -202,10 +203,7 @@ export class ClientPool {
     if (seq === this.options.warmup_s) run.reset();
     const counters = structuredClone(c);
     const encoded = {} as EncodedSeries;
-    for (const name of series_names) {
-      encoded[name] = this.series[name].take_interval(now_ms).encode();
-      if (!final) await new Promise((resolve) => setImmediate(resolve));
-    }
+    for (const name of series_names) encoded[name] = to_buckets(this.series[name].take_interval(now_ms));
     return {
       type: 'report',
       worker,

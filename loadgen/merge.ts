@@ -6,6 +6,7 @@
 // next interval closed.
 import { HopHistograms } from '../src/metrics/hop_histograms.js';
 import { series_hops, series_names, type EncodedSeries, type SeriesName } from './messages.js';
+import { from_buckets } from './hop_buckets.js';
 
 export type SeriesHistograms = Record<SeriesName, HopHistograms>;
 
@@ -52,7 +53,7 @@ export class IntervalMerger {
   /** Adds one worker report. Throws HopHistogramsError on a malformed encoding. */
   add(report: EncodedIntervals): void {
     const decoded = {} as SeriesHistograms;
-    for (const name of series_names) decoded[name] = HopHistograms.decode(report.series[name]);
+    for (const name of series_names) decoded[name] = from_buckets(report.series[name]);
     if (report.seq > this.warmup_ticks) merge_series(this.totals, decoded);
     let target: Pending;
     if (report.seq <= this.closed_up_to) {

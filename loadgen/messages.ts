@@ -1,8 +1,10 @@
 // What the main thread and the worker threads say to each other. Everything
-// is structured-clone friendly: histograms travel encoded (compressed base64,
-// HdrHistogram's V2 format), counters as plain numbers.
+// is structured-clone friendly: histograms travel as bucket lists
+// (hop_buckets.ts: cheap to make on the worker's event loop), counters as
+// plain numbers.
 import type { ClientCounters } from '../src/client/index.js';
-import { client_hops, type EncodedHopHistograms, type HopName } from '../src/metrics/hop_histograms.js';
+import { client_hops, type HopName } from '../src/metrics/hop_histograms.js';
+import type { BucketedHopHistograms } from './hop_buckets.js';
 import type { LoadgenOptions } from './options.js';
 import type { ClientSpec } from './plan.js';
 
@@ -25,7 +27,7 @@ export const series_hops: Readonly<Record<SeriesName, readonly HopName[]>> = {
   slow: client_hops,
   slow_events: ['engine_to_receive'],
 };
-export type EncodedSeries = Record<SeriesName, EncodedHopHistograms>;
+export type EncodedSeries = Record<SeriesName, BucketedHopHistograms>;
 
 export interface WorkerStart {
   type: 'start';
@@ -92,7 +94,7 @@ export const client_counter_names: readonly (keyof ClientCounters)[] = [
   'frames', 'bytes', 'snapshots', 'deltas', 'heartbeats', 'statuses', 'pongs', 'server_errors',
   'resyncs', 'resumed_views', 'resume_refused', 'digest_mismatches', 'range_breaks', 'epoch_changes', 'duplicates', 'crossed_books',
   'invalid_frames', 'decode_errors', 'discarded_deltas', 'unknown_view_frames', 'unknown_level_removals',
-  'conflated_frames', 'updates_merged', 'trades', 'trade_aggregates', 'trades_folded',
+  'conflated_frames', 'updates_merged', 'trades', 'trade_aggregates', 'trades_folded', 'trades_missing',
   'snapshot_timeouts', 'reconnects', 'stale_connections', 'closes', 'listener_errors',
 ];
 

@@ -192,7 +192,7 @@ export function summary_text(s: LoadgenSummary): string {
     `depthcast loadgen: ${s.plan.clients} clients (${s.plan.slow_clients} slow, ${s.options.slow_mode}) × ${s.options.symbols_per_client} symbol(s) at depth ${s.options.depth}`
       + `, ${s.plan.workers} worker(s), ${s.duration_s.toFixed(1)} s against ${s.options.urls.join(', ')}`,
     `  connected max ${int(s.connections.connected_max)}, at end ${int(s.connections.connected_at_end)}; views synced at end ${int(s.connections.views_synced_at_end)}/${int(s.connections.views_total)}`,
-    `  frames ${int(c.frames)} (${int(s.rates.frames_per_s)}/s), ${(c.bytes / 1e6).toFixed(1)} MB (${(s.rates.bytes_per_s / 1e6).toFixed(2)} MB/s), deltas ${int(c.deltas)}, snapshots ${int(c.snapshots)}, conflated ${int(c.conflated_frames)}, trades ${int(c.trades)} (+${int(c.trades_folded)} folded)`,
+    `  frames ${int(c.frames)} (${int(s.rates.frames_per_s)}/s), ${(c.bytes / 1e6).toFixed(1)} MB (${(s.rates.bytes_per_s / 1e6).toFixed(2)} MB/s), deltas ${int(c.deltas)}, snapshots ${int(c.snapshots)}, conflated ${int(c.conflated_frames)}, trades ${int(c.trades)} (+${int(c.trades_folded)} folded${c.trades_missing > 0 ? `, ${int(c.trades_missing)} missing: never reached the feed` : ''})`,
     `  digest mismatches ${c.digest_mismatches}, range breaks ${c.range_breaks}, crossed ${c.crossed_books}, resyncs ${c.resyncs}, reconnects ${c.reconnects} (views resumed ${c.resumed_views}, resumes refused ${c.resume_refused}), storm drops ${s.connections.storm_drops}, stale ${c.stale_connections}`,
     `  closes by code: ${closes}; client errors: ${errors}`
       + (s.connections.drain_released > 0 ? `; paused readers caught up after release: ${s.connections.drain_caught_up}/${s.connections.drain_released}` : ''),

@@ -34,6 +34,9 @@
 //
 // Run: npx tsx bench/e2e/slow_readers.bench.ts [--quick] [--rate N] [--duration-s N] [--pause-s N]
 //      [--rss-readers N] [--fast-readers N] [--window-s N] [--rounds N] [--depth 0|10|50] [--only-fast-cost] [--no-wire]
+//      [--only staleness|fast-cost|memory] [--mode reader_flow|buffer_only]
+// The whole run takes ~20 min; --only runs one phase (--mode: one mode of it), prints it and writes nothing, so
+// the phases fit one at a time under a shared CPU lock (the results file always holds a whole run).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +45,7 @@ import { has_flag } from '../../src/util/flags.js';
 import { process_rss_bytes } from '../../src/util/host.js';
 import { ThrottleProxy } from '../../test/helpers/throttle_proxy.js';
 import { median, median_interval_95, quantiles_ms, results_dir, round, write_result } from '../lib.js';
-import { arg, quick } from './harness/args.js';
+import { arg, quick, string_arg } from './harness/args.js';
 import { estimate_clock_offset } from './harness/clock_offset.js';
 import { cpu_seconds } from './harness/orchestrate.js';
 import { FastReader, Reader, subscription_bytes_per_s, type ReaderView } from './harness/reader_clients.js';
@@ -62,7 +65,9 @@ const window_s = arg('--window-s', quick ? 4 : 6);
 /** Rounds of the fast-cost phase: a p99 of a few hundred µs moves by ±20% between windows here, so a 10% goal needs many (a 95% interval of the median needs at least 6). */
 const rounds = arg('--rounds', quick ? 1 : 15);
 const fractions = [2, 5, 20];
-const only_fast_cost = has_flag(process.argv.slice(2), '--only-fast-cost');
+/** One phase alone (printed, not written): --only-fast-cost is --only fast-cost. */
+const only_phase = has_flag(process.argv.slice(2), '--only-fast-cost') ? 'fast-cost' : string_arg('--only');
+const only_mode = string_arg('--mode');
 /** The readers' view depth (0 = full book, the heaviest stream); results go to slow_readers[_depthN].json. */
 const depth = arg('--depth', 0);
 const result_name = depth === 0 ? 'slow_readers' : `slow_readers_depth${depth}`;
@@ -362,10 +367,19 @@ async function memory_run(mode: (typeof modes)[number]): Promise<Record<string, 
 
 // ---- main ----
 
-// --only-fast-cost: phase 2 alone, printed and not written (the results file always holds a whole run).
-if (only_fast_cost) {
-  const fast_cost = await fast_cost_both();
-  process.stdout.write(`${JSON.stringify({ fast_cost }, null, 2)}\n`);
+// --only: one phase alone, printed and not written (the results file always holds a whole run).
+if (only_phase !== undefined) {
+  const chosen = modes.filter((m) => only_mode === undefined || m.name === only_mode);
+  if (chosen.length === 0) throw new Error(`--mode ${only_mode}: expected one of ${modes.map((m) => m.name).join(', ')}`);
+  const out: Record<string, unknown> = {};
+  if (only_phase === 'fast-cost') out.fast_cost = await fast_cost_both();
+  else if (only_phase === 'staleness' || only_phase === 'memory') {
+    for (const mode of chosen) {
+      process.stderr.write(`${only_phase}: ${mode.name}…\n`);
+      out[`${only_phase}_${mode.name}`] = only_phase === 'staleness' ? await staleness_run(mode) : await memory_run(mode);
+    }
+  } else throw new Error(`--only ${only_phase}: expected staleness, fast-cost or memory`);
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   process.exit(0);
 }
 const staleness = {} as Record<ModeName, Record<string, unknown>>;

@@ -5,7 +5,7 @@
 //
 // The one owner of every slow judgement, and of each close code for it:
 //   - streaming → conflating (hysteresis, once per crossing as nats.js's
-//     SlowNotifier): the reader lags (ReaderFlow: more bytes in flight than it
+//     SlowNotifier): the reader lags (ReaderFlow: more bytes probed and unread than it
 //     drains within the lag target AND its oldest unanswered probe waits longer
 //     than the path explains, or more in flight than in_flight_bytes_max:
 //     'lag'), or uWS's own buffer passes slow_enter_bytes ('buffer');

@@ -77,6 +77,8 @@ export class ReaderFlow {
   get bytes_acked(): number { return this.probes.bytes_acked; }
   get acks_seen(): boolean { return this.probes.acks_seen; }
   get in_flight(): number { return this.probes.in_flight; }
+  /** Probed and not yet acknowledged (what the probe cadence is judged on; see ReaderProbes.backlog_bytes). */
+  get backlog_bytes(): number { return this.probes.backlog_bytes; }
   get lag_ms(): number { return this.probes.lag_ms; }
   get lag_samples(): number { return this.probes.lag_samples; }
   get lag_gate_ms(): number { return this.probes.lag_gate_ms; }
@@ -107,9 +109,13 @@ export class ReaderFlow {
     return this.rate.burst_bytes(this.probes.bytes_acked, now_ms);
   }
 
-  /** More in flight than the cap allows. */
+  /**
+   * More probed and unacknowledged than the cap allows (backlog_bytes: the
+   * bytes sent since the last probe are left out, so how often a reader is
+   * probed never decides whether it conflates; over_cap counts them all).
+   */
   over_window(): boolean {
-    return this.probes.in_flight > this.rate.cap_bytes;
+    return this.probes.backlog_bytes > this.rate.cap_bytes;
   }
 
   /** More in flight than in_flight_bytes_max: the cap holds whatever the reader's lag. */

@@ -26,7 +26,9 @@
 // answered probe was within lag_gate_ms of the path's delay.
 //
 // Owner of: what counts as acknowledged (bytes_acked), the probes and when
-// one is due. Not of what to do about it (flow_control.ts).
+// one is due (probe_due: adaptive, so a reader keeping up comfortably is
+// probed quiet_probe_interval_factor times less often, one with a backlog or a
+// late answer every interval). Not of what to do about it (flow_control.ts).
 //
 // Cost: O(1) per send, probe and acknowledgement; no allocation after
 // construction except when the probe ring grows (doubling, at most 4 times:
@@ -42,8 +44,13 @@ import type { ReaderFlowLimits } from './feed_types.js';
 export const probes_outstanding_max = 64;
 /** The probe ring's first size (it doubles up to probes_outstanding_max): a prompt reader has one or two outstanding. */
 export const probes_initial = 4;
-/** A connection with at most 1/quiet_cap_divisor of its cap in flight is probed quiet_probe_interval_factor times less often. */
+/**
+ * A reader keeping up comfortably (its latest answer prompt, at most 1/quiet_cap_divisor of its cap probed and
+ * not yet answered, at most 1/unprobed_cap_divisor sent since its last probe) is probed
+ * quiet_probe_interval_factor times less often.
+ */
 export const quiet_cap_divisor = 4;
+export const unprobed_cap_divisor = 2;
 export const quiet_probe_interval_factor = 4;
 /** Eager probes (near the window, or conflating) go at most this many times per probe interval. */
 export const eager_probes_per_interval_max = 4;
@@ -140,20 +147,44 @@ export class ReaderProbes {
   }
 
   /**
+   * Bytes the reader has been asked about and has not answered: sent before
+   * the newest probe and not acknowledged (0 when every probe was answered).
+   * Unlike in_flight it leaves out the bytes sent since the last probe, which
+   * say nothing about the reader until a probe follows them: judged on
+   * in_flight, a sparser cadence made a prompt reader look busy by its own
+   * unprobed bytes, and the cadence fell back to every interval.
+   */
+  get backlog_bytes(): number {
+    return Math.max(0, this.last_probe_offset - this.bytes_acked);
+  }
+
+  /**
+   * The reader keeps up comfortably, so a probe carries little news: its
+   * latest answered probe was prompt, what it was asked about and has not
+   * answered is at most a quarter of the cap, and what went out since its last
+   * probe at most half (so in flight stays well under the cap between probes,
+   * where over_window and the hard cap look at all of it).
+   */
+  keeping_up(cap_bytes: number): boolean {
+    return this.prompt && this.backlog_bytes * quiet_cap_divisor <= cap_bytes && (this.bytes_sent - this.last_probe_offset) * unprobed_cap_divisor <= cap_bytes;
+  }
+
+  /**
    * A probe is due when something was sent since the last one and either the
-   * interval passed (four intervals while at most a quarter of the cap is in
-   * flight), or the caller needs to hear back soon (`eager`: the connection
-   * is conflating and waits for room, or is near its window).
+   * interval passed (quiet_probe_interval_factor intervals while the reader
+   * keeps up comfortably), or the caller needs to hear back soon (`eager`:
+   * the connection is conflating and waits for room), or in flight is near
+   * the window. The one place the cadence is decided (adaptive probing: a
+   * probe goes when it carries information).
    */
   probe_due(now_ms: number, eager: boolean, cap_bytes: number, window_bytes: number): boolean {
     // Bytes in flight with no probe outstanding: only a probe can ever show them read.
     if (eager && this.probe_count === 0 && this.in_flight > 0) return true;
     if (this.bytes_sent === this.last_probe_offset || this.probe_count === probes_outstanding_max) return false;
     const since_ms = now_ms - this.last_probe_ms;
-    // Little in flight against the cap: the reader has room to spare, and a probe per frame of a quiet
-    // stream would cost a ping and a pong each. Past a quarter, probes come every interval again.
-    const quiet = this.in_flight * quiet_cap_divisor <= cap_bytes;
-    if (since_ms >= (quiet ? quiet_probe_interval_factor : 1) * this.limits.reader_probe_interval_ms) return true;
+    // A reader keeping up with room to spare: a probe per frame of a quiet stream would cost a ping and a pong
+    // each, and one every interval on a busy stream half the fan-out's extra CPU (bench/e2e/fanout_profile.ts).
+    if (since_ms >= (this.keeping_up(cap_bytes) ? quiet_probe_interval_factor : 1) * this.limits.reader_probe_interval_ms) return true;
     // Near the window a probe tells sooner when room opens; never one per flush (a burst would fill the ring).
     return (eager || this.in_flight * 2 > window_bytes) && since_ms * eager_probes_per_interval_max >= this.limits.reader_probe_interval_ms;
   }

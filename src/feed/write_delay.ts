@@ -8,34 +8,42 @@
 // WriteDelayClass, shared, made on first use). Encode once per view holds:
 // a view's Delta is encoded once by the fan-out, and for each class with
 // subscribers of that view the same bytes are held (a reference, no copy) in
-// the class's DelayedTopic of the view, then published together to that
-// topic (uWS topic `<view>@<N>`) when the class's timer fires, N ms after
-// the first frame it held: uWS writes each member socket everything of one
+// the class's DelayedTopics of the view, then published together to each
+// (uWS topic `<view>@<N>`, `<view>@<N>.<phase>` when the class has phases)
+// at its phase's next write: uWS writes each member socket everything of one
 // turn's publishes in one write. Each member counts its share of what was
 // published exactly as it counts a view's topic (SessionTopics.collect), so
 // flow control (probes, the in-flight cap, conflation, 4008/4009/4010)
 // judges it as it judges any topic connection. A connection without topics
 // (--no-fanout-topics, in-memory transports) keeps its one queue of
-// frames; the class's timer flushes it instead of the turn's end.
+// frames; its phase's write flushes it instead of the turn's end.
+//
+// Phases: a class's members are spread over up to write_delay_phases_max
+// phases (by connection id), written in turn on a grid of N / phases ms, so
+// each phase every N ms (a frame waits at most N ms, N/2 on average) but not
+// every member in the same instant: 300 delayed clients of one host, or a
+// proxy in front of them, read a quarter of them per burst, four times as
+// often (loadgen at --write-delay-ms 20: loadgen/README.md).
 //
 // Order: a view's held frames are published before a subscription joins or
-// leaves the class's topic of that view (a joiner must not get frames from
-// before its Snapshot; a leaver was marked sent up to the view's seq), and
-// before a Status about the symbol (Fanout.on_state).
+// leaves its topic of that view (a joiner must not get frames from before
+// its Snapshot; a leaver was marked sent up to the view's seq), and before a
+// Status about the symbol (Fanout.on_state).
 //
 // Probes: a member's reader probe that falls due (Session.tick_published)
-// waits for the class's next write and leaves right after it, in the same
-// write (probe_with_write): behind every frame the class held for it, so its
-// offset and its delay measure the reader as it gets its data (one write per
-// N ms), never a ping that overtakes held frames in a write of its own (which
-// woke the reader between its writes and measured a queue it never had). A
-// probe due while nothing is held arms the timer: it waits at most N ms.
+// waits for its phase's next write and leaves right after it, in the same
+// write (probe_with_write): behind every frame held for it, so its offset and
+// its delay measure the reader as it gets its data (one write per N ms),
+// never a ping that overtakes held frames in a write of its own (which woke
+// the reader between its writes and measured a queue it never had). A probe
+// due while nothing is held arms the timer: it waits at most N ms.
 //
 // Owner of: what write_delay_ms values are accepted (parse_write_delay).
-// Cost: per Delta per view, one push per delay class with subscribers of the
-// view (not per connection); per class timer, one publish per held frame and
-// a pass over the sessions it flushes and the members whose probe is due. Memory: the frames of at most N ms
-// per view per class (N ≤ write_delay_ms_max).
+// Cost: per Delta per view, one push per delay class phase with subscribers
+// of the view (not per connection); per phase write, one publish per held
+// frame and a pass over the sessions it flushes and the members whose probe
+// is due; a timer per N / phases ms while anything is held. Memory: the
+// frames of at most N ms per view per phase (N ≤ write_delay_ms_max).
 
 import type { HeldFrames } from './feed_types.js';
 import type { Session } from './session.js';
@@ -64,7 +72,7 @@ export interface TopicCounters {
   readonly published_frames: number;
 }
 
-/** One view's frames for one delay class: held, then published together to the class's topic of the view. */
+/** One view's frames for one phase of one delay class: held, then published together to its topic. */
 export class DelayedTopic implements TopicCounters, HeldFrames {
   readonly topic: string;
   /** The subscriptions on this topic (the published tick visits their owners, as a view's published set). */
@@ -74,17 +82,17 @@ export class DelayedTopic implements TopicCounters, HeldFrames {
   /** Frames encoded by the fan-out and not yet published (shared references: no copy). */
   private readonly held: Uint8Array[] = [];
 
-  constructor(readonly channel: SubscriptionChannel, private readonly delay_class: WriteDelayClass) {
-    this.topic = `${channel.topic}@${delay_class.delay_ms}`;
+  constructor(readonly channel: SubscriptionChannel, private readonly delay_class: WriteDelayClass, readonly phase: number) {
+    this.topic = `${channel.topic}@${delay_class.delay_ms}` + (delay_class.phases > 1 ? `.${phase}` : '');
   }
 
-  /** The fan-out encoded a Delta of the view: it leaves with the class's next write. */
+  /** The fan-out encoded a Delta of the view: it leaves with its phase's next write. */
   hold(frame: Uint8Array): void {
     if (this.held.length === 0) this.delay_class.due(this);
     this.held.push(frame);
   }
 
-  /** Publishes what is held, now (the class's timer, or an order point: see the header). */
+  /** Publishes what is held, now (its phase's write, or an order point: see the header). */
   publish_held(): void {
     const held = this.held;
     if (held.length === 0) return;
@@ -109,27 +117,58 @@ export class DelayedTopic implements TopicCounters, HeldFrames {
 export interface WriteDelayContext {
   /** The views' publisher (the server's; present whenever a transport takes topics). */
   publisher(): TopicPublisher;
-  /** A DelayedTopic published: its members are due a published tick, and waiting probes may go (Feed). */
+  /** A DelayedTopic published: its members are due a published tick (Feed). */
   on_publish(topic: DelayedTopic): void;
 }
 
-/** The connections that asked for one write delay: their views' DelayedTopics and their timer. */
-export class WriteDelayClass {
-  private readonly topics = new Map<SubscriptionChannel, DelayedTopic>();
+/** A class's phases last at least this long: shorter ones would spread its writes no further on a loaded machine (timers are ms-grained) and cost a publish per frame more. */
+export const write_delay_phase_ms_min = 5;
+/** At most this many phases per class: each costs one more publish per held frame, and 4 already cut a write's burst to a quarter of the members. */
+export const write_delay_phases_max = 4;
+
+/** What one phase of a class has due at its next write. */
+class Phase {
   /** Topics holding frames, in the order they first held one. */
-  private readonly due_topics: DelayedTopic[] = [];
-  /** Sessions without topics whose queued frames wait for this class's timer. */
-  private readonly due_sessions: Session[] = [];
-  /** Members whose reader probe is due: sent right after the class's next write (probe_with_write). */
-  private readonly probes_due = new Set<Session>();
+  readonly topics: DelayedTopic[] = [];
+  /** Sessions without topics whose queued frames wait for this phase's write. */
+  readonly sessions: Session[] = [];
+  /** Members whose reader probe is due: sent right after this phase's next write (probe_with_write). */
+  readonly probes = new Set<Session>();
+
+  get due(): boolean {
+    return this.topics.length > 0 || this.sessions.length > 0 || this.probes.size > 0;
+  }
+}
+
+/**
+ * The connections that asked for one write delay: their views' DelayedTopics
+ * and their timer. Members are spread over `phases` phases (by connection id),
+ * written in turn on a grid of delay_ms / phases: each phase every delay_ms,
+ * so a frame waits at most delay_ms, but the class's members are not all
+ * written in the same instant (a load generator, a proxy or a host reading
+ * hundreds of them would get them as one burst every delay_ms).
+ */
+export class WriteDelayClass {
+  readonly phases: number;
+  private readonly phase_ms: number;
+  private readonly topics = new Map<SubscriptionChannel, DelayedTopic[]>();
+  private readonly due_phases: Phase[] = [];
+  /** The grid's origin: slot k starts at epoch_ms + k * phase_ms and writes phase k % phases. */
+  private readonly epoch_ms = Date.now();
+  /** The last slot written (or current when the timer was armed): the next write serves the slots after it. */
+  private slot_done = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  /** Writes to the class's members (timer runs, and views published early at an order point) and the frames they carried: frames per write, for /stats and tests. */
+  /** Writes to the class's members (phase writes, and views published early at an order point) and the frames they carried: frames per write, for /stats and tests. */
   writes = 0;
   frames_written = 0;
   private in_timer = false;
   private stopped = false;
 
-  constructor(readonly delay_ms: number, private readonly context: WriteDelayContext) {}
+  constructor(readonly delay_ms: number, private readonly context: WriteDelayContext) {
+    this.phases = Math.max(1, Math.min(write_delay_phases_max, Math.floor(delay_ms / write_delay_phase_ms_min)));
+    this.phase_ms = delay_ms / this.phases;
+    for (let i = 0; i < this.phases; i++) this.due_phases.push(new Phase());
+  }
 
   publisher(): TopicPublisher {
     return this.context.publisher();
@@ -139,34 +178,40 @@ export class WriteDelayClass {
     this.context.on_publish(topic);
   }
 
+  /** A connection's phase (its id spreads connections opened one after another over every phase). */
+  phase_of(owner: { readonly id: number }): number {
+    return owner.id % this.phases;
+  }
+
   /** A DelayedTopic published `frames` held frames. */
   published(frames: number): void {
     this.frames_written += frames;
     if (!this.in_timer) this.writes++;
   }
 
-  /** The subscription goes on the class's topic of its view (held frames go first: they precede its Snapshot). */
+  /** The subscription goes on its phase's topic of its view (held frames go first: they precede its Snapshot). */
   join(sub: Subscription): DelayedTopic {
     const ch = sub.channel;
-    let topic = this.topics.get(ch);
-    if (topic === undefined) this.topics.set(ch, (topic = new DelayedTopic(ch, this)));
+    const phase = this.phase_of(sub.owner);
+    let list = this.topics.get(ch);
+    if (list === undefined) this.topics.set(ch, (list = []));
+    let topic = list[phase];
+    if (topic === undefined) list[phase] = topic = new DelayedTopic(ch, this, phase);
     topic.publish_held();
-    if (topic.published.size === 0) {
-      ch.delayed.push(topic);
-    }
+    if (topic.published.size === 0) ch.delayed.push(topic);
     topic.published.add(sub);
     ch.delayed_members++;
     return topic;
   }
 
-  /** Before the subscription leaves the class's topic of its view: what is held goes first (the leaver is counted as sent up to the view's seq). */
+  /** Before the subscription leaves its topic: what is held goes first (the leaver is counted as sent up to the view's seq). */
   before_leave(sub: Subscription): void {
-    this.topics.get(sub.channel)?.publish_held();
+    this.topics.get(sub.channel)?.[this.phase_of(sub.owner)]?.publish_held();
   }
 
   leave(sub: Subscription): void {
     const ch = sub.channel;
-    const topic = this.topics.get(ch);
+    const topic = this.topics.get(ch)?.[this.phase_of(sub.owner)];
     if (topic === undefined || !topic.published.delete(sub)) return;
     ch.delayed_members--;
     if (topic.published.size === 0) {
@@ -177,58 +222,78 @@ export class WriteDelayClass {
     }
   }
 
-  /** A topic of this class holds its first frame: the class writes within delay_ms. */
+  /** A topic of this class holds its first frame: its phase writes within delay_ms. */
   due(topic: DelayedTopic): void {
-    this.due_topics.push(topic);
+    this.due_phases[topic.phase].topics.push(topic);
     this.arm();
   }
 
   /** A session without topics queued its first frame since its last flush: flushed within delay_ms. */
   schedule_session(s: Session): void {
-    this.due_sessions.push(s);
+    this.due_phases[this.phase_of(s)].sessions.push(s);
     this.arm();
   }
 
   /**
-   * A member's probe is due (Session.tick_published): it goes right after the
-   * class's next write, in the same write as the frames held for it (uWS
+   * A member's probe is due (Session.tick_published): it goes right after its
+   * phase's next write, in the same write as the frames held for it (uWS
    * writes a socket's published frames before anything sent to it directly).
    */
   probe_with_write(s: Session): void {
-    this.probes_due.add(s);
+    this.due_phases[this.phase_of(s)].probes.add(s);
     this.arm();
   }
 
   /** The member is gone. */
   forget(s: Session): void {
-    this.probes_due.delete(s);
+    this.due_phases[this.phase_of(s)].probes.delete(s);
   }
 
   /** The feed stops: what is held goes now (before the sessions' going-away close), then no more timers. */
   stop(): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);
-      this.write();
+      this.timer = null;
+      this.in_timer = true;
+      const now_ms = Date.now();
+      for (const phase of this.due_phases) this.write_phase(phase, now_ms);
+      this.in_timer = false;
     }
     this.stopped = true;
   }
 
-  private arm(): void {
-    if (this.timer !== null || this.stopped || this.in_timer) return; // in the timer: this write takes it
-    this.timer = setTimeout(this.write, this.delay_ms);
+  private slot_at(now_ms: number): number {
+    return Math.floor((now_ms - this.epoch_ms) / this.phase_ms);
   }
 
-  /** The class's write: every held frame of every view published (uWS writes each member's in one write), every due session flushed. */
-  private readonly write = (): void => {
+  private arm(): void {
+    if (this.timer !== null || this.stopped || this.in_timer) return; // in the timer: it re-arms for what is left
+    const now_ms = Date.now();
+    if (this.slot_done < this.slot_at(now_ms)) this.slot_done = this.slot_at(now_ms); // idle until now: what is due now is served from the next slot
+    this.timer = setTimeout(this.on_timer, Math.max(0, this.epoch_ms + (this.slot_done + 1) * this.phase_ms - now_ms));
+  }
+
+  /** The grid's timer: every slot since the last one written writes its phase (a late timer serves the slots it missed). */
+  private readonly on_timer = (): void => {
     this.timer = null;
     if (this.stopped) return;
-    this.writes++;
+    const now_ms = Date.now();
+    const slot = Math.max(this.slot_done + 1, this.slot_at(now_ms)); // a timer may fire a hair before its slot's start
     this.in_timer = true;
-    const topics = this.due_topics;
+    for (let k = Math.max(this.slot_done + 1, slot - this.phases + 1); k <= slot; k++) this.write_phase(this.due_phases[k % this.phases], now_ms);
+    this.slot_done = slot;
+    this.in_timer = false;
+    if (this.due_phases.some((p) => p.due)) this.arm();
+  };
+
+  /** One phase's write: every held frame of its views published (uWS writes each member's in one write), its due sessions flushed, then its probes. */
+  private write_phase(phase: Phase, now_ms: number): void {
+    if (!phase.due) return;
+    this.writes++;
+    const topics = phase.topics;
     for (let i = 0; i < topics.length; i++) topics[i].publish_held();
     topics.length = 0;
-    const now_ms = Date.now();
-    const sessions = this.due_sessions;
+    const sessions = phase.sessions;
     // Indexed: a flush that queues more for its own session appends it again, and it is visited again here.
     for (let i = 0; i < sessions.length; i++) {
       const s = sessions[i];
@@ -237,11 +302,10 @@ export class WriteDelayClass {
       this.frames_written += s.frames_sent - before;
     }
     sessions.length = 0;
-    this.in_timer = false;
     // After every publish of this write: each probe follows its socket's frames (Session.send_waiting_probe counts them first).
-    if (this.probes_due.size > 0) {
-      for (const s of this.probes_due) s.send_waiting_probe(now_ms);
-      this.probes_due.clear();
+    if (phase.probes.size > 0) {
+      for (const s of phase.probes) s.send_waiting_probe(now_ms);
+      phase.probes.clear();
     }
-  };
+  }
 }

@@ -10,7 +10,8 @@ import type { FlowLimits } from '../../src/feed/feed_types.js';
 import {
   FlowControl, buffered_unknown, slow_close_reasons, verdict_catch_up, verdict_conflate, verdict_none, verdict_probe, verdict_stream, verdict_wait,
 } from '../../src/feed/flow_control.js';
-import { probe_payload_bytes } from '../../src/feed/reader_flow.js';
+import { probe_payload_bytes, probes_outstanding_max } from '../../src/feed/reader_flow.js';
+import { quiet_cap_divisor, quiet_probe_interval_factor, unprobed_cap_divisor } from '../../src/feed/reader_probes.js';
 
 const base_limits: FlowLimits = {
   reader_lag_target_ms: 500, in_flight_bytes_min: 4096, in_flight_bytes_max: 240 * 1024, reader_probe_interval_ms: 100, reader_lag_ms_max: 5000,
@@ -67,11 +68,39 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
   let acks_seen_before = false;
   const probes: { offset: number; payload: Uint8Array }[] = [];
 
+  // The model of adaptive probing: the newest probe sent, and from it the backlog (probed, not yet acknowledged).
+  let probe_offset = 0;
+  let probe_ms = -Infinity;
+  const probe = (): void => {
+    probes.push({ offset: r.bytes_sent, payload: r.probe(now).slice() });
+    probe_offset = r.bytes_sent;
+    probe_ms = now;
+  };
+
+  /**
+   * A streaming send that no probe followed: the cadence's bounds. Whatever the reader, bytes never go unprobed for
+   * quiet_probe_interval_factor intervals; one that is not keeping up comfortably (its latest answer late, a quarter
+   * of its cap probed and unanswered, or half of it sent since its last probe) is probed every interval as before.
+   */
+  const check_cadence = (): void => {
+    const unprobed = r.bytes_sent - probe_offset;
+    if (unprobed === 0 || probes.length === probes_outstanding_max) return;
+    const backlog = Math.max(0, probe_offset - r.bytes_acked);
+    expect(r.backlog_bytes).toBe(backlog);
+    expect(backlog).toBeLessThanOrEqual(r.in_flight);
+    const since_ms = now - probe_ms;
+    expect(since_ms).toBeLessThan(quiet_probe_interval_factor * limits.reader_probe_interval_ms);
+    if (!r.prompt || backlog * quiet_cap_divisor > r.cap_bytes || unprobed * unprobed_cap_divisor > r.cap_bytes) {
+      expect(since_ms).toBeLessThan(limits.reader_probe_interval_ms);
+    }
+  };
+
   const send = (bytes: number, round: boolean): void => {
     if (bytes === 0) return;
     if (round) r.start_round(now);
     r.on_sent(bytes);
-    if (r.probe_due(now, conflating)) probes.push({ offset: r.bytes_sent, payload: r.probe(now).slice() });
+    if (r.probe_due(now, conflating)) probe();
+    else if (!conflating) check_cadence();
     if (!conflating) flow.streamed(bytes, now);
   };
 
@@ -149,7 +178,7 @@ function drive(limits: FlowLimits, turns: Turn[]): void {
         send(t.bytes, true);
         break;
       case verdict_probe:
-        probes.push({ offset: r.bytes_sent, payload: r.probe(now).slice() });
+        probe();
         break;
       default:
         if (v >= 4000) closed = true;

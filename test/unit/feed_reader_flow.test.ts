@@ -3,6 +3,7 @@
 // would send back: the probe's own payload.
 import { describe, expect, it } from 'vitest';
 import { probe_payload_bytes, probes_initial, probes_outstanding_max, ReaderFlow, type ReaderFlowLimits } from '../../src/feed/reader_flow.js';
+import { quiet_probe_interval_factor } from '../../src/feed/reader_probes.js';
 
 const limits: ReaderFlowLimits = {
   reader_lag_target_ms: 500, in_flight_bytes_min: 4096, in_flight_bytes_max: 240 * 1024, reader_probe_interval_ms: 100, reader_lag_ms_max: 5000,
@@ -14,9 +15,14 @@ class SimReader {
   private readonly probes: { offset: number; payload: Uint8Array }[] = [];
   constructor(readonly flow: ReaderFlow, public rate_bytes_per_s: number, readonly rtt_ms = 1) {}
 
+  /** Probes sent to this reader. */
+  probes_sent = 0;
+
   send(bytes: number, now_ms: number): void {
     this.flow.on_sent(bytes);
-    if (this.flow.probe_due(now_ms, false)) this.probes.push({ offset: this.flow.bytes_sent, payload: this.flow.probe(now_ms).slice() });
+    if (!this.flow.probe_due(now_ms, false)) return;
+    this.probes.push({ offset: this.flow.bytes_sent, payload: this.flow.probe(now_ms).slice() });
+    this.probes_sent++;
   }
 
   /** Advances the reader by dt of reading; answers the probes it has passed. */
@@ -227,5 +233,34 @@ describe('ReaderFlow', () => {
     }
     flow.on_sent(10);
     expect(flow.probe_due(1e9, true)).toBe(false);
+  });
+  it('adaptive probing: a reader keeping up is probed every few intervals, or each half cap of bytes; one with a backlog every interval', () => {
+    // Streams of 2 KB/s and 400 KB/s (a frame every 5 ms; the stream cap as flow control sets it), read at once,
+    // then read at half the light stream's rate: the backlog it builds brings the cadence back to every interval.
+    const run = (frame_bytes: number, rate_bytes_per_s: number, ms: number): { flow: ReaderFlow; reader: SimReader } => {
+      const flow = new ReaderFlow(limits);
+      flow.stream_cap_bytes = 1.5 * (frame_bytes * 200) * limits.reader_lag_target_ms / 1000;
+      const reader = new SimReader(flow, rate_bytes_per_s);
+      for (let now = 0; now < ms; now += 5) {
+        reader.send(frame_bytes, now);
+        reader.tick(5, now);
+      }
+      return { flow, reader };
+    };
+    const quiet_period_ms = quiet_probe_interval_factor * limits.reader_probe_interval_ms;
+    const light = run(10, 50e6, 10_000);
+    expect(light.reader.probes_sent).toBeLessThanOrEqual(Math.ceil(10_000 / quiet_period_ms) + 1);
+    expect(light.reader.probes_sent).toBeGreaterThanOrEqual(Math.floor(10_000 / quiet_period_ms) - 1);
+    expect(light.flow.lagging(10_000)).toBe(false);
+    // Heavy: the cap is 1.5 lag targets of the stream; half of it goes out in 375 ms, under the quiet period.
+    const heavy = run(2000, 50e6, 10_000);
+    console.error("PROBES", light.reader.probes_sent, heavy.reader.probes_sent, heavy.flow.cap_bytes, heavy.flow.window_bytes);
+    expect(heavy.reader.probes_sent).toBeGreaterThan(10_000 / quiet_period_ms);
+    expect(heavy.reader.probes_sent).toBeLessThan(10_000 / (2 * limits.reader_probe_interval_ms));
+    expect(heavy.flow.in_flight * 2).toBeLessThanOrEqual(heavy.flow.cap_bytes + 2000);
+    // A reader at half the stream's rate: it lags, and is probed about every interval (not every quiet period).
+    const slow = run(10, 1_000, 10_000);
+    expect(slow.flow.lagging(10_000)).toBe(true);
+    expect(slow.reader.probes_sent).toBeGreaterThan(0.8 * 10_000 / limits.reader_probe_interval_ms);
   });
 });

@@ -1,5 +1,5 @@
 // The loadgen's merge path: each worker records into its shared HopHistograms,
-// hands out one interval a second (take_interval → encode → structured clone,
+// hands out one interval a second (take_interval → to_buckets → structured clone,
 // as postMessage does), and the main thread's IntervalMerger decodes and adds
 // them. The totals must equal one histogram fed every value directly, bucket
 // for bucket, whatever the order and lateness of the reports.
@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { seeded_random } from '../../src/util/random.js';
 import { HopHistograms, client_hops, type HopName } from '../../src/metrics/hop_histograms.js';
 import { IntervalMerger, empty_series } from '../../loadgen/merge.js';
+import { to_buckets } from '../../loadgen/hop_buckets.js';
 import { series_hops, series_names, type EncodedSeries, type SeriesName } from '../../loadgen/messages.js';
 import { percentile_distribution } from '../../loadgen/report.js';
 
@@ -33,7 +34,7 @@ function same_buckets(a: HopHistograms, b: HopHistograms, hop: HopName): void {
 /** Empty intervals of every series, with some replaced. */
 function encoded_series(some: Partial<EncodedSeries>): EncodedSeries {
   const out = {} as EncodedSeries;
-  for (const name of series_names) out[name] = some[name] ?? new HopHistograms(series_hops[name]).take_interval().encode();
+  for (const name of series_names) out[name] = some[name] ?? to_buckets(new HopHistograms(series_hops[name]).take_interval());
   return out;
 }
 
@@ -72,7 +73,7 @@ describe('IntervalMerger (loadgen/merge.ts)', () => {
       for (const w of order) {
         const now = Date.now();
         const series = {} as EncodedSeries;
-        for (const name of series_names) series[name] = workers[w][name].take_interval(now).encode();
+        for (const name of series_names) series[name] = to_buckets(workers[w][name].take_interval(now));
         // structuredClone: what postMessage does to the report between threads.
         const report = structuredClone({ worker: w, seq, series });
         if (seq === 3 && w === 1) late = report;
@@ -109,7 +110,7 @@ describe('IntervalMerger (loadgen/merge.ts)', () => {
     const counts: number[] = [];
     for (let seq = 1; seq <= 4; seq++) {
       for (let i = 0; i < seq * 10; i++) worker.record('engine_to_receive', 1e6);
-      merger.add({ worker: 0, seq, series: encoded_series({ fast: worker.take_interval().encode() }) });
+      merger.add({ worker: 0, seq, series: encoded_series({ fast: to_buckets(worker.take_interval()) }) });
       counts.push(merger.close(seq, Date.now())!.series.fast.count('engine_to_receive'));
     }
     expect(counts).toEqual([10, 20, 30, 40]);
@@ -120,6 +121,10 @@ describe('IntervalMerger (loadgen/merge.ts)', () => {
     const merger = new IntervalMerger(1, Date.now());
     const good = encoded_series({});
     expect(() => merger.add({ worker: 0, seq: 1, series: { ...good, slow: { ...good.slow, format: 'nope' } as never } })).toThrow(/format/);
+    const bucket = (index: number, count: number) => ({ indexes: new Uint32Array([index]), counts: new Float64Array([count]), negative_samples: 0, overflow_samples: 0 });
+    expect(() => merger.add({ worker: 0, seq: 1, series: { ...good, fast: { ...good.fast, hops: { engine_to_receive: bucket(1e7, 1) } } } })).toThrow(/outside/);
+    expect(() => merger.add({ worker: 0, seq: 1, series: { ...good, fast: { ...good.fast, hops: { engine_to_receive: bucket(5, 0.5) } } } })).toThrow(/outside/);
+    expect(() => merger.add({ worker: 0, seq: 1, series: { ...good, fast: { ...good.fast, hops: { engine_to_receive: { ...bucket(0, 1), negative_samples: 3 } } } } })).toThrow(/clamped/);
   });
 });
 
